@@ -1,0 +1,150 @@
+#include "loop/loop.h"
+
+#include <cerrno>
+#include <cstdint>
+
+#include "loop/clock.h"
+
+#include <initializer_list>
+
+namespace evl {
+
+Loop::Loop(const LoopStorage& storage) : st_(storage) {
+  io_.init(st_.io, st_.io_capacity);
+  signals_.init(st_.signals, st_.signal_capacity);
+  wakes_.init(st_.wakes, st_.wake_capacity);
+  defers_.init(st_.defers, st_.defer_capacity);
+  for (uint32_t i = 0; i < st_.fd_index_size; ++i) st_.fd_index[i] = 0;
+  // The salt tells this loop's handles from another's: bits of its address.
+  const auto a = reinterpret_cast<uintptr_t>(this);
+  salt_ = static_cast<uint16_t>(((a >> 4) ^ (a >> 16) ^ (a >> 28)) & 0xfff);
+  if (salt_ == 0) salt_ = 1;
+}
+
+int Loop::init() {
+  if (epfd_ >= 0) return -EINVAL;
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  if (ep < 0) return ep;
+  epfd_ = ep;
+  return 0;
+}
+
+void Loop::close() {
+  for (uint32_t i = 0; i < io_.capacity(); ++i) {
+    if ((io_.at(i).meta & kLive) != 0) {
+      (void)io_stop(IoHandle{handle::pack(salt_, Kind::kIo, io_.gen_of(i), i)});
+    }
+  }
+  for (uint32_t i = 0; i < signals_.capacity(); ++i) {
+    if ((signals_.at(i).meta & kLive) != 0) {
+      (void)signal_stop(SignalHandle{handle::pack(salt_, Kind::kSignal, signals_.gen_of(i), i)});
+    }
+  }
+  for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
+    if ((wakes_.at(i).meta & kLive) != 0) {
+      (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
+    }
+  }
+  while (defer_head_ != kNoSlot) {
+    const uint32_t i = defer_head_;
+    (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, defers_.gen_of(i), i)});
+  }
+  for (int* fd : {&signal_fd_, &wake_fd_, &epfd_}) {
+    if (*fd >= 0) (void)hal::close(*fd);
+    *fd = -1;
+  }
+}
+
+uint64_t Loop::internal_data(uint32_t id) const {
+  return handle::pack(salt_, Kind::kInternal, 0, id);
+}
+
+int Loop::epoll_add_internal(int fd, uint32_t id) {
+  hal::EpollEvent ev{hal::kEpollIn, internal_data(id)};
+  return hal::epoll_ctl(epfd_, hal::kEpollCtlAdd, fd, &ev);
+}
+
+uint32_t Loop::active() const {
+  return io_.stats().used + signals_.stats().used + wakes_.stats().used +
+         defers_.stats().used;
+}
+
+const LoopHealth& Loop::health() {
+  health_.io = io_.stats();
+  health_.signals = signals_.stats();
+  health_.wakes = wakes_.stats();
+  health_.defers = defers_.stats();
+  return health_;
+}
+
+void Loop::timed_begin() {
+  if (time_callbacks_) callback_start_ns_ = now_ns(hal::kClockMonotonic);
+}
+
+void Loop::timed_end() {
+  ++health_.callbacks;
+  if (!time_callbacks_) return;
+  const int64_t d = now_ns(hal::kClockMonotonic) - callback_start_ns_;
+  if (d > health_.callback_ns_max) health_.callback_ns_max = d;
+}
+
+int Loop::run() {
+  if (epfd_ < 0) return -EINVAL;
+  stop_requested_ = false;
+  while (!stop_requested_ && active() > 0) {
+    const int r = run_once(-1);
+    if (r < 0 && r != -EINTR) return r;
+  }
+  stop_requested_ = false;
+  return 0;
+}
+
+int Loop::run_once(int timeout_ms) {
+  if (epfd_ < 0) return -EINVAL;
+  ++health_.iterations;
+  run_defers();
+  // Nothing may block once a deferred call is pending, the loop was stopped,
+  // or nothing is left that could ever wake the wait.
+  if (defer_head_ != kNoSlot || stop_requested_ || active() == 0) timeout_ms = 0;
+  const int max = static_cast<int>(st_.event_capacity);
+  const int n = hal::epoll_wait(epfd_, st_.events, max, timeout_ms);
+  if (n < 0) return n;
+  health_.events += static_cast<uint64_t>(n);
+  for (int i = 0; i < n; ++i) dispatch(st_.events[i]);
+  return n;
+}
+
+void Loop::dispatch(const hal::EpollEvent& ev) {
+  const uint64_t data = ev.data;
+  if (handle::salt(data) != salt_) {
+    ++health_.stale_events;
+    return;
+  }
+  switch (handle::kind(data)) {
+    case Kind::kIo:
+      dispatch_io(data, ev.events);
+      return;
+    case Kind::kInternal:
+      dispatch_internal(handle::index(data));
+      return;
+    default:
+      ++health_.stale_events;
+      return;
+  }
+}
+
+void Loop::dispatch_internal(uint32_t id) {
+  switch (id) {
+    case kWakeFd:
+      drain_wakes();
+      return;
+    case kSignalFd:
+      drain_signals();
+      return;
+    default:
+      ++health_.stale_events;
+      return;
+  }
+}
+
+}  // namespace evl

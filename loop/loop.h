@@ -1,0 +1,248 @@
+// evl::Loop: a fixed-allocation epoll event loop.
+//
+// Use StaticLoop<...> (loop/static_loop.h) to get a loop with its storage;
+// Loop is the size-independent core that every StaticLoop shares, so code
+// size does not grow with each set of capacities. A loop allocates nothing
+// on the heap, ever; it holds no global state; all its fds are close-on-exec.
+//
+// Threads: a loop belongs to the thread that runs it. The one exception is
+// wake(), which any thread and any signal handler may call.
+//
+// Errors: every call returns 0 (or a count) on success and a negative errno
+// on failure, and changes nothing on failure. Caller misuse gives -EINVAL
+// (bad argument or flags), -EBADF (negative fd), -ENOSPC (pool full),
+// -ESTALE (stale or foreign handle), -EEXIST (fd or signal already watched);
+// kernel errors from the seam pass through unchanged.
+//
+// Callbacks run on the loop's thread, one at a time. Inside any callback the
+// caller may start or stop any watcher, itself included, and may call stop().
+// A watcher stopped inside a callback receives no further callback, even for
+// an event already fetched in the same batch; a slot reused in the same batch
+// does not receive the old watcher's event (the event carries the handle).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "hal/sys.h"
+#include "loop/handle.h"
+#include "loop/pool.h"
+
+namespace evl {
+
+class Loop;
+
+// io events: the epoll values, so no translation happens on the hot path.
+constexpr uint32_t kIn = hal::kEpollIn;
+constexpr uint32_t kPri = hal::kEpollPri;
+constexpr uint32_t kOut = hal::kEpollOut;
+constexpr uint32_t kRdHup = hal::kEpollRdHup;
+constexpr uint32_t kErr = hal::kEpollErr;  // reported only
+constexpr uint32_t kHup = hal::kEpollHup;  // reported only
+constexpr uint32_t kEdge = hal::kEpollEt;  // request flag: edge triggered
+
+struct SignalInfo {
+  int signo;
+  int code;
+  uint32_t pid;
+  uint32_t uid;
+  int32_t status;
+};
+
+using IoFn = void (*)(Loop& loop, IoHandle h, uint32_t events, void* ctx);
+using SignalFn = void (*)(Loop& loop, SignalHandle h, const SignalInfo& info, void* ctx);
+using WakeFn = void (*)(Loop& loop, WakeHandle h, uint32_t count, void* ctx);
+using DeferFn = void (*)(Loop& loop, void* ctx);
+
+struct IoSlot {
+  IoFn fn;
+  void* ctx;
+  union {
+    int32_t fd;
+    uint32_t next_free;
+  };
+  uint32_t meta;  // gen:24 | live | flags
+  uint32_t& link() { return next_free; }
+};
+
+struct SignalSlot {
+  SignalFn fn;
+  void* ctx;
+  uint32_t meta;
+  union {
+    int32_t signo;
+    uint32_t next_free;
+  };
+  uint32_t& link() { return next_free; }
+};
+
+struct WakeSlot {
+  WakeFn fn;
+  void* ctx;
+  uint32_t meta;
+  uint32_t next_free;
+  // gen in the high half, pending wakes in the low half; the only field that
+  // other threads touch.
+  std::atomic<uint64_t> state;
+  uint32_t& link() { return next_free; }
+};
+
+struct DeferSlot {
+  DeferFn fn;
+  void* ctx;
+  uint32_t meta;
+  uint32_t next;  // free list, or FIFO successor
+  uint32_t prev;  // FIFO predecessor
+  uint32_t seq;   // order of queueing, to split batches
+  uint32_t& link() { return next; }
+};
+
+// What StaticLoop hands the core: arrays it owns.
+struct LoopStorage {
+  IoSlot* io;
+  uint32_t io_capacity;
+  uint32_t* fd_index;  // 2 * io_capacity rounded up to a power of two
+  uint32_t fd_index_size;
+  SignalSlot* signals;
+  uint32_t signal_capacity;
+  WakeSlot* wakes;
+  uint32_t wake_capacity;
+  DeferSlot* defers;
+  uint32_t defer_capacity;
+  hal::EpollEvent* events;
+  uint32_t event_capacity;
+};
+
+// Health figures, readable at any time (from the loop's thread).
+struct LoopHealth {
+  uint64_t iterations = 0;
+  uint64_t events = 0;           // epoll events fetched
+  uint64_t callbacks = 0;        // callbacks run
+  uint64_t stale_events = 0;     // events dropped: their watcher had stopped
+  uint64_t stale_fd_stops = 0;   // stops whose fd was already closed or reused
+  int64_t callback_ns_max = 0;   // longest single callback (monotonic clock)
+  PoolStats io;
+  PoolStats signals;
+  PoolStats wakes;
+  PoolStats defers;
+};
+
+class Loop {
+ public:
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Creates the epoll fd. Must succeed before any other call.
+  [[nodiscard]] int init();
+  // Stops every watcher, restores the signal mask, closes the loop's fds.
+  // Safe to call twice; the destructor calls it.
+  void close();
+
+  // --- io watchers ---------------------------------------------------------
+  // Watch fd for events (kIn, kOut, kPri, kRdHup; add kEdge for edge
+  // triggering). kErr and kHup are always reported. One watcher per fd:
+  // -EEXIST if this loop already watches fd. The fd stays the caller's.
+  // Close an fd only after stopping its watcher, or use io_close(): a
+  // registration whose file lives on in a dup (a fork child, say) cannot be
+  // removed once its fd is closed; the loop then drops its events and counts
+  // them in health().stale_events. A stop that finds the fd already closed or
+  // reused (EBADF/ENOENT from epoll_ctl) succeeds and counts stale_fd_stops.
+  [[nodiscard]] int io_start(int fd, uint32_t events, IoFn fn, void* ctx, IoHandle* out);
+  // Changes the events in place (one epoll_ctl MOD).
+  [[nodiscard]] int io_modify(IoHandle h, uint32_t events);
+  [[nodiscard]] int io_stop(IoHandle h);
+  // Stops the watcher, then closes its fd, in the only safe order.
+  [[nodiscard]] int io_close(IoHandle h);
+  // The watched fd, or a negative errno.
+  [[nodiscard]] int io_fd(IoHandle h) const;
+
+  // --- signals -------------------------------------------------------------
+  // Delivers signo through the loop's signalfd. The signal is blocked in the
+  // calling thread while watched (other threads must block it too, or it may
+  // be delivered to them); stop restores its previous blocked state.
+  // SIGKILL, SIGSTOP and numbers outside 1..64 give -EINVAL.
+  [[nodiscard]] int signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out);
+  [[nodiscard]] int signal_stop(SignalHandle h);
+
+  // --- wake-ups ------------------------------------------------------------
+  // A wake watcher runs its callback on the loop's thread after wake(). Wakes
+  // that pile up before the loop gets to them deliver one callback with their
+  // count. All wake watchers share one eventfd.
+  [[nodiscard]] int wake_start(WakeFn fn, void* ctx, WakeHandle* out);
+  [[nodiscard]] int wake_stop(WakeHandle h);
+  // Safe from any thread and from a signal handler: atomics and one write().
+  [[nodiscard]] int wake(WakeHandle h);
+
+  // --- deferred calls ------------------------------------------------------
+  // fn runs once at the start of the next iteration; calls run in the order
+  // they were queued. A call queued from a deferred call runs one iteration
+  // later. A pending deferred call makes the next wait non-blocking.
+  [[nodiscard]] int defer(DeferFn fn, void* ctx, DeferHandle* out = nullptr);
+  [[nodiscard]] int defer_cancel(DeferHandle h);
+
+  // --- running -------------------------------------------------------------
+  // Runs until stop() or until nothing is active (no watcher of any kind and
+  // no deferred call). Retries EINTR from epoll_wait; any other error ends it
+  // with that error. Returns 0 when stopped or idle.
+  [[nodiscard]] int run();
+  // One iteration: deferred calls, one epoll_wait (timeout_ms: -1 blocks,
+  // 0 polls; it does not block after stop() or with nothing active), dispatch. Returns the number of events fetched or a negative
+  // errno (-EINTR included).
+  [[nodiscard]] int run_once(int timeout_ms);
+  // Ends run() after the current iteration; events already fetched in this
+  // iteration are still delivered (under edge triggering they would be lost).
+  void stop() { stop_requested_ = true; }
+  // The epoll fd, for embedding in a parent loop (readable when this loop has
+  // work), or -1 before init().
+  int fd() const { return epfd_; }
+  // Number of active watchers plus pending deferred calls.
+  uint32_t active() const;
+  const LoopHealth& health();
+  // Timing each callback costs two clock reads; off saves them.
+  void set_callback_timing(bool on) { time_callbacks_ = on; }
+
+ protected:
+  explicit Loop(const LoopStorage& storage);
+  ~Loop() { close(); }
+
+ private:
+  enum Internal : uint32_t { kWakeFd = 0, kSignalFd = 1 };
+
+  int io_find(IoHandle h, uint32_t* index) const;
+  int epoll_add_internal(int fd, uint32_t id);
+  uint64_t internal_data(uint32_t id) const;
+  void dispatch(const hal::EpollEvent& ev);
+  void dispatch_io(uint64_t data, uint32_t events);
+  void dispatch_internal(uint32_t id);
+  void run_defers();
+  void drain_wakes();
+  void drain_signals();
+  int update_signal_mask(uint64_t new_mask);
+  void timed_begin();
+  void timed_end();
+
+  uint32_t fd_index_find(int fd) const;
+  void fd_index_insert(uint32_t slot);
+  void fd_index_erase(int fd);
+
+  LoopStorage st_;
+  Pool<IoSlot> io_;
+  Pool<SignalSlot> signals_;
+  Pool<WakeSlot> wakes_;
+  Pool<DeferSlot> defers_;
+  LoopHealth health_;
+  int epfd_ = -1;
+  int wake_fd_ = -1;
+  int signal_fd_ = -1;
+  uint64_t signal_mask_ = 0;      // signals this loop watches
+  uint64_t signals_blocked_before_ = 0;  // of those, the ones blocked at start
+  uint32_t defer_head_ = kNoSlot;
+  uint32_t defer_tail_ = kNoSlot;
+  uint32_t defer_seq_ = 0;
+  uint16_t salt_ = 0;
+  bool stop_requested_ = false;
+  bool time_callbacks_ = true;
+  int64_t callback_start_ns_ = 0;
+};
+
+}  // namespace evl

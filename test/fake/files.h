@@ -1,0 +1,104 @@
+// File kinds of the fake kernel.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "test/fake/kernel.h"
+
+namespace fake {
+
+struct PipeBuffer {
+  std::deque<uint8_t> data;
+  size_t capacity = 65536;
+  bool reader_open = true;
+  bool writer_open = true;
+  uint64_t seq = 1;
+};
+
+class PipeEnd : public File {
+ public:
+  PipeEnd(std::shared_ptr<PipeBuffer> b, bool reader) : buf_(std::move(b)), reader_(reader) {}
+  uint32_t poll() const override;
+  long read(void* buf, size_t count) override;
+  long write(const void* buf, size_t count) override;
+  void last_close() override;
+  uint64_t changes() const override { return buf_->seq; }
+  const char* type() const override { return reader_ ? "pipe-r" : "pipe-w"; }
+
+ private:
+  void touch();
+  std::shared_ptr<PipeBuffer> buf_;
+  bool reader_;
+};
+
+class EventFd : public File {
+ public:
+  EventFd(uint64_t v, bool semaphore) : value_(v), semaphore_(semaphore) {}
+  uint32_t poll() const override;
+  long read(void* buf, size_t count) override;
+  long write(const void* buf, size_t count) override;
+  const char* type() const override { return "eventfd"; }
+
+ private:
+  uint64_t value_;
+  bool semaphore_;
+};
+
+class SignalFd : public File {
+ public:
+  explicit SignalFd(uint64_t m) : mask(m) {}
+  uint32_t poll() const override;
+  long read(void* buf, size_t count) override;
+  long write(const void*, size_t) override { return -22; }
+  uint64_t changes() const override { return seq + kernel->signal_seq(); }
+  const char* type() const override { return "signalfd"; }
+  uint64_t mask;
+};
+
+class RegularFile : public File {
+ public:
+  uint32_t poll() const override { return hal::kEpollIn | hal::kEpollOut; }
+  long read(void*, size_t) override { return 0; }
+  long write(const void*, size_t count) override { return static_cast<long>(count); }
+  bool pollable() const override { return false; }
+  const char* type() const override { return "regular"; }
+};
+
+class Epoll : public File {
+ public:
+  struct Item {
+    int fd;
+    File* file;
+    uint32_t events;
+    uint64_t data;
+    uint64_t seen_seq;
+    bool disabled;
+  };
+  static constexpr uint64_t kUnseen = ~uint64_t{0};
+
+  uint32_t poll() const override;
+  long read(void*, size_t) override { return -22; }
+  long write(const void*, size_t) override { return -22; }
+  void last_close() override;
+  uint64_t changes() const override;
+  const char* type() const override { return "epoll"; }
+
+  int ctl(int op, int fd, File* f, const hal::EpollEvent* ev);
+  int collect(hal::EpollEvent* out, int max);
+  void forget(File* f);
+  bool owns(const File* f) const;
+
+
+ private:
+  uint32_t ready_bits(const Item& it) const;
+  std::vector<Item> items_;
+  size_t cursor_ = 0;
+};
+
+// Nonzero readiness bits of a file for an epoll item, ignoring seq.
+uint32_t readiness(const File& f, uint32_t interest);
+
+}  // namespace fake

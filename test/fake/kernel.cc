@@ -1,0 +1,311 @@
+#include "test/fake/kernel.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+#include "test/fake/files.h"
+
+namespace fake {
+namespace {
+
+Kernel* g_current = nullptr;
+
+const char* const kCallNames[] = {
+    "read",     "write",       "close",       "pipe2",         "epoll_create1",
+    "epoll_ctl", "epoll_wait", "eventfd",     "signalfd",      "sigprocmask",
+    "kill",     "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+};
+static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
+              "one name per call");
+
+}  // namespace
+
+const char* call_name(Call c) { return kCallNames[static_cast<int>(c)]; }
+
+Kernel::Kernel() {
+  if (g_current != nullptr) {
+    std::fprintf(stderr, "fake::Kernel: only one may exist at a time\n");
+    std::abort();
+  }
+  g_current = this;
+  for (int i = 0; i < 3; ++i) (void)open_regular_file();  // stdin, stdout, stderr
+}
+
+Kernel::~Kernel() {
+  for (size_t fd = 3; fd < fds_.size(); ++fd) {
+    if (fds_[fd]) (void)sys_close(static_cast<int>(fd));
+  }
+  g_current = nullptr;
+}
+
+Kernel& Kernel::current() {
+  if (g_current == nullptr) {
+    std::fprintf(stderr, "fake kernel: a hal:: call was made with no fake::Kernel alive\n");
+    std::abort();
+  }
+  return *g_current;
+}
+
+void Kernel::advance(int64_t ns) {
+  if (ns > 0) mono_ns_ += ns;
+}
+
+void Kernel::fail_next(Call call, int err, int times) {
+  faults_.push_back(Fault{call, err, times});
+}
+
+void Kernel::short_next(Call call, size_t bytes) { shorts_.emplace_back(call, bytes); }
+
+void Kernel::reset_calls() {
+  for (auto& c : calls_) c = 0;
+}
+
+bool Kernel::fault(Call call, int* err) {
+  ++calls_[static_cast<int>(call)];
+  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
+    if (it->call != call) continue;
+    *err = it->err;
+    if (--it->times <= 0) faults_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+size_t Kernel::limit(Call call, size_t count) {
+  for (auto it = shorts_.begin(); it != shorts_.end(); ++it) {
+    if (it->first != call) continue;
+    const size_t n = it->second < count ? it->second : count;
+    shorts_.erase(it);
+    return n;
+  }
+  return count;
+}
+
+int Kernel::install(std::shared_ptr<File> f) {
+  f->kernel = this;
+  for (size_t fd = 0; fd < fds_.size(); ++fd) {
+    if (!fds_[fd]) {
+      ++f->refs;
+      fds_[fd] = std::move(f);
+      return static_cast<int>(fd);
+    }
+  }
+  if (fds_.size() >= static_cast<size_t>(kMaxFds)) return -EMFILE;
+  ++f->refs;
+  fds_.push_back(std::move(f));
+  return static_cast<int>(fds_.size() - 1);
+}
+
+File* Kernel::file(int fd) const {
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return nullptr;
+  return fds_[static_cast<size_t>(fd)].get();
+}
+
+int Kernel::open_fd_count() const {
+  int n = 0;
+  for (size_t fd = 3; fd < fds_.size(); ++fd) n += fds_[fd] ? 1 : 0;
+  return n;
+}
+
+int Kernel::open_regular_file() { return install(std::make_shared<RegularFile>()); }
+
+int Kernel::dup(int fd) {
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  return install(fds_[static_cast<size_t>(fd)]);
+}
+
+void Kernel::release(File* f) {
+  for (Epoll* ep : epolls_) ep->forget(f);
+  f->last_close();
+}
+
+long Kernel::sys_read(int fd, void* buf, size_t count) {
+  int err = 0;
+  if (fault(Call::kRead, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  return f->read(buf, limit(Call::kRead, count));
+}
+
+long Kernel::sys_write(int fd, const void* buf, size_t count) {
+  int err = 0;
+  if (fault(Call::kWrite, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  const long r = f->write(buf, limit(Call::kWrite, count));
+  if (r == -EPIPE) raise(13);  // SIGPIPE, as Linux sends it
+  return r;
+}
+
+int Kernel::sys_close(int fd) {
+  int err = 0;
+  if (fault(Call::kClose, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  std::shared_ptr<File> keep = std::move(fds_[static_cast<size_t>(fd)]);
+  if (--keep->refs == 0) release(keep.get());
+  return 0;
+}
+
+int Kernel::sys_pipe2(int fds[2], int flags) {
+  int err = 0;
+  if (fault(Call::kPipe2, &err)) return -err;
+  if ((flags & ~(hal::kCloexec | hal::kNonblock)) != 0) return -EINVAL;
+  auto buf = std::make_shared<PipeBuffer>();
+  auto r = std::make_shared<PipeEnd>(buf, true);
+  auto w = std::make_shared<PipeEnd>(buf, false);
+  r->nonblock = w->nonblock = (flags & hal::kNonblock) != 0;
+  const int rfd = install(r);
+  if (rfd < 0) return rfd;
+  const int wfd = install(w);
+  if (wfd < 0) {
+    (void)sys_close(rfd);
+    return wfd;
+  }
+  fds[0] = rfd;
+  fds[1] = wfd;
+  return 0;
+}
+
+int Kernel::sys_epoll_create1(int flags) {
+  int err = 0;
+  if (fault(Call::kEpollCreate1, &err)) return -err;
+  if ((flags & ~hal::kCloexec) != 0) return -EINVAL;
+  auto ep = std::make_shared<Epoll>();
+  const int fd = install(ep);
+  if (fd >= 0) epolls_.push_back(ep.get());
+  return fd;
+}
+
+int Kernel::sys_epoll_ctl(int epfd, int op, int fd, hal::EpollEvent* event) {
+  int err = 0;
+  if (fault(Call::kEpollCtl, &err)) return -err;
+  File* e = file(epfd);
+  File* f = file(fd);
+  if (e == nullptr || f == nullptr) return -EBADF;
+  auto* ep = dynamic_cast<Epoll*>(e);
+  if (ep == nullptr || e == f) return -EINVAL;
+  if (!f->pollable()) return -EPERM;
+  if (op != hal::kEpollCtlDel && event == nullptr) return -EFAULT;
+  return ep->ctl(op, fd, f, event);
+}
+
+int Kernel::sys_epoll_wait(int epfd, hal::EpollEvent* events, int maxevents, int timeout_ms) {
+  int err = 0;
+  if (fault(Call::kEpollWait, &err)) return -err;
+  auto* ep = dynamic_cast<Epoll*>(file(epfd));
+  if (ep == nullptr) return file(epfd) == nullptr ? -EBADF : -EINVAL;
+  if (maxevents <= 0) return -EINVAL;
+  const int64_t until = timeout_ms < 0 ? -1 : mono_ns_ + int64_t{timeout_ms} * 1000000;
+  for (;;) {
+    const int n = ep->collect(events, maxevents);
+    if (n > 0 || timeout_ms == 0) return n;
+    const int64_t next = next_timer_deadline_mono();
+    if (next >= 0 && (until < 0 || next < until)) {
+      mono_ns_ = next > mono_ns_ ? next : mono_ns_;
+      continue;
+    }
+    if (until < 0) return -EDEADLK;  // nothing could ever wake this wait
+    mono_ns_ = until;
+    return ep->collect(events, maxevents);
+  }
+}
+
+int Kernel::sys_eventfd(unsigned int initval, int flags) {
+  int err = 0;
+  if (fault(Call::kEventfd, &err)) return -err;
+  constexpr int kSemaphore = 1;
+  if ((flags & ~(hal::kCloexec | hal::kNonblock | kSemaphore)) != 0) return -EINVAL;
+  auto f = std::make_shared<EventFd>(initval, (flags & kSemaphore) != 0);
+  f->nonblock = (flags & hal::kNonblock) != 0;
+  return install(f);
+}
+
+int Kernel::sys_signalfd(int fd, uint64_t mask, int flags) {
+  int err = 0;
+  if (fault(Call::kSignalfd, &err)) return -err;
+  if ((flags & ~(hal::kCloexec | hal::kNonblock)) != 0) return -EINVAL;
+  // SIGKILL and SIGSTOP are silently ignored in the mask, as by Linux.
+  mask &= ~(hal::sig_bit(9) | hal::sig_bit(19));
+  if (fd == -1) {
+    auto f = std::make_shared<SignalFd>(mask);
+    f->nonblock = (flags & hal::kNonblock) != 0;
+    return install(f);
+  }
+  auto* s = dynamic_cast<SignalFd*>(file(fd));
+  if (s == nullptr) return file(fd) == nullptr ? -EBADF : -EINVAL;
+  s->mask = mask;
+  ++s->seq;
+  return fd;
+}
+
+int Kernel::sys_sigprocmask(int how, const uint64_t* set, uint64_t* old) {
+  int err = 0;
+  if (fault(Call::kSigprocmask, &err)) return -err;
+  const uint64_t before = blocked_;
+  if (set != nullptr) {
+    const uint64_t s = *set & ~(hal::sig_bit(9) | hal::sig_bit(19));
+    switch (how) {
+      case hal::kSigBlock: blocked_ |= s; break;
+      case hal::kSigUnblock: blocked_ &= ~s; break;
+      case hal::kSigSetmask: blocked_ = s; break;
+      default: return -EINVAL;
+    }
+  }
+  if (old != nullptr) *old = before;
+  // Pending signals that are no longer blocked are delivered now.
+  const uint64_t now_free = pending_ & ~blocked_;
+  for (int s = 1; s <= 64; ++s) {
+    if ((now_free & hal::sig_bit(s)) != 0) ++delivered_[s];
+  }
+  pending_ &= blocked_;
+  return 0;
+}
+
+void Kernel::raise(int signo) {
+  if (signo < 1 || signo > 64) return;
+  const uint64_t bit = hal::sig_bit(signo);
+  if ((blocked_ & bit) != 0) {
+    pending_ |= bit;
+    ++signal_seq_;
+  } else {
+    ++delivered_[signo];
+  }
+}
+
+uint64_t Kernel::take_signal(uint64_t mask) {
+  const uint64_t avail = pending_ & mask;
+  if (avail == 0) return 0;
+  const uint64_t bit = avail & (~avail + 1);
+  pending_ &= ~bit;
+  ++signal_seq_;
+  return bit;
+}
+
+int Kernel::sys_kill(int pid, int signo) {
+  int err = 0;
+  if (fault(Call::kKill, &err)) return -err;
+  if (pid != kPid) return -ESRCH;
+  if (signo < 0 || signo > 64) return -EINVAL;
+  if (signo > 0) raise(signo);
+  return 0;
+}
+
+int Kernel::sys_clock_gettime(int clock_id, hal::Timespec* ts) {
+  int err = 0;
+  if (fault(Call::kClockGettime, &err)) return -err;
+  int64_t ns = 0;
+  switch (clock_id) {
+    case hal::kClockMonotonic: ns = monotonic_ns(); break;
+    case hal::kClockBoottime: ns = boottime_ns(); break;
+    case hal::kClockRealtime: ns = realtime_ns(); break;
+    default: return -EINVAL;
+  }
+  ts->sec = ns / 1000000000;
+  ts->nsec = ns % 1000000000;
+  return 0;
+}
+
+}  // namespace fake

@@ -1,0 +1,169 @@
+// The fake kernel: a deterministic implementation of hal/sys.h for tests.
+//
+// A test creates one fake::Kernel; while it lives, every hal:: call in the
+// process goes to it (the link-time seam: test binaries link
+// //test/fake:kernel instead of //hal:sys_linux). It owns every source of
+// nondeterminism: virtual clocks, fd numbers (Linux's lowest-free rule),
+// readiness order and injected faults.
+//
+// Time: the clocks move only when a test calls advance() or when epoll_wait
+// would block: then the fake jumps virtual time to the timeout (or, once
+// timers exist, the next timer deadline). A wait that would block forever
+// with nothing to wake it returns -EDEADLK instead of hanging the test.
+//
+// Blocking: files are modelled as non-blocking; a read or write that would
+// block on a blocking fd returns -EDEADLK (a real process would hang there).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hal/sys.h"
+
+namespace fake {
+
+enum class Call {
+  kRead,
+  kWrite,
+  kClose,
+  kPipe2,
+  kEpollCreate1,
+  kEpollCtl,
+  kEpollWait,
+  kEventfd,
+  kSignalfd,
+  kSigprocmask,
+  kKill,
+  kClockGettime,
+  kTimerfdCreate,
+  kTimerfdSettime,
+  kTimerfdGettime,
+  kCount,
+};
+
+const char* call_name(Call c);
+
+class Kernel;
+class Epoll;
+
+// An open file description. fds (and dups of them) share one File.
+class File {
+ public:
+  virtual ~File() = default;
+  // Current readiness: any of kEpollIn/Out/Err/Hup/RdHup/Pri.
+  virtual uint32_t poll() const = 0;
+  virtual long read(void* buf, size_t count) = 0;
+  virtual long write(const void* buf, size_t count) = 0;
+  // Called once, when the last fd referring to this file is closed.
+  virtual void last_close() {}
+  virtual bool pollable() const { return true; }
+  // Changes that wake waiters; edge-triggered epoll reports an item once per
+  // change.
+  virtual uint64_t changes() const { return seq; }
+  virtual const char* type() const = 0;
+
+  uint64_t seq = 1;
+  int refs = 0;
+  bool nonblock = false;
+  Kernel* kernel = nullptr;
+};
+
+class Kernel {
+ public:
+  Kernel();
+  ~Kernel();
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // The kernel that hal:: calls go to; aborts with a message if none.
+  static Kernel& current();
+
+  // --- clocks --------------------------------------------------------------
+  int64_t monotonic_ns() const { return mono_ns_; }
+  int64_t boottime_ns() const { return mono_ns_ + suspended_ns_; }
+  int64_t realtime_ns() const { return mono_ns_ + realtime_offset_ns_; }
+  void advance(int64_t ns);
+
+  // --- faults --------------------------------------------------------------
+  // The next `times` calls of `call` fail with -err and have no effect.
+  void fail_next(Call call, int err, int times = 1);
+  // The next read or write on any fd moves at most `bytes` bytes.
+  void short_next(Call call, size_t bytes);
+  uint64_t calls(Call call) const { return calls_[static_cast<int>(call)]; }
+  void reset_calls();
+
+  // --- signals -------------------------------------------------------------
+  // Sends signo to the process: pending if blocked, else counted as
+  // delivered to its default disposition.
+  void raise(int signo);
+  uint64_t blocked_mask() const { return blocked_; }
+  uint64_t pending_mask() const { return pending_; }
+  uint64_t delivered_unblocked(int signo) const { return delivered_[signo]; }
+
+  // --- files ---------------------------------------------------------------
+  // A regular file (epoll refuses it with EPERM, as Linux does).
+  int open_regular_file();
+  int dup(int fd);
+  int open_fd_count() const;
+  File* file(int fd) const;
+  // Fills the write side of a pipe (or any file) from a test.
+  long inject(int fd, const void* buf, size_t count) { return sys_write(fd, buf, count); }
+
+  // --- the seam (hal/sys.h) -------------------------------------------------
+  long sys_read(int fd, void* buf, size_t count);
+  long sys_write(int fd, const void* buf, size_t count);
+  int sys_close(int fd);
+  int sys_pipe2(int fds[2], int flags);
+  int sys_epoll_create1(int flags);
+  int sys_epoll_ctl(int epfd, int op, int fd, hal::EpollEvent* event);
+  int sys_epoll_wait(int epfd, hal::EpollEvent* events, int maxevents, int timeout_ms);
+  int sys_eventfd(unsigned int initval, int flags);
+  int sys_signalfd(int fd, uint64_t mask, int flags);
+  int sys_sigprocmask(int how, const uint64_t* set, uint64_t* old);
+  int sys_kill(int pid, int signo);
+  int sys_getpid() const { return kPid; }
+  int sys_clock_gettime(int clock_id, hal::Timespec* ts);
+  int sys_timerfd_create(int clock_id, int flags);
+  int sys_timerfd_settime(int fd, int flags, const hal::Itimerspec* value, hal::Itimerspec* old);
+  int sys_timerfd_gettime(int fd, hal::Itimerspec* curr);
+
+  static constexpr int kPid = 4242;
+  static constexpr int kMaxFds = 1024;
+
+  // Used by files: signals pending for signalfd reads.
+  uint64_t take_signal(uint64_t mask);
+  uint64_t signal_seq() const { return signal_seq_; }
+  // Every live epoll, so a file's last close can remove it from all of them.
+  std::vector<Epoll*>& epolls() { return epolls_; }
+  // Next deadline of any armed timer on a virtual clock, or -1.
+  int64_t next_timer_deadline_mono() const;
+
+ private:
+  struct Fault {
+    Call call;
+    int err;
+    int times;
+  };
+  bool fault(Call call, int* err);
+  size_t limit(Call call, size_t count);
+  int install(std::shared_ptr<File> f);
+  void release(File* f);
+
+  std::vector<std::shared_ptr<File>> fds_;
+  std::vector<Epoll*> epolls_;
+  std::vector<Fault> faults_;
+  std::vector<std::pair<Call, size_t>> shorts_;
+  uint64_t calls_[static_cast<int>(Call::kCount)] = {};
+  int64_t mono_ns_ = 1000 * 1000000000LL;
+  int64_t suspended_ns_ = 0;
+  int64_t realtime_offset_ns_ = 1767225600LL * 1000000000LL;  // 2026-01-01
+  uint64_t blocked_ = 0;
+  uint64_t pending_ = 0;
+  uint64_t signal_seq_ = 1;
+  uint64_t delivered_[65] = {};
+};
+
+}  // namespace fake

@@ -1,0 +1,177 @@
+// Loop behaviour that must be the same on the real kernel and on the fake.
+// Built twice: conformance_fake_test and conformance_linux_test.
+#include <cerrno>
+
+#include "CppUTest/TestHarness.h"
+#include "loop/static_loop.h"
+#include "test/support/kernel_env.h"
+
+using evl::IoHandle;
+
+namespace {
+
+struct Count {
+  int calls = 0;
+  uint32_t events = 0;
+  bool drain = true;
+};
+
+void on_io(evl::Loop& loop, IoHandle h, uint32_t events, void* ctx) {
+  auto* c = static_cast<Count*>(ctx);
+  ++c->calls;
+  c->events |= events;
+  if (c->drain && (events & evl::kIn) != 0) {
+    char buf[64];
+    (void)hal::read(loop.io_fd(h), buf, sizeof buf);
+  }
+}
+
+}  // namespace
+
+TEST_GROUP(Conformance) {
+  evl::StaticLoop<8>* loop = nullptr;
+  int p[2] = {-1, -1};
+  void setup() override {
+    testenv::setup();
+    loop = new evl::StaticLoop<8>();
+    CHECK_EQUAL(0, loop->init());
+    CHECK_EQUAL(0, hal::pipe2(p, hal::kNonblock | hal::kCloexec));
+  }
+  void teardown() override {
+    delete loop;
+    if (p[0] >= 0) (void)hal::close(p[0]);
+    if (p[1] >= 0) (void)hal::close(p[1]);
+    testenv::teardown();
+  }
+};
+
+TEST(Conformance, level_triggered_reports_until_drained) {
+  Count c;
+  c.drain = false;
+  IoHandle h;
+  CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_io, &c, &h));
+  CHECK_EQUAL(1, hal::write(p[1], "a", 1));
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(1, loop->run_once(0));
+  char b;
+  CHECK_EQUAL(1, hal::read(p[0], &b, 1));
+  CHECK_EQUAL(0, loop->run_once(0));
+  CHECK_EQUAL(-EAGAIN, hal::read(p[0], &b, 1));
+}
+
+TEST(Conformance, edge_triggered_reports_each_arrival_once) {
+  Count c;
+  c.drain = false;
+  IoHandle h;
+  CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn | evl::kEdge, on_io, &c, &h));
+  CHECK_EQUAL(1, hal::write(p[1], "a", 1));
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(0, loop->run_once(0));
+  CHECK_EQUAL(1, hal::write(p[1], "b", 1));
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(0, loop->io_modify(h, evl::kIn | evl::kEdge));  // MOD re-arms the edge
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(3, c.calls);
+}
+
+TEST(Conformance, eof_on_pipe_is_hup_and_read_returns_zero) {
+  Count c;
+  c.drain = false;
+  IoHandle h;
+  CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_io, &c, &h));
+  CHECK_EQUAL(0, hal::close(p[1]));
+  p[1] = -1;
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(evl::kHup, c.events & (evl::kHup | evl::kIn));
+  char b;
+  CHECK_EQUAL(0, hal::read(p[0], &b, 1));
+}
+
+TEST(Conformance, writing_to_closed_pipe_is_epipe_and_err) {
+  Count c;
+  IoHandle h;
+  CHECK_EQUAL(0, loop->io_start(p[1], evl::kOut, on_io, &c, &h));
+  CHECK_EQUAL(0, hal::close(p[0]));
+  p[0] = -1;
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(evl::kErr | evl::kOut, c.events);
+  // Linux also raises SIGPIPE; keep it blocked and take it from a signalfd.
+  const uint64_t pipe_bit = hal::sig_bit(13);
+  uint64_t old = 0;
+  CHECK_EQUAL(0, hal::sigprocmask(hal::kSigBlock, &pipe_bit, &old));
+  CHECK_EQUAL(-EPIPE, hal::write(p[1], "x", 1));
+  const int sfd = hal::signalfd(-1, pipe_bit, hal::kNonblock | hal::kCloexec);
+  CHECK(sfd >= 0);
+  hal::SignalfdSiginfo si{};
+  CHECK_EQUAL(static_cast<long>(sizeof si), hal::read(sfd, &si, sizeof si));
+  CHECK_EQUAL(13u, si.signo);
+  CHECK_EQUAL(-EAGAIN, hal::read(sfd, &si, sizeof si));
+  CHECK_EQUAL(0, hal::close(sfd));
+  CHECK_EQUAL(0, hal::sigprocmask(hal::kSigSetmask, &old, nullptr));
+}
+
+TEST(Conformance, eventfd_counts_and_resets) {
+  const int fd = hal::eventfd(0, hal::kNonblock | hal::kCloexec);
+  CHECK(fd >= 0);
+  uint64_t v = 3;
+  CHECK_EQUAL(8, hal::write(fd, &v, 8));
+  CHECK_EQUAL(8, hal::write(fd, &v, 8));
+  CHECK_EQUAL(8, hal::read(fd, &v, 8));
+  CHECK_EQUAL(6u, v);
+  CHECK_EQUAL(-EAGAIN, hal::read(fd, &v, 8));
+  CHECK_EQUAL(-EINVAL, hal::read(fd, &v, 4));
+  CHECK_EQUAL(0, hal::close(fd));
+}
+
+TEST(Conformance, closed_while_registered_stop_is_tolerated) {
+  Count c;
+  IoHandle h;
+  CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_io, &c, &h));
+  CHECK_EQUAL(0, hal::close(p[0]));
+  const int closed = p[0];
+  p[0] = -1;
+  CHECK_EQUAL(0, loop->run_once(0));
+  CHECK_EQUAL(0, loop->io_stop(h));
+  CHECK_EQUAL(1u, loop->health().stale_fd_stops);
+  CHECK_EQUAL(-EBADF, hal::close(closed));
+}
+
+TEST(Conformance, regular_fd_kinds_refused_by_epoll) {
+  Count c;
+  IoHandle h;
+  CHECK_EQUAL(-EBADF, loop->io_start(1000, evl::kIn, on_io, &c, &h));
+  CHECK_EQUAL(-EINVAL, loop->io_start(loop->fd(), evl::kIn, on_io, &c, &h));  // itself
+}
+
+TEST(Conformance, signal_to_self_arrives_through_the_loop) {
+  struct Got {
+    int signo = 0;
+  } g;
+  evl::SignalHandle s;
+  CHECK_EQUAL(0, loop->signal_start(
+                     10,
+                     [](evl::Loop&, evl::SignalHandle, const evl::SignalInfo& i, void* ctx) {
+                       static_cast<Got*>(ctx)->signo = i.signo;
+                     },
+                     &g, &s));
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), 10));
+  CHECK_EQUAL(1, loop->run_once(1000));
+  CHECK_EQUAL(10, g.signo);
+  CHECK_EQUAL(0, loop->signal_stop(s));
+}
+
+TEST(Conformance, wake_from_same_thread) {
+  struct W {
+    uint32_t count = 0;
+  } w;
+  evl::WakeHandle h;
+  CHECK_EQUAL(0, loop->wake_start(
+                     [](evl::Loop&, evl::WakeHandle, uint32_t n, void* ctx) {
+                       static_cast<W*>(ctx)->count += n;
+                     },
+                     &w, &h));
+  CHECK_EQUAL(0, loop->wake(h));
+  CHECK_EQUAL(0, loop->wake(h));
+  CHECK_EQUAL(1, loop->run_once(1000));
+  CHECK_EQUAL(2u, w.count);
+}

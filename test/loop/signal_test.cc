@@ -1,0 +1,153 @@
+// Signal watchers on the fake kernel.
+#include <cerrno>
+
+#include "CppUTest/TestHarness.h"
+#include "loop/static_loop.h"
+#include "test/fake/kernel.h"
+
+using evl::SignalHandle;
+using fake::Call;
+
+namespace {
+
+constexpr int kSigHup = 1;
+constexpr int kSigInt = 2;
+constexpr int kSigUsr1 = 10;
+constexpr int kSigTerm = 15;
+
+struct Seen {
+  int calls = 0;
+  int signo = 0;
+  uint32_t pid = 0;
+  bool stop_self = false;
+};
+
+void on_signal(evl::Loop& loop, SignalHandle h, const evl::SignalInfo& info, void* ctx) {
+  auto* s = static_cast<Seen*>(ctx);
+  ++s->calls;
+  s->signo = info.signo;
+  s->pid = info.pid;
+  if (s->stop_self) CHECK_EQUAL(0, loop.signal_stop(h));
+}
+
+}  // namespace
+
+TEST_GROUP(Signal) {
+  fake::Kernel* k = nullptr;
+  evl::StaticLoop<4, 2>* loop = nullptr;
+  void setup() override {
+    k = new fake::Kernel();
+    loop = new evl::StaticLoop<4, 2>();
+    CHECK_EQUAL(0, loop->init());
+  }
+  void teardown() override {
+    delete loop;
+    delete k;
+  }
+};
+
+TEST(Signal, watched_signal_is_blocked_and_delivered_through_loop) {
+  Seen s;
+  SignalHandle h;
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK(k->blocked_mask() & hal::sig_bit(kSigTerm));
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), kSigTerm));
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(1, s.calls);
+  CHECK_EQUAL(kSigTerm, s.signo);
+  CHECK_EQUAL(static_cast<uint32_t>(fake::Kernel::kPid), s.pid);
+  CHECK_EQUAL(0u, k->delivered_unblocked(kSigTerm));
+}
+
+TEST(Signal, two_signals_reach_their_own_watchers) {
+  Seen a;
+  Seen b;
+  SignalHandle ha;
+  SignalHandle hb;
+  CHECK_EQUAL(0, loop->signal_start(kSigInt, on_signal, &a, &ha));
+  CHECK_EQUAL(0, loop->signal_start(kSigHup, on_signal, &b, &hb));
+  k->raise(kSigHup);
+  k->raise(kSigInt);
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(1, a.calls);
+  CHECK_EQUAL(1, b.calls);
+  CHECK_EQUAL(kSigInt, a.signo);
+  CHECK_EQUAL(kSigHup, b.signo);
+}
+
+TEST(Signal, stop_restores_previous_mask) {
+  Seen s;
+  SignalHandle h;
+  const uint64_t usr1 = hal::sig_bit(kSigUsr1);
+  CHECK_EQUAL(0, hal::sigprocmask(hal::kSigBlock, &usr1, nullptr));
+  CHECK_EQUAL(0, loop->signal_start(kSigUsr1, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_stop(h));
+  CHECK_EQUAL(0u, k->blocked_mask() & hal::sig_bit(kSigTerm));  // was unblocked
+  loop->close();
+  CHECK(k->blocked_mask() & usr1);  // was blocked before the loop
+}
+
+TEST(Signal, pending_signal_at_stop_goes_to_old_disposition) {
+  Seen s;
+  SignalHandle h;
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  k->raise(kSigTerm);
+  CHECK_EQUAL(0, loop->signal_stop(h));
+  CHECK_EQUAL(1u, k->delivered_unblocked(kSigTerm));
+  CHECK_EQUAL(0, loop->run_once(0));
+  CHECK_EQUAL(0, s.calls);
+}
+
+TEST(Signal, stop_inside_own_callback) {
+  Seen s;
+  s.stop_self = true;
+  SignalHandle h;
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  k->raise(kSigTerm);
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(0u, loop->active());
+  CHECK_EQUAL(-ESTALE, loop->signal_stop(h));
+}
+
+TEST(Signal, bad_arguments_are_refused) {
+  Seen s;
+  SignalHandle h;
+  for (int bad : {0, -1, 65, 9, 19}) {
+    CHECK_EQUAL(-EINVAL, loop->signal_start(bad, on_signal, &s, &h));
+  }
+  CHECK_EQUAL(-EINVAL, loop->signal_start(kSigTerm, nullptr, &s, &h));
+  CHECK_EQUAL(-EINVAL, loop->signal_start(kSigTerm, on_signal, &s, nullptr));
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(-EEXIST, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_start(kSigHup, on_signal, &s, &h));
+  CHECK_EQUAL(-ENOSPC, loop->signal_start(kSigInt, on_signal, &s, &h));
+  CHECK_EQUAL(2u, loop->health().signals.high_water);
+}
+
+TEST(Signal, kernel_failures_leave_mask_and_pool_unchanged) {
+  Seen s;
+  SignalHandle h;
+  k->fail_next(Call::kSignalfd, EMFILE);
+  CHECK_EQUAL(-EMFILE, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0u, k->blocked_mask());
+  k->fail_next(Call::kSigprocmask, EINVAL);
+  CHECK_EQUAL(-EINVAL, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  k->fail_next(Call::kEpollCtl, ENOMEM);
+  CHECK_EQUAL(-ENOMEM, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0u, k->blocked_mask());
+  CHECK_EQUAL(0u, loop->active());
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+}
+
+TEST(Signal, interrupted_read_retries_next_iteration) {
+  Seen s;
+  SignalHandle h;
+  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  k->raise(kSigTerm);
+  k->fail_next(Call::kRead, EINTR);
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(0, s.calls);
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(1, s.calls);
+}

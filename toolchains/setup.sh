@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build, the tests, the benchmarks and the
+# demo need. Idempotent: says what it installs, skips what is there. Exits
+# non-zero with one clear line when the package archive cannot be reached.
+set -euo pipefail
+
+HOST_PKGS=(
+  g++ bazel-bootstrap bazel-rules-java
+  libcpputest-dev
+  g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user
+  clang-14 libclang-rt-14-dev
+  libev-dev libuv1-dev valgrind
+  socat gcovr
+)
+FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64)
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "not root and no sudo: run as root"
+  SUDO="sudo"
+fi
+
+NATIVE_ARCH="$(dpkg --print-architecture)"
+# "pkg" means the native architecture (or arch-independent); "pkg:arch" that one.
+installed() {
+  local name="${1%%:*}" arch="$NATIVE_ARCH"
+  case "$1" in *:*) arch="${1#*:}" ;; esac
+  dpkg-query -W -f='${Status} ${Architecture}\n' "$name" 2>/dev/null \
+    | grep -Eq "^install ok installed ($arch|all)\$"
+}
+
+need_arch=()
+for arch in armhf arm64; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    need_arch+=("$arch")
+  fi
+done
+
+missing=()
+for p in "${HOST_PKGS[@]}" "${FOREIGN_PKGS[@]}"; do
+  if installed "$p"; then :; else missing+=("$p"); fi
+done
+
+if [ "${#need_arch[@]}" -eq 0 ] && [ "${#missing[@]}" -eq 0 ]; then
+  say "all ${#HOST_PKGS[@]} host and ${#FOREIGN_PKGS[@]} multiarch packages present; nothing to do"
+  exit 0
+fi
+
+for arch in "${need_arch[@]}"; do
+  say "adding dpkg architecture $arch"
+  $SUDO dpkg --add-architecture "$arch"
+done
+
+say "updating the package lists"
+update_ok=0
+for attempt in 1 2 3; do
+  if $SUDO apt-get update -qq >/tmp/setup-apt-update.log 2>&1; then
+    if ! grep -q '^E: ' /tmp/setup-apt-update.log; then update_ok=1; break; fi
+  fi
+  say "apt-get update attempt $attempt reported errors; retrying"
+  sleep 5
+done
+if [ "$update_ok" -eq 0 ]; then
+  # A partial failure (one index mid-sync) may still leave what we need
+  # reachable; a total failure (no network) will fail the install below.
+  sed -n 's/^\(E: .*\)/setup: warning: \1/p' /tmp/setup-apt-update.log >&2
+fi
+
+say "installing: ${missing[*]}"
+if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+     "${missing[@]}" >/tmp/setup-apt-install.log 2>&1; then
+  tail -n 20 /tmp/setup-apt-install.log >&2
+  [ "$update_ok" -eq 0 ] && die "cannot reach Debian's package archive (apt-get update failed, see /tmp/setup-apt-update.log)"
+  die "apt-get install failed for: ${missing[*]} (log: /tmp/setup-apt-install.log)"
+fi
+for p in "${missing[@]}"; do
+  installed "$p" || die "package $p did not install"
+done
+say "done: installed ${#missing[@]} package(s)"
