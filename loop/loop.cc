@@ -14,6 +14,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   signals_.init(st_.signals, st_.signal_capacity);
   wakes_.init(st_.wakes, st_.wake_capacity);
   defers_.init(st_.defers, st_.defer_capacity);
+  timers_.init(st_.timers);
   for (uint32_t i = 0; i < st_.fd_index_size; ++i) st_.fd_index[i] = 0;
   // The salt tells this loop's handles from another's: bits of its address.
   const auto a = reinterpret_cast<uintptr_t>(this);
@@ -45,6 +46,15 @@ void Loop::close() {
       (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
     }
   }
+  for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
+    if ((timers_.pool().at(i).meta & kLive) != 0) timers_.stop(i);
+  }
+  step_fn_ = nullptr;
+  for (int c = 0; c < kClockCount; ++c) {
+    if (timer_fd_[c] >= 0) (void)hal::close(timer_fd_[c]);
+    timer_fd_[c] = -1;
+    armed_ns_[c] = TimerSet::kNever;
+  }
   while (defer_head_ != kNoSlot) {
     const uint32_t i = defer_head_;
     (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, defers_.gen_of(i), i)});
@@ -66,7 +76,7 @@ int Loop::epoll_add_internal(int fd, uint32_t id) {
 
 uint32_t Loop::active() const {
   return io_.stats().used + signals_.stats().used + wakes_.stats().used +
-         defers_.stats().used;
+         defers_.stats().used + timers_.pool().stats().used;
 }
 
 const LoopHealth& Loop::health() {
@@ -74,6 +84,7 @@ const LoopHealth& Loop::health() {
   health_.signals = signals_.stats();
   health_.wakes = wakes_.stats();
   health_.defers = defers_.stats();
+  health_.timers = timers_.pool().stats();
   return health_;
 }
 
@@ -106,6 +117,7 @@ int Loop::run_once(int timeout_ms) {
   // Nothing may block once a deferred call is pending, the loop was stopped,
   // or nothing is left that could ever wake the wait.
   if (defer_head_ != kNoSlot || stop_requested_ || active() == 0) timeout_ms = 0;
+  if (const int a = arm_timers(); a < 0) return a;
   const int max = static_cast<int>(st_.event_capacity);
   const int n = hal::epoll_wait(epfd_, st_.events, max, timeout_ms);
   if (n < 0) return n;
@@ -141,10 +153,33 @@ void Loop::dispatch_internal(uint32_t id) {
     case kSignalFd:
       drain_signals();
       return;
+    case kTimerFd0:
+    case kTimerFd0 + 1:
+    case kTimerFd0 + 2:
+      expire_timers(static_cast<Clock>(id - kTimerFd0));
+      return;
     default:
       ++health_.stale_events;
       return;
   }
+}
+
+bool Loop::verify() const {
+  if (!timers_.verify()) return false;
+  uint32_t indexed = 0;
+  for (uint32_t p = 0; p < st_.fd_index_size; ++p) {
+    const uint32_t e = st_.fd_index[p];
+    if (e == 0) continue;
+    if (e - 1 >= io_.capacity() || (io_.at(e - 1).meta & kLive) == 0) return false;
+    if (fd_index_find(io_.at(e - 1).fd) != e - 1) return false;
+    ++indexed;
+  }
+  if (indexed != io_.stats().used) return false;
+  uint32_t queued = 0;
+  for (uint32_t i = defer_head_; i != kNoSlot; i = defers_.at(i).next) {
+    if ((defers_.at(i).meta & kLive) == 0 || ++queued > defers_.capacity()) return false;
+  }
+  return queued == defers_.stats().used;
 }
 
 }  // namespace evl

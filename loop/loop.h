@@ -27,6 +27,7 @@
 #include "hal/sys.h"
 #include "loop/handle.h"
 #include "loop/pool.h"
+#include "loop/timer_set.h"
 
 namespace evl {
 
@@ -53,6 +54,20 @@ using IoFn = void (*)(Loop& loop, IoHandle h, uint32_t events, void* ctx);
 using SignalFn = void (*)(Loop& loop, SignalHandle h, const SignalInfo& info, void* ctx);
 using WakeFn = void (*)(Loop& loop, WakeHandle h, uint32_t count, void* ctx);
 using DeferFn = void (*)(Loop& loop, void* ctx);
+// step_ns: how far CLOCK_REALTIME jumped (new - old), measured as the change
+// of (realtime - monotonic) since the loop last sampled it.
+using ClockStepFn = void (*)(Loop& loop, int64_t step_ns, void* ctx);
+
+// A timer in full. deadline_ns is absolute on `clock`; 0 means "now +
+// period_ns" for a periodic timer. A periodic timer fires at deadline,
+// deadline + period, deadline + 2 period, ... (no drift).
+struct TimerSpec {
+  Clock clock = Clock::kMonotonic;
+  int64_t deadline_ns = 0;
+  int64_t period_ns = 0;
+  Overrun overrun = Overrun::kSkip;
+  int64_t slack_ns = 0;  // may fire up to this late to share a wake-up (< 1 h)
+};
 
 struct IoSlot {
   IoFn fn;
@@ -111,6 +126,7 @@ struct LoopStorage {
   uint32_t defer_capacity;
   hal::EpollEvent* events;
   uint32_t event_capacity;
+  TimerStorage timers;
 };
 
 // Health figures, readable at any time (from the loop's thread).
@@ -125,6 +141,11 @@ struct LoopHealth {
   PoolStats signals;
   PoolStats wakes;
   PoolStats defers;
+  PoolStats timers;
+  uint64_t timerfd_arms = 0;     // timerfd_settime calls
+  uint64_t clock_steps = 0;      // CLOCK_REALTIME steps seen
+  int64_t timer_lag_ns_last = 0;  // how late the last timer fired
+  int64_t timer_lag_ns_max = 0;
 };
 
 class Loop {
@@ -180,6 +201,38 @@ class Loop {
   [[nodiscard]] int defer(DeferFn fn, void* ctx, DeferHandle* out = nullptr);
   [[nodiscard]] int defer_cancel(DeferHandle h);
 
+  // --- timers ------------------------------------------------------------
+  // One timerfd per clock in use, re-armed at most once per iteration and
+  // only when the earliest deadline changed. Inside a callback any timer may
+  // be started, stopped or restarted, itself included; a timer stopped during
+  // a batch does not fire later in it, and a timer that becomes due during a
+  // batch fires in the next iteration. Deadlines are int64 nanoseconds.
+  //
+  // One-shot on the monotonic clock, delay_ns from now (>= 0).
+  [[nodiscard]] int timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out);
+  // Any timer: see TimerSpec. -EINVAL for a negative deadline, period or
+  // slack, or a deadline of 0 without a period.
+  [[nodiscard]] int timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out);
+  // New deadline delay_ns from now on the timer's clock (the idle-timeout
+  // pattern: cheap when it moves the deadline later). Works on a one-shot
+  // timer inside its own callback, re-arming it. A periodic timer continues
+  // its period from the new deadline.
+  [[nodiscard]] int timer_restart(TimerHandle h, int64_t delay_ns);
+  [[nodiscard]] int timer_restart_at(TimerHandle h, int64_t deadline_ns);
+  [[nodiscard]] int timer_stop(TimerHandle h);
+  // Time until the next expiry (0 when overdue) in *out_ns.
+  [[nodiscard]] int timer_remaining(TimerHandle h, int64_t* out_ns);
+  // The current time on a clock, in ns.
+  int64_t now(Clock clock) const;
+  // Watch for CLOCK_REALTIME steps (settimeofday, NTP's first sync): fn runs
+  // after each step, and realtime timers are re-armed. One watcher; null fn
+  // removes it.
+  [[nodiscard]] int clock_step_watch(ClockStepFn fn, void* ctx);
+
+  // Checks the loop's invariants (pools, timer heaps, fd index); false on
+  // the first violation. For tests and simulations.
+  bool verify() const;
+
   // --- running -------------------------------------------------------------
   // Runs until stop() or until nothing is active (no watcher of any kind and
   // no deferred call). Retries EINTR from epoll_wait; any other error ends it
@@ -206,7 +259,7 @@ class Loop {
   ~Loop() { close(); }
 
  private:
-  enum Internal : uint32_t { kWakeFd = 0, kSignalFd = 1 };
+  enum Internal : uint32_t { kWakeFd = 0, kSignalFd = 1, kTimerFd0 = 2 };
 
   int io_find(IoHandle h, uint32_t* index) const;
   int epoll_add_internal(int fd, uint32_t id);
@@ -218,6 +271,12 @@ class Loop {
   void drain_wakes();
   void drain_signals();
   int update_signal_mask(uint64_t new_mask);
+  int timer_find(TimerHandle h, uint32_t* index) const;
+  int timer_fd_for(Clock clock);
+  int arm_timers();
+  void expire_timers(Clock clock);
+  void on_clock_step();
+  int64_t realtime_offset() const;
   void timed_begin();
   void timed_end();
 
@@ -230,6 +289,12 @@ class Loop {
   Pool<SignalSlot> signals_;
   Pool<WakeSlot> wakes_;
   Pool<DeferSlot> defers_;
+  TimerSet timers_;
+  int timer_fd_[kClockCount] = {-1, -1, -1};
+  int64_t armed_ns_[kClockCount] = {TimerSet::kNever, TimerSet::kNever, TimerSet::kNever};
+  ClockStepFn step_fn_ = nullptr;
+  void* step_ctx_ = nullptr;
+  int64_t rt_offset_ns_ = 0;
   LoopHealth health_;
   int epfd_ = -1;
   int wake_fd_ = -1;

@@ -1,7 +1,7 @@
 // StaticLoop: a Loop with its storage inside, capacities fixed at compile
 // time. Put one in static storage or on the stack; it never touches the heap.
 //
-//   evl::StaticLoop<64> loop;          // 64 io watchers, defaults elsewhere
+//   evl::StaticLoop<64, 128> loop;     // 64 io watchers, 128 timers
 //   if (int r = loop.init(); r < 0) ...
 //
 // Only this thin template depends on the capacities; all code is in Loop.
@@ -22,10 +22,17 @@ constexpr uint32_t round_up_pow2(uint32_t v) {
 namespace detail {
 
 // A base class, so the arrays exist before Loop's constructor fills them.
-template <uint32_t IoCapacity, uint32_t SignalCapacity, uint32_t WakeCapacity,
-          uint32_t DeferCapacity, uint32_t EventCapacity>
+template <uint32_t IoCapacity, uint32_t TimerCapacity, uint32_t SignalCapacity,
+          uint32_t WakeCapacity, uint32_t DeferCapacity, uint32_t EventCapacity,
+          uint32_t OtherClockTimers>
 struct LoopArrays {
   static constexpr uint32_t kFdIndexSize = round_up_pow2(2 * IoCapacity);
+  static constexpr uint32_t kOther = OtherClockTimers < TimerCapacity ? OtherClockTimers
+                                                                      : TimerCapacity;
+  TimerSlot timers[TimerCapacity];
+  HeapEntry mono_heap[TimerCapacity];
+  HeapEntry boot_heap[kOther];
+  HeapEntry real_heap[kOther];
   IoSlot io[IoCapacity];
   uint32_t fd_index[kFdIndexSize];
   SignalSlot signals[SignalCapacity];
@@ -36,23 +43,33 @@ struct LoopArrays {
   LoopStorage storage() {
     return LoopStorage{io,     IoCapacity,   fd_index, kFdIndexSize, signals,
                        SignalCapacity, wakes, WakeCapacity, defers, DeferCapacity,
-                       events, EventCapacity};
+                       events, EventCapacity,
+                       TimerStorage{timers,
+                                    TimerCapacity,
+                                    {mono_heap, boot_heap, real_heap},
+                                    {TimerCapacity, kOther, kOther}}};
   }
 };
 
 }  // namespace detail
 
-template <uint32_t IoCapacity, uint32_t SignalCapacity = 8, uint32_t WakeCapacity = 4,
-          uint32_t DeferCapacity = 16, uint32_t EventCapacity = 64>
+// Capacities: io watchers, timers (all clocks), signals, wake-up watchers,
+// deferred calls, epoll events fetched per iteration, and how many of the
+// timers may be on CLOCK_BOOTTIME and on CLOCK_REALTIME each.
+template <uint32_t IoCapacity, uint32_t TimerCapacity = 16, uint32_t SignalCapacity = 8,
+          uint32_t WakeCapacity = 4, uint32_t DeferCapacity = 16, uint32_t EventCapacity = 64,
+          uint32_t OtherClockTimers = 16>
 class StaticLoop
-    : private detail::LoopArrays<IoCapacity, SignalCapacity, WakeCapacity, DeferCapacity,
-                                 EventCapacity>,
+    : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
+                                 DeferCapacity, EventCapacity, OtherClockTimers>,
       public Loop {
   static_assert(IoCapacity >= 1 && SignalCapacity >= 1 && WakeCapacity >= 1, "capacity");
-  static_assert(DeferCapacity >= 1 && EventCapacity >= 1, "capacity");
-  static_assert(IoCapacity <= handle::kMaxIndex, "too many io watchers");
-  using Arrays = detail::LoopArrays<IoCapacity, SignalCapacity, WakeCapacity, DeferCapacity,
-                                    EventCapacity>;
+  static_assert(DeferCapacity >= 1 && EventCapacity >= 1 && TimerCapacity >= 1, "capacity");
+  static_assert(OtherClockTimers >= 1, "capacity");
+  static_assert(IoCapacity <= handle::kMaxIndex && TimerCapacity <= handle::kMaxIndex,
+                "capacity above the handle's index range");
+  using Arrays = detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
+                                    DeferCapacity, EventCapacity, OtherClockTimers>;
 
  public:
   StaticLoop() : Arrays(), Loop(Arrays::storage()) {}

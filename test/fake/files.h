@@ -58,6 +58,32 @@ class SignalFd : public File {
   uint64_t mask;
 };
 
+class TimerFd : public File {
+ public:
+  explicit TimerFd(int clock_id) : clock_id_(clock_id) {}
+  uint32_t poll() const override;
+  long read(void* buf, size_t count) override;
+  long write(const void*, size_t) override { return -22; }
+  void last_close() override;
+  uint64_t changes() const override;
+  const char* type() const override { return "timerfd"; }
+
+  int settime(int flags, const hal::Itimerspec& value, hal::Itimerspec* old);
+  void gettime(hal::Itimerspec* curr) const;
+  // The next expiry in monotonic-clock terms, or -1 when disarmed.
+  int64_t next_mono() const;
+  void clock_stepped();
+
+ private:
+  uint64_t due() const;  // expirations not yet read, as of now
+  int clock_id_;
+  int64_t deadline_ns_ = 0;  // on clock_id_; 0 = disarmed
+  int64_t interval_ns_ = 0;
+  uint64_t unread_ = 0;      // expirations already counted past deadline_ns_
+  bool cancel_on_set_ = false;
+  bool canceled_ = false;
+};
+
 class RegularFile : public File {
  public:
   uint32_t poll() const override { return hal::kEpollIn | hal::kEpollOut; }

@@ -51,6 +51,22 @@ void Kernel::advance(int64_t ns) {
   if (ns > 0) mono_ns_ += ns;
 }
 
+void Kernel::suspend(int64_t ns) {
+  if (ns <= 0) return;
+  suspended_ns_ += ns;
+  realtime_offset_ns_ += ns;
+  for (TimerFd* t : timerfds_) t->clock_stepped();  // Linux cancels on resume too
+}
+
+int64_t Kernel::clock_ns(int clock_id) const {
+  switch (clock_id) {
+    case hal::kClockMonotonic: return monotonic_ns();
+    case hal::kClockBoottime: return boottime_ns();
+    case hal::kClockRealtime: return realtime_ns();
+    default: return -1;
+  }
+}
+
 void Kernel::fail_next(Call call, int err, int times) {
   faults_.push_back(Fault{call, err, times});
 }
@@ -199,7 +215,7 @@ int Kernel::sys_epoll_wait(int epfd, hal::EpollEvent* events, int maxevents, int
   if (ep == nullptr) return file(epfd) == nullptr ? -EBADF : -EINVAL;
   if (maxevents <= 0) return -EINVAL;
   const int64_t until = timeout_ms < 0 ? -1 : mono_ns_ + int64_t{timeout_ms} * 1000000;
-  for (;;) {
+  for (int spins = 0; spins < 1000000; ++spins) {
     const int n = ep->collect(events, maxevents);
     if (n > 0 || timeout_ms == 0) return n;
     const int64_t next = next_timer_deadline_mono();
@@ -211,6 +227,7 @@ int Kernel::sys_epoll_wait(int epfd, hal::EpollEvent* events, int maxevents, int
     mono_ns_ = until;
     return ep->collect(events, maxevents);
   }
+  return -EDEADLK;  // a timer kept expiring without ever waking this epoll
 }
 
 int Kernel::sys_eventfd(unsigned int initval, int flags) {
@@ -296,13 +313,8 @@ int Kernel::sys_kill(int pid, int signo) {
 int Kernel::sys_clock_gettime(int clock_id, hal::Timespec* ts) {
   int err = 0;
   if (fault(Call::kClockGettime, &err)) return -err;
-  int64_t ns = 0;
-  switch (clock_id) {
-    case hal::kClockMonotonic: ns = monotonic_ns(); break;
-    case hal::kClockBoottime: ns = boottime_ns(); break;
-    case hal::kClockRealtime: ns = realtime_ns(); break;
-    default: return -EINVAL;
-  }
+  const int64_t ns = clock_ns(clock_id);
+  if (ns < 0) return -EINVAL;
   ts->sec = ns / 1000000000;
   ts->nsec = ns % 1000000000;
   return 0;

@@ -6,9 +6,9 @@
 // nondeterminism: virtual clocks, fd numbers (Linux's lowest-free rule),
 // readiness order and injected faults.
 //
-// Time: the clocks move only when a test calls advance() or when epoll_wait
-// would block: then the fake jumps virtual time to the timeout (or, once
-// timers exist, the next timer deadline). A wait that would block forever
+// Time: the clocks move only when a test calls advance(), suspend() or
+// step_realtime(), or when epoll_wait would block: then the fake jumps
+// virtual time to the next timerfd expiry or the timeout, whichever is first. A wait that would block forever
 // with nothing to wake it returns -EDEADLK instead of hanging the test.
 //
 // Blocking: files are modelled as non-blocking; a read or write that would
@@ -48,6 +48,7 @@ const char* call_name(Call c);
 
 class Kernel;
 class Epoll;
+class TimerFd;
 
 // An open file description. fds (and dups of them) share one File.
 class File {
@@ -86,6 +87,15 @@ class Kernel {
   int64_t boottime_ns() const { return mono_ns_ + suspended_ns_; }
   int64_t realtime_ns() const { return mono_ns_ + realtime_offset_ns_; }
   void advance(int64_t ns);
+  // Simulated suspend: boottime and realtime move on, monotonic does not.
+  void suspend(int64_t ns);
+  // Steps CLOCK_REALTIME by delta_ns (settimeofday): realtime timerfds armed
+  // with TFD_TIMER_CANCEL_ON_SET become readable and read -ECANCELED.
+  void step_realtime(int64_t delta_ns);
+  // The current time on a clock id (hal::kClock*), or -1 for an unknown one.
+  int64_t clock_ns(int clock_id) const;
+  // Every live timerfd, to find the next deadline and to cancel on a step.
+  std::vector<TimerFd*>& timerfds() { return timerfds_; }
 
   // --- faults --------------------------------------------------------------
   // The next `times` calls of `call` fail with -err and have no effect.
@@ -154,6 +164,7 @@ class Kernel {
 
   std::vector<std::shared_ptr<File>> fds_;
   std::vector<Epoll*> epolls_;
+  std::vector<TimerFd*> timerfds_;
   std::vector<Fault> faults_;
   std::vector<std::pair<Call, size_t>> shorts_;
   uint64_t calls_[static_cast<int>(Call::kCount)] = {};

@@ -1,8 +1,10 @@
 // Loop behaviour that must be the same on the real kernel and on the fake.
 // Built twice: conformance_fake_test and conformance_linux_test.
 #include <cerrno>
+#include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "loop/clock.h"
 #include "loop/static_loop.h"
 #include "test/support/kernel_env.h"
 
@@ -174,4 +176,104 @@ TEST(Conformance, wake_from_same_thread) {
   CHECK_EQUAL(0, loop->wake(h));
   CHECK_EQUAL(1, loop->run_once(1000));
   CHECK_EQUAL(2u, w.count);
+}
+
+namespace {
+
+struct Tick {
+  std::vector<int64_t> at;
+  int stop_after = 1;
+};
+
+void on_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
+  auto* t = static_cast<Tick*>(ctx);
+  t->at.push_back(loop.now(evl::Clock::kMonotonic));
+  if (static_cast<int>(t->at.size()) >= t->stop_after) {
+    CHECK_EQUAL(0, loop.timer_stop(h));
+  }
+}
+
+constexpr int64_t kMs = 1000000;
+// Upper bounds are loose: qemu-user and a loaded 2-core machine are slow.
+constexpr int64_t kLateMax = 2000 * kMs;
+
+}  // namespace
+
+TEST(Conformance, one_shot_timer_never_fires_early) {
+  Tick t;
+  evl::TimerHandle h;
+  const int64_t start = loop->now(evl::Clock::kMonotonic);
+  CHECK_EQUAL(0, loop->timer_after(3 * kMs, on_tick, &t, &h));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(1u, t.at.size());
+  CHECK(t.at[0] - start >= 3 * kMs);
+  CHECK(t.at[0] - start < kLateMax);
+}
+
+TEST(Conformance, periodic_timer_ticks_on_its_phase) {
+  Tick t;
+  t.stop_after = 4;
+  evl::TimerHandle h;
+  evl::TimerSpec s;
+  s.period_ns = 2 * kMs;
+  s.deadline_ns = loop->now(evl::Clock::kMonotonic) + 2 * kMs;
+  CHECK_EQUAL(0, loop->timer_start(s, on_tick, &t, &h));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(4u, t.at.size());
+  for (size_t i = 0; i < 4; ++i) {
+    const int64_t due = s.deadline_ns + static_cast<int64_t>(i) * s.period_ns;
+    CHECK(t.at[i] >= due);
+    CHECK(t.at[i] - due < kLateMax);
+  }
+}
+
+TEST(Conformance, timerfd_expiry_count_disarm_and_past_absolute) {
+  const int fd = hal::timerfd_create(hal::kClockMonotonic, hal::kNonblock | hal::kCloexec);
+  CHECK(fd >= 0);
+  uint64_t n = 0;
+  CHECK_EQUAL(-EAGAIN, hal::read(fd, &n, 8));
+  hal::Itimerspec past{{0, 0}, {0, 1}};  // absolute 1 ns: long gone
+  CHECK_EQUAL(0, hal::timerfd_settime(fd, hal::kTfdTimerAbstime, &past, nullptr));
+  CHECK_EQUAL(8, hal::read(fd, &n, 8));
+  CHECK_EQUAL(1u, n);
+  hal::Itimerspec cur{{1, 1}, {1, 1}};
+  CHECK_EQUAL(0, hal::timerfd_gettime(fd, &cur));
+  CHECK_EQUAL(0, cur.value.sec);
+  CHECK_EQUAL(0, cur.value.nsec);
+  hal::Itimerspec later{{0, 0}, {100, 0}};
+  hal::Itimerspec old{};
+  CHECK_EQUAL(0, hal::timerfd_settime(fd, 0, &later, nullptr));
+  CHECK_EQUAL(0, hal::timerfd_gettime(fd, &cur));
+  CHECK(cur.value.sec >= 98 && cur.value.sec <= 100);
+  hal::Itimerspec off{{0, 0}, {0, 0}};
+  CHECK_EQUAL(0, hal::timerfd_settime(fd, 0, &off, &old));
+  CHECK(old.value.sec >= 98);
+  CHECK_EQUAL(-EAGAIN, hal::read(fd, &n, 8));
+  hal::Itimerspec bad{{0, 0}, {0, 1000000000}};
+  CHECK_EQUAL(-EINVAL, hal::timerfd_settime(fd, 0, &bad, nullptr));
+  CHECK_EQUAL(-EINVAL, hal::read(fd, &n, 4));
+  CHECK_EQUAL(0, hal::close(fd));
+  CHECK_EQUAL(-EINVAL, hal::timerfd_create(12345, 0));
+}
+
+TEST(Conformance, timerfd_interval_counts_overruns) {
+  const int fd = hal::timerfd_create(hal::kClockMonotonic, hal::kNonblock | hal::kCloexec);
+  CHECK(fd >= 0);
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  hal::EpollEvent ev{hal::kEpollIn, 7};
+  CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, fd, &ev));
+  // First expiry 5.5 ms in the past, then every 1 ms: at least 6 are due.
+  const int64_t first = evl::now_ns(hal::kClockMonotonic) - 5500000;
+  hal::Itimerspec every{{0, 1000000}, {first / 1000000000, first % 1000000000}};
+  CHECK_EQUAL(0, hal::timerfd_settime(fd, hal::kTfdTimerAbstime, &every, nullptr));
+  hal::EpollEvent out{};
+  CHECK_EQUAL(1, hal::epoll_wait(ep, &out, 1, 2000));
+  CHECK_EQUAL(7u, out.data);
+  uint64_t n = 0;
+  CHECK_EQUAL(8, hal::read(fd, &n, 8));
+  CHECK(n >= 6);
+  CHECK(n < 6 + 2000);
+  CHECK_EQUAL(-EAGAIN, hal::read(fd, &n, 8));  // the count was consumed
+  CHECK_EQUAL(0, hal::close(ep));
+  CHECK_EQUAL(0, hal::close(fd));
 }

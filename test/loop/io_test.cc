@@ -372,7 +372,7 @@ TEST(Io, io_close_stops_then_closes) {
 }
 
 TEST(Io, maxevents_limits_batch_and_everyone_gets_a_turn) {
-  evl::StaticLoop<8, 1, 1, 1, 2> small;
+  evl::StaticLoop<8, 1, 1, 1, 1, 2> small;
   CHECK_EQUAL(0, small.init());
   Record r[4];
   int fds[8];

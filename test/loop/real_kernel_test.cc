@@ -28,7 +28,7 @@ void on_signal(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx)
 }
 void on_defer(evl::Loop&, void* ctx) { ++*static_cast<int*>(ctx); }
 
-using BigLoop = evl::StaticLoop<64, 4, 4, 16>;
+using BigLoop = evl::StaticLoop<64, 64, 4, 4, 16>;
 
 }  // namespace
 
@@ -98,7 +98,7 @@ void* waker(void* arg) {
 }  // namespace
 
 TEST(RealKernel, wakes_from_other_threads_are_all_counted) {
-  static evl::StaticLoop<2, 1, 2> loop;
+  static evl::StaticLoop<2, 1, 1, 2> loop;
   CHECK_EQUAL(0, loop.init());
   uint32_t woken = 0;
   ThreadArgs args{&loop, {}, 5000};
@@ -124,7 +124,7 @@ void handler(int) { (void)g_handler_loop->wake(g_handler_wake); }
 }  // namespace
 
 TEST(RealKernel, wake_from_a_signal_handler) {
-  static evl::StaticLoop<2, 1, 1> loop;
+  static evl::StaticLoop<2, 1, 1, 1> loop;
   CHECK_EQUAL(0, loop.init());
   uint32_t woken = 0;
   CHECK_EQUAL(0, loop.wake_start(on_wake, &woken, &g_handler_wake));

@@ -34,10 +34,10 @@ void on_signal(evl::Loop& loop, SignalHandle h, const evl::SignalInfo& info, voi
 
 TEST_GROUP(Signal) {
   fake::Kernel* k = nullptr;
-  evl::StaticLoop<4, 2>* loop = nullptr;
+  evl::StaticLoop<4, 1, 2>* loop = nullptr;
   void setup() override {
     k = new fake::Kernel();
-    loop = new evl::StaticLoop<4, 2>();
+    loop = new evl::StaticLoop<4, 1, 2>();
     CHECK_EQUAL(0, loop->init());
   }
   void teardown() override {

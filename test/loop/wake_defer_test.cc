@@ -45,10 +45,10 @@ void on_defer(evl::Loop&, void* ctx) {
 
 TEST_GROUP(Wake) {
   fake::Kernel* k = nullptr;
-  evl::StaticLoop<4, 1, 2, 4>* loop = nullptr;
+  evl::StaticLoop<4, 1, 1, 2, 4>* loop = nullptr;
   void setup() override {
     k = new fake::Kernel();
-    loop = new evl::StaticLoop<4, 1, 2, 4>();
+    loop = new evl::StaticLoop<4, 1, 1, 2, 4>();
     CHECK_EQUAL(0, loop->init());
   }
   void teardown() override {
@@ -129,10 +129,10 @@ TEST(Wake, bad_arguments_and_eventfd_failure) {
 
 TEST_GROUP(Defer) {
   fake::Kernel* k = nullptr;
-  evl::StaticLoop<4, 1, 1, 4>* loop = nullptr;
+  evl::StaticLoop<4, 1, 1, 1, 4>* loop = nullptr;
   void setup() override {
     k = new fake::Kernel();
-    loop = new evl::StaticLoop<4, 1, 1, 4>();
+    loop = new evl::StaticLoop<4, 1, 1, 1, 4>();
     CHECK_EQUAL(0, loop->init());
   }
   void teardown() override {

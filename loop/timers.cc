@@ -1,0 +1,195 @@
+// The loop's timers: TimerSet plus one timerfd per clock in use.
+#include <cerrno>
+
+#include "loop/clock.h"
+#include "loop/loop.h"
+
+namespace evl {
+namespace {
+
+constexpr int kClockIds[kClockCount] = {hal::kClockMonotonic, hal::kClockBoottime,
+                                        hal::kClockRealtime};
+constexpr int kRealtime = static_cast<int>(Clock::kRealtime);
+// armed_ns_ value meaning "the timerfd's state is unknown: set it".
+constexpr int64_t kArmUnknown = INT64_MIN;
+// Where the realtime timerfd waits when only a clock-step watcher needs it.
+constexpr int64_t kFarFutureNs = int64_t{1} << 62;
+constexpr int64_t kMaxSlackNs = 3600LL * 1000000000LL;
+
+hal::Timespec to_timespec(int64_t ns) { return hal::Timespec{ns / 1000000000, ns % 1000000000}; }
+
+bool valid_clock(Clock c) { return static_cast<unsigned>(c) < kClockCount; }
+
+}  // namespace
+
+int64_t Loop::now(Clock clock) const { return now_ns(kClockIds[static_cast<int>(clock)]); }
+
+int64_t Loop::realtime_offset() const {
+  return now(Clock::kRealtime) - now(Clock::kMonotonic);
+}
+
+int Loop::timer_find(TimerHandle h, uint32_t* index) const {
+  const uint64_t raw = h.raw;
+  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kTimer) return -ESTALE;
+  if (timers_.pool().find(handle::index(raw), handle::gen(raw)) == nullptr) return -ESTALE;
+  *index = handle::index(raw);
+  return 0;
+}
+
+int Loop::timer_fd_for(Clock clock) {
+  const int c = static_cast<int>(clock);
+  if (timer_fd_[c] >= 0) return 0;
+  const int fd = hal::timerfd_create(kClockIds[c], hal::kCloexec | hal::kNonblock);
+  if (fd < 0) return fd;
+  const int r = epoll_add_internal(fd, kTimerFd0 + static_cast<uint32_t>(c));
+  if (r < 0) {
+    (void)hal::close(fd);
+    return r;
+  }
+  timer_fd_[c] = fd;
+  armed_ns_[c] = TimerSet::kNever;
+  return 0;
+}
+
+int Loop::timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out) {
+  if (delay_ns < 0) return -EINVAL;
+  TimerSpec spec;
+  spec.deadline_ns = now(Clock::kMonotonic) + delay_ns;
+  return timer_start(spec, fn, ctx, out);
+}
+
+int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out) {
+  if (out == nullptr || fn == nullptr || !valid_clock(spec.clock)) return -EINVAL;
+  if (spec.deadline_ns < 0 || spec.period_ns < 0) return -EINVAL;
+  if (spec.slack_ns < 0 || spec.slack_ns > kMaxSlackNs) return -EINVAL;
+  if (spec.deadline_ns == 0 && spec.period_ns == 0) return -EINVAL;
+  if (spec.overrun != Overrun::kSkip && spec.overrun != Overrun::kCatchUp) return -EINVAL;
+  if (epfd_ < 0) return -EINVAL;
+  const int r = timer_fd_for(spec.clock);
+  if (r < 0) return r;
+  const int64_t deadline =
+      spec.deadline_ns != 0 ? spec.deadline_ns : now(spec.clock) + spec.period_ns;
+  uint32_t i = 0;
+  const int s = timers_.start(spec.clock, deadline, spec.period_ns, spec.overrun,
+                              static_cast<uint32_t>(spec.slack_ns / 1000), fn, ctx, &i);
+  if (s < 0) return s;
+  out->raw = handle::pack(salt_, Kind::kTimer, timers_.pool().gen_of(i), i);
+  return 0;
+}
+
+int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
+  uint32_t i = 0;
+  const int f = timer_find(h, &i);
+  if (f < 0) return f;
+  if (delay_ns < 0) return -EINVAL;
+  timers_.restart(i, now(TimerSet::clock_of(timers_.pool().at(i))) + delay_ns);
+  return 0;
+}
+
+int Loop::timer_restart_at(TimerHandle h, int64_t deadline_ns) {
+  uint32_t i = 0;
+  const int f = timer_find(h, &i);
+  if (f < 0) return f;
+  if (deadline_ns < 0) return -EINVAL;
+  timers_.restart(i, deadline_ns);
+  return 0;
+}
+
+int Loop::timer_stop(TimerHandle h) {
+  uint32_t i = 0;
+  const int f = timer_find(h, &i);
+  if (f < 0) return f;
+  timers_.stop(i);
+  return 0;
+}
+
+int Loop::timer_remaining(TimerHandle h, int64_t* out_ns) {
+  uint32_t i = 0;
+  const int f = timer_find(h, &i);
+  if (f < 0) return f;
+  if (out_ns == nullptr) return -EINVAL;
+  const TimerSlot& s = timers_.pool().at(i);
+  const int64_t left = TimerSet::in_heap(s) ? s.deadline_ns - now(TimerSet::clock_of(s)) : 0;
+  *out_ns = left > 0 ? left : 0;
+  return 0;
+}
+
+int Loop::clock_step_watch(ClockStepFn fn, void* ctx) {
+  if (epfd_ < 0) return -EINVAL;
+  if (fn != nullptr) {
+    const int r = timer_fd_for(Clock::kRealtime);
+    if (r < 0) return r;
+    rt_offset_ns_ = realtime_offset();
+  }
+  step_fn_ = fn;
+  step_ctx_ = ctx;
+  armed_ns_[kRealtime] = kArmUnknown;
+  return 0;
+}
+
+// Called once per iteration before the wait: a timerfd_settime only where
+// the wanted expiry differs from what the timerfd holds.
+int Loop::arm_timers() {
+  for (int c = 0; c < kClockCount; ++c) {
+    if (timer_fd_[c] < 0) continue;
+    int64_t want = timers_.arm_time(static_cast<Clock>(c));
+    if (c == kRealtime && step_fn_ != nullptr && want == TimerSet::kNever) want = kFarFutureNs;
+    if (want == armed_ns_[c]) continue;
+    if (c == kRealtime) {
+      // Setting the timerfd clears a pending cancel: collect a step first.
+      uint64_t expirations = 0;
+      if (hal::read(timer_fd_[c], &expirations, sizeof expirations) == -ECANCELED) {
+        on_clock_step();
+      }
+    }
+    hal::Itimerspec its{{0, 0}, {0, 0}};
+    int flags = hal::kTfdTimerAbstime;
+    if (c == kRealtime) flags |= hal::kTfdTimerCancelOnSet;
+    // An absolute expiry in the past fires at once; 0 would disarm.
+    if (want != TimerSet::kNever) its.value = to_timespec(want > 0 ? want : 1);
+    const int r = hal::timerfd_settime(timer_fd_[c], flags, &its, nullptr);
+    if (r < 0) return r;
+    ++health_.timerfd_arms;
+    armed_ns_[c] = want;
+  }
+  return 0;
+}
+
+void Loop::on_clock_step() {
+  ++health_.clock_steps;
+  const int64_t off = realtime_offset();
+  const int64_t step = off - rt_offset_ns_;
+  rt_offset_ns_ = off;
+  if (step_fn_ == nullptr) return;
+  timed_begin();
+  step_fn_(*this, step, step_ctx_);
+  timed_end();
+}
+
+void Loop::expire_timers(Clock clock) {
+  const int c = static_cast<int>(clock);
+  uint64_t expirations = 0;
+  const long r = hal::read(timer_fd_[c], &expirations, sizeof expirations);
+  // The timerfd is one-shot: once read (or fired) it holds nothing. After
+  // ECANCELED (a realtime step) it must be armed again as well.
+  armed_ns_[c] = r == -ECANCELED ? kArmUnknown : TimerSet::kNever;
+  if (r == -ECANCELED) on_clock_step();
+  const int64_t t = now(clock);
+  const uint32_t batch = timers_.next_seq();
+  uint32_t missed = 0;
+  int64_t lag = 0;
+  for (;;) {
+    const uint32_t i = timers_.pop_due(clock, t, batch, &missed, &lag);
+    if (i == kNoSlot) break;
+    TimerSlot& s = timers_.pool().at(i);
+    const uint32_t gen = meta_gen(s.meta);
+    health_.timer_lag_ns_last = lag;
+    if (lag > health_.timer_lag_ns_max) health_.timer_lag_ns_max = lag;
+    timed_begin();
+    s.fn(*this, TimerHandle{handle::pack(salt_, Kind::kTimer, gen, i)}, missed, s.ctx);
+    timed_end();
+    if (timers_.pool().find(i, gen) != nullptr) timers_.finish(i);
+  }
+}
+
+}  // namespace evl
