@@ -90,11 +90,116 @@ static_assert(sizeof(SignalfdSiginfo) == 128, "signalfd_siginfo is 128 bytes");
 
 constexpr uint64_t sig_bit(int signo) { return uint64_t{1} << (signo - 1); }
 
+// Files.
+constexpr int kRdOnly = 0;
+constexpr int kWrOnly = 1;
+constexpr int kRdWr = 2;
+constexpr int kNoCtty = 0400;
+
+// Sockets (the generic Linux values, shared by x86-64, arm and arm64).
+constexpr int kAfUnix = 1;
+constexpr int kAfInet = 2;
+constexpr int kAfInet6 = 10;
+constexpr int kSockStream = 1;
+constexpr int kSockDgram = 2;
+constexpr int kSolSocket = 1;
+constexpr int kIpprotoTcp = 6;
+constexpr int kSoReuseaddr = 2;
+constexpr int kSoError = 4;
+constexpr int kSoSndbuf = 7;
+constexpr int kSoRcvbuf = 8;
+constexpr int kSoKeepalive = 9;
+constexpr int kTcpNodelay = 1;
+constexpr int kTcpKeepidle = 4;
+constexpr int kTcpKeepintvl = 5;
+constexpr int kTcpKeepcnt = 6;
+constexpr int kMsgPeek = 0x2;
+constexpr int kMsgTrunc = 0x20;
+constexpr int kMsgDontwait = 0x40;
+constexpr int kMsgNosignal = 0x4000;
+constexpr int kShutRd = 0;
+constexpr int kShutWr = 1;
+constexpr int kShutRdWr = 2;
+
+// A socket address: the bytes of a struct sockaddr_* and their length
+// (struct sockaddr_storage is 128 bytes). hal/address.h builds and reads them.
+struct SockAddr {
+  uint32_t len = 0;
+  alignas(8) uint8_t data[128] = {};
+};
+
+// Terminals: struct termios2 and the ioctls that read and write it, so any
+// baud rate can be set with BOTHER.
+struct Termios2 {
+  uint32_t iflag;
+  uint32_t oflag;
+  uint32_t cflag;
+  uint32_t lflag;
+  uint8_t line;
+  uint8_t cc[19];
+  uint32_t ispeed;
+  uint32_t ospeed;
+};
+static_assert(sizeof(Termios2) == 44, "struct termios2 is 44 bytes");
+
+// The classic struct termios (no speed fields: the rate is a code in cflag),
+// for kernels or emulators without termios2 (qemu-user lacks TCGETS2).
+struct Termios {
+  uint32_t iflag;
+  uint32_t oflag;
+  uint32_t cflag;
+  uint32_t lflag;
+  uint8_t line;
+  uint8_t cc[19];
+};
+static_assert(sizeof(Termios) == 36, "kernel struct termios is 36 bytes");
+
+constexpr unsigned long kTcgets = 0x5401;
+constexpr unsigned long kTcsets = 0x5402;
+constexpr unsigned long kTcgets2 = 0x802C542AUL;
+constexpr unsigned long kTcsets2 = 0x402C542BUL;
+constexpr unsigned long kTcsetsw2 = 0x402C542CUL;
+constexpr unsigned long kTcflsh = 0x540B;
+constexpr unsigned long kTiocexcl = 0x540C;
+constexpr unsigned long kTiocnxcl = 0x540D;
+constexpr unsigned long kFionread = 0x541B;
+constexpr unsigned long kTiocgexcl = 0x80045440UL;
+constexpr unsigned long kWdiocKeepalive = 0x80045705UL;
+
 // File descriptors.
 [[nodiscard]] long read(int fd, void* buf, size_t count);
 [[nodiscard]] long write(int fd, const void* buf, size_t count);
 [[nodiscard]] int close(int fd);
 [[nodiscard]] int pipe2(int fds[2], int flags);
+
+[[nodiscard]] int open(const char* path, int flags, unsigned int mode);
+[[nodiscard]] int dup(int fd);
+// ioctl with a pointer argument (every ioctl the product uses has one).
+[[nodiscard]] int ioctl(int fd, unsigned long request, void* arg);
+// A pseudo-terminal pair: master and slave fds (close-on-exec, master
+// non-blocking), and the slave's path in name.
+[[nodiscard]] int openpty(int* master, int* slave, char* name, size_t name_len);
+
+// Sockets.
+[[nodiscard]] int socket(int domain, int type, int protocol);
+[[nodiscard]] int socketpair(int domain, int type, int protocol, int fds[2]);
+[[nodiscard]] int bind(int fd, const SockAddr* addr);
+[[nodiscard]] int connect(int fd, const SockAddr* addr);
+[[nodiscard]] int listen(int fd, int backlog);
+[[nodiscard]] int accept4(int fd, SockAddr* peer, int flags);
+[[nodiscard]] int getsockopt(int fd, int level, int name, void* value, uint32_t* len);
+[[nodiscard]] int setsockopt(int fd, int level, int name, const void* value, uint32_t len);
+[[nodiscard]] int getsockname(int fd, SockAddr* addr);
+[[nodiscard]] int getpeername(int fd, SockAddr* addr);
+// to may be null (a connected socket); from may be null.
+[[nodiscard]] long sendto(int fd, const void* buf, size_t len, int flags, const SockAddr* to);
+[[nodiscard]] long recvfrom(int fd, void* buf, size_t len, int flags, SockAddr* from);
+[[nodiscard]] int shutdown(int fd, int how);
+
+// Processes: start path with argv (no shell, no PATH search), and reap.
+[[nodiscard]] int spawn(const char* path, char* const argv[], int* pid);
+[[nodiscard]] int waitpid(int pid, int* status, int options);
+constexpr int kWnohang = 1;
 
 // epoll.
 [[nodiscard]] int epoll_create1(int flags);

@@ -4,11 +4,20 @@
 #include <cerrno>
 #include <csignal>
 #include <cstddef>
+#include <cstdlib>
 #include <ctime>
 
+#include <asm/termbits.h>
 #include <fcntl.h>
+#include <linux/watchdog.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -44,6 +53,32 @@ static_assert(offsetof(SignalfdSiginfo, overrun) == offsetof(signalfd_siginfo, s
 static_assert(offsetof(SignalfdSiginfo, addr) == offsetof(signalfd_siginfo, ssi_addr),
               "siginfo layout");
 
+static_assert(kRdWr == O_RDWR && kWrOnly == O_WRONLY && kNoCtty == O_NOCTTY, "open flags");
+static_assert(kAfUnix == AF_UNIX && kAfInet == AF_INET && kAfInet6 == AF_INET6, "families");
+static_assert(kSockStream == SOCK_STREAM && kSockDgram == SOCK_DGRAM, "socket types");
+static_assert(kCloexec == SOCK_CLOEXEC && kNonblock == SOCK_NONBLOCK, "socket flags");
+static_assert(kSolSocket == SOL_SOCKET && kIpprotoTcp == IPPROTO_TCP, "levels");
+static_assert(kSoReuseaddr == SO_REUSEADDR && kSoError == SO_ERROR && kSoSndbuf == SO_SNDBUF &&
+                  kSoRcvbuf == SO_RCVBUF && kSoKeepalive == SO_KEEPALIVE,
+              "socket options");
+static_assert(kTcpNodelay == TCP_NODELAY && kTcpKeepidle == TCP_KEEPIDLE &&
+                  kTcpKeepintvl == TCP_KEEPINTVL && kTcpKeepcnt == TCP_KEEPCNT,
+              "tcp options");
+static_assert(kMsgPeek == MSG_PEEK && kMsgTrunc == MSG_TRUNC && kMsgDontwait == MSG_DONTWAIT &&
+                  kMsgNosignal == MSG_NOSIGNAL,
+              "msg flags");
+static_assert(kShutRd == SHUT_RD && kShutWr == SHUT_WR && kShutRdWr == SHUT_RDWR, "shutdown");
+static_assert(sizeof(SockAddr::data) == sizeof(sockaddr_storage), "sockaddr_storage");
+static_assert(sizeof(Termios2) == sizeof(termios2), "termios2");
+static_assert(offsetof(Termios2, ispeed) == offsetof(termios2, c_ispeed), "termios2 layout");
+static_assert(sizeof(Termios) == sizeof(termios), "kernel termios");
+static_assert(kTcgets == TCGETS && kTcsets == TCSETS, "ioctls");
+static_assert(kTcgets2 == TCGETS2 && kTcsets2 == TCSETS2 && kTcsetsw2 == TCSETSW2, "ioctls");
+static_assert(kTcflsh == TCFLSH && kTiocexcl == TIOCEXCL && kTiocnxcl == TIOCNXCL, "ioctls");
+static_assert(kFionread == FIONREAD && kTiocgexcl == TIOCGEXCL, "ioctls");
+static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
+static_assert(kWnohang == WNOHANG, "waitpid");
+
 int ret(int r) { return r < 0 ? -errno : r; }
 long ret_long(ssize_t r) { return r < 0 ? -errno : static_cast<long>(r); }
 
@@ -77,6 +112,94 @@ long read(int fd, void* buf, size_t count) { return ret_long(::read(fd, buf, cou
 long write(int fd, const void* buf, size_t count) { return ret_long(::write(fd, buf, count)); }
 int close(int fd) { return ret(::close(fd)); }
 int pipe2(int fds[2], int flags) { return ret(::pipe2(fds, flags)); }
+
+int open(const char* path, int flags, unsigned int mode) {
+  return ret(::open(path, flags, static_cast<mode_t>(mode)));
+}
+int dup(int fd) { return ret(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+int ioctl(int fd, unsigned long request, void* arg) { return ret(::ioctl(fd, request, arg)); }
+
+int openpty(int* master, int* slave, char* name, size_t name_len) {
+  const int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+  if (m < 0) return -errno;
+  if (::grantpt(m) < 0 || ::unlockpt(m) < 0 || ::ptsname_r(m, name, name_len) != 0) {
+    const int e = errno;
+    ::close(m);
+    return -e;
+  }
+  const int s = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s < 0) {
+    const int e = errno;
+    ::close(m);
+    return -e;
+  }
+  *master = m;
+  *slave = s;
+  return 0;
+}
+
+int socket(int domain, int type, int protocol) { return ret(::socket(domain, type, protocol)); }
+int socketpair(int domain, int type, int protocol, int fds[2]) {
+  return ret(::socketpair(domain, type, protocol, fds));
+}
+int bind(int fd, const SockAddr* addr) {
+  return ret(::bind(fd, reinterpret_cast<const sockaddr*>(addr->data), addr->len));
+}
+int connect(int fd, const SockAddr* addr) {
+  return ret(::connect(fd, reinterpret_cast<const sockaddr*>(addr->data), addr->len));
+}
+int listen(int fd, int backlog) { return ret(::listen(fd, backlog)); }
+int accept4(int fd, SockAddr* peer, int flags) {
+  socklen_t len = sizeof peer->data;
+  const int r = ::accept4(fd, peer != nullptr ? reinterpret_cast<sockaddr*>(peer->data) : nullptr,
+                          peer != nullptr ? &len : nullptr, flags);
+  if (r >= 0 && peer != nullptr) peer->len = len;
+  return ret(r);
+}
+int getsockopt(int fd, int level, int name, void* value, uint32_t* len) {
+  socklen_t l = *len;
+  const int r = ::getsockopt(fd, level, name, value, &l);
+  *len = l;
+  return ret(r);
+}
+int setsockopt(int fd, int level, int name, const void* value, uint32_t len) {
+  return ret(::setsockopt(fd, level, name, value, len));
+}
+int getsockname(int fd, SockAddr* addr) {
+  socklen_t len = sizeof addr->data;
+  const int r = ::getsockname(fd, reinterpret_cast<sockaddr*>(addr->data), &len);
+  addr->len = len;
+  return ret(r);
+}
+int getpeername(int fd, SockAddr* addr) {
+  socklen_t len = sizeof addr->data;
+  const int r = ::getpeername(fd, reinterpret_cast<sockaddr*>(addr->data), &len);
+  addr->len = len;
+  return ret(r);
+}
+long sendto(int fd, const void* buf, size_t len, int flags, const SockAddr* to) {
+  return ret_long(::sendto(fd, buf, len, flags,
+                           to != nullptr ? reinterpret_cast<const sockaddr*>(to->data) : nullptr,
+                           to != nullptr ? to->len : 0));
+}
+long recvfrom(int fd, void* buf, size_t len, int flags, SockAddr* from) {
+  socklen_t l = sizeof from->data;
+  const ssize_t r = ::recvfrom(fd, buf, len, flags,
+                               from != nullptr ? reinterpret_cast<sockaddr*>(from->data) : nullptr,
+                               from != nullptr ? &l : nullptr);
+  if (r >= 0 && from != nullptr) from->len = l;
+  return ret_long(r);
+}
+int shutdown(int fd, int how) { return ret(::shutdown(fd, how)); }
+
+int spawn(const char* path, char* const argv[], int* pid) {
+  pid_t p = 0;
+  const int r = ::posix_spawn(&p, path, nullptr, nullptr, argv, environ);
+  if (r != 0) return -r;
+  *pid = p;
+  return 0;
+}
+int waitpid(int pid, int* status, int options) { return ret(::waitpid(pid, status, options)); }
 
 int epoll_create1(int flags) { return ret(::epoll_create1(flags)); }
 

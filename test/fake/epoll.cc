@@ -41,6 +41,16 @@ bool Epoll::owns(const File* f) const {
   return false;
 }
 
+int64_t Epoll::earliest_wake() const {
+  int64_t best = -1;
+  for (const Item& it : items_) {
+    if (it.disabled) continue;
+    const int64_t n = it.file->wake_time();
+    if (n >= 0 && (best < 0 || n < best)) best = n;
+  }
+  return best;
+}
+
 void Epoll::forget(File* f) {
   items_.erase(std::remove_if(items_.begin(), items_.end(),
                               [f](const Item& it) { return it.file == f; }),

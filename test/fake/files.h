@@ -72,6 +72,7 @@ class TimerFd : public File {
   void gettime(hal::Itimerspec* curr) const;
   // The next expiry in monotonic-clock terms, or -1 when disarmed.
   int64_t next_mono() const;
+  int64_t wake_time() const override { return next_mono(); }
   void clock_stepped();
 
  private:
@@ -116,6 +117,8 @@ class Epoll : public File {
   int collect(hal::EpollEvent* out, int max);
   void forget(File* f);
   bool owns(const File* f) const;
+  // The earliest wake_time() of the files it watches (-1 if none).
+  int64_t earliest_wake() const;
 
 
  private:

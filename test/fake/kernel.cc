@@ -15,6 +15,9 @@ const char* const kCallNames[] = {
     "read",     "write",       "close",       "pipe2",         "epoll_create1",
     "epoll_ctl", "epoll_wait", "eventfd",     "signalfd",      "sigprocmask",
     "kill",     "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+    "open",     "ioctl",       "socket",      "bind",          "connect",
+    "listen",   "accept4",     "getsockopt",  "setsockopt",    "sendto",
+    "recvfrom", "shutdown",    "spawn",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");

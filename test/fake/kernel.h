@@ -41,6 +41,19 @@ enum class Call {
   kTimerfdCreate,
   kTimerfdSettime,
   kTimerfdGettime,
+  kOpen,
+  kIoctl,
+  kSocket,
+  kBind,
+  kConnect,
+  kListen,
+  kAccept,
+  kGetsockopt,
+  kSetsockopt,
+  kSendto,
+  kRecvfrom,
+  kShutdown,
+  kSpawn,
   kCount,
 };
 
@@ -49,6 +62,8 @@ const char* call_name(Call c);
 class Kernel;
 class Epoll;
 class TimerFd;
+class Socket;
+class SerialDevice;
 
 // An open file description. fds (and dups of them) share one File.
 class File {
@@ -64,6 +79,9 @@ class File {
   // Changes that wake waiters; edge-triggered epoll reports an item once per
   // change.
   virtual uint64_t changes() const { return seq; }
+  // When this file next becomes ready by itself (a timer, bytes arriving on
+  // a serial line), in monotonic ns; -1 if never.
+  virtual int64_t wake_time() const { return -1; }
   virtual const char* type() const = 0;
 
   uint64_t seq = 1;
@@ -122,6 +140,31 @@ class Kernel {
   // Fills the write side of a pipe (or any file) from a test.
   long inject(int fd, const void* buf, size_t count) { return sys_write(fd, buf, count); }
 
+  // --- network --------------------------------------------------------------
+  // Connects to this address never complete (no SYN-ACK, no RST).
+  void blackhole(const char* address);
+  // Resets the connection of stream socket fd: the peer reads ECONNRESET.
+  int reset(int fd);
+  // The stream's peer resets after reading `bytes` more bytes sent from fd.
+  int reset_after(int fd, size_t bytes);
+  // The next n datagrams sent anywhere are lost.
+  void drop_datagrams(int n) { drop_datagrams_ += n; }
+  uint64_t datagrams_dropped() const { return datagrams_dropped_; }
+  // A socket option as last set, or -1.
+  int sockopt(int fd, int level, int name) const;
+  std::vector<Socket*>& sockets() { return sockets_; }
+  int next_ephemeral_port() { return ephemeral_++; }
+
+  // --- devices and processes ---------------------------------------------------
+  // A serial device at path; the test drives its far end.
+  SerialDevice& add_serial(const char* path);
+  SerialDevice* serial(const char* path);
+  // A path that exists but is no tty (a regular file), or that open refuses.
+  void add_regular_path(const char* path);
+  void deny_path(const char* path);
+  // The argv of every spawn() so far, one string per argument.
+  const std::vector<std::vector<std::string>>& spawned() const { return spawned_; }
+
   // --- the seam (hal/sys.h) -------------------------------------------------
   long sys_read(int fd, void* buf, size_t count);
   long sys_write(int fd, const void* buf, size_t count);
@@ -139,6 +182,25 @@ class Kernel {
   int sys_timerfd_create(int clock_id, int flags);
   int sys_timerfd_settime(int fd, int flags, const hal::Itimerspec* value, hal::Itimerspec* old);
   int sys_timerfd_gettime(int fd, hal::Itimerspec* curr);
+  int sys_open(const char* path, int flags, unsigned int mode);
+  int sys_dup(int fd) { return dup(fd); }
+  int sys_ioctl(int fd, unsigned long request, void* arg);
+  int sys_openpty(int* master, int* slave, char* name, size_t name_len);
+  int sys_socket(int domain, int type, int protocol);
+  int sys_socketpair(int domain, int type, int protocol, int fds[2]);
+  int sys_bind(int fd, const hal::SockAddr* addr);
+  int sys_connect(int fd, const hal::SockAddr* addr);
+  int sys_listen(int fd, int backlog);
+  int sys_accept4(int fd, hal::SockAddr* peer, int flags);
+  int sys_getsockopt(int fd, int level, int name, void* value, uint32_t* len);
+  int sys_setsockopt(int fd, int level, int name, const void* value, uint32_t len);
+  int sys_getsockname(int fd, hal::SockAddr* addr);
+  int sys_getpeername(int fd, hal::SockAddr* addr);
+  long sys_sendto(int fd, const void* buf, size_t len, int flags, const hal::SockAddr* to);
+  long sys_recvfrom(int fd, void* buf, size_t len, int flags, hal::SockAddr* from);
+  int sys_shutdown(int fd, int how);
+  int sys_spawn(const char* path, char* const argv[], int* pid);
+  int sys_waitpid(int pid, int* status, int options);
 
   static constexpr int kPid = 4242;
   static constexpr int kMaxFds = 1024;
@@ -148,8 +210,15 @@ class Kernel {
   uint64_t signal_seq() const { return signal_seq_; }
   // Every live epoll, so a file's last close can remove it from all of them.
   std::vector<Epoll*>& epolls() { return epolls_; }
-  // Next deadline of any armed timer on a virtual clock, or -1.
+  // The earliest wake_time() of any file an epoll watches, or -1.
   int64_t next_timer_deadline_mono() const;
+  int install_file(std::shared_ptr<File> f) { return install(std::move(f)); }
+  bool take_datagram_drop() {
+    if (drop_datagrams_ == 0) return false;
+    --drop_datagrams_;
+    ++datagrams_dropped_;
+    return true;
+  }
 
  private:
   struct Fault {
@@ -165,6 +234,18 @@ class Kernel {
   std::vector<std::shared_ptr<File>> fds_;
   std::vector<Epoll*> epolls_;
   std::vector<TimerFd*> timerfds_;
+  std::vector<Socket*> sockets_;
+  std::vector<std::string> blackholes_;
+  std::vector<std::pair<std::string, std::shared_ptr<SerialDevice>>> serials_;
+  std::vector<std::string> regular_paths_;
+  std::vector<std::string> denied_paths_;
+  std::vector<std::vector<std::string>> spawned_;
+  int ephemeral_ = 40000;
+  int next_pid_ = 5000;
+  int drop_datagrams_ = 0;
+  uint64_t datagrams_dropped_ = 0;
+  int pty_count_ = 0;
+  friend class Socket;
   std::vector<Fault> faults_;
   std::vector<std::pair<Call, size_t>> shorts_;
   uint64_t calls_[static_cast<int>(Call::kCount)] = {};

@@ -140,14 +140,10 @@ int Kernel::sys_timerfd_gettime(int fd, hal::Itimerspec* curr) {
   return 0;
 }
 
-int64_t Kernel::next_timer_deadline_mono() const {  // NOLINT
+int64_t Kernel::next_timer_deadline_mono() const {
   int64_t best = -1;
-  for (TimerFd* t : timerfds_) {
-    // A timerfd no epoll watches cannot end a wait.
-    bool watched = false;
-    for (const Epoll* ep : epolls_) watched = watched || ep->owns(t);
-    if (!watched) continue;
-    const int64_t n = t->next_mono();
+  for (const Epoll* ep : epolls_) {
+    const int64_t n = ep->earliest_wake();
     if (n >= 0 && (best < 0 || n < best)) best = n;
   }
   return best;

@@ -1,0 +1,246 @@
+#include "test/fake/serial.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "test/fake/files.h"
+
+namespace fake {
+
+SerialDevice::SerialDevice(Kernel* k) : k_(k) {
+  // A fresh tty: 9600 8N1, cooked, as a kernel leaves it.
+  hal::SerialConfig c;
+  (void)hal::serial_encode(c, termios_, &termios_);
+  termios_.lflag = 0x8a3b;  // ISIG ICANON ECHO ... (not raw)
+  termios_.oflag = 0x5;     // OPOST ONLCR
+}
+
+hal::SerialConfig SerialDevice::config() const {
+  hal::SerialConfig c;
+  hal::serial_decode(termios_, &c);
+  return c;
+}
+
+void SerialDevice::emit(const std::string& bytes) {
+  const hal::SerialConfig c = config();
+  const int64_t baud = c.baud == 0 ? 9600 : c.baud;
+  const int64_t bits = hal::serial_bits_per_byte(c);
+  const int64_t busy_until = line_base_ns_ + line_bytes_ * bits * 1000000000LL / baud;
+  if (busy_until <= k_->monotonic_ns()) {  // the line is idle: start afresh
+    line_base_ns_ = k_->monotonic_ns();
+    line_bytes_ = 0;
+  }
+  for (char ch : bytes) {
+    ++line_bytes_;
+    rx_.emplace_back(line_base_ns_ + line_bytes_ * bits * 1000000000LL / baud,
+                     static_cast<uint8_t>(ch));
+  }
+  ++seq;
+}
+
+void SerialDevice::emit_error() { emit(std::string(1, '\0')); }
+
+std::string SerialDevice::take_written() {
+  std::string out;
+  out.swap(tx_);
+  return out;
+}
+
+int64_t SerialDevice::next_arrival() const {
+  for (const auto& b : rx_) {
+    if (b.first > k_->monotonic_ns()) return b.first;
+  }
+  return -1;
+}
+
+size_t SerialDevice::available() const {
+  size_t n = 0;
+  for (const auto& b : rx_) {
+    if (b.first > k_->monotonic_ns()) break;
+    ++n;
+  }
+  return n;
+}
+
+size_t SerialDevice::read(uint8_t* out, size_t len) {
+  size_t n = 0;
+  while (n < len && !rx_.empty() && rx_.front().first <= k_->monotonic_ns()) {
+    out[n++] = rx_.front().second;
+    rx_.pop_front();
+  }
+  if (n > 0) ++seq;
+  return n;
+}
+
+int SerialDevice::ioctl(unsigned long request, void* arg) {
+  switch (request) {
+    case hal::kTcgets2:
+      std::memcpy(arg, &termios_, sizeof termios_);
+      return 0;
+    case hal::kTcsets2:
+    case hal::kTcsetsw2: {
+      hal::Termios2 t{};
+      std::memcpy(&t, arg, sizeof t);
+      if (t.ospeed > max_baud) t.ispeed = t.ospeed = 9600;  // what a UART driver would do
+      termios_ = t;
+      ++seq;
+      return 0;
+    }
+    case hal::kTiocexcl:
+      exclusive_ = true;
+      return 0;
+    case hal::kTiocnxcl:
+      exclusive_ = false;
+      return 0;
+    case hal::kTiocgexcl: {
+      const int v = exclusive_ ? 1 : 0;
+      std::memcpy(arg, &v, sizeof v);
+      return 0;
+    }
+    case hal::kFionread: {
+      const int v = static_cast<int>(available());
+      std::memcpy(arg, &v, sizeof v);
+      return 0;
+    }
+    case hal::kTcflsh:
+      return 0;
+    default:
+      return -ENOTTY;
+  }
+}
+
+uint32_t SerialFile::poll() const {
+  uint32_t r = hal::kEpollOut;
+  if (dev->available() > 0) r |= hal::kEpollIn;
+  if (dev->hung_up) r |= hal::kEpollHup | hal::kEpollIn;
+  return r;
+}
+
+long SerialFile::read(void* buf, size_t count) {
+  const size_t n = dev->read(static_cast<uint8_t*>(buf), count);
+  if (n > 0) return static_cast<long>(n);
+  if (dev->hung_up) return -EIO;  // a pty slave whose master closed
+  return nonblock ? -EAGAIN : -EDEADLK;
+}
+
+long SerialFile::write(const void* buf, size_t count) {
+  if (dev->hung_up) return -EIO;
+  dev->written(static_cast<const uint8_t*>(buf), count);
+  ++dev->seq;
+  return static_cast<long>(count);
+}
+
+void SerialFile::last_close() { ++dev->seq; }
+
+uint32_t PtyMaster::poll() const { return hal::kEpollOut; }
+
+long PtyMaster::read(void* buf, size_t count) {
+  const std::string w = dev->take_written();
+  if (w.empty()) return nonblock ? -EAGAIN : -EDEADLK;
+  const size_t n = std::min(count, w.size());
+  std::memcpy(buf, w.data(), n);
+  return static_cast<long>(n);
+}
+
+long PtyMaster::write(const void* buf, size_t count) {
+  dev->emit(std::string(static_cast<const char*>(buf), count));
+  return static_cast<long>(count);
+}
+
+void PtyMaster::last_close() {
+  dev->hung_up = true;
+  ++dev->seq;
+}
+
+SerialDevice& Kernel::add_serial(const char* path) {
+  auto d = std::make_shared<SerialDevice>(this);
+  d->path = path;
+  serials_.emplace_back(path, d);
+  return *d;
+}
+
+SerialDevice* Kernel::serial(const char* path) {
+  for (auto& e : serials_) {
+    if (e.first == path) return e.second.get();
+  }
+  return nullptr;
+}
+
+void Kernel::add_regular_path(const char* path) { regular_paths_.emplace_back(path); }
+void Kernel::deny_path(const char* path) { denied_paths_.emplace_back(path); }
+
+int Kernel::sys_open(const char* path, int flags, unsigned int) {
+  int err = 0;
+  if (fault(Call::kOpen, &err)) return -err;
+  const std::string p = path;
+  if (std::find(denied_paths_.begin(), denied_paths_.end(), p) != denied_paths_.end()) {
+    return -EACCES;
+  }
+  if (std::find(regular_paths_.begin(), regular_paths_.end(), p) != regular_paths_.end()) {
+    auto f = std::make_shared<RegularFile>();
+    f->nonblock = (flags & hal::kNonblock) != 0;
+    return install(f);
+  }
+  for (auto& e : serials_) {
+    if (e.first != p) continue;
+    if (e.second->exclusive()) return -EBUSY;  // TIOCEXCL, as seen by a non-root user
+    auto f = std::make_shared<SerialFile>(e.second);
+    f->nonblock = (flags & hal::kNonblock) != 0;
+    ++e.second->opens_;
+    return install(f);
+  }
+  return -ENOENT;
+}
+
+int Kernel::sys_ioctl(int fd, unsigned long request, void* arg) {
+  int err = 0;
+  if (fault(Call::kIoctl, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  if (auto* s = dynamic_cast<SerialFile*>(f)) return s->dev->ioctl(request, arg);
+  if (request == hal::kWdiocKeepalive && std::strcmp(f->type(), "regular") == 0) return 0;
+  return -ENOTTY;
+}
+
+int Kernel::sys_openpty(int* master, int* slave, char* name, size_t name_len) {
+  char path[32];
+  std::snprintf(path, sizeof path, "/dev/pts/%d", pty_count_++);
+  SerialDevice& d = add_serial(path);
+  std::shared_ptr<SerialDevice> dev = serials_.back().second;
+  auto m = std::make_shared<PtyMaster>(dev);
+  m->nonblock = true;
+  const int mfd = install(m);
+  if (mfd < 0) return mfd;
+  auto sf = std::make_shared<SerialFile>(dev);
+  const int sfd = install(sf);
+  if (sfd < 0) {
+    (void)sys_close(mfd);
+    return sfd;
+  }
+  (void)d;
+  *master = mfd;
+  *slave = sfd;
+  std::snprintf(name, name_len, "%s", path);
+  return 0;
+}
+
+int Kernel::sys_spawn(const char* path, char* const argv[], int* pid) {
+  int err = 0;
+  if (fault(Call::kSpawn, &err)) return -err;
+  std::vector<std::string> args;
+  args.emplace_back(path);
+  for (int i = 1; argv[i] != nullptr; ++i) args.emplace_back(argv[i]);
+  spawned_.push_back(args);
+  *pid = next_pid_++;
+  return 0;
+}
+
+int Kernel::sys_waitpid(int pid, int* status, int) {
+  if (pid < 5000 || pid >= next_pid_) return -ECHILD;
+  if (status != nullptr) *status = 0;
+  return pid;
+}
+
+}  // namespace fake

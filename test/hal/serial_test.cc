@@ -1,0 +1,170 @@
+// Serial ports on the fake kernel: termios state, errors, pacing.
+#include <cerrno>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/serial.h"
+#include "loop/static_loop.h"
+#include "test/fake/kernel.h"
+#include "test/fake/serial.h"
+
+using fake::Call;
+using hal::Flow;
+using hal::Parity;
+using hal::SerialConfig;
+
+TEST_GROUP(Serial) {
+  fake::Kernel* k = nullptr;
+  fake::SerialDevice* dev = nullptr;
+  void setup() override {
+    k = new fake::Kernel();
+    dev = &k->add_serial("/dev/ttyS1");
+  }
+  void teardown() override { delete k; }
+};
+
+TEST(Serial, open_sets_raw_mode_line_settings_and_exclusivity) {
+  const hal::Termios2 before = dev->termios();
+  CHECK_FALSE(hal::serial_is_raw(before));
+  hal::SerialPort port;
+  SerialConfig cfg;
+  cfg.baud = 57600;
+  cfg.data_bits = 7;
+  cfg.parity = Parity::kEven;
+  cfg.stop_bits = 2;
+  cfg.flow = Flow::kHardware;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  CHECK(port.fd() >= 0);
+  CHECK(hal::serial_is_raw(dev->termios()));
+  const SerialConfig got = dev->config();
+  CHECK_EQUAL(57600u, got.baud);
+  CHECK_EQUAL(7, got.data_bits);
+  CHECK(got.parity == Parity::kEven);
+  CHECK_EQUAL(2, got.stop_bits);
+  CHECK(got.flow == Flow::kHardware);
+  CHECK(dev->exclusive());
+  CHECK_EQUAL(0, port.close());
+  CHECK_FALSE(dev->exclusive());
+  MEMCMP_EQUAL(&before, &dev->termios(), sizeof before);  // restored
+  CHECK_EQUAL(0, port.close());
+}
+
+TEST(Serial, arbitrary_baud_and_software_flow_and_odd_parity) {
+  hal::SerialPort port;
+  SerialConfig cfg;
+  cfg.baud = 250000;
+  cfg.parity = Parity::kOdd;
+  cfg.flow = Flow::kSoftware;
+  cfg.vmin = 1;
+  cfg.vtime = 5;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  const SerialConfig got = dev->config();
+  CHECK_EQUAL(250000u, got.baud);
+  CHECK(got.parity == Parity::kOdd);
+  CHECK(got.flow == Flow::kSoftware);
+  CHECK_EQUAL(1, got.vmin);
+  CHECK_EQUAL(5, got.vtime);
+}
+
+TEST(Serial, each_failure_has_its_own_error_and_leaves_nothing_open) {
+  const int before = k->open_fd_count();
+  hal::SerialPort port;
+  SerialConfig cfg;
+  CHECK_EQUAL(-ENOENT, port.open("/dev/ttyUSB9", cfg));
+  k->add_regular_path("/etc/hostname");
+  CHECK_EQUAL(-ENOTTY, port.open("/etc/hostname", cfg));
+  k->deny_path("/dev/ttyS2");
+  CHECK_EQUAL(-EACCES, port.open("/dev/ttyS2", cfg));
+  dev->max_baud = 115200;
+  cfg.baud = 921600;
+  CHECK_EQUAL(-EOPNOTSUPP, port.open("/dev/ttyS1", cfg));
+  CHECK_FALSE(dev->exclusive());
+  cfg.baud = 0;
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  cfg.baud = 9600;
+  cfg.data_bits = 9;
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  cfg.data_bits = 8;
+  cfg.stop_bits = 3;
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(before, k->open_fd_count());
+  cfg.stop_bits = 1;
+  hal::SerialPort first;
+  CHECK_EQUAL(0, first.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(-EBUSY, port.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(-EINVAL, first.open("/dev/ttyS1", cfg));  // already open
+}
+
+TEST(Serial, ioctl_failure_during_setup_restores_and_closes) {
+  hal::SerialPort port;
+  SerialConfig cfg;
+  const hal::Termios2 before = dev->termios();
+  k->fail_next(Call::kIoctl, EIO);
+  CHECK_EQUAL(-EIO, port.open("/dev/ttyS1", cfg));
+  MEMCMP_EQUAL(&before, &dev->termios(), sizeof before);
+  CHECK_EQUAL(0, k->open_fd_count());
+}
+
+TEST(Serial, bytes_arrive_at_the_pace_of_the_baud_rate) {
+  hal::SerialPort port;
+  SerialConfig cfg;
+  cfg.baud = 9600;  // 8N1: 10 bits a byte, 960 bytes a second
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  dev->emit(std::string(960, 'a'));
+  evl::StaticLoop<2> loop;
+  CHECK_EQUAL(0, loop.init());
+  struct Rx {
+    size_t bytes = 0;
+    int64_t last_ns = 0;
+  } rx;
+  evl::IoHandle h;
+  CHECK_EQUAL(0, loop.io_start(port.fd(), evl::kIn,
+                               [](evl::Loop& lp, evl::IoHandle ih, uint32_t, void* ctx) {
+                                 auto* r = static_cast<Rx*>(ctx);
+                                 char buf[64];
+                                 const long n = hal::read(lp.io_fd(ih), buf, sizeof buf);
+                                 if (n > 0) r->bytes += static_cast<size_t>(n);
+                                 r->last_ns = lp.now(evl::Clock::kMonotonic);
+                                 if (r->bytes == 960) lp.stop();
+                               },
+                               &rx, &h));
+  const int64_t t0 = k->monotonic_ns();
+  CHECK_EQUAL(0, loop.run());
+  CHECK_EQUAL(960u, rx.bytes);
+  CHECK_EQUAL(1000000000LL, rx.last_ns - t0);  // exactly one virtual second
+  CHECK_EQUAL(0, loop.io_stop(h));
+}
+
+TEST(Serial, framing_error_arrives_as_nul_and_writes_reach_the_device) {
+  hal::SerialPort port;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", SerialConfig{}));
+  dev->emit("A");
+  dev->emit_error();
+  dev->emit("B");
+  k->advance(1000000000);
+  char buf[8];
+  CHECK_EQUAL(3, hal::read(port.fd(), buf, sizeof buf));
+  CHECK_EQUAL('\0', buf[1]);
+  CHECK_EQUAL(4, hal::write(port.fd(), "$CMD", 4));
+  STRCMP_EQUAL("$CMD", dev->take_written().c_str());
+}
+
+TEST(Serial, fake_pty_master_feeds_the_slave_at_line_pace) {
+  int m = -1, s = -1;
+  char name[32];
+  CHECK_EQUAL(0, hal::openpty(&m, &s, name, sizeof name));
+  STRCMP_EQUAL("/dev/pts/0", name);
+  hal::SerialPort port;
+  SerialConfig cfg;
+  cfg.baud = 115200;
+  CHECK_EQUAL(0, port.open(name, cfg));
+  CHECK_EQUAL(5, hal::write(m, "$GPGG", 5));
+  char buf[8];
+  CHECK_EQUAL(-EAGAIN, hal::read(port.fd(), buf, sizeof buf));
+  k->advance(1000000);
+  CHECK_EQUAL(5, hal::read(port.fd(), buf, sizeof buf));
+  CHECK_EQUAL(2, hal::write(port.fd(), "ok", 2));
+  CHECK_EQUAL(2, hal::read(m, buf, sizeof buf));
+  CHECK_EQUAL(0, hal::close(m));
+  CHECK_EQUAL(-EIO, hal::read(port.fd(), buf, sizeof buf));
+}
