@@ -74,7 +74,10 @@ int Loop::io_stop(IoHandle h) {
   if (f < 0) return f;
   IoSlot& s = io_.at(i);
   hal::EpollEvent ev{0, 0};
-  const int r = hal::epoll_ctl(epfd_, hal::kEpollCtlDel, s.fd, &ev);
+  // If the caller closed the fd and the loop's own timerfd, eventfd or
+  // signalfd got its number, the registration under that number is the
+  // loop's: leave it alone.
+  const int r = owns_fd(s.fd) ? -EBADF : hal::epoll_ctl(epfd_, hal::kEpollCtlDel, s.fd, &ev);
   // EBADF: the fd was closed first. ENOENT: closed and its number reused by a
   // file this epoll does not hold. Either way the watcher is gone.
   if (r == -EBADF || r == -ENOENT) {
@@ -87,6 +90,14 @@ int Loop::io_stop(IoHandle h) {
   return 0;
 }
 
+bool Loop::owns_fd(int fd) const {
+  if (fd == epfd_ || fd == wake_fd_ || fd == signal_fd_) return true;
+  for (int t : timer_fd_) {
+    if (fd == t) return true;
+  }
+  return false;
+}
+
 int Loop::io_close(IoHandle h) {
   uint32_t i = 0;
   const int f = io_find(h, &i);
@@ -94,6 +105,7 @@ int Loop::io_close(IoHandle h) {
   const int fd = io_.at(i).fd;
   const int r = io_stop(h);
   if (r < 0) return r;
+  if (owns_fd(fd)) return -EBADF;  // closed earlier by the caller; the number is ours now
   return hal::close(fd);
 }
 

@@ -262,6 +262,7 @@ class Loop {
   enum Internal : uint32_t { kWakeFd = 0, kSignalFd = 1, kTimerFd0 = 2 };
 
   int io_find(IoHandle h, uint32_t* index) const;
+  bool owns_fd(int fd) const;
   int epoll_add_internal(int fd, uint32_t id);
   uint64_t internal_data(uint32_t id) const;
   void dispatch(const hal::EpollEvent& ev);

@@ -7,6 +7,8 @@ namespace {
 
 constexpr uint32_t kArity = 4;
 constexpr uint32_t kOverrunBit = 8;
+// The heap key was moved past the current batch (see pop_due).
+constexpr uint32_t kLiftedBit = 1;
 
 uint32_t parent(uint32_t pos) { return (pos - 1) / kArity; }
 uint32_t first_child(uint32_t pos) { return pos * kArity + 1; }
@@ -77,8 +79,12 @@ void TimerSet::heap_remove(int c, uint32_t pos) {
 void TimerSet::fix_top(int c) {
   HeapEntry* h = st_.heaps[c];
   while (heap_size_[c] > 0) {
-    const TimerSlot& s = st_.slots[h[0].slot];
-    if (h[0].key_ns == s.deadline_ns && h[0].seq == s.seq) return;
+    TimerSlot& s = st_.slots[h[0].slot];
+    if (h[0].seq == s.seq) {
+      if (h[0].key_ns == s.deadline_ns) return;
+      if ((s.meta & kLiftedBit) != 0 && h[0].key_ns >= s.deadline_ns) return;
+    }
+    s.meta &= ~kLiftedBit;
     sift_down(c, 0, HeapEntry{s.deadline_ns, h[0].slot, s.seq});
   }
 }
@@ -104,6 +110,7 @@ int TimerSet::start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun
 
 void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
   TimerSlot& s = st_.slots[index];
+  s.meta &= ~kLiftedBit;
   const int c = static_cast<int>(clock_of(s));
   s.deadline_ns = deadline_ns;
   s.seq = seq_++;
@@ -133,8 +140,12 @@ int64_t TimerSet::arm_time(Clock clock) {
   const uint32_t n = heap_size_[c];
   if (n == 0) return kNever;
   const HeapEntry* h = st_.heaps[c];
-  const int64_t slack_ns = int64_t{st_.slots[h[0].slot].slack_us} * 1000;
-  int64_t t = h[0].key_ns > kNever - slack_ns ? kNever : h[0].key_ns + slack_ns;
+  const TimerSlot& top = st_.slots[h[0].slot];
+  const int64_t slack_ns = int64_t{top.slack_us} * 1000;
+  // The slack counts from the deadline; a lifted key (see pop_due) is only a
+  // lower bound.
+  int64_t t = top.deadline_ns > kNever - slack_ns ? kNever : top.deadline_ns + slack_ns;
+  if (t < h[0].key_ns) t = h[0].key_ns;
   // Every other timer is due no earlier than the smallest child's key.
   for (uint32_t k = 1; k <= kArity && k < n; ++k) {
     if (h[k].key_ns < t) t = h[k].key_ns;
@@ -147,9 +158,23 @@ uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint
   const int c = static_cast<int>(clock);
   fix_top(c);
   if (heap_size_[c] == 0) return kNoSlot;
-  const HeapEntry top = st_.heaps[c][0];
-  if (top.key_ns > now_ns || static_cast<int32_t>(top.seq - batch_seq) >= 0) return kNoSlot;
+  HeapEntry top = st_.heaps[c][0];
+  if (top.key_ns > now_ns) return kNoSlot;
+  // Started, restarted or rescheduled during this batch and already due: it
+  // fires in the next iteration. Its key becomes now, which sorts it after
+  // every older entry due now, so it hides none of them; its deadline stays
+  // for lag and phase. Once such an entry is on top, nothing else is due.
+  while (static_cast<int32_t>(top.seq - batch_seq) >= 0) {
+    TimerSlot& t = st_.slots[top.slot];
+    if ((t.meta & kLiftedBit) != 0 && top.key_ns == now_ns) return kNoSlot;
+    t.meta |= kLiftedBit;
+    sift_down(c, 0, HeapEntry{now_ns, top.slot, top.seq});
+    fix_top(c);
+    top = st_.heaps[c][0];
+    if (top.key_ns > now_ns) return kNoSlot;
+  }
   TimerSlot& s = st_.slots[top.slot];
+  s.meta &= ~kLiftedBit;
   *lag_ns = now_ns - s.deadline_ns;
   *missed = 0;
   if (s.period_ns == 0) {
@@ -169,6 +194,22 @@ uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint
   return top.slot;
 }
 
+void TimerSet::clock_stepped(Clock clock) {
+  const int c = static_cast<int>(clock);
+  HeapEntry* h = st_.heaps[c];
+  const uint32_t n = heap_size_[c];
+  bool changed = false;
+  for (uint32_t pos = 0; pos < n; ++pos) {
+    TimerSlot& s = st_.slots[h[pos].slot];
+    if ((s.meta & kLiftedBit) == 0) continue;
+    s.meta &= ~kLiftedBit;
+    h[pos].key_ns = s.deadline_ns;
+    changed = true;
+  }
+  if (!changed || n < 2) return;
+  for (uint32_t pos = parent(n - 1) + 1; pos-- > 0;) sift_down(c, pos, h[pos]);
+}
+
 bool TimerSet::verify() const {
   for (int c = 0; c < kClockCount; ++c) {
     const HeapEntry* h = st_.heaps[c];
@@ -176,7 +217,7 @@ bool TimerSet::verify() const {
       const TimerSlot& s = st_.slots[h[pos].slot];
       if ((s.meta & kLive) == 0 || s.heap_pos != pos) return false;
       if (static_cast<int>(clock_of(s)) != c) return false;
-      if (h[pos].key_ns > s.deadline_ns) return false;
+      if (h[pos].key_ns > s.deadline_ns && (s.meta & kLiftedBit) == 0) return false;
       if (pos > 0 && less(h[pos], h[parent(pos)])) return false;
     }
   }

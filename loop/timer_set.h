@@ -87,6 +87,9 @@ class TimerSet {
   // *missed receives the ticks skipped, *lag_ns how late it is.
   uint32_t pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint32_t* missed,
                    int64_t* lag_ns);
+  // After a step of the clock: keys that pop_due moved to "now" refer to the
+  // old time; they go back to their deadlines (O(n), steps are rare).
+  void clock_stepped(Clock clock);
   // Releases a one-shot timer after its callback, unless the callback
   // restarted or stopped it.
   void finish(uint32_t index);

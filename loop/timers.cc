@@ -140,6 +140,8 @@ int Loop::arm_timers() {
       uint64_t expirations = 0;
       if (hal::read(timer_fd_[c], &expirations, sizeof expirations) == -ECANCELED) {
         on_clock_step();
+        want = timers_.arm_time(Clock::kRealtime);
+        if (step_fn_ != nullptr && want == TimerSet::kNever) want = kFarFutureNs;
       }
     }
     hal::Itimerspec its{{0, 0}, {0, 0}};
@@ -157,6 +159,7 @@ int Loop::arm_timers() {
 
 void Loop::on_clock_step() {
   ++health_.clock_steps;
+  timers_.clock_stepped(Clock::kRealtime);
   const int64_t off = realtime_offset();
   const int64_t step = off - rt_offset_ns_;
   rt_offset_ns_ = off;

@@ -26,6 +26,7 @@ class PipeEnd : public File {
   long write(const void* buf, size_t count) override;
   void last_close() override;
   uint64_t changes() const override { return buf_->seq; }
+  bool stream_like() const override { return true; }
   const char* type() const override { return reader_ ? "pipe-r" : "pipe-w"; }
 
  private:

@@ -9,7 +9,7 @@
 namespace fake {
 namespace {
 
-Kernel* g_current = nullptr;
+thread_local Kernel* g_current = nullptr;  // one kernel per thread
 
 const char* const kCallNames[] = {
     "read",     "write",       "close",       "pipe2",         "epoll_create1",
@@ -70,6 +70,19 @@ int64_t Kernel::clock_ns(int clock_id) const {
   }
 }
 
+void Kernel::seed(uint64_t seed) {
+  rng_ = Rng{seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL};
+  for (int i = 0; i < 4; ++i) (void)rng_.next();
+  // Each seed draws its own rates; a quarter of the time a fault is off.
+  auto draw = [this](double max) { return rng_.chance(0.25) ? 0.0 : rng_.uniform(0, max); };
+  rates_.eintr_wait = draw(0.05);
+  rates_.short_io = draw(0.5);
+  rates_.spurious_eagain = draw(0.05);
+  rates_.enomem = draw(0.02);
+  rates_.shuffle = !rng_.chance(0.25);
+  chaos_ = true;
+}
+
 void Kernel::fail_next(Call call, int err, int times) {
   faults_.push_back(Fault{call, err, times});
 }
@@ -82,6 +95,19 @@ void Kernel::reset_calls() {
 
 bool Kernel::fault(Call call, int* err) {
   ++calls_[static_cast<int>(call)];
+  if (chaos_) {
+    // (epoll_ctl draws its ENOMEM itself: only ADD and MOD allocate.)
+    const bool can_enomem =
+        call == Call::kTimerfdSettime || call == Call::kEventfd || call == Call::kPipe2;
+    if (can_enomem && rng_.chance(rates_.enomem)) {
+      *err = call == Call::kPipe2 ? EMFILE : ENOMEM;
+      return true;
+    }
+    if (call == Call::kEpollWait && rng_.chance(rates_.eintr_wait)) {
+      *err = EINTR;
+      return true;
+    }
+  }
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (it->call != call) continue;
     *err = it->err;
@@ -145,6 +171,10 @@ long Kernel::sys_read(int fd, void* buf, size_t count) {
   if (fault(Call::kRead, &err)) return -err;
   File* f = file(fd);
   if (f == nullptr) return -EBADF;
+  if (chaos_ && f->stream_like()) {
+    if (rng_.chance(rates_.spurious_eagain) && f->nonblock) return -EAGAIN;
+    if (count > 1 && rng_.chance(rates_.short_io)) count = 1 + rng_.below(count - 1);
+  }
   return f->read(buf, limit(Call::kRead, count));
 }
 
@@ -153,6 +183,9 @@ long Kernel::sys_write(int fd, const void* buf, size_t count) {
   if (fault(Call::kWrite, &err)) return -err;
   File* f = file(fd);
   if (f == nullptr) return -EBADF;
+  if (chaos_ && f->stream_like() && count > 1 && rng_.chance(rates_.short_io)) {
+    count = 1 + rng_.below(count - 1);
+  }
   const long r = f->write(buf, limit(Call::kWrite, count));
   if (r == -EPIPE) raise(13);  // SIGPIPE, as Linux sends it
   return r;
@@ -208,6 +241,7 @@ int Kernel::sys_epoll_ctl(int epfd, int op, int fd, hal::EpollEvent* event) {
   if (ep == nullptr || e == f) return -EINVAL;
   if (!f->pollable()) return -EPERM;
   if (op != hal::kEpollCtlDel && event == nullptr) return -EFAULT;
+  if (chaos_ && op != hal::kEpollCtlDel && rng_.chance(rates_.enomem)) return -ENOMEM;
   return ep->ctl(op, fd, f, event);
 }
 
@@ -220,6 +254,14 @@ int Kernel::sys_epoll_wait(int epfd, hal::EpollEvent* events, int maxevents, int
   const int64_t until = timeout_ms < 0 ? -1 : mono_ns_ + int64_t{timeout_ms} * 1000000;
   for (int spins = 0; spins < 1000000; ++spins) {
     const int n = ep->collect(events, maxevents);
+    if (n > 1 && chaos_ && rates_.shuffle) {
+      for (int i = n - 1; i > 0; --i) {
+        const int j = static_cast<int>(rng_.below(static_cast<uint64_t>(i) + 1));
+        const hal::EpollEvent t = events[i];
+        events[i] = events[j];
+        events[j] = t;
+      }
+    }
     if (n > 0 || timeout_ms == 0) return n;
     const int64_t next = next_timer_deadline_mono();
     if (next >= 0 && (until < 0 || next < until)) {
@@ -228,7 +270,7 @@ int Kernel::sys_epoll_wait(int epfd, hal::EpollEvent* events, int maxevents, int
     }
     if (until < 0) return -EDEADLK;  // nothing could ever wake this wait
     mono_ns_ = until;
-    return ep->collect(events, maxevents);
+    timeout_ms = 0;  // collect (and shuffle) once more at the new time
   }
   return -EDEADLK;  // a timer kept expiring without ever waking this epoll
 }

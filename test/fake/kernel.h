@@ -59,6 +59,31 @@ enum class Call {
 
 const char* call_name(Call c);
 
+// A small, fast generator with the same sequence on every architecture.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return s * 2685821657736338717ULL;
+  }
+  uint64_t below(uint64_t n) { return n == 0 ? 0 : next() % n; }
+  bool chance(double p) { return p > 0 && static_cast<double>(next() >> 11) * 0x1.0p-53 < p; }
+  double uniform(double lo, double hi) {
+    return lo + (hi - lo) * static_cast<double>(next() >> 11) * 0x1.0p-53;
+  }
+};
+
+// Fault rates of a seeded run. Each seed draws its own (Kernel::seed()).
+struct ChaosRates {
+  double eintr_wait = 0;     // epoll_wait fails with EINTR
+  double short_io = 0;       // a read or write on a stream moves fewer bytes
+  double spurious_eagain = 0;  // a stream read finds nothing (stale readiness)
+  double enomem = 0;         // epoll_ctl, timerfd_settime, eventfd, pipe2 fail
+  bool shuffle = false;      // ready events come back in random order
+};
+
 class Kernel;
 class Epoll;
 class TimerFd;
@@ -76,6 +101,8 @@ class File {
   // Called once, when the last fd referring to this file is closed.
   virtual void last_close() {}
   virtual bool pollable() const { return true; }
+  // Pipes, stream sockets and ttys: reads and writes may be short.
+  virtual bool stream_like() const { return false; }
   // Changes that wake waiters; edge-triggered epoll reports an item once per
   // change.
   virtual uint64_t changes() const { return seq; }
@@ -122,6 +149,21 @@ class Kernel {
   void short_next(Call call, size_t bytes);
   uint64_t calls(Call call) const { return calls_[static_cast<int>(call)]; }
   void reset_calls();
+
+  // --- seeded simulation ---------------------------------------------------
+  // Seeds every choice the fake makes from now on: fault rates (drawn from
+  // the seed), partial I/O sizes, the order of ready events.
+  void seed(uint64_t seed);
+  const ChaosRates& rates() const { return rates_; }
+  Rng& rng() { return rng_; }
+  // A hash of every system call made and its result, to compare two runs.
+  uint64_t trace_hash() const { return trace_; }
+  long trace(Call call, long result) {
+    trace_ = (trace_ ^ (static_cast<uint64_t>(call) * 0x9e3779b97f4a7c15ULL ^
+                        static_cast<uint64_t>(result) ^ static_cast<uint64_t>(mono_ns_))) *
+             0x100000001b3ULL;
+    return result;
+  }
 
   // --- signals -------------------------------------------------------------
   // Sends signo to the process: pending if blocked, else counted as
@@ -247,6 +289,10 @@ class Kernel {
   int pty_count_ = 0;
   friend class Socket;
   std::vector<Fault> faults_;
+  ChaosRates rates_;
+  Rng rng_{0x853c49e6748fea9bULL};
+  bool chaos_ = false;
+  uint64_t trace_ = 0xcbf29ce484222325ULL;
   std::vector<std::pair<Call, size_t>> shorts_;
   uint64_t calls_[static_cast<int>(Call::kCount)] = {};
   int64_t mono_ns_ = 1000 * 1000000000LL;

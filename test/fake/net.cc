@@ -449,6 +449,9 @@ long Kernel::sys_sendto(int fd, const void* buf, size_t len, int flags, const ha
   if (f == nullptr) return -EBADF;
   auto* s = dynamic_cast<Socket*>(f);
   if (s == nullptr) return -ENOTSOCK;
+  if (chaos_ && s->stream_like() && len > 1 && rng_.chance(rates_.short_io)) {
+    len = 1 + rng_.below(len - 1);
+  }
   return s->send(buf, limit(Call::kSendto, len), flags, to);
 }
 
@@ -459,6 +462,10 @@ long Kernel::sys_recvfrom(int fd, void* buf, size_t len, int flags, hal::SockAdd
   if (f == nullptr) return -EBADF;
   auto* s = dynamic_cast<Socket*>(f);
   if (s == nullptr) return -ENOTSOCK;
+  if (chaos_ && s->stream_like()) {
+    if (s->nonblock && rng_.chance(rates_.spurious_eagain)) return -EAGAIN;
+    if (len > 1 && rng_.chance(rates_.short_io)) len = 1 + rng_.below(len - 1);
+  }
   return s->recv(buf, limit(Call::kRecvfrom, len), flags, from);
 }
 

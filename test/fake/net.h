@@ -39,6 +39,7 @@ class Socket : public File {
   long write(const void* buf, size_t count) override { return send(buf, count, 0, nullptr); }
   void last_close() override;
   uint64_t changes() const override;
+  bool stream_like() const override { return sock_type == hal::kSockStream; }
   const char* type_name() const;
   const char* type() const override { return type_name(); }
 

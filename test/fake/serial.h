@@ -65,6 +65,7 @@ class SerialFile : public File {
   int64_t wake_time() const override { return dev->next_arrival(); }
   uint64_t changes() const override { return seq + dev->seq + dev->available(); }
   void last_close() override;
+  bool stream_like() const override { return true; }
   const char* type() const override { return "tty"; }
   std::shared_ptr<SerialDevice> dev;
 };

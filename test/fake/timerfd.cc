@@ -98,8 +98,10 @@ int64_t TimerFd::next_mono() const {
   return kernel->monotonic_ns() + (next - now);
 }
 
+// As Linux: the cancel flag belongs to the last timerfd_settime, so a timerfd
+// that has already expired (or was set to 0 with the flags) is canceled too.
 void TimerFd::clock_stepped() {
-  if (!cancel_on_set_ || deadline_ns_ == 0) return;
+  if (!cancel_on_set_) return;
   canceled_ = true;
   ++seq;
 }

@@ -262,17 +262,17 @@ TEST(Conformance, timerfd_interval_counts_overruns) {
   const int ep = hal::epoll_create1(hal::kCloexec);
   hal::EpollEvent ev{hal::kEpollIn, 7};
   CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, fd, &ev));
-  // First expiry 5.5 ms in the past, then every 1 ms: at least 6 are due.
-  const int64_t first = evl::now_ns(hal::kClockMonotonic) - 5500000;
-  hal::Itimerspec every{{0, 1000000}, {first / 1000000000, first % 1000000000}};
+  // First expiry 10.5 s in the past, then every 2 s: 6 are due, and the next
+  // is 1.5 s away, far beyond any emulation delay between the two reads.
+  const int64_t first = evl::now_ns(hal::kClockMonotonic) - 10500000000LL;
+  hal::Itimerspec every{{2, 0}, {first / 1000000000, first % 1000000000}};
   CHECK_EQUAL(0, hal::timerfd_settime(fd, hal::kTfdTimerAbstime, &every, nullptr));
   hal::EpollEvent out{};
   CHECK_EQUAL(1, hal::epoll_wait(ep, &out, 1, 2000));
   CHECK_EQUAL(7u, out.data);
   uint64_t n = 0;
   CHECK_EQUAL(8, hal::read(fd, &n, 8));
-  CHECK(n >= 6);
-  CHECK(n < 6 + 2000);
+  CHECK_EQUAL(6u, n);
   CHECK_EQUAL(-EAGAIN, hal::read(fd, &n, 8));  // the count was consumed
   CHECK_EQUAL(0, hal::close(ep));
   CHECK_EQUAL(0, hal::close(fd));

@@ -4,6 +4,7 @@
 
 #include "CppUTest/TestHarness.h"
 #include "loop/static_loop.h"
+#include "test/fake/files.h"
 #include "test/fake/kernel.h"
 
 using evl::IoHandle;
@@ -407,4 +408,26 @@ TEST(Io, many_watchers_share_fd_index_and_stop_in_any_order) {
   for (int i = 0; i < 32; i += 2) CHECK_EQUAL(0, big.io_start(fds[2 * i], evl::kIn, on_io, &r,
                                                               &hs[i]));
   CHECK_EQUAL(32u, big.active());
+}
+
+TEST(Io, stale_watcher_whose_fd_number_became_the_loops_timerfd_leaves_it_alone) {
+  Record r;
+  IoHandle h;
+  CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_io, &r, &h));
+  const int number = p[0];
+  CHECK_EQUAL(0, hal::close(p[0]));  // the caller's mistake: closed while watched
+  struct Fired {
+    int n = 0;
+  } fired;
+  evl::TimerHandle t;
+  CHECK_EQUAL(0, loop->timer_after(1000000,
+                                   [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+                                     ++static_cast<Fired*>(ctx)->n;
+                                   },
+                                   &fired, &t));
+  STRCMP_EQUAL("timerfd", k->file(number)->type());  // lowest free number: reused
+  CHECK_EQUAL(0, loop->io_stop(h));  // must not remove the timerfd's registration
+  CHECK_EQUAL(1u, loop->health().stale_fd_stops);
+  CHECK_EQUAL(1, loop->run_once(-1));
+  CHECK_EQUAL(1, fired.n);
 }

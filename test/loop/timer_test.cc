@@ -404,3 +404,42 @@ TEST(Timer, a_day_of_one_second_ticks_runs_in_virtual_time) {
   CHECK_EQUAL(0, loop->health().timer_lag_ns_max);
   CHECK(loop->verify());
 }
+
+TEST(Timer, boottime_timer_fires_after_suspend_even_with_a_realtime_step_pending) {
+  Step st;
+  Fired boot;
+  boot.clock = Clock::kBoottime;
+  TimerHandle hb;
+  CHECK_EQUAL(0, loop->clock_step_watch(on_step, &st));
+  TimerSpec s;
+  s.clock = Clock::kBoottime;
+  s.deadline_ns = loop->now(Clock::kBoottime) + 1 * kSec;
+  CHECK_EQUAL(0, loop->timer_start(s, on_timer, &boot, &hb));
+  CHECK_EQUAL(0, loop->run_once(0));
+  k->step_realtime(5 * kSec);
+  k->suspend(2 * kSec);
+  CHECK(loop->run_once(391) >= 1);
+  CHECK_EQUAL(1, st.calls);
+  CHECK_EQUAL(1u, boot.at.size());
+}
+
+TEST(Timer, catch_up_realtime_timer_behind_a_backward_step_still_fires) {
+  Step st;
+  Fired f;
+  f.clock = Clock::kRealtime;
+  TimerHandle h;
+  CHECK_EQUAL(0, loop->clock_step_watch(on_step, &st));
+  TimerSpec s = periodic(476 * kMs, Overrun::kCatchUp);
+  s.clock = Clock::kRealtime;
+  s.slack_ns = 22 * kMs;
+  s.deadline_ns = loop->now(Clock::kRealtime) + kSec;
+  CHECK_EQUAL(0, loop->timer_start(s, on_timer, &f, &h));
+  CHECK_EQUAL(0, loop->run_once(0));
+  k->step_realtime(1500 * kSec);  // far ahead: many ticks behind
+  for (int i = 0; i < 3; ++i) CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(3u, f.at.size());
+  k->step_realtime(-1400 * kSec);  // back, but still ~100 s behind
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(4u, f.at.size());
+  CHECK_EQUAL(2, st.calls);
+}
