@@ -148,6 +148,17 @@ uint32_t serial_bits_per_byte(const SerialConfig& cfg) {
   return 1u + cfg.data_bits + (cfg.parity != Parity::kNone ? 1u : 0u) + cfg.stop_bits;
 }
 
+int serial_configure(int fd, const SerialConfig& cfg) {
+  Termios2 t{};
+  bool v2 = true;
+  int r = tty_get(fd, &t, &v2);
+  if (r < 0) return r;
+  Termios2 want{};
+  r = serial_encode(cfg, t, &want);
+  if (r < 0) return r;
+  return tty_set(fd, want, v2);
+}
+
 int serial_read_config(int fd, SerialConfig* out, bool* raw) {
   Termios2 t{};
   bool v2 = true;

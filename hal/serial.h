@@ -14,6 +14,10 @@
 //   -EOPNOTSUPP  the driver does not accept the baud rate
 //   -EINVAL      a malformed SerialConfig (baud 0, data bits outside 5..8,
 //                stop bits outside 1..2, unknown parity or flow control)
+// Reads: with vmin = vtime = 0 (the default) a read with nothing waiting
+// returns 0, not -EAGAIN (Linux's non-canonical "polling read"); it is not end
+// of file. A hang-up (unplugged adapter, closed pty master) shows as
+// EPOLLHUP and -EIO.
 // Line errors: with parity on, a byte with a parity or framing error arrives
 // as a NUL byte (INPCK without PARMRK/IGNPAR), as Linux delivers it.
 #pragma once
@@ -43,6 +47,9 @@ struct SerialConfig {
 void serial_decode(const Termios2& t, SerialConfig* out);
 // True if t is raw: no canonical mode, echo, signals, or output processing.
 bool serial_is_raw(const Termios2& t);
+// Sets raw mode and line settings on an open tty without taking it
+// exclusively (the pseudo-terminal a simulator hands out, say).
+[[nodiscard]] int serial_configure(int fd, const SerialConfig& cfg);
 // The line settings a tty has now (termios2 or the classic ioctl).
 [[nodiscard]] int serial_read_config(int fd, SerialConfig* out, bool* raw);
 // Bits on the wire per byte: start + data + parity + stop.

@@ -122,6 +122,9 @@ long SerialFile::read(void* buf, size_t count) {
   const size_t n = dev->read(static_cast<uint8_t*>(buf), count);
   if (n > 0) return static_cast<long>(n);
   if (dev->hung_up) return -EIO;  // a pty slave whose master closed
+  // Raw mode with VMIN = VTIME = 0 is a polling read: 0, not EAGAIN (Linux).
+  const hal::SerialConfig c = dev->config();
+  if (hal::serial_is_raw(dev->termios()) && c.vmin == 0 && c.vtime == 0) return 0;
   return nonblock ? -EAGAIN : -EDEADLK;
 }
 

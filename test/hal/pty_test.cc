@@ -48,6 +48,8 @@ TEST(Pty, raw_mode_round_trips_every_byte_value) {
   const std::string got = read_n(port.fd(), 256);
   CHECK_EQUAL(256u, got.size());
   CHECK(got == all);  // no CR/NL mapping, no echo, no signals, no stripping
+  char none[4];
+  CHECK_EQUAL(0, hal::read(port.fd(), none, sizeof none));  // polling read: 0, not EAGAIN
   CHECK_EQUAL(5, hal::write(port.fd(), "\r\n\x03\x7f\xff", 5));
   CHECK(read_n(master, 5) == std::string("\r\n\x03\x7f\xff", 5));
   hal::SerialConfig now;

@@ -1,0 +1,69 @@
+#include "apps/common/daemon.h"
+
+#include <cstring>
+#include <initializer_list>
+
+namespace app {
+namespace {
+
+constexpr int kSigHup = 1;
+constexpr int kSigInt = 2;
+constexpr int kSigTerm = 15;
+
+struct State {
+  Log* log;
+  bool stopping = false;
+  int signo = 0;
+};
+
+void on_stop_signal(evl::Loop& loop, evl::SignalHandle, const evl::SignalInfo& info, void* ctx) {
+  auto* s = static_cast<State*>(ctx);
+  s->signo = info.signo;
+  s->stopping = true;
+  loop.stop();
+}
+
+void on_hup(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx) {
+  auto* s = static_cast<State*>(ctx);
+  s->log->reopen();
+  s->log->log(Level::kInfo, "SIGHUP: log reopened");
+}
+
+void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
+  static_cast<State*>(ctx)->stopping = true;
+  loop.stop();
+}
+
+}  // namespace
+
+int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks& hooks) {
+  State st{&log};
+  evl::SignalHandle term, intr, hup;
+  evl::TimerHandle deadline;
+  int r = loop.signal_start(kSigTerm, on_stop_signal, &st, &term);
+  if (r == 0) r = loop.signal_start(kSigInt, on_stop_signal, &st, &intr);
+  if (r == 0) r = loop.signal_start(kSigHup, on_hup, &st, &hup);
+  if (r == 0 && run_for_ms > 0) r = loop.timer_after(run_for_ms * 1000000, on_deadline, &st, &deadline);
+  if (r < 0) {
+    log.log(Level::kError, "cannot set up signals: %s", std::strerror(-r));
+    hooks.stop(hooks.ctx);
+    return r;
+  }
+  while (!st.stopping) {
+    r = loop.run();
+    if (r < 0) {
+      log.log(Level::kError, "event loop failed: %s", std::strerror(-r));
+      break;
+    }
+    if (!st.stopping) break;  // nothing left to watch
+  }
+  if (st.signo != 0) log.log(Level::kInfo, "%s: stopping", st.signo == kSigInt ? "SIGINT" : "SIGTERM");
+  hooks.stop(hooks.ctx);
+  for (evl::SignalHandle h : {term, intr, hup}) {
+    if (h) (void)loop.signal_stop(h);
+  }
+  if (deadline) (void)loop.timer_stop(deadline);
+  return r < 0 ? r : 0;
+}
+
+}  // namespace app

@@ -1,0 +1,191 @@
+#include "apps/common/options.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "hal/sys.h"
+
+namespace app {
+namespace {
+
+constexpr size_t kMaxConfig = 16384;
+
+const Option* find(const Option* opts, size_t n, const char* name, size_t len) {
+  for (size_t i = 0; i < n; ++i) {
+    if (std::strlen(opts[i].name) == len && std::strncmp(opts[i].name, name, len) == 0) {
+      return &opts[i];
+    }
+  }
+  return nullptr;
+}
+
+bool parse_int(const char* s, int64_t* out) {
+  if (*s == '\0') return false;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(s, &end, 10);
+  if (errno != 0 || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+int set(const Option& o, const char* value, const char* where, ParseResult* r) {
+  switch (o.kind) {
+    case Option::Kind::kFlag:
+      *static_cast<bool*>(o.target) = true;
+      return 0;
+    case Option::Kind::kString:
+      if (value == nullptr || *value == '\0' || std::strlen(value) >= o.buf_len) {
+        std::snprintf(r->error, sizeof r->error, "%s--%s needs a value of 1..%zu characters", where,
+                      o.name, o.buf_len - 1);
+        return -EINVAL;
+      }
+      std::snprintf(static_cast<char*>(o.target), o.buf_len, "%s", value);
+      return 0;
+    case Option::Kind::kInt: {
+      int64_t v = 0;
+      if (value == nullptr || !parse_int(value, &v) || v < o.min || v > o.max) {
+        std::snprintf(r->error, sizeof r->error, "%s--%s needs a whole number from %lld to %lld%s%s",
+                      where, o.name, static_cast<long long>(o.min), static_cast<long long>(o.max),
+                      value != nullptr ? ", not " : "", value != nullptr ? value : "");
+        return -EINVAL;
+      }
+      *static_cast<int64_t*>(o.target) = v;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+char* trim(char* s) {
+  while (*s == ' ' || *s == '\t') ++s;
+  char* e = s + std::strlen(s);
+  while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) --e;
+  *e = '\0';
+  return s;
+}
+
+int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r) {
+  static char text[kMaxConfig + 1];
+  const int fd = hal::open(path, hal::kRdOnly | hal::kCloexec, 0);
+  if (fd < 0) {
+    std::snprintf(r->error, sizeof r->error, "cannot open config file %s: %s", path,
+                  std::strerror(-fd));
+    return -EINVAL;
+  }
+  size_t len = 0;
+  for (;;) {
+    const long got = hal::read(fd, text + len, kMaxConfig - len);
+    if (got == -EINTR) continue;
+    if (got <= 0) break;
+    len += static_cast<size_t>(got);
+    if (len == kMaxConfig) break;
+  }
+  (void)hal::close(fd);
+  text[len] = '\0';
+  int line_no = 0;
+  for (char* line = text; line != nullptr && *line != '\0';) {
+    char* next = std::strchr(line, '\n');
+    if (next != nullptr) *next++ = '\0';
+    ++line_no;
+    char* hash = std::strchr(line, '#');
+    if (hash != nullptr) *hash = '\0';
+    char* t = trim(line);
+    line = next;
+    if (*t == '\0') continue;
+    size_t key_len = std::strcspn(t, " \t=");
+    char* value = trim(t + key_len);
+    if (*value == '=') value = trim(value + 1);
+    char where[160];
+    std::snprintf(where, sizeof where, "%s:%d: ", path, line_no);
+    const Option* o = find(opts, n, t, key_len);
+    if (o == nullptr || std::strcmp(o->name, "config") == 0) {
+      std::snprintf(r->error, sizeof r->error, "%sunknown option '%.*s'", where,
+                    static_cast<int>(key_len), t);
+      return -EINVAL;
+    }
+    if (set(*o, *value != '\0' ? value : nullptr, where, r) < 0) return -EINVAL;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Option string_option(const char* name, const char* value_name, const char* help, char* buf,
+                     size_t len) {
+  return Option{name, Option::Kind::kString, value_name, help, buf, 0, 0, len};
+}
+
+Option int_option(const char* name, const char* value_name, const char* help, int64_t* v,
+                  int64_t min, int64_t max) {
+  return Option{name, Option::Kind::kInt, value_name, help, v, min, max, 0};
+}
+
+Option flag_option(const char* name, const char* help, bool* v) {
+  return Option{name, Option::Kind::kFlag, nullptr, help, v, 0, 0, 0};
+}
+
+int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResult* r) {
+  // The config file first, so that the command line wins.
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--config") == 0) {
+      if (parse_config(opts, n, argv[i + 1], r) < 0) return -EINVAL;
+    }
+  }
+  for (int i = 1; i < argc; ++i) {
+    const char* a = argv[i];
+    if (std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0) {
+      r->help = true;
+      return 0;
+    }
+    if (std::strncmp(a, "--", 2) != 0) {
+      std::snprintf(r->error, sizeof r->error, "unexpected argument '%s' (options start with --)", a);
+      return -EINVAL;
+    }
+    const char* name = a + 2;
+    const char* eq = std::strchr(name, '=');
+    const size_t len = eq != nullptr ? static_cast<size_t>(eq - name) : std::strlen(name);
+    if (len == 6 && std::strncmp(name, "config", 6) == 0) {
+      if (eq == nullptr) ++i;
+      continue;
+    }
+    const Option* o = find(opts, n, name, len);
+    if (o == nullptr) {
+      std::snprintf(r->error, sizeof r->error, "unknown option '--%.*s' (see --help)",
+                    static_cast<int>(len), name);
+      return -EINVAL;
+    }
+    const char* value = nullptr;
+    if (o->kind != Option::Kind::kFlag) {
+      if (eq != nullptr) {
+        value = eq + 1;
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      }
+    }
+    if (set(*o, value, "", r) < 0) return -EINVAL;
+  }
+  return 0;
+}
+
+void print_help(int fd, const char* usage, const Option* opts, size_t n) {
+  char line[512];
+  int len = std::snprintf(line, sizeof line, "%s\n\nOptions:\n", usage);
+  (void)hal::write(fd, line, static_cast<size_t>(len));
+  for (size_t i = 0; i < n; ++i) {
+    char left[64];
+    std::snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].value_name ? " " : "",
+                  opts[i].value_name ? opts[i].value_name : "");
+    len = std::snprintf(line, sizeof line, "  %-28s %s\n", left, opts[i].help);
+    (void)hal::write(fd, line, static_cast<size_t>(len));
+  }
+  len = std::snprintf(line, sizeof line,
+                      "  %-28s %s\n  %-28s %s\n", "--config PATH",
+                      "read options from a file (name = value per line, # comments)", "--help",
+                      "print this help");
+  (void)hal::write(fd, line, static_cast<size_t>(len));
+}
+
+}  // namespace app

@@ -1,0 +1,44 @@
+// Command-line and config-file options for the daemons, from one table.
+//
+// Each option is --name VALUE (or --name=VALUE); flags take no value. A
+// config file (--config PATH) holds the same options, one per line as
+// "name = value" or "name value" ("name" alone for a flag), with # comments;
+// the command line wins over the file. Any error is one line naming the
+// option (and the file and line), and parse() returns -EINVAL.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace app {
+
+struct Option {
+  enum class Kind : uint8_t { kString, kInt, kFlag };
+  const char* name;     // without the dashes
+  Kind kind;
+  const char* value_name;  // for --help
+  const char* help;
+  void* target;         // char[buf_len] / int64_t / bool
+  int64_t min;
+  int64_t max;
+  size_t buf_len;
+};
+
+Option string_option(const char* name, const char* value_name, const char* help, char* buf,
+                     size_t len);
+Option int_option(const char* name, const char* value_name, const char* help, int64_t* v,
+                  int64_t min, int64_t max);
+Option flag_option(const char* name, const char* help, bool* v);
+
+struct ParseResult {
+  bool help = false;
+  char error[256] = {};
+};
+
+// Parses argv (argv[0] is the program). 0, or -EINVAL with result->error set.
+[[nodiscard]] int parse_options(const Option* opts, size_t n, int argc, char** argv,
+                                ParseResult* result);
+// Writes the usage text to fd: the summary, then every option with its help.
+void print_help(int fd, const char* usage, const Option* opts, size_t n);
+
+}  // namespace app

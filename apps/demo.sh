@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The demo: a simulated sensor on a pseudo-terminal, telemetry reading it and
+# forwarding line protocol to a UDP collector, heartbeat beating to a TCP
+# server. Both collectors are socat on loopback. Halfway through, the
+# heartbeat server goes away for a while so the alarm is raised and cleared.
+# Runs DEMO_SECONDS (default 20) or until Ctrl-C, then prints a summary.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_TOTAL="${DEMO_SECONDS:-20}"
+UDP_PORT="${DEMO_UDP_PORT:-17001}"
+TCP_PORT="${DEMO_TCP_PORT:-17002}"
+BIN=bazel-bin/apps
+WORK="$(mktemp -d /tmp/evl-demo.XXXXXX)"
+PIDS=()
+
+say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
+die() { printf 'demo: error: %s\n' "$*" >&2; cleanup; exit 1; }
+
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; done
+  [ -n "${HB_SERVER:-}" ] && kill -TERM "$HB_SERVER" 2>/dev/null
+  [ -n "${TAIL:-}" ] && kill "$TAIL" 2>/dev/null
+  wait 2>/dev/null
+}
+trap 'say "interrupted"; FINISH=1' INT TERM
+
+for b in sensor_sim/sensor_sim telemetry/telemetry heartbeat/heartbeat; do
+  [ -x "$BIN/$b" ] || die "$BIN/$b is missing: build with 'bazel build //apps/...'"
+done
+command -v socat >/dev/null || die "socat is missing: run toolchains/setup.sh"
+
+start_hb_server() {
+  socat -u "TCP4-LISTEN:$TCP_PORT,bind=127.0.0.1,reuseaddr,fork" STDOUT >>"$WORK/heartbeat-server.log" 2>"$WORK/socat-tcp.err" &
+  HB_SERVER=$!
+}
+
+say "collector: socat on udp://127.0.0.1:$UDP_PORT, heartbeat server: socat on tcp://127.0.0.1:$TCP_PORT"
+socat -u "UDP4-RECV:$UDP_PORT,bind=127.0.0.1" STDOUT >"$WORK/collector.log" 2>"$WORK/socat-udp.err" &
+PIDS+=($!)
+start_hb_server
+sleep 0.3
+kill -0 "${PIDS[0]}" 2>/dev/null || die "socat could not listen on udp port $UDP_PORT: $(cat "$WORK/socat-udp.err")"
+kill -0 "$HB_SERVER" 2>/dev/null || die "socat could not listen on tcp port $TCP_PORT: $(cat "$WORK/socat-tcp.err")"
+
+"$BIN/sensor_sim/sensor_sim" --baud 9600 --period-ms 1000 --corrupt-pct 10 --noise-pct 10 \
+  >"$WORK/sensor_sim.out" 2>"$WORK/sensor_sim.log" &
+PIDS+=($!)
+for _ in $(seq 50); do grep -q 'pty' "$WORK/sensor_sim.out" 2>/dev/null && break; sleep 0.1; done
+PTY="$(awk '/pty/ {print $3}' "$WORK/sensor_sim.out")"
+[ -n "$PTY" ] || die "sensor_sim did not create a pseudo-terminal: $(cat "$WORK/sensor_sim.log")"
+say "sensor on $PTY (9600 baud, 10% bad checksums, 10% binary noise)"
+
+"$BIN/telemetry/telemetry" --serial "$PTY" --baud 9600 --collector "udp://127.0.0.1:$UDP_PORT" \
+  --id demo-board --batch-max 6 --batch-delay-ms 500 --health-period-ms 5000 \
+  2>"$WORK/telemetry.log" &
+PIDS+=($!)
+"$BIN/heartbeat/heartbeat" --server "tcp://127.0.0.1:$TCP_PORT" --id demo-board --period-ms 1000 \
+  --alarm-after-ms 3000 --backoff-initial-ms 200 --backoff-max-ms 1000 \
+  2>"$WORK/heartbeat.log" &
+PIDS+=($!)
+
+say "live (collector <, heartbeat server <<, daemons' logs !) for ${SECONDS_TOTAL}s; Ctrl-C stops"
+tail -q -n +1 -F "$WORK/collector.log" "$WORK/heartbeat-server.log" "$WORK/telemetry.log" "$WORK/heartbeat.log" 2>/dev/null \
+  | awk -v c="$WORK/collector.log" '
+      /^tail:/ {next}
+      /^HB / {print "  << " $0; fflush(); next}
+      /^(telemetry|heartbeat): / {print "  !  " $0; fflush(); next}
+      {print "  <  " $0; fflush()}' &
+TAIL=$!
+
+FINISH=0
+OUTAGE_AT=$((SECONDS_TOTAL / 3))
+OUTAGE_FOR=6
+for ((t = 0; t < SECONDS_TOTAL && FINISH == 0; t++)); do
+  if [ "$t" -eq "$OUTAGE_AT" ]; then
+    say "taking the heartbeat server down for ${OUTAGE_FOR}s (alarm after 3 s)"
+    # socat serves each connection in a forked child: end those too.
+    pkill -TERM -P "$HB_SERVER" 2>/dev/null; kill -TERM "$HB_SERVER" 2>/dev/null
+    wait "$HB_SERVER" 2>/dev/null
+  fi
+  if [ "$t" -eq $((OUTAGE_AT + OUTAGE_FOR)) ]; then
+    say "heartbeat server back"
+    start_hb_server
+  fi
+  sleep 1
+done
+
+say "stopping (SIGTERM: the daemons flush and print their counters)"
+# Daemons first, so that their last batch still reaches the collectors.
+for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+  kill -TERM "${PIDS[$i]}" 2>/dev/null
+  [ "$i" -ge 2 ] && wait "${PIDS[$i]}" 2>/dev/null
+done
+sleep 0.5
+kill "$TAIL" 2>/dev/null
+pkill -TERM -P "$HB_SERVER" 2>/dev/null; kill -TERM "$HB_SERVER" 2>/dev/null
+wait 2>/dev/null
+
+echo
+say "summary"
+printf '  collector received: %s gps, %s env, %s health lines\n' \
+  "$(grep -c '^gps,' "$WORK/collector.log")" "$(grep -c '^env,' "$WORK/collector.log")" \
+  "$(grep -c '^telemetry_health,' "$WORK/collector.log")"
+printf '  heartbeat server received: %s heartbeats\n' "$(grep -c '^HB ' "$WORK/heartbeat-server.log")"
+printf '  telemetry: %s\n' "$(grep 'records accepted' "$WORK/telemetry.log" | tail -n1 | sed 's/^telemetry: info: //')"
+printf '  heartbeat: %s\n' "$(grep 'heartbeats sent' "$WORK/heartbeat.log" | tail -n1 | sed 's/^heartbeat: info: //')"
+printf '  alarm lines: %s\n' "$(grep -c 'ALARM' "$WORK/heartbeat.log")"
+printf '  logs kept in %s\n' "$WORK"

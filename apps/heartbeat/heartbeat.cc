@@ -1,0 +1,245 @@
+#include "apps/heartbeat/heartbeat.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+namespace heartbeat {
+namespace {
+
+constexpr int64_t kMs = 1000000;
+constexpr int kSigChld = 17;
+
+}  // namespace
+
+int App::start(evl::Loop& loop, char* err, size_t err_len) {
+  app::Url url;
+  if (app::parse_url(cfg_.server, &url) < 0) {
+    std::snprintf(err, err_len,
+                  "--server '%s' is not tcp://HOST:PORT or udp://HOST:PORT with an IP literal",
+                  cfg_.server);
+    return -EINVAL;
+  }
+  if (cfg_.alarm_command[0] != '\0' && cfg_.alarm_command[0] != '/') {
+    std::snprintf(err, err_len, "--alarm-command must be an absolute path (no shell, no PATH)");
+    return -EINVAL;
+  }
+  loop_ = &loop;
+  start_ns_ = loop.now(evl::Clock::kMonotonic);
+  if (cfg_.watchdog_device[0] != '\0') {
+    watchdog_fd_ = hal::open(cfg_.watchdog_device, hal::kWrOnly | hal::kCloexec, 0);
+    if (watchdog_fd_ < 0) {
+      std::snprintf(err, err_len, "cannot open watchdog %s: %s", cfg_.watchdog_device,
+                    std::strerror(-watchdog_fd_));
+      return -EINVAL;
+    }
+  }
+  if (cfg_.notify_socket[0] != '\0') {
+    if (hal::parse_address(cfg_.notify_socket, &notify_addr_) < 0 ||
+        hal::dgram_open(hal::kAfUnix, &notify_fd_) < 0) {
+      log_->log(app::Level::kWarning, "NOTIFY_SOCKET=%s unusable; not notifying systemd",
+                cfg_.notify_socket);
+      notify_fd_ = -1;
+    }
+  }
+  app::LinkConfig lc;
+  lc.backoff_initial_ms = cfg_.backoff_initial_ms;
+  lc.backoff_max_ms = cfg_.backoff_max_ms;
+  lc.connect_timeout_ms = cfg_.connect_timeout_ms;
+  lc.jitter_seed = static_cast<uint64_t>(start_ns_);
+  app::LinkEvents ev;
+  ev.up = on_up;
+  ev.down = on_down;
+  ev.line = on_line;
+  ev.ctx = this;
+  if (const int r = link_.start(loop, url, lc, ev); r < 0) {
+    std::snprintf(err, err_len, "cannot start the link: %s", std::strerror(-r));
+    return -EINVAL;
+  }
+  evl::TimerSpec beat;
+  beat.period_ns = cfg_.period_ms * kMs;
+  beat.overrun = evl::Overrun::kSkip;
+  int r = loop.timer_start(beat, on_beat, this, &beat_);
+  const int64_t pet_ms =
+      cfg_.watchdog_usec > 0 ? cfg_.watchdog_usec / 2000 : cfg_.watchdog_interval_ms;
+  if (r == 0 && (watchdog_fd_ >= 0 || notify_fd_ >= 0) && pet_ms > 0) {
+    evl::TimerSpec pet;
+    pet.period_ns = pet_ms * kMs;
+    r = loop.timer_start(pet, on_pet, this, &pet_);
+  }
+  if (r == 0 && cfg_.alarm_command[0] != '\0') r = loop.signal_start(kSigChld, on_child, this, &child_);
+  if (r < 0) {
+    std::snprintf(err, err_len, "cannot start timers: %s", std::strerror(-r));
+    return r;
+  }
+  // Down from the start: if no connection comes up, the alarm follows.
+  (void)loop.timer_after(cfg_.alarm_after_ms * kMs, on_alarm, this, &alarm_timer_);
+  notify("READY=1");
+  log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
+            static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
+  return 0;
+}
+
+void App::stop() {
+  if (loop_ == nullptr) return;
+  notify("STOPPING=1");
+  link_.stop();
+  for (evl::TimerHandle* t : {&beat_, &alarm_timer_, &pet_}) {
+    if (*t) (void)loop_->timer_stop(*t);
+    *t = evl::TimerHandle{};
+  }
+  if (child_) (void)loop_->signal_stop(child_);
+  if (watchdog_fd_ >= 0) {
+    (void)hal::write(watchdog_fd_, "V", 1);  // magic close: a clean stop is no hang
+    (void)hal::close(watchdog_fd_);
+    watchdog_fd_ = -1;
+  }
+  if (notify_fd_ >= 0) (void)hal::close(notify_fd_);
+  notify_fd_ = -1;
+  loop_ = nullptr;
+}
+
+void App::summary(char* buf, size_t len) const {
+  std::snprintf(buf, len,
+                "heartbeats sent=%llu missed_down=%llu missed_full=%llu acks=%llu rtt_us last=%lld "
+                "max=%lld; outages=%llu alarms raised=%llu cleared=%llu; pets=%llu skipped=%llu; "
+                "connects=%llu failures=%llu",
+                static_cast<unsigned long long>(c_.sent),
+                static_cast<unsigned long long>(c_.missed_down),
+                static_cast<unsigned long long>(c_.missed_full),
+                static_cast<unsigned long long>(c_.acks), static_cast<long long>(c_.rtt_us_last),
+                static_cast<long long>(c_.rtt_us_max), static_cast<unsigned long long>(c_.outages),
+                static_cast<unsigned long long>(c_.alarms_raised),
+                static_cast<unsigned long long>(c_.alarms_cleared),
+                static_cast<unsigned long long>(c_.pets),
+                static_cast<unsigned long long>(c_.pets_skipped),
+                static_cast<unsigned long long>(link_.stats().connects),
+                static_cast<unsigned long long>(link_.stats().failures));
+}
+
+void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->c_.missed_down += missed;  // ticks the loop could not even deliver
+  const int64_t now = loop.now(evl::Clock::kMonotonic);
+  const uint64_t seq = ++a->seq_;
+  char line[192];
+  const int n = std::snprintf(line, sizeof line, "HB id=%s seq=%llu uptime_ms=%lld mono_ns=%lld\n",
+                              a->cfg_.id, static_cast<unsigned long long>(seq),
+                              static_cast<long long>((now - a->start_ns_) / kMs),
+                              static_cast<long long>(now));
+  if (a->link_.tcp() && !a->link_.up()) {
+    ++a->c_.missed_down;
+    return;
+  }
+  const int r = a->link_.send(line, static_cast<size_t>(n));
+  if (r == 0) {
+    ++a->c_.sent;
+    a->sent_ns_[seq % 64] = now;
+  } else if (r == -ENOBUFS) {
+    ++a->c_.missed_full;
+  } else {
+    ++a->c_.missed_down;
+  }
+}
+
+void App::on_line(void* ctx, const char* line, size_t len) {
+  auto* a = static_cast<App*>(ctx);
+  char text[128];
+  const size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
+  std::memcpy(text, line, n);
+  text[n] = '\0';
+  unsigned long long seq = 0;
+  if (std::sscanf(text, "ACK seq=%llu", &seq) != 1 || seq == 0 || seq > a->seq_ ||
+      a->seq_ - seq >= 64) {
+    return;  // not an ack of a beat we still remember
+  }
+  const int64_t rtt = (a->loop_->now(evl::Clock::kMonotonic) - a->sent_ns_[seq % 64]) / 1000;
+  ++a->c_.acks;
+  a->c_.rtt_us_last = rtt;
+  if (rtt > a->c_.rtt_us_max) a->c_.rtt_us_max = rtt;
+}
+
+void App::on_up(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->down_ = false;
+  if (a->alarm_timer_) (void)a->loop_->timer_stop(a->alarm_timer_);
+  a->alarm_timer_ = evl::TimerHandle{};
+  a->log_->log(app::Level::kInfo, "connected to %s", a->cfg_.server);
+  if (a->alarm_) {
+    a->alarm_ = false;
+    ++a->c_.alarms_cleared;
+    a->log_->log(app::Level::kError, "ALARM CLEARED: link to %s is back", a->cfg_.server);
+    a->run_alarm_command("clear");
+  }
+}
+
+void App::on_down(void* ctx, int err) {
+  auto* a = static_cast<App*>(ctx);
+  if (a->down_ && a->c_.outages > 0) return;
+  a->down_ = true;
+  ++a->c_.outages;
+  a->log_->log(app::Level::kWarning, "link to %s down: %s; reconnecting", a->cfg_.server,
+               err != 0 ? std::strerror(-err) : "closed by the server");
+  if (!a->alarm_ && !a->alarm_timer_) {
+    (void)a->loop_->timer_after(a->cfg_.alarm_after_ms * kMs, on_alarm, a, &a->alarm_timer_);
+  }
+}
+
+void App::on_alarm(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->alarm_timer_ = evl::TimerHandle{};
+  if (a->alarm_ || !a->down_) return;
+  a->alarm_ = true;
+  ++a->c_.alarms_raised;
+  a->log_->log(app::Level::kError, "ALARM: link to %s down for more than %lld ms",
+               a->cfg_.server, static_cast<long long>(a->cfg_.alarm_after_ms));
+  a->run_alarm_command("raise");
+}
+
+void App::run_alarm_command(const char* arg) {
+  if (cfg_.alarm_command[0] == '\0') return;
+  char arg_copy[8];
+  std::snprintf(arg_copy, sizeof arg_copy, "%s", arg);
+  char* argv[] = {cfg_.alarm_command, arg_copy, nullptr};
+  int pid = 0;
+  const int r = hal::spawn(cfg_.alarm_command, argv, &pid);
+  if (r < 0) {
+    ++c_.spawn_errors;
+    log_->log(app::Level::kError, "cannot run %s %s: %s", cfg_.alarm_command, arg,
+              std::strerror(-r));
+  }
+}
+
+void App::on_child(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void*) {
+  int status = 0;
+  while (hal::waitpid(-1, &status, hal::kWnohang) > 0) {
+  }
+}
+
+void App::on_pet(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  const int64_t lag_ms = loop.health().timer_lag_ns_last / kMs;
+  if (missed > 0 || lag_ms > a->cfg_.max_lag_ms) {
+    ++a->c_.pets_skipped;
+    a->log_->log(app::Level::kWarning, "loop %lld ms late: not petting the watchdog",
+                 static_cast<long long>(lag_ms));
+    return;
+  }
+  ++a->c_.pets;
+  if (a->watchdog_fd_ >= 0) {
+    int dummy = 0;
+    if (hal::ioctl(a->watchdog_fd_, hal::kWdiocKeepalive, &dummy) < 0) {
+      (void)hal::write(a->watchdog_fd_, "\0", 1);  // drivers without the ioctl take a write
+    }
+  }
+  a->notify("WATCHDOG=1");
+}
+
+void App::notify(const char* msg) {
+  if (notify_fd_ < 0) return;
+  if (hal::dgram_send(notify_fd_, msg, std::strlen(msg), &notify_addr_) < 0) ++c_.notify_errors;
+}
+
+}  // namespace heartbeat

@@ -1,0 +1,107 @@
+// The heartbeat daemon's core.
+//
+// Every period it sends one line, never waiting for the server:
+//   HB id=<id> seq=<n> uptime_ms=<ms since start> mono_ns=<CLOCK_MONOTONIC ns>\n
+// A server may answer "ACK seq=<n>" lines; they only measure round-trip time.
+// The heartbeat timer is periodic and keeps its phase through outages; beats
+// due while the link is down are counted as missed, not queued.
+//
+// Alarm: when the link has been down for alarm_after_ms, the alarm is raised
+// once (an error line, and alarm_command run as `PROG raise`, no shell); when
+// the link comes back it is cleared once (`PROG clear`). Each outage counts.
+//
+// Watchdog: with systemd's NOTIFY_SOCKET and WATCHDOG_USEC it sends READY=1,
+// then WATCHDOG=1 every WATCHDOG_USEC/2; with a watchdog device it pets it
+// (WDIOC_KEEPALIVE) every watchdog_interval_ms. Both only while the loop is
+// healthy: the petting timer itself must run less than max_lag_ms late. A
+// stuck loop pets nothing and the board is reset. A clean stop disarms the
+// device with the magic close ('V').
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "apps/common/link.h"
+#include "apps/common/log.h"
+#include "loop/loop.h"
+
+namespace heartbeat {
+
+struct Config {
+  char server[128] = {};
+  char id[64] = "dev0";
+  int64_t period_ms = 1000;
+  int64_t backoff_initial_ms = 500;
+  int64_t backoff_max_ms = 30000;
+  int64_t connect_timeout_ms = 5000;
+  int64_t alarm_after_ms = 30000;
+  char alarm_command[256] = {};
+  char watchdog_device[256] = {};
+  int64_t watchdog_interval_ms = 1000;
+  int64_t max_lag_ms = 500;
+  // From the environment (systemd): empty / 0 when not started that way.
+  char notify_socket[108] = {};
+  int64_t watchdog_usec = 0;
+};
+
+struct Counters {
+  uint64_t sent = 0;
+  uint64_t missed_down = 0;   // due while the link was down
+  uint64_t missed_full = 0;   // the link's buffer was full (a stalled server)
+  uint64_t acks = 0;
+  int64_t rtt_us_last = -1;
+  int64_t rtt_us_max = -1;
+  uint64_t outages = 0;
+  uint64_t alarms_raised = 0;
+  uint64_t alarms_cleared = 0;
+  uint64_t pets = 0;
+  uint64_t pets_skipped = 0;  // the loop was too late to vouch for itself
+  uint64_t notify_errors = 0;
+  uint64_t spawn_errors = 0;
+};
+
+class App {
+ public:
+  App(const Config& cfg, app::Log* log) : cfg_(cfg), log_(log) {}
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  [[nodiscard]] int start(evl::Loop& loop, char* err, size_t err_len);
+  void stop();
+  void summary(char* buf, size_t len) const;
+  const Counters& counters() const { return c_; }
+  bool alarm_raised() const { return alarm_; }
+  const app::Link& link() const { return link_; }
+
+ private:
+  static void on_beat(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  static void on_alarm(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  static void on_pet(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  static void on_child(evl::Loop& loop, evl::SignalHandle h, const evl::SignalInfo& i, void* ctx);
+  static void on_up(void* ctx);
+  static void on_down(void* ctx, int err);
+  static void on_line(void* ctx, const char* line, size_t len);
+
+  void notify(const char* msg);
+  void run_alarm_command(const char* arg);
+
+  Config cfg_;
+  app::Log* log_;
+  evl::Loop* loop_ = nullptr;
+  app::Link link_;
+  evl::TimerHandle beat_;
+  evl::TimerHandle alarm_timer_;
+  evl::TimerHandle pet_;
+  evl::SignalHandle child_;
+  Counters c_;
+  int64_t start_ns_ = 0;
+  uint64_t seq_ = 0;
+  int64_t sent_ns_[64] = {};  // send time by seq % 64, for round trips
+  bool alarm_ = false;
+  bool down_ = true;
+  int watchdog_fd_ = -1;
+  int notify_fd_ = -1;
+  hal::SockAddr notify_addr_;
+};
+
+}  // namespace heartbeat

@@ -1,0 +1,93 @@
+// heartbeat: sends a line to a server every period and raises an alarm when
+// the link stays down. See heartbeat.h for the protocol and README.md.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "apps/common/daemon.h"
+#include "apps/common/options.h"
+#include "apps/heartbeat/heartbeat.h"
+#include "loop/static_loop.h"
+
+namespace {
+
+evl::StaticLoop<8, 16, 4, 1, 4> g_loop;  // static storage: no heap, no stack size surprise
+
+void stop_app(void* ctx) { static_cast<heartbeat::App*>(ctx)->stop(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  heartbeat::Config cfg;
+  bool use_syslog = false;
+  int64_t run_for_ms = 0;
+  const app::Option opts[] = {
+      app::string_option("server", "URL", "tcp://HOST:PORT or udp://HOST:PORT (required)",
+                         cfg.server, sizeof cfg.server),
+      app::string_option("id", "NAME", "device id in each heartbeat (default dev0)", cfg.id,
+                         sizeof cfg.id),
+      app::int_option("period-ms", "MS", "heartbeat period (default 1000)", &cfg.period_ms, 10,
+                      86400000),
+      app::int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
+                      &cfg.backoff_initial_ms, 1, 3600000),
+      app::int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
+                      &cfg.backoff_max_ms, 1, 86400000),
+      app::int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
+                      &cfg.connect_timeout_ms, 1, 600000),
+      app::int_option("alarm-after-ms", "MS", "raise the alarm after the link is down this long "
+                      "(default 30000)", &cfg.alarm_after_ms, 1, 86400000),
+      app::string_option("alarm-command", "PROG", "run PROG raise / PROG clear (absolute path)",
+                         cfg.alarm_command, sizeof cfg.alarm_command),
+      app::string_option("watchdog-device", "PATH", "pet this Linux watchdog device",
+                         cfg.watchdog_device, sizeof cfg.watchdog_device),
+      app::int_option("watchdog-interval-ms", "MS", "pet interval without systemd (default 1000)",
+                      &cfg.watchdog_interval_ms, 10, 3600000),
+      app::int_option("max-lag-ms", "MS", "pet only while the loop is less late (default 500)",
+                      &cfg.max_lag_ms, 1, 3600000),
+      app::flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &use_syslog),
+      app::int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
+                      &run_for_ms, 0, INT64_MAX / 1000000),
+  };
+  const size_t n = sizeof opts / sizeof opts[0];
+  app::ParseResult pr;
+  if (app::parse_options(opts, n, argc, argv, &pr) < 0) {
+    std::fprintf(stderr, "heartbeat: %s\n", pr.error);
+    return 2;
+  }
+  if (pr.help) {
+    app::print_help(1, "usage: heartbeat --server tcp://HOST:PORT [options]\n"
+                       "Sends 'HB id=ID seq=N uptime_ms=U mono_ns=T' every period.", opts, n);
+    return 0;
+  }
+  if (cfg.server[0] == '\0') {
+    std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
+    return 2;
+  }
+  if (cfg.backoff_max_ms < cfg.backoff_initial_ms) {
+    std::fprintf(stderr, "heartbeat: --backoff-max-ms must be >= --backoff-initial-ms\n");
+    return 2;
+  }
+  if (const char* ns = std::getenv("NOTIFY_SOCKET")) {
+    std::snprintf(cfg.notify_socket, sizeof cfg.notify_socket, "%s", ns);
+  }
+  if (const char* wd = std::getenv("WATCHDOG_USEC")) cfg.watchdog_usec = std::atoll(wd);
+  app::Log log("heartbeat");
+  if (use_syslog && log.use_syslog() < 0) {
+    std::fprintf(stderr, "heartbeat: cannot reach syslog at /dev/log; logging to stderr\n");
+  }
+  if (const int r = g_loop.init(); r < 0) {
+    std::fprintf(stderr, "heartbeat: cannot create the event loop: %s\n", std::strerror(-r));
+    return 1;
+  }
+  heartbeat::App a(cfg, &log);
+  char err[256];
+  if (a.start(g_loop, err, sizeof err) < 0) {
+    std::fprintf(stderr, "heartbeat: %s\n", err);
+    return 2;
+  }
+  const int r = app::run_daemon(g_loop, log, run_for_ms, app::DaemonHooks{stop_app, &a});
+  char line[512];
+  a.summary(line, sizeof line);
+  log.log(app::Level::kInfo, "%s", line);
+  return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,82 @@
+// telemetry: NMEA sensor records from a serial port to a line-protocol
+// collector, with store-and-forward. See telemetry.h and README.md.
+#include <cstdio>
+#include <cstring>
+
+#include "apps/common/daemon.h"
+#include "apps/common/options.h"
+#include "apps/telemetry/telemetry.h"
+#include "loop/static_loop.h"
+
+namespace {
+
+evl::StaticLoop<8, 16, 4, 1, 4> g_loop;
+
+void stop_app(void* ctx) { static_cast<telemetry::App*>(ctx)->stop(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  static telemetry::Config cfg;
+  bool use_syslog = false;
+  int64_t run_for_ms = 0;
+  const app::Option opts[] = {
+      app::string_option("serial", "PATH", "serial device of the sensor (required)", cfg.serial,
+                         sizeof cfg.serial),
+      app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000),
+      app::string_option("collector", "URL", "udp://HOST:PORT or tcp://HOST:PORT (required)",
+                         cfg.collector, sizeof cfg.collector),
+      app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
+                         sizeof cfg.id),
+      app::int_option("batch-max", "N", "records per batch (default 20)", &cfg.batch_max, 1, 256),
+      app::int_option("batch-delay-ms", "MS", "send a partial batch after (default 1000)",
+                      &cfg.batch_delay_ms, 1, 3600000),
+      app::int_option("buffer-records", "N", "store-and-forward capacity (default 1024, max 4096)",
+                      &cfg.buffer_records, 1, static_cast<int64_t>(telemetry::kMaxRecords)),
+      app::int_option("health-period-ms", "MS", "send own health every (default 10000)",
+                      &cfg.health_period_ms, 100, 86400000),
+      app::int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
+                      &cfg.backoff_initial_ms, 1, 3600000),
+      app::int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
+                      &cfg.backoff_max_ms, 1, 86400000),
+      app::int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
+                      &cfg.connect_timeout_ms, 1, 600000),
+      app::flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &use_syslog),
+      app::int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
+                      &run_for_ms, 0, INT64_MAX / 1000000),
+  };
+  const size_t n = sizeof opts / sizeof opts[0];
+  app::ParseResult pr;
+  if (app::parse_options(opts, n, argc, argv, &pr) < 0) {
+    std::fprintf(stderr, "telemetry: %s\n", pr.error);
+    return 2;
+  }
+  if (pr.help) {
+    app::print_help(1, "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"
+                       "Reads NMEA GGA/RMC/XDR, sends InfluxDB line protocol.", opts, n);
+    return 0;
+  }
+  if (cfg.backoff_max_ms < cfg.backoff_initial_ms) {
+    std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
+    return 2;
+  }
+  app::Log log("telemetry");
+  if (use_syslog && log.use_syslog() < 0) {
+    std::fprintf(stderr, "telemetry: cannot reach syslog at /dev/log; logging to stderr\n");
+  }
+  if (const int r = g_loop.init(); r < 0) {
+    std::fprintf(stderr, "telemetry: cannot create the event loop: %s\n", std::strerror(-r));
+    return 1;
+  }
+  static telemetry::App a(cfg, &log);
+  char err[256];
+  if (a.start(g_loop, err, sizeof err) < 0) {
+    std::fprintf(stderr, "telemetry: %s\n", err);
+    return 2;
+  }
+  const int r = app::run_daemon(g_loop, log, run_for_ms, app::DaemonHooks{stop_app, &a});
+  char line[768];
+  a.summary(line, sizeof line);
+  log.log(app::Level::kInfo, "%s", line);
+  return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,290 @@
+#include "apps/telemetry/telemetry.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+
+#include "apps/telemetry/lineproto.h"
+
+namespace telemetry {
+namespace {
+
+constexpr int64_t kMs = 1000000;
+constexpr size_t kDatagramMax = 1400;  // one datagram, well under a 1500-byte MTU
+
+}  // namespace
+
+uint64_t App::bad_total() const {
+  uint64_t n = 0;
+  for (uint64_t b : c_.bad) n += b;
+  return n;
+}
+
+int App::start(evl::Loop& loop, char* err, size_t err_len) {
+  app::Url url;
+  if (cfg_.serial[0] == '\0') {
+    std::snprintf(err, err_len, "--serial PATH is required");
+    return -EINVAL;
+  }
+  if (app::parse_url(cfg_.collector, &url) < 0) {
+    std::snprintf(err, err_len,
+                  "--collector '%s' is not udp://HOST:PORT or tcp://HOST:PORT with an IP literal",
+                  cfg_.collector);
+    return -EINVAL;
+  }
+  hal::SerialConfig sc;
+  sc.baud = static_cast<uint32_t>(cfg_.baud);
+  hal::Termios2 probe{};
+  if (hal::serial_encode(sc, probe, &probe) < 0) {
+    std::snprintf(err, err_len, "--baud %lld is not a usable rate",
+                  static_cast<long long>(cfg_.baud));
+    return -EINVAL;
+  }
+  loop_ = &loop;
+  app::LinkConfig lc;
+  lc.backoff_initial_ms = cfg_.backoff_initial_ms;
+  lc.backoff_max_ms = cfg_.backoff_max_ms;
+  lc.connect_timeout_ms = cfg_.connect_timeout_ms;
+  lc.jitter_seed = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
+  app::LinkEvents ev;
+  ev.up = on_link_up;
+  ev.down = on_link_down;
+  ev.drained = on_drained;
+  ev.ctx = this;
+  if (const int r = link_.start(loop, url, lc, ev); r < 0) {
+    std::snprintf(err, err_len, "cannot start the collector link: %s", std::strerror(-r));
+    return -EINVAL;
+  }
+  evl::TimerSpec health;
+  health.period_ns = cfg_.health_period_ms * kMs;
+  if (const int r = loop.timer_start(health, on_health, this, &health_timer_); r < 0) {
+    std::snprintf(err, err_len, "cannot start the health timer: %s", std::strerror(-r));
+    return r;
+  }
+  (void)loop.clock_step_watch(on_step, this);
+  open_serial();
+  log_->log(app::Level::kInfo, "reading %s at %lld baud, forwarding to %s", cfg_.serial,
+            static_cast<long long>(cfg_.baud), cfg_.collector);
+  return 0;
+}
+
+void App::stop() {
+  if (loop_ == nullptr) return;
+  if (store_.size() > 0 && !batch_in_flight_) send_batch();  // one last try
+  link_.stop();
+  if (serial_io_) (void)loop_->io_stop(serial_io_);
+  serial_io_ = evl::IoHandle{};
+  (void)port_.close();
+  for (evl::TimerHandle* t : {&batch_timer_, &health_timer_, &serial_retry_}) {
+    if (*t) (void)loop_->timer_stop(*t);
+    *t = evl::TimerHandle{};
+  }
+  (void)loop_->clock_step_watch(nullptr, nullptr);
+  loop_ = nullptr;
+}
+
+void App::summary(char* buf, size_t len) const {
+  std::snprintf(buf, len,
+                "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
+                "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
+                "unknown=%llu); bytes in=%llu out=%llu; collector connects=%llu failures=%llu",
+                static_cast<unsigned long long>(store_.accepted()),
+                static_cast<unsigned long long>(store_.delivered()),
+                static_cast<unsigned long long>(store_.dropped()), store_.size(),
+                static_cast<unsigned long long>(c_.sentences),
+                static_cast<unsigned long long>(bad_total()),
+                static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
+                static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
+                static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
+                static_cast<unsigned long long>(c_.bytes_in),
+                static_cast<unsigned long long>(link_.stats().bytes_out),
+                static_cast<unsigned long long>(link_.stats().connects),
+                static_cast<unsigned long long>(link_.stats().failures));
+}
+
+void App::open_serial() {
+  hal::SerialConfig sc;
+  sc.baud = static_cast<uint32_t>(cfg_.baud);
+  int r = port_.open(cfg_.serial, sc);
+  if (r == 0) {
+    r = loop_->io_start(port_.fd(), evl::kIn, on_serial, this, &serial_io_);
+    if (r < 0) (void)port_.close();
+  }
+  if (r == 0) {
+    ++c_.serial_opens;
+    if (serial_error_ != 0) log_->log(app::Level::kInfo, "serial %s is back", cfg_.serial);
+    serial_error_ = 0;
+    return;
+  }
+  if (r != serial_error_) {
+    log_->log(app::Level::kError, "cannot open serial %s: %s (retrying every %lld ms)",
+              cfg_.serial, std::strerror(-r), static_cast<long long>(cfg_.serial_retry_ms));
+  }
+  serial_error_ = r;
+  (void)loop_->timer_after(cfg_.serial_retry_ms * kMs, on_retry_serial, this, &serial_retry_);
+}
+
+void App::close_serial(int err) {
+  ++c_.serial_errors;
+  log_->log(app::Level::kError, "serial %s failed: %s", cfg_.serial, std::strerror(-err));
+  if (serial_io_) (void)loop_->io_stop(serial_io_);
+  serial_io_ = evl::IoHandle{};
+  (void)port_.close();
+  serial_error_ = err;
+  (void)loop_->timer_after(cfg_.serial_retry_ms * kMs, on_retry_serial, this, &serial_retry_);
+}
+
+void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->serial_retry_ = evl::TimerHandle{};
+  a->open_serial();
+}
+
+void App::on_serial(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  uint8_t buf[512];
+  for (int i = 0; i < 8; ++i) {
+    const long n = hal::read(a->port_.fd(), buf, sizeof buf);
+    if (n > 0) {
+      a->c_.bytes_in += static_cast<uint64_t>(n);
+      a->reader_.feed(buf, static_cast<size_t>(n));
+      continue;
+    }
+    // 0 is "nothing waiting" on a raw tty with VMIN = VTIME = 0, not end of
+    // file; an unplugged device or a closed pty shows as EIO and EPOLLHUP.
+    if (n == 0 || n == -EAGAIN || n == -EINTR) break;
+    a->close_serial(static_cast<int>(n));
+    return;
+  }
+  if ((events & (evl::kHup | evl::kErr)) != 0 && (events & evl::kIn) == 0) a->close_serial(-EIO);
+}
+
+void App::on_sentence(const char* s, size_t len, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  Record r;
+  Bad why = Bad::kSyntax;
+  if (parse_sentence(s, len, &r, &why) < 0) {
+    on_bad(why, ctx);
+    return;
+  }
+  ++a->c_.sentences;
+  r.wall_ns = a->loop_->now(evl::Clock::kRealtime);
+  (void)a->store_.push(r);
+  a->maybe_send();
+}
+
+void App::on_bad(Bad why, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  const uint64_t n = ++a->c_.bad[static_cast<int>(why)];
+  if ((n & (n - 1)) == 0) {  // 1st, 2nd, 4th, 8th...: visible, never a flood
+    a->log_->log(app::Level::kWarning, "bad frame on %s: %s (%llu so far)", a->cfg_.serial,
+                 bad_name(why), static_cast<unsigned long long>(n));
+  }
+}
+
+void App::maybe_send() {
+  const size_t waiting = store_.size() - store_.in_flight;
+  if (waiting >= static_cast<size_t>(cfg_.batch_max)) {
+    send_batch();
+  } else if (waiting > 0 && !batch_timer_) {
+    (void)loop_->timer_after(cfg_.batch_delay_ms * kMs, on_batch_timer, this, &batch_timer_);
+  }
+}
+
+void App::on_batch_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->batch_timer_ = evl::TimerHandle{};
+  a->send_batch();
+  if (a->store_.size() > a->store_.in_flight) a->maybe_send();
+}
+
+void App::send_batch() {
+  // UDP has no connection: it tries every batch, and a good send is "up".
+  if ((link_.tcp() && !link_.up()) || batch_in_flight_ || store_.size() == 0) return;
+  char buf[8192];
+  const size_t cap = link_.tcp() ? (link_.out_space() < sizeof buf ? link_.out_space() : sizeof buf)
+                                 : kDatagramMax;
+  size_t used = 0;
+  size_t n = 0;
+  while (n < store_.size() && n < static_cast<size_t>(cfg_.batch_max)) {
+    const size_t w = format_record(store_.at(n), cfg_.id, buf + used, cap - used);
+    if (w == 0) break;
+    used += w;
+    ++n;
+  }
+  if (n == 0) return;  // the link's buffer is full: wait until it drains
+  const int r = link_.send(buf, used);
+  if (r < 0) return;   // kept in the store; retried on the next batch
+  ++c_.batches;
+  if (link_.tcp() && link_.out_pending() > 0) {
+    store_.in_flight = n;  // committed when the bytes are in the socket
+    batch_in_flight_ = true;
+  } else {
+    store_.commit(n);
+  }
+}
+
+void App::on_drained(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  if (!a->batch_in_flight_) return;
+  a->store_.commit(a->store_.in_flight);
+  a->batch_in_flight_ = false;
+  a->maybe_send();
+}
+
+void App::on_link_up(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->log_->log(app::Level::kInfo, "collector %s connected; %zu records buffered", a->cfg_.collector,
+               a->store_.size());
+  a->send_batch();
+}
+
+void App::on_link_down(void* ctx, int err) {
+  auto* a = static_cast<App*>(ctx);
+  a->store_.in_flight = 0;  // what was being written goes again
+  a->batch_in_flight_ = false;
+  a->log_->log(app::Level::kWarning, "collector %s unreachable: %s; buffering (%zu records)",
+               a->cfg_.collector, err != 0 ? std::strerror(-err) : "closed by peer",
+               a->store_.size());
+}
+
+void App::on_health(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  static_cast<App*>(ctx)->send_health();
+}
+
+void App::send_health() {
+  const evl::LoopHealth& h = loop_->health();
+  char line[768];
+  const int n = std::snprintf(
+      line, sizeof line,
+      "telemetry_health,device=%s loop_lag_ms=%.3f,callbacks=%lluu,callback_ms_max=%.3f,"
+      "io_hwm=%uu,timer_hwm=%uu,bytes_in=%lluu,bytes_out=%lluu,records=%lluu,delivered=%lluu,"
+      "dropped=%lluu,buffered=%zuu,bad_checksum=%lluu,bad_syntax=%lluu,bad_range=%lluu,"
+      "bad_too_long=%lluu,bad_noise=%lluu,bad_unknown=%lluu %lld\n",
+      cfg_.id, static_cast<double>(h.timer_lag_ns_max) / 1e6,
+      static_cast<unsigned long long>(h.callbacks), static_cast<double>(h.callback_ns_max) / 1e6,
+      h.io.high_water, h.timers.high_water, static_cast<unsigned long long>(c_.bytes_in),
+      static_cast<unsigned long long>(link_.stats().bytes_out),
+      static_cast<unsigned long long>(store_.accepted()),
+      static_cast<unsigned long long>(store_.delivered()),
+      static_cast<unsigned long long>(store_.dropped()), store_.size(),
+      static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
+      static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
+      static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
+      static_cast<long long>(loop_->now(evl::Clock::kRealtime)));
+  if (n > 0 && static_cast<size_t>(n) < sizeof line && link_.send(line, static_cast<size_t>(n)) == 0) {
+    ++c_.health_sent;
+  }
+}
+
+void App::on_step(evl::Loop& loop, int64_t step_ns, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  ++a->c_.steps;
+  const size_t moved =
+      a->store_.apply_step(step_ns, loop.now(evl::Clock::kRealtime) - step_ns + 1);
+  a->log_->log(app::Level::kInfo, "wall clock stepped by %lld ms; %zu buffered records restamped",
+               static_cast<long long>(step_ns / kMs), moved);
+}
+
+}  // namespace telemetry

@@ -1,0 +1,104 @@
+// The telemetry daemon's core: serial NMEA in, InfluxDB line protocol out,
+// with a store-and-forward buffer in between. main.cc only parses options
+// and runs it; tests and simulations run it on the fake kernel.
+//
+// Delivery: records leave the store only once sent: for UDP when the
+// datagram was handed to the kernel, for TCP when the batch's bytes were
+// written into the socket. A connection that drops with a batch half-written
+// resends the batch after reconnecting (at-least-once: the collector may see
+// a point twice; InfluxDB keeps one per series and timestamp). When the store
+// is full the oldest record is dropped and counted (a record dropped while
+// its batch was being written is counted as dropped, though it may arrive).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "apps/common/link.h"
+#include "apps/common/log.h"
+#include "apps/telemetry/nmea.h"
+#include "apps/telemetry/store.h"
+#include "hal/serial.h"
+#include "loop/loop.h"
+
+namespace telemetry {
+
+struct Config {
+  char serial[256] = {};
+  int64_t baud = 9600;
+  char collector[128] = {};
+  char id[64] = "dev0";
+  int64_t batch_max = 20;
+  int64_t batch_delay_ms = 1000;
+  int64_t buffer_records = 1024;
+  int64_t health_period_ms = 10000;
+  int64_t serial_retry_ms = 2000;
+  int64_t backoff_initial_ms = 500;
+  int64_t backoff_max_ms = 30000;
+  int64_t connect_timeout_ms = 5000;
+};
+
+struct Counters {
+  uint64_t bytes_in = 0;
+  uint64_t sentences = 0;
+  uint64_t bad[static_cast<int>(Bad::kCount)] = {};
+  uint64_t batches = 0;
+  uint64_t health_sent = 0;
+  uint64_t serial_opens = 0;
+  uint64_t serial_errors = 0;
+  uint64_t steps = 0;
+};
+
+class App {
+ public:
+  App(const Config& cfg, app::Log* log) : cfg_(cfg), log_(log), store_(static_cast<size_t>(cfg.buffer_records)) {}
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Checks the configuration (one-line error in err, -EINVAL) and starts.
+  [[nodiscard]] int start(evl::Loop& loop, char* err, size_t err_len);
+  // Flushes what can be flushed without waiting, and stops every watcher.
+  void stop();
+  // One line of counters.
+  void summary(char* buf, size_t len) const;
+
+  const Counters& counters() const { return c_; }
+  const Store& store() const { return store_; }
+  const app::Link& link() const { return link_; }
+  uint64_t bad_total() const;
+
+ private:
+  static void on_serial(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
+  static void on_sentence(const char* s, size_t len, void* ctx);
+  static void on_bad(Bad why, void* ctx);
+  static void on_batch_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  static void on_health(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  static void on_retry_serial(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  static void on_step(evl::Loop& loop, int64_t step_ns, void* ctx);
+  static void on_link_up(void* ctx);
+  static void on_link_down(void* ctx, int err);
+  static void on_drained(void* ctx);
+
+  void open_serial();
+  void close_serial(int err);
+  void maybe_send();
+  void send_batch();
+  void send_health();
+
+  Config cfg_;
+  app::Log* log_;
+  evl::Loop* loop_ = nullptr;
+  Store store_;
+  app::Link link_;
+  hal::SerialPort port_;
+  NmeaReader reader_{on_sentence, on_bad, this};
+  evl::IoHandle serial_io_;
+  evl::TimerHandle batch_timer_;
+  evl::TimerHandle health_timer_;
+  evl::TimerHandle serial_retry_;
+  Counters c_;
+  int serial_error_ = 0;  // the last open error reported, to report changes once
+  bool batch_in_flight_ = false;
+};
+
+}  // namespace telemetry
