@@ -122,9 +122,41 @@ void Link::fail(int err) {
   if (ev_.down != nullptr && (was_up || attempt_ == 1)) ev_.down(ev_.ctx, err);
 }
 
+// UDP has no connection to watch: after a send error the link is down and
+// probes with empty datagrams; a probe that draws no ICMP error by the next
+// tick brings it up. Only then is real data sent again, so an outage loses at
+// most what was sent before its first error.
+void Link::udp_down(int err) {
+  if (!up_) {
+    probe_sent_ = false;  // the error (seen by a read) answers the last probe
+    return;
+  }
+  up_ = false;
+  ++stats_.failures;
+  probe_sent_ = false;
+  attempt_ = 0;
+  (void)loop_->timer_after(next_backoff_ms() * 1000000 + 1, on_timer, this, &timer_);
+  if (ev_.down != nullptr) ev_.down(ev_.ctx, err);
+}
+
+void Link::udp_probe() {
+  const int err = hal::socket_error(fd_);
+  if (err == 0 && probe_sent_) {
+    set_up();
+    return;
+  }
+  probe_sent_ = hal::dgram_send(fd_, "", 0, nullptr) == 0;
+  ++attempt_;
+  (void)loop_->timer_after(next_backoff_ms() * 1000000 + 1, on_timer, this, &timer_);
+}
+
 void Link::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* l = static_cast<Link*>(ctx);
   l->timer_ = evl::TimerHandle{};
+  if (!l->url_.tcp && l->fd_ >= 0) {
+    l->udp_probe();
+    return;
+  }
   if (l->connecting_) {
     l->fail(-ETIMEDOUT);
   } else {
@@ -159,7 +191,7 @@ void Link::read_lines() {
       const long r = hal::dgram_recv(fd_, buf, sizeof buf, nullptr, &truncated);
       if (r == -EAGAIN) return;
       if (r < 0) {
-        fail(static_cast<int>(r));
+        udp_down(static_cast<int>(r));
         return;
       }
       stats_.bytes_in += static_cast<uint64_t>(r);
@@ -201,19 +233,14 @@ void Link::flush() {
 int Link::send(const void* data, size_t len) {
   if (stopped_) return -ENOTCONN;
   if (!url_.tcp) {
-    if (fd_ < 0) return -ENOTCONN;
+    if (fd_ < 0 || !up_) return -ENOTCONN;
     const long r = hal::dgram_send(fd_, data, len, nullptr);
     if (r < 0) {
-      if (up_) {
-        up_ = false;
-        ++stats_.failures;
-        if (ev_.down != nullptr) ev_.down(ev_.ctx, static_cast<int>(r));
-      }
+      udp_down(static_cast<int>(r));
       return static_cast<int>(r);
     }
     stats_.bytes_out += static_cast<uint64_t>(r);
     ++stats_.datagrams_out;
-    if (!up_) set_up();
     return 0;
   }
   if (!up_) return -ENOTCONN;

@@ -8,8 +8,11 @@
 // caller keeps its data (nothing is lost silently). Lines the peer sends are
 // handed to Events::line.
 // udp://HOST:PORT: a connected datagram socket; each send() is one datagram.
-// A send error (ECONNREFUSED from an ICMP "port unreachable", ...) counts as
-// the link going down; the next good send brings it up again.
+// A send error (ECONNREFUSED from an ICMP "port unreachable", ...) takes the
+// link down; it then probes with empty datagrams (back-off as above) and comes
+// up when a probe draws no error. While down, send() refuses data, so the
+// caller keeps it; what an outage can lose unseen is what was sent before
+// the first error came back (UDP cannot know more).
 #pragma once
 
 #include <cstddef>
@@ -82,6 +85,8 @@ class Link {
   void flush();
   void read_lines();
   void watch(uint32_t events);
+  void udp_down(int err);
+  void udp_probe();
 
   evl::Loop* loop_ = nullptr;
   Url url_;
@@ -94,6 +99,7 @@ class Link {
   bool up_ = false;
   bool connecting_ = false;
   bool stopped_ = true;
+  bool probe_sent_ = false;
   uint32_t attempt_ = 0;
   uint32_t watched_ = 0;
   uint64_t rng_ = 1;

@@ -28,22 +28,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   }
   loop_ = &loop;
   start_ns_ = loop.now(evl::Clock::kMonotonic);
-  if (cfg_.watchdog_device[0] != '\0') {
-    watchdog_fd_ = hal::open(cfg_.watchdog_device, hal::kWrOnly | hal::kCloexec, 0);
-    if (watchdog_fd_ < 0) {
-      std::snprintf(err, err_len, "cannot open watchdog %s: %s", cfg_.watchdog_device,
-                    std::strerror(-watchdog_fd_));
-      return -EINVAL;
-    }
-  }
-  if (cfg_.notify_socket[0] != '\0') {
-    if (hal::parse_address(cfg_.notify_socket, &notify_addr_) < 0 ||
-        hal::dgram_open(hal::kAfUnix, &notify_fd_) < 0) {
-      log_->log(app::Level::kWarning, "NOTIFY_SOCKET=%s unusable; not notifying systemd",
-                cfg_.notify_socket);
-      notify_fd_ = -1;
-    }
-  }
+  if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) return r;
   app::LinkConfig lc;
   lc.backoff_initial_ms = cfg_.backoff_initial_ms;
   lc.backoff_max_ms = cfg_.backoff_max_ms;
@@ -62,21 +47,15 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   beat.period_ns = cfg_.period_ms * kMs;
   beat.overrun = evl::Overrun::kSkip;
   int r = loop.timer_start(beat, on_beat, this, &beat_);
-  const int64_t pet_ms =
-      cfg_.watchdog_usec > 0 ? cfg_.watchdog_usec / 2000 : cfg_.watchdog_interval_ms;
-  if (r == 0 && (watchdog_fd_ >= 0 || notify_fd_ >= 0) && pet_ms > 0) {
-    evl::TimerSpec pet;
-    pet.period_ns = pet_ms * kMs;
-    r = loop.timer_start(pet, on_pet, this, &pet_);
-  }
   if (r == 0 && cfg_.alarm_command[0] != '\0') r = loop.signal_start(kSigChld, on_child, this, &child_);
   if (r < 0) {
     std::snprintf(err, err_len, "cannot start timers: %s", std::strerror(-r));
+    stop();  // leave nothing half-started
     return r;
   }
   // Down from the start: if no connection comes up, the alarm follows.
   (void)loop.timer_after(cfg_.alarm_after_ms * kMs, on_alarm, this, &alarm_timer_);
-  notify("READY=1");
+  watchdog_.notify("READY=1");
   log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
             static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
   return 0;
@@ -84,20 +63,14 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 
 void App::stop() {
   if (loop_ == nullptr) return;
-  notify("STOPPING=1");
+  watchdog_.notify("STOPPING=1");
   link_.stop();
-  for (evl::TimerHandle* t : {&beat_, &alarm_timer_, &pet_}) {
+  for (evl::TimerHandle* t : {&beat_, &alarm_timer_}) {
     if (*t) (void)loop_->timer_stop(*t);
     *t = evl::TimerHandle{};
   }
   if (child_) (void)loop_->signal_stop(child_);
-  if (watchdog_fd_ >= 0) {
-    (void)hal::write(watchdog_fd_, "V", 1);  // magic close: a clean stop is no hang
-    (void)hal::close(watchdog_fd_);
-    watchdog_fd_ = -1;
-  }
-  if (notify_fd_ >= 0) (void)hal::close(notify_fd_);
-  notify_fd_ = -1;
+  watchdog_.stop();
   loop_ = nullptr;
 }
 
@@ -113,8 +86,8 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<long long>(c_.rtt_us_max), static_cast<unsigned long long>(c_.outages),
                 static_cast<unsigned long long>(c_.alarms_raised),
                 static_cast<unsigned long long>(c_.alarms_cleared),
-                static_cast<unsigned long long>(c_.pets),
-                static_cast<unsigned long long>(c_.pets_skipped),
+                static_cast<unsigned long long>(watchdog_.stats().pets),
+                static_cast<unsigned long long>(watchdog_.stats().skipped),
                 static_cast<unsigned long long>(link_.stats().connects),
                 static_cast<unsigned long long>(link_.stats().failures));
 }
@@ -129,7 +102,7 @@ void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx)
                               a->cfg_.id, static_cast<unsigned long long>(seq),
                               static_cast<long long>((now - a->start_ns_) / kMs),
                               static_cast<long long>(now));
-  if (a->link_.tcp() && !a->link_.up()) {
+  if (!a->link_.up()) {
     ++a->c_.missed_down;
     return;
   }
@@ -216,30 +189,6 @@ void App::on_child(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void*)
   int status = 0;
   while (hal::waitpid(-1, &status, hal::kWnohang) > 0) {
   }
-}
-
-void App::on_pet(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx) {
-  auto* a = static_cast<App*>(ctx);
-  const int64_t lag_ms = loop.health().timer_lag_ns_last / kMs;
-  if (missed > 0 || lag_ms > a->cfg_.max_lag_ms) {
-    ++a->c_.pets_skipped;
-    a->log_->log(app::Level::kWarning, "loop %lld ms late: not petting the watchdog",
-                 static_cast<long long>(lag_ms));
-    return;
-  }
-  ++a->c_.pets;
-  if (a->watchdog_fd_ >= 0) {
-    int dummy = 0;
-    if (hal::ioctl(a->watchdog_fd_, hal::kWdiocKeepalive, &dummy) < 0) {
-      (void)hal::write(a->watchdog_fd_, "\0", 1);  // drivers without the ioctl take a write
-    }
-  }
-  a->notify("WATCHDOG=1");
-}
-
-void App::notify(const char* msg) {
-  if (notify_fd_ < 0) return;
-  if (hal::dgram_send(notify_fd_, msg, std::strlen(msg), &notify_addr_) < 0) ++c_.notify_errors;
 }
 
 }  // namespace heartbeat

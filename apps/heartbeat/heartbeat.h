@@ -23,6 +23,7 @@
 
 #include "apps/common/link.h"
 #include "apps/common/log.h"
+#include "apps/common/watchdog.h"
 #include "loop/loop.h"
 
 namespace heartbeat {
@@ -36,12 +37,7 @@ struct Config {
   int64_t connect_timeout_ms = 5000;
   int64_t alarm_after_ms = 30000;
   char alarm_command[256] = {};
-  char watchdog_device[256] = {};
-  int64_t watchdog_interval_ms = 1000;
-  int64_t max_lag_ms = 500;
-  // From the environment (systemd): empty / 0 when not started that way.
-  char notify_socket[108] = {};
-  int64_t watchdog_usec = 0;
+  app::WatchdogConfig watchdog;  // device, interval, max lag; systemd's from the environment
 };
 
 struct Counters {
@@ -54,9 +50,6 @@ struct Counters {
   uint64_t outages = 0;
   uint64_t alarms_raised = 0;
   uint64_t alarms_cleared = 0;
-  uint64_t pets = 0;
-  uint64_t pets_skipped = 0;  // the loop was too late to vouch for itself
-  uint64_t notify_errors = 0;
   uint64_t spawn_errors = 0;
 };
 
@@ -72,17 +65,16 @@ class App {
   const Counters& counters() const { return c_; }
   bool alarm_raised() const { return alarm_; }
   const app::Link& link() const { return link_; }
+  const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
 
  private:
   static void on_beat(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_alarm(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
-  static void on_pet(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_child(evl::Loop& loop, evl::SignalHandle h, const evl::SignalInfo& i, void* ctx);
   static void on_up(void* ctx);
   static void on_down(void* ctx, int err);
   static void on_line(void* ctx, const char* line, size_t len);
 
-  void notify(const char* msg);
   void run_alarm_command(const char* arg);
 
   Config cfg_;
@@ -91,7 +83,6 @@ class App {
   app::Link link_;
   evl::TimerHandle beat_;
   evl::TimerHandle alarm_timer_;
-  evl::TimerHandle pet_;
   evl::SignalHandle child_;
   Counters c_;
   int64_t start_ns_ = 0;
@@ -99,9 +90,7 @@ class App {
   int64_t sent_ns_[64] = {};  // send time by seq % 64, for round trips
   bool alarm_ = false;
   bool down_ = true;
-  int watchdog_fd_ = -1;
-  int notify_fd_ = -1;
-  hal::SockAddr notify_addr_;
+  app::Watchdog watchdog_;
 };
 
 }  // namespace heartbeat

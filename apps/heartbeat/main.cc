@@ -39,11 +39,11 @@ int main(int argc, char** argv) {
       app::string_option("alarm-command", "PROG", "run PROG raise / PROG clear (absolute path)",
                          cfg.alarm_command, sizeof cfg.alarm_command),
       app::string_option("watchdog-device", "PATH", "pet this Linux watchdog device",
-                         cfg.watchdog_device, sizeof cfg.watchdog_device),
-      app::int_option("watchdog-interval-ms", "MS", "pet interval without systemd (default 1000)",
-                      &cfg.watchdog_interval_ms, 10, 3600000),
+                         cfg.watchdog.device, sizeof cfg.watchdog.device),
+      app::int_option("watchdog-interval-ms", "MS", "device pet interval (default 1000)",
+                      &cfg.watchdog.interval_ms, 10, 3600000),
       app::int_option("max-lag-ms", "MS", "pet only while the loop is less late (default 500)",
-                      &cfg.max_lag_ms, 1, 3600000),
+                      &cfg.watchdog.max_lag_ms, 1, 3600000),
       app::flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &use_syslog),
       app::int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
                       &run_for_ms, 0, INT64_MAX / 1000000),
@@ -67,10 +67,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "heartbeat: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;
   }
-  if (const char* ns = std::getenv("NOTIFY_SOCKET")) {
-    std::snprintf(cfg.notify_socket, sizeof cfg.notify_socket, "%s", ns);
-  }
-  if (const char* wd = std::getenv("WATCHDOG_USEC")) cfg.watchdog_usec = std::atoll(wd);
+  app::Watchdog::from_environment(&cfg.watchdog);
   app::Log log("heartbeat");
   if (use_syslog && log.use_syslog() < 0) {
     std::fprintf(stderr, "heartbeat: cannot reach syslog at /dev/log; logging to stderr\n");

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;
   }
+  app::Watchdog::from_environment(&cfg.watchdog);
   app::Log log("telemetry");
   if (use_syslog && log.use_syslog() < 0) {
     std::fprintf(stderr, "telemetry: cannot reach syslog at /dev/log; logging to stderr\n");

@@ -60,10 +60,16 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   health.period_ns = cfg_.health_period_ms * kMs;
   if (const int r = loop.timer_start(health, on_health, this, &health_timer_); r < 0) {
     std::snprintf(err, err_len, "cannot start the health timer: %s", std::strerror(-r));
+    stop();  // leave nothing half-started
     return r;
   }
   (void)loop.clock_step_watch(on_step, this);
+  if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) {
+    stop();
+    return r;
+  }
   open_serial();
+  watchdog_.notify("READY=1");
   log_->log(app::Level::kInfo, "reading %s at %lld baud, forwarding to %s", cfg_.serial,
             static_cast<long long>(cfg_.baud), cfg_.collector);
   return 0;
@@ -71,7 +77,9 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 
 void App::stop() {
   if (loop_ == nullptr) return;
-  if (store_.size() > 0 && !batch_in_flight_) send_batch();  // one last try
+  if (link_.up() && store_.size() > 0 && !batch_in_flight_) send_batch();  // one last try
+  watchdog_.notify("STOPPING=1");
+  watchdog_.stop();
   link_.stop();
   if (serial_io_) (void)loop_->io_stop(serial_io_);
   serial_io_ = evl::IoHandle{};
@@ -200,8 +208,7 @@ void App::on_batch_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 }
 
 void App::send_batch() {
-  // UDP has no connection: it tries every batch, and a good send is "up".
-  if ((link_.tcp() && !link_.up()) || batch_in_flight_ || store_.size() == 0) return;
+  if (!link_.up() || batch_in_flight_ || store_.size() == 0) return;
   char buf[8192];
   const size_t cap = link_.tcp() ? (link_.out_space() < sizeof buf ? link_.out_space() : sizeof buf)
                                  : kDatagramMax;

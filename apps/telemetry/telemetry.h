@@ -16,6 +16,7 @@
 
 #include "apps/common/link.h"
 #include "apps/common/log.h"
+#include "apps/common/watchdog.h"
 #include "apps/telemetry/nmea.h"
 #include "apps/telemetry/store.h"
 #include "hal/serial.h"
@@ -36,6 +37,7 @@ struct Config {
   int64_t backoff_initial_ms = 500;
   int64_t backoff_max_ms = 30000;
   int64_t connect_timeout_ms = 5000;
+  app::WatchdogConfig watchdog;  // systemd's, from the environment
 };
 
 struct Counters {
@@ -65,6 +67,7 @@ class App {
   const Counters& counters() const { return c_; }
   const Store& store() const { return store_; }
   const app::Link& link() const { return link_; }
+  const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
   uint64_t bad_total() const;
 
  private:
@@ -90,6 +93,7 @@ class App {
   evl::Loop* loop_ = nullptr;
   Store store_;
   app::Link link_;
+  app::Watchdog watchdog_;
   hal::SerialPort port_;
   NmeaReader reader_{on_sentence, on_bad, this};
   evl::IoHandle serial_io_;

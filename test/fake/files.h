@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "test/fake/kernel.h"
@@ -88,11 +89,22 @@ class TimerFd : public File {
 
 class RegularFile : public File {
  public:
+  RegularFile() = default;
+  explicit RegularFile(std::string content) : content_(std::move(content)) {}
   uint32_t poll() const override { return hal::kEpollIn | hal::kEpollOut; }
-  long read(void*, size_t) override { return 0; }
+  long read(void* buf, size_t count) override {
+    const size_t n = count < content_.size() - pos_ ? count : content_.size() - pos_;
+    content_.copy(static_cast<char*>(buf), n, pos_);
+    pos_ += n;
+    return static_cast<long>(n);
+  }
   long write(const void*, size_t count) override { return static_cast<long>(count); }
   bool pollable() const override { return false; }
   const char* type() const override { return "regular"; }
+
+ private:
+  std::string content_;
+  size_t pos_ = 0;
 };
 
 class Epoll : public File {

@@ -192,6 +192,9 @@ class Kernel {
   // The next n datagrams sent anywhere are lost.
   void drop_datagrams(int n) { drop_datagrams_ += n; }
   uint64_t datagrams_dropped() const { return datagrams_dropped_; }
+  // Datagrams a full receive queue dropped (UDP does that silently).
+  uint64_t datagrams_overflowed() const { return datagrams_overflowed_; }
+  void note_overflow() { ++datagrams_overflowed_; }
   // A socket option as last set, or -1.
   int sockopt(int fd, int level, int name) const;
   std::vector<Socket*>& sockets() { return sockets_; }
@@ -202,7 +205,7 @@ class Kernel {
   SerialDevice& add_serial(const char* path);
   SerialDevice* serial(const char* path);
   // A path that exists but is no tty (a regular file), or that open refuses.
-  void add_regular_path(const char* path);
+  void add_regular_path(const char* path, const std::string& content = "");
   void deny_path(const char* path);
   // The argv of every spawn() so far, one string per argument.
   const std::vector<std::vector<std::string>>& spawned() const { return spawned_; }
@@ -279,13 +282,14 @@ class Kernel {
   std::vector<Socket*> sockets_;
   std::vector<std::string> blackholes_;
   std::vector<std::pair<std::string, std::shared_ptr<SerialDevice>>> serials_;
-  std::vector<std::string> regular_paths_;
+  std::vector<std::pair<std::string, std::string>> regular_paths_;
   std::vector<std::string> denied_paths_;
   std::vector<std::vector<std::string>> spawned_;
   int ephemeral_ = 40000;
   int next_pid_ = 5000;
   int drop_datagrams_ = 0;
   uint64_t datagrams_dropped_ = 0;
+  uint64_t datagrams_overflowed_ = 0;
   int pty_count_ = 0;
   friend class Socket;
   std::vector<Fault> faults_;

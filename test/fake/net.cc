@@ -82,6 +82,7 @@ long Socket::send(const void* buf, size_t len, int flags, const hal::SockAddr* t
       if (!hal::address_matches(s->local, dest)) continue;
       if (s->inbox_bytes + len > static_cast<size_t>(s->rcvbuf)) {
         if (family == hal::kAfUnix) return nonblock || (flags & hal::kMsgDontwait) ? -EAGAIN : -EDEADLK;
+        kernel->note_overflow();
         return static_cast<long>(len);  // UDP drops on a full receiver
       }
       if (!has_local) {
@@ -127,7 +128,7 @@ long Socket::recv(void* buf, size_t len, int flags, hal::SockAddr* from) {
     if (inbox.empty()) return dontwait ? -EAGAIN : -EDEADLK;
     const Datagram& d = inbox.front();
     const size_t n = std::min(len, d.bytes.size());
-    std::memcpy(buf, d.bytes.data(), n);
+    if (n > 0) std::memcpy(buf, d.bytes.data(), n);
     if (from != nullptr) *from = d.from;
     const long full = static_cast<long>(d.bytes.size());
     if ((flags & hal::kMsgPeek) == 0) {

@@ -32,10 +32,17 @@ void SerialDevice::emit(const std::string& bytes) {
     line_base_ns_ = k_->monotonic_ns();
     line_bytes_ = 0;
   }
+  // A UART hands bytes over a receive FIFO at a time, not one by one: each
+  // chunk of up to kFifoBytes becomes readable when its last byte is in.
+  const size_t first = rx_.size();
   for (char ch : bytes) {
     ++line_bytes_;
     rx_.emplace_back(line_base_ns_ + line_bytes_ * bits * 1000000000LL / baud,
                      static_cast<uint8_t>(ch));
+  }
+  for (size_t i = first; i < rx_.size(); i += kFifoBytes) {
+    const size_t last = std::min(i + kFifoBytes, rx_.size()) - 1;
+    for (size_t j = i; j < last; ++j) rx_[j].first = rx_[last].first;
   }
   ++seq;
 }
@@ -171,7 +178,9 @@ SerialDevice* Kernel::serial(const char* path) {
   return nullptr;
 }
 
-void Kernel::add_regular_path(const char* path) { regular_paths_.emplace_back(path); }
+void Kernel::add_regular_path(const char* path, const std::string& content) {
+  regular_paths_.emplace_back(path, content);
+}
 void Kernel::deny_path(const char* path) { denied_paths_.emplace_back(path); }
 
 int Kernel::sys_open(const char* path, int flags, unsigned int) {
@@ -181,8 +190,9 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
   if (std::find(denied_paths_.begin(), denied_paths_.end(), p) != denied_paths_.end()) {
     return -EACCES;
   }
-  if (std::find(regular_paths_.begin(), regular_paths_.end(), p) != regular_paths_.end()) {
-    auto f = std::make_shared<RegularFile>();
+  for (const auto& rp : regular_paths_) {
+    if (rp.first != p) continue;
+    auto f = std::make_shared<RegularFile>(rp.second);
     f->nonblock = (flags & hal::kNonblock) != 0;
     return install(f);
   }

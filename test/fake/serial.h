@@ -4,7 +4,8 @@
 // far end the test drives. Bytes sent from the far end arrive at the pace of
 // the tty's configured baud rate and framing (start + data + parity + stop
 // bits per byte), so a 9600-baud line delivers 960 bytes per virtual second
-// at 8N1. A byte with a framing or parity error arrives as NUL, as Linux
+// at 8N1, handed over in chunks of kFifoBytes as a UART's receive FIFO does
+// (each chunk when its last byte is in). A byte with a framing or parity error arrives as NUL, as Linux
 // delivers it without PARMRK.
 #pragma once
 
@@ -20,6 +21,7 @@ namespace fake {
 
 class SerialDevice {
  public:
+  static constexpr size_t kFifoBytes = 16;
   explicit SerialDevice(Kernel* k);
   // The far end sends bytes; they arrive one by one at the line's pace.
   void emit(const std::string& bytes);

@@ -1,0 +1,268 @@
+// The heartbeat daemon for 24 virtual hours on the fake kernel: a server that
+// acknowledges, three outages (10 s, 45 s, 10 min), systemd's watchdog.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/heartbeat/heartbeat.h"
+#include "hal/socket.h"
+#include "loop/static_loop.h"
+#include "test/fake/kernel.h"
+
+namespace {
+
+constexpr int64_t kMs = 1000000;
+constexpr int64_t kSec = 1000 * kMs;
+
+using TestLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
+
+struct Server {
+  evl::Loop* loop = nullptr;
+  hal::SockAddr at;
+  evl::IoHandle listener;
+  evl::IoHandle conn;
+  int64_t start_ns = 0;
+  int64_t period_ns = kSec;
+  uint64_t received = 0;
+  uint64_t last_seq = 0;
+  uint64_t off_phase = 0;
+  std::string partial;
+  bool up = false;
+};
+
+void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* s = static_cast<Server*>(ctx);
+  char buf[4096];
+  const long n = hal::stream_recv(loop.io_fd(h), buf, sizeof buf);
+  if (n <= 0) {
+    if (n == -EAGAIN) return;
+    (void)loop.io_close(h);
+    s->conn = evl::IoHandle{};
+    return;
+  }
+  s->partial.append(buf, static_cast<size_t>(n));
+  size_t nl;
+  while ((nl = s->partial.find('\n')) != std::string::npos) {
+    const std::string line = s->partial.substr(0, nl);
+    s->partial.erase(0, nl + 1);
+    unsigned long long seq = 0;
+    long long mono = 0;
+    if (std::sscanf(line.c_str(), "HB id=board-7 seq=%llu uptime_ms=%*d mono_ns=%lld", &seq,
+                    &mono) != 2) {
+      FAIL(("malformed heartbeat: " + line).c_str());
+    }
+    CHECK(seq > s->last_seq);
+    s->last_seq = seq;
+    ++s->received;
+    // Zero jitter on the fake: beat n leaves at exactly start + n * period.
+    if (mono != s->start_ns + static_cast<long long>(seq) * s->period_ns) ++s->off_phase;
+    char ack[64];
+    const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n", seq);
+    (void)hal::stream_send(loop.io_fd(h), ack, static_cast<size_t>(len));
+  }
+}
+
+void on_listener(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* s = static_cast<Server*>(ctx);
+  int fd = -1;
+  while (hal::stream_accept(loop.io_fd(h), &fd, nullptr) == 0) {
+    if (s->conn) (void)loop.io_close(s->conn);
+    CHECK_EQUAL(0, loop.io_start(fd, evl::kIn, on_conn, s, &s->conn));
+  }
+}
+
+void server_up(Server* s) {
+  int fd = -1;
+  CHECK_EQUAL(0, hal::stream_listen(s->at, 4, &fd));
+  CHECK_EQUAL(0, s->loop->io_start(fd, evl::kIn, on_listener, s, &s->listener));
+  s->up = true;
+}
+
+void server_down(Server* s) {
+  if (s->conn) (void)s->loop->io_close(s->conn);
+  if (s->listener) (void)s->loop->io_close(s->listener);
+  s->conn = evl::IoHandle{};
+  s->listener = evl::IoHandle{};
+  s->partial.clear();
+  s->up = false;
+}
+
+struct Outage {
+  Server* server;
+  int64_t at_s;
+  int64_t for_s;
+  bool started = false;
+};
+
+void on_outage(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
+  auto* o = static_cast<Outage*>(ctx);
+  if (!o->started) {
+    server_down(o->server);
+    o->started = true;
+    CHECK_EQUAL(0, loop.timer_restart(h, o->for_s * kSec));
+  } else {
+    server_up(o->server);
+  }
+}
+
+void on_end(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
+
+struct Notified {
+  int ready = 0;
+  int pets = 0;
+  int stopping = 0;
+  int out_of_order = 0;
+};
+
+void read_notify(int fd, Notified* n) {
+  char msg[64];
+  long len;
+  while ((len = hal::dgram_recv(fd, msg, sizeof msg - 1, nullptr, nullptr)) > 0) {
+    msg[len] = '\0';
+    if (std::strcmp(msg, "READY=1") == 0) {
+      if (n->ready + n->pets > 0) ++n->out_of_order;  // READY=1 must come first
+      ++n->ready;
+    }
+    if (std::strcmp(msg, "WATCHDOG=1") == 0) ++n->pets;
+    if (std::strcmp(msg, "STOPPING=1") == 0) ++n->stopping;
+  }
+}
+
+void on_notify(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  read_notify(loop.io_fd(h), static_cast<Notified*>(ctx));
+}
+
+}  // namespace
+
+TEST_GROUP(HeartbeatE2e){};
+
+TEST(HeartbeatE2e, a_day_with_three_outages_keeps_phase_and_alarms_once_per_long_outage) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Server server;
+  server.loop = loop.get();
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9000", &server.at));
+  server_up(&server);
+  int notify = -1;
+  hal::SockAddr notify_at;
+  CHECK_EQUAL(0, hal::parse_address("@hb-notify", &notify_at));
+  CHECK_EQUAL(0, hal::dgram_bind(notify_at, &notify));
+  Notified notified;
+  evl::IoHandle notify_watch;
+  CHECK_EQUAL(0, loop->io_start(notify, evl::kIn, on_notify, &notified, &notify_watch));
+
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9000");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  std::snprintf(cfg.watchdog.notify_socket, sizeof cfg.watchdog.notify_socket, "@hb-notify");
+  cfg.watchdog.watchdog_usec = 4000000;  // systemd WatchdogSec=4: pet every 2 s
+  app::Log log("heartbeat");
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  server.start_ns = k.monotonic_ns();
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+
+  Outage outages[] = {{&server, 3600, 10}, {&server, 6 * 3600, 45}, {&server, 12 * 3600, 600}};
+  evl::TimerHandle th[3];
+  for (int i = 0; i < 3; ++i) {
+    CHECK_EQUAL(0, loop->timer_after(outages[i].at_s * kSec, on_outage, &outages[i], &th[i]));
+  }
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop->timer_after(24 * 3600 * kSec + kMs, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  hb.stop();
+
+  const heartbeat::Counters& c = hb.counters();
+  CHECK_EQUAL(86400u, c.sent + c.missed_down + c.missed_full);
+  // A beat written just before the server vanished is lost with the server's
+  // socket (at most one per outage: the outages start on a beat's tick).
+  CHECK(server.received <= c.sent);
+  CHECK(c.sent - server.received <= 3);
+  CHECK_EQUAL(0u, server.off_phase);
+  CHECK(c.missed_down >= 10 + 45 + 600);
+  CHECK(c.missed_down <= 10 + 45 + 600 + 3 * 31);  // + at most one back-off each
+  CHECK_EQUAL(3u, c.outages);
+  CHECK_EQUAL(2u, c.alarms_raised);  // 45 s and 10 min, not 10 s
+  CHECK_EQUAL(2u, c.alarms_cleared);
+  CHECK_EQUAL(server.received, c.acks);
+  CHECK_EQUAL(0, c.rtt_us_max);  // the fake answers in zero virtual time
+  const auto& spawned = k.spawned();
+  CHECK_EQUAL(4u, spawned.size());
+  const char* order[] = {"raise", "clear", "raise", "clear"};
+  for (size_t i = 0; i < spawned.size(); ++i) {
+    CHECK_EQUAL(2u, spawned[i].size());
+    STRCMP_EQUAL("/usr/local/bin/board-alarm", spawned[i][0].c_str());
+    STRCMP_EQUAL(order[i], spawned[i][1].c_str());
+  }
+  // systemd got READY=1 first, then a WATCHDOG=1 every 2 s, then STOPPING=1.
+  read_notify(notify, &notified);
+  CHECK_EQUAL(1, notified.ready);
+  CHECK_EQUAL(0, notified.out_of_order);
+  CHECK_EQUAL(43200, notified.pets);
+  CHECK_EQUAL(1, notified.stopping);
+  CHECK_EQUAL(0u, hb.watchdog().notify_errors);
+  CHECK_EQUAL(0u, hb.watchdog().skipped);
+  CHECK(loop->verify());
+}
+
+namespace {
+
+void stall(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  static_cast<fake::Kernel*>(ctx)->advance(2 * kSec);  // a callback that hangs for 2 s
+}
+
+}  // namespace
+
+TEST(HeartbeatE2e, a_stuck_loop_does_not_pet_the_watchdog_device) {
+  fake::Kernel k;
+  k.add_regular_path("/dev/watchdog");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "udp://127.0.0.1:9001");
+  std::snprintf(cfg.watchdog.device, sizeof cfg.watchdog.device, "/dev/watchdog");
+  cfg.watchdog.interval_ms = 1000;
+  cfg.watchdog.max_lag_ms = 500;
+  app::Log log("heartbeat");
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle t, end;
+  CHECK_EQUAL(0, loop->timer_after(10 * kSec + 300 * kMs, stall, &k, &t));
+  CHECK_EQUAL(0, loop->timer_after(20 * kSec + kMs, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  hb.stop();
+  CHECK(hb.watchdog().skipped >= 1);
+  CHECK(hb.watchdog().pets >= 15);
+}
+
+TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  app::Log log("heartbeat");
+  char err[256] = {};
+  heartbeat::Config bad_url;
+  std::snprintf(bad_url.server, sizeof bad_url.server, "http://example.com");
+  heartbeat::App a(bad_url, &log);
+  CHECK_EQUAL(-EINVAL, a.start(*loop, err, sizeof err));
+  STRCMP_CONTAINS("not tcp://HOST:PORT", err);
+  heartbeat::Config relative;
+  std::snprintf(relative.server, sizeof relative.server, "tcp://127.0.0.1:1");
+  std::snprintf(relative.alarm_command, sizeof relative.alarm_command, "alarm.sh");
+  heartbeat::App b(relative, &log);
+  CHECK_EQUAL(-EINVAL, b.start(*loop, err, sizeof err));
+  STRCMP_CONTAINS("absolute path", err);
+  heartbeat::Config no_watchdog;
+  std::snprintf(no_watchdog.server, sizeof no_watchdog.server, "tcp://127.0.0.1:1");
+  std::snprintf(no_watchdog.watchdog.device, sizeof no_watchdog.watchdog.device, "/dev/watchdog9");
+  heartbeat::App c(no_watchdog, &log);
+  CHECK_EQUAL(-EINVAL, c.start(*loop, err, sizeof err));
+  STRCMP_EQUAL("cannot open watchdog /dev/watchdog9: No such file or directory", err);
+}

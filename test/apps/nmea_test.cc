@@ -1,0 +1,180 @@
+// NMEA parsing, resynchronisation, line protocol and the store.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/telemetry/lineproto.h"
+#include "apps/telemetry/nmea.h"
+#include "apps/telemetry/store.h"
+
+using telemetry::Bad;
+using telemetry::Record;
+
+namespace {
+
+std::string with_checksum(const char* body) {
+  char out[160];
+  std::snprintf(out, sizeof out, "$%s*%02X", body, telemetry::nmea_checksum(body, std::strlen(body)));
+  return out;
+}
+
+int parse(const std::string& s, Record* r, Bad* why) {
+  return telemetry::parse_sentence(s.data(), s.size(), r, why);
+}
+
+struct Collected {
+  std::vector<std::string> sentences;
+  int bad[static_cast<int>(Bad::kCount)] = {};
+};
+
+void on_sentence(const char* s, size_t len, void* ctx) {
+  static_cast<Collected*>(ctx)->sentences.emplace_back(s, len);
+}
+void on_bad(Bad why, void* ctx) { ++static_cast<Collected*>(ctx)->bad[static_cast<int>(why)]; }
+
+}  // namespace
+
+TEST_GROUP(Nmea){};
+
+TEST(Nmea, gga_gives_fix_satellites_position_and_altitude) {
+  Record r;
+  Bad why = Bad::kCount;
+  CHECK_EQUAL(0, parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r, &why));
+  CHECK(r.kind == telemetry::Kind::kGps);
+  CHECK_EQUAL(1, r.fix);
+  CHECK_EQUAL(8, r.satellites);
+  DOUBLES_EQUAL(48.1173, r.lat, 1e-6);
+  DOUBLES_EQUAL(11.516667, r.lon, 1e-6);
+  DOUBLES_EQUAL(545.4, r.alt_m, 1e-9);
+}
+
+TEST(Nmea, rmc_southern_western_hemisphere_and_speed) {
+  Record r;
+  Bad why = Bad::kCount;
+  CHECK_EQUAL(0, parse(with_checksum("GNRMC,123519,A,3351.000,S,07040.500,W,022.4,084.4,230394,003.1,W"), &r, &why));
+  DOUBLES_EQUAL(-33.85, r.lat, 1e-9);
+  DOUBLES_EQUAL(-70.675, r.lon, 1e-9);
+  DOUBLES_EQUAL(22.4, r.speed_kn, 1e-9);
+  CHECK_EQUAL(0, parse(with_checksum("GPRMC,123519,V,,,,,,,230394,,"), &r, &why));
+  CHECK_EQUAL(0, r.fix);  // no fix: a record without a position
+}
+
+TEST(Nmea, xdr_temperature_humidity_pressure) {
+  Record r;
+  Bad why = Bad::kCount;
+  CHECK_EQUAL(0, parse(with_checksum("IIXDR,C,22.5,C,TEMP,H,45.1,P,HUM,P,1.0132,B,PRESS"), &r, &why));
+  CHECK(r.kind == telemetry::Kind::kEnv);
+  DOUBLES_EQUAL(22.5, r.temp_c, 1e-9);
+  DOUBLES_EQUAL(45.1, r.humidity_pct, 1e-9);
+  DOUBLES_EQUAL(1.0132, r.pressure_bar, 1e-9);
+}
+
+TEST(Nmea, each_kind_of_bad_sentence_has_its_reason) {
+  Record r;
+  Bad why = Bad::kCount;
+  std::string good = with_checksum("IIXDR,C,22.5,C,TEMP");
+  std::string wrong = good;
+  wrong[wrong.size() - 1] = wrong[wrong.size() - 1] == '0' ? '1' : '0';
+  CHECK(parse(wrong, &r, &why) < 0);
+  CHECK(why == Bad::kChecksum);
+  CHECK(parse("$IIXDR,C,22.5,C,TEMP", &r, &why) < 0);
+  CHECK(why == Bad::kChecksum);
+  CHECK(parse(with_checksum("IIXDR,C,abc,C,TEMP"), &r, &why) < 0);
+  CHECK(why == Bad::kSyntax);
+  CHECK(parse(with_checksum("IIXDR,C,150.0,C,TEMP"), &r, &why) < 0);
+  CHECK(why == Bad::kRange);
+  CHECK(parse(with_checksum("IIXDR,H,101,P,HUM"), &r, &why) < 0);
+  CHECK(why == Bad::kRange);
+  CHECK(parse(with_checksum("GPGGA,123519,9107.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r, &why) < 0);
+  CHECK(why == Bad::kRange);
+  CHECK(parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,9,08,0.9,545.4,M,46.9,M,,"), &r, &why) < 0);
+  CHECK(why == Bad::kRange);
+  CHECK(parse(with_checksum("GPGGA,123519,4807.038,X,01131.000,E,1,08,0.9,545.4,M"), &r, &why) < 0);
+  CHECK(why == Bad::kSyntax);
+  CHECK(parse(with_checksum("GPGGA,1,2"), &r, &why) < 0);
+  CHECK(why == Bad::kSyntax);
+  CHECK(parse(with_checksum("GPGSV,3,1,11,03,03,111,00"), &r, &why) < 0);
+  CHECK(why == Bad::kUnknown);
+}
+
+TEST(Nmea, reader_resynchronises_after_garbage_overlong_lines_and_binary_noise) {
+  Collected c;
+  telemetry::NmeaReader reader(on_sentence, on_bad, &c);
+  const std::string a = with_checksum("IIXDR,C,1.0,C,T");
+  std::string input = "garbage before " + a + "\r\n";
+  input += "$" + std::string(200, 'x') + "\r\n";        // over-long
+  input += "$GPGGA,12\x01\x80\xff" "3*00\r\n";          // binary inside a sentence
+  input += "\xde\xad\xbe\xef";                            // noise between sentences
+  input += "$GPRMC,cut short";                           // cut by the next '$'
+  input += a + "\n" + a + "\r\n";
+  reader.feed(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+  CHECK_EQUAL(3u, c.sentences.size());
+  for (const auto& s : c.sentences) CHECK(s == a);
+  CHECK_EQUAL(1, c.bad[static_cast<int>(Bad::kTooLong)]);
+  CHECK_EQUAL(3, c.bad[static_cast<int>(Bad::kNoise)]);  // leading text, binary, dead beef
+  CHECK_EQUAL(1, c.bad[static_cast<int>(Bad::kSyntax)]);
+}
+
+TEST(Nmea, sentence_split_across_reads_is_reassembled) {
+  Collected c;
+  telemetry::NmeaReader reader(on_sentence, on_bad, &c);
+  const std::string a = with_checksum("IIXDR,C,1.0,C,T") + "\r\n";
+  for (char ch : a) reader.feed(reinterpret_cast<const uint8_t*>(&ch), 1);
+  CHECK_EQUAL(1u, c.sentences.size());
+}
+
+TEST(Nmea, line_protocol_for_each_kind) {
+  Record g;
+  g.kind = telemetry::Kind::kGps;
+  g.fix = 1;
+  g.satellites = 8;
+  g.has = telemetry::kHasSatellites | telemetry::kHasPosition | telemetry::kHasAltitude;
+  g.lat = 48.1173;
+  g.lon = -11.5;
+  g.alt_m = 545.4;
+  g.wall_ns = 1700000000000000000LL;
+  char buf[256];
+  const size_t n = telemetry::format_record(g, "b1", buf, sizeof buf);
+  STRCMP_EQUAL("gps,device=b1 fix=1i,sats=8i,lat=48.117300,lon=-11.500000,alt_m=545.4 1700000000000000000\n", buf);
+  CHECK_EQUAL(std::strlen(buf), n);
+  Record e;
+  e.kind = telemetry::Kind::kEnv;
+  e.has = telemetry::kHasTemp;
+  e.temp_c = -3.25;
+  e.wall_ns = 5;
+  telemetry::format_record(e, "b1", buf, sizeof buf);
+  STRCMP_EQUAL("env,device=b1 temp_c=-3.25 5\n", buf);
+  CHECK_EQUAL(0u, telemetry::format_record(g, "b1", buf, 20));  // too small: nothing
+}
+
+TEST(Nmea, store_drops_oldest_when_full_and_counts_it) {
+  static telemetry::Store store(3);
+  store = telemetry::Store(3);
+  Record r;
+  for (int i = 0; i < 5; ++i) {
+    r.wall_ns = i;
+    store.push(r);
+  }
+  CHECK_EQUAL(3u, store.size());
+  CHECK_EQUAL(2u, store.dropped());
+  CHECK_EQUAL(2, store.at(0).wall_ns);
+  store.commit(2);
+  CHECK_EQUAL(2u, store.delivered());
+  CHECK_EQUAL(4, store.at(0).wall_ns);
+  CHECK_EQUAL(store.accepted(), store.delivered() + store.dropped() + store.size());
+}
+
+TEST(Nmea, store_restamps_records_taken_before_a_clock_step) {
+  static telemetry::Store store(8);
+  store = telemetry::Store(8);
+  Record r;
+  r.wall_ns = 100;
+  store.push(r);
+  r.wall_ns = 200;
+  store.push(r);
+  CHECK_EQUAL(2u, store.apply_step(1000, 150 + 1000 + 1));  // both taken before the step
+  CHECK_EQUAL(1100, store.at(0).wall_ns);
+  CHECK_EQUAL(1200, store.at(1).wall_ns);
+}

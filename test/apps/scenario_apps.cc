@@ -1,0 +1,281 @@
+// Scenarios "heartbeat" and "telemetry" for //test/fake:simulate: each daemon
+// on the seeded fake kernel (short I/O, EINTR, ENOMEM, shuffled events) with
+// a server or collector that the seed takes down and stalls at random. The
+// daemons' own bookkeeping is checked after every loop iteration.
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "apps/heartbeat/heartbeat.h"
+#include "apps/sensor_sim/sim.h"
+#include "apps/telemetry/telemetry.h"
+#include "hal/socket.h"
+#include "loop/static_loop.h"
+#include "test/fake/kernel.h"
+#include "test/fake/serial.h"
+#include "test/fake/simulate.h"
+
+namespace {
+
+constexpr int64_t kMs = 1000000;
+constexpr int64_t kSec = 1000 * kMs;
+
+using SimLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
+
+// A peer that accepts (TCP) or binds (UDP) at an address, reads whatever
+// comes, and can be taken down or stalled.
+struct Peer {
+  evl::Loop* loop = nullptr;
+  hal::SockAddr at;
+  bool tcp = true;
+  evl::IoHandle listener;
+  evl::IoHandle io;
+  bool up = false;
+  uint64_t bytes = 0;
+  std::string lines;  // the last partial line
+  uint64_t hb_lines = 0;
+  uint64_t last_seq = 0;
+  bool seq_went_back = false;
+  bool answer_acks = false;
+};
+
+void peer_read(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* p = static_cast<Peer*>(ctx);
+  char buf[4096];
+  for (int i = 0; i < 4; ++i) {
+    const long n = p->tcp ? hal::stream_recv(loop.io_fd(h), buf, sizeof buf)
+                          : hal::dgram_recv(loop.io_fd(h), buf, sizeof buf, nullptr, nullptr);
+    if (n > 0) {
+      p->bytes += static_cast<uint64_t>(n);
+      p->lines.append(buf, static_cast<size_t>(n));
+      size_t nl;
+      while ((nl = p->lines.find('\n')) != std::string::npos) {
+        unsigned long long seq = 0;
+        if (std::sscanf(p->lines.c_str(), "HB id=%*s seq=%llu", &seq) == 1) {
+          ++p->hb_lines;
+          if (seq <= p->last_seq) p->seq_went_back = true;
+          p->last_seq = seq;
+          if (p->answer_acks) {
+            char ack[48];
+            const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n", seq);
+            (void)hal::stream_send(loop.io_fd(h), ack, static_cast<size_t>(len));
+          }
+        }
+        p->lines.erase(0, nl + 1);
+      }
+      continue;
+    }
+    if (n == 0 && !p->tcp) continue;  // an empty datagram: a probe
+    if (n == -EAGAIN || n == -EINTR) return;
+    (void)loop.io_close(h);
+    p->io = evl::IoHandle{};
+    p->lines.clear();
+    return;
+  }
+}
+
+void peer_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* p = static_cast<Peer*>(ctx);
+  int fd = -1;
+  if (hal::stream_accept(loop.io_fd(h), &fd, nullptr) != 0) return;
+  if (p->io) (void)loop.io_close(p->io);
+  p->lines.clear();
+  if (loop.io_start(fd, evl::kIn, peer_read, p, &p->io) < 0) (void)hal::close(fd);
+}
+
+void peer_up(Peer* p) {
+  int fd = -1;
+  const int r = p->tcp ? hal::stream_listen(p->at, 4, &fd) : hal::dgram_bind(p->at, &fd);
+  if (r < 0) return;  // an injected fault: try again at the next flip
+  evl::IoHandle* h = p->tcp ? &p->listener : &p->io;
+  if (p->loop->io_start(fd, evl::kIn, p->tcp ? peer_accept : peer_read, p, h) < 0) {
+    (void)hal::close(fd);
+    return;
+  }
+  p->up = true;
+}
+
+void peer_down(Peer* p) {
+  if (p->io) (void)p->loop->io_close(p->io);
+  if (p->listener) (void)p->loop->io_close(p->listener);
+  p->io = evl::IoHandle{};
+  p->listener = evl::IoHandle{};
+  p->lines.clear();
+  p->up = false;
+}
+
+struct Chaos {
+  Peer* peer;
+  fake::Rng rng;
+};
+
+// Every few seconds the seed flips the peer up or down.
+void on_flip(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
+  auto* c = static_cast<Chaos*>(ctx);
+  if (c->peer->up) {
+    if (c->rng.chance(0.3)) peer_down(c->peer);
+  } else {
+    peer_up(c->peer);
+  }
+  (void)loop.timer_restart(h, static_cast<int64_t>(1 + c->rng.below(20)) * kSec);
+}
+
+sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
+  sim::Result result;
+  sim::Checker check(&result);
+  fake::Kernel k;
+  k.seed(seed);
+  std::unique_ptr<SimLoop> loop(new SimLoop());
+  SIM_CHECK(check, loop->init() == 0, "init");
+  fake::Rng rng{seed ^ 0x1234567ULL};
+  Peer peer;
+  peer.loop = loop.get();
+  peer.tcp = rng.chance(0.7);
+  peer.answer_acks = true;
+  (void)hal::parse_address("127.0.0.1:9000", &peer.at);
+  peer_up(&peer);
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "%s://127.0.0.1:9000", peer.tcp ? "tcp" : "udp");
+  cfg.period_ms = 100 + static_cast<int64_t>(rng.below(900));
+  cfg.alarm_after_ms = 1000 + static_cast<int64_t>(rng.below(10000));
+  cfg.backoff_initial_ms = 50;
+  cfg.backoff_max_ms = 2000;
+  std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/bin/alarm");
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  std::unique_ptr<heartbeat::App> app;
+  char err[256] = {};
+  const int64_t start = k.monotonic_ns();
+  int started = -ENOMEM;
+  for (int tries = 0; tries < 20 && started == -ENOMEM; ++tries) {  // as systemd restarts it
+    app.reset(new heartbeat::App(cfg, &log));
+    started = app->start(*loop, err, sizeof err);
+  }
+  SIM_CHECK(check, started == 0, std::string("start: ") + err);
+  heartbeat::App& hb = *app;
+  Chaos chaos{&peer, fake::Rng{seed ^ 0xabcdefULL}};
+  evl::TimerHandle flip;
+  (void)loop->timer_after(kSec, on_flip, &chaos, &flip);
+  const int64_t end = start + virtual_seconds * kSec;
+  while (!check.failed() && k.monotonic_ns() < end) {
+    const int r = loop->run_once(-1);
+    SIM_CHECK(check, r >= 0 || r == -EINTR || r == -ENOMEM, "run_once: " + std::to_string(r));
+    ++result.iterations;
+    const heartbeat::Counters& c = hb.counters();
+    const uint64_t due = static_cast<uint64_t>((k.monotonic_ns() - start) / (cfg.period_ms * kMs));
+    SIM_CHECK(check, c.sent + c.missed_down + c.missed_full <= due,
+              "more beats than periods: " + std::to_string(c.sent + c.missed_down) + " > " +
+                  std::to_string(due));
+    SIM_CHECK(check, c.alarms_raised == c.alarms_cleared + (hb.alarm_raised() ? 1 : 0),
+              "alarm raised and cleared out of step");
+    SIM_CHECK(check, !hb.alarm_raised() || !hb.link().up(), "alarm raised while the link is up");
+    SIM_CHECK(check, peer.hb_lines <= c.sent, "the server got more beats than were sent");
+    SIM_CHECK(check, !peer.seq_went_back, "heartbeat sequence numbers went back");
+    SIM_CHECK(check, loop->verify(), "loop.verify() failed");
+  }
+  const heartbeat::Counters& c = hb.counters();
+  // Over the whole run, every period produced a beat or a counted miss (a few
+  // may still be due at the end, and skipped ticks are counted as misses).
+  const uint64_t due = static_cast<uint64_t>(virtual_seconds * 1000 / cfg.period_ms);
+  SIM_CHECK(check, c.sent + c.missed_down + c.missed_full + 2 >= due,
+            "beats unaccounted for: " + std::to_string(c.sent + c.missed_down + c.missed_full) +
+                " of " + std::to_string(due));
+  SIM_CHECK(check, k.spawned().size() == c.alarms_raised + c.alarms_cleared - c.spawn_errors,
+            "alarm command runs do not match the alarms");
+  hb.stop();
+  result.trace_hash = k.trace_hash();
+  return result;
+}
+
+struct Sensor {
+  fake::SerialDevice* dev;
+  sim::SentenceSource* source;
+  int64_t t = 0;
+  fake::Rng rng;
+};
+
+void on_sensor(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* s = static_cast<Sensor*>(ctx);
+  char buf[1024];
+  const size_t n = s->source->report(s->t++, buf, sizeof buf);
+  std::string bytes(buf, n);
+  if (s->rng.chance(0.05)) bytes.insert(s->rng.below(bytes.size()), std::string(50, '\x80'));
+  s->dev->emit(bytes);
+}
+
+sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
+  sim::Result result;
+  sim::Checker check(&result);
+  fake::Kernel k;
+  k.seed(seed);
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<SimLoop> loop(new SimLoop());
+  SIM_CHECK(check, loop->init() == 0, "init");
+  fake::Rng rng{seed ^ 0x7654321ULL};
+  Peer peer;
+  peer.loop = loop.get();
+  peer.tcp = rng.chance(0.5);
+  (void)hal::parse_address("127.0.0.1:9100", &peer.at);
+  peer_up(&peer);
+  telemetry::Config cfg;
+  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
+  std::snprintf(cfg.collector, sizeof cfg.collector, "%s://127.0.0.1:9100",
+                peer.tcp ? "tcp" : "udp");
+  cfg.baud = 9600;
+  cfg.batch_max = 1 + static_cast<int64_t>(rng.below(30));
+  cfg.batch_delay_ms = 100 + static_cast<int64_t>(rng.below(2000));
+  cfg.buffer_records = 1 + static_cast<int64_t>(rng.below(200));
+  cfg.health_period_ms = 5000;
+  cfg.backoff_initial_ms = 50;
+  cfg.backoff_max_ms = 2000;
+  app::Log log("telemetry");
+  log.set_level(app::Level::kError);
+  std::unique_ptr<telemetry::App> app;
+  char err[256] = {};
+  int started = -ENOMEM;
+  for (int tries = 0; tries < 20 && started == -ENOMEM; ++tries) {  // as systemd restarts it
+    app.reset(new telemetry::App(cfg, &log));
+    started = app->start(*loop, err, sizeof err);
+  }
+  SIM_CHECK(check, started == 0, std::string("start: ") + err);
+  sim::SimConfig sc;
+  sc.seed = seed;
+  sc.corrupt_pct = static_cast<int64_t>(rng.below(10));
+  sc.truncate_pct = static_cast<int64_t>(rng.below(5));
+  sim::SentenceSource source(sc);
+  Sensor sensor{&dev, &source, 0, fake::Rng{seed ^ 0x55ULL}};
+  evl::TimerSpec every;
+  every.period_ns = kSec;
+  evl::TimerHandle sensor_timer, flip;
+  (void)loop->timer_start(every, on_sensor, &sensor, &sensor_timer);
+  Chaos chaos{&peer, fake::Rng{seed ^ 0xfeedULL}};
+  (void)loop->timer_after(kSec, on_flip, &chaos, &flip);
+  const int64_t end = k.monotonic_ns() + virtual_seconds * kSec;
+  while (!check.failed() && k.monotonic_ns() < end) {
+    const int r = loop->run_once(-1);
+    SIM_CHECK(check, r >= 0 || r == -EINTR || r == -ENOMEM, "run_once: " + std::to_string(r));
+    ++result.iterations;
+    const telemetry::Store& st = app->store();
+    SIM_CHECK(check, st.accepted() == st.delivered() + st.dropped() + st.size(),
+              "records unaccounted for: accepted " + std::to_string(st.accepted()) +
+                  " != delivered " + std::to_string(st.delivered()) + " + dropped " +
+                  std::to_string(st.dropped()) + " + buffered " + std::to_string(st.size()));
+    SIM_CHECK(check, st.size() <= st.limit(), "the store outgrew its limit");
+    SIM_CHECK(check, st.in_flight <= st.size(), "more records in flight than buffered");
+    SIM_CHECK(check, loop->verify(), "loop.verify() failed");
+  }
+  SIM_CHECK(check, app->counters().sentences > 0 || virtual_seconds < 5, "no sentence parsed");
+  app->stop();
+  result.trace_hash = k.trace_hash();
+  return result;
+}
+
+}  // namespace
+
+SIM_SCENARIO(heartbeat, "heartbeat",
+             "heartbeat daemon against a server that the seed takes down, with faults",
+             run_heartbeat);
+SIM_SCENARIO(telemetry, "telemetry",
+             "telemetry daemon, pty sensor with noise, collector up and down, with faults",
+             run_telemetry);
