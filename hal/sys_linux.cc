@@ -1,5 +1,8 @@
 // The seam on the real kernel: one line per call, errno turned into -errno.
 #include "hal/sys.h"
+#ifdef EVL_SYSCALL_COUNTERS
+#include "hal/sys_counters.h"
+#endif
 
 #include <cerrno>
 #include <csignal>
@@ -79,6 +82,13 @@ static_assert(kFionread == FIONREAD && kTiocgexcl == TIOCGEXCL, "ioctls");
 static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
 static_assert(kWnohang == WNOHANG, "waitpid");
 
+#ifdef EVL_SYSCALL_COUNTERS
+SyscallCounts g_counts;  // benchmark builds only
+#define EVL_COUNT(field) (++g_counts.total, ++g_counts.field)
+#else
+#define EVL_COUNT(field) ((void)0)
+#endif
+
 int ret(int r) { return r < 0 ? -errno : r; }
 long ret_long(ssize_t r) { return r < 0 ? -errno : static_cast<long>(r); }
 
@@ -108,8 +118,18 @@ Timespec from_ts(const timespec& t) { return Timespec{t.tv_sec, t.tv_nsec}; }
 
 }  // namespace
 
-long read(int fd, void* buf, size_t count) { return ret_long(::read(fd, buf, count)); }
-long write(int fd, const void* buf, size_t count) { return ret_long(::write(fd, buf, count)); }
+#ifdef EVL_SYSCALL_COUNTERS
+const SyscallCounts& syscall_counts() { return g_counts; }
+#endif
+
+long read(int fd, void* buf, size_t count) {
+  EVL_COUNT(read);
+  return ret_long(::read(fd, buf, count));
+}
+long write(int fd, const void* buf, size_t count) {
+  EVL_COUNT(write);
+  return ret_long(::write(fd, buf, count));
+}
 int close(int fd) { return ret(::close(fd)); }
 int pipe2(int fds[2], int flags) { return ret(::pipe2(fds, flags)); }
 
@@ -204,10 +224,12 @@ int waitpid(int pid, int* status, int options) { return ret(::waitpid(pid, statu
 int epoll_create1(int flags) { return ret(::epoll_create1(flags)); }
 
 int epoll_ctl(int epfd, int op, int fd, EpollEvent* event) {
+  EVL_COUNT(epoll_ctl);
   return ret(::epoll_ctl(epfd, op, fd, reinterpret_cast<epoll_event*>(event)));
 }
 
 int epoll_wait(int epfd, EpollEvent* events, int maxevents, int timeout_ms) {
+  EVL_COUNT(epoll_wait);
   return ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), maxevents, timeout_ms));
 }
 
@@ -243,6 +265,7 @@ int clock_gettime(int clock_id, Timespec* ts) {
 int timerfd_create(int clock_id, int flags) { return ret(::timerfd_create(clock_id, flags)); }
 
 int timerfd_settime(int fd, int flags, const Itimerspec* value, Itimerspec* old) {
+  EVL_COUNT(timerfd_settime);
   itimerspec v{};
   itimerspec o{};
   v.it_interval = to_ts(value->interval);

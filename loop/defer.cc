@@ -56,7 +56,6 @@ void Loop::run_defers() {
     const DeferFn fn = s.fn;
     void* const ctx = s.ctx;
     (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, meta_gen(s.meta), i)});
-    timed_begin();
     fn(*this, ctx);
     timed_end();
   }

@@ -123,7 +123,6 @@ void Loop::dispatch_io(uint64_t data, uint32_t events) {
     ++health_.stale_events;
     return;
   }
-  timed_begin();
   s->fn(*this, IoHandle{data}, events, s->ctx);
   timed_end();
 }

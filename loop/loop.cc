@@ -88,15 +88,33 @@ const LoopHealth& Loop::health() {
   return health_;
 }
 
-void Loop::timed_begin() {
-  if (time_callbacks_) callback_start_ns_ = now_ns(hal::kClockMonotonic);
-}
-
+// One clock read per callback: each callback is timed from the previous
+// mark (the end of the last callback, or the return of epoll_wait), so loop
+// overhead between callbacks is charged to the next one.
 void Loop::timed_end() {
   ++health_.callbacks;
   if (!time_callbacks_) return;
-  const int64_t d = now_ns(hal::kClockMonotonic) - callback_start_ns_;
+  const int64_t t = now_ns(hal::kClockMonotonic);
+  const int64_t d = t - mark_ns_;
   if (d > health_.callback_ns_max) health_.callback_ns_max = d;
+  mark_ns_ = t;
+}
+
+int64_t Loop::timer_base_ns() {
+  if (!dispatching_) return now_ns(hal::kClockMonotonic);
+  if (!mark_valid_) {
+    mark_ns_ = now_ns(hal::kClockMonotonic);
+    mark_valid_ = true;
+  }
+  return mark_ns_;
+}
+
+// Marks the start of a dispatch: the time is read now only if callbacks are
+// timed; otherwise on first use (timer_base_ns).
+void Loop::begin_dispatch() {
+  dispatching_ = true;
+  mark_valid_ = time_callbacks_;
+  if (time_callbacks_) mark_ns_ = now_ns(hal::kClockMonotonic);
 }
 
 int Loop::run() {
@@ -113,16 +131,26 @@ int Loop::run() {
 int Loop::run_once(int timeout_ms) {
   if (epfd_ < 0) return -EINVAL;
   ++health_.iterations;
-  run_defers();
+  if (defer_head_ != kNoSlot) {
+    begin_dispatch();
+    run_defers();
+    dispatching_ = false;
+  }
   // Nothing may block once a deferred call is pending, the loop was stopped,
   // or nothing is left that could ever wake the wait.
-  if (defer_head_ != kNoSlot || stop_requested_ || active() == 0) timeout_ms = 0;
-  if (const int a = arm_timers(); a < 0) return a;
+  if (timeout_ms != 0 && (defer_head_ != kNoSlot || stop_requested_ || active() == 0)) {
+    timeout_ms = 0;
+  }
+  if (timers_dirty_) {
+    if (const int a = arm_timers(); a < 0) return a;
+  }
   const int max = static_cast<int>(st_.event_capacity);
   const int n = hal::epoll_wait(epfd_, st_.events, max, timeout_ms);
   if (n < 0) return n;
   health_.events += static_cast<uint64_t>(n);
+  begin_dispatch();
   for (int i = 0; i < n; ++i) dispatch(st_.events[i]);
+  dispatching_ = false;
   return n;
 }
 

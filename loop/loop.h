@@ -208,6 +208,12 @@ class Loop {
   // a batch does not fire later in it, and a timer that becomes due during a
   // batch fires in the next iteration. Deadlines are int64 nanoseconds.
   //
+  // Relative times on the monotonic clock count, inside a callback, from the
+  // loop's cached time for the iteration (read once, at the first timer call
+  // after epoll_wait returned, or the end of the previous callback when
+  // callback timing is on: as libev's ev_now, no clock read per call);
+  // outside callbacks, from the clock read at the call.
+  //
   // One-shot on the monotonic clock, delay_ns from now (>= 0).
   [[nodiscard]] int timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out);
   // Any timer: see TimerSpec. -EINVAL for a negative deadline, period or
@@ -251,7 +257,8 @@ class Loop {
   // Number of active watchers plus pending deferred calls.
   uint32_t active() const;
   const LoopHealth& health();
-  // Timing each callback costs two clock reads; off saves them.
+  // Off by default: timing each callback (health().callback_ns_max) costs one
+  // clock read per callback; a daemon that reports it turns it on.
   void set_callback_timing(bool on) { time_callbacks_ = on; }
 
  protected:
@@ -278,8 +285,9 @@ class Loop {
   void expire_timers(Clock clock);
   void on_clock_step();
   int64_t realtime_offset() const;
-  void timed_begin();
   void timed_end();
+  int64_t timer_base_ns();
+  void begin_dispatch();
 
   uint32_t fd_index_find(int fd) const;
   void fd_index_insert(uint32_t slot);
@@ -307,8 +315,11 @@ class Loop {
   uint32_t defer_seq_ = 0;
   uint16_t salt_ = 0;
   bool stop_requested_ = false;
-  bool time_callbacks_ = true;
-  int64_t callback_start_ns_ = 0;
+  bool time_callbacks_ = false;
+  bool mark_valid_ = false;   // mark_ns_ holds this iteration's time
+  bool timers_dirty_ = false;  // a timer changed since the timerfds were last armed
+  int64_t mark_ns_ = 0;       // monotonic: after epoll_wait, then after each callback
+  bool dispatching_ = false;
 };
 
 }  // namespace evl

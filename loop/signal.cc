@@ -96,7 +96,6 @@ void Loop::drain_signals() {
       continue;
     }
     const SignalInfo info{signo, si.code, si.pid, si.uid, si.status};
-    timed_begin();
     found->fn(*this, SignalHandle{handle::pack(salt_, Kind::kSignal, meta_gen(found->meta), idx)},
               info, found->ctx);
     timed_end();

@@ -54,7 +54,7 @@ int Loop::timer_fd_for(Clock clock) {
 int Loop::timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out) {
   if (delay_ns < 0) return -EINVAL;
   TimerSpec spec;
-  spec.deadline_ns = now(Clock::kMonotonic) + delay_ns;
+  spec.deadline_ns = timer_base_ns() + delay_ns;
   return timer_start(spec, fn, ctx, out);
 }
 
@@ -67,12 +67,13 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
   if (epfd_ < 0) return -EINVAL;
   const int r = timer_fd_for(spec.clock);
   if (r < 0) return r;
-  const int64_t deadline =
-      spec.deadline_ns != 0 ? spec.deadline_ns : now(spec.clock) + spec.period_ns;
+  const int64_t base = spec.clock == Clock::kMonotonic ? timer_base_ns() : now(spec.clock);
+  const int64_t deadline = spec.deadline_ns != 0 ? spec.deadline_ns : base + spec.period_ns;
   uint32_t i = 0;
   const int s = timers_.start(spec.clock, deadline, spec.period_ns, spec.overrun,
                               static_cast<uint32_t>(spec.slack_ns / 1000), fn, ctx, &i);
   if (s < 0) return s;
+  timers_dirty_ = true;
   out->raw = handle::pack(salt_, Kind::kTimer, timers_.pool().gen_of(i), i);
   return 0;
 }
@@ -82,7 +83,9 @@ int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
   const int f = timer_find(h, &i);
   if (f < 0) return f;
   if (delay_ns < 0) return -EINVAL;
-  timers_.restart(i, now(TimerSet::clock_of(timers_.pool().at(i))) + delay_ns);
+  const Clock c = TimerSet::clock_of(timers_.pool().at(i));
+  timers_.restart(i, (c == Clock::kMonotonic ? timer_base_ns() : now(c)) + delay_ns);
+  timers_dirty_ = true;
   return 0;
 }
 
@@ -92,6 +95,7 @@ int Loop::timer_restart_at(TimerHandle h, int64_t deadline_ns) {
   if (f < 0) return f;
   if (deadline_ns < 0) return -EINVAL;
   timers_.restart(i, deadline_ns);
+  timers_dirty_ = true;
   return 0;
 }
 
@@ -100,6 +104,7 @@ int Loop::timer_stop(TimerHandle h) {
   const int f = timer_find(h, &i);
   if (f < 0) return f;
   timers_.stop(i);
+  timers_dirty_ = true;
   return 0;
 }
 
@@ -124,12 +129,14 @@ int Loop::clock_step_watch(ClockStepFn fn, void* ctx) {
   step_fn_ = fn;
   step_ctx_ = ctx;
   armed_ns_[kRealtime] = kArmUnknown;
+  timers_dirty_ = true;
   return 0;
 }
 
 // Called once per iteration before the wait: a timerfd_settime only where
 // the wanted expiry differs from what the timerfd holds.
 int Loop::arm_timers() {
+  timers_dirty_ = false;
   for (int c = 0; c < kClockCount; ++c) {
     if (timer_fd_[c] < 0) continue;
     int64_t want = timers_.arm_time(static_cast<Clock>(c));
@@ -150,7 +157,10 @@ int Loop::arm_timers() {
     // An absolute expiry in the past fires at once; 0 would disarm.
     if (want != TimerSet::kNever) its.value = to_timespec(want > 0 ? want : 1);
     const int r = hal::timerfd_settime(timer_fd_[c], flags, &its, nullptr);
-    if (r < 0) return r;
+    if (r < 0) {
+      timers_dirty_ = true;  // try again next iteration
+      return r;
+    }
     ++health_.timerfd_arms;
     armed_ns_[c] = want;
   }
@@ -164,7 +174,6 @@ void Loop::on_clock_step() {
   const int64_t step = off - rt_offset_ns_;
   rt_offset_ns_ = off;
   if (step_fn_ == nullptr) return;
-  timed_begin();
   step_fn_(*this, step, step_ctx_);
   timed_end();
 }
@@ -176,6 +185,7 @@ void Loop::expire_timers(Clock clock) {
   // The timerfd is one-shot: once read (or fired) it holds nothing. After
   // ECANCELED (a realtime step) it must be armed again as well.
   armed_ns_[c] = r == -ECANCELED ? kArmUnknown : TimerSet::kNever;
+  timers_dirty_ = true;
   if (r == -ECANCELED) on_clock_step();
   const int64_t t = now(clock);
   const uint32_t batch = timers_.next_seq();
@@ -188,7 +198,6 @@ void Loop::expire_timers(Clock clock) {
     const uint32_t gen = meta_gen(s.meta);
     health_.timer_lag_ns_last = lag;
     if (lag > health_.timer_lag_ns_max) health_.timer_lag_ns_max = lag;
-    timed_begin();
     s.fn(*this, TimerHandle{handle::pack(salt_, Kind::kTimer, gen, i)}, missed, s.ctx);
     timed_end();
     if (timers_.pool().find(i, gen) != nullptr) timers_.finish(i);

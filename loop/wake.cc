@@ -80,7 +80,6 @@ void Loop::drain_wakes() {
     }
     const auto count = static_cast<uint32_t>(cur & kCountMask);
     if (count == 0) continue;
-    timed_begin();
     s.fn(*this, WakeHandle{handle::pack(salt_, Kind::kWake, meta_gen(s.meta), i)}, count, s.ctx);
     timed_end();
   }

@@ -170,6 +170,22 @@ int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResu
   return 0;
 }
 
+int handle_options(const char* prog, const char* usage, const Option* opts, size_t n, int argc,
+                   char** argv) {
+  ParseResult pr;
+  if (parse_options(opts, n, argc, argv, &pr) < 0) {
+    char line[320];
+    const int len = std::snprintf(line, sizeof line, "%s: %s\n", prog, pr.error);
+    (void)hal::write(2, line, static_cast<size_t>(len));
+    return 2;
+  }
+  if (pr.help) {
+    print_help(1, usage, opts, n);
+    return 0;
+  }
+  return -1;
+}
+
 void print_help(int fd, const char* usage, const Option* opts, size_t n) {
   char line[512];
   int len = std::snprintf(line, sizeof line, "%s\n\nOptions:\n", usage);

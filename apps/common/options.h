@@ -41,4 +41,10 @@ struct ParseResult {
 // Writes the usage text to fd: the summary, then every option with its help.
 void print_help(int fd, const char* usage, const Option* opts, size_t n);
 
+// What every main() does with its options: parse them; on --help print the
+// usage and return 0; on an error print "prog: error" and return 2; else
+// return -1 (go on).
+[[nodiscard]] int handle_options(const char* prog, const char* usage, const Option* opts,
+                                 size_t n, int argc, char** argv);
+
 }  // namespace app

@@ -27,6 +27,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     return -EINVAL;
   }
   loop_ = &loop;
+  loop.set_callback_timing(true);  // the health figures report the longest callback
   start_ns_ = loop.now(evl::Clock::kMonotonic);
   if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) return r;
   app::LinkConfig lc;

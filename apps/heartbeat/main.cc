@@ -49,16 +49,10 @@ int main(int argc, char** argv) {
                       &run_for_ms, 0, INT64_MAX / 1000000),
   };
   const size_t n = sizeof opts / sizeof opts[0];
-  app::ParseResult pr;
-  if (app::parse_options(opts, n, argc, argv, &pr) < 0) {
-    std::fprintf(stderr, "heartbeat: %s\n", pr.error);
-    return 2;
-  }
-  if (pr.help) {
-    app::print_help(1, "usage: heartbeat --server tcp://HOST:PORT [options]\n"
-                       "Sends 'HB id=ID seq=N uptime_ms=U mono_ns=T' every period.", opts, n);
-    return 0;
-  }
+  const char* usage =
+      "usage: heartbeat --server tcp://HOST:PORT [options]\n"
+      "Sends 'HB id=ID seq=N uptime_ms=U mono_ns=T' every period.";
+  if (const int rc = app::handle_options("heartbeat", usage, opts, n, argc, argv); rc >= 0) return rc;
   if (cfg.server[0] == '\0') {
     std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
     return 2;

@@ -69,15 +69,9 @@ int main(int argc, char** argv) {
                       &run_for_ms, 0, INT64_MAX / 1000000),
   };
   const size_t n = sizeof opts / sizeof opts[0];
-  app::ParseResult pr;
-  if (app::parse_options(opts, n, argc, argv, &pr) < 0) {
-    std::fprintf(stderr, "sensor_sim: %s\n", pr.error);
-    return 2;
-  }
-  if (pr.help) {
-    app::print_help(1, "usage: sensor_sim [options]\nA GPS/XDR sensor on a pseudo-terminal.", opts, n);
-    return 0;
-  }
+  const char* usage =
+      "usage: sensor_sim [options]\nA GPS/XDR sensor on a pseudo-terminal.";
+  if (const int rc = app::handle_options("sensor_sim", usage, opts, n, argc, argv); rc >= 0) return rc;
   sc.seed = static_cast<uint64_t>(seed);
   int master = -1, slave = -1;
   char path[64];

@@ -46,16 +46,10 @@ int main(int argc, char** argv) {
                       &run_for_ms, 0, INT64_MAX / 1000000),
   };
   const size_t n = sizeof opts / sizeof opts[0];
-  app::ParseResult pr;
-  if (app::parse_options(opts, n, argc, argv, &pr) < 0) {
-    std::fprintf(stderr, "telemetry: %s\n", pr.error);
-    return 2;
-  }
-  if (pr.help) {
-    app::print_help(1, "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"
-                       "Reads NMEA GGA/RMC/XDR, sends InfluxDB line protocol.", opts, n);
-    return 0;
-  }
+  const char* usage =
+      "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"
+      "Reads NMEA GGA/RMC/XDR, sends InfluxDB line protocol.";
+  if (const int rc = app::handle_options("telemetry", usage, opts, n, argc, argv); rc >= 0) return rc;
   if (cfg.backoff_max_ms < cfg.backoff_initial_ms) {
     std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;

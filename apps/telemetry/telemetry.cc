@@ -42,6 +42,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     return -EINVAL;
   }
   loop_ = &loop;
+  loop.set_callback_timing(true);  // the health figures report the longest callback
   app::LinkConfig lc;
   lc.backoff_initial_ms = cfg_.backoff_initial_ms;
   lc.backoff_max_ms = cfg_.backoff_max_ms;

@@ -112,6 +112,7 @@ TEST(Run, health_counts_iterations_events_callbacks_and_longest_callback) {
   r.k = k;
   r.busy_ns = 1500;
   IoHandle h;
+  loop->set_callback_timing(true);
   CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_read, &r, &h));
   for (int i = 0; i < 3; ++i) {
     CHECK_EQUAL(1, hal::write(p[1], "x", 1));
@@ -126,19 +127,23 @@ TEST(Run, health_counts_iterations_events_callbacks_and_longest_callback) {
   CHECK_EQUAL(4u, hl.io.capacity);
 }
 
-TEST(Run, callback_timing_can_be_turned_off) {
+TEST(Run, callback_timing_is_off_by_default_and_costs_one_read_per_callback_when_on) {
   Reader r;
   r.k = k;
   r.busy_ns = 1500;
   IoHandle h;
-  loop->set_callback_timing(false);
   CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_read, &r, &h));
   CHECK_EQUAL(1, hal::write(p[1], "x", 1));
   k->reset_calls();
   CHECK_EQUAL(1, loop->run_once(0));
-  CHECK_EQUAL(0u, k->calls(Call::kClockGettime));
+  CHECK_EQUAL(0u, k->calls(Call::kClockGettime));  // no timer used the cached time
   CHECK_EQUAL(0, loop->health().callback_ns_max);
   CHECK_EQUAL(1u, loop->health().callbacks);
+  loop->set_callback_timing(true);
+  CHECK_EQUAL(1, hal::write(p[1], "y", 1));
+  k->reset_calls();
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(2u, k->calls(Call::kClockGettime));  // the batch start, then one per callback
 }
 
 TEST(Run, one_epoll_wait_per_iteration_and_one_ctl_per_start) {

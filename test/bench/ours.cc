@@ -1,0 +1,195 @@
+// evl, used as a firmware app would: default options (callback timing on).
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "hal/sys_counters.h"
+#include "loop/static_loop.h"
+#include "test/bench/bench.h"
+
+namespace bench {
+namespace {
+
+// Room for the 100k timers of the largest workload plus the loop's own.
+using BigLoop = evl::StaticLoop<10000, 100016, 1, 1, 1, 64, 1>;
+BigLoop g_loop;  // static storage: 6 MB, no heap
+
+struct Chain {
+  std::vector<int> wr;
+  uint64_t events = 0;
+  uint64_t target = 0;
+  int n = 0;
+};
+
+struct Slot {
+  Chain* c;
+  int index;
+};
+
+void on_io(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* s = static_cast<Slot*>(ctx);
+  char b;
+  if (hal::read(loop.io_fd(h), &b, 1) == 1) {
+    (void)hal::write(s->c->wr[static_cast<size_t>((s->index + 1) % s->c->n)], &b, 1);
+    if (++s->c->events >= s->c->target) loop.stop();
+  }
+}
+
+struct Timers {
+  std::vector<evl::TimerHandle> h;
+  uint64_t fired = 0;
+};
+
+void on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) { ++static_cast<Timers*>(ctx)->fired; }
+
+struct Restarter {
+  Timers* timers;
+  uint64_t restarts;
+  Rand* r;
+  uint64_t t1 = 0, t2 = 0;
+};
+
+void do_restarts(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* rs = static_cast<Restarter*>(ctx);
+  const size_t n = rs->timers->h.size();
+  measure_begin();
+  rs->t1 = now_ns();
+  for (uint64_t i = 0; i < rs->restarts; ++i) {
+    const evl::TimerHandle t = rs->timers->h[rs->r->next() % n];
+    (void)loop.timer_restart(t, static_cast<int64_t>(rs->r->in(1000000000, 2000000000)));
+  }
+  rs->t2 = now_ns();
+  measure_end();
+  loop.stop();
+}
+
+struct Acc {
+  Lateness* late;
+  uint64_t start, period, n, ticks;
+};
+
+void on_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx) {
+  auto* a = static_cast<Acc*>(ctx);
+  const uint64_t now = now_ns();
+  a->n += 1 + missed;
+  a->late->skipped += missed;
+  const uint64_t due = a->start + a->n * a->period;
+  a->late->us.push_back(now > due ? static_cast<double>(now - due) / 1000.0 : 0.0);
+  if (a->n >= a->ticks) {
+    (void)loop.timer_stop(h);
+    loop.stop();
+  }
+}
+
+}  // namespace
+
+Phase ours_chain(int n, int a, uint64_t events) {
+  Phase ph;
+  evl::Loop& loop = g_loop;
+  (void)loop.init();
+  Chain c;
+  c.n = n;
+  c.target = events;
+  std::vector<int> rd;
+  pairs(n, &rd, &c.wr);
+  std::vector<Slot> slots(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) slots[static_cast<size_t>(i)] = Slot{&c, i};
+  const hal::SyscallCounts before_setup = hal::syscall_counts();
+  const uint64_t t0 = now_ns();
+  for (int i = 0; i < n; ++i) {
+    evl::IoHandle h;
+    (void)loop.io_start(rd[static_cast<size_t>(i)], evl::kIn, on_io, &slots[static_cast<size_t>(i)], &h);
+  }
+  ph.setup_ns_per_watcher = static_cast<double>(now_ns() - t0) / n;
+  ph.epoll_ctls_per_watcher =
+      static_cast<double>(hal::syscall_counts().epoll_ctl - before_setup.epoll_ctl) / n;
+  for (int k = 0; k < a; ++k) {
+    const ssize_t w = write(c.wr[static_cast<size_t>(k * n / a)], "x", 1);
+    (void)w;
+  }
+  const hal::SyscallCounts before = hal::syscall_counts();
+  measure_begin();
+  const uint64_t t1 = now_ns();
+  (void)loop.run();
+  const uint64_t t2 = now_ns();
+  measure_end();
+  const hal::SyscallCounts& after = hal::syscall_counts();
+  ph.ops = c.events;
+  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(c.events);
+  const double ops = static_cast<double>(c.events);
+  ph.syscalls_per_op = static_cast<double>(after.total - before.total) / ops;
+  ph.epoll_waits_per_op = static_cast<double>(after.epoll_wait - before.epoll_wait) / ops;
+  ph.timerfd_arms_per_op = static_cast<double>(after.timerfd_settime - before.timerfd_settime) / ops;
+  loop.close();
+  for (int fd : rd) close(fd);
+  return ph;
+}
+
+Phase ours_timer_restart(int t, uint64_t restarts) {
+  Phase ph;
+  evl::Loop& loop = g_loop;
+  (void)loop.init();
+  Timers timers;
+  timers.h.resize(static_cast<size_t>(t));
+  Rand r;
+  for (auto& h : timers.h) {
+    (void)loop.timer_after(static_cast<int64_t>(r.in(1000000000, 2000000000)), on_timer, &timers, &h);
+  }
+  Restarter rs{&timers, restarts, &r};
+  evl::TimerHandle trigger;
+  (void)loop.timer_after(0, do_restarts, &rs, &trigger);
+  const hal::SyscallCounts before = hal::syscall_counts();
+  (void)loop.run();
+  const hal::SyscallCounts& after = hal::syscall_counts();
+  ph.ops = restarts;
+  ph.ns_per_op = static_cast<double>(rs.t2 - rs.t1) / static_cast<double>(restarts);
+  ph.timerfd_arms_per_op =
+      static_cast<double>(after.timerfd_settime - before.timerfd_settime) / static_cast<double>(restarts);
+  loop.close();
+  return ph;
+}
+
+Phase ours_timer_fire(int t) {
+  Phase ph;
+  evl::Loop& loop = g_loop;
+  (void)loop.init();
+  Timers timers;
+  timers.h.resize(static_cast<size_t>(t));
+  for (auto& h : timers.h) (void)loop.timer_after(2000000, on_timer, &timers, &h);
+  const uint64_t due = now_ns() + 3000000;
+  while (now_ns() < due) {
+  }
+  measure_begin();
+  const uint64_t t1 = now_ns();
+  while (timers.fired < static_cast<uint64_t>(t)) (void)loop.run_once(-1);
+  const uint64_t t2 = now_ns();
+  measure_end();
+  ph.ops = timers.fired;
+  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(timers.fired);
+  loop.close();
+  return ph;
+}
+
+Lateness ours_accuracy(int period_us, int seconds) {
+  Lateness late;
+  evl::Loop& loop = g_loop;
+  (void)loop.init();
+  Acc a{&late, 0, static_cast<uint64_t>(period_us) * 1000, 0,
+        static_cast<uint64_t>(seconds) * 1000000 / static_cast<uint64_t>(period_us)};
+  evl::TimerSpec spec;
+  spec.period_ns = static_cast<int64_t>(a.period);
+  spec.overrun = evl::Overrun::kSkip;
+  evl::TimerHandle h;
+  a.start = now_ns();
+  spec.deadline_ns = static_cast<int64_t>(a.start + a.period);
+  (void)loop.timer_start(spec, on_tick, &a, &h);
+  (void)loop.run();
+  late.ticks = a.n;
+  loop.close();
+  return late;
+}
+
+}  // namespace bench

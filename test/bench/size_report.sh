@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Size and memory report: .text/.data/.bss of the loop core and of each app
+# for x86-64, armv7 (-Os, Thumb-2) and aarch64 (-Os), the size of each
+# watcher slot per architecture, and the static RAM of a typical loop
+# (64 io watchers, 128 timers). Usage: bash test/bench/size_report.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+TARGETS=(//loop //test/bench:sizes //apps/heartbeat //apps/telemetry)
+declare -A PREFIX=([x86_64]="" [armv7]="arm-linux-gnueabihf-" [aarch64]="aarch64-linux-gnu-")
+declare -A FLAGS=([x86_64]="" [armv7]="--config=armv7" [aarch64]="--config=aarch64")
+
+printf '| arch | part | .text | .data | .bss |\n|---|---|---|---|---|\n'
+declare -A SLOTS
+for arch in x86_64 armv7 aarch64; do
+  # shellcheck disable=SC2086
+  bazel build -c opt ${FLAGS[$arch]} --config=size --platform_suffix="size-$arch" \
+    --copt=-g0 "${TARGETS[@]}" >/dev/null 2>&1 || { echo "build failed for $arch" >&2; exit 1; }
+  out="bazel-out/k8-opt-size-$arch/bin"
+  size="${PREFIX[$arch]}size"
+  nm="${PREFIX[$arch]}nm"
+  read -r t d b _ < <("$size" -t "$out/loop/libloop.a" | tail -n1)
+  printf '| %s | loop core (libloop.a) | %s | %s | %s |\n' "$arch" "$t" "$d" "$b"
+  for app in heartbeat telemetry; do
+    read -r t d b _ < <("$size" "$out/apps/$app/$app" | tail -n1)
+    printf '| %s | %s (whole binary) | %s | %s | %s |\n' "$arch" "$app" "$t" "$d" "$b"
+  done
+  SLOTS[$arch]="$("$nm" -S --size-sort "$out/test/bench/_objs/sizes/sizes.o" 2>/dev/null \
+    || "$nm" -S "$out"/test/bench/_objs/sizes/*.o)"
+done
+
+printf '\n| sizeof | x86_64 | armv7 | aarch64 |\n|---|---|---|---|\n'
+for sym in io_slot timer_slot heap_entry signal_slot wake_slot defer_slot loop_64_128; do
+  row="| $sym |"
+  for arch in x86_64 armv7 aarch64; do
+    hex="$(printf '%s\n' "${SLOTS[$arch]}" | awk -v s="evl_sizeof_$sym" '$4 == s {print $2}')"
+    row="$row $((16#${hex:-0})) |"
+  done
+  printf '%s\n' "$row"
+done
