@@ -14,7 +14,7 @@ printf '| arch | part | .text | .data | .bss |\n|---|---|---|---|---|\n'
 declare -A SLOTS
 for arch in x86_64 armv7 aarch64; do
   # shellcheck disable=SC2086
-  bazel build -c opt ${FLAGS[$arch]} --config=size --platform_suffix="size-$arch" \
+  bazel build -c opt ${FLAGS[$arch]} --config=size --platform_suffix="-size-$arch" \
     --copt=-g0 "${TARGETS[@]}" >/dev/null 2>&1 || { echo "build failed for $arch" >&2; exit 1; }
   out="bazel-out/k8-opt-size-$arch/bin"
   size="${PREFIX[$arch]}size"
