@@ -1,5 +1,6 @@
 #include "apps/common/daemon.h"
 
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 
@@ -64,6 +65,12 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   }
   if (deadline) (void)loop.timer_stop(deadline);
   return r < 0 ? r : 0;
+}
+
+void open_log(const char* prog, Log& log, bool use_syslog) {
+  if (use_syslog && log.use_syslog() < 0) {
+    std::fprintf(stderr, "%s: cannot reach syslog at /dev/log; logging to stderr\n", prog);
+  }
 }
 
 }  // namespace app

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 #include "apps/common/log.h"
 #include "loop/loop.h"
@@ -19,5 +21,30 @@ struct DaemonHooks {
 // loop's error. The app's stop hook runs before it returns.
 [[nodiscard]] int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms,
                              const DaemonHooks& hooks);
+
+// Switches log to syslog if asked, saying so on stderr when it cannot.
+void open_log(const char* prog, Log& log, bool use_syslog);
+
+// The rest of a daemon's main(): initialise the loop, start the app (a bad
+// configuration is one line and exit code 2), run it, log its summary.
+// App needs start(loop, err, len), stop() and summary(buf, len).
+template <class App>
+int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for_ms) {
+  if (const int r = loop.init(); r < 0) {
+    std::fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, std::strerror(-r));
+    return 1;
+  }
+  char err[256];
+  if (app.start(loop, err, sizeof err) < 0) {
+    std::fprintf(stderr, "%s: %s\n", prog, err);
+    return 2;
+  }
+  const int r = run_daemon(loop, log, run_for_ms,
+                           DaemonHooks{[](void* ctx) { static_cast<App*>(ctx)->stop(); }, &app});
+  char line[768];
+  app.summary(line, sizeof line);
+  log.log(Level::kInfo, "%s", line);
+  return r < 0 ? 1 : 0;
+}
 
 }  // namespace app

@@ -13,8 +13,6 @@ namespace {
 
 evl::StaticLoop<8, 16, 4, 1, 4> g_loop;  // static storage: no heap, no stack size surprise
 
-void stop_app(void* ctx) { static_cast<heartbeat::App*>(ctx)->stop(); }
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,22 +61,7 @@ int main(int argc, char** argv) {
   }
   app::Watchdog::from_environment(&cfg.watchdog);
   app::Log log("heartbeat");
-  if (use_syslog && log.use_syslog() < 0) {
-    std::fprintf(stderr, "heartbeat: cannot reach syslog at /dev/log; logging to stderr\n");
-  }
-  if (const int r = g_loop.init(); r < 0) {
-    std::fprintf(stderr, "heartbeat: cannot create the event loop: %s\n", std::strerror(-r));
-    return 1;
-  }
+  app::open_log("heartbeat", log, use_syslog);
   heartbeat::App a(cfg, &log);
-  char err[256];
-  if (a.start(g_loop, err, sizeof err) < 0) {
-    std::fprintf(stderr, "heartbeat: %s\n", err);
-    return 2;
-  }
-  const int r = app::run_daemon(g_loop, log, run_for_ms, app::DaemonHooks{stop_app, &a});
-  char line[512];
-  a.summary(line, sizeof line);
-  log.log(app::Level::kInfo, "%s", line);
-  return r < 0 ? 1 : 0;
+  return app::serve("heartbeat", g_loop, log, a, run_for_ms);
 }

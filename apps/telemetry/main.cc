@@ -12,8 +12,6 @@ namespace {
 
 evl::StaticLoop<8, 16, 4, 1, 4> g_loop;
 
-void stop_app(void* ctx) { static_cast<telemetry::App*>(ctx)->stop(); }
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,22 +54,7 @@ int main(int argc, char** argv) {
   }
   app::Watchdog::from_environment(&cfg.watchdog);
   app::Log log("telemetry");
-  if (use_syslog && log.use_syslog() < 0) {
-    std::fprintf(stderr, "telemetry: cannot reach syslog at /dev/log; logging to stderr\n");
-  }
-  if (const int r = g_loop.init(); r < 0) {
-    std::fprintf(stderr, "telemetry: cannot create the event loop: %s\n", std::strerror(-r));
-    return 1;
-  }
+  app::open_log("telemetry", log, use_syslog);
   static telemetry::App a(cfg, &log);
-  char err[256];
-  if (a.start(g_loop, err, sizeof err) < 0) {
-    std::fprintf(stderr, "telemetry: %s\n", err);
-    return 2;
-  }
-  const int r = app::run_daemon(g_loop, log, run_for_ms, app::DaemonHooks{stop_app, &a});
-  char line[768];
-  a.summary(line, sizeof line);
-  log.log(app::Level::kInfo, "%s", line);
-  return r < 0 ? 1 : 0;
+  return app::serve("telemetry", g_loop, log, a, run_for_ms);
 }
