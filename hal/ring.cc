@@ -45,8 +45,8 @@ long RingCore::fill_from(int fd) {
   long total = 0;
   while (space() > 0) {
     const size_t tail = (head_ + size_) % cap_;
-    const size_t span = tail >= head_ && size_ != cap_ ? cap_ - tail : space();
-    const size_t want = span < space() ? span : space();
+    // Free bytes run from tail to the end of the buffer, or up to head.
+    const size_t want = tail >= head_ ? cap_ - tail : head_ - tail;
     const long r = read(fd, buf_ + tail, want);
     if (r == -EINTR) continue;
     if (r < 0) return total > 0 ? total : r;

@@ -26,11 +26,9 @@ int Loop::defer(DeferFn fn, void* ctx, DeferHandle* out) {
 }
 
 int Loop::defer_cancel(DeferHandle h) {
-  const uint64_t raw = h.raw;
-  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kDefer) return -ESTALE;
-  const uint32_t i = handle::index(raw);
-  DeferSlot* s = defers_.find(i, handle::gen(raw));
+  DeferSlot* s = lookup(defers_, h);
   if (s == nullptr) return -ESTALE;
+  const uint32_t i = handle::index(h.raw);
   if (s->prev == kNoSlot) {
     defer_head_ = s->next;
   } else {

@@ -24,10 +24,8 @@ uint32_t hash_fd(int fd) { return static_cast<uint32_t>(fd) * 2654435761u; }
 }  // namespace
 
 int Loop::io_find(IoHandle h, uint32_t* index) const {
-  const uint64_t raw = h.raw;
-  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kIo) return -ESTALE;
-  if (io_.find(handle::index(raw), handle::gen(raw)) == nullptr) return -ESTALE;
-  *index = handle::index(raw);
+  if (lookup(io_, h) == nullptr) return -ESTALE;
+  *index = handle::index(h.raw);
   return 0;
 }
 

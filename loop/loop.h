@@ -268,6 +268,15 @@ class Loop {
  private:
   enum Internal : uint32_t { kWakeFd = 0, kSignalFd = 1, kTimerFd0 = 2 };
 
+  // A handle of this loop and of kind K (salt and kind match).
+  bool ours(uint64_t raw, Kind k) const {
+    return handle::salt(raw) == salt_ && handle::kind(raw) == k;
+  }
+  // The live slot a handle names, or nullptr for a stale or foreign handle.
+  template <Kind K, class Slot>
+  Slot* lookup(const Pool<Slot>& pool, TypedHandle<K> h) const {
+    return ours(h.raw, K) ? pool.find(handle::index(h.raw), handle::gen(h.raw)) : nullptr;
+  }
   int io_find(IoHandle h, uint32_t* index) const;
   bool owns_fd(int fd) const;
   int epoll_add_internal(int fd, uint32_t id);

@@ -58,9 +58,7 @@ int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
 }
 
 int Loop::signal_stop(SignalHandle h) {
-  const uint64_t raw = h.raw;
-  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kSignal) return -ESTALE;
-  SignalSlot* s = signals_.find(handle::index(raw), handle::gen(raw));
+  SignalSlot* s = lookup(signals_, h);
   if (s == nullptr) return -ESTALE;
   const uint64_t bit = hal::sig_bit(s->signo);
   const int r = update_signal_mask(signal_mask_ & ~bit);
@@ -71,7 +69,7 @@ int Loop::signal_stop(SignalHandle h) {
     // as it would have been without the loop.
     (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
   }
-  signals_.release(handle::index(raw));
+  signals_.release(handle::index(h.raw));
   return 0;
 }
 

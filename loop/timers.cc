@@ -29,10 +29,8 @@ int64_t Loop::realtime_offset() const {
 }
 
 int Loop::timer_find(TimerHandle h, uint32_t* index) const {
-  const uint64_t raw = h.raw;
-  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kTimer) return -ESTALE;
-  if (timers_.pool().find(handle::index(raw), handle::gen(raw)) == nullptr) return -ESTALE;
-  *index = handle::index(raw);
+  if (lookup(timers_.pool(), h) == nullptr) return -ESTALE;
+  *index = handle::index(h.raw);
   return 0;
 }
 

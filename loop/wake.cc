@@ -36,13 +36,11 @@ int Loop::wake_start(WakeFn fn, void* ctx, WakeHandle* out) {
 }
 
 int Loop::wake_stop(WakeHandle h) {
-  const uint64_t raw = h.raw;
-  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kWake) return -ESTALE;
-  WakeSlot* s = wakes_.find(handle::index(raw), handle::gen(raw));
+  WakeSlot* s = lookup(wakes_, h);
   if (s == nullptr) return -ESTALE;
   // Generation 0 is never valid: a racing wake() now fails its check.
   s->state.store(0, std::memory_order_release);
-  wakes_.release(handle::index(raw));
+  wakes_.release(handle::index(h.raw));
   return 0;
 }
 
@@ -50,7 +48,7 @@ int Loop::wake_stop(WakeHandle h) {
 // and the slot's atomic state.
 int Loop::wake(WakeHandle h) {
   const uint64_t raw = h.raw;
-  if (handle::salt(raw) != salt_ || handle::kind(raw) != Kind::kWake) return -ESTALE;
+  if (!ours(raw, Kind::kWake)) return -ESTALE;
   const uint32_t i = handle::index(raw);
   if (i >= st_.wake_capacity) return -ESTALE;
   std::atomic<uint64_t>& state = st_.wakes[i].state;

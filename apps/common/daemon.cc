@@ -50,14 +50,9 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
     hooks.stop(hooks.ctx);
     return r;
   }
-  while (!st.stopping) {
-    r = loop.run();
-    if (r < 0) {
-      log.log(Level::kError, "event loop failed: %s", std::strerror(-r));
-      break;
-    }
-    if (!st.stopping) break;  // nothing left to watch
-  }
+  // Returns on stop(), on a loop error, or when nothing is left to watch.
+  r = loop.run();
+  if (r < 0) log.log(Level::kError, "event loop failed: %s", std::strerror(-r));
   if (st.signo != 0) log.log(Level::kInfo, "%s: stopping", st.signo == kSigInt ? "SIGINT" : "SIGTERM");
   hooks.stop(hooks.ctx);
   for (evl::SignalHandle h : {term, intr, hup}) {

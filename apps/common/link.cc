@@ -103,7 +103,6 @@ void Link::set_up() {
 
 void Link::fail(int err) {
   const bool was_up = up_;
-  const bool had_socket = fd_ >= 0;
   if (io_) (void)loop_->io_close(io_);
   io_ = evl::IoHandle{};
   fd_ = -1;
@@ -115,7 +114,6 @@ void Link::fail(int err) {
   out_.clear();  // a partial line must not lead the next connection
   ++stats_.failures;
   if (stopped_) return;
-  (void)had_socket;
   const int64_t delay = next_backoff_ms();
   ++attempt_;
   (void)loop_->timer_after(delay * 1000000, on_timer, this, &timer_);

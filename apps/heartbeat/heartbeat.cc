@@ -30,10 +30,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   loop.set_callback_timing(true);  // the health figures report the longest callback
   start_ns_ = loop.now(evl::Clock::kMonotonic);
   if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) return r;
-  app::LinkConfig lc;
-  lc.backoff_initial_ms = cfg_.backoff_initial_ms;
-  lc.backoff_max_ms = cfg_.backoff_max_ms;
-  lc.connect_timeout_ms = cfg_.connect_timeout_ms;
+  app::LinkConfig lc = cfg_.link;
   lc.jitter_seed = static_cast<uint64_t>(start_ns_);
   app::LinkEvents ev;
   ev.up = on_up;

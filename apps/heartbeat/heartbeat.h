@@ -32,9 +32,7 @@ struct Config {
   char server[128] = {};
   char id[64] = "dev0";
   int64_t period_ms = 1000;
-  int64_t backoff_initial_ms = 500;
-  int64_t backoff_max_ms = 30000;
-  int64_t connect_timeout_ms = 5000;
+  app::LinkConfig link;  // back-off and connect timeout; the jitter seed is set at start
   int64_t alarm_after_ms = 30000;
   char alarm_command[256] = {};
   app::WatchdogConfig watchdog;  // device, interval, max lag; systemd's from the environment

@@ -27,11 +27,11 @@ int main(int argc, char** argv) {
       app::int_option("period-ms", "MS", "heartbeat period (default 1000)", &cfg.period_ms, 10,
                       86400000),
       app::int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
-                      &cfg.backoff_initial_ms, 1, 3600000),
+                      &cfg.link.backoff_initial_ms, 1, 3600000),
       app::int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
-                      &cfg.backoff_max_ms, 1, 86400000),
+                      &cfg.link.backoff_max_ms, 1, 86400000),
       app::int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
-                      &cfg.connect_timeout_ms, 1, 600000),
+                      &cfg.link.connect_timeout_ms, 1, 600000),
       app::int_option("alarm-after-ms", "MS", "raise the alarm after the link is down this long "
                       "(default 30000)", &cfg.alarm_after_ms, 1, 86400000),
       app::string_option("alarm-command", "PROG", "run PROG raise / PROG clear (absolute path)",
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
     return 2;
   }
-  if (cfg.backoff_max_ms < cfg.backoff_initial_ms) {
+  if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
     std::fprintf(stderr, "heartbeat: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;
   }

@@ -34,11 +34,11 @@ int main(int argc, char** argv) {
       app::int_option("health-period-ms", "MS", "send own health every (default 10000)",
                       &cfg.health_period_ms, 100, 86400000),
       app::int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
-                      &cfg.backoff_initial_ms, 1, 3600000),
+                      &cfg.link.backoff_initial_ms, 1, 3600000),
       app::int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
-                      &cfg.backoff_max_ms, 1, 86400000),
+                      &cfg.link.backoff_max_ms, 1, 86400000),
       app::int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
-                      &cfg.connect_timeout_ms, 1, 600000),
+                      &cfg.link.connect_timeout_ms, 1, 600000),
       app::flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &use_syslog),
       app::int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
                       &run_for_ms, 0, INT64_MAX / 1000000),
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
       "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"
       "Reads NMEA GGA/RMC/XDR, sends InfluxDB line protocol.";
   if (const int rc = app::handle_options("telemetry", usage, opts, n, argc, argv); rc >= 0) return rc;
-  if (cfg.backoff_max_ms < cfg.backoff_initial_ms) {
+  if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
     std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;
   }

@@ -43,10 +43,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   }
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
-  app::LinkConfig lc;
-  lc.backoff_initial_ms = cfg_.backoff_initial_ms;
-  lc.backoff_max_ms = cfg_.backoff_max_ms;
-  lc.connect_timeout_ms = cfg_.connect_timeout_ms;
+  app::LinkConfig lc = cfg_.link;
   lc.jitter_seed = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
   app::LinkEvents ev;
   ev.up = on_link_up;

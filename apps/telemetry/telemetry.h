@@ -34,9 +34,7 @@ struct Config {
   int64_t buffer_records = 1024;
   int64_t health_period_ms = 10000;
   int64_t serial_retry_ms = 2000;
-  int64_t backoff_initial_ms = 500;
-  int64_t backoff_max_ms = 30000;
-  int64_t connect_timeout_ms = 5000;
+  app::LinkConfig link;  // back-off and connect timeout; the jitter seed is set at start
   app::WatchdogConfig watchdog;  // systemd's, from the environment
 };
 

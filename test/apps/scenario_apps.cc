@@ -139,8 +139,8 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   std::snprintf(cfg.server, sizeof cfg.server, "%s://127.0.0.1:9000", peer.tcp ? "tcp" : "udp");
   cfg.period_ms = 100 + static_cast<int64_t>(rng.below(900));
   cfg.alarm_after_ms = 1000 + static_cast<int64_t>(rng.below(10000));
-  cfg.backoff_initial_ms = 50;
-  cfg.backoff_max_ms = 2000;
+  cfg.link.backoff_initial_ms = 50;
+  cfg.link.backoff_max_ms = 2000;
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/bin/alarm");
   app::Log log("heartbeat");
   log.set_level(app::Level::kError);
@@ -227,8 +227,8 @@ sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
   cfg.batch_delay_ms = 100 + static_cast<int64_t>(rng.below(2000));
   cfg.buffer_records = 1 + static_cast<int64_t>(rng.below(200));
   cfg.health_period_ms = 5000;
-  cfg.backoff_initial_ms = 50;
-  cfg.backoff_max_ms = 2000;
+  cfg.link.backoff_initial_ms = 50;
+  cfg.link.backoff_max_ms = 2000;
   app::Log log("telemetry");
   log.set_level(app::Level::kError);
   std::unique_ptr<telemetry::App> app;

@@ -167,7 +167,7 @@ telemetry::Config config(const char* collector) {
   cfg.batch_delay_ms = 1000;
   cfg.buffer_records = 1024;
   cfg.health_period_ms = 60000;
-  cfg.backoff_max_ms = 5000;
+  cfg.link.backoff_max_ms = 5000;
   return cfg;
 }
 

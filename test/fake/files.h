@@ -79,6 +79,7 @@ class TimerFd : public File {
 
  private:
   uint64_t due() const;  // expirations not yet read, as of now
+  int64_t upcoming(int64_t now) const;
   int clock_id_;
   int64_t deadline_ns_ = 0;  // on clock_id_; 0 = disarmed
   int64_t interval_ns_ = 0;

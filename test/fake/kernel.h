@@ -179,8 +179,6 @@ class Kernel {
   int dup(int fd);
   int open_fd_count() const;
   File* file(int fd) const;
-  // Fills the write side of a pipe (or any file) from a test.
-  long inject(int fd, const void* buf, size_t count) { return sys_write(fd, buf, count); }
 
   // --- network --------------------------------------------------------------
   // Connects to this address never complete (no SYN-ACK, no RST).
@@ -257,7 +255,6 @@ class Kernel {
   std::vector<Epoll*>& epolls() { return epolls_; }
   // The earliest wake_time() of any file an epoll watches, or -1.
   int64_t next_timer_deadline_mono() const;
-  int install_file(std::shared_ptr<File> f) { return install(std::move(f)); }
   bool take_datagram_drop() {
     if (drop_datagrams_ == 0) return false;
     --drop_datagrams_;

@@ -392,8 +392,10 @@ void act_time(Sim* s) {
   }
 }
 
-void random_action(Sim* s) {
-  switch (s->rng.below(10)) {
+// One random action. Callbacks may do anything but move the clocks (a
+// callback that takes long is modelled by act_time between iterations).
+void act(Sim* s, bool may_move_clocks) {
+  switch (s->rng.below(may_move_clocks ? 10 : 9)) {
     case 0:
     case 1:
     case 2: act_io(s); break;
@@ -407,21 +409,8 @@ void random_action(Sim* s) {
   }
 }
 
-// What a callback may do: anything but move the clocks (a callback that
-// takes long is modelled by act_time between iterations).
-void callback_action(Sim* s) {
-  switch (s->rng.below(9)) {
-    case 0:
-    case 1:
-    case 2: act_io(s); break;
-    case 3:
-    case 4:
-    case 5: act_timer(s); break;
-    case 6: act_signal(s); break;
-    case 7: act_wake(s); break;
-    default: act_defer(s); break;
-  }
-}
+void random_action(Sim* s) { act(s, true); }
+void callback_action(Sim* s) { act(s, false); }
 
 // --- invariants after an iteration ------------------------------------------
 

@@ -73,29 +73,27 @@ int TimerFd::settime(int flags, const hal::Itimerspec& value, hal::Itimerspec* o
   return 0;
 }
 
+// The next expiry after now on the timer's clock, or 0 when there is none
+// (disarmed, or a one-shot timer that has expired).
+int64_t TimerFd::upcoming(int64_t now) const {
+  if (deadline_ns_ == 0) return 0;
+  if (now < deadline_ns_) return deadline_ns_;
+  if (interval_ns_ == 0) return 0;
+  return deadline_ns_ + ((now - deadline_ns_) / interval_ns_ + 1) * interval_ns_;
+}
+
 void TimerFd::gettime(hal::Itimerspec* curr) const {
   curr->interval = to_ts(interval_ns_);
-  if (deadline_ns_ == 0) {
-    curr->value = to_ts(0);
-    return;
-  }
   const int64_t now = kernel->clock_ns(clock_id_);
-  int64_t next = deadline_ns_;
-  if (now >= next && interval_ns_ > 0) next += ((now - next) / interval_ns_ + 1) * interval_ns_;
-  // An expired one-shot timer reads as 0; Linux never reports 0 for an armed
-  // timer, so round a remaining time below 1 ns up.
-  curr->value = to_ts(now >= next ? 0 : next - now);
+  const int64_t next = upcoming(now);
+  curr->value = to_ts(next == 0 ? 0 : next - now);  // an expired one-shot reads as 0
 }
 
 int64_t TimerFd::next_mono() const {
-  if (deadline_ns_ == 0 || canceled_) return -1;
+  if (canceled_) return -1;  // readable already: not a deadline
   const int64_t now = kernel->clock_ns(clock_id_);
-  int64_t next = deadline_ns_;
-  if (now >= next) {
-    if (interval_ns_ == 0) return -1;  // already due: it is readable, not a deadline
-    next += ((now - next) / interval_ns_ + 1) * interval_ns_;
-  }
-  return kernel->monotonic_ns() + (next - now);
+  const int64_t next = upcoming(now);
+  return next == 0 ? -1 : kernel->monotonic_ns() + (next - now);
 }
 
 // As Linux: the cancel flag belongs to the last timerfd_settime, so a timerfd
