@@ -135,4 +135,16 @@ int set_buffer_sizes(int fd, int send_bytes, int recv_bytes) {
   return 0;
 }
 
+int set_user_timeout(int fd, int64_t ms) {
+  if (ms < 0) return -EINVAL;
+  const int v = ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+  return setopt_int(fd, kIpprotoTcp, kTcpUserTimeout, v);
+}
+
+long stream_unacked(int fd) {
+  int n = 0;
+  const int r = ioctl(fd, kSiocOutq, &n);
+  return r < 0 ? r : n;
+}
+
 }  // namespace hal

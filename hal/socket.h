@@ -48,6 +48,12 @@ struct Keepalive {
 [[nodiscard]] int set_keepalive(int fd, const Keepalive& k);
 [[nodiscard]] int set_nodelay(int fd, bool on);
 [[nodiscard]] int set_reuseaddr(int fd, bool on);
+// TCP_USER_TIMEOUT: the kernel drops the connection when sent data stays
+// unacknowledged for this long (0: the kernel's default, minutes).
+[[nodiscard]] int set_user_timeout(int fd, int64_t ms);
+// Bytes written to a stream socket that the peer has not acknowledged yet
+// (SIOCOUTQ), or a negative errno.
+[[nodiscard]] long stream_unacked(int fd);
 // 0 leaves a size unchanged. Linux doubles the value for bookkeeping.
 [[nodiscard]] int set_buffer_sizes(int fd, int send_bytes, int recv_bytes);
 

@@ -66,6 +66,19 @@ constexpr int kSigBlock = 0;
 constexpr int kSigUnblock = 1;
 constexpr int kSigSetmask = 2;
 
+// Signal numbers (the same on x86-64, armv7 and aarch64; checked against
+// <signal.h> in sys_linux.cc).
+constexpr int kSigHup = 1;
+constexpr int kSigInt = 2;
+constexpr int kSigKill = 9;
+constexpr int kSigUsr1 = 10;
+constexpr int kSigUsr2 = 12;
+constexpr int kSigPipe = 13;
+constexpr int kSigAlrm = 14;
+constexpr int kSigTerm = 15;
+constexpr int kSigChld = 17;
+constexpr int kSigStop = 19;
+
 // struct signalfd_siginfo: 128 bytes; the fields the product reads.
 struct SignalfdSiginfo {
   uint32_t signo;
@@ -113,6 +126,7 @@ constexpr int kTcpNodelay = 1;
 constexpr int kTcpKeepidle = 4;
 constexpr int kTcpKeepintvl = 5;
 constexpr int kTcpKeepcnt = 6;
+constexpr int kTcpUserTimeout = 18;
 constexpr int kMsgPeek = 0x2;
 constexpr int kMsgTrunc = 0x20;
 constexpr int kMsgDontwait = 0x40;
@@ -163,6 +177,7 @@ constexpr unsigned long kTcflsh = 0x540B;
 constexpr unsigned long kTiocexcl = 0x540C;
 constexpr unsigned long kTiocnxcl = 0x540D;
 constexpr unsigned long kFionread = 0x541B;
+constexpr unsigned long kSiocOutq = 0x5411;  // bytes sent but not yet acknowledged
 constexpr unsigned long kTiocgexcl = 0x80045440UL;
 constexpr unsigned long kWdiocKeepalive = 0x80045705UL;
 

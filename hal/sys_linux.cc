@@ -12,6 +12,7 @@
 
 #include <asm/termbits.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <linux/watchdog.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -50,6 +51,10 @@ static_assert(kTfdTimerAbstime == TFD_TIMER_ABSTIME, "timerfd");
 static_assert(kTfdTimerCancelOnSet == TFD_TIMER_CANCEL_ON_SET, "timerfd");
 static_assert(kSigBlock == SIG_BLOCK && kSigUnblock == SIG_UNBLOCK && kSigSetmask == SIG_SETMASK,
               "sigprocmask");
+static_assert(kSigHup == SIGHUP && kSigInt == SIGINT && kSigKill == SIGKILL && kSigUsr1 == SIGUSR1 &&
+                  kSigUsr2 == SIGUSR2 && kSigPipe == SIGPIPE && kSigAlrm == SIGALRM &&
+                  kSigTerm == SIGTERM && kSigChld == SIGCHLD && kSigStop == SIGSTOP,
+              "signal numbers");
 static_assert(sizeof(SignalfdSiginfo) == sizeof(signalfd_siginfo), "siginfo size");
 static_assert(offsetof(SignalfdSiginfo, overrun) == offsetof(signalfd_siginfo, ssi_overrun),
               "siginfo layout");
@@ -78,7 +83,8 @@ static_assert(sizeof(Termios) == sizeof(termios), "kernel termios");
 static_assert(kTcgets == TCGETS && kTcsets == TCSETS, "ioctls");
 static_assert(kTcgets2 == TCGETS2 && kTcsets2 == TCSETS2 && kTcsetsw2 == TCSETSW2, "ioctls");
 static_assert(kTcflsh == TCFLSH && kTiocexcl == TIOCEXCL && kTiocnxcl == TIOCNXCL, "ioctls");
-static_assert(kFionread == FIONREAD && kTiocgexcl == TIOCGEXCL, "ioctls");
+static_assert(kFionread == FIONREAD && kTiocgexcl == TIOCGEXCL && kSiocOutq == SIOCOUTQ, "ioctls");
+static_assert(kTcpUserTimeout == TCP_USER_TIMEOUT, "tcp options");
 static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
 static_assert(kWnohang == WNOHANG, "waitpid");
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "hal/sys.h"
+#include "loop/time.h"
 
 namespace evl {
 
@@ -11,7 +12,7 @@ namespace evl {
 inline int64_t now_ns(int clock_id) {
   hal::Timespec ts{0, 0};
   if (hal::clock_gettime(clock_id, &ts) < 0) return 0;
-  return ts.sec * 1000000000 + ts.nsec;
+  return ts.sec * kSec + ts.nsec;
 }
 
 }  // namespace evl

@@ -21,7 +21,7 @@ int Loop::defer(DeferFn fn, void* ctx, DeferHandle* out) {
     defers_.at(defer_tail_).next = i;
   }
   defer_tail_ = i;
-  if (out != nullptr) out->raw = handle::pack(salt_, Kind::kDefer, meta_gen(s->meta), i);
+  if (out != nullptr) out->raw = handle::pack(salt_, Kind::kDefer, meta::gen(s->meta), i);
   return 0;
 }
 
@@ -53,7 +53,7 @@ void Loop::run_defers() {
     if (static_cast<int32_t>(s.seq - end_seq) >= 0) return;
     const DeferFn fn = s.fn;
     void* const ctx = s.ctx;
-    (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, meta_gen(s.meta), i)});
+    (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, meta::gen(s.meta), i)});
     fn(*this, ctx);
     timed_end();
   }

@@ -13,12 +13,6 @@ bool valid_events(uint32_t events) {
   return (events & ~kRequestable) == 0 && (events & kWaitable) != 0;
 }
 
-// The 7 flag bits of a slot's meta hold the requested events.
-uint32_t pack_events(uint32_t e) {
-  return ((e & kIn) ? 1u : 0u) | ((e & kPri) ? 2u : 0u) | ((e & kOut) ? 4u : 0u) |
-         ((e & kRdHup) ? 8u : 0u) | ((e & kEdge) ? 16u : 0u);
-}
-
 uint32_t hash_fd(int fd) { return static_cast<uint32_t>(fd) * 2654435761u; }
 
 }  // namespace
@@ -37,7 +31,7 @@ int Loop::io_start(int fd, uint32_t events, IoFn fn, void* ctx, IoHandle* out) {
   uint32_t i = 0;
   IoSlot* s = io_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
-  const uint64_t data = handle::pack(salt_, Kind::kIo, meta_gen(s->meta), i);
+  const uint64_t data = handle::pack(salt_, Kind::kIo, meta::gen(s->meta), i);
   hal::EpollEvent ev{events, data};
   const int r = hal::epoll_ctl(epfd_, hal::kEpollCtlAdd, fd, &ev);
   if (r < 0) {
@@ -47,7 +41,6 @@ int Loop::io_start(int fd, uint32_t events, IoFn fn, void* ctx, IoHandle* out) {
   s->fn = fn;
   s->ctx = ctx;
   s->fd = fd;
-  s->meta |= pack_events(events);
   fd_index_insert(i);
   out->raw = data;
   return 0;
@@ -61,9 +54,7 @@ int Loop::io_modify(IoHandle h, uint32_t events) {
   IoSlot& s = io_.at(i);
   hal::EpollEvent ev{events, h.raw};
   const int r = hal::epoll_ctl(epfd_, hal::kEpollCtlMod, s.fd, &ev);
-  if (r < 0) return r;
-  s.meta = (s.meta & ~0x7fu) | pack_events(events);
-  return 0;
+  return r;
 }
 
 int Loop::io_stop(IoHandle h) {

@@ -32,22 +32,22 @@ int Loop::init() {
 
 void Loop::close() {
   for (uint32_t i = 0; i < io_.capacity(); ++i) {
-    if ((io_.at(i).meta & kLive) != 0) {
+    if (io_.live(i)) {
       (void)io_stop(IoHandle{handle::pack(salt_, Kind::kIo, io_.gen_of(i), i)});
     }
   }
   for (uint32_t i = 0; i < signals_.capacity(); ++i) {
-    if ((signals_.at(i).meta & kLive) != 0) {
+    if (signals_.live(i)) {
       (void)signal_stop(SignalHandle{handle::pack(salt_, Kind::kSignal, signals_.gen_of(i), i)});
     }
   }
   for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
-    if ((wakes_.at(i).meta & kLive) != 0) {
+    if (wakes_.live(i)) {
       (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
     }
   }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
-    if ((timers_.pool().at(i).meta & kLive) != 0) timers_.stop(i);
+    if (timers_.pool().live(i)) timers_.stop(i);
   }
   step_fn_ = nullptr;
   for (int c = 0; c < kClockCount; ++c) {
@@ -198,14 +198,14 @@ bool Loop::verify() const {
   for (uint32_t p = 0; p < st_.fd_index_size; ++p) {
     const uint32_t e = st_.fd_index[p];
     if (e == 0) continue;
-    if (e - 1 >= io_.capacity() || (io_.at(e - 1).meta & kLive) == 0) return false;
+    if (e - 1 >= io_.capacity() || !io_.live(e - 1)) return false;
     if (fd_index_find(io_.at(e - 1).fd) != e - 1) return false;
     ++indexed;
   }
   if (indexed != io_.stats().used) return false;
   uint32_t queued = 0;
   for (uint32_t i = defer_head_; i != kNoSlot; i = defers_.at(i).next) {
-    if ((defers_.at(i).meta & kLive) == 0 || ++queued > defers_.capacity()) return false;
+    if (!defers_.live(i) || ++queued > defers_.capacity()) return false;
   }
   return queued == defers_.stats().used;
 }

@@ -27,6 +27,8 @@
 #include "hal/sys.h"
 #include "loop/handle.h"
 #include "loop/pool.h"
+#include "loop/slots.h"
+#include "loop/time.h"
 #include "loop/timer_set.h"
 
 namespace evl {
@@ -50,10 +52,6 @@ struct SignalInfo {
   int32_t status;
 };
 
-using IoFn = void (*)(Loop& loop, IoHandle h, uint32_t events, void* ctx);
-using SignalFn = void (*)(Loop& loop, SignalHandle h, const SignalInfo& info, void* ctx);
-using WakeFn = void (*)(Loop& loop, WakeHandle h, uint32_t count, void* ctx);
-using DeferFn = void (*)(Loop& loop, void* ctx);
 // step_ns: how far CLOCK_REALTIME jumped (new - old), measured as the change
 // of (realtime - monotonic) since the loop last sampled it.
 using ClockStepFn = void (*)(Loop& loop, int64_t step_ns, void* ctx);
@@ -67,49 +65,6 @@ struct TimerSpec {
   int64_t period_ns = 0;
   Overrun overrun = Overrun::kSkip;
   int64_t slack_ns = 0;  // may fire up to this late to share a wake-up (< 1 h)
-};
-
-struct IoSlot {
-  IoFn fn;
-  void* ctx;
-  union {
-    int32_t fd;
-    uint32_t next_free;
-  };
-  uint32_t meta;  // gen:24 | live | flags
-  uint32_t& link() { return next_free; }
-};
-
-struct SignalSlot {
-  SignalFn fn;
-  void* ctx;
-  uint32_t meta;
-  union {
-    int32_t signo;
-    uint32_t next_free;
-  };
-  uint32_t& link() { return next_free; }
-};
-
-struct WakeSlot {
-  WakeFn fn;
-  void* ctx;
-  uint32_t meta;
-  uint32_t next_free;
-  // gen in the high half, pending wakes in the low half; the only field that
-  // other threads touch.
-  std::atomic<uint64_t> state;
-  uint32_t& link() { return next_free; }
-};
-
-struct DeferSlot {
-  DeferFn fn;
-  void* ctx;
-  uint32_t meta;
-  uint32_t next;  // free list, or FIFO successor
-  uint32_t prev;  // FIFO predecessor
-  uint32_t seq;   // order of queueing, to split batches
-  uint32_t& link() { return next; }
 };
 
 // What StaticLoop hands the core: arrays it owns.
@@ -226,6 +181,10 @@ class Loop {
   [[nodiscard]] int timer_restart(TimerHandle h, int64_t delay_ns);
   [[nodiscard]] int timer_restart_at(TimerHandle h, int64_t deadline_ns);
   [[nodiscard]] int timer_stop(TimerHandle h);
+  // Stops *h if it names a live timer, then zeroes it: "stop if armed and
+  // forget", for owners that keep one handle per purpose. A zero or stale
+  // handle is simply zeroed.
+  void timer_clear(TimerHandle* h);
   // Time until the next expiry (0 when overdue) in *out_ns.
   [[nodiscard]] int timer_remaining(TimerHandle h, int64_t* out_ns);
   // The current time on a clock, in ns.

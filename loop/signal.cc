@@ -6,8 +6,6 @@
 namespace evl {
 namespace {
 
-constexpr int kSigKill = 9;
-constexpr int kSigStop = 19;
 // Signals read per wake-up, so a signal storm cannot starve other sources.
 constexpr int kSignalsPerIteration = 16;
 
@@ -31,7 +29,7 @@ int Loop::update_signal_mask(uint64_t new_mask) {
 
 int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
   if (out == nullptr || fn == nullptr) return -EINVAL;
-  if (signo < 1 || signo > 64 || signo == kSigKill || signo == kSigStop) return -EINVAL;
+  if (signo < 1 || signo > 64 || signo == hal::kSigKill || signo == hal::kSigStop) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
   const uint64_t bit = hal::sig_bit(signo);
   if ((signal_mask_ & bit) != 0) return -EEXIST;
@@ -53,7 +51,7 @@ int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
   s->fn = fn;
   s->ctx = ctx;
   s->signo = signo;
-  out->raw = handle::pack(salt_, Kind::kSignal, meta_gen(s->meta), i);
+  out->raw = handle::pack(salt_, Kind::kSignal, meta::gen(s->meta), i);
   return 0;
 }
 
@@ -83,7 +81,7 @@ void Loop::drain_signals() {
     uint32_t idx = 0;
     for (uint32_t i = 0; i < signals_.capacity(); ++i) {
       SignalSlot& s = signals_.at(i);
-      if ((s.meta & kLive) != 0 && s.signo == signo) {
+      if (meta::live(s.meta) && s.signo == signo) {
         found = &s;
         idx = i;
         break;
@@ -94,7 +92,7 @@ void Loop::drain_signals() {
       continue;
     }
     const SignalInfo info{signo, si.code, si.pid, si.uid, si.status};
-    found->fn(*this, SignalHandle{handle::pack(salt_, Kind::kSignal, meta_gen(found->meta), idx)},
+    found->fn(*this, SignalHandle{handle::pack(salt_, Kind::kSignal, meta::gen(found->meta), idx)},
               info, found->ctx);
     timed_end();
   }

@@ -2,13 +2,13 @@
 
 #include <cerrno>
 
+#include "loop/time.h"
+
 namespace evl {
 namespace {
 
 constexpr uint32_t kArity = 4;
-constexpr uint32_t kOverrunBit = 8;
-// The heap key was moved past the current batch (see pop_due).
-constexpr uint32_t kLiftedBit = 1;
+constexpr uint32_t kLiftedBit = timer_bits::kLifted;
 
 uint32_t parent(uint32_t pos) { return (pos - 1) / kArity; }
 uint32_t first_child(uint32_t pos) { return pos * kArity + 1; }
@@ -100,7 +100,8 @@ int TimerSet::start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun
   s->ctx = ctx;
   s->deadline_ns = deadline_ns;
   s->period_ns = period_ns;
-  s->meta |= (static_cast<uint32_t>(c) << 1) | (overrun == Overrun::kCatchUp ? kOverrunBit : 0);
+  s->meta |= (static_cast<uint32_t>(c) << timer_bits::kClockShift) |
+             (overrun == Overrun::kCatchUp ? timer_bits::kCatchUp : 0);
   s->seq = seq_++;
   s->slack_us = slack_us;
   heap_push(c, i);
@@ -131,7 +132,7 @@ void TimerSet::stop(uint32_t index) {
 
 void TimerSet::finish(uint32_t index) {
   const TimerSlot& s = st_.slots[index];
-  if ((s.meta & kLive) != 0 && !in_heap(s) && s.period_ns == 0) pool_.release(index);
+  if (meta::live(s.meta) && !in_heap(s) && s.period_ns == 0) pool_.release(index);
 }
 
 int64_t TimerSet::arm_time(Clock clock) {
@@ -183,12 +184,12 @@ uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint
   }
   // Keep the phase: deadline n = first + n * period, whatever the latency.
   int64_t ticks = 1;
-  if ((s.meta & kOverrunBit) == 0) {
+  if ((s.meta & timer_bits::kCatchUp) == 0) {
     ticks = (now_ns - s.deadline_ns) / s.period_ns + 1;
     const int64_t skipped = ticks - 1;
     *missed = skipped > 0xffffffffLL ? 0xffffffffu : static_cast<uint32_t>(skipped);
   }
-  s.deadline_ns += ticks * s.period_ns;
+  s.deadline_ns = add_sat(s.deadline_ns, mul_sat(ticks, s.period_ns));  // kNever past the range
   s.seq = seq_++;
   sift_down(c, 0, HeapEntry{s.deadline_ns, top.slot, s.seq});
   return top.slot;
@@ -215,7 +216,7 @@ bool TimerSet::verify() const {
     const HeapEntry* h = st_.heaps[c];
     for (uint32_t pos = 0; pos < heap_size_[c]; ++pos) {
       const TimerSlot& s = st_.slots[h[pos].slot];
-      if ((s.meta & kLive) == 0 || s.heap_pos != pos) return false;
+      if (!meta::live(s.meta) || s.heap_pos != pos) return false;
       if (static_cast<int>(clock_of(s)) != c) return false;
       if (h[pos].key_ns > s.deadline_ns && (s.meta & kLiftedBit) == 0) return false;
       if (pos > 0 && less(h[pos], h[parent(pos)])) return false;

@@ -38,12 +38,22 @@ enum class Overrun : uint8_t {
 // missed: ticks skipped before this one (kSkip policy), else 0.
 using TimerFn = void (*)(Loop& loop, TimerHandle h, uint32_t missed, void* ctx);
 
+// A timer slot's kind bits in meta (slots.h): lifted (bit 0: the heap key was
+// moved past the current batch, see pop_due), clock (bits 1..2), catch-up
+// overrun policy (bit 3).
+namespace timer_bits {
+constexpr uint32_t kLifted = 1u << 0;
+constexpr uint32_t kClockShift = 1;
+constexpr uint32_t kClockMask = 3u << kClockShift;
+constexpr uint32_t kCatchUp = 1u << 3;
+}  // namespace timer_bits
+
 struct TimerSlot {
   TimerFn fn;
   void* ctx;
   int64_t deadline_ns;  // the true deadline; the heap key may be earlier
   int64_t period_ns;    // 0 for one-shot
-  uint32_t meta;        // gen:24 | live | clock:2 | overrun:1
+  uint32_t meta;        // slots.h's layout; kind bits: TimerBits
   uint32_t heap_pos;    // position in its clock's heap; free-list link when free
   uint32_t seq;         // order of (re)start, for ties
   uint32_t slack_us;    // may fire up to this late, to share a wake-up
@@ -98,7 +108,9 @@ class TimerSet {
   Pool<TimerSlot>& pool() { return pool_; }
   const Pool<TimerSlot>& pool() const { return pool_; }
   uint32_t count(Clock clock) const { return heap_size_[static_cast<int>(clock)]; }
-  static Clock clock_of(const TimerSlot& s) { return static_cast<Clock>((s.meta >> 1) & 3); }
+  static Clock clock_of(const TimerSlot& s) {
+    return static_cast<Clock>((s.meta & timer_bits::kClockMask) >> timer_bits::kClockShift);
+  }
   static bool in_heap(const TimerSlot& s) { return s.heap_pos != kNoSlot; }
 
   // Checks the heap property, the slot <-> heap back-links and key <= deadline

@@ -14,9 +14,9 @@ constexpr int kRealtime = static_cast<int>(Clock::kRealtime);
 constexpr int64_t kArmUnknown = INT64_MIN;
 // Where the realtime timerfd waits when only a clock-step watcher needs it.
 constexpr int64_t kFarFutureNs = int64_t{1} << 62;
-constexpr int64_t kMaxSlackNs = 3600LL * 1000000000LL;
+constexpr int64_t kMaxSlackNs = 3600 * kSec;
 
-hal::Timespec to_timespec(int64_t ns) { return hal::Timespec{ns / 1000000000, ns % 1000000000}; }
+hal::Timespec to_timespec(int64_t ns) { return hal::Timespec{ns / kSec, ns % kSec}; }
 
 bool valid_clock(Clock c) { return static_cast<unsigned>(c) < kClockCount; }
 
@@ -52,7 +52,7 @@ int Loop::timer_fd_for(Clock clock) {
 int Loop::timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out) {
   if (delay_ns < 0) return -EINVAL;
   TimerSpec spec;
-  spec.deadline_ns = timer_base_ns() + delay_ns;
+  spec.deadline_ns = add_sat(timer_base_ns(), delay_ns);  // past the range: never
   return timer_start(spec, fn, ctx, out);
 }
 
@@ -66,7 +66,7 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
   const int r = timer_fd_for(spec.clock);
   if (r < 0) return r;
   const int64_t base = spec.clock == Clock::kMonotonic ? timer_base_ns() : now(spec.clock);
-  const int64_t deadline = spec.deadline_ns != 0 ? spec.deadline_ns : base + spec.period_ns;
+  const int64_t deadline = spec.deadline_ns != 0 ? spec.deadline_ns : add_sat(base, spec.period_ns);
   uint32_t i = 0;
   const int s = timers_.start(spec.clock, deadline, spec.period_ns, spec.overrun,
                               static_cast<uint32_t>(spec.slack_ns / 1000), fn, ctx, &i);
@@ -82,7 +82,7 @@ int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
   if (f < 0) return f;
   if (delay_ns < 0) return -EINVAL;
   const Clock c = TimerSet::clock_of(timers_.pool().at(i));
-  timers_.restart(i, (c == Clock::kMonotonic ? timer_base_ns() : now(c)) + delay_ns);
+  timers_.restart(i, add_sat(c == Clock::kMonotonic ? timer_base_ns() : now(c), delay_ns));
   timers_dirty_ = true;
   return 0;
 }
@@ -104,6 +104,12 @@ int Loop::timer_stop(TimerHandle h) {
   timers_.stop(i);
   timers_dirty_ = true;
   return 0;
+}
+
+void Loop::timer_clear(TimerHandle* h) {
+  if (h == nullptr) return;
+  if (*h) (void)timer_stop(*h);
+  *h = TimerHandle{};
 }
 
 int Loop::timer_remaining(TimerHandle h, int64_t* out_ns) {
@@ -193,7 +199,7 @@ void Loop::expire_timers(Clock clock) {
     const uint32_t i = timers_.pop_due(clock, t, batch, &missed, &lag);
     if (i == kNoSlot) break;
     TimerSlot& s = timers_.pool().at(i);
-    const uint32_t gen = meta_gen(s.meta);
+    const uint32_t gen = meta::gen(s.meta);
     health_.timer_lag_ns_last = lag;
     if (lag > health_.timer_lag_ns_max) health_.timer_lag_ns_max = lag;
     s.fn(*this, TimerHandle{handle::pack(salt_, Kind::kTimer, gen, i)}, missed, s.ctx);

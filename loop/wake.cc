@@ -29,7 +29,7 @@ int Loop::wake_start(WakeFn fn, void* ctx, WakeHandle* out) {
   if (s == nullptr) return -ENOSPC;
   s->fn = fn;
   s->ctx = ctx;
-  const uint32_t gen = meta_gen(s->meta);
+  const uint32_t gen = meta::gen(s->meta);
   s->state.store(uint64_t{gen} << 32, std::memory_order_release);
   out->raw = handle::pack(salt_, Kind::kWake, gen, i);
   return 0;
@@ -71,14 +71,14 @@ void Loop::drain_wakes() {
   (void)hal::read(wake_fd_, &value, sizeof value);
   for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
     WakeSlot& s = wakes_.at(i);
-    if ((s.meta & kLive) == 0) continue;
+    if (!meta::live(s.meta)) continue;
     uint64_t cur = s.state.load(std::memory_order_acquire);
     while ((cur & kCountMask) != 0 &&
            !s.state.compare_exchange_weak(cur, cur & ~kCountMask, std::memory_order_acq_rel)) {
     }
     const auto count = static_cast<uint32_t>(cur & kCountMask);
     if (count == 0) continue;
-    s.fn(*this, WakeHandle{handle::pack(salt_, Kind::kWake, meta_gen(s.meta), i)}, count, s.ctx);
+    s.fn(*this, WakeHandle{handle::pack(salt_, Kind::kWake, meta::gen(s.meta), i)}, count, s.ctx);
     timed_end();
   }
 }

@@ -3,15 +3,30 @@
 #include <cerrno>
 #include <cstring>
 
+#include "apps/common/options.h"
+
 namespace app {
+namespace {
+
+constexpr int64_t kCheckMinMs = 10;
+
+// The check tick of kUp and kDelivering: often enough to see a stall within
+// a quarter of its timeout and to prove the link soon after stable_ms.
+int64_t check_ms(const LinkConfig& c) {
+  int64_t ms = c.stable_ms;
+  if (c.stall_timeout_ms > 0 && c.stall_timeout_ms / 4 < ms) ms = c.stall_timeout_ms / 4;
+  return ms < kCheckMinMs ? kCheckMinMs : ms;
+}
+
+}  // namespace
 
 int parse_url(const char* text, Url* out) {
   if (text == nullptr || out == nullptr) return -EINVAL;
   Url u;
   if (std::strncmp(text, "tcp://", 6) == 0) {
-    u.tcp = true;
+    u.scheme = Scheme::kTcp;
   } else if (std::strncmp(text, "udp://", 6) == 0) {
-    u.tcp = false;
+    u.scheme = Scheme::kUdp;
   } else {
     return -EINVAL;
   }
@@ -22,10 +37,35 @@ int parse_url(const char* text, Url* out) {
   return 0;
 }
 
+size_t take_lines(const char* data, size_t len, void (*fn)(void* ctx, const char* line, size_t n),
+                  void* ctx) {
+  size_t used = 0;
+  for (;;) {
+    const void* nl = std::memchr(data + used, '\n', len - used);
+    if (nl == nullptr) return used;
+    const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - data);
+    fn(ctx, data + used, end - used);
+    used = end + 1;
+  }
+}
+
+void add_link_options(OptionTable* t, LinkConfig* cfg) {
+  t->add(int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
+                    &cfg->backoff_initial_ms, 1, 3600000));
+  t->add(int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
+                    &cfg->backoff_max_ms, 1, 86400000));
+  t->add(int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
+                    &cfg->connect_timeout_ms, 1, 600000));
+  t->add(int_option("stall-timeout-ms", "MS",
+                    "drop a connection whose peer takes nothing for this long (default: "
+                    "heartbeat 3 periods, at least 5000; telemetry 30000)",
+                    &cfg->stall_timeout_ms, 100, 86400000));
+}
+
 int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const LinkEvents& ev) {
-  if (!stopped_) return -EINVAL;
+  if (state_ != State::kIdle) return -EINVAL;
   if (cfg.backoff_initial_ms < 1 || cfg.backoff_max_ms < cfg.backoff_initial_ms ||
-      cfg.connect_timeout_ms < 1) {
+      cfg.connect_timeout_ms < 1 || cfg.stable_ms < 1 || cfg.stall_timeout_ms < 0) {
     return -EINVAL;
   }
   loop_ = &loop;
@@ -33,22 +73,39 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
   cfg_ = cfg;
   ev_ = ev;
   rng_ = cfg.jitter_seed | 1;
-  stopped_ = false;
   attempt_ = 0;
-  connect_now();
+  open_socket();
   return 0;
 }
 
 void Link::stop() {
-  if (stopped_) return;
-  stopped_ = true;
+  if (state_ == State::kIdle) return;
+  teardown();
+  state_ = State::kIdle;
+}
+
+// The one teardown: every state's resources, whatever the state.
+void Link::teardown() {
   if (io_) (void)loop_->io_close(io_);
   io_ = evl::IoHandle{};
-  if (timer_) (void)loop_->timer_stop(timer_);
-  timer_ = evl::TimerHandle{};
   fd_ = -1;
-  up_ = false;
-  connecting_ = false;
+  watched_ = 0;
+  loop_->timer_clear(&timer_);
+  out_.clear();  // a partial frame must not lead the next connection
+  in_len_ = 0;
+  probe_sent_ = false;
+}
+
+// Every transition goes through here: the old state's timer goes, the new
+// state's (timer_ms >= 0) comes. Callers run app callbacks only after it, so
+// a callback that stops or restarts the link finds a consistent state.
+void Link::enter(State s, int64_t timer_ms) {
+  loop_->timer_clear(&timer_);
+  state_ = s;
+  if (timer_ms < 0) return;
+  // +1 ns: a zero back-off still lets the loop turn once before reconnecting.
+  const int64_t ns = evl::add_sat(evl::ms_to_ns(timer_ms), 1);
+  (void)loop_->timer_after(ns, on_timer, this, &timer_);
 }
 
 int64_t Link::next_backoff_ms() {
@@ -66,12 +123,11 @@ void Link::watch(uint32_t events) {
   if (loop_->io_modify(io_, events) == 0) watched_ = events;
 }
 
-void Link::connect_now() {
-  if (stopped_) return;
+void Link::open_socket() {
   int fd = -1;
-  int r = url_.tcp ? hal::stream_connect(url_.addr, &fd) : hal::dgram_connect(url_.addr, &fd);
+  int r = stream() ? hal::stream_connect(url_.addr, &fd) : hal::dgram_connect(url_.addr, &fd);
   if (r == 0 || r == -EINPROGRESS) {
-    const uint32_t events = url_.tcp ? evl::kOut : evl::kIn;
+    const uint32_t events = stream() ? evl::kOut : evl::kIn;
     const int w = loop_->io_start(fd, events, on_io, this, &io_);
     if (w < 0) {
       (void)hal::close(fd);
@@ -85,138 +141,175 @@ void Link::connect_now() {
     fail(r);
     return;
   }
-  if (!url_.tcp) {
-    set_up();
+  if (!stream()) {
+    connected();
     return;
   }
-  connecting_ = true;
-  (void)loop_->timer_after(cfg_.connect_timeout_ms * 1000000, on_timer, this, &timer_);
+  // The kernel's own stall guard, beside check(): it also covers a peer that
+  // vanished without a reset while data was in flight.
+  if (cfg_.stall_timeout_ms > 0) (void)hal::set_user_timeout(fd_, cfg_.stall_timeout_ms);
+  enter(State::kConnecting, cfg_.connect_timeout_ms);
 }
 
-void Link::set_up() {
-  up_ = true;
-  connecting_ = false;
-  attempt_ = 0;
+void Link::connected() {
   ++stats_.connects;
+  up_since_ns_ = loop_->now(evl::Clock::kMonotonic);
+  written_at_up_ = stats_.bytes_out;
+  acked_ = stats_.bytes_out;
+  progress_ns_ = up_since_ns_;
+  enter(State::kUp, check_ms(cfg_));
+  if (stream()) watch(evl::kIn | evl::kRdHup);
   if (ev_.up != nullptr) ev_.up(ev_.ctx);
+  if (stream()) flush();
 }
 
+// A connect that failed or a connection that ended: back-off, then again.
+// The down event comes once per outage: on the first failure after the link
+// last delivered (or since start).
 void Link::fail(int err) {
-  const bool was_up = up_;
-  if (io_) (void)loop_->io_close(io_);
-  io_ = evl::IoHandle{};
-  fd_ = -1;
-  if (timer_) (void)loop_->timer_stop(timer_);
-  timer_ = evl::TimerHandle{};
-  up_ = false;
-  connecting_ = false;
-  in_.clear();
-  out_.clear();  // a partial line must not lead the next connection
+  const bool first = attempt_ == 0;
+  teardown();
   ++stats_.failures;
-  if (stopped_) return;
   const int64_t delay = next_backoff_ms();
   ++attempt_;
-  (void)loop_->timer_after(delay * 1000000, on_timer, this, &timer_);
-  if (ev_.down != nullptr && (was_up || attempt_ == 1)) ev_.down(ev_.ctx, err);
+  enter(State::kBackoff, delay);
+  if (first && ev_.down != nullptr) ev_.down(ev_.ctx, err);
+}
+
+// kUp and kDelivering: is the peer taking what was written (stall), and has
+// the connection proven that it delivers?
+void Link::check() {
+  const int64_t now = loop_->now(evl::Clock::kMonotonic);
+  bool all_acked = true;
+  if (stream()) {
+    const long unacked = hal::stream_unacked(fd_);
+    const uint64_t in_kernel = unacked > 0 ? static_cast<uint64_t>(unacked) : 0;
+    const uint64_t acked = stats_.bytes_out - in_kernel;
+    all_acked = in_kernel == 0 && out_.empty();
+    if (acked != acked_ || all_acked) {
+      acked_ = acked;
+      progress_ns_ = now;
+    } else if (cfg_.stall_timeout_ms > 0 &&
+               now - progress_ns_ >= evl::ms_to_ns(cfg_.stall_timeout_ms)) {
+      ++stats_.stalls;
+      fail(-ETIMEDOUT);
+      return;
+    }
+  }
+  const bool proven = state_ == State::kUp && all_acked && stats_.bytes_out > written_at_up_ &&
+                      now - up_since_ns_ >= evl::ms_to_ns(cfg_.stable_ms);
+  enter(proven ? State::kDelivering : state_, check_ms(cfg_));
+  if (!proven) return;
+  attempt_ = 0;
+  if (ev_.delivering != nullptr) ev_.delivering(ev_.ctx);
+}
+
+void Link::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* l = static_cast<Link*>(ctx);
+  l->timer_ = evl::TimerHandle{};
+  switch (l->state_) {
+    case State::kBackoff: l->open_socket(); break;
+    case State::kConnecting: l->fail(-ETIMEDOUT); break;
+    case State::kUp:
+    case State::kDelivering: l->check(); break;
+    case State::kProbing: l->probe(); break;
+    case State::kIdle: break;
+  }
+}
+
+void Link::on_io(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
+  auto* l = static_cast<Link*>(ctx);
+  switch (l->state_) {
+    case State::kConnecting: {
+      const int err = hal::socket_error(l->fd_);
+      if (err != 0 || (events & evl::kHup) != 0) {
+        l->fail(err != 0 ? err : -ECONNRESET);
+      } else {
+        l->connected();
+      }
+      return;
+    }
+    case State::kUp:
+    case State::kDelivering:
+      if (!l->stream()) {
+        l->read_datagrams();
+        return;
+      }
+      if ((events & (evl::kIn | evl::kRdHup | evl::kHup | evl::kErr)) != 0) l->read_stream();
+      if (l->up() && (events & evl::kOut) != 0) l->flush();
+      return;
+    case State::kProbing: l->read_datagrams(); return;
+    case State::kIdle:
+    case State::kBackoff: return;
+  }
+}
+
+void Link::read_stream() {
+  for (int n = 0; n < 8 && up(); ++n) {
+    if (in_len_ == kInBytes) {
+      ++stats_.oversized;
+      fail(-EMSGSIZE);
+      return;
+    }
+    const long r = hal::stream_recv(fd_, in_ + in_len_, kInBytes - in_len_);
+    if (r == -EAGAIN) return;
+    if (r <= 0) {
+      fail(static_cast<int>(r));
+      return;
+    }
+    stats_.bytes_in += static_cast<uint64_t>(r);
+    in_len_ += static_cast<size_t>(r);
+    size_t used = ev_.received != nullptr ? ev_.received(ev_.ctx, in_, in_len_) : in_len_;
+    if (!up()) return;  // the callback stopped the link
+    if (used > in_len_) used = in_len_;
+    std::memmove(in_, in_ + used, in_len_ - used);
+    in_len_ -= used;
+  }
+}
+
+void Link::read_datagrams() {
+  char buf[512];
+  bool truncated = false;
+  for (int n = 0; n < 16 && fd_ >= 0; ++n) {
+    const long r = hal::dgram_recv(fd_, buf, sizeof buf, nullptr, &truncated);
+    if (r == -EAGAIN) return;
+    if (r < 0) {
+      lost_datagrams(static_cast<int>(r));
+      return;
+    }
+    stats_.bytes_in += static_cast<uint64_t>(r);
+    if (ev_.received != nullptr) (void)ev_.received(ev_.ctx, buf, static_cast<size_t>(r));
+  }
 }
 
 // UDP has no connection to watch: after a send error the link is down and
 // probes with empty datagrams; a probe that draws no ICMP error by the next
 // tick brings it up. Only then is real data sent again, so an outage loses at
 // most what was sent before its first error.
-void Link::udp_down(int err) {
-  if (!up_) {
-    probe_sent_ = false;  // the error (seen by a read) answers the last probe
+void Link::lost_datagrams(int err) {
+  if (state_ == State::kProbing) {
+    probe_sent_ = false;  // the error answers the last probe
     return;
   }
-  up_ = false;
+  const bool first = attempt_ == 0;
   ++stats_.failures;
   probe_sent_ = false;
-  attempt_ = 0;
-  (void)loop_->timer_after(next_backoff_ms() * 1000000 + 1, on_timer, this, &timer_);
-  if (ev_.down != nullptr) ev_.down(ev_.ctx, err);
+  enter(State::kProbing, next_backoff_ms());
+  if (first && ev_.down != nullptr) ev_.down(ev_.ctx, err);
 }
 
-void Link::udp_probe() {
+void Link::probe() {
   const int err = hal::socket_error(fd_);
   if (err == 0 && probe_sent_) {
-    set_up();
+    connected();
     return;
   }
   probe_sent_ = hal::dgram_send(fd_, "", 0, nullptr) == 0;
   ++attempt_;
-  (void)loop_->timer_after(next_backoff_ms() * 1000000 + 1, on_timer, this, &timer_);
-}
-
-void Link::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
-  auto* l = static_cast<Link*>(ctx);
-  l->timer_ = evl::TimerHandle{};
-  if (!l->url_.tcp && l->fd_ >= 0) {
-    l->udp_probe();
-    return;
-  }
-  if (l->connecting_) {
-    l->fail(-ETIMEDOUT);
-  } else {
-    l->connect_now();
-  }
-}
-
-void Link::on_io(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
-  auto* l = static_cast<Link*>(ctx);
-  if (l->connecting_) {
-    const int err = hal::socket_error(l->fd_);
-    if (err != 0 || (events & evl::kHup) != 0) {
-      l->fail(err != 0 ? err : -ECONNRESET);
-      return;
-    }
-    if (l->timer_) (void)l->loop_->timer_stop(l->timer_);
-    l->timer_ = evl::TimerHandle{};
-    l->watch(evl::kIn | evl::kRdHup);
-    l->set_up();
-    l->flush();
-    return;
-  }
-  if ((events & (evl::kIn | evl::kRdHup | evl::kHup | evl::kErr)) != 0) l->read_lines();
-  if (l->fd_ >= 0 && (events & evl::kOut) != 0) l->flush();
-}
-
-void Link::read_lines() {
-  if (!url_.tcp) {
-    char buf[512];
-    bool truncated = false;
-    for (int n = 0; n < 16; ++n) {
-      const long r = hal::dgram_recv(fd_, buf, sizeof buf, nullptr, &truncated);
-      if (r == -EAGAIN) return;
-      if (r < 0) {
-        udp_down(static_cast<int>(r));
-        return;
-      }
-      stats_.bytes_in += static_cast<uint64_t>(r);
-      if (ev_.line != nullptr) ev_.line(ev_.ctx, buf, static_cast<size_t>(r));
-    }
-    return;
-  }
-  const long r = in_.fill_from(fd_);
-  if (r > 0) stats_.bytes_in += static_cast<uint64_t>(r);
-  for (;;) {
-    size_t nl = 0;
-    while (nl < in_.size() && in_.at(nl) != '\n') ++nl;
-    if (nl == in_.size()) break;
-    char line[2048];
-    in_.pop(line, nl + 1);
-    if (ev_.line != nullptr) ev_.line(ev_.ctx, line, nl);
-  }
-  if (in_.space() == 0) in_.clear();  // a line longer than the ring: drop it
-  if (r == 0 || in_.eof()) {
-    fail(0);
-  } else if (r < 0 && r != -EAGAIN && r != -ENOBUFS) {
-    fail(static_cast<int>(r));
-  }
+  enter(State::kProbing, next_backoff_ms());
 }
 
 void Link::flush() {
-  if (!up_ || fd_ < 0) return;
   const bool had = !out_.empty();
   const long r = out_.drain_to(fd_, true);
   if (r > 0) stats_.bytes_out += static_cast<uint64_t>(r);
@@ -228,24 +321,24 @@ void Link::flush() {
   if (had && out_.empty() && ev_.drained != nullptr) ev_.drained(ev_.ctx);
 }
 
-int Link::send(const void* data, size_t len) {
-  if (stopped_) return -ENOTCONN;
-  if (!url_.tcp) {
-    if (fd_ < 0 || !up_) return -ENOTCONN;
-    const long r = hal::dgram_send(fd_, data, len, nullptr);
-    if (r < 0) {
-      udp_down(static_cast<int>(r));
-      return static_cast<int>(r);
-    }
-    stats_.bytes_out += static_cast<uint64_t>(r);
-    ++stats_.datagrams_out;
-    return 0;
+int Link::send_datagram(const void* data, size_t len) {
+  const long r = hal::dgram_send(fd_, data, len, nullptr);
+  if (r < 0) {
+    lost_datagrams(static_cast<int>(r));
+    return static_cast<int>(r);
   }
-  if (!up_) return -ENOTCONN;
+  stats_.bytes_out += static_cast<uint64_t>(r);
+  ++stats_.datagrams_out;
+  return 0;
+}
+
+int Link::send(const void* data, size_t len) {
+  if (!up()) return -ENOTCONN;
+  if (!stream()) return send_datagram(data, len);
   if (len > out_.space()) return -ENOBUFS;
   (void)out_.push(data, len);
   flush();
-  return up_ ? 0 : -ENOTCONN;
+  return up() ? 0 : -ENOTCONN;
 }
 
 }  // namespace app

@@ -1,18 +1,44 @@
-// Link: the daemons' connection to their server or collector.
+// Link: the daemons' one connection to their server or collector, as an
+// explicit state machine that knows nothing of the payload.
 //
-// tcp://HOST:PORT: a non-blocking connect with a timeout; on any failure
-// (refused, reset, timeout, write error, peer close) the socket is closed and
-// a new connect starts after an exponential back-off with full jitter:
-// a uniformly random delay in [0, min(max, initial * 2^attempt)]. Bytes given
-// to send() go through a fixed out-ring; a full ring returns -ENOBUFS and the
-// caller keeps its data (nothing is lost silently). Lines the peer sends are
-// handed to Events::line.
-// udp://HOST:PORT: a connected datagram socket; each send() is one datagram.
-// A send error (ECONNREFUSED from an ICMP "port unreachable", ...) takes the
-// link down; it then probes with empty datagrams (back-off as above) and comes
-// up when a probe draws no error. While down, send() refuses data, so the
-// caller keeps it; what an outage can lose unseen is what was sent before
-// the first error came back (UDP cannot know more).
+//            start()                 connected                 proven
+//   kIdle ----------> kConnecting -------------> kUp -------------------> kDelivering
+//                       ^    |                    |                           |
+//                       |    | refused, timeout   | reset, close, stall,      |
+//          back-off end |    v                    v oversized frame           |
+//                     kBackoff <------------------+---------------------------+
+//   udp: a send error takes kUp/kDelivering to kProbing (the socket stays
+//   open); a probe that draws no error brings it back to kUp.
+//   stop() from any state: kIdle, through the one teardown.
+//
+// Each state owns at most one timer, with one meaning: kConnecting the
+// connect timeout, kBackoff the end of the back-off, kUp and kDelivering the
+// check tick (stall and proof), kProbing the next probe.
+//
+// Streams (tcp://HOST:PORT): a non-blocking connect; bytes given to send()
+// go through a fixed out-ring (-ENOBUFS when they do not fit: the caller
+// keeps its data). Received bytes accumulate in a fixed in-buffer and are
+// offered to Events::received, which consumes whole frames (lines, MQTT
+// packets, HTTP responses) and leaves partial ones; a frame larger than the
+// in-buffer is a protocol error (counted, the connection is dropped). A
+// stream whose written bytes stay unacknowledged by the peer for
+// stall_timeout_ms (SIOCOUTQ, plus TCP_USER_TIMEOUT in the kernel) is a
+// stalled peer and is dropped like a reset.
+// Datagrams (udp://HOST:PORT): a connected socket, one datagram per send();
+// each received datagram is one frame. A send error (ECONNREFUSED from an
+// ICMP "port unreachable") means down: the link probes with empty datagrams
+// and comes back when a probe draws no error. What an outage can lose unseen
+// is what was sent before the first error came back (UDP cannot know more).
+//
+// Delivering: a connection is "up" when it connects and "delivering" once
+// it has proven the peer takes data: it has stayed up for stable_ms, written
+// at least one byte, and (streams) the peer has acknowledged every byte
+// written. Only then does the back-off start again from its initial value,
+// so a server that accepts and closes at once meets a growing back-off, and
+// the apps end an outage only then (Events::delivering).
+//
+// Back-off: full jitter, a uniformly random delay in
+// [0, min(backoff_max_ms, backoff_initial_ms * 2^attempt)].
 #pragma once
 
 #include <cstddef>
@@ -24,8 +50,10 @@
 
 namespace app {
 
+enum class Scheme : uint8_t { kTcp, kUdp };
+
 struct Url {
-  bool tcp = true;
+  Scheme scheme = Scheme::kTcp;
   hal::SockAddr addr;
 };
 
@@ -36,13 +64,21 @@ struct LinkConfig {
   int64_t backoff_initial_ms = 500;
   int64_t backoff_max_ms = 30000;
   int64_t connect_timeout_ms = 5000;
+  int64_t stable_ms = 1000;         // up this long (and acknowledged) = delivering
+  int64_t stall_timeout_ms = 0;   // unacknowledged this long = stalled peer; 0: off
   uint64_t jitter_seed = 1;
 };
 
 struct LinkEvents {
-  void (*up)(void* ctx) = nullptr;
-  void (*down)(void* ctx, int err) = nullptr;  // err: -errno, or 0 for a clean close
-  void (*line)(void* ctx, const char* line, size_t len) = nullptr;
+  void (*up)(void* ctx) = nullptr;          // connected (kUp)
+  void (*delivering)(void* ctx) = nullptr;  // proven (kDelivering), once per connection
+  // Left kUp or kDelivering, or a connect failed (first of a row only).
+  // err: -errno, or 0 for a clean close by the peer.
+  void (*down)(void* ctx, int err) = nullptr;
+  // Frames received: returns how many bytes of data it consumed (whole
+  // frames); the rest stays for the next call. A datagram is always taken
+  // whole, whatever the return value.
+  size_t (*received)(void* ctx, const char* data, size_t len) = nullptr;
   void (*drained)(void* ctx) = nullptr;  // the out-ring emptied after being non-empty
   void* ctx = nullptr;
 };
@@ -50,25 +86,43 @@ struct LinkEvents {
 struct LinkStats {
   uint64_t connects = 0;     // successful connects (tcp) / up transitions (udp)
   uint64_t failures = 0;     // failed connects and dropped connections
+  uint64_t stalls = 0;       // connections dropped as stalled
+  uint64_t oversized = 0;    // frames larger than the in-buffer
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;
   uint64_t datagrams_out = 0;
 };
 
+// Splits data into '\n'-terminated lines for fn (without the '\n'); returns
+// the bytes consumed (up to and including the last '\n').
+size_t take_lines(const char* data, size_t len, void (*fn)(void* ctx, const char* line, size_t n),
+                  void* ctx);
+
+class OptionTable;
+// The link's rows of a daemon's option table: back-off, connect timeout and
+// stall timeout (0 there: the daemon's own default).
+void add_link_options(OptionTable* t, LinkConfig* cfg);
+
 class Link {
  public:
+  enum class State : uint8_t { kIdle, kBackoff, kConnecting, kUp, kDelivering, kProbing };
+  static constexpr size_t kOutBytes = 16384;
+  static constexpr size_t kInBytes = 2048;
+
   Link() = default;
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
   ~Link() { stop(); }
 
+  // -EINVAL for a bad config or when already started.
   [[nodiscard]] int start(evl::Loop& loop, const Url& url, const LinkConfig& cfg,
                           const LinkEvents& ev);
   void stop();
-  bool up() const { return up_; }
-  bool tcp() const { return url_.tcp; }
-  // TCP: appends to the out-ring (-ENOBUFS if it does not fit, -ENOTCONN if
-  // down). UDP: sends one datagram now (the send error if it fails).
+  State state() const { return state_; }
+  bool up() const { return state_ == State::kUp || state_ == State::kDelivering; }
+  bool stream() const { return url_.scheme == Scheme::kTcp; }
+  // Stream: appends to the out-ring (-ENOBUFS if it does not fit). Datagram:
+  // sends one datagram now (its error if it fails). -ENOTCONN unless up().
   [[nodiscard]] int send(const void* data, size_t len);
   size_t out_space() const { return out_.space(); }
   size_t out_pending() const { return out_.size(); }
@@ -79,32 +133,40 @@ class Link {
  private:
   static void on_io(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
-  void connect_now();
+  void enter(State s, int64_t timer_ms);
+  void open_socket();
+  void connected();
   void fail(int err);
-  void set_up();
+  void teardown();
   void flush();
-  void read_lines();
+  void read_stream();
+  void read_datagrams();
+  int send_datagram(const void* data, size_t len);
+  void lost_datagrams(int err);
+  void probe();
+  void check();
   void watch(uint32_t events);
-  void udp_down(int err);
-  void udp_probe();
 
   evl::Loop* loop_ = nullptr;
   Url url_;
   LinkConfig cfg_;
   LinkEvents ev_;
   LinkStats stats_;
+  State state_ = State::kIdle;
   evl::IoHandle io_;
-  evl::TimerHandle timer_;  // back-off, or connect timeout
+  evl::TimerHandle timer_;  // the current state's one timer (see above)
   int fd_ = -1;
-  bool up_ = false;
-  bool connecting_ = false;
-  bool stopped_ = true;
-  bool probe_sent_ = false;
   uint32_t attempt_ = 0;
   uint32_t watched_ = 0;
   uint64_t rng_ = 1;
-  hal::Ring<16384> out_;
-  hal::Ring<2048> in_;
+  bool probe_sent_ = false;
+  int64_t up_since_ns_ = 0;
+  uint64_t written_at_up_ = 0;    // stats_.bytes_out when the connection came up
+  uint64_t acked_ = 0;            // bytes the peer acknowledged, at the last check
+  int64_t progress_ns_ = 0;       // the last check that saw the peer take bytes
+  hal::Ring<kOutBytes> out_;
+  char in_[kInBytes] = {};
+  size_t in_len_ = 0;
 };
 
 }  // namespace app

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "hal/sys.h"
+#include "loop/time.h"
 
 namespace app {
 namespace {
@@ -112,6 +113,16 @@ int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r)
 }
 
 }  // namespace
+
+void OptionTable::add(const Option& o) {
+  if (n_ < kMax) opts_[n_++] = o;  // a table is built by code, once: kMax is sized for it
+}
+
+void add_daemon_options(OptionTable* t, bool* use_syslog, int64_t* run_for_ms) {
+  t->add(flag_option("syslog", "log to syslog (/dev/log) instead of stderr", use_syslog));
+  t->add(int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
+                    run_for_ms, 0, INT64_MAX / evl::kMs));
+}
 
 Option string_option(const char* name, const char* value_name, const char* help, char* buf,
                      size_t len) {

@@ -30,6 +30,22 @@ Option int_option(const char* name, const char* value_name, const char* help, in
                   int64_t min, int64_t max);
 Option flag_option(const char* name, const char* help, bool* v);
 
+// A main()'s option table: its own rows, then the shared ones (below).
+class OptionTable {
+ public:
+  static constexpr size_t kMax = 40;
+  void add(const Option& o);
+  const Option* data() const { return opts_; }
+  size_t size() const { return n_; }
+
+ private:
+  Option opts_[kMax] = {};
+  size_t n_ = 0;
+};
+
+// The rows every daemon shares: --syslog and --run-for-ms.
+void add_daemon_options(OptionTable* t, bool* use_syslog, int64_t* run_for_ms);
+
 struct ParseResult {
   bool help = false;
   char error[256] = {};

@@ -9,14 +9,45 @@
 
 namespace app {
 namespace {
-constexpr int64_t kMs = 1000000;
+
+using evl::kMs;
+
+// systemd's WATCHDOG_USEC: decimal digits only, 1 .. INT64_MAX / 1000 (so
+// that the petting period in ns cannot overflow). 0, or -EINVAL.
+int parse_usec(const char* text, int64_t* out) {
+  if (*text == '\0') return -EINVAL;
+  int64_t v = 0;
+  for (const char* p = text; *p != '\0'; ++p) {
+    if (*p < '0' || *p > '9') return -EINVAL;
+    if (v > (INT64_MAX / 1000 - (*p - '0')) / 10) return -EINVAL;
+    v = v * 10 + (*p - '0');
+  }
+  if (v == 0) return -EINVAL;
+  *out = v;
+  return 0;
 }
 
-void Watchdog::from_environment(WatchdogConfig* cfg) {
+}  // namespace
+
+int Watchdog::from_environment(WatchdogConfig* cfg, char* err, size_t err_len) {
   if (const char* ns = std::getenv("NOTIFY_SOCKET")) {
+    if (std::strlen(ns) >= sizeof cfg->notify_socket) {
+      std::snprintf(err, err_len, "NOTIFY_SOCKET is longer than %zu bytes; not notifying systemd",
+                    sizeof cfg->notify_socket - 1);
+      return -EINVAL;
+    }
     std::snprintf(cfg->notify_socket, sizeof cfg->notify_socket, "%s", ns);
   }
-  if (const char* wd = std::getenv("WATCHDOG_USEC")) cfg->watchdog_usec = std::atoll(wd);
+  if (const char* wd = std::getenv("WATCHDOG_USEC")) {
+    if (parse_usec(wd, &cfg->watchdog_usec) < 0) {
+      cfg->watchdog_usec = 0;
+      std::snprintf(err, err_len,
+                    "WATCHDOG_USEC='%.40s' is not a whole number of microseconds in 1..%lld; "
+                    "not sending WATCHDOG=1", wd, static_cast<long long>(INT64_MAX / 1000));
+      return -EINVAL;
+    }
+  }
+  return 0;
 }
 
 int Watchdog::start(evl::Loop& loop, const WatchdogConfig& cfg, Log* log, char* err,
@@ -45,7 +76,7 @@ int Watchdog::start(evl::Loop& loop, const WatchdogConfig& cfg, Log* log, char* 
   const int64_t every_ms = systemd_watches ? cfg.watchdog_usec / 2000 : cfg.interval_ms;
   if ((systemd_watches || device_fd_ >= 0) && every_ms > 0) {
     evl::TimerSpec pet;
-    pet.period_ns = every_ms * kMs;
+    pet.period_ns = evl::ms_to_ns(every_ms);
     if (const int r = loop.timer_start(pet, on_pet, this, &pet_); r < 0) {
       std::snprintf(err, err_len, "cannot start the watchdog timer: %s", std::strerror(-r));
       return r;
@@ -82,8 +113,7 @@ void Watchdog::notify(const char* msg) {
 
 void Watchdog::stop() {
   if (loop_ == nullptr) return;
-  if (pet_) (void)loop_->timer_stop(pet_);
-  pet_ = evl::TimerHandle{};
+  loop_->timer_clear(&pet_);
   if (device_fd_ >= 0) {
     (void)hal::write(device_fd_, "V", 1);  // magic close
     (void)hal::close(device_fd_);

@@ -39,8 +39,10 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
   ~Watchdog() { stop(); }
 
-  // Reads NOTIFY_SOCKET and WATCHDOG_USEC into cfg (call from main()).
-  static void from_environment(WatchdogConfig* cfg);
+  // Reads NOTIFY_SOCKET and WATCHDOG_USEC into cfg (call from main()). A
+  // value out of range or malformed is not used: -EINVAL and one line in err
+  // for the daemon to log; the other variable is still read.
+  [[nodiscard]] static int from_environment(WatchdogConfig* cfg, char* err, size_t err_len);
   // -EINVAL with a one-line error if the device cannot be opened.
   [[nodiscard]] int start(evl::Loop& loop, const WatchdogConfig& cfg, Log* log, char* err,
                           size_t err_len);

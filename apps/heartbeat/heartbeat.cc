@@ -4,15 +4,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 
 namespace heartbeat {
-namespace {
 
-constexpr int64_t kMs = 1000000;
-constexpr int kSigChld = 17;
+using evl::kMs;
 
-}  // namespace
+int64_t default_stall_ms(int64_t period_ms) {
+  const int64_t three = evl::mul_sat(period_ms, 3);
+  return three < 5000 ? 5000 : three;
+}
 
 int App::start(evl::Loop& loop, char* err, size_t err_len) {
   app::Url url;
@@ -32,27 +32,30 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) return r;
   app::LinkConfig lc = cfg_.link;
   lc.jitter_seed = static_cast<uint64_t>(start_ns_);
+  lc.stable_ms = cfg_.period_ms;  // proven: a full period with a beat written, still open
+  if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = default_stall_ms(cfg_.period_ms);
   app::LinkEvents ev;
   ev.up = on_up;
+  ev.delivering = on_delivering;
   ev.down = on_down;
-  ev.line = on_line;
+  ev.received = on_received;
   ev.ctx = this;
   if (const int r = link_.start(loop, url, lc, ev); r < 0) {
     std::snprintf(err, err_len, "cannot start the link: %s", std::strerror(-r));
     return -EINVAL;
   }
   evl::TimerSpec beat;
-  beat.period_ns = cfg_.period_ms * kMs;
+  beat.period_ns = evl::ms_to_ns(cfg_.period_ms);
   beat.overrun = evl::Overrun::kSkip;
   int r = loop.timer_start(beat, on_beat, this, &beat_);
-  if (r == 0 && cfg_.alarm_command[0] != '\0') r = loop.signal_start(kSigChld, on_child, this, &child_);
+  if (r == 0 && cfg_.alarm_command[0] != '\0') r = loop.signal_start(hal::kSigChld, on_child, this, &child_);
   if (r < 0) {
     std::snprintf(err, err_len, "cannot start timers: %s", std::strerror(-r));
     stop();  // leave nothing half-started
     return r;
   }
   // Down from the start: if no connection comes up, the alarm follows.
-  (void)loop.timer_after(cfg_.alarm_after_ms * kMs, on_alarm, this, &alarm_timer_);
+  (void)loop.timer_after(evl::ms_to_ns(cfg_.alarm_after_ms), on_alarm, this, &alarm_timer_);
   watchdog_.notify("READY=1");
   log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
             static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
@@ -63,10 +66,8 @@ void App::stop() {
   if (loop_ == nullptr) return;
   watchdog_.notify("STOPPING=1");
   link_.stop();
-  for (evl::TimerHandle* t : {&beat_, &alarm_timer_}) {
-    if (*t) (void)loop_->timer_stop(*t);
-    *t = evl::TimerHandle{};
-  }
+  loop_->timer_clear(&beat_);
+  loop_->timer_clear(&alarm_timer_);
   if (child_) (void)loop_->signal_stop(child_);
   watchdog_.stop();
   loop_ = nullptr;
@@ -115,6 +116,13 @@ void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx)
   }
 }
 
+size_t App::on_received(void* ctx, const char* data, size_t len) {
+  auto* a = static_cast<App*>(ctx);
+  if (a->link_.stream()) return app::take_lines(data, len, on_line, ctx);
+  on_line(ctx, data, len > 0 && data[len - 1] == '\n' ? len - 1 : len);  // a datagram: one line
+  return len;
+}
+
 void App::on_line(void* ctx, const char* line, size_t len) {
   auto* a = static_cast<App*>(ctx);
   char text[128];
@@ -134,10 +142,17 @@ void App::on_line(void* ctx, const char* line, size_t len) {
 
 void App::on_up(void* ctx) {
   auto* a = static_cast<App*>(ctx);
+  a->log_->log(app::Level::kDebug, "connected to %s", a->cfg_.server);
+}
+
+// The outage ends only here: the link has stayed up for a full period with a
+// beat written and acknowledged, not merely connected.
+void App::on_delivering(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  if (!a->down_) return;
   a->down_ = false;
-  if (a->alarm_timer_) (void)a->loop_->timer_stop(a->alarm_timer_);
-  a->alarm_timer_ = evl::TimerHandle{};
-  a->log_->log(app::Level::kInfo, "connected to %s", a->cfg_.server);
+  a->loop_->timer_clear(&a->alarm_timer_);
+  a->log_->log(app::Level::kInfo, "delivering to %s", a->cfg_.server);
   if (a->alarm_) {
     a->alarm_ = false;
     ++a->c_.alarms_cleared;
@@ -154,7 +169,8 @@ void App::on_down(void* ctx, int err) {
   a->log_->log(app::Level::kWarning, "link to %s down: %s; reconnecting", a->cfg_.server,
                err != 0 ? std::strerror(-err) : "closed by the server");
   if (!a->alarm_ && !a->alarm_timer_) {
-    (void)a->loop_->timer_after(a->cfg_.alarm_after_ms * kMs, on_alarm, a, &a->alarm_timer_);
+    (void)a->loop_->timer_after(evl::ms_to_ns(a->cfg_.alarm_after_ms), on_alarm, a,
+                                &a->alarm_timer_);
   }
 }
 

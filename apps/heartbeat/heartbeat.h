@@ -6,9 +6,14 @@
 // The heartbeat timer is periodic and keeps its phase through outages; beats
 // due while the link is down are counted as missed, not queued.
 //
-// Alarm: when the link has been down for alarm_after_ms, the alarm is raised
-// once (an error line, and alarm_command run as `PROG raise`, no shell); when
-// the link comes back it is cleared once (`PROG clear`). Each outage counts.
+// Outage and alarm: an outage starts when the link goes down (or at start)
+// and ends only when the link delivers again: connected for a full period
+// with a beat written and acknowledged by the peer's TCP (see app::Link). A
+// server that accepts and closes at once, or one that stops reading (a stall,
+// see --stall-timeout-ms), is an outage. After alarm_after_ms of outage the
+// alarm is raised once (an error line, and alarm_command run as
+// `PROG raise`, no shell); when the link delivers again it is cleared once
+// (`PROG clear`). Each outage counts once.
 //
 // Watchdog: with systemd's NOTIFY_SOCKET and WATCHDOG_USEC it sends READY=1,
 // then WATCHDOG=1 every WATCHDOG_USEC/2; with a watchdog device it pets it
@@ -27,6 +32,9 @@
 #include "loop/loop.h"
 
 namespace heartbeat {
+
+// The stall timeout when none is given: three periods, at least 5 s.
+int64_t default_stall_ms(int64_t period_ms);
 
 struct Config {
   char server[128] = {};
@@ -70,7 +78,9 @@ class App {
   static void on_alarm(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_child(evl::Loop& loop, evl::SignalHandle h, const evl::SignalInfo& i, void* ctx);
   static void on_up(void* ctx);
+  static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);
+  static size_t on_received(void* ctx, const char* data, size_t len);
   static void on_line(void* ctx, const char* line, size_t len);
 
   void run_alarm_command(const char* arg);

@@ -19,38 +19,31 @@ int main(int argc, char** argv) {
   heartbeat::Config cfg;
   bool use_syslog = false;
   int64_t run_for_ms = 0;
-  const app::Option opts[] = {
-      app::string_option("server", "URL", "tcp://HOST:PORT or udp://HOST:PORT (required)",
-                         cfg.server, sizeof cfg.server),
-      app::string_option("id", "NAME", "device id in each heartbeat (default dev0)", cfg.id,
-                         sizeof cfg.id),
-      app::int_option("period-ms", "MS", "heartbeat period (default 1000)", &cfg.period_ms, 10,
-                      86400000),
-      app::int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
-                      &cfg.link.backoff_initial_ms, 1, 3600000),
-      app::int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
-                      &cfg.link.backoff_max_ms, 1, 86400000),
-      app::int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
-                      &cfg.link.connect_timeout_ms, 1, 600000),
-      app::int_option("alarm-after-ms", "MS", "raise the alarm after the link is down this long "
-                      "(default 30000)", &cfg.alarm_after_ms, 1, 86400000),
-      app::string_option("alarm-command", "PROG", "run PROG raise / PROG clear (absolute path)",
-                         cfg.alarm_command, sizeof cfg.alarm_command),
-      app::string_option("watchdog-device", "PATH", "pet this Linux watchdog device",
-                         cfg.watchdog.device, sizeof cfg.watchdog.device),
-      app::int_option("watchdog-interval-ms", "MS", "device pet interval (default 1000)",
-                      &cfg.watchdog.interval_ms, 10, 3600000),
-      app::int_option("max-lag-ms", "MS", "pet only while the loop is less late (default 500)",
-                      &cfg.watchdog.max_lag_ms, 1, 3600000),
-      app::flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &use_syslog),
-      app::int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
-                      &run_for_ms, 0, INT64_MAX / 1000000),
-  };
-  const size_t n = sizeof opts / sizeof opts[0];
+  app::OptionTable t;
+  t.add(app::string_option("server", "URL", "tcp://HOST:PORT or udp://HOST:PORT (required)",
+                           cfg.server, sizeof cfg.server));
+  t.add(app::string_option("id", "NAME", "device id in each heartbeat (default dev0)", cfg.id,
+                           sizeof cfg.id));
+  t.add(app::int_option("period-ms", "MS", "heartbeat period (default 1000)", &cfg.period_ms, 10,
+                        86400000));
+  app::add_link_options(&t, &cfg.link);
+  t.add(app::int_option("alarm-after-ms", "MS",
+                        "raise the alarm after no beat was delivered this long (default 30000)",
+                        &cfg.alarm_after_ms, 1, 86400000));
+  t.add(app::string_option("alarm-command", "PROG",
+                           "run PROG raise / PROG clear (absolute path)", cfg.alarm_command,
+                           sizeof cfg.alarm_command));
+  t.add(app::string_option("watchdog-device", "PATH", "pet this Linux watchdog device",
+                           cfg.watchdog.device, sizeof cfg.watchdog.device));
+  t.add(app::int_option("watchdog-interval-ms", "MS", "device pet interval (default 1000)",
+                        &cfg.watchdog.interval_ms, 10, 3600000));
+  t.add(app::int_option("max-lag-ms", "MS", "pet only while the loop is less late (default 500)",
+                        &cfg.watchdog.max_lag_ms, 1, 3600000));
+  app::add_daemon_options(&t, &use_syslog, &run_for_ms);
   const char* usage =
       "usage: heartbeat --server tcp://HOST:PORT [options]\n"
       "Sends 'HB id=ID seq=N uptime_ms=U mono_ns=T' every period.";
-  if (const int rc = app::handle_options("heartbeat", usage, opts, n, argc, argv); rc >= 0) return rc;
+  if (const int rc = app::handle_options("heartbeat", usage, t.data(), t.size(), argc, argv); rc >= 0) return rc;
   if (cfg.server[0] == '\0') {
     std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
     return 2;
@@ -59,9 +52,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "heartbeat: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;
   }
-  app::Watchdog::from_environment(&cfg.watchdog);
   app::Log log("heartbeat");
   app::open_log("heartbeat", log, use_syslog);
+  char env_err[160];
+  if (app::Watchdog::from_environment(&cfg.watchdog, env_err, sizeof env_err) < 0) {
+    log.log(app::Level::kWarning, "%s", env_err);
+  }
   heartbeat::App a(cfg, &log);
   return app::serve("heartbeat", g_loop, log, a, run_for_ms);
 }

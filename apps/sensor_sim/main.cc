@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
                       0, 100),
       app::int_option("seed", "N", "random seed (default 1)", &seed, 0, INT64_MAX),
       app::int_option("run-for-ms", "MS", "stop after this long (default 0: until SIGTERM)",
-                      &run_for_ms, 0, INT64_MAX / 1000000),
+                      &run_for_ms, 0, INT64_MAX / evl::kMs),
   };
   const size_t n = sizeof opts / sizeof opts[0];
   const char* usage =
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   sim::SentenceSource source(sc);
   Sim s{&source, master, baud, 12 * 3600, period_ms};
   evl::TimerSpec tick;
-  tick.period_ns = period_ms * 1000000;
+  tick.period_ns = evl::ms_to_ns(period_ms);
   evl::TimerHandle h;
   if (const int r = g_loop.timer_start(tick, on_tick, &s, &h); r < 0) {
     std::fprintf(stderr, "sensor_sim: cannot start the timer: %s\n", std::strerror(-r));

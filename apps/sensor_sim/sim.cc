@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "apps/telemetry/nmea.h"
+#include "apps/nmea/nmea.h"
 
 namespace sim {
 
@@ -16,7 +16,7 @@ uint64_t SentenceSource::next() {
 }
 
 size_t SentenceSource::sentence(const char* body, char* out, size_t len) {
-  uint8_t sum = telemetry::nmea_checksum(body, std::strlen(body));
+  uint8_t sum = nmea::nmea_checksum(body, std::strlen(body));
   if (cfg_.corrupt_pct > 0 && static_cast<int64_t>(next() % 100) < cfg_.corrupt_pct) {
     sum ^= 0x5a;
     ++corrupted_;

@@ -7,10 +7,10 @@
 
 #include <cstddef>
 
-#include "apps/telemetry/record.h"
+#include "apps/nmea/record.h"
 
 namespace telemetry {
 
-size_t format_record(const Record& r, const char* device, char* buf, size_t len);
+size_t format_record(const nmea::Record& r, const char* device, char* buf, size_t len);
 
 }  // namespace telemetry

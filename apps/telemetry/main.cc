@@ -18,43 +18,41 @@ int main(int argc, char** argv) {
   static telemetry::Config cfg;
   bool use_syslog = false;
   int64_t run_for_ms = 0;
-  const app::Option opts[] = {
-      app::string_option("serial", "PATH", "serial device of the sensor (required)", cfg.serial,
-                         sizeof cfg.serial),
-      app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000),
-      app::string_option("collector", "URL", "udp://HOST:PORT or tcp://HOST:PORT (required)",
-                         cfg.collector, sizeof cfg.collector),
-      app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
-                         sizeof cfg.id),
-      app::int_option("batch-max", "N", "records per batch (default 20)", &cfg.batch_max, 1, 256),
-      app::int_option("batch-delay-ms", "MS", "send a partial batch after (default 1000)",
-                      &cfg.batch_delay_ms, 1, 3600000),
-      app::int_option("buffer-records", "N", "store-and-forward capacity (default 1024, max 4096)",
-                      &cfg.buffer_records, 1, static_cast<int64_t>(telemetry::kMaxRecords)),
-      app::int_option("health-period-ms", "MS", "send own health every (default 10000)",
-                      &cfg.health_period_ms, 100, 86400000),
-      app::int_option("backoff-initial-ms", "MS", "first reconnect back-off cap (default 500)",
-                      &cfg.link.backoff_initial_ms, 1, 3600000),
-      app::int_option("backoff-max-ms", "MS", "largest back-off cap (default 30000)",
-                      &cfg.link.backoff_max_ms, 1, 86400000),
-      app::int_option("connect-timeout-ms", "MS", "give up a connect after (default 5000)",
-                      &cfg.link.connect_timeout_ms, 1, 600000),
-      app::flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &use_syslog),
-      app::int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
-                      &run_for_ms, 0, INT64_MAX / 1000000),
-  };
-  const size_t n = sizeof opts / sizeof opts[0];
+  app::OptionTable t;
+  t.add(app::string_option("serial", "PATH", "serial device of the sensor (required)", cfg.serial,
+                           sizeof cfg.serial));
+  t.add(app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000));
+  t.add(app::string_option("collector", "URL", "udp://HOST:PORT or tcp://HOST:PORT (required)",
+                           cfg.collector, sizeof cfg.collector));
+  t.add(app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
+                           sizeof cfg.id));
+  t.add(app::int_option("batch-max", "N", "records per batch (default 20)", &cfg.batch_max, 1,
+                        256));
+  t.add(app::int_option("batch-delay-ms", "MS", "send a partial batch after (default 1000)",
+                        &cfg.batch_delay_ms, 1, 3600000));
+  t.add(app::int_option("buffer-records", "N",
+                        "store-and-forward capacity (default 1024, max 4096)",
+                        &cfg.buffer_records, 1, static_cast<int64_t>(telemetry::kMaxRecords)));
+  t.add(app::int_option("health-period-ms", "MS", "send own health every (default 10000)",
+                        &cfg.health_period_ms, 100, 86400000));
+  t.add(app::int_option("serial-retry-ms", "MS", "reopen a missing serial device every "
+                        "(default 2000)", &cfg.serial_retry_ms, 10, 3600000));
+  app::add_link_options(&t, &cfg.link);
+  app::add_daemon_options(&t, &use_syslog, &run_for_ms);
   const char* usage =
       "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"
       "Reads NMEA GGA/RMC/XDR, sends InfluxDB line protocol.";
-  if (const int rc = app::handle_options("telemetry", usage, opts, n, argc, argv); rc >= 0) return rc;
+  if (const int rc = app::handle_options("telemetry", usage, t.data(), t.size(), argc, argv); rc >= 0) return rc;
   if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
     std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;
   }
-  app::Watchdog::from_environment(&cfg.watchdog);
   app::Log log("telemetry");
   app::open_log("telemetry", log, use_syslog);
+  char env_err[160];
+  if (app::Watchdog::from_environment(&cfg.watchdog, env_err, sizeof env_err) < 0) {
+    log.log(app::Level::kWarning, "%s", env_err);
+  }
   static telemetry::App a(cfg, &log);
   return app::serve("telemetry", g_loop, log, a, run_for_ms);
 }

@@ -1,36 +1,62 @@
 #include "apps/telemetry/store.h"
 
+#include <cassert>
+#include <cerrno>
+
+#include "loop/time.h"
+
 namespace telemetry {
 
-bool Store::push(const Record& r) {
+// Removes the record just after the batch in flight: the batch's records
+// move up one place, so the ring stays contiguous (at most batch_max moves).
+void Store::drop_oldest_waiting() {
+  for (size_t i = in_flight_; i > 0; --i) {
+    ring_[(head_ + i) % kMaxRecords] = ring_[(head_ + i - 1) % kMaxRecords];
+  }
+  head_ = (head_ + 1) % kMaxRecords;
+  --size_;
+  ++dropped_;
+}
+
+bool Store::push(const nmea::Record& r) {
+  ++accepted_;
   bool dropped = false;
   if (size_ == limit_) {
-    head_ = (head_ + 1) % kMaxRecords;
-    --size_;
-    ++dropped_;
-    if (in_flight > 0) --in_flight;  // the dropped one was being sent: it no longer counts
     dropped = true;
+    if (in_flight_ == size_) {
+      ++dropped_;  // everything buffered is on its way: the newcomer goes
+      assert(consistent());
+      return true;
+    }
+    drop_oldest_waiting();
   }
   ring_[(head_ + size_) % kMaxRecords] = r;
   ++size_;
-  ++accepted_;
+  assert(consistent());
   return dropped;
 }
 
-void Store::commit(size_t n) {
-  if (n > size_) n = size_;
-  head_ = (head_ + n) % kMaxRecords;
-  size_ -= n;
-  delivered_ += n;
-  in_flight = in_flight > n ? in_flight - n : 0;
+int Store::begin_batch(size_t n) {
+  if (in_flight_ > 0) return -EBUSY;
+  if (n == 0 || n > size_) return -EINVAL;
+  in_flight_ = n;
+  return 0;
+}
+
+void Store::commit() {
+  head_ = (head_ + in_flight_) % kMaxRecords;
+  size_ -= in_flight_;
+  delivered_ += in_flight_;
+  in_flight_ = 0;
+  assert(consistent());
 }
 
 size_t Store::apply_step(int64_t step_ns, int64_t before_ns) {
   size_t moved = 0;
   for (size_t i = 0; i < size_; ++i) {
-    Record& r = ring_[(head_ + i) % kMaxRecords];
+    nmea::Record& r = ring_[(head_ + i) % kMaxRecords];
     if (r.wall_ns < before_ns) {
-      r.wall_ns += step_ns;
+      r.wall_ns = evl::add_sat(r.wall_ns, step_ns);
       ++moved;
     }
   }

@@ -1,13 +1,24 @@
-// The store-and-forward buffer: a fixed ring of records. When it is full the
-// oldest record is dropped and counted; records leave only when the caller
-// says they were delivered (commit). A wall-clock step moves the stamps of
-// the records taken before it.
+// The store-and-forward buffer: a fixed ring of records, and the one owner
+// of the delivery accounting.
+//
+// Records leave only as delivered (the transport acknowledged their batch)
+// or dropped (the store was full); one invariant holds after every call and
+// is checked by each: accepted = delivered + dropped + buffered, each record
+// counted once.
+//
+// Batches: begin_batch(n) marks the n oldest records as in flight; commit()
+// delivers them, abandon() puts them back at the head to be sent again. A
+// record in flight is never dropped: when the store is full the oldest record
+// not in flight goes, or, if every record is in flight, the new one. So a
+// record the collector receives is never also counted as dropped.
+//
+// A wall-clock step moves the stamps of the records taken before it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
-#include "apps/telemetry/record.h"
+#include "apps/nmea/record.h"
 
 namespace telemetry {
 
@@ -15,29 +26,42 @@ constexpr size_t kMaxRecords = 4096;  // compile-time ceiling of --buffer-record
 
 class Store {
  public:
-  // limit: 1..kMaxRecords.
-  explicit Store(size_t limit) : limit_(limit < 1 ? 1 : (limit > kMaxRecords ? kMaxRecords : limit)) {}
-  // Accepts a record; returns true if an old one was dropped to make room.
-  bool push(const Record& r);
-  size_t size() const { return size_; }
+  // limit: 1..kMaxRecords (clamped).
+  explicit Store(size_t limit)
+      : limit_(limit < 1 ? 1 : (limit > kMaxRecords ? kMaxRecords : limit)) {}
+  // Accepts a record; returns true if a record (old or this one) was dropped.
+  bool push(const nmea::Record& r);
+  size_t size() const { return size_; }  // buffered, in flight included
+  size_t in_flight() const { return in_flight_; }
+  size_t waiting() const { return size_ - in_flight_; }
   size_t limit() const { return limit_; }
-  const Record& at(size_t i) const { return ring_[(head_ + i) % kMaxRecords]; }
-  // The first n records were delivered.
-  void commit(size_t n);
+  // The i-th oldest buffered record (0 <= i < size()).
+  const nmea::Record& at(size_t i) const { return ring_[(head_ + i) % kMaxRecords]; }
+
+  // The n oldest records are being sent. -EBUSY while a batch is in flight,
+  // -EINVAL for n of 0 or more than size().
+  [[nodiscard]] int begin_batch(size_t n);
+  // The batch in flight was delivered: its records leave.
+  void commit();
+  // The batch in flight was not delivered: its records wait again.
+  void abandon() { in_flight_ = 0; }
+
   // Adds step_ns to every record stamped before wall time `before_ns`.
   size_t apply_step(int64_t step_ns, int64_t before_ns);
   uint64_t accepted() const { return accepted_; }
   uint64_t delivered() const { return delivered_; }
   uint64_t dropped() const { return dropped_; }
-  // Records handed out (in flight) that a drop has since removed: the caller
-  // must shrink its in-flight count by this much (see take_dropped_in_flight).
-  size_t in_flight = 0;
+  // accepted = delivered + dropped + buffered.
+  bool consistent() const { return accepted_ == delivered_ + dropped_ + size_; }
 
  private:
+  void drop_oldest_waiting();
+
   size_t limit_;
-  Record ring_[kMaxRecords];
+  nmea::Record ring_[kMaxRecords];
   size_t head_ = 0;
   size_t size_ = 0;
+  size_t in_flight_ = 0;
   uint64_t accepted_ = 0;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;

@@ -10,7 +10,7 @@
 namespace telemetry {
 namespace {
 
-constexpr int64_t kMs = 1000000;
+using evl::kMs;
 constexpr size_t kDatagramMax = 1400;  // one datagram, well under a 1500-byte MTU
 
 }  // namespace
@@ -45,8 +45,11 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   loop.set_callback_timing(true);  // the health figures report the longest callback
   app::LinkConfig lc = cfg_.link;
   lc.jitter_seed = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
+  lc.stable_ms = cfg_.batch_delay_ms;
+  if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = kDefaultStallMs;
   app::LinkEvents ev;
   ev.up = on_link_up;
+  ev.delivering = on_link_delivering;
   ev.down = on_link_down;
   ev.drained = on_drained;
   ev.ctx = this;
@@ -55,7 +58,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     return -EINVAL;
   }
   evl::TimerSpec health;
-  health.period_ns = cfg_.health_period_ms * kMs;
+  health.period_ns = evl::ms_to_ns(cfg_.health_period_ms);
   if (const int r = loop.timer_start(health, on_health, this, &health_timer_); r < 0) {
     std::snprintf(err, err_len, "cannot start the health timer: %s", std::strerror(-r));
     stop();  // leave nothing half-started
@@ -75,7 +78,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 
 void App::stop() {
   if (loop_ == nullptr) return;
-  if (link_.up() && store_.size() > 0 && !batch_in_flight_) send_batch();  // one last try
+  if (link_.up() && store_.waiting() > 0 && store_.in_flight() == 0) send_batch();  // one last try
   watchdog_.notify("STOPPING=1");
   watchdog_.stop();
   link_.stop();
@@ -83,8 +86,7 @@ void App::stop() {
   serial_io_ = evl::IoHandle{};
   (void)port_.close();
   for (evl::TimerHandle* t : {&batch_timer_, &health_timer_, &serial_retry_}) {
-    if (*t) (void)loop_->timer_stop(*t);
-    *t = evl::TimerHandle{};
+    loop_->timer_clear(t);
   }
   (void)loop_->clock_step_watch(nullptr, nullptr);
   loop_ = nullptr;
@@ -128,17 +130,28 @@ void App::open_serial() {
               cfg_.serial, std::strerror(-r), static_cast<long long>(cfg_.serial_retry_ms));
   }
   serial_error_ = r;
-  (void)loop_->timer_after(cfg_.serial_retry_ms * kMs, on_retry_serial, this, &serial_retry_);
+  (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,
+                          &serial_retry_);
 }
 
-void App::close_serial(int err) {
-  ++c_.serial_errors;
-  log_->log(app::Level::kError, "serial %s failed: %s", cfg_.serial, std::strerror(-err));
+// The device is gone (unplugged adapter, closed pty) or failed: close it, say
+// so once, and reopen on the retry timer. Nothing is watched meanwhile, so
+// the loop sleeps while the device is away.
+void App::close_serial(int err, bool hangup) {
+  if (hangup) {
+    ++c_.serial_hangups;
+    log_->log(app::Level::kError, "serial %s hung up (device gone); reopening every %lld ms",
+              cfg_.serial, static_cast<long long>(cfg_.serial_retry_ms));
+  } else {
+    ++c_.serial_errors;
+    log_->log(app::Level::kError, "serial %s failed: %s", cfg_.serial, std::strerror(-err));
+  }
   if (serial_io_) (void)loop_->io_stop(serial_io_);
   serial_io_ = evl::IoHandle{};
   (void)port_.close();
   serial_error_ = err;
-  (void)loop_->timer_after(cfg_.serial_retry_ms * kMs, on_retry_serial, this, &serial_retry_);
+  (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,
+                          &serial_retry_);
 }
 
 void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
@@ -147,8 +160,14 @@ void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   a->open_serial();
 }
 
+// A raw tty with VMIN = VTIME = 0 reads 0 when nothing is waiting, so 0 is
+// "drained" after a read that got bytes. But 0 on the first read of a
+// wake-up (epoll said readable, nothing there), 0 with EPOLLHUP/EPOLLERR, or
+// EIO is a hung-up line: Linux gives a hung-up tty exactly that (reads of 0,
+// poll IN|ERR|HUP forever), which would otherwise spin the loop.
 void App::on_serial(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
   auto* a = static_cast<App*>(ctx);
+  const bool hup = (events & (evl::kHup | evl::kErr)) != 0;
   uint8_t buf[512];
   for (int i = 0; i < 8; ++i) {
     const long n = hal::read(a->port_.fd(), buf, sizeof buf);
@@ -157,20 +176,18 @@ void App::on_serial(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
       a->reader_.feed(buf, static_cast<size_t>(n));
       continue;
     }
-    // 0 is "nothing waiting" on a raw tty with VMIN = VTIME = 0, not end of
-    // file; an unplugged device or a closed pty shows as EIO and EPOLLHUP.
-    if (n == 0 || n == -EAGAIN || n == -EINTR) break;
-    a->close_serial(static_cast<int>(n));
+    if (n == -EAGAIN || n == -EINTR) return;
+    if (n == 0 && i > 0 && !hup) return;
+    a->close_serial(n == 0 ? -ENODEV : static_cast<int>(n), n == 0 || n == -EIO);
     return;
   }
-  if ((events & (evl::kHup | evl::kErr)) != 0 && (events & evl::kIn) == 0) a->close_serial(-EIO);
 }
 
 void App::on_sentence(const char* s, size_t len, void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  Record r;
-  Bad why = Bad::kSyntax;
-  if (parse_sentence(s, len, &r, &why) < 0) {
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kSyntax;
+  if (nmea::parse_sentence(s, len, &r, &why) < 0) {
     on_bad(why, ctx);
     return;
   }
@@ -180,21 +197,22 @@ void App::on_sentence(const char* s, size_t len, void* ctx) {
   a->maybe_send();
 }
 
-void App::on_bad(Bad why, void* ctx) {
+void App::on_bad(nmea::Bad why, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   const uint64_t n = ++a->c_.bad[static_cast<int>(why)];
   if ((n & (n - 1)) == 0) {  // 1st, 2nd, 4th, 8th...: visible, never a flood
     a->log_->log(app::Level::kWarning, "bad frame on %s: %s (%llu so far)", a->cfg_.serial,
-                 bad_name(why), static_cast<unsigned long long>(n));
+                 nmea::bad_name(why), static_cast<unsigned long long>(n));
   }
 }
 
 void App::maybe_send() {
-  const size_t waiting = store_.size() - store_.in_flight;
+  const size_t waiting = store_.waiting();
   if (waiting >= static_cast<size_t>(cfg_.batch_max)) {
     send_batch();
   } else if (waiting > 0 && !batch_timer_) {
-    (void)loop_->timer_after(cfg_.batch_delay_ms * kMs, on_batch_timer, this, &batch_timer_);
+    (void)loop_->timer_after(evl::ms_to_ns(cfg_.batch_delay_ms), on_batch_timer, this,
+                            &batch_timer_);
   }
 }
 
@@ -202,14 +220,15 @@ void App::on_batch_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   a->batch_timer_ = evl::TimerHandle{};
   a->send_batch();
-  if (a->store_.size() > a->store_.in_flight) a->maybe_send();
+  if (a->store_.waiting() > 0) a->maybe_send();
 }
 
 void App::send_batch() {
-  if (!link_.up() || batch_in_flight_ || store_.size() == 0) return;
+  if (!link_.up() || store_.in_flight() > 0 || store_.size() == 0) return;
   char buf[8192];
-  const size_t cap = link_.tcp() ? (link_.out_space() < sizeof buf ? link_.out_space() : sizeof buf)
-                                 : kDatagramMax;
+  const size_t cap = link_.stream()
+                         ? (link_.out_space() < sizeof buf ? link_.out_space() : sizeof buf)
+                         : kDatagramMax;
   size_t used = 0;
   size_t n = 0;
   while (n < store_.size() && n < static_cast<size_t>(cfg_.batch_max)) {
@@ -222,33 +241,33 @@ void App::send_batch() {
   const int r = link_.send(buf, used);
   if (r < 0) return;   // kept in the store; retried on the next batch
   ++c_.batches;
-  if (link_.tcp() && link_.out_pending() > 0) {
-    store_.in_flight = n;  // committed when the bytes are in the socket
-    batch_in_flight_ = true;
-  } else {
-    store_.commit(n);
-  }
+  (void)store_.begin_batch(n);
+  // Committed when the bytes are in the socket (see telemetry.h).
+  if (!link_.stream() || link_.out_pending() == 0) store_.commit();
 }
 
 void App::on_drained(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  if (!a->batch_in_flight_) return;
-  a->store_.commit(a->store_.in_flight);
-  a->batch_in_flight_ = false;
+  if (a->store_.in_flight() == 0) return;
+  a->store_.commit();
   a->maybe_send();
 }
 
 void App::on_link_up(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  a->log_->log(app::Level::kInfo, "collector %s connected; %zu records buffered", a->cfg_.collector,
-               a->store_.size());
+  a->log_->log(app::Level::kDebug, "collector %s connected", a->cfg_.collector);
   a->send_batch();
+}
+
+void App::on_link_delivering(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->log_->log(app::Level::kInfo, "collector %s delivering; %zu records buffered",
+               a->cfg_.collector, a->store_.size());
 }
 
 void App::on_link_down(void* ctx, int err) {
   auto* a = static_cast<App*>(ctx);
-  a->store_.in_flight = 0;  // what was being written goes again
-  a->batch_in_flight_ = false;
+  a->store_.abandon();  // what was being written goes again
   a->log_->log(app::Level::kWarning, "collector %s unreachable: %s; buffering (%zu records)",
                a->cfg_.collector, err != 0 ? std::strerror(-err) : "closed by peer",
                a->store_.size());

@@ -7,8 +7,12 @@
 // written into the socket. A connection that drops with a batch half-written
 // resends the batch after reconnecting (at-least-once: the collector may see
 // a point twice; InfluxDB keeps one per series and timestamp). When the store
-// is full the oldest record is dropped and counted (a record dropped while
-// its batch was being written is counted as dropped, though it may arrive).
+// is full the oldest record not in flight is dropped and counted (Store), so
+// every accepted record is counted once, as delivered or as dropped.
+//
+// Serial: a device that hangs up (an unplugged USB adapter, a closed pty) is
+// closed, logged once, counted in serial_hangups, and reopened every
+// serial_retry_ms; nothing is watched while it is away.
 #pragma once
 
 #include <cstddef>
@@ -17,12 +21,14 @@
 #include "apps/common/link.h"
 #include "apps/common/log.h"
 #include "apps/common/watchdog.h"
-#include "apps/telemetry/nmea.h"
+#include "apps/nmea/nmea.h"
 #include "apps/telemetry/store.h"
 #include "hal/serial.h"
 #include "loop/loop.h"
 
 namespace telemetry {
+
+constexpr int64_t kDefaultStallMs = 30000;  // --stall-timeout-ms when not given
 
 struct Config {
   char serial[256] = {};
@@ -41,11 +47,12 @@ struct Config {
 struct Counters {
   uint64_t bytes_in = 0;
   uint64_t sentences = 0;
-  uint64_t bad[static_cast<int>(Bad::kCount)] = {};
+  uint64_t bad[static_cast<int>(nmea::Bad::kCount)] = {};
   uint64_t batches = 0;
   uint64_t health_sent = 0;
   uint64_t serial_opens = 0;
   uint64_t serial_errors = 0;
+  uint64_t serial_hangups = 0;  // the device went away (read 0, EIO or HUP)
   uint64_t steps = 0;
 };
 
@@ -71,17 +78,18 @@ class App {
  private:
   static void on_serial(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_sentence(const char* s, size_t len, void* ctx);
-  static void on_bad(Bad why, void* ctx);
+  static void on_bad(nmea::Bad why, void* ctx);
   static void on_batch_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_health(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_retry_serial(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_step(evl::Loop& loop, int64_t step_ns, void* ctx);
   static void on_link_up(void* ctx);
+  static void on_link_delivering(void* ctx);
   static void on_link_down(void* ctx, int err);
   static void on_drained(void* ctx);
 
   void open_serial();
-  void close_serial(int err);
+  void close_serial(int err, bool hangup);
   void maybe_send();
   void send_batch();
   void send_health();
@@ -93,14 +101,13 @@ class App {
   app::Link link_;
   app::Watchdog watchdog_;
   hal::SerialPort port_;
-  NmeaReader reader_{on_sentence, on_bad, this};
+  nmea::NmeaReader reader_{on_sentence, on_bad, this};
   evl::IoHandle serial_io_;
   evl::TimerHandle batch_timer_;
   evl::TimerHandle health_timer_;
   evl::TimerHandle serial_retry_;
   Counters c_;
   int serial_error_ = 0;  // the last open error reported, to report changes once
-  bool batch_in_flight_ = false;
 };
 
 }  // namespace telemetry

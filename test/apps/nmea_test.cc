@@ -1,48 +1,47 @@
-// NMEA parsing, resynchronisation, line protocol and the store.
+// NMEA parsing, resynchronisation and the line protocol.
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/nmea/nmea.h"
 #include "apps/telemetry/lineproto.h"
-#include "apps/telemetry/nmea.h"
-#include "apps/telemetry/store.h"
 
-using telemetry::Bad;
-using telemetry::Record;
+using nmea::Bad;
+using nmea::Record;
 
 namespace {
 
 std::string with_checksum(const char* body) {
   char out[160];
-  std::snprintf(out, sizeof out, "$%s*%02X", body, telemetry::nmea_checksum(body, std::strlen(body)));
+  std::snprintf(out, sizeof out, "$%s*%02X", body, nmea::nmea_checksum(body, std::strlen(body)));
   return out;
 }
 
-int parse(const std::string& s, Record* r, Bad* why) {
-  return telemetry::parse_sentence(s.data(), s.size(), r, why);
+int parse(const std::string& s, nmea::Record* r, nmea::Bad* why) {
+  return nmea::parse_sentence(s.data(), s.size(), r, why);
 }
 
 struct Collected {
   std::vector<std::string> sentences;
-  int bad[static_cast<int>(Bad::kCount)] = {};
+  int bad[static_cast<int>(nmea::Bad::kCount)] = {};
 };
 
 void on_sentence(const char* s, size_t len, void* ctx) {
   static_cast<Collected*>(ctx)->sentences.emplace_back(s, len);
 }
-void on_bad(Bad why, void* ctx) { ++static_cast<Collected*>(ctx)->bad[static_cast<int>(why)]; }
+void on_bad(nmea::Bad why, void* ctx) { ++static_cast<Collected*>(ctx)->bad[static_cast<int>(why)]; }
 
 }  // namespace
 
 TEST_GROUP(Nmea){};
 
 TEST(Nmea, gga_gives_fix_satellites_position_and_altitude) {
-  Record r;
-  Bad why = Bad::kCount;
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kCount;
   CHECK_EQUAL(0, parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r, &why));
-  CHECK(r.kind == telemetry::Kind::kGps);
+  CHECK(r.kind == nmea::Kind::kGps);
   CHECK_EQUAL(1, r.fix);
   CHECK_EQUAL(8, r.satellites);
   DOUBLES_EQUAL(48.1173, r.lat, 1e-6);
@@ -51,8 +50,8 @@ TEST(Nmea, gga_gives_fix_satellites_position_and_altitude) {
 }
 
 TEST(Nmea, rmc_southern_western_hemisphere_and_speed) {
-  Record r;
-  Bad why = Bad::kCount;
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kCount;
   CHECK_EQUAL(0, parse(with_checksum("GNRMC,123519,A,3351.000,S,07040.500,W,022.4,084.4,230394,003.1,W"), &r, &why));
   DOUBLES_EQUAL(-33.85, r.lat, 1e-9);
   DOUBLES_EQUAL(-70.675, r.lon, 1e-9);
@@ -62,46 +61,46 @@ TEST(Nmea, rmc_southern_western_hemisphere_and_speed) {
 }
 
 TEST(Nmea, xdr_temperature_humidity_pressure) {
-  Record r;
-  Bad why = Bad::kCount;
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kCount;
   CHECK_EQUAL(0, parse(with_checksum("IIXDR,C,22.5,C,TEMP,H,45.1,P,HUM,P,1.0132,B,PRESS"), &r, &why));
-  CHECK(r.kind == telemetry::Kind::kEnv);
+  CHECK(r.kind == nmea::Kind::kEnv);
   DOUBLES_EQUAL(22.5, r.temp_c, 1e-9);
   DOUBLES_EQUAL(45.1, r.humidity_pct, 1e-9);
   DOUBLES_EQUAL(1.0132, r.pressure_bar, 1e-9);
 }
 
 TEST(Nmea, each_kind_of_bad_sentence_has_its_reason) {
-  Record r;
-  Bad why = Bad::kCount;
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kCount;
   std::string good = with_checksum("IIXDR,C,22.5,C,TEMP");
   std::string wrong = good;
   wrong[wrong.size() - 1] = wrong[wrong.size() - 1] == '0' ? '1' : '0';
   CHECK(parse(wrong, &r, &why) < 0);
-  CHECK(why == Bad::kChecksum);
+  CHECK(why == nmea::Bad::kChecksum);
   CHECK(parse("$IIXDR,C,22.5,C,TEMP", &r, &why) < 0);
-  CHECK(why == Bad::kChecksum);
+  CHECK(why == nmea::Bad::kChecksum);
   CHECK(parse(with_checksum("IIXDR,C,abc,C,TEMP"), &r, &why) < 0);
-  CHECK(why == Bad::kSyntax);
+  CHECK(why == nmea::Bad::kSyntax);
   CHECK(parse(with_checksum("IIXDR,C,150.0,C,TEMP"), &r, &why) < 0);
-  CHECK(why == Bad::kRange);
+  CHECK(why == nmea::Bad::kRange);
   CHECK(parse(with_checksum("IIXDR,H,101,P,HUM"), &r, &why) < 0);
-  CHECK(why == Bad::kRange);
+  CHECK(why == nmea::Bad::kRange);
   CHECK(parse(with_checksum("GPGGA,123519,9107.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r, &why) < 0);
-  CHECK(why == Bad::kRange);
+  CHECK(why == nmea::Bad::kRange);
   CHECK(parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,9,08,0.9,545.4,M,46.9,M,,"), &r, &why) < 0);
-  CHECK(why == Bad::kRange);
+  CHECK(why == nmea::Bad::kRange);
   CHECK(parse(with_checksum("GPGGA,123519,4807.038,X,01131.000,E,1,08,0.9,545.4,M"), &r, &why) < 0);
-  CHECK(why == Bad::kSyntax);
+  CHECK(why == nmea::Bad::kSyntax);
   CHECK(parse(with_checksum("GPGGA,1,2"), &r, &why) < 0);
-  CHECK(why == Bad::kSyntax);
+  CHECK(why == nmea::Bad::kSyntax);
   CHECK(parse(with_checksum("GPGSV,3,1,11,03,03,111,00"), &r, &why) < 0);
-  CHECK(why == Bad::kUnknown);
+  CHECK(why == nmea::Bad::kUnknown);
 }
 
 TEST(Nmea, reader_resynchronises_after_garbage_overlong_lines_and_binary_noise) {
   Collected c;
-  telemetry::NmeaReader reader(on_sentence, on_bad, &c);
+  nmea::NmeaReader reader(on_sentence, on_bad, &c);
   const std::string a = with_checksum("IIXDR,C,1.0,C,T");
   std::string input = "garbage before " + a + "\r\n";
   input += "$" + std::string(200, 'x') + "\r\n";        // over-long
@@ -112,25 +111,25 @@ TEST(Nmea, reader_resynchronises_after_garbage_overlong_lines_and_binary_noise) 
   reader.feed(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   CHECK_EQUAL(3u, c.sentences.size());
   for (const auto& s : c.sentences) CHECK(s == a);
-  CHECK_EQUAL(1, c.bad[static_cast<int>(Bad::kTooLong)]);
-  CHECK_EQUAL(3, c.bad[static_cast<int>(Bad::kNoise)]);  // leading text, binary, dead beef
-  CHECK_EQUAL(1, c.bad[static_cast<int>(Bad::kSyntax)]);
+  CHECK_EQUAL(1, c.bad[static_cast<int>(nmea::Bad::kTooLong)]);
+  CHECK_EQUAL(3, c.bad[static_cast<int>(nmea::Bad::kNoise)]);  // leading text, binary, dead beef
+  CHECK_EQUAL(1, c.bad[static_cast<int>(nmea::Bad::kSyntax)]);
 }
 
 TEST(Nmea, sentence_split_across_reads_is_reassembled) {
   Collected c;
-  telemetry::NmeaReader reader(on_sentence, on_bad, &c);
+  nmea::NmeaReader reader(on_sentence, on_bad, &c);
   const std::string a = with_checksum("IIXDR,C,1.0,C,T") + "\r\n";
   for (char ch : a) reader.feed(reinterpret_cast<const uint8_t*>(&ch), 1);
   CHECK_EQUAL(1u, c.sentences.size());
 }
 
 TEST(Nmea, line_protocol_for_each_kind) {
-  Record g;
-  g.kind = telemetry::Kind::kGps;
+  nmea::Record g;
+  g.kind = nmea::Kind::kGps;
   g.fix = 1;
   g.satellites = 8;
-  g.has = telemetry::kHasSatellites | telemetry::kHasPosition | telemetry::kHasAltitude;
+  g.has = nmea::kHasSatellites | nmea::kHasPosition | nmea::kHasAltitude;
   g.lat = 48.1173;
   g.lon = -11.5;
   g.alt_m = 545.4;
@@ -139,42 +138,12 @@ TEST(Nmea, line_protocol_for_each_kind) {
   const size_t n = telemetry::format_record(g, "b1", buf, sizeof buf);
   STRCMP_EQUAL("gps,device=b1 fix=1i,sats=8i,lat=48.117300,lon=-11.500000,alt_m=545.4 1700000000000000000\n", buf);
   CHECK_EQUAL(std::strlen(buf), n);
-  Record e;
-  e.kind = telemetry::Kind::kEnv;
-  e.has = telemetry::kHasTemp;
+  nmea::Record e;
+  e.kind = nmea::Kind::kEnv;
+  e.has = nmea::kHasTemp;
   e.temp_c = -3.25;
   e.wall_ns = 5;
   telemetry::format_record(e, "b1", buf, sizeof buf);
   STRCMP_EQUAL("env,device=b1 temp_c=-3.25 5\n", buf);
   CHECK_EQUAL(0u, telemetry::format_record(g, "b1", buf, 20));  // too small: nothing
-}
-
-TEST(Nmea, store_drops_oldest_when_full_and_counts_it) {
-  static telemetry::Store store(3);
-  store = telemetry::Store(3);
-  Record r;
-  for (int i = 0; i < 5; ++i) {
-    r.wall_ns = i;
-    store.push(r);
-  }
-  CHECK_EQUAL(3u, store.size());
-  CHECK_EQUAL(2u, store.dropped());
-  CHECK_EQUAL(2, store.at(0).wall_ns);
-  store.commit(2);
-  CHECK_EQUAL(2u, store.delivered());
-  CHECK_EQUAL(4, store.at(0).wall_ns);
-  CHECK_EQUAL(store.accepted(), store.delivered() + store.dropped() + store.size());
-}
-
-TEST(Nmea, store_restamps_records_taken_before_a_clock_step) {
-  static telemetry::Store store(8);
-  store = telemetry::Store(8);
-  Record r;
-  r.wall_ns = 100;
-  store.push(r);
-  r.wall_ns = 200;
-  store.push(r);
-  CHECK_EQUAL(2u, store.apply_step(1000, 150 + 1000 + 1));  // both taken before the step
-  CHECK_EQUAL(1100, store.at(0).wall_ns);
-  CHECK_EQUAL(1200, store.at(1).wall_ns);
 }

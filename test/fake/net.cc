@@ -10,8 +10,6 @@
 namespace fake {
 namespace {
 
-constexpr int kSigPipe = 13;
-
 std::string key(const hal::SockAddr& a) {
   char buf[200];
   return hal::format_address(a, buf, sizeof buf) > 0 ? std::string(buf) : std::string();
@@ -64,6 +62,13 @@ uint32_t Socket::poll() const {
   }
 }
 
+int Socket::unacked(int* out) const {
+  if (out == nullptr) return -EFAULT;
+  if (!is_stream(*this) || conn == nullptr) return -ENOTCONN;
+  *out = static_cast<int>(conn->q[side].data.size());
+  return 0;
+}
+
 int Socket::take_error() {
   const int e = pending_error;
   pending_error = 0;
@@ -104,7 +109,7 @@ long Socket::send(const void* buf, size_t len, int flags, const hal::SockAddr* t
   if (state != State::kConnected) return -ENOTCONN;
   ByteQueue& out = conn->q[side];
   if (conn->reset || out.closed) {
-    if ((flags & hal::kMsgNosignal) == 0) kernel->raise(kSigPipe);
+    if ((flags & hal::kMsgNosignal) == 0) kernel->raise(hal::kSigPipe);
     return -EPIPE;
   }
   const size_t space = out.capacity - out.data.size();

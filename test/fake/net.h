@@ -46,6 +46,10 @@ class Socket : public File {
   long send(const void* buf, size_t len, int flags, const hal::SockAddr* to);
   long recv(void* buf, size_t len, int flags, hal::SockAddr* from);
   int take_error();
+  // SIOCOUTQ: bytes this side wrote that the peer has not read yet (the fake
+  // has no separate TCP acknowledgement: a byte counts as acknowledged once
+  // the peer application read it, a stricter model than Linux's).
+  int unacked(int* out) const;
 
   int family;
   int sock_type;

@@ -18,12 +18,10 @@
 namespace {
 
 using evl::Clock;
+using evl::kMs;
 
-constexpr int64_t kMs = 1000000;
 constexpr int kIo = 6;
 constexpr int kTimers = 12;
-constexpr int kSigUsr1 = 10;
-constexpr int kSigUsr2 = 12;
 
 using SimLoop = evl::StaticLoop<kIo, kTimers, 2, 2, 4, 64, 4>;
 
@@ -325,7 +323,7 @@ void act_timer(Sim* s) {
 void act_signal(Sim* s) {
   SigW& w = s->sigs[s->rng.below(2)];
   if (!w.live) {
-    w.signo = (&w == &s->sigs[0]) ? kSigUsr1 : kSigUsr2;
+    w.signo = (&w == &s->sigs[0]) ? hal::kSigUsr1 : hal::kSigUsr2;
     const int r = s->loop->signal_start(w.signo, on_signal, &w, &w.h);
     SIM_CHECK(*s->check, allowed(r, {ENOMEM}), "signal_start: " + std::to_string(r));
     w.live = r == 0;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "test/fake/files.h"
+#include "test/fake/net.h"
 
 namespace fake {
 
@@ -214,6 +215,9 @@ int Kernel::sys_ioctl(int fd, unsigned long request, void* arg) {
   if (f == nullptr) return -EBADF;
   if (auto* s = dynamic_cast<SerialFile*>(f)) return s->dev->ioctl(request, arg);
   if (request == hal::kWdiocKeepalive && std::strcmp(f->type(), "regular") == 0) return 0;
+  if (auto* so = dynamic_cast<Socket*>(f); so != nullptr && request == hal::kSiocOutq) {
+    return so->unacked(static_cast<int*>(arg));
+  }
   return -ENOTTY;
 }
 

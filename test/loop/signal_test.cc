@@ -10,11 +10,6 @@ using fake::Call;
 
 namespace {
 
-constexpr int kSigHup = 1;
-constexpr int kSigInt = 2;
-constexpr int kSigUsr1 = 10;
-constexpr int kSigTerm = 15;
-
 struct Seen {
   int calls = 0;
   int signo = 0;
@@ -49,14 +44,14 @@ TEST_GROUP(Signal) {
 TEST(Signal, watched_signal_is_blocked_and_delivered_through_loop) {
   Seen s;
   SignalHandle h;
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
-  CHECK(k->blocked_mask() & hal::sig_bit(kSigTerm));
-  CHECK_EQUAL(0, hal::kill(hal::getpid(), kSigTerm));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
+  CHECK(k->blocked_mask() & hal::sig_bit(hal::kSigTerm));
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), hal::kSigTerm));
   CHECK_EQUAL(1, loop->run_once(0));
   CHECK_EQUAL(1, s.calls);
-  CHECK_EQUAL(kSigTerm, s.signo);
+  CHECK_EQUAL(hal::kSigTerm, s.signo);
   CHECK_EQUAL(static_cast<uint32_t>(fake::Kernel::kPid), s.pid);
-  CHECK_EQUAL(0u, k->delivered_unblocked(kSigTerm));
+  CHECK_EQUAL(0u, k->delivered_unblocked(hal::kSigTerm));
 }
 
 TEST(Signal, two_signals_reach_their_own_watchers) {
@@ -64,26 +59,26 @@ TEST(Signal, two_signals_reach_their_own_watchers) {
   Seen b;
   SignalHandle ha;
   SignalHandle hb;
-  CHECK_EQUAL(0, loop->signal_start(kSigInt, on_signal, &a, &ha));
-  CHECK_EQUAL(0, loop->signal_start(kSigHup, on_signal, &b, &hb));
-  k->raise(kSigHup);
-  k->raise(kSigInt);
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigInt, on_signal, &a, &ha));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigHup, on_signal, &b, &hb));
+  k->raise(hal::kSigHup);
+  k->raise(hal::kSigInt);
   CHECK_EQUAL(1, loop->run_once(0));
   CHECK_EQUAL(1, a.calls);
   CHECK_EQUAL(1, b.calls);
-  CHECK_EQUAL(kSigInt, a.signo);
-  CHECK_EQUAL(kSigHup, b.signo);
+  CHECK_EQUAL(hal::kSigInt, a.signo);
+  CHECK_EQUAL(hal::kSigHup, b.signo);
 }
 
 TEST(Signal, stop_restores_previous_mask) {
   Seen s;
   SignalHandle h;
-  const uint64_t usr1 = hal::sig_bit(kSigUsr1);
+  const uint64_t usr1 = hal::sig_bit(hal::kSigUsr1);
   CHECK_EQUAL(0, hal::sigprocmask(hal::kSigBlock, &usr1, nullptr));
-  CHECK_EQUAL(0, loop->signal_start(kSigUsr1, on_signal, &s, &h));
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigUsr1, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
   CHECK_EQUAL(0, loop->signal_stop(h));
-  CHECK_EQUAL(0u, k->blocked_mask() & hal::sig_bit(kSigTerm));  // was unblocked
+  CHECK_EQUAL(0u, k->blocked_mask() & hal::sig_bit(hal::kSigTerm));  // was unblocked
   loop->close();
   CHECK(k->blocked_mask() & usr1);  // was blocked before the loop
 }
@@ -91,10 +86,10 @@ TEST(Signal, stop_restores_previous_mask) {
 TEST(Signal, pending_signal_at_stop_goes_to_old_disposition) {
   Seen s;
   SignalHandle h;
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
-  k->raise(kSigTerm);
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
+  k->raise(hal::kSigTerm);
   CHECK_EQUAL(0, loop->signal_stop(h));
-  CHECK_EQUAL(1u, k->delivered_unblocked(kSigTerm));
+  CHECK_EQUAL(1u, k->delivered_unblocked(hal::kSigTerm));
   CHECK_EQUAL(0, loop->run_once(0));
   CHECK_EQUAL(0, s.calls);
 }
@@ -103,8 +98,8 @@ TEST(Signal, stop_inside_own_callback) {
   Seen s;
   s.stop_self = true;
   SignalHandle h;
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
-  k->raise(kSigTerm);
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
+  k->raise(hal::kSigTerm);
   CHECK_EQUAL(1, loop->run_once(0));
   CHECK_EQUAL(0u, loop->active());
   CHECK_EQUAL(-ESTALE, loop->signal_stop(h));
@@ -116,12 +111,12 @@ TEST(Signal, bad_arguments_are_refused) {
   for (int bad : {0, -1, 65, 9, 19}) {
     CHECK_EQUAL(-EINVAL, loop->signal_start(bad, on_signal, &s, &h));
   }
-  CHECK_EQUAL(-EINVAL, loop->signal_start(kSigTerm, nullptr, &s, &h));
-  CHECK_EQUAL(-EINVAL, loop->signal_start(kSigTerm, on_signal, &s, nullptr));
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
-  CHECK_EQUAL(-EEXIST, loop->signal_start(kSigTerm, on_signal, &s, &h));
-  CHECK_EQUAL(0, loop->signal_start(kSigHup, on_signal, &s, &h));
-  CHECK_EQUAL(-ENOSPC, loop->signal_start(kSigInt, on_signal, &s, &h));
+  CHECK_EQUAL(-EINVAL, loop->signal_start(hal::kSigTerm, nullptr, &s, &h));
+  CHECK_EQUAL(-EINVAL, loop->signal_start(hal::kSigTerm, on_signal, &s, nullptr));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(-EEXIST, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigHup, on_signal, &s, &h));
+  CHECK_EQUAL(-ENOSPC, loop->signal_start(hal::kSigInt, on_signal, &s, &h));
   CHECK_EQUAL(2u, loop->health().signals.high_water);
 }
 
@@ -129,22 +124,22 @@ TEST(Signal, kernel_failures_leave_mask_and_pool_unchanged) {
   Seen s;
   SignalHandle h;
   k->fail_next(Call::kSignalfd, EMFILE);
-  CHECK_EQUAL(-EMFILE, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(-EMFILE, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
   CHECK_EQUAL(0u, k->blocked_mask());
   k->fail_next(Call::kSigprocmask, EINVAL);
-  CHECK_EQUAL(-EINVAL, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(-EINVAL, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
   k->fail_next(Call::kEpollCtl, ENOMEM);
-  CHECK_EQUAL(-ENOMEM, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(-ENOMEM, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
   CHECK_EQUAL(0u, k->blocked_mask());
   CHECK_EQUAL(0u, loop->active());
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
 }
 
 TEST(Signal, interrupted_read_retries_next_iteration) {
   Seen s;
   SignalHandle h;
-  CHECK_EQUAL(0, loop->signal_start(kSigTerm, on_signal, &s, &h));
-  k->raise(kSigTerm);
+  CHECK_EQUAL(0, loop->signal_start(hal::kSigTerm, on_signal, &s, &h));
+  k->raise(hal::kSigTerm);
   k->fail_next(Call::kRead, EINTR);
   CHECK_EQUAL(1, loop->run_once(0));
   CHECK_EQUAL(0, s.calls);

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-namespace telemetry {
+namespace nmea {
 
 enum class Kind : uint8_t { kGps = 0, kEnv = 1, kHealth = 2 };
 
@@ -30,4 +30,4 @@ constexpr uint8_t kHasHumidity = 16;
 constexpr uint8_t kHasPressure = 32;
 constexpr uint8_t kHasSatellites = 64;
 
-}  // namespace telemetry
+}  // namespace nmea

@@ -11,9 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "apps/telemetry/record.h"
+#include "apps/nmea/record.h"
 
-namespace telemetry {
+namespace nmea {
 
 enum class Bad : uint8_t {
   kChecksum = 0,  // *HH missing or wrong
@@ -55,4 +55,4 @@ class NmeaReader {
   bool noise_run_ = false;  // already counted the current run of noise
 };
 
-}  // namespace telemetry
+}  // namespace nmea

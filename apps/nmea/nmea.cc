@@ -1,11 +1,11 @@
-#include "apps/telemetry/nmea.h"
+#include "apps/nmea/nmea.h"
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
-namespace telemetry {
+namespace nmea {
 namespace {
 
 constexpr int kMaxFields = 24;
@@ -241,4 +241,4 @@ void NmeaReader::byte(uint8_t b) {
   buf_[len_++] = static_cast<char>(b);
 }
 
-}  // namespace telemetry
+}  // namespace nmea

@@ -1,0 +1,83 @@
+// The slots the loop's pools hold, and the one layout of their meta word.
+//
+// Every slot has a 32-bit meta word:
+//   bits 8..31  generation (24 bits, never 0 for a slot in use)
+//   bit  7      live: the slot holds a started watcher
+//   bits 0..6   the kind's own bits (timers: clock, overrun policy, lifted;
+//               the other kinds use none)
+// A slot whose generation would wrap is retired instead of reused (see
+// Pool::release), so a handle is never valid twice.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "hal/sys.h"
+#include "loop/handle.h"
+
+namespace evl {
+
+class Loop;
+struct SignalInfo;
+
+namespace meta {
+
+constexpr uint32_t kGenShift = 8;
+constexpr uint32_t kLive = 1u << 7;
+constexpr uint32_t kKindBits = kLive - 1;
+
+constexpr uint32_t gen(uint32_t m) { return m >> kGenShift; }
+constexpr bool live(uint32_t m) { return (m & kLive) != 0; }
+constexpr uint32_t with_gen(uint32_t gen) { return gen << kGenShift; }
+
+}  // namespace meta
+
+using IoFn = void (*)(Loop& loop, IoHandle h, uint32_t events, void* ctx);
+using SignalFn = void (*)(Loop& loop, SignalHandle h, const SignalInfo& info, void* ctx);
+using WakeFn = void (*)(Loop& loop, WakeHandle h, uint32_t count, void* ctx);
+using DeferFn = void (*)(Loop& loop, void* ctx);
+
+struct IoSlot {
+  IoFn fn;
+  void* ctx;
+  union {
+    int32_t fd;
+    uint32_t next_free;
+  };
+  uint32_t meta;
+  uint32_t& link() { return next_free; }
+};
+
+struct SignalSlot {
+  SignalFn fn;
+  void* ctx;
+  uint32_t meta;
+  union {
+    int32_t signo;
+    uint32_t next_free;
+  };
+  uint32_t& link() { return next_free; }
+};
+
+struct WakeSlot {
+  WakeFn fn;
+  void* ctx;
+  uint32_t meta;
+  uint32_t next_free;
+  // gen in the high half, pending wakes in the low half; the only field that
+  // other threads touch.
+  std::atomic<uint64_t> state;
+  uint32_t& link() { return next_free; }
+};
+
+struct DeferSlot {
+  DeferFn fn;
+  void* ctx;
+  uint32_t meta;
+  uint32_t next;  // free list, or FIFO successor
+  uint32_t prev;  // FIFO predecessor
+  uint32_t seq;   // order of queueing, to split batches
+  uint32_t& link() { return next; }
+};
+
+}  // namespace evl
