@@ -96,7 +96,8 @@ void App::summary(char* buf, size_t len) const {
   std::snprintf(buf, len,
                 "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
                 "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
-                "unknown=%llu); bytes in=%llu out=%llu; collector connects=%llu failures=%llu",
+                "unknown=%llu); serial opens=%llu hangups=%llu errors=%llu; bytes in=%llu out=%llu; "
+                "collector connects=%llu failures=%llu stalls=%llu",
                 static_cast<unsigned long long>(store_.accepted()),
                 static_cast<unsigned long long>(store_.delivered()),
                 static_cast<unsigned long long>(store_.dropped()), store_.size(),
@@ -105,10 +106,14 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
                 static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
                 static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
+                static_cast<unsigned long long>(c_.serial_opens),
+                static_cast<unsigned long long>(c_.serial_hangups),
+                static_cast<unsigned long long>(c_.serial_errors),
                 static_cast<unsigned long long>(c_.bytes_in),
                 static_cast<unsigned long long>(link_.stats().bytes_out),
                 static_cast<unsigned long long>(link_.stats().connects),
-                static_cast<unsigned long long>(link_.stats().failures));
+                static_cast<unsigned long long>(link_.stats().failures),
+                static_cast<unsigned long long>(link_.stats().stalls));
 }
 
 void App::open_serial() {
@@ -285,7 +290,7 @@ void App::send_health() {
       "telemetry_health,device=%s loop_lag_ms=%.3f,callbacks=%lluu,callback_ms_max=%.3f,"
       "io_hwm=%uu,timer_hwm=%uu,bytes_in=%lluu,bytes_out=%lluu,records=%lluu,delivered=%lluu,"
       "dropped=%lluu,buffered=%zuu,bad_checksum=%lluu,bad_syntax=%lluu,bad_range=%lluu,"
-      "bad_too_long=%lluu,bad_noise=%lluu,bad_unknown=%lluu %lld\n",
+      "bad_too_long=%lluu,bad_noise=%lluu,bad_unknown=%lluu,serial_hangups=%lluu %lld\n",
       cfg_.id, static_cast<double>(h.timer_lag_ns_max) / 1e6,
       static_cast<unsigned long long>(h.callbacks), static_cast<double>(h.callback_ns_max) / 1e6,
       h.io.high_water, h.timers.high_water, static_cast<unsigned long long>(c_.bytes_in),
@@ -296,6 +301,7 @@ void App::send_health() {
       static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
       static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
       static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
+      static_cast<unsigned long long>(c_.serial_hangups),
       static_cast<long long>(loop_->now(evl::Clock::kRealtime)));
   if (n > 0 && static_cast<size_t>(n) < sizeof line && link_.send(line, static_cast<size_t>(n)) == 0) {
     ++c_.health_sent;

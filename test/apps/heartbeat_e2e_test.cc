@@ -266,3 +266,95 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   CHECK_EQUAL(-EINVAL, c.start(*loop, err, sizeof err));
   STRCMP_EQUAL("cannot open watchdog /dev/watchdog9: No such file or directory", err);
 }
+
+namespace {
+
+// Hostile servers: one that accepts and closes at once (a load balancer with
+// a dead backend), one that accepts and never reads.
+struct Hostile {
+  evl::Loop* loop = nullptr;
+  bool close_at_once = true;
+  evl::IoHandle listener;
+  std::vector<int> held;
+  int accepts = 0;
+};
+
+void on_hostile_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* s = static_cast<Hostile*>(ctx);
+  int fd = -1;
+  while (hal::stream_accept(loop.io_fd(h), &fd, nullptr) == 0) {
+    ++s->accepts;
+    if (s->close_at_once) {
+      (void)hal::close(fd);
+    } else {
+      s->held.push_back(fd);
+    }
+  }
+}
+
+struct HostileRun {
+  uint64_t raised = 0;
+  uint64_t delivered_outages = 0;
+  int accepts = 0;
+  int64_t alarm_at_ms = -1;
+};
+
+// Runs heartbeat (period 250 ms, alarm after 3 s) for 12 s against s.
+HostileRun run_against(bool close_at_once) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Hostile s;
+  s.loop = loop.get();
+  s.close_at_once = close_at_once;
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9010", &at));
+  int lfd = -1;
+  CHECK_EQUAL(0, hal::stream_listen(at, 64, &lfd));
+  CHECK_EQUAL(0, loop->io_start(lfd, evl::kIn, on_hostile_accept, &s, &s.listener));
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9010");
+  cfg.period_ms = 250;
+  cfg.alarm_after_ms = 3000;
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  const int64_t t0 = k.monotonic_ns();
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  HostileRun out;
+  while (k.monotonic_ns() - t0 < 12 * kSec) {
+    const int r = loop->run_once(100);
+    CHECK(r >= 0 || r == -EINTR);
+    if (out.alarm_at_ms < 0 && hb.alarm_raised()) out.alarm_at_ms = (k.monotonic_ns() - t0) / kMs;
+  }
+  out.raised = hb.counters().alarms_raised;
+  out.delivered_outages = hb.counters().alarms_cleared;
+  out.accepts = s.accepts;
+  hb.stop();
+  (void)loop->io_close(s.listener);
+  for (int fd : s.held) (void)hal::close(fd);
+  return out;
+}
+
+}  // namespace
+
+// The field fault: ~4 reconnects/s, zero beats delivered, and no alarm in
+// 12 s with --alarm-after-ms 3000, because every connect ended the outage.
+TEST(HeartbeatE2e, a_server_that_accepts_and_closes_raises_the_alarm) {
+  const HostileRun r = run_against(true);
+  CHECK_EQUAL(1u, r.raised);
+  CHECK_EQUAL(0u, r.delivered_outages);
+  CHECK(r.alarm_at_ms >= 3000 && r.alarm_at_ms <= 3200);
+  CHECK(r.accepts < 30);  // the back-off grows: not 4 connects a second
+}
+
+// The field fault: 90 s and 9,388 beats into kernel buffers, link "up", no
+// alarm. A stall (here the 5 s default: three periods, at least 5 s) drops
+// the connection; the outage began when the link went down.
+TEST(HeartbeatE2e, a_server_that_stops_reading_raises_the_alarm) {
+  const HostileRun r = run_against(false);
+  CHECK_EQUAL(1u, r.raised);
+  CHECK_EQUAL(0u, r.delivered_outages);
+  CHECK(r.alarm_at_ms >= 3000);
+}

@@ -310,3 +310,64 @@ TEST(TelemetryE2e, a_stalled_tcp_collector_fills_the_buffer_and_drops_are_counte
   CHECK(app->link().stats().stalls >= 1);
   CHECK(app->link().stats().failures >= app->link().stats().stalls);
 }
+
+// The field fault: closing the pty under a running telemetry (an unplugged
+// USB adapter) left the line polling IN|ERR|HUP and reading 0 for ever:
+// ~40,000 wake-ups a second, no log line, never reopened.
+TEST(TelemetryE2e, an_unplugged_serial_adapter_is_closed_and_reopened_when_it_returns) {
+  fake::Kernel k;
+  fake::SerialDevice* dev = &k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Collector col;
+  col.loop = loop.get();
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9300", &col.at));
+  collector_up(&col);
+  app::Log log("telemetry");
+  std::unique_ptr<telemetry::App> app(new telemetry::App(config("udp://127.0.0.1:9300"), &log));
+  char err[256] = {};
+  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+  sim::SimConfig sc;
+  sim::SentenceSource source(sc);
+  const int64_t t0 = k.monotonic_ns();
+  int64_t next_report = t0;
+  int64_t t = 0;
+  bool unplugged = false, replugged = false;
+  uint64_t waits_at_unplug = 0, waits_at_replug = 0, sentences_at_replug = 0;
+  // Bounded, so that a spinning loop fails the test instead of hanging it.
+  for (int i = 0; i < 200000 && k.monotonic_ns() - t0 < 180 * kSec; ++i) {
+    const int64_t now = k.monotonic_ns() - t0;
+    if (!unplugged && now >= 60 * kSec) {
+      k.unplug_serial("/dev/ttyS1");
+      unplugged = true;
+      waits_at_unplug = k.calls(fake::Call::kEpollWait);
+    }
+    if (!replugged && now >= 120 * kSec) {
+      dev = &k.add_serial("/dev/ttyS1");  // the path points at a new device
+      replugged = true;
+      waits_at_replug = k.calls(fake::Call::kEpollWait);
+      sentences_at_replug = app->counters().sentences;
+    }
+    if (k.monotonic_ns() >= next_report) {
+      char buf[1024];
+      const size_t n = source.report(t++, buf, sizeof buf);
+      if (!unplugged || replugged) dev->emit(std::string(buf, n));
+      next_report += kSec;
+    }
+    const int64_t until_report = (next_report - k.monotonic_ns()) / kMs + 1;
+    const int r = loop->run_once(static_cast<int>(until_report < 1000 ? until_report : 1000));
+    CHECK(r >= 0 || r == -EINTR);
+  }
+  CHECK(k.monotonic_ns() - t0 >= 180 * kSec);  // the loop did not spin in place
+  const telemetry::Counters& c = app->counters();
+  CHECK_EQUAL(1u, c.serial_hangups);
+  CHECK_EQUAL(0u, c.serial_errors);
+  CHECK_EQUAL(2u, c.serial_opens);
+  // Idle while away: 60 s cost a wake-up per retry, batch and test tick, not
+  // thousands a second.
+  CHECK(waits_at_replug - waits_at_unplug < 200);
+  CHECK(app->counters().sentences > sentences_at_replug + 100);  // forwarding resumed
+  app->stop();
+  const telemetry::Store& st = app->store();
+  CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
+}

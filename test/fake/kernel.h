@@ -201,6 +201,10 @@ class Kernel {
   // --- devices and processes ---------------------------------------------------
   // A serial device at path; the test drives its far end.
   SerialDevice& add_serial(const char* path);
+  // The device at path goes away (a USB adapter pulled): open fds of it hang
+  // up (reads of 0, poll IN|ERR|HUP) and the path no longer opens (ENOENT)
+  // until add_serial(path) plugs a new device in.
+  void unplug_serial(const char* path);
   SerialDevice* serial(const char* path);
   // A path that exists but is no tty (a regular file), or that open refuses.
   void add_regular_path(const char* path, const std::string& content = "");

@@ -122,14 +122,16 @@ int SerialDevice::ioctl(unsigned long request, void* arg) {
 uint32_t SerialFile::poll() const {
   uint32_t r = hal::kEpollOut;
   if (dev->available() > 0) r |= hal::kEpollIn;
-  if (dev->hung_up) r |= hal::kEpollHup | hal::kEpollIn;
+  // A hung-up tty polls IN|ERR|HUP (and OUT) for ever, as Linux's
+  // hung_up_tty_poll does.
+  if (dev->hung_up) r |= hal::kEpollHup | hal::kEpollErr | hal::kEpollIn;
   return r;
 }
 
 long SerialFile::read(void* buf, size_t count) {
   const size_t n = dev->read(static_cast<uint8_t*>(buf), count);
   if (n > 0) return static_cast<long>(n);
-  if (dev->hung_up) return -EIO;  // a pty slave whose master closed
+  if (dev->hung_up) return 0;  // Linux's hung_up_tty_read: end of file, for ever
   // Raw mode with VMIN = VTIME = 0 is a polling read: 0, not EAGAIN (Linux).
   const hal::SerialConfig c = dev->config();
   if (hal::serial_is_raw(dev->termios()) && c.vmin == 0 && c.vtime == 0) return 0;
@@ -170,6 +172,16 @@ SerialDevice& Kernel::add_serial(const char* path) {
   d->path = path;
   serials_.emplace_back(path, d);
   return *d;
+}
+
+void Kernel::unplug_serial(const char* path) {
+  for (auto it = serials_.begin(); it != serials_.end(); ++it) {
+    if (it->first != path) continue;
+    it->second->hung_up = true;
+    ++it->second->seq;
+    serials_.erase(it);
+    return;
+  }
 }
 
 SerialDevice* Kernel::serial(const char* path) {

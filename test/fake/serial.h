@@ -44,7 +44,7 @@ class SerialDevice {
   int ioctl(unsigned long request, void* arg);
   uint64_t seq = 1;
   int opens_ = 0;
-  bool hung_up = false;  // the master side of a pty closed
+  bool hung_up = false;  // the master side of a pty closed, or the device unplugged
 
  private:
   Kernel* k_;

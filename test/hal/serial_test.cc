@@ -166,5 +166,5 @@ TEST(Serial, fake_pty_master_feeds_the_slave_at_line_pace) {
   CHECK_EQUAL(2, hal::write(port.fd(), "ok", 2));
   CHECK_EQUAL(2, hal::read(m, buf, sizeof buf));
   CHECK_EQUAL(0, hal::close(m));
-  CHECK_EQUAL(-EIO, hal::read(port.fd(), buf, sizeof buf));
+  CHECK_EQUAL(0, hal::read(port.fd(), buf, sizeof buf));  // hung up: Linux reads 0
 }
