@@ -189,6 +189,21 @@ constexpr unsigned long kWdiocKeepalive = 0x80045705UL;
 
 [[nodiscard]] int open(const char* path, int flags, unsigned int mode);
 [[nodiscard]] int dup(int fd);
+// fstat, reduced to what the product needs: the file type and the size.
+struct FileStat {
+  uint32_t mode;  // st_mode: the type bits (kSIf*) and permissions
+  int64_t size;
+};
+constexpr uint32_t kSIfmt = 0170000;
+constexpr uint32_t kSIfsock = 0140000;
+constexpr uint32_t kSIfreg = 0100000;
+constexpr uint32_t kSIfdir = 0040000;
+constexpr uint32_t kSIfchr = 0020000;
+constexpr uint32_t kSIfifo = 0010000;
+[[nodiscard]] int fstat(int fd, FileStat* out);
+// fcntl F_GETFL (returns the status flags) and F_SETFL.
+[[nodiscard]] int get_status_flags(int fd);
+[[nodiscard]] int set_status_flags(int fd, int flags);
 // ioctl with a pointer argument (every ioctl the product uses has one).
 [[nodiscard]] int ioctl(int fd, unsigned long request, void* arg);
 // A pseudo-terminal pair: master and slave fds (close-on-exec, master

@@ -21,6 +21,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -85,6 +86,9 @@ static_assert(kTcgets2 == TCGETS2 && kTcsets2 == TCSETS2 && kTcsetsw2 == TCSETSW
 static_assert(kTcflsh == TCFLSH && kTiocexcl == TIOCEXCL && kTiocnxcl == TIOCNXCL, "ioctls");
 static_assert(kFionread == FIONREAD && kTiocgexcl == TIOCGEXCL && kSiocOutq == SIOCOUTQ, "ioctls");
 static_assert(kTcpUserTimeout == TCP_USER_TIMEOUT, "tcp options");
+static_assert(kSIfmt == S_IFMT && kSIfsock == S_IFSOCK && kSIfreg == S_IFREG && kSIfdir == S_IFDIR &&
+                  kSIfchr == S_IFCHR && kSIfifo == S_IFIFO,
+              "file types");
 static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
 static_assert(kWnohang == WNOHANG, "waitpid");
 
@@ -143,6 +147,15 @@ int open(const char* path, int flags, unsigned int mode) {
   return ret(::open(path, flags, static_cast<mode_t>(mode)));
 }
 int dup(int fd) { return ret(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+int fstat(int fd, FileStat* out) {
+  struct stat st {};
+  if (::fstat(fd, &st) < 0) return -errno;
+  out->mode = static_cast<uint32_t>(st.st_mode);
+  out->size = static_cast<int64_t>(st.st_size);
+  return 0;
+}
+int get_status_flags(int fd) { return ret(::fcntl(fd, F_GETFL)); }
+int set_status_flags(int fd, int flags) { return ret(::fcntl(fd, F_SETFL, flags)); }
 int ioctl(int fd, unsigned long request, void* arg) { return ret(::ioctl(fd, request, arg)); }
 
 int openpty(int* master, int* slave, char* name, size_t name_len) {

@@ -58,6 +58,14 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   return r < 0 ? r : 0;
 }
 
+void prepare_output(evl::Loop& loop, Log& log) {
+  const uint64_t pipe = hal::sig_bit(hal::kSigPipe);
+  (void)hal::sigprocmask(hal::kSigBlock, &pipe, nullptr);
+  if (const int r = log.attach(loop); r < 0) {
+    log.log(Level::kWarning, "cannot make the log output non-blocking: %s", std::strerror(-r));
+  }
+}
+
 void open_log(const char* prog, Log& log, bool use_syslog) {
   if (use_syslog && log.use_syslog() < 0) {
     std::fprintf(stderr, "%s: cannot reach syslog at /dev/log; logging to stderr\n", prog);

@@ -25,6 +25,10 @@ struct DaemonHooks {
 // Switches log to syslog if asked, saying so on stderr when it cannot.
 void open_log(const char* prog, Log& log, bool use_syslog);
 
+// Once the loop runs the daemon: logging goes non-blocking through the loop,
+// and SIGPIPE is blocked, so a closed stderr pipe is an EPIPE, not a death.
+void prepare_output(evl::Loop& loop, Log& log);
+
 // The rest of a daemon's main(): initialise the loop, start the app (a bad
 // configuration is one line and exit code 2), run it, log its summary.
 // App needs start(loop, err, len), stop() and summary(buf, len).
@@ -34,9 +38,11 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
     std::fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, std::strerror(-r));
     return 1;
   }
+  prepare_output(loop, log);
   char err[256];
   if (app.start(loop, err, sizeof err) < 0) {
-    std::fprintf(stderr, "%s: %s\n", prog, err);
+    log.log(Level::kError, "%s", err);
+    log.detach();
     return 2;
   }
   const int r = run_daemon(loop, log, run_for_ms,
@@ -44,6 +50,7 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
   char line[768];
   app.summary(line, sizeof line);
   log.log(Level::kInfo, "%s", line);
+  log.detach();
   return r < 0 ? 1 : 0;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "hal/socket.h"
+#include "loop/clock.h"
 
 namespace app {
 namespace {
@@ -23,7 +24,31 @@ constexpr int kFacilityDaemon = 3 << 3;
 }  // namespace
 
 Log::~Log() {
+  detach();
   if (fd_ >= 0) (void)hal::close(fd_);
+}
+
+int Log::attach(evl::Loop& loop) {
+  loop_ = &loop;
+  const int flags = hal::get_status_flags(fd_out_);
+  if (flags < 0) return flags;
+  if ((flags & hal::kNonblock) != 0) return 0;
+  const int r = hal::set_status_flags(fd_out_, flags | hal::kNonblock);
+  if (r < 0) return r;
+  saved_flags_ = flags;
+  return 0;
+}
+
+void Log::detach() {
+  if (loop_ == nullptr) return;
+  if (watch_) (void)loop_->io_stop(watch_);
+  watch_ = evl::IoHandle{};
+  drain();  // one last attempt; what still does not go is lost
+  for (size_t i = 0; i < pending_.size(); ++i) lost_ += pending_.at(i) == '\n' ? 1u : 0u;
+  pending_.clear();
+  if (saved_flags_ >= 0) (void)hal::set_status_flags(fd_out_, saved_flags_);
+  saved_flags_ = -1;
+  loop_ = nullptr;
 }
 
 int Log::use_syslog(const char* socket_path) {
@@ -52,21 +77,93 @@ void Log::log(Level l, const char* fmt, ...) {
 
 void Log::vlog(Level l, const char* fmt, va_list ap) {
   if (static_cast<int>(l) > static_cast<int>(level_)) return;
-  char msg[512];
+  char msg[sizeof last_];
   std::vsnprintf(msg, sizeof msg, fmt, ap);
-  char line[600];
-  int n = 0;
-  if (syslog_) {
-    n = std::snprintf(line, sizeof line, "<%d>%s[%d]: %s", kFacilityDaemon | static_cast<int>(l),
-                      name_, hal::getpid(), msg);
-    ++lines_;
-    if (fd_ < 0 || hal::dgram_send(fd_, line, static_cast<size_t>(n), nullptr) < 0) ++lost_;
+  const int64_t now = evl::now_ns(hal::kClockMonotonic);
+  if (std::strcmp(msg, last_) == 0 && now - last_ns_ < kRepeatWindowNs) {
+    ++repeats_;
+    ++repeats_pending_;
     return;
   }
-  n = std::snprintf(line, sizeof line, "%s: %s: %s\n", name_, level_name(l), msg);
-  if (n > static_cast<int>(sizeof line) - 1) n = static_cast<int>(sizeof line) - 1;
+  flush_repeats();
+  std::memcpy(last_, msg, sizeof last_);
+  last_ns_ = now;
+  emit(l, msg);
+}
+
+void Log::flush_repeats() {
+  if (repeats_pending_ == 0) return;
+  char msg[64];
+  std::snprintf(msg, sizeof msg, "last message repeated %llu times",
+                static_cast<unsigned long long>(repeats_pending_));
+  repeats_pending_ = 0;
+  emit(Level::kInfo, msg);
+}
+
+void Log::emit(Level l, const char* msg) {
+  char line[600];
   ++lines_;
-  if (hal::write(2, line, static_cast<size_t>(n)) < 0) ++lost_;
+  if (syslog_) {
+    const int n = std::snprintf(line, sizeof line, "<%d>%s[%d]: %s",
+                                kFacilityDaemon | static_cast<int>(l), name_, hal::getpid(), msg);
+    const size_t len = n < static_cast<int>(sizeof line) ? static_cast<size_t>(n) : sizeof line - 1;
+    if (fd_ < 0 || hal::dgram_send(fd_, line, len, nullptr) < 0) ++lost_;
+    return;
+  }
+  int n = std::snprintf(line, sizeof line, "%s: %s: %s\n", name_, level_name(l), msg);
+  if (n > static_cast<int>(sizeof line) - 1) {
+    n = static_cast<int>(sizeof line) - 1;
+    line[n - 1] = '\n';  // a cut line still ends its line
+  }
+  write_line(line, static_cast<size_t>(n));
+}
+
+// In order: while older lines wait, a new one queues behind them.
+void Log::write_line(const char* line, size_t len) {
+  drain();
+  size_t done = 0;
+  if (pending_.empty()) {
+    const long w = hal::write(fd_out_, line, len);
+    if (w == static_cast<long>(len)) return;
+    if (w < 0 && w != -EAGAIN) {
+      ++lost_;
+      return;
+    }
+    done = w > 0 ? static_cast<size_t>(w) : 0;
+  }
+  if (len - done > pending_.space()) {
+    ++lost_;
+    ++dropped_since_;
+    return;
+  }
+  (void)pending_.push(line + done, len - done);
+  if (loop_ != nullptr && !watch_) {
+    // A regular file refuses epoll (EPERM) but never blocks either: the next
+    // line's drain() takes what waits.
+    (void)loop_->io_start(fd_out_, evl::kOut, on_writable, this, &watch_);
+  }
+}
+
+void Log::drain() {
+  if (pending_.empty()) return;
+  const long r = pending_.drain_to(fd_out_, false);
+  if (r < 0 && r != -EAGAIN) {
+    ++lost_;
+    pending_.clear();  // the output is broken (EPIPE, EIO): nothing more will go
+  }
+  if (!pending_.empty()) return;
+  if (watch_) (void)loop_->io_stop(watch_);
+  watch_ = evl::IoHandle{};
+  if (dropped_since_ == 0) return;
+  char note[96];
+  const int n = std::snprintf(note, sizeof note, "%s: warning: %llu log lines dropped\n", name_,
+                              static_cast<unsigned long long>(dropped_since_));
+  dropped_since_ = 0;
+  write_line(note, static_cast<size_t>(n));
+}
+
+void Log::on_writable(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
+  static_cast<Log*>(ctx)->drain();
 }
 
 }  // namespace app

@@ -1,10 +1,25 @@
 // Logging for the daemons: levelled lines to stderr, or to syslog (/dev/log,
 // RFC 3164 datagrams sent through the seam) with --syslog. reopen() is what
 // SIGHUP calls: it re-creates the syslog socket (a restarted syslogd).
+//
+// Logging never blocks the loop. attach() makes the output fd non-blocking
+// (its flags are restored by detach() and the destructor). A line that
+// cannot be written at once waits in a fixed buffer, drained by an io
+// watcher on the loop when the fd becomes writable; a line that does not fit
+// there is dropped and counted, and once the buffer drains one line says
+// how many were dropped. A stderr pipe that nobody reads costs lines, never
+// the loop: beats, watchdog pets and SIGTERM go on.
+//
+// Repeats: a line identical to the previous one within kRepeatWindowNs is
+// not written but counted; the next different line (or the same one after
+// the window) is preceded by "last message repeated N times".
 #pragma once
 
 #include <cstdarg>
 #include <cstdint>
+
+#include "hal/ring.h"
+#include "loop/loop.h"
 
 namespace app {
 
@@ -12,25 +27,55 @@ enum class Level : uint8_t { kError = 3, kWarning = 4, kInfo = 6, kDebug = 7 };
 
 class Log {
  public:
-  // name: the program name in each line. Logs to stderr until use_syslog().
-  explicit Log(const char* name) : name_(name) {}
+  static constexpr size_t kBufferBytes = 8192;
+  static constexpr int64_t kRepeatWindowNs = 10 * evl::kSec;
+
+  // name: the program name in each line. Logs to fd (stderr by default)
+  // until use_syslog().
+  explicit Log(const char* name, int fd = 2) : name_(name), fd_out_(fd) {}
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
   ~Log();
+  // Non-blocking output through the loop from now on. 0, or the error of
+  // making the fd non-blocking (the log then writes as before, counted).
+  [[nodiscard]] int attach(evl::Loop& loop);
+  // Stops the watcher and restores the fd's flags; pending lines get one
+  // last non-blocking attempt.
+  void detach();
   [[nodiscard]] int use_syslog(const char* socket_path = "/dev/log");
   void reopen();
   void set_level(Level l) { level_ = l; }
   void log(Level l, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
   void vlog(Level l, const char* fmt, va_list ap);
   uint64_t lines() const { return lines_; }
-  uint64_t lost() const { return lost_; }  // lines syslog would not take
+  uint64_t lost() const { return lost_; }        // lines the output refused or dropped
+  uint64_t repeats() const { return repeats_; }  // identical lines folded
+  size_t pending() const { return pending_.size(); }
 
  private:
+  static void on_writable(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
+  void emit(Level l, const char* msg);
+  void write_line(const char* line, size_t len);
+  void drain();
+  void flush_repeats();
+
   const char* name_;
   Level level_ = Level::kInfo;
   bool syslog_ = false;
-  int fd_ = -1;
+  int fd_ = -1;  // the syslog socket
+  int fd_out_;   // the stream (stderr)
   char path_[108] = {};
+  evl::Loop* loop_ = nullptr;
+  evl::IoHandle watch_;
+  int saved_flags_ = -1;  // the stream's flags before attach(), or -1
+  hal::Ring<kBufferBytes> pending_;
+  uint64_t dropped_since_ = 0;  // dropped since the buffer last drained
+  char last_[512] = {};
+  int64_t last_ns_ = 0;
+  uint64_t repeats_pending_ = 0;
   uint64_t lines_ = 0;
   uint64_t lost_ = 0;
+  uint64_t repeats_ = 0;
 };
 
 }  // namespace app

@@ -12,6 +12,8 @@ namespace app {
 namespace {
 
 constexpr size_t kMaxConfig = 16384;
+// read_config's own code for "not a regular file" (no errno says it).
+constexpr int kNotRegular = 4096;
 
 const Option* find(const Option* opts, size_t n, const char* name, size_t len) {
   for (size_t i = 0; i < n; ++i) {
@@ -32,11 +34,32 @@ bool parse_int(const char* s, int64_t* out) {
   return true;
 }
 
+// true/false/yes/no/on/off/1/0, and nothing else.
+bool parse_bool(const char* s, bool* out) {
+  static const char* const kTrue[] = {"true", "yes", "on", "1"};
+  static const char* const kFalse[] = {"false", "no", "off", "0"};
+  for (const char* t : kTrue) {
+    if (std::strcmp(s, t) == 0) return (*out = true, true);
+  }
+  for (const char* f : kFalse) {
+    if (std::strcmp(s, f) == 0) return (*out = false, true);
+  }
+  return false;
+}
+
 int set(const Option& o, const char* value, const char* where, ParseResult* r) {
   switch (o.kind) {
-    case Option::Kind::kFlag:
-      *static_cast<bool*>(o.target) = true;
+    case Option::Kind::kFlag: {
+      bool on = true;
+      if (value != nullptr && !parse_bool(value, &on)) {
+        std::snprintf(r->error, sizeof r->error,
+                      "%s--%s takes true/false, yes/no, on/off or 1/0, not '%.40s'", where, o.name,
+                      value);
+        return -EINVAL;
+      }
+      *static_cast<bool*>(o.target) = on;
       return 0;
+    }
     case Option::Kind::kString:
       if (value == nullptr || *value == '\0' || std::strlen(value) >= o.buf_len) {
         std::snprintf(r->error, sizeof r->error, "%s--%s needs a value of 1..%zu characters", where,
@@ -68,24 +91,49 @@ char* trim(char* s) {
   return s;
 }
 
-int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r) {
-  static char text[kMaxConfig + 1];
-  const int fd = hal::open(path, hal::kRdOnly | hal::kCloexec, 0);
+// Reads a whole config file into text (NUL-terminated): only a regular file,
+// never more than kMaxConfig bytes, no NUL inside. Opened non-blocking, so
+// a FIFO cannot hang the daemon before it starts.
+int read_config(const char* path, char* text, ParseResult* r) {
+  const int fd = hal::open(path, hal::kRdOnly | hal::kCloexec | hal::kNonblock, 0);
   if (fd < 0) {
     std::snprintf(r->error, sizeof r->error, "cannot open config file %s: %s", path,
                   std::strerror(-fd));
     return -EINVAL;
   }
+  hal::FileStat st{};
+  int err = hal::fstat(fd, &st);
+  if (err == 0 && (st.mode & hal::kSIfmt) != hal::kSIfreg) err = -kNotRegular;
   size_t len = 0;
-  for (;;) {
-    const long got = hal::read(fd, text + len, kMaxConfig - len);
+  while (err == 0) {
+    const long got = hal::read(fd, text + len, kMaxConfig + 1 - len);
     if (got == -EINTR) continue;
+    if (got < 0) err = static_cast<int>(got);
     if (got <= 0) break;
     len += static_cast<size_t>(got);
-    if (len == kMaxConfig) break;
+    if (len > kMaxConfig) err = -EFBIG;
   }
   (void)hal::close(fd);
+  if (err == -kNotRegular) {
+    std::snprintf(r->error, sizeof r->error, "config file %s is not a regular file", path);
+  } else if (err == -EFBIG) {
+    std::snprintf(r->error, sizeof r->error, "config file %s is larger than %zu bytes", path,
+                  kMaxConfig);
+  } else if (err < 0) {
+    std::snprintf(r->error, sizeof r->error, "cannot read config file %s: %s", path,
+                  std::strerror(-err));
+  } else if (std::memchr(text, '\0', len) != nullptr) {
+    std::snprintf(r->error, sizeof r->error, "config file %s holds a NUL byte (not text)", path);
+    err = -EINVAL;
+  }
+  if (err < 0) return -EINVAL;
   text[len] = '\0';
+  return 0;
+}
+
+int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r) {
+  static char text[kMaxConfig + 2];
+  if (read_config(path, text, r) < 0) return -EINVAL;
   int line_no = 0;
   for (char* line = text; line != nullptr && *line != '\0';) {
     char* next = std::strchr(line, '\n');
@@ -140,10 +188,22 @@ Option flag_option(const char* name, const char* help, bool* v) {
 
 int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResult* r) {
   // The config file first, so that the command line wins.
-  for (int i = 1; i + 1 < argc; ++i) {
+  for (int i = 1; i < argc; ++i) {
+    const char* path = nullptr;
     if (std::strcmp(argv[i], "--config") == 0) {
-      if (parse_config(opts, n, argv[i + 1], r) < 0) return -EINVAL;
+      if (i + 1 == argc || argv[i + 1][0] == '\0') {
+        std::snprintf(r->error, sizeof r->error, "--config needs a file path");
+        return -EINVAL;
+      }
+      path = argv[++i];
+    } else if (std::strncmp(argv[i], "--config=", 9) == 0) {
+      path = argv[i] + 9;
+      if (*path == '\0') {
+        std::snprintf(r->error, sizeof r->error, "--config needs a file path");
+        return -EINVAL;
+      }
     }
+    if (path != nullptr && parse_config(opts, n, path, r) < 0) return -EINVAL;
   }
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
@@ -168,14 +228,8 @@ int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResu
                     static_cast<int>(len), name);
       return -EINVAL;
     }
-    const char* value = nullptr;
-    if (o->kind != Option::Kind::kFlag) {
-      if (eq != nullptr) {
-        value = eq + 1;
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      }
-    }
+    const char* value = eq != nullptr ? eq + 1 : nullptr;  // --flag=no works; --flag alone: on
+    if (o->kind != Option::Kind::kFlag && eq == nullptr && i + 1 < argc) value = argv[++i];
     if (set(*o, value, "", r) < 0) return -EINVAL;
   }
   return 0;

@@ -1,10 +1,14 @@
 // Command-line and config-file options for the daemons, from one table.
 //
-// Each option is --name VALUE (or --name=VALUE); flags take no value. A
-// config file (--config PATH) holds the same options, one per line as
-// "name = value" or "name value" ("name" alone for a flag), with # comments;
-// the command line wins over the file. Any error is one line naming the
-// option (and the file and line), and parse() returns -EINVAL.
+// Each option is --name VALUE (or --name=VALUE). A flag alone turns on;
+// --flag=VALUE (and "flag = VALUE" in a file) takes true/false, yes/no,
+// on/off or 1/0, nothing else. A config file (--config PATH or
+// --config=PATH) holds the same options, one per line as "name = value" or
+// "name value" ("name" alone for a flag), with # comments; the command line
+// wins over the file. The file must be a regular file of at most 16 KiB with
+// no NUL byte: anything else (missing, a directory, a device, a FIFO, too
+// large) is an error, never read in part. Any error is one line naming the
+// option (and the file and line), and parse_options() returns -EINVAL.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 // Options from the command line and from a config file (on the fake kernel).
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "CppUTest/TestHarness.h"
 #include "apps/common/options.h"
@@ -89,4 +90,86 @@ TEST(Options, help_is_recognised) {
   app::ParseResult r;
   CHECK_EQUAL(0, o.parse({"prog", "--help"}, &r));
   CHECK(r.help);
+}
+
+// The field faults: each of these was ignored or misread with exit 0.
+TEST(Options, config_path_forms_without_a_usable_file_are_errors) {
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config=/nonexistent"}, &r));
+  STRCMP_EQUAL("cannot open config file /nonexistent: No such file or directory", r.error);
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--server", "x", "--config"}, &r));
+  STRCMP_EQUAL("--config needs a file path", r.error);
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config="}, &r));
+  STRCMP_EQUAL("--config needs a file path", r.error);
+}
+
+TEST(Options, config_equals_form_is_read) {
+  k->add_regular_path("/etc/hb.conf", "period-ms = 500\n");
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(0, o.parse({"prog", "--config=/etc/hb.conf"}, &r));
+  CHECK_EQUAL(500, o.period);
+}
+
+TEST(Options, only_regular_files_are_config_files) {
+  k->add_special_path("/etc", fake::Kernel::Special::kDirectory);
+  k->add_special_path("/dev/zero", fake::Kernel::Special::kZero);
+  k->add_special_path("/run/hb.fifo", fake::Kernel::Special::kFifo);
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config", "/etc"}, &r));
+  STRCMP_EQUAL("config file /etc is not a regular file", r.error);
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config", "/dev/zero"}, &r));
+  STRCMP_EQUAL("config file /dev/zero is not a regular file", r.error);
+  // A FIFO: refused at once, not a read that blocks for ever.
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config", "/run/hb.fifo"}, &r));
+  STRCMP_EQUAL("config file /run/hb.fifo is not a regular file", r.error);
+}
+
+TEST(Options, a_config_file_over_the_limit_is_an_error_never_truncated) {
+  // The line "period-ms = 5000" straddles the 16 KiB boundary: truncated, it
+  // once read as 50 ms.
+  std::string text(16384 - 14, '#');
+  text += "\nperiod-ms = 5000\n";
+  k->add_regular_path("/etc/big.conf", text);
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config", "/etc/big.conf"}, &r));
+  STRCMP_EQUAL("config file /etc/big.conf is larger than 16384 bytes", r.error);
+  CHECK_EQUAL(1000, o.period);
+  k->add_regular_path("/etc/exact.conf", std::string(16384 - 18, '#') + "\nperiod-ms = 5000\n");
+  CHECK_EQUAL(0, o.parse({"prog", "--config", "/etc/exact.conf"}, &r));
+  CHECK_EQUAL(5000, o.period);
+}
+
+TEST(Options, a_nul_byte_in_a_config_file_is_an_error) {
+  k->add_regular_path("/etc/nul.conf", std::string("server = a\0period-ms = 20\n", 26));
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config", "/etc/nul.conf"}, &r));
+  STRCMP_EQUAL("config file /etc/nul.conf holds a NUL byte (not text)", r.error);
+}
+
+TEST(Options, booleans_take_true_false_yes_no_on_off_1_0_and_nothing_else) {
+  Opts o;
+  app::ParseResult r;
+  const char* const off[] = {"--syslog=no", "--syslog=false", "--syslog=off", "--syslog=0"};
+  for (const char* a : off) {
+    o.syslog = true;
+    CHECK_EQUAL(0, o.parse({"prog", a}, &r));
+    CHECK_FALSE(o.syslog);
+  }
+  const char* const on[] = {"--syslog=yes", "--syslog=true", "--syslog=on", "--syslog=1"};
+  for (const char* a : on) {
+    o.syslog = false;
+    CHECK_EQUAL(0, o.parse({"prog", a}, &r));
+    CHECK_TRUE(o.syslog);
+  }
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--syslog=maybe"}, &r));
+  STRCMP_EQUAL("--syslog takes true/false, yes/no, on/off or 1/0, not 'maybe'", r.error);
+  k->add_regular_path("/etc/f.conf", "syslog = false\n");
+  o.syslog = true;
+  CHECK_EQUAL(0, o.parse({"prog", "--config", "/etc/f.conf"}, &r));
+  CHECK_FALSE(o.syslog);
 }

@@ -107,4 +107,51 @@ uint32_t readiness(const File& f, uint32_t interest) {
   return f.poll() & (interest | hal::kEpollErr | hal::kEpollHup);
 }
 
+long SpecialFile::read(void* buf, size_t count) {
+  switch (kind_) {
+    case Kernel::Special::kDirectory: return -EISDIR;
+    case Kernel::Special::kZero:
+      std::memset(buf, 0, count);
+      return static_cast<long>(count);
+    case Kernel::Special::kFifo: return nonblock ? -EAGAIN : -EDEADLK;
+  }
+  return -EINVAL;
+}
+
+uint32_t SpecialFile::mode() const {
+  switch (kind_) {
+    case Kernel::Special::kDirectory: return hal::kSIfdir | 0755;
+    case Kernel::Special::kZero: return hal::kSIfchr | 0666;
+    case Kernel::Special::kFifo: return hal::kSIfifo | 0644;
+  }
+  return 0;
+}
+
+int Kernel::sys_fstat(int fd, hal::FileStat* out) {
+  int err = 0;
+  if (fault(Call::kFstat, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  out->mode = f->mode();
+  out->size = f->size();
+  return 0;
+}
+
+int Kernel::sys_get_status_flags(int fd) {
+  int err = 0;
+  if (fault(Call::kFcntl, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  return hal::kRdWr | (f->nonblock ? hal::kNonblock : 0);
+}
+
+int Kernel::sys_set_status_flags(int fd, int flags) {
+  int err = 0;
+  if (fault(Call::kFcntl, &err)) return -err;
+  File* f = file(fd);
+  if (f == nullptr) return -EBADF;
+  f->nonblock = (flags & hal::kNonblock) != 0;
+  return 0;
+}
+
 }  // namespace fake

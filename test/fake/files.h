@@ -29,6 +29,7 @@ class PipeEnd : public File {
   uint64_t changes() const override { return buf_->seq; }
   bool stream_like() const override { return true; }
   const char* type() const override { return reader_ ? "pipe-r" : "pipe-w"; }
+  uint32_t mode() const override { return hal::kSIfifo | 0600; }
 
  private:
   void touch();
@@ -102,10 +103,28 @@ class RegularFile : public File {
   long write(const void*, size_t count) override { return static_cast<long>(count); }
   bool pollable() const override { return false; }
   const char* type() const override { return "regular"; }
+  uint32_t mode() const override { return hal::kSIfreg | 0644; }
+  int64_t size() const override { return static_cast<int64_t>(content_.size()); }
 
  private:
   std::string content_;
   size_t pos_ = 0;
+};
+
+// A directory (reads fail with EISDIR), /dev/zero (endless zeros) or a
+// FIFO with no writer ever (reads would block).
+class SpecialFile : public File {
+ public:
+  explicit SpecialFile(Kernel::Special k) : kind_(k) {}
+  uint32_t poll() const override { return kind_ == Kernel::Special::kZero ? hal::kEpollIn : 0; }
+  long read(void* buf, size_t count) override;
+  long write(const void*, size_t count) override { return static_cast<long>(count); }
+  bool pollable() const override { return kind_ == Kernel::Special::kFifo; }
+  const char* type() const override { return "special"; }
+  uint32_t mode() const override;
+
+ private:
+  Kernel::Special kind_;
 };
 
 class Epoll : public File {

@@ -17,7 +17,7 @@ const char* const kCallNames[] = {
     "kill",     "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
     "open",     "ioctl",       "socket",      "bind",          "connect",
     "listen",   "accept4",     "getsockopt",  "setsockopt",    "sendto",
-    "recvfrom", "shutdown",    "spawn",
+    "recvfrom", "shutdown",    "spawn",       "fstat",         "fcntl",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");
@@ -175,7 +175,9 @@ long Kernel::sys_read(int fd, void* buf, size_t count) {
     if (rng_.chance(rates_.spurious_eagain) && f->nonblock) return -EAGAIN;
     if (count > 1 && rng_.chance(rates_.short_io)) count = 1 + rng_.below(count - 1);
   }
-  return f->read(buf, limit(Call::kRead, count));
+  const long r = f->read(buf, limit(Call::kRead, count));
+  if (r == -EDEADLK) ++would_block_;
+  return r;
 }
 
 long Kernel::sys_write(int fd, const void* buf, size_t count) {
@@ -187,7 +189,8 @@ long Kernel::sys_write(int fd, const void* buf, size_t count) {
     count = 1 + rng_.below(count - 1);
   }
   const long r = f->write(buf, limit(Call::kWrite, count));
-  if (r == -EPIPE) raise(13);  // SIGPIPE, as Linux sends it
+  if (r == -EPIPE) raise(hal::kSigPipe);  // as Linux sends it
+  if (r == -EDEADLK) ++would_block_;
   return r;
 }
 

@@ -54,6 +54,8 @@ enum class Call {
   kRecvfrom,
   kShutdown,
   kSpawn,
+  kFstat,
+  kFcntl,
   kCount,
 };
 
@@ -110,6 +112,9 @@ class File {
   // a serial line), in monotonic ns; -1 if never.
   virtual int64_t wake_time() const { return -1; }
   virtual const char* type() const = 0;
+  // st_mode's type bits (hal::kSIf*); 0 for anonymous inodes (epoll, ...).
+  virtual uint32_t mode() const { return 0; }
+  virtual int64_t size() const { return 0; }
 
   uint64_t seq = 1;
   int refs = 0;
@@ -148,6 +153,9 @@ class Kernel {
   // The next read or write on any fd moves at most `bytes` bytes.
   void short_next(Call call, size_t bytes);
   uint64_t calls(Call call) const { return calls_[static_cast<int>(call)]; }
+  // Reads and writes on blocking fds that found nothing to do: a real
+  // process would have hung there (the fake returns -EDEADLK instead).
+  uint64_t would_block() const { return would_block_; }
   void reset_calls();
 
   // --- seeded simulation ---------------------------------------------------
@@ -208,6 +216,9 @@ class Kernel {
   SerialDevice* serial(const char* path);
   // A path that exists but is no tty (a regular file), or that open refuses.
   void add_regular_path(const char* path, const std::string& content = "");
+  // Paths that open as something other than a regular file or a tty.
+  enum class Special { kDirectory, kZero, kFifo };
+  void add_special_path(const char* path, Special kind);
   void deny_path(const char* path);
   // The argv of every spawn() so far, one string per argument.
   const std::vector<std::vector<std::string>>& spawned() const { return spawned_; }
@@ -231,6 +242,9 @@ class Kernel {
   int sys_timerfd_gettime(int fd, hal::Itimerspec* curr);
   int sys_open(const char* path, int flags, unsigned int mode);
   int sys_dup(int fd) { return dup(fd); }
+  int sys_fstat(int fd, hal::FileStat* out);
+  int sys_get_status_flags(int fd);
+  int sys_set_status_flags(int fd, int flags);
   int sys_ioctl(int fd, unsigned long request, void* arg);
   int sys_openpty(int* master, int* slave, char* name, size_t name_len);
   int sys_socket(int domain, int type, int protocol);
@@ -285,6 +299,7 @@ class Kernel {
   std::vector<std::pair<std::string, std::shared_ptr<SerialDevice>>> serials_;
   std::vector<std::pair<std::string, std::string>> regular_paths_;
   std::vector<std::string> denied_paths_;
+  std::vector<std::pair<std::string, Special>> special_paths_;
   std::vector<std::vector<std::string>> spawned_;
   int ephemeral_ = 40000;
   int next_pid_ = 5000;
@@ -307,6 +322,7 @@ class Kernel {
   uint64_t pending_ = 0;
   uint64_t signal_seq_ = 1;
   uint64_t delivered_[65] = {};
+  uint64_t would_block_ = 0;
 };
 
 }  // namespace fake

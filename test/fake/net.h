@@ -42,6 +42,7 @@ class Socket : public File {
   bool stream_like() const override { return sock_type == hal::kSockStream; }
   const char* type_name() const;
   const char* type() const override { return type_name(); }
+  uint32_t mode() const override { return hal::kSIfsock | 0777; }
 
   long send(const void* buf, size_t len, int flags, const hal::SockAddr* to);
   long recv(void* buf, size_t len, int flags, hal::SockAddr* from);

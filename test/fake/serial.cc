@@ -196,6 +196,10 @@ void Kernel::add_regular_path(const char* path, const std::string& content) {
 }
 void Kernel::deny_path(const char* path) { denied_paths_.emplace_back(path); }
 
+void Kernel::add_special_path(const char* path, Special kind) {
+  special_paths_.emplace_back(path, kind);
+}
+
 int Kernel::sys_open(const char* path, int flags, unsigned int) {
   int err = 0;
   if (fault(Call::kOpen, &err)) return -err;
@@ -206,6 +210,12 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
   for (const auto& rp : regular_paths_) {
     if (rp.first != p) continue;
     auto f = std::make_shared<RegularFile>(rp.second);
+    f->nonblock = (flags & hal::kNonblock) != 0;
+    return install(f);
+  }
+  for (const auto& sp : special_paths_) {
+    if (sp.first != p) continue;
+    auto f = std::make_shared<SpecialFile>(sp.second);
     f->nonblock = (flags & hal::kNonblock) != 0;
     return install(f);
   }

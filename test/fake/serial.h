@@ -69,6 +69,7 @@ class SerialFile : public File {
   void last_close() override;
   bool stream_like() const override { return true; }
   const char* type() const override { return "tty"; }
+  uint32_t mode() const override { return hal::kSIfchr | 0660; }
   std::shared_ptr<SerialDevice> dev;
 };
 
@@ -81,6 +82,7 @@ class PtyMaster : public File {
   long write(const void* buf, size_t count) override;
   void last_close() override;
   const char* type() const override { return "pty-master"; }
+  uint32_t mode() const override { return hal::kSIfchr | 0620; }
   std::shared_ptr<SerialDevice> dev;
 };
 

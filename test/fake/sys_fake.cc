@@ -98,6 +98,21 @@ int dup(int fd) {
   return static_cast<int>(k.trace(Call::kOpen, k.sys_dup(fd)));
 }
 
+int fstat(int fd, FileStat* out) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kFstat, k.sys_fstat(fd, out)));
+}
+
+int get_status_flags(int fd) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kFcntl, k.sys_get_status_flags(fd)));
+}
+
+int set_status_flags(int fd, int flags) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kFcntl, k.sys_set_status_flags(fd, flags)));
+}
+
 int ioctl(int fd, unsigned long request, void* arg) {
   Kernel& k = Kernel::current();
   return static_cast<int>(k.trace(Call::kIoctl, k.sys_ioctl(fd, request, arg)));

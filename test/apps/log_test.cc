@@ -1,0 +1,180 @@
+// app::Log on the fake kernel: it never blocks the loop, it drops and counts
+// what does not fit, it folds repeats; and a daemon with a blocked stderr
+// keeps beating and honours SIGTERM.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/common/daemon.h"
+#include "apps/common/log.h"
+#include "apps/heartbeat/heartbeat.h"
+#include "hal/socket.h"
+#include "loop/static_loop.h"
+#include "test/fake/kernel.h"
+
+using evl::kMs;
+using evl::kSec;
+
+namespace {
+
+using TestLoop = evl::StaticLoop<8, 16, 4, 1, 4>;
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  long n;
+  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+// Fills a pipe until a write would block: nobody reads stderr.
+void fill(int wfd) {
+  char junk[4096];
+  std::memset(junk, 'j', sizeof junk);
+  const int flags = hal::get_status_flags(wfd);
+  CHECK_EQUAL(0, hal::set_status_flags(wfd, flags | hal::kNonblock));
+  while (hal::write(wfd, junk, sizeof junk) > 0) {
+  }
+  CHECK_EQUAL(0, hal::set_status_flags(wfd, flags));
+}
+
+struct Pipe {
+  int r = -1;
+  int w = -1;
+  Pipe() {
+    int fds[2];
+    CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));  // blocking, as stderr usually is
+    r = fds[0];
+    w = fds[1];
+    CHECK_EQUAL(0, hal::set_status_flags(r, hal::kNonblock));
+  }
+  ~Pipe() {
+    (void)hal::close(r);
+    (void)hal::close(w);
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(Log){};
+
+TEST(Log, lines_go_out_whole_with_program_and_level) {
+  fake::Kernel k;
+  Pipe p;
+  app::Log log("hb", p.w);
+  log.log(app::Level::kWarning, "link %s down", "tcp://x");
+  log.log(app::Level::kDebug, "not shown at the default level");
+  STRCMP_EQUAL("hb: warning: link tcp://x down\n", read_all(p.r).c_str());
+  CHECK_EQUAL(1u, log.lines());
+}
+
+TEST(Log, a_blocked_output_never_blocks_and_drops_are_counted_then_reported) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Pipe p;
+  fill(p.w);
+  app::Log log("hb", p.w);
+  CHECK_EQUAL(0, log.attach(*loop));
+  CHECK(hal::get_status_flags(p.w) & hal::kNonblock);
+  for (int i = 0; i < 400; ++i) log.log(app::Level::kInfo, "line %d of a flood", i);
+  // Without attach() the first write would have blocked (the fake says
+  // EDEADLK for a blocking write on a full pipe); here every call returned.
+  CHECK(log.pending() > 0);
+  CHECK(log.pending() <= app::Log::kBufferBytes);
+  CHECK(log.lost() > 0);
+  CHECK_EQUAL(0u, k.would_block());
+  const uint64_t lost = log.lost();
+  CHECK_EQUAL(0, loop->run_once(0));  // the loop does not block on the log
+  const std::string junk = read_all(p.r);  // the reader catches up
+  CHECK(junk.size() >= 65536);
+  for (int i = 0; i < 5 && log.pending() > 0; ++i) CHECK(loop->run_once(0) >= 0);
+  CHECK_EQUAL(0u, log.pending());
+  const std::string out = read_all(p.r);
+  CHECK(out.find("hb: info: line 0 of a flood\n") != std::string::npos);
+  char note[64];
+  std::snprintf(note, sizeof note, "hb: warning: %llu log lines dropped\n",
+                static_cast<unsigned long long>(lost));
+  CHECK(out.find(note) != std::string::npos);
+  CHECK_EQUAL(0u, loop->active());  // the watcher is gone once drained
+  log.detach();
+  CHECK_EQUAL(0, hal::get_status_flags(p.w) & hal::kNonblock);  // flags restored
+}
+
+TEST(Log, identical_lines_are_folded_and_counted) {
+  fake::Kernel k;
+  Pipe p;
+  app::Log log("hb", p.w);
+  for (int i = 0; i < 50; ++i) log.log(app::Level::kWarning, "bad frame");
+  log.log(app::Level::kInfo, "something else");
+  STRCMP_EQUAL(
+      "hb: warning: bad frame\nhb: info: last message repeated 49 times\nhb: info: something "
+      "else\n",
+      read_all(p.r).c_str());
+  CHECK_EQUAL(49u, log.repeats());
+  k.advance(app::Log::kRepeatWindowNs);
+  log.log(app::Level::kInfo, "something else");  // the window passed: written again
+  STRCMP_EQUAL("hb: info: something else\n", read_all(p.r).c_str());
+}
+
+TEST(Log, a_closed_output_costs_lines_not_the_process) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  int fds[2];
+  CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));
+  CHECK_EQUAL(0, hal::close(fds[0]));
+  app::Log log("hb", fds[1]);
+  CHECK_EQUAL(0, log.attach(*loop));
+  log.log(app::Level::kError, "nobody hears this");
+  CHECK_EQUAL(1u, log.lost());
+  log.detach();
+  CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
+namespace {
+
+void send_term(evl::Loop&, evl::TimerHandle, uint32_t, void*) {
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), hal::kSigTerm));
+}
+
+}  // namespace
+
+// The field fault: with stderr on a pipe nobody reads, the daemon blocked in
+// write(2): no beats, no pets, SIGTERM ignored.
+TEST(Log, a_daemon_with_a_blocked_stderr_beats_and_stops_on_sigterm) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Pipe p;
+  fill(p.w);
+  int col = -1;
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9400", &at));
+  CHECK_EQUAL(0, hal::dgram_bind(at, &col));
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "udp://127.0.0.1:9400");
+  cfg.period_ms = 100;
+  app::Log log("heartbeat", p.w);
+  heartbeat::App hb(cfg, &log);
+  app::prepare_output(*loop, log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle term;
+  CHECK_EQUAL(0, loop->timer_after(5 * kSec, send_term, nullptr, &term));
+  const int64_t t0 = k.monotonic_ns();
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0,
+                                 app::DaemonHooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); },
+                                                  &hb}));
+  const int64_t took = k.monotonic_ns() - t0;
+  CHECK(took >= 5 * kSec && took < 5 * kSec + 100 * kMs);  // stopped at SIGTERM, not later
+  CHECK(hb.counters().sent >= 49);                         // beats went on
+  CHECK_EQUAL(0u, k.would_block());                        // no write would have hung
+  CHECK(log.lines() >= 2);                                 // and the log took lines...
+  CHECK(log.pending() > 0 || log.lost() > 0);              // ... that the pipe could not
+  log.detach();
+  CHECK_EQUAL(0, hal::close(col));
+}
