@@ -64,12 +64,17 @@ int coordinate(const Fields& f, int i, bool lat, double* out) {
   return 0;
 }
 
+// An empty field is an absent value (NMEA's "null field"), not an error.
+bool empty(const Fields& f, int i) { return i >= f.n || f.len[i] == 0; }
+
 int parse_gga(const Fields& f, Record* r, Bad* why) {
   // GGA,time,lat,N,lon,E,fix,sats,hdop,alt,M,...
   if (f.n < 11) return (*why = Bad::kSyntax, -EINVAL);
   r->kind = Kind::kGps;
   double fix = 0, sats = 0;
-  if (!number(f.f[6], f.len[6], &fix) || !number(f.f[7], f.len[7], &sats)) {
+  // An empty quality field is "no fix"; empty satellites are unknown.
+  if ((!empty(f, 6) && !number(f.f[6], f.len[6], &fix)) ||
+      (!empty(f, 7) && !number(f.f[7], f.len[7], &sats))) {
     return (*why = Bad::kSyntax, -EINVAL);
   }
   if (fix < 0 || fix > 8 || fix != std::floor(fix) || sats < 0 || sats > 99 ||
@@ -77,19 +82,20 @@ int parse_gga(const Fields& f, Record* r, Bad* why) {
     return (*why = Bad::kRange, -ERANGE);
   }
   r->fix = static_cast<uint8_t>(fix);
-  r->satellites = static_cast<uint8_t>(sats);
-  r->has |= kHasSatellites;
-  if (r->fix > 0) {
-    const int a = coordinate(f, 2, true, &r->lat);
-    const int b = coordinate(f, 4, false, &r->lon);
-    if (a < 0 || b < 0) return (*why = Bad::kSyntax, -EINVAL);
-    if (a > 0 || b > 0) return (*why = Bad::kRange, -ERANGE);
-    r->has |= kHasPosition;
-    if (f.len[9] > 0) {
-      if (!number(f.f[9], f.len[9], &r->alt_m)) return (*why = Bad::kSyntax, -EINVAL);
-      if (r->alt_m < -1000 || r->alt_m > 20000) return (*why = Bad::kRange, -ERANGE);
-      r->has |= kHasAltitude;
-    }
+  if (!empty(f, 7)) {
+    r->satellites = static_cast<uint8_t>(sats);
+    r->has |= kHasSatellites;
+  }
+  if (r->fix == 0) return 0;  // no fix: a position field holds nothing current
+  const int a = coordinate(f, 2, true, &r->lat);
+  const int b = coordinate(f, 4, false, &r->lon);
+  if (a < 0 || b < 0) return (*why = Bad::kSyntax, -EINVAL);
+  if (a > 0 || b > 0) return (*why = Bad::kRange, -ERANGE);
+  r->has |= kHasPosition;
+  if (!empty(f, 9)) {
+    if (!number(f.f[9], f.len[9], &r->alt_m)) return (*why = Bad::kSyntax, -EINVAL);
+    if (r->alt_m < -1000 || r->alt_m > 20000) return (*why = Bad::kRange, -ERANGE);
+    r->has |= kHasAltitude;
   }
   return 0;
 }
@@ -174,7 +180,9 @@ uint8_t nmea_checksum(const char* body, size_t len) {
 }
 
 int parse_sentence(const char* s, size_t len, Record* out, Bad* why) {
-  if (len < 9 || s[0] != '$' || s[len - 3] != '*') return (*why = Bad::kChecksum, -EINVAL);
+  // No "*hh" at the end: a sentence cut short (a checksum that is there but
+  // wrong is kChecksum, below).
+  if (len < 9 || s[0] != '$' || s[len - 3] != '*') return (*why = Bad::kSyntax, -EINVAL);
   const int hi = hex(s[len - 2]);
   const int lo = hex(s[len - 1]);
   const size_t body_len = len - 4;

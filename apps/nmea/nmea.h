@@ -16,8 +16,8 @@
 namespace nmea {
 
 enum class Bad : uint8_t {
-  kChecksum = 0,  // *HH missing or wrong
-  kSyntax,        // fields missing or not numbers
+  kChecksum = 0,  // *HH does not match the sentence
+  kSyntax,        // cut short (no *HH, or a new '$' before the line end), fields not numbers
   kRange,         // a value outside what the sensor can report
   kTooLong,       // no line end within kMaxSentence bytes
   kNoise,         // bytes outside any sentence, or binary bytes inside one

@@ -78,8 +78,8 @@ TEST(Nmea, each_kind_of_bad_sentence_has_its_reason) {
   wrong[wrong.size() - 1] = wrong[wrong.size() - 1] == '0' ? '1' : '0';
   CHECK(parse(wrong, &r, &why) < 0);
   CHECK(why == nmea::Bad::kChecksum);
-  CHECK(parse("$IIXDR,C,22.5,C,TEMP", &r, &why) < 0);
-  CHECK(why == nmea::Bad::kChecksum);
+  CHECK(parse("$IIXDR,C,22.5,C,TEMP", &r, &why) < 0);  // cut before its *hh
+  CHECK(why == nmea::Bad::kSyntax);
   CHECK(parse(with_checksum("IIXDR,C,abc,C,TEMP"), &r, &why) < 0);
   CHECK(why == nmea::Bad::kSyntax);
   CHECK(parse(with_checksum("IIXDR,C,150.0,C,TEMP"), &r, &why) < 0);
@@ -146,4 +146,42 @@ TEST(Nmea, line_protocol_for_each_kind) {
   telemetry::format_record(e, "b1", buf, sizeof buf);
   STRCMP_EQUAL("env,device=b1 temp_c=-3.25 5\n", buf);
   CHECK_EQUAL(0u, telemetry::format_record(g, "b1", buf, 20));  // too small: nothing
+}
+
+// The field fault: 304 valid GGA sentences from real receivers were counted
+// as bad_syntax because of empty optional fields (and the position was lost).
+TEST(Nmea, gga_from_real_receivers_with_empty_optional_fields_is_accepted) {
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kCount;
+  CHECK_EQUAL(0, parse("$GPGGA,,,,,,0,,,,M,,M,,*66", &r, &why));
+  CHECK_EQUAL(0, r.fix);
+  CHECK_EQUAL(0, r.has & (nmea::kHasSatellites | nmea::kHasPosition));
+  CHECK_EQUAL(0, parse("$GPGGA,000040.00,,,,,0,,,,,,,,*4C", &r, &why));
+  CHECK_EQUAL(0, r.fix);
+  CHECK_EQUAL(0, parse("$GPGGA,130711,5012.790800,N,00806.879600,W,2,,,,,,,*6A", &r, &why));
+  CHECK_EQUAL(2, r.fix);
+  CHECK(r.has & nmea::kHasPosition);  // the position is kept
+  DOUBLES_EQUAL(50.21318, r.lat, 1e-5);
+  DOUBLES_EQUAL(-8.11466, r.lon, 1e-5);
+  CHECK_EQUAL(0, r.has & (nmea::kHasSatellites | nmea::kHasAltitude));
+  // An empty quality field is no fix, as "0" is.
+  CHECK_EQUAL(0, parse("$GPGGA,105025.80,5612.9999,N,00306.7096,W,,2,60.000,160.002,M,,M,,*56",
+                       &r, &why));
+  CHECK_EQUAL(0, r.fix);
+  CHECK_EQUAL(2, r.satellites);
+  CHECK(r.has & nmea::kHasSatellites);
+  // "00" satellites, accepted before, still is.
+  CHECK_EQUAL(0, parse(with_checksum("GPGGA,1,,,,,0,00,,,M,,M,,"), &r, &why));
+  CHECK_EQUAL(0, r.satellites);
+}
+
+TEST(Nmea, a_sentence_cut_by_the_next_one_is_syntax_not_checksum) {
+  Collected c;
+  nmea::NmeaReader reader(on_sentence, on_bad, &c);
+  const std::string a = with_checksum("IIXDR,C,1.0,C,T");
+  const std::string input = "$GPGGA,123519,4807.0" + a + "\r\n" + "$GPGGA,1*4" + a + "\r\n";
+  reader.feed(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+  CHECK_EQUAL(2u, c.sentences.size());
+  CHECK_EQUAL(2, c.bad[static_cast<int>(nmea::Bad::kSyntax)]);
+  CHECK_EQUAL(0, c.bad[static_cast<int>(nmea::Bad::kChecksum)]);
 }
