@@ -19,7 +19,7 @@ die() { printf 'demo: error: %s\n' "$*" >&2; cleanup; exit 1; }
 
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -TERM "$p" 2>/dev/null; done
-  [ -n "${HB_SERVER:-}" ] && kill -TERM "$HB_SERVER" 2>/dev/null
+  [ -n "${HB_SERVER:-}" ] && stop_hb_server
   [ -n "${TAIL:-}" ] && kill "$TAIL" 2>/dev/null
   wait 2>/dev/null
 }
@@ -28,11 +28,21 @@ trap 'say "interrupted"; FINISH=1' INT TERM
 for b in sensor_sim/sensor_sim telemetry/telemetry heartbeat/heartbeat; do
   [ -x "$BIN/$b" ] || die "$BIN/$b is missing: build with 'bazel build //apps/...'"
 done
-command -v socat >/dev/null || die "socat is missing: run toolchains/setup.sh"
+for tool in socat setsid tail sed grep; do
+  command -v "$tool" >/dev/null || die "$tool is missing: run toolchains/setup.sh"
+done
 
+# socat serves each connection in a forked child; started in a session of
+# its own (setsid, from util-linux, which every Debian has), the server and
+# its children are one process group that stop_hb_server ends at once.
 start_hb_server() {
-  socat -u "TCP4-LISTEN:$TCP_PORT,bind=127.0.0.1,reuseaddr,fork" STDOUT >>"$WORK/heartbeat-server.log" 2>"$WORK/socat-tcp.err" &
+  setsid socat -u "TCP4-LISTEN:$TCP_PORT,bind=127.0.0.1,reuseaddr,fork" STDOUT \
+    >>"$WORK/heartbeat-server.log" 2>"$WORK/socat-tcp.err" &
   HB_SERVER=$!
+}
+stop_hb_server() {
+  kill -TERM -- "-$HB_SERVER" 2>/dev/null || kill -TERM "$HB_SERVER" 2>/dev/null
+  wait "$HB_SERVER" 2>/dev/null
 }
 
 say "collector: socat on udp://127.0.0.1:$UDP_PORT, heartbeat server: socat on tcp://127.0.0.1:$TCP_PORT"
@@ -47,7 +57,7 @@ kill -0 "$HB_SERVER" 2>/dev/null || die "socat could not listen on tcp port $TCP
   >"$WORK/sensor_sim.out" 2>"$WORK/sensor_sim.log" &
 PIDS+=($!)
 for _ in $(seq 50); do grep -q 'pty' "$WORK/sensor_sim.out" 2>/dev/null && break; sleep 0.1; done
-PTY="$(awk '/pty/ {print $3}' "$WORK/sensor_sim.out")"
+PTY="$(sed -n 's/^sensor_sim: pty //p' "$WORK/sensor_sim.out")"
 [ -n "$PTY" ] || die "sensor_sim did not create a pseudo-terminal: $(cat "$WORK/sensor_sim.log")"
 say "sensor on $PTY (9600 baud, 10% bad checksums, 10% binary noise)"
 
@@ -61,12 +71,21 @@ PIDS+=($!)
 PIDS+=($!)
 
 say "live (collector <, heartbeat server <<, daemons' logs !) for ${SECONDS_TOTAL}s; Ctrl-C stops"
-tail -q -n +1 -F "$WORK/collector.log" "$WORK/heartbeat-server.log" "$WORK/telemetry.log" "$WORK/heartbeat.log" 2>/dev/null \
-  | awk -v c="$WORK/collector.log" '
-      /^tail:/ {next}
-      /^HB / {print "  << " $0; fflush(); next}
-      /^(telemetry|heartbeat): / {print "  !  " $0; fflush(); next}
-      {print "  <  " $0; fflush()}' &
+# A bash loop, not awk: Debian's default awk (mawk) buffers piped input, and
+# the view came in bursts. read takes one line as soon as it is there.
+live_view() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      tail:*) ;;
+      "HB "*) printf '  << %s\n' "$line" ;;
+      telemetry:\ * | heartbeat:\ *) printf '  !  %s\n' "$line" ;;
+      *) printf '  <  %s\n' "$line" ;;
+    esac
+  done
+}
+tail -q -n +1 -F "$WORK/collector.log" "$WORK/heartbeat-server.log" "$WORK/telemetry.log" \
+  "$WORK/heartbeat.log" 2>/dev/null | live_view &
 TAIL=$!
 
 FINISH=0
@@ -75,9 +94,7 @@ OUTAGE_FOR=6
 for ((t = 0; t < SECONDS_TOTAL && FINISH == 0; t++)); do
   if [ "$t" -eq "$OUTAGE_AT" ]; then
     say "taking the heartbeat server down for ${OUTAGE_FOR}s (alarm after 3 s)"
-    # socat serves each connection in a forked child: end those too.
-    pkill -TERM -P "$HB_SERVER" 2>/dev/null; kill -TERM "$HB_SERVER" 2>/dev/null
-    wait "$HB_SERVER" 2>/dev/null
+    stop_hb_server
   fi
   if [ "$t" -eq $((OUTAGE_AT + OUTAGE_FOR)) ]; then
     say "heartbeat server back"
@@ -94,7 +111,8 @@ for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 done
 sleep 0.5
 kill "$TAIL" 2>/dev/null
-pkill -TERM -P "$HB_SERVER" 2>/dev/null; kill -TERM "$HB_SERVER" 2>/dev/null
+stop_hb_server
+HB_SERVER=""
 wait 2>/dev/null
 
 echo
