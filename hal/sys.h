@@ -230,6 +230,13 @@ constexpr uint32_t kSIfifo = 0010000;
 [[nodiscard]] int spawn(const char* path, char* const argv[], int* pid);
 [[nodiscard]] int waitpid(int pid, int* status, int options);
 constexpr int kWnohang = 1;
+// A pidfd for child pid (close-on-exec, non-blocking): readable once the
+// process exits. -ENOSYS where the kernel is older than 5.3.
+[[nodiscard]] int pidfd_open(int pid);
+// Wait statuses, as Linux encodes them on every architecture.
+constexpr bool exited_normally(int status) { return (status & 0x7f) == 0; }
+constexpr int exit_status(int status) { return (status >> 8) & 0xff; }
+constexpr int term_signal(int status) { return status & 0x7f; }
 
 // epoll.
 [[nodiscard]] int epoll_create1(int flags);

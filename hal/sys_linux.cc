@@ -26,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace hal {
@@ -91,6 +92,8 @@ static_assert(kSIfmt == S_IFMT && kSIfsock == S_IFSOCK && kSIfreg == S_IFREG && 
               "file types");
 static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
 static_assert(kWnohang == WNOHANG, "waitpid");
+static_assert(exited_normally(0x0300) && exit_status(0x0300) == 3 && term_signal(9) == 9,
+              "wait status layout");
 
 #ifdef EVL_SYSCALL_COUNTERS
 SyscallCounts g_counts;  // benchmark builds only
@@ -239,6 +242,17 @@ int spawn(const char* path, char* const argv[], int* pid) {
   return 0;
 }
 int waitpid(int pid, int* status, int options) { return ret(::waitpid(pid, status, options)); }
+int pidfd_open(int pid) {
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return -errno;
+  const int r = ::fcntl(static_cast<int>(fd), F_SETFL, O_NONBLOCK);
+  if (r < 0) {
+    const int e = -errno;
+    ::close(static_cast<int>(fd));
+    return e;
+  }
+  return static_cast<int>(fd);
+}
 
 int epoll_create1(int flags) { return ret(::epoll_create1(flags)); }
 

@@ -24,6 +24,7 @@ enum class Kind : uint8_t {
   kSignal = 3,
   kWake = 4,
   kDefer = 5,
+  kChild = 6,
   kInternal = 15,  // the loop's own fds: wake eventfd, signalfd, timerfds
 };
 
@@ -40,6 +41,7 @@ using TimerHandle = TypedHandle<Kind::kTimer>;
 using SignalHandle = TypedHandle<Kind::kSignal>;
 using WakeHandle = TypedHandle<Kind::kWake>;
 using DeferHandle = TypedHandle<Kind::kDefer>;
+using ChildHandle = TypedHandle<Kind::kChild>;
 
 namespace handle {
 

@@ -14,6 +14,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   signals_.init(st_.signals, st_.signal_capacity);
   wakes_.init(st_.wakes, st_.wake_capacity);
   defers_.init(st_.defers, st_.defer_capacity);
+  children_.init(st_.children, st_.child_capacity);
   timers_.init(st_.timers);
   for (uint32_t i = 0; i < st_.fd_index_size; ++i) st_.fd_index[i] = 0;
   // The salt tells this loop's handles from another's: bits of its address.
@@ -46,6 +47,11 @@ void Loop::close() {
       (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
     }
   }
+  for (uint32_t i = 0; i < children_.capacity(); ++i) {
+    if (children_.live(i)) {
+      (void)child_stop(ChildHandle{handle::pack(salt_, Kind::kChild, children_.gen_of(i), i)});
+    }
+  }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
     if (timers_.pool().live(i)) timers_.stop(i);
   }
@@ -76,7 +82,7 @@ int Loop::epoll_add_internal(int fd, uint32_t id) {
 
 uint32_t Loop::active() const {
   return io_.stats().used + signals_.stats().used + wakes_.stats().used +
-         defers_.stats().used + timers_.pool().stats().used;
+         defers_.stats().used + timers_.pool().stats().used + children_.stats().used;
 }
 
 const LoopHealth& Loop::health() {
@@ -85,6 +91,7 @@ const LoopHealth& Loop::health() {
   health_.wakes = wakes_.stats();
   health_.defers = defers_.stats();
   health_.timers = timers_.pool().stats();
+  health_.children = children_.stats();
   return health_;
 }
 
@@ -131,8 +138,9 @@ int Loop::run() {
 int Loop::run_once(int timeout_ms) {
   if (epfd_ < 0) return -EINVAL;
   ++health_.iterations;
-  if (defer_head_ != kNoSlot) {
+  if (defer_head_ != kNoSlot || poll_children_) {
     begin_dispatch();
+    if (poll_children_) reap_polled_children();
     run_defers();
     dispatching_ = false;
   }
@@ -166,6 +174,9 @@ void Loop::dispatch(const hal::EpollEvent& ev) {
       return;
     case Kind::kInternal:
       dispatch_internal(handle::index(data));
+      return;
+    case Kind::kChild:
+      dispatch_child(data);
       return;
     default:
       ++health_.stale_events;

@@ -79,6 +79,8 @@ struct LoopStorage {
   uint32_t wake_capacity;
   DeferSlot* defers;
   uint32_t defer_capacity;
+  ChildSlot* children;
+  uint32_t child_capacity;
   hal::EpollEvent* events;
   uint32_t event_capacity;
   TimerStorage timers;
@@ -97,6 +99,7 @@ struct LoopHealth {
   PoolStats wakes;
   PoolStats defers;
   PoolStats timers;
+  PoolStats children;
   uint64_t timerfd_arms = 0;     // timerfd_settime calls
   uint64_t clock_steps = 0;      // CLOCK_REALTIME steps seen
   int64_t timer_lag_ns_last = 0;  // how late the last timer fired
@@ -155,6 +158,17 @@ class Loop {
   // later. A pending deferred call makes the next wait non-blocking.
   [[nodiscard]] int defer(DeferFn fn, void* ctx, DeferHandle* out = nullptr);
   [[nodiscard]] int defer_cancel(DeferHandle h);
+
+  // --- child processes -------------------------------------------------
+  // fn runs once, when child process pid exits, with its wait status; the
+  // loop has reaped it (waitpid) and released the watcher before the call.
+  // A pidfd (Linux 5.3+) makes the exit an event; where the kernel has none
+  // (-ENOSYS), the loop watches SIGCHLD itself and reaps its watched pids on
+  // each one (then an app's own SIGCHLD watcher must reap only its own pids,
+  // not waitpid(-1)). -ESRCH for a pid that is not a child or already reaped.
+  // child_stop() stops watching without reaping: the caller then must.
+  [[nodiscard]] int child_start(int pid, ChildFn fn, void* ctx, ChildHandle* out);
+  [[nodiscard]] int child_stop(ChildHandle h);
 
   // --- timers ------------------------------------------------------------
   // One timerfd per clock in use, re-armed at most once per iteration and
@@ -246,6 +260,10 @@ class Loop {
   void run_defers();
   void drain_wakes();
   void drain_signals();
+  void dispatch_child(uint64_t data);
+  void finish_child(uint32_t index, int status);
+  void reap_polled_children();
+  int watch_sigchld(bool on);
   int update_signal_mask(uint64_t new_mask);
   int timer_find(TimerHandle h, uint32_t* index) const;
   int timer_fd_for(Clock clock);
@@ -266,6 +284,7 @@ class Loop {
   Pool<SignalSlot> signals_;
   Pool<WakeSlot> wakes_;
   Pool<DeferSlot> defers_;
+  Pool<ChildSlot> children_;
   TimerSet timers_;
   int timer_fd_[kClockCount] = {-1, -1, -1};
   int64_t armed_ns_[kClockCount] = {TimerSet::kNever, TimerSet::kNever, TimerSet::kNever};
@@ -277,6 +296,9 @@ class Loop {
   int wake_fd_ = -1;
   int signal_fd_ = -1;
   uint64_t signal_mask_ = 0;      // signals this loop watches
+  uint64_t internal_signals_ = 0;  // signals the loop itself needs (SIGCHLD, see child_start)
+  uint32_t polled_children_ = 0;   // child watchers without a pidfd
+  bool poll_children_ = false;     // reap once before the next wait
   uint64_t signals_blocked_before_ = 0;  // of those, the ones blocked at start
   uint32_t defer_head_ = kNoSlot;
   uint32_t defer_tail_ = kNoSlot;

@@ -11,7 +11,9 @@ constexpr int kSignalsPerIteration = 16;
 
 }  // namespace
 
+// The signalfd's mask: the watchers' signals and the loop's own.
 int Loop::update_signal_mask(uint64_t new_mask) {
+  new_mask |= internal_signals_;
   if (signal_fd_ < 0) {
     const int fd = hal::signalfd(-1, new_mask, hal::kCloexec | hal::kNonblock);
     if (fd < 0) return fd;
@@ -62,7 +64,7 @@ int Loop::signal_stop(SignalHandle h) {
   const int r = update_signal_mask(signal_mask_ & ~bit);
   if (r < 0) return r;
   signal_mask_ &= ~bit;
-  if ((signals_blocked_before_ & bit) == 0) {
+  if ((signals_blocked_before_ & bit) == 0 && (internal_signals_ & bit) == 0) {
     // A signal still pending is delivered to its previous disposition here,
     // as it would have been without the loop.
     (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
@@ -77,6 +79,8 @@ void Loop::drain_signals() {
     const long r = hal::read(signal_fd_, &si, sizeof si);
     if (r != static_cast<long>(sizeof si)) return;  // EAGAIN, EINTR: next time
     const int signo = static_cast<int>(si.signo);
+    const bool internal = (internal_signals_ & hal::sig_bit(signo)) != 0;
+    if (signo == hal::kSigChld && polled_children_ > 0) reap_polled_children();
     SignalSlot* found = nullptr;
     uint32_t idx = 0;
     for (uint32_t i = 0; i < signals_.capacity(); ++i) {
@@ -88,7 +92,7 @@ void Loop::drain_signals() {
       }
     }
     if (found == nullptr) {
-      ++health_.stale_events;
+      if (!internal) ++health_.stale_events;
       continue;
     }
     const SignalInfo info{signo, si.code, si.pid, si.uid, si.status};

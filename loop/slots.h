@@ -36,6 +36,10 @@ using IoFn = void (*)(Loop& loop, IoHandle h, uint32_t events, void* ctx);
 using SignalFn = void (*)(Loop& loop, SignalHandle h, const SignalInfo& info, void* ctx);
 using WakeFn = void (*)(Loop& loop, WakeHandle h, uint32_t count, void* ctx);
 using DeferFn = void (*)(Loop& loop, void* ctx);
+// status: the wait status (hal::exited_normally, exit_status, term_signal),
+// or a negative errno when the child could not be reaped (-ECHILD: someone
+// else reaped it).
+using ChildFn = void (*)(Loop& loop, ChildHandle h, int pid, int status, void* ctx);
 
 struct IoSlot {
   IoFn fn;
@@ -78,6 +82,18 @@ struct DeferSlot {
   uint32_t prev;  // FIFO predecessor
   uint32_t seq;   // order of queueing, to split batches
   uint32_t& link() { return next; }
+};
+
+struct ChildSlot {
+  ChildFn fn;
+  void* ctx;
+  uint32_t meta;
+  union {
+    int32_t pid;
+    uint32_t next_free;
+  };
+  int32_t fd;  // the pidfd, or -1 when reaped on SIGCHLD (no pidfd here)
+  uint32_t& link() { return next_free; }
 };
 
 }  // namespace evl

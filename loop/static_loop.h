@@ -24,7 +24,7 @@ namespace detail {
 // A base class, so the arrays exist before Loop's constructor fills them.
 template <uint32_t IoCapacity, uint32_t TimerCapacity, uint32_t SignalCapacity,
           uint32_t WakeCapacity, uint32_t DeferCapacity, uint32_t EventCapacity,
-          uint32_t OtherClockTimers>
+          uint32_t OtherClockTimers, uint32_t ChildCapacity>
 struct LoopArrays {
   static constexpr uint32_t kFdIndexSize = round_up_pow2(2 * IoCapacity);
   static constexpr uint32_t kOther = OtherClockTimers < TimerCapacity ? OtherClockTimers
@@ -38,12 +38,13 @@ struct LoopArrays {
   SignalSlot signals[SignalCapacity];
   WakeSlot wakes[WakeCapacity];
   DeferSlot defers[DeferCapacity];
+  ChildSlot children[ChildCapacity];
   hal::EpollEvent events[EventCapacity];
 
   LoopStorage storage() {
-    return LoopStorage{io,     IoCapacity,   fd_index, kFdIndexSize, signals,
-                       SignalCapacity, wakes, WakeCapacity, defers, DeferCapacity,
-                       events, EventCapacity,
+    return LoopStorage{io,       IoCapacity,    fd_index, kFdIndexSize,  signals,
+                       SignalCapacity, wakes,  WakeCapacity, defers, DeferCapacity,
+                       children, ChildCapacity, events,   EventCapacity,
                        TimerStorage{timers,
                                     TimerCapacity,
                                     {mono_heap, boot_heap, real_heap},
@@ -54,22 +55,23 @@ struct LoopArrays {
 }  // namespace detail
 
 // Capacities: io watchers, timers (all clocks), signals, wake-up watchers,
-// deferred calls, epoll events fetched per iteration, and how many of the
-// timers may be on CLOCK_BOOTTIME and on CLOCK_REALTIME each.
+// deferred calls, epoll events fetched per iteration, how many of the
+// timers may be on CLOCK_BOOTTIME and on CLOCK_REALTIME each, and child
+// process watchers.
 template <uint32_t IoCapacity, uint32_t TimerCapacity = 16, uint32_t SignalCapacity = 8,
           uint32_t WakeCapacity = 4, uint32_t DeferCapacity = 16, uint32_t EventCapacity = 64,
-          uint32_t OtherClockTimers = 16>
+          uint32_t OtherClockTimers = 16, uint32_t ChildCapacity = 2>
 class StaticLoop
     : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
-                                 DeferCapacity, EventCapacity, OtherClockTimers>,
+                                 DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity>,
       public Loop {
   static_assert(IoCapacity >= 1 && SignalCapacity >= 1 && WakeCapacity >= 1, "capacity");
   static_assert(DeferCapacity >= 1 && EventCapacity >= 1 && TimerCapacity >= 1, "capacity");
-  static_assert(OtherClockTimers >= 1, "capacity");
+  static_assert(OtherClockTimers >= 1 && ChildCapacity >= 1, "capacity");
   static_assert(IoCapacity <= handle::kMaxIndex && TimerCapacity <= handle::kMaxIndex,
                 "capacity above the handle's index range");
   using Arrays = detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
-                                    DeferCapacity, EventCapacity, OtherClockTimers>;
+                                    DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity>;
 
  public:
   StaticLoop() : Arrays(), Loop(Arrays::storage()) {}

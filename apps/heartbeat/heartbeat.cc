@@ -47,8 +47,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   evl::TimerSpec beat;
   beat.period_ns = evl::ms_to_ns(cfg_.period_ms);
   beat.overrun = evl::Overrun::kSkip;
-  int r = loop.timer_start(beat, on_beat, this, &beat_);
-  if (r == 0 && cfg_.alarm_command[0] != '\0') r = loop.signal_start(hal::kSigChld, on_child, this, &child_);
+  const int r = loop.timer_start(beat, on_beat, this, &beat_);
   if (r < 0) {
     std::snprintf(err, err_len, "cannot start timers: %s", std::strerror(-r));
     stop();  // leave nothing half-started
@@ -68,7 +67,12 @@ void App::stop() {
   link_.stop();
   loop_->timer_clear(&beat_);
   loop_->timer_clear(&alarm_timer_);
-  if (child_) (void)loop_->signal_stop(child_);
+  loop_->timer_clear(&command_timer_);
+  if (command_) {
+    // Left to finish on its own: systemd's KillMode ends it with the daemon.
+    (void)loop_->child_stop(command_);
+    command_ = evl::ChildHandle{};
+  }
   watchdog_.stop();
   loop_ = nullptr;
 }
@@ -76,8 +80,8 @@ void App::stop() {
 void App::summary(char* buf, size_t len) const {
   std::snprintf(buf, len,
                 "heartbeats sent=%llu missed_down=%llu missed_full=%llu acks=%llu rtt_us last=%lld "
-                "max=%lld; outages=%llu alarms raised=%llu cleared=%llu; pets=%llu skipped=%llu; "
-                "connects=%llu failures=%llu",
+                "max=%lld; outages=%llu alarms raised=%llu cleared=%llu; alarm command failures=%llu "
+                "timeouts=%llu; pets=%llu skipped=%llu; connects=%llu failures=%llu stalls=%llu",
                 static_cast<unsigned long long>(c_.sent),
                 static_cast<unsigned long long>(c_.missed_down),
                 static_cast<unsigned long long>(c_.missed_full),
@@ -85,10 +89,13 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<long long>(c_.rtt_us_max), static_cast<unsigned long long>(c_.outages),
                 static_cast<unsigned long long>(c_.alarms_raised),
                 static_cast<unsigned long long>(c_.alarms_cleared),
+                static_cast<unsigned long long>(c_.alarm_command_failures),
+                static_cast<unsigned long long>(c_.alarm_command_timeouts),
                 static_cast<unsigned long long>(watchdog_.stats().pets),
                 static_cast<unsigned long long>(watchdog_.stats().skipped),
                 static_cast<unsigned long long>(link_.stats().connects),
-                static_cast<unsigned long long>(link_.stats().failures));
+                static_cast<unsigned long long>(link_.stats().failures),
+                static_cast<unsigned long long>(link_.stats().stalls));
 }
 
 void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx) {
@@ -187,22 +194,69 @@ void App::on_alarm(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 
 void App::run_alarm_command(const char* arg) {
   if (cfg_.alarm_command[0] == '\0') return;
+  if (command_pid_ > 0) {
+    log_->log(app::Level::kError, "%s %s still running at the next alarm transition: killed",
+              cfg_.alarm_command, command_arg_);
+    (void)hal::kill(command_pid_, hal::kSigKill);  // its watcher still reaps it
+    command_pid_ = 0;
+    command_ = evl::ChildHandle{};
+    loop_->timer_clear(&command_timer_);
+  }
+  std::snprintf(command_arg_, sizeof command_arg_, "%s", arg);
   char arg_copy[8];
   std::snprintf(arg_copy, sizeof arg_copy, "%s", arg);
   char* argv[] = {cfg_.alarm_command, arg_copy, nullptr};
   int pid = 0;
-  const int r = hal::spawn(cfg_.alarm_command, argv, &pid);
+  int r = hal::spawn(cfg_.alarm_command, argv, &pid);
+  if (r == 0) {
+    r = loop_->child_start(pid, on_command_exit, this, &command_);
+    if (r < 0) (void)hal::kill(pid, hal::kSigKill);  // unwatched, it could hang for ever
+  }
   if (r < 0) {
     ++c_.spawn_errors;
     log_->log(app::Level::kError, "cannot run %s %s: %s", cfg_.alarm_command, arg,
               std::strerror(-r));
+    return;
+  }
+  command_pid_ = pid;
+  (void)loop_->timer_after(evl::ms_to_ns(cfg_.alarm_timeout_ms), on_command_timeout, this,
+                           &command_timer_);
+}
+
+void App::on_command_exit(evl::Loop&, evl::ChildHandle h, int pid, int status, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  const bool current = h == a->command_;
+  if (current) {
+    a->command_ = evl::ChildHandle{};
+    a->command_pid_ = 0;
+    a->loop_->timer_clear(&a->command_timer_);
+  }
+  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) {
+    a->log_->log(app::Level::kInfo, "%s (pid %d) done", a->cfg_.alarm_command, pid);
+    return;
+  }
+  ++a->c_.alarm_command_failures;
+  if (status < 0) {
+    a->log_->log(app::Level::kError, "%s (pid %d): %s", a->cfg_.alarm_command, pid,
+                 std::strerror(-status));
+  } else if (hal::exited_normally(status)) {
+    a->log_->log(app::Level::kError, "%s (pid %d) failed with exit status %d",
+                 a->cfg_.alarm_command, pid, hal::exit_status(status));
+  } else {
+    a->log_->log(app::Level::kError, "%s (pid %d) ended by signal %d", a->cfg_.alarm_command,
+                 pid, hal::term_signal(status));
   }
 }
 
-void App::on_child(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void*) {
-  int status = 0;
-  while (hal::waitpid(-1, &status, hal::kWnohang) > 0) {
-  }
+void App::on_command_timeout(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->command_timer_ = evl::TimerHandle{};
+  if (a->command_pid_ <= 0) return;
+  ++a->c_.alarm_command_timeouts;
+  a->log_->log(app::Level::kError, "%s %s still running after %lld ms: killed",
+               a->cfg_.alarm_command, a->command_arg_,
+               static_cast<long long>(a->cfg_.alarm_timeout_ms));
+  (void)hal::kill(a->command_pid_, hal::kSigKill);  // the watcher reaps it and logs the signal
 }
 
 }  // namespace heartbeat

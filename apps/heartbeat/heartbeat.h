@@ -13,7 +13,10 @@
 // see --stall-timeout-ms), is an outage. After alarm_after_ms of outage the
 // alarm is raised once (an error line, and alarm_command run as
 // `PROG raise`, no shell); when the link delivers again it is cleared once
-// (`PROG clear`). Each outage counts once.
+// (`PROG clear`). Each outage counts once. The command runs under a child
+// watcher: its exit status is logged, and one still running after
+// alarm_timeout_ms (or at the next transition) is killed and logged. At most
+// one command runs at a time.
 //
 // Watchdog: with systemd's NOTIFY_SOCKET and WATCHDOG_USEC it sends READY=1,
 // then WATCHDOG=1 every WATCHDOG_USEC/2; with a watchdog device it pets it
@@ -43,6 +46,7 @@ struct Config {
   app::LinkConfig link;  // back-off and connect timeout; the jitter seed is set at start
   int64_t alarm_after_ms = 30000;
   char alarm_command[256] = {};
+  int64_t alarm_timeout_ms = 10000;  // the command is killed if it runs longer
   app::WatchdogConfig watchdog;  // device, interval, max lag; systemd's from the environment
 };
 
@@ -57,6 +61,8 @@ struct Counters {
   uint64_t alarms_raised = 0;
   uint64_t alarms_cleared = 0;
   uint64_t spawn_errors = 0;
+  uint64_t alarm_command_failures = 0;  // exited non-zero or by a signal
+  uint64_t alarm_command_timeouts = 0;  // killed after alarm_timeout_ms
 };
 
 class App {
@@ -76,7 +82,8 @@ class App {
  private:
   static void on_beat(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_alarm(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
-  static void on_child(evl::Loop& loop, evl::SignalHandle h, const evl::SignalInfo& i, void* ctx);
+  static void on_command_exit(evl::Loop& loop, evl::ChildHandle h, int pid, int status, void* ctx);
+  static void on_command_timeout(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_up(void* ctx);
   static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);
@@ -91,7 +98,10 @@ class App {
   app::Link link_;
   evl::TimerHandle beat_;
   evl::TimerHandle alarm_timer_;
-  evl::SignalHandle child_;
+  evl::ChildHandle command_;        // the alarm command running, if any
+  evl::TimerHandle command_timer_;  // its timeout
+  int command_pid_ = 0;
+  char command_arg_[8] = {};
   Counters c_;
   int64_t start_ns_ = 0;
   uint64_t seq_ = 0;

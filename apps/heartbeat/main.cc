@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
   t.add(app::string_option("alarm-command", "PROG",
                            "run PROG raise / PROG clear (absolute path)", cfg.alarm_command,
                            sizeof cfg.alarm_command));
+  t.add(app::int_option("alarm-timeout-ms", "MS",
+                        "kill the alarm command if it runs longer (default 10000)",
+                        &cfg.alarm_timeout_ms, 1, 3600000));
   t.add(app::string_option("watchdog-device", "PATH", "pet this Linux watchdog device",
                            cfg.watchdog.device, sizeof cfg.watchdog.device));
   t.add(app::int_option("watchdog-interval-ms", "MS", "device pet interval (default 1000)",

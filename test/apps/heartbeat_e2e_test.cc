@@ -358,3 +358,55 @@ TEST(HeartbeatE2e, a_server_that_stops_reading_raises_the_alarm) {
   CHECK_EQUAL(0u, r.delivered_outages);
   CHECK(r.alarm_at_ms >= 3000);
 }
+
+// The field fault: the alarm command was spawned and reaped with
+// waitpid(-1); a hung command was never killed.
+TEST(HeartbeatE2e, a_hung_alarm_command_is_killed_after_its_timeout_and_logged) {
+  fake::Kernel k;
+  k.spawn_behaviour(-1, 0);  // every command hangs
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9020");  // nobody listens
+  std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  cfg.alarm_after_ms = 2000;
+  cfg.alarm_timeout_ms = 3000;
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop->timer_after(10 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(1u, hb.counters().alarms_raised);
+  CHECK_EQUAL(1u, k.spawned().size());
+  CHECK_EQUAL(1u, hb.counters().alarm_command_timeouts);
+  CHECK_EQUAL(1u, hb.counters().alarm_command_failures);  // ended by SIGKILL
+  CHECK_EQUAL(0, k.running_processes());
+  hb.stop();
+}
+
+TEST(HeartbeatE2e, a_failing_alarm_command_is_counted_and_one_runs_at_a_time) {
+  fake::Kernel k;
+  k.spawn_behaviour(100 * kMs, 2 << 8);  // exit(2) after 100 ms
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9021");
+  std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  cfg.alarm_after_ms = 1000;
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop->timer_after(5 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(1u, hb.counters().alarm_command_failures);
+  CHECK_EQUAL(0u, hb.counters().alarm_command_timeouts);
+  CHECK_EQUAL(0, k.running_processes());
+  CHECK_EQUAL(-ECHILD, hal::waitpid(-1, nullptr, hal::kWnohang));  // reaped, no zombie
+  hb.stop();
+}

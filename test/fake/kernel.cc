@@ -18,6 +18,7 @@ const char* const kCallNames[] = {
     "open",     "ioctl",       "socket",      "bind",          "connect",
     "listen",   "accept4",     "getsockopt",  "setsockopt",    "sendto",
     "recvfrom", "shutdown",    "spawn",       "fstat",         "fcntl",
+    "pidfd_open", "waitpid",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");
@@ -352,8 +353,14 @@ uint64_t Kernel::take_signal(uint64_t mask) {
 int Kernel::sys_kill(int pid, int signo) {
   int err = 0;
   if (fault(Call::kKill, &err)) return -err;
-  if (pid != kPid) return -ESRCH;
   if (signo < 0 || signo > 64) return -EINVAL;
+  if (pid != kPid) {
+    Process* p = process(pid);
+    if (p == nullptr || p->reaped) return -ESRCH;
+    const bool running = p->exit_at < 0 || p->exit_at > mono_ns_;
+    if (signo != 0 && running) exit_process(pid, signo);  // killed: status holds the signal
+    return 0;
+  }
   if (signo > 0) raise(signo);
   return 0;
 }

@@ -56,6 +56,8 @@ enum class Call {
   kSpawn,
   kFstat,
   kFcntl,
+  kPidfdOpen,
+  kWaitpid,
   kCount,
 };
 
@@ -222,6 +224,25 @@ class Kernel {
   void deny_path(const char* path);
   // The argv of every spawn() so far, one string per argument.
   const std::vector<std::vector<std::string>>& spawned() const { return spawned_; }
+  // How the processes spawned from now on behave: each exits exit_after_ns
+  // after its start with wait status `status` (0 at once, the default; -1
+  // never: it hangs until killed). An exit by exit_process() or kill()
+  // raises SIGCHLD; a timed exit is seen through its pidfd and waitpid()
+  // only (the fake has no timer to raise SIGCHLD with): tests of the SIGCHLD
+  // fallback end their processes with exit_process() or kill().
+  void spawn_behaviour(int64_t exit_after_ns, int status);
+  // The process exits now with wait status `status` (SIGCHLD is raised).
+  void exit_process(int pid, int status);
+  // Spawned processes not yet exited at this virtual time.
+  int running_processes() const;
+  struct Process {
+    int pid;
+    int64_t exit_at;  // monotonic ns; -1: not before it is killed
+    int status;
+    bool reaped;
+    bool chld_raised;
+  };
+  Process* process(int pid);
 
   // --- the seam (hal/sys.h) -------------------------------------------------
   long sys_read(int fd, void* buf, size_t count);
@@ -262,6 +283,7 @@ class Kernel {
   int sys_shutdown(int fd, int how);
   int sys_spawn(const char* path, char* const argv[], int* pid);
   int sys_waitpid(int pid, int* status, int options);
+  int sys_pidfd_open(int pid);
 
   static constexpr int kPid = 4242;
   static constexpr int kMaxFds = 1024;
@@ -301,6 +323,9 @@ class Kernel {
   std::vector<std::string> denied_paths_;
   std::vector<std::pair<std::string, Special>> special_paths_;
   std::vector<std::vector<std::string>> spawned_;
+  std::vector<Process> procs_;
+  int64_t spawn_exit_after_ns_ = 0;
+  int spawn_status_ = 0;
   int ephemeral_ = 40000;
   int next_pid_ = 5000;
   int drop_datagrams_ = 0;

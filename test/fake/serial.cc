@@ -265,21 +265,4 @@ int Kernel::sys_openpty(int* master, int* slave, char* name, size_t name_len) {
   return 0;
 }
 
-int Kernel::sys_spawn(const char* path, char* const argv[], int* pid) {
-  int err = 0;
-  if (fault(Call::kSpawn, &err)) return -err;
-  std::vector<std::string> args;
-  args.emplace_back(path);
-  for (int i = 1; argv[i] != nullptr; ++i) args.emplace_back(argv[i]);
-  spawned_.push_back(args);
-  *pid = next_pid_++;
-  return 0;
-}
-
-int Kernel::sys_waitpid(int pid, int* status, int) {
-  if (pid < 5000 || pid >= next_pid_) return -ECHILD;
-  if (status != nullptr) *status = 0;
-  return pid;
-}
-
 }  // namespace fake

@@ -195,7 +195,12 @@ int spawn(const char* path, char* const argv[], int* pid) {
 
 int waitpid(int pid, int* status, int options) {
   Kernel& k = Kernel::current();
-  return static_cast<int>(k.trace(Call::kSpawn, k.sys_waitpid(pid, status, options)));
+  return static_cast<int>(k.trace(Call::kWaitpid, k.sys_waitpid(pid, status, options)));
+}
+
+int pidfd_open(int pid) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kPidfdOpen, k.sys_pidfd_open(pid)));
 }
 
 }  // namespace hal
