@@ -208,14 +208,21 @@ void App::run_alarm_command(const char* arg) {
   char* argv[] = {cfg_.alarm_command, arg_copy, nullptr};
   int pid = 0;
   int r = hal::spawn(cfg_.alarm_command, argv, &pid);
-  if (r == 0) {
-    r = loop_->child_start(pid, on_command_exit, this, &command_);
-    if (r < 0) (void)hal::kill(pid, hal::kSigKill);  // unwatched, it could hang for ever
-  }
   if (r < 0) {
     ++c_.spawn_errors;
     log_->log(app::Level::kError, "cannot run %s %s: %s", cfg_.alarm_command, arg,
               std::strerror(-r));
+    return;
+  }
+  r = loop_->child_start(pid, on_command_exit, this, &command_);
+  if (r < 0) {
+    // Unwatched, it could hang for ever: kill it, and reap it if it is gone
+    // already (a zombie otherwise, until the daemon exits).
+    ++c_.alarm_command_failures;
+    log_->log(app::Level::kError, "cannot watch %s %s (pid %d): %s; killed", cfg_.alarm_command,
+              arg, pid, std::strerror(-r));
+    (void)hal::kill(pid, hal::kSigKill);
+    (void)hal::waitpid(pid, nullptr, hal::kWnohang);
     return;
   }
   command_pid_ = pid;

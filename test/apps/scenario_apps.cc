@@ -1,11 +1,16 @@
 // Scenarios "heartbeat" and "telemetry" for //test/fake:simulate: each daemon
 // on the seeded fake kernel (short I/O, EINTR, ENOMEM, shuffled events) with
-// a server or collector that the seed takes down and stalls at random. The
-// daemons' own bookkeeping is checked after every loop iteration.
+// a server or collector that the seed takes down, or turns hostile: one that
+// accepts and closes at once, one that accepts and stops reading. The seed
+// may also hang the log sink (a stderr pipe nobody reads) and, for
+// telemetry, unplug the serial adapter and plug it back. The daemons' own
+// bookkeeping, the alarm's promise and "the loop never spins or blocks" are
+// checked after every loop iteration.
 #include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "apps/heartbeat/heartbeat.h"
 #include "apps/sensor_sim/sim.h"
@@ -18,8 +23,8 @@
 
 namespace {
 
-constexpr int64_t kMs = 1000000;
-constexpr int64_t kSec = 1000 * kMs;
+using evl::kMs;
+using evl::kSec;
 
 using SimLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
 
@@ -38,7 +43,16 @@ struct Peer {
   uint64_t last_seq = 0;
   bool seq_went_back = false;
   bool answer_acks = false;
+  enum class Mode { kReads, kAcceptsAndCloses, kStopsReading };
+  Mode mode = Mode::kReads;
+  std::vector<int> held;  // kStopsReading: accepted, never read
+  int64_t hostile_since = -1;  // down or hostile since (monotonic ns), or -1
 };
+
+void release_held(Peer* p) {
+  for (int fd : p->held) (void)hal::close(fd);
+  p->held.clear();
+}
 
 void peer_read(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
   auto* p = static_cast<Peer*>(ctx);
@@ -79,6 +93,18 @@ void peer_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
   auto* p = static_cast<Peer*>(ctx);
   int fd = -1;
   if (hal::stream_accept(loop.io_fd(h), &fd, nullptr) != 0) return;
+  if (p->mode == Peer::Mode::kAcceptsAndCloses) {
+    (void)hal::close(fd);
+    return;
+  }
+  if (p->mode == Peer::Mode::kStopsReading) {
+    if (p->held.size() >= 4) {
+      (void)hal::close(p->held.front());
+      p->held.erase(p->held.begin());
+    }
+    p->held.push_back(fd);
+    return;
+  }
   if (p->io) (void)loop.io_close(p->io);
   p->lines.clear();
   if (loop.io_start(fd, evl::kIn, peer_read, p, &p->io) < 0) (void)hal::close(fd);
@@ -103,23 +129,90 @@ void peer_down(Peer* p) {
   p->listener = evl::IoHandle{};
   p->lines.clear();
   p->up = false;
+  release_held(p);
 }
 
 struct Chaos {
   Peer* peer;
   fake::Rng rng;
+  fake::Kernel* k = nullptr;
+  const char* serial = nullptr;  // telemetry: a device the seed may unplug
+  bool unplugged = false;
+  uint64_t unplugs = 0;
 };
 
-// Every few seconds the seed flips the peer up or down.
+// Every few seconds the seed flips the peer up or down, or (TCP) makes it
+// hostile or well-behaved again; for telemetry it may pull the adapter.
 void on_flip(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
   auto* c = static_cast<Chaos*>(ctx);
-  if (c->peer->up) {
-    if (c->rng.chance(0.3)) peer_down(c->peer);
+  Peer* p = c->peer;
+  const Peer::Mode before = p->mode;
+  if (p->up) {
+    const uint64_t what = c->rng.below(10);
+    if (what < 3) {
+      peer_down(p);
+    } else if (p->tcp && what < 5) {
+      p->mode = what == 3 ? Peer::Mode::kAcceptsAndCloses : Peer::Mode::kStopsReading;
+      if (p->io) (void)loop.io_close(p->io);  // the server restarts in that mode
+      p->io = evl::IoHandle{};
+      p->lines.clear();
+    } else if (p->mode != Peer::Mode::kReads) {
+      p->mode = Peer::Mode::kReads;
+      release_held(p);
+    }
   } else {
-    peer_up(c->peer);
+    peer_up(p);
+  }
+  const bool hostile = !p->up || p->mode != Peer::Mode::kReads;
+  if (!hostile) {
+    p->hostile_since = -1;
+  } else if (p->hostile_since < 0 || before != p->mode) {
+    p->hostile_since = p->hostile_since < 0 ? c->k->monotonic_ns() : p->hostile_since;
+  }
+  if (c->serial != nullptr && c->rng.chance(0.15)) {
+    if (c->unplugged) {
+      (void)c->k->add_serial(c->serial);
+    } else {
+      c->k->unplug_serial(c->serial);
+      ++c->unplugs;
+    }
+    c->unplugged = !c->unplugged;
   }
   (void)loop.timer_restart(h, static_cast<int64_t>(1 + c->rng.below(20)) * kSec);
 }
+
+// A log sink the seed may hang: a pipe nobody reads, full from the start.
+struct Sink {
+  int fds[2] = {-1, -1};
+  bool blocked = false;
+  bool open(fake::Rng& rng) {
+    if (!rng.chance(0.3)) return false;
+    if (hal::pipe2(fds, hal::kCloexec) < 0) return false;
+    char junk[4096] = {};
+    (void)hal::set_status_flags(fds[1], hal::kNonblock);
+    while (hal::write(fds[1], junk, sizeof junk) > 0) {
+    }
+    (void)hal::set_status_flags(fds[1], 0);  // blocking again, as stderr is
+    blocked = true;
+    return true;
+  }
+  ~Sink() {
+    for (int fd : fds) {
+      if (fd >= 0) (void)hal::close(fd);
+    }
+  }
+};
+
+// Catches a loop that spins: many iterations without virtual time moving.
+struct SpinGuard {
+  int64_t last_ns = -1;
+  uint64_t same = 0;
+  bool spinning(int64_t now) {
+    same = now == last_ns ? same + 1 : 0;
+    last_ns = now;
+    return same > 100000;
+  }
+};
 
 sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   sim::Result result;
@@ -142,8 +235,12 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   cfg.link.backoff_initial_ms = 50;
   cfg.link.backoff_max_ms = 2000;
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/bin/alarm");
-  app::Log log("heartbeat");
-  log.set_level(app::Level::kError);
+  Sink sink;
+  fake::Rng sink_rng{seed ^ 0x5151ULL};
+  const bool hung_log = sink.open(sink_rng);
+  app::Log log("heartbeat", hung_log ? sink.fds[1] : 2);
+  log.set_level(hung_log ? app::Level::kDebug : app::Level::kError);
+  if (hung_log) (void)log.attach(*loop);  // as serve() does, before the app starts
   std::unique_ptr<heartbeat::App> app;
   char err[256] = {};
   const int64_t start = k.monotonic_ns();
@@ -155,6 +252,14 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   SIM_CHECK(check, started == 0, std::string("start: ") + err);
   heartbeat::App& hb = *app;
   Chaos chaos{&peer, fake::Rng{seed ^ 0xabcdefULL}};
+  chaos.k = &k;
+  SpinGuard spin;
+  // The alarm's promise: a peer down or hostile for this long has raised it
+  // (the stall timeout to notice a reader that stopped, a check tick, the
+  // alarm delay, and a period of slack).
+  const int64_t alarm_due_ns =
+      evl::ms_to_ns(heartbeat::default_stall_ms(cfg.period_ms) + 2 * cfg.period_ms +
+                    cfg.alarm_after_ms) + kSec;
   evl::TimerHandle flip;
   (void)loop->timer_after(kSec, on_flip, &chaos, &flip);
   const int64_t end = start + virtual_seconds * kSec;
@@ -175,6 +280,14 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
     SIM_CHECK(check, peer.hb_lines <= c.sent, "the server got more beats than were sent");
     SIM_CHECK(check, !peer.seq_went_back, "heartbeat sequence numbers went back");
     SIM_CHECK(check, loop->verify(), "loop.verify() failed");
+    SIM_CHECK(check,
+              peer.hostile_since < 0 || k.monotonic_ns() - peer.hostile_since < alarm_due_ns ||
+                  hb.alarm_raised(),
+              "peer down or hostile for " +
+                  std::to_string((k.monotonic_ns() - peer.hostile_since) / kMs) +
+                  " ms and no alarm");
+    SIM_CHECK(check, !spin.spinning(k.monotonic_ns()), "the loop spins in place");
+    SIM_CHECK(check, k.would_block() == 0, "a read or write would have blocked the loop");
   }
   const heartbeat::Counters& c = hb.counters();
   // Over the whole run, every period produced a beat or a counted miss (a few
@@ -186,6 +299,8 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   SIM_CHECK(check, k.spawned().size() == c.alarms_raised + c.alarms_cleared - c.spawn_errors,
             "alarm command runs do not match the alarms");
   hb.stop();
+  log.detach();
+  release_held(&peer);
   result.trace_hash = k.trace_hash();
   return result;
 }
@@ -203,7 +318,7 @@ void on_sensor(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   const size_t n = s->source->report(s->t++, buf, sizeof buf);
   std::string bytes(buf, n);
   if (s->rng.chance(0.05)) bytes.insert(s->rng.below(bytes.size()), std::string(50, '\x80'));
-  s->dev->emit(bytes);
+  if (s->dev != nullptr) s->dev->emit(bytes);  // unplugged: the sentences go nowhere
 }
 
 sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
@@ -231,8 +346,13 @@ sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
   cfg.health_period_ms = 5000;
   cfg.link.backoff_initial_ms = 50;
   cfg.link.backoff_max_ms = 2000;
-  app::Log log("telemetry");
-  log.set_level(app::Level::kError);
+  cfg.serial_retry_ms = 500;
+  Sink sink;
+  fake::Rng sink_rng{seed ^ 0x7171ULL};
+  const bool hung_log = sink.open(sink_rng);
+  app::Log log("telemetry", hung_log ? sink.fds[1] : 2);
+  log.set_level(hung_log ? app::Level::kDebug : app::Level::kError);
+  if (hung_log) (void)log.attach(*loop);  // as serve() does, before the app starts
   std::unique_ptr<telemetry::App> app;
   char err[256] = {};
   int started = -ENOMEM;
@@ -252,6 +372,9 @@ sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
   evl::TimerHandle sensor_timer, flip;
   (void)loop->timer_start(every, on_sensor, &sensor, &sensor_timer);
   Chaos chaos{&peer, fake::Rng{seed ^ 0xfeedULL}};
+  chaos.k = &k;
+  chaos.serial = "/dev/ttyS1";
+  SpinGuard spin;
   (void)loop->timer_after(kSec, on_flip, &chaos, &flip);
   const int64_t end = k.monotonic_ns() + virtual_seconds * kSec;
   while (!check.failed() && k.monotonic_ns() < end) {
@@ -266,9 +389,17 @@ sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
     SIM_CHECK(check, st.size() <= st.limit(), "the store outgrew its limit");
     SIM_CHECK(check, st.in_flight() <= st.size(), "more records in flight than buffered");
     SIM_CHECK(check, loop->verify(), "loop.verify() failed");
+    SIM_CHECK(check, !spin.spinning(k.monotonic_ns()), "the loop spins in place");
+    SIM_CHECK(check, k.would_block() == 0, "a read or write would have blocked the loop");
+    SIM_CHECK(check, app->counters().serial_hangups <= chaos.unplugs,
+              "more serial hang-ups than unplugs");
+    sensor.dev = k.serial("/dev/ttyS1");  // whatever device is plugged in now
   }
-  SIM_CHECK(check, app->counters().sentences > 0 || virtual_seconds < 5, "no sentence parsed");
+  SIM_CHECK(check, app->counters().sentences > 0 || virtual_seconds < 5 || chaos.unplugs > 0,
+            "no sentence parsed");
   app->stop();
+  log.detach();
+  release_held(&peer);
   result.trace_hash = k.trace_hash();
   return result;
 }
