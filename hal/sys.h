@@ -249,6 +249,13 @@ constexpr int term_signal(int status) { return status & 0x7f; }
 // Per-thread signal mask (pthread_sigmask): set and old may be null.
 [[nodiscard]] int sigprocmask(int how, const uint64_t* set, uint64_t* old);
 [[nodiscard]] int kill(int pid, int signo);
+// The process-wide claim on signals that evl::Loop keeps (one loop per
+// process may watch a signal): not a system call, but process state, so it
+// lives behind the seam (the fake kernel keeps one per simulated process).
+// signal_claim() sets the bits of `mask` if none is set yet and returns
+// true, else changes nothing and returns false.
+[[nodiscard]] bool signal_claim(uint64_t mask);
+void signal_release(uint64_t mask);
 [[nodiscard]] int getpid();
 
 // Clocks and timers.

@@ -4,6 +4,7 @@
 #include "hal/sys_counters.h"
 #endif
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstddef>
@@ -242,6 +243,20 @@ int spawn(const char* path, char* const argv[], int* pid) {
   return 0;
 }
 int waitpid(int pid, int* status, int options) { return ret(::waitpid(pid, status, options)); }
+
+namespace {
+std::atomic<uint64_t> g_claimed_signals{0};
+}  // namespace
+
+bool signal_claim(uint64_t mask) {
+  uint64_t cur = g_claimed_signals.load(std::memory_order_relaxed);
+  do {
+    if ((cur & mask) != 0) return false;
+  } while (!g_claimed_signals.compare_exchange_weak(cur, cur | mask, std::memory_order_acq_rel));
+  return true;
+}
+
+void signal_release(uint64_t mask) { g_claimed_signals.fetch_and(~mask, std::memory_order_acq_rel); }
 int pidfd_open(int pid) {
   const long fd = ::syscall(SYS_pidfd_open, pid, 0);
   if (fd < 0) return -errno;

@@ -89,30 +89,4 @@ void Loop::reap_polled_children() {
   }
 }
 
-int Loop::watch_sigchld(bool on) {
-  const uint64_t bit = hal::sig_bit(hal::kSigChld);
-  if (on == ((internal_signals_ & bit) != 0)) return 0;
-  if (!on) {
-    internal_signals_ &= ~bit;
-    const int r = update_signal_mask(signal_mask_);
-    // SIGCHLD's default action is to ignore it: unblocking is harmless.
-    if ((signal_mask_ & bit) == 0 && (signals_blocked_before_ & bit) == 0) {
-      (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
-    }
-    return r;
-  }
-  uint64_t old = 0;
-  int r = hal::sigprocmask(hal::kSigBlock, &bit, &old);
-  if (r < 0) return r;
-  internal_signals_ |= bit;
-  r = update_signal_mask(signal_mask_);
-  if (r < 0) {
-    internal_signals_ &= ~bit;
-    if ((old & bit) == 0) (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
-    return r;
-  }
-  if ((signal_mask_ & bit) == 0) signals_blocked_before_ = (signals_blocked_before_ & ~bit) | (old & bit);
-  return 0;
-}
-
 }  // namespace evl

@@ -22,6 +22,7 @@ int Loop::defer(DeferFn fn, void* ctx, DeferHandle* out) {
   }
   defer_tail_ = i;
   if (out != nullptr) out->raw = handle::pack(salt_, Kind::kDefer, meta::gen(s->meta), i);
+  if (embedded_ && !dispatching_) (void)kick();  // the parent's poll must see it
   return 0;
 }
 

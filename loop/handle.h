@@ -25,6 +25,8 @@ enum class Kind : uint8_t {
   kWake = 4,
   kDefer = 5,
   kChild = 6,
+  kPrepare = 7,
+  kCheck = 8,
   kInternal = 15,  // the loop's own fds: wake eventfd, signalfd, timerfds
 };
 
@@ -42,6 +44,8 @@ using SignalHandle = TypedHandle<Kind::kSignal>;
 using WakeHandle = TypedHandle<Kind::kWake>;
 using DeferHandle = TypedHandle<Kind::kDefer>;
 using ChildHandle = TypedHandle<Kind::kChild>;
+using PrepareHandle = TypedHandle<Kind::kPrepare>;
+using CheckHandle = TypedHandle<Kind::kCheck>;
 
 namespace handle {
 

@@ -15,6 +15,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   wakes_.init(st_.wakes, st_.wake_capacity);
   defers_.init(st_.defers, st_.defer_capacity);
   children_.init(st_.children, st_.child_capacity);
+  hooks_.init(st_.hooks, st_.hook_capacity);
   timers_.init(st_.timers);
   for (uint32_t i = 0; i < st_.fd_index_size; ++i) st_.fd_index[i] = 0;
   // The salt tells this loop's handles from another's: bits of its address.
@@ -52,6 +53,9 @@ void Loop::close() {
       (void)child_stop(ChildHandle{handle::pack(salt_, Kind::kChild, children_.gen_of(i), i)});
     }
   }
+  for (uint32_t i = 0; i < hooks_.capacity(); ++i) {
+    if (hooks_.live(i)) hooks_.release(i);
+  }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
     if (timers_.pool().live(i)) timers_.stop(i);
   }
@@ -69,6 +73,8 @@ void Loop::close() {
     if (*fd >= 0) (void)hal::close(*fd);
     *fd = -1;
   }
+  embedded_ = false;
+  kicked_ = false;
 }
 
 uint64_t Loop::internal_data(uint32_t id) const {
@@ -82,7 +88,13 @@ int Loop::epoll_add_internal(int fd, uint32_t id) {
 
 uint32_t Loop::active() const {
   return io_.stats().used + signals_.stats().used + wakes_.stats().used +
-         defers_.stats().used + timers_.pool().stats().used + children_.stats().used;
+         defers_.stats().used + timers_.pool().stats().used + children_.stats().used +
+         hooks_.stats().used;
+}
+
+uint32_t Loop::weak() const {
+  return io_.stats().weak + signals_.stats().weak + wakes_.stats().weak +
+         timers_.pool().stats().weak + children_.stats().weak + hooks_.stats().weak;
 }
 
 const LoopHealth& Loop::health() {
@@ -92,6 +104,7 @@ const LoopHealth& Loop::health() {
   health_.defers = defers_.stats();
   health_.timers = timers_.pool().stats();
   health_.children = children_.stats();
+  health_.hooks = hooks_.stats();
   return health_;
 }
 
@@ -124,19 +137,30 @@ void Loop::begin_dispatch() {
   if (time_callbacks_) mark_ns_ = now_ns(hal::kClockMonotonic);
 }
 
+// A stop() requested before run() (or inside a callback) ends it before the
+// next iteration; the request is used up when run() or run_once() returns.
 int Loop::run() {
   if (epfd_ < 0) return -EINVAL;
-  stop_requested_ = false;
-  while (!stop_requested_ && active() > 0) {
-    const int r = run_once(-1);
-    if (r < 0 && r != -EINTR) return r;
+  int r = 0;
+  while (!stop_requested_ && alive()) {
+    r = iterate(-1);
+    if (r < 0 && r != -EINTR) break;
+    r = 0;
   }
   stop_requested_ = false;
-  return 0;
+  return r;
 }
 
 int Loop::run_once(int timeout_ms) {
   if (epfd_ < 0) return -EINVAL;
+  const int r = iterate(timeout_ms);
+  stop_requested_ = false;
+  return r;
+}
+
+bool Loop::alive() const { return defer_head_ != kNoSlot || active() > weak(); }
+
+int Loop::iterate(int timeout_ms) {
   ++health_.iterations;
   if (defer_head_ != kNoSlot || poll_children_) {
     begin_dispatch();
@@ -144,9 +168,10 @@ int Loop::run_once(int timeout_ms) {
     run_defers();
     dispatching_ = false;
   }
+  if (hooks_.stats().used != 0) run_hooks(false);
   // Nothing may block once a deferred call is pending, the loop was stopped,
-  // or nothing is left that could ever wake the wait.
-  if (timeout_ms != 0 && (defer_head_ != kNoSlot || stop_requested_ || active() == 0)) {
+  // or nothing but weak watchers is left (nothing that keeps it alive).
+  if (timeout_ms != 0 && (stop_requested_ || !alive() || defer_head_ != kNoSlot)) {
     timeout_ms = 0;
   }
   if (timers_dirty_) {
@@ -157,9 +182,52 @@ int Loop::run_once(int timeout_ms) {
   if (n < 0) return n;
   health_.events += static_cast<uint64_t>(n);
   begin_dispatch();
+  if (hooks_.stats().used != 0) run_hooks(true);
   for (int i = 0; i < n; ++i) dispatch(st_.events[i]);
   dispatching_ = false;
+  if (embedded_) after_iteration_embedded();
   return n;
+}
+
+// Embedded (fd() was asked for): the epoll fd must be readable whenever
+// run_once(0) has work, so changes made by callbacks are armed now, and
+// pending deferred calls kick the loop's eventfd.
+void Loop::after_iteration_embedded() {
+  if (timers_dirty_) (void)arm_timers();  // on failure it stays dirty: retried
+  if (defer_head_ != kNoSlot || poll_children_) (void)kick();
+}
+
+int Loop::kick() {
+  if (kicked_) return 0;
+  if (const int r = ensure_wake_fd(); r < 0) return r;
+  const uint64_t one = 1;
+  const long r = hal::write(wake_fd_, &one, sizeof one);
+  if (r < 0 && r != -EAGAIN) return static_cast<int>(r);
+  kicked_ = true;
+  return 0;
+}
+
+int Loop::fd() {
+  embedded_ = true;
+  if (epfd_ >= 0 && (timers_dirty_ || defer_head_ != kNoSlot || poll_children_)) {
+    after_iteration_embedded();
+  }
+  return epfd_;
+}
+
+int64_t Loop::next_wakeup_ns() {
+  if (defer_head_ != kNoSlot || poll_children_) return 0;
+  int64_t best = -1;
+  for (int c = 0; c < kClockCount; ++c) {
+    const auto clock = static_cast<Clock>(c);
+    if (timers_.count(clock) == 0) continue;
+    const int64_t at = timers_.arm_time(clock);
+    if (at == TimerSet::kNever) continue;
+    int64_t left = at - now(clock);
+    if (left < 0) left = 0;
+    if (best < 0 || left < best) best = left;
+  }
+  return best;
 }
 
 void Loop::dispatch(const hal::EpollEvent& ev) {

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 #include "hal/sys.h"
@@ -81,6 +82,8 @@ struct LoopStorage {
   uint32_t defer_capacity;
   ChildSlot* children;
   uint32_t child_capacity;
+  HookSlot* hooks;
+  uint32_t hook_capacity;
   hal::EpollEvent* events;
   uint32_t event_capacity;
   TimerStorage timers;
@@ -100,6 +103,8 @@ struct LoopHealth {
   PoolStats defers;
   PoolStats timers;
   PoolStats children;
+  PoolStats hooks;
+  uint64_t signals_discarded = 0;  // pending when their last watcher stopped
   uint64_t timerfd_arms = 0;     // timerfd_settime calls
   uint64_t clock_steps = 0;      // CLOCK_REALTIME steps seen
   int64_t timer_lag_ns_last = 0;  // how late the last timer fired
@@ -136,10 +141,17 @@ class Loop {
   [[nodiscard]] int io_fd(IoHandle h) const;
 
   // --- signals -------------------------------------------------------------
-  // Delivers signo through the loop's signalfd. The signal is blocked in the
-  // calling thread while watched (other threads must block it too, or it may
-  // be delivered to them); stop restores its previous blocked state.
-  // SIGKILL, SIGSTOP and numbers outside 1..64 give -EINVAL.
+  // Delivers signo through the loop's signalfd. A signal may have several
+  // watchers; each delivery calls every one, in start order. The signal is
+  // blocked in the calling thread while watched (other threads must block it
+  // too, or it may be delivered to them); when its last watcher stops, a
+  // delivery still pending is taken and counted (health().signals_discarded),
+  // never left to the default action, and the signal's previous blocked state
+  // comes back. Signals belong to one loop per process: a signalfd hands a
+  // process-directed signal to one reader only, so signal_start() in a second
+  // loop for a signal another loop watches gives -EBUSY (until that loop's
+  // last watcher of it stops). SIGKILL, SIGSTOP and numbers outside 1..64
+  // give -EINVAL.
   [[nodiscard]] int signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out);
   [[nodiscard]] int signal_stop(SignalHandle h);
 
@@ -158,6 +170,32 @@ class Loop {
   // later. A pending deferred call makes the next wait non-blocking.
   [[nodiscard]] int defer(DeferFn fn, void* ctx, DeferHandle* out = nullptr);
   [[nodiscard]] int defer_cancel(DeferHandle h);
+
+  // --- prepare and check hooks --------------------------------------------
+  // A prepare hook runs in every iteration just before the loop waits (after
+  // the deferred calls), a check hook just after the wait returns, before
+  // any event is dispatched; each kind in start order. They let a library
+  // with its own fds and timeouts be driven by the loop without a thread.
+  // With none started they cost one comparison per iteration.
+  [[nodiscard]] int prepare_start(HookFn fn, void* ctx, PrepareHandle* out);
+  [[nodiscard]] int prepare_stop(PrepareHandle h);
+  [[nodiscard]] int check_start(HookFn fn, void* ctx, CheckHandle* out);
+  [[nodiscard]] int check_stop(CheckHandle h);
+
+  // --- weak watchers -----------------------------------------------------
+  // A weak watcher (libuv's unref) works as any other but does not keep
+  // run() going: run() returns when only weak watchers are left, and
+  // run_once() does not block then. For a housekeeping timer (health report,
+  // watchdog pet) in a loop that should end with its real work. Set at any
+  // time after start; active() counts every watcher, weak() the weak ones.
+  [[nodiscard]] int set_weak(IoHandle h, bool weak) { return weak_in(io_, h, weak); }
+  [[nodiscard]] int set_weak(TimerHandle h, bool weak) { return weak_in(timers_.pool(), h, weak); }
+  [[nodiscard]] int set_weak(SignalHandle h, bool weak) { return weak_in(signals_, h, weak); }
+  [[nodiscard]] int set_weak(WakeHandle h, bool weak) { return weak_in(wakes_, h, weak); }
+  [[nodiscard]] int set_weak(ChildHandle h, bool weak) { return weak_in(children_, h, weak); }
+  [[nodiscard]] int set_weak(PrepareHandle h, bool weak) { return weak_in(hooks_, h, weak); }
+  [[nodiscard]] int set_weak(CheckHandle h, bool weak) { return weak_in(hooks_, h, weak); }
+  uint32_t weak() const;
 
   // --- child processes -------------------------------------------------
   // fn runs once, when child process pid exits, with its wait status; the
@@ -195,6 +233,11 @@ class Loop {
   [[nodiscard]] int timer_restart(TimerHandle h, int64_t delay_ns);
   [[nodiscard]] int timer_restart_at(TimerHandle h, int64_t deadline_ns);
   [[nodiscard]] int timer_stop(TimerHandle h);
+  // Changes a timer's period (0: one-shot) from its next expiry on (libuv's
+  // uv_timer_set_repeat): the expiry already scheduled stays. Inside the
+  // callback of a one-shot timer that has fired, the timer has ended: a
+  // period given there does not revive it.
+  [[nodiscard]] int timer_set_period(TimerHandle h, int64_t period_ns);
   // Stops *h if it names a live timer, then zeroes it: "stop if armed and
   // forget", for owners that keep one handle per purpose. A zero or stale
   // handle is simply zeroed.
@@ -213,21 +256,36 @@ class Loop {
   bool verify() const;
 
   // --- running -------------------------------------------------------------
-  // Runs until stop() or until nothing is active (no watcher of any kind and
-  // no deferred call). Retries EINTR from epoll_wait; any other error ends it
-  // with that error. Returns 0 when stopped or idle.
+  // Runs until stop() or until nothing keeps it alive (no watcher but weak
+  // ones, no deferred call). Retries EINTR from epoll_wait; any other error
+  // ends it with that error. Returns 0 when stopped or idle.
   [[nodiscard]] int run();
-  // One iteration: deferred calls, one epoll_wait (timeout_ms: -1 blocks,
-  // 0 polls; it does not block after stop() or with nothing active), dispatch. Returns the number of events fetched or a negative
-  // errno (-EINTR included).
+  // One iteration: deferred calls, prepare hooks, one epoll_wait (timeout_ms:
+  // -1 blocks, 0 polls; it does not block after stop(), with a deferred call
+  // pending, or with nothing that keeps the loop alive), check hooks,
+  // dispatch. Returns the number of events fetched or a negative errno
+  // (-EINTR included).
   [[nodiscard]] int run_once(int timeout_ms);
-  // Ends run() after the current iteration; events already fetched in this
-  // iteration are still delivered (under edge triggering they would be lost).
+  // Ends run() before its next iteration; events already fetched in this
+  // iteration are still delivered (under edge triggering they would be
+  // lost). A stop() before run() makes run() return at once, running no
+  // callback. The request is used up when run() or run_once() returns, so
+  // the next call runs normally.
   void stop() { stop_requested_ = true; }
-  // The epoll fd, for embedding in a parent loop (readable when this loop has
-  // work), or -1 before init().
-  int fd() const { return epfd_; }
-  // Number of active watchers plus pending deferred calls.
+  // The epoll fd, for embedding in a parent loop, or -1 before init(). The
+  // first call makes the loop embedded: from then on the fd is readable
+  // whenever run_once(0) has work (a pending deferred call, a due timer, a
+  // ready fd): timers changed outside callbacks are armed at once (only if
+  // the earliest deadline moved), and a deferred call queued outside an
+  // iteration, or left pending by one, makes it readable through the loop's
+  // eventfd. The parent polls fd() for reading, sleeps at most
+  // next_wakeup_ns(), and calls run_once(0).
+  int fd();
+  // How long a parent may sleep before this loop has work (libuv's
+  // uv_backend_timeout): 0 when a deferred call is pending, -1 when no timer
+  // is scheduled (only an fd can wake it), else ns to the next timer.
+  int64_t next_wakeup_ns();
+  // Number of active watchers (weak ones included) plus pending deferred calls.
   uint32_t active() const;
   const LoopHealth& health();
   // Off by default: timing each callback (health().callback_ns_max) costs one
@@ -260,6 +318,23 @@ class Loop {
   void run_defers();
   void drain_wakes();
   void drain_signals();
+  bool signal_watched(int signo) const;
+  int signal_add(int signo);
+  int signal_remove(int signo);
+  int hook_start(bool check, HookFn fn, void* ctx, uint64_t* raw);
+  void run_hooks(bool check);
+  template <Kind K, class Slot>
+  int weak_in(Pool<Slot>& pool, TypedHandle<K> h, bool weak) {
+    if (lookup(pool, h) == nullptr) return -ESTALE;
+    pool.set_weak(handle::index(h.raw), weak);
+    return 0;
+  }
+  bool alive() const;
+  int iterate(int timeout_ms);
+  void after_iteration_embedded();
+  int kick();
+  int ensure_wake_fd();
+  void timers_changed();
   void dispatch_child(uint64_t data);
   void finish_child(uint32_t index, int status);
   void reap_polled_children();
@@ -285,6 +360,7 @@ class Loop {
   Pool<WakeSlot> wakes_;
   Pool<DeferSlot> defers_;
   Pool<ChildSlot> children_;
+  Pool<HookSlot> hooks_;
   TimerSet timers_;
   int timer_fd_[kClockCount] = {-1, -1, -1};
   int64_t armed_ns_[kClockCount] = {TimerSet::kNever, TimerSet::kNever, TimerSet::kNever};
@@ -310,6 +386,10 @@ class Loop {
   bool timers_dirty_ = false;  // a timer changed since the timerfds were last armed
   int64_t mark_ns_ = 0;       // monotonic: after epoll_wait, then after each callback
   bool dispatching_ = false;
+  bool embedded_ = false;  // fd() was asked for (see fd())
+  bool kicked_ = false;    // the eventfd was written to wake a parent's poll
+  uint32_t signal_seq_ = 0;
+  uint32_t hook_seq_ = 0;
 };
 
 }  // namespace evl

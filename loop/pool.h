@@ -22,6 +22,7 @@ struct PoolStats {
   uint32_t used = 0;
   uint32_t high_water = 0;
   uint32_t retired = 0;  // slots whose generation ran out (see above)
+  uint32_t weak = 0;     // of used: weak watchers (they do not keep run() going)
 };
 
 constexpr uint32_t kNoSlot = 0xffffffffu;
@@ -32,7 +33,7 @@ class Pool {
   void init(Slot* slots, uint32_t capacity) {
     assert(capacity <= handle::kMaxIndex);
     slots_ = slots;
-    stats_ = PoolStats{capacity, 0, 0, 0};
+    stats_ = PoolStats{capacity, 0, 0, 0, 0};
     free_ = kNoSlot;
     for (uint32_t i = capacity; i-- > 0;) {
       slots_[i].meta = meta::with_gen(1);
@@ -57,6 +58,7 @@ class Pool {
     Slot& s = slots_[i];
     assert(meta::live(s.meta));
     --stats_.used;
+    if ((s.meta & meta::kWeak) != 0) --stats_.weak;
     const uint32_t g = meta::gen(s.meta);
     if (g >= handle::kGenMask) {
       s.meta = meta::with_gen(g);  // not live, not free: retired for good
@@ -77,6 +79,17 @@ class Pool {
   }
 
   bool live(uint32_t index) const { return meta::live(slots_[index].meta); }
+  // Marks a live slot weak or strong, keeping the weak count.
+  void set_weak(uint32_t index, bool weak) {
+    uint32_t& m = slots_[index].meta;
+    if (((m & meta::kWeak) != 0) == weak) return;
+    m ^= meta::kWeak;
+    if (weak) {
+      ++stats_.weak;
+    } else {
+      --stats_.weak;
+    }
+  }
   Slot& at(uint32_t index) const { return slots_[index]; }
   uint32_t gen_of(uint32_t index) const { return meta::gen(slots_[index].meta); }
   const PoolStats& stats() const { return stats_; }

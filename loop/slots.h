@@ -3,8 +3,9 @@
 // Every slot has a 32-bit meta word:
 //   bits 8..31  generation (24 bits, never 0 for a slot in use)
 //   bit  7      live: the slot holds a started watcher
-//   bits 0..6   the kind's own bits (timers: clock, overrun policy, lifted;
-//               the other kinds use none)
+//   bit  6      weak: the watcher does not keep run() going (Loop::set_weak)
+//   bits 0..5   the kind's own bits (timers: clock, overrun policy, lifted;
+//               hooks: check; the other kinds use none)
 // A slot whose generation would wrap is retired instead of reused (see
 // Pool::release), so a handle is never valid twice.
 #pragma once
@@ -24,7 +25,8 @@ namespace meta {
 
 constexpr uint32_t kGenShift = 8;
 constexpr uint32_t kLive = 1u << 7;
-constexpr uint32_t kKindBits = kLive - 1;
+constexpr uint32_t kWeak = 1u << 6;
+constexpr uint32_t kKindBits = kWeak - 1;
 
 constexpr uint32_t gen(uint32_t m) { return m >> kGenShift; }
 constexpr bool live(uint32_t m) { return (m & kLive) != 0; }
@@ -60,6 +62,7 @@ struct SignalSlot {
     int32_t signo;
     uint32_t next_free;
   };
+  uint32_t seq;  // start order: watchers of one signal are called in it
   uint32_t& link() { return next_free; }
 };
 
@@ -82,6 +85,21 @@ struct DeferSlot {
   uint32_t prev;  // FIFO predecessor
   uint32_t seq;   // order of queueing, to split batches
   uint32_t& link() { return next; }
+};
+
+// Prepare hooks run just before the loop waits, check hooks just after it
+// wakes (before any event is dispatched).
+using HookFn = void (*)(Loop& loop, void* ctx);
+
+struct HookSlot {
+  HookFn fn;
+  void* ctx;
+  uint32_t meta;  // kind bit 0: a check hook (else prepare)
+  union {
+    uint32_t seq;  // start order
+    uint32_t next_free;
+  };
+  uint32_t& link() { return next_free; }
 };
 
 struct ChildSlot {

@@ -24,7 +24,7 @@ namespace detail {
 // A base class, so the arrays exist before Loop's constructor fills them.
 template <uint32_t IoCapacity, uint32_t TimerCapacity, uint32_t SignalCapacity,
           uint32_t WakeCapacity, uint32_t DeferCapacity, uint32_t EventCapacity,
-          uint32_t OtherClockTimers, uint32_t ChildCapacity>
+          uint32_t OtherClockTimers, uint32_t ChildCapacity, uint32_t HookCapacity>
 struct LoopArrays {
   static constexpr uint32_t kFdIndexSize = round_up_pow2(2 * IoCapacity);
   static constexpr uint32_t kOther = OtherClockTimers < TimerCapacity ? OtherClockTimers
@@ -39,12 +39,13 @@ struct LoopArrays {
   WakeSlot wakes[WakeCapacity];
   DeferSlot defers[DeferCapacity];
   ChildSlot children[ChildCapacity];
+  HookSlot hooks[HookCapacity];
   hal::EpollEvent events[EventCapacity];
 
   LoopStorage storage() {
     return LoopStorage{io,       IoCapacity,    fd_index, kFdIndexSize,  signals,
                        SignalCapacity, wakes,  WakeCapacity, defers, DeferCapacity,
-                       children, ChildCapacity, events,   EventCapacity,
+                       children, ChildCapacity, hooks, HookCapacity, events, EventCapacity,
                        TimerStorage{timers,
                                     TimerCapacity,
                                     {mono_heap, boot_heap, real_heap},
@@ -56,22 +57,24 @@ struct LoopArrays {
 
 // Capacities: io watchers, timers (all clocks), signals, wake-up watchers,
 // deferred calls, epoll events fetched per iteration, how many of the
-// timers may be on CLOCK_BOOTTIME and on CLOCK_REALTIME each, and child
-// process watchers.
+// timers may be on CLOCK_BOOTTIME and on CLOCK_REALTIME each, child
+// process watchers, and prepare and check hooks (together).
 template <uint32_t IoCapacity, uint32_t TimerCapacity = 16, uint32_t SignalCapacity = 8,
           uint32_t WakeCapacity = 4, uint32_t DeferCapacity = 16, uint32_t EventCapacity = 64,
-          uint32_t OtherClockTimers = 16, uint32_t ChildCapacity = 2>
+          uint32_t OtherClockTimers = 16, uint32_t ChildCapacity = 2, uint32_t HookCapacity = 2>
 class StaticLoop
     : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
-                                 DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity>,
+                                 DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity,
+                                 HookCapacity>,
       public Loop {
   static_assert(IoCapacity >= 1 && SignalCapacity >= 1 && WakeCapacity >= 1, "capacity");
   static_assert(DeferCapacity >= 1 && EventCapacity >= 1 && TimerCapacity >= 1, "capacity");
-  static_assert(OtherClockTimers >= 1 && ChildCapacity >= 1, "capacity");
+  static_assert(OtherClockTimers >= 1 && ChildCapacity >= 1 && HookCapacity >= 1, "capacity");
   static_assert(IoCapacity <= handle::kMaxIndex && TimerCapacity <= handle::kMaxIndex,
                 "capacity above the handle's index range");
   using Arrays = detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
-                                    DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity>;
+                                    DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity,
+                                    HookCapacity>;
 
  public:
   StaticLoop() : Arrays(), Loop(Arrays::storage()) {}

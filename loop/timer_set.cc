@@ -132,7 +132,9 @@ void TimerSet::stop(uint32_t index) {
 
 void TimerSet::finish(uint32_t index) {
   const TimerSlot& s = st_.slots[index];
-  if (meta::live(s.meta) && !in_heap(s) && s.period_ns == 0) pool_.release(index);
+  // Out of the heap after its callback: a one-shot that was not restarted
+  // (also one given a period inside that callback: it had already ended).
+  if (meta::live(s.meta) && !in_heap(s)) pool_.release(index);
 }
 
 int64_t TimerSet::arm_time(Clock clock) {

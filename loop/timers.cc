@@ -71,7 +71,7 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
   const int s = timers_.start(spec.clock, deadline, spec.period_ns, spec.overrun,
                               static_cast<uint32_t>(spec.slack_ns / 1000), fn, ctx, &i);
   if (s < 0) return s;
-  timers_dirty_ = true;
+  timers_changed();
   out->raw = handle::pack(salt_, Kind::kTimer, timers_.pool().gen_of(i), i);
   return 0;
 }
@@ -83,7 +83,7 @@ int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
   if (delay_ns < 0) return -EINVAL;
   const Clock c = TimerSet::clock_of(timers_.pool().at(i));
   timers_.restart(i, add_sat(c == Clock::kMonotonic ? timer_base_ns() : now(c), delay_ns));
-  timers_dirty_ = true;
+  timers_changed();
   return 0;
 }
 
@@ -93,7 +93,7 @@ int Loop::timer_restart_at(TimerHandle h, int64_t deadline_ns) {
   if (f < 0) return f;
   if (deadline_ns < 0) return -EINVAL;
   timers_.restart(i, deadline_ns);
-  timers_dirty_ = true;
+  timers_changed();
   return 0;
 }
 
@@ -102,7 +102,23 @@ int Loop::timer_stop(TimerHandle h) {
   const int f = timer_find(h, &i);
   if (f < 0) return f;
   timers_.stop(i);
+  timers_changed();
+  return 0;
+}
+
+// Outside callbacks an embedded loop arms at once, so that a parent polling
+// fd() sees the new deadline; otherwise the next iteration arms, once.
+void Loop::timers_changed() {
   timers_dirty_ = true;
+  if (embedded_ && !dispatching_) (void)arm_timers();
+}
+
+int Loop::timer_set_period(TimerHandle h, int64_t period_ns) {
+  uint32_t i = 0;
+  const int f = timer_find(h, &i);
+  if (f < 0) return f;
+  if (period_ns < 0) return -EINVAL;
+  timers_.pool().at(i).period_ns = period_ns;  // read at the next expiry
   return 0;
 }
 
@@ -133,7 +149,7 @@ int Loop::clock_step_watch(ClockStepFn fn, void* ctx) {
   step_fn_ = fn;
   step_ctx_ = ctx;
   armed_ns_[kRealtime] = kArmUnknown;
-  timers_dirty_ = true;
+  timers_changed();
   return 0;
 }
 

@@ -11,19 +11,23 @@ constexpr uint64_t kCountMask = 0xffffffffu;
 
 }  // namespace
 
+int Loop::ensure_wake_fd() {
+  if (wake_fd_ >= 0) return 0;
+  const int fd = hal::eventfd(0, hal::kCloexec | hal::kNonblock);
+  if (fd < 0) return fd;
+  const int r = epoll_add_internal(fd, kWakeFd);
+  if (r < 0) {
+    (void)hal::close(fd);
+    return r;
+  }
+  wake_fd_ = fd;
+  return 0;
+}
+
 int Loop::wake_start(WakeFn fn, void* ctx, WakeHandle* out) {
   if (out == nullptr || fn == nullptr) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
-  if (wake_fd_ < 0) {
-    const int fd = hal::eventfd(0, hal::kCloexec | hal::kNonblock);
-    if (fd < 0) return fd;
-    const int r = epoll_add_internal(fd, kWakeFd);
-    if (r < 0) {
-      (void)hal::close(fd);
-      return r;
-    }
-    wake_fd_ = fd;
-  }
+  if (const int r = ensure_wake_fd(); r < 0) return r;
   uint32_t i = 0;
   WakeSlot* s = wakes_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
@@ -69,6 +73,7 @@ int Loop::wake(WakeHandle h) {
 void Loop::drain_wakes() {
   uint64_t value = 0;
   (void)hal::read(wake_fd_, &value, sizeof value);
+  kicked_ = false;  // a kick (see kick()) only woke the wait
   for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
     WakeSlot& s = wakes_.at(i);
     if (!meta::live(s.meta)) continue;

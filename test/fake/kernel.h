@@ -180,6 +180,14 @@ class Kernel {
   // delivered to its default disposition.
   void raise(int signo);
   uint64_t blocked_mask() const { return blocked_; }
+  // The process-wide claim of hal::signal_claim(): one per fake process.
+  bool claim_signals(uint64_t mask) {
+    if ((claimed_signals_ & mask) != 0) return false;
+    claimed_signals_ |= mask;
+    return true;
+  }
+  void release_signals(uint64_t mask) { claimed_signals_ &= ~mask; }
+  uint64_t claimed_signals() const { return claimed_signals_; }
   uint64_t pending_mask() const { return pending_; }
   uint64_t delivered_unblocked(int signo) const { return delivered_[signo]; }
 
@@ -348,6 +356,7 @@ class Kernel {
   uint64_t signal_seq_ = 1;
   uint64_t delivered_[65] = {};
   uint64_t would_block_ = 0;
+  uint64_t claimed_signals_ = 0;
 };
 
 }  // namespace fake

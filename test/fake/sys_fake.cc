@@ -198,6 +198,9 @@ int waitpid(int pid, int* status, int options) {
   return static_cast<int>(k.trace(Call::kWaitpid, k.sys_waitpid(pid, status, options)));
 }
 
+bool signal_claim(uint64_t mask) { return Kernel::current().claim_signals(mask); }
+void signal_release(uint64_t mask) { Kernel::current().release_signals(mask); }
+
 int pidfd_open(int pid) {
   Kernel& k = Kernel::current();
   return static_cast<int>(k.trace(Call::kPidfdOpen, k.sys_pidfd_open(pid)));

@@ -27,6 +27,9 @@ void on_signal(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx)
   ++*static_cast<int*>(ctx);
 }
 void on_defer(evl::Loop&, void* ctx) { ++*static_cast<int*>(ctx); }
+void on_hook(evl::Loop&, void* ctx) { ++*static_cast<int*>(ctx); }
+void on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void*) {}
+void on_child(evl::Loop&, evl::ChildHandle, int, int, void*) {}
 
 using BigLoop = evl::StaticLoop<64, 64, 4, 4, 16>;
 
@@ -42,6 +45,15 @@ TEST(RealKernel, no_heap_allocation_after_init_under_churn) {
   uint32_t woken = 0;
   int signals = 0;
   int defers = 0;
+  int hooks = 0;
+  // A child that lives through the churn: its watcher is started and
+  // stopped every round (spawning itself is libc's business, outside).
+  char sh[] = "/bin/sh";
+  char c[] = "-c";
+  char body[] = "exec sleep 600";  // until we kill it
+  char* argv[] = {sh, c, body, nullptr};
+  int child = -1;
+  CHECK_EQUAL(0, hal::spawn(sh, argv, &child));
   testsupport::AllocCounter counter;
   for (int round = 0; round < 2000; ++round) {
     IoHandle h[32];
@@ -58,8 +70,25 @@ TEST(RealKernel, no_heap_allocation_after_init_under_churn) {
     evl::DeferHandle d;
     CHECK_EQUAL(0, loop.defer(on_defer, &defers, &d));
     if (round % 3 == 0) CHECK_EQUAL(0, loop.defer_cancel(d));
+    evl::PrepareHandle ph;
+    evl::CheckHandle ch;
+    CHECK_EQUAL(0, loop.prepare_start(on_hook, &hooks, &ph));
+    CHECK_EQUAL(0, loop.check_start(on_hook, &hooks, &ch));
+    CHECK_EQUAL(0, loop.set_weak(ch, true));
+    evl::TimerSpec every;
+    every.period_ns = evl::kSec;
+    evl::TimerHandle t;
+    CHECK_EQUAL(0, loop.timer_start(every, on_timer, nullptr, &t));
+    CHECK_EQUAL(0, loop.timer_set_period(t, 2 * evl::kSec));
+    CHECK_EQUAL(0, loop.set_weak(t, true));
+    evl::ChildHandle kid;
+    CHECK_EQUAL(0, loop.child_start(child, on_child, nullptr, &kid));
     CHECK(loop.run_once(0) >= 0);
     CHECK(loop.run_once(0) >= 0);
+    CHECK_EQUAL(0, loop.child_stop(kid));
+    CHECK_EQUAL(0, loop.timer_stop(t));
+    CHECK_EQUAL(0, loop.prepare_stop(ph));
+    CHECK_EQUAL(0, loop.check_stop(ch));
     for (int i = 0; i < 32; ++i) CHECK_EQUAL(0, loop.io_stop(h[i]));
     CHECK_EQUAL(0, loop.wake_stop(w));
     CHECK_EQUAL(0, loop.signal_stop(s));
@@ -71,6 +100,9 @@ TEST(RealKernel, no_heap_allocation_after_init_under_churn) {
   CHECK_EQUAL(2000u, woken);
   CHECK_EQUAL(20, signals);
   CHECK(defers >= 1333);
+  CHECK_EQUAL(2 * 2000 * 2, hooks);  // two hooks, two iterations a round
+  CHECK_EQUAL(0, hal::kill(child, SIGKILL));
+  CHECK_EQUAL(child, hal::waitpid(child, nullptr, 0));
   for (auto& p : pipes) {
     CHECK_EQUAL(0, hal::close(p[0]));
     CHECK_EQUAL(0, hal::close(p[1]));
