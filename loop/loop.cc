@@ -10,13 +10,13 @@
 namespace evl {
 
 Loop::Loop(const LoopStorage& storage) : st_(storage) {
-  io_.init(st_.io, st_.io_capacity);
-  signals_.init(st_.signals, st_.signal_capacity);
-  wakes_.init(st_.wakes, st_.wake_capacity);
-  defers_.init(st_.defers, st_.defer_capacity);
-  children_.init(st_.children, st_.child_capacity);
-  hooks_.init(st_.hooks, st_.hook_capacity);
-  timers_.init(st_.timers);
+  io_.init(st_.io, st_.io_capacity, &keepers_);
+  signals_.init(st_.signals, st_.signal_capacity, &keepers_);
+  wakes_.init(st_.wakes, st_.wake_capacity, &keepers_);
+  defers_.init(st_.defers, st_.defer_capacity, &keepers_);
+  children_.init(st_.children, st_.child_capacity, &keepers_);
+  hooks_.init(st_.hooks, st_.hook_capacity, &keepers_);
+  timers_.init(st_.timers, &keepers_);
   for (uint32_t i = 0; i < st_.fd_index_size; ++i) st_.fd_index[i] = 0;
   // The salt tells this loop's handles from another's: bits of its address.
   const auto a = reinterpret_cast<uintptr_t>(this);
@@ -158,7 +158,7 @@ int Loop::run_once(int timeout_ms) {
   return r;
 }
 
-bool Loop::alive() const { return defer_head_ != kNoSlot || active() > weak(); }
+bool Loop::alive() const { return keepers_ != 0; }  // defers are never weak
 
 int Loop::iterate(int timeout_ms) {
   ++health_.iterations;

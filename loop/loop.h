@@ -11,11 +11,13 @@
 // Errors: every call returns 0 (or a count) on success and a negative errno
 // on failure, and changes nothing on failure. Caller misuse gives -EINVAL
 // (bad argument or flags), -EBADF (negative fd), -ENOSPC (pool full),
-// -ESTALE (stale or foreign handle), -EEXIST (fd or signal already watched);
+// -ESTALE (stale or foreign handle), -EEXIST (fd already watched), -EBUSY
+// (signal watched by another loop of the process);
 // kernel errors from the seam pass through unchanged.
 //
 // Callbacks run on the loop's thread, one at a time. Inside any callback the
-// caller may start or stop any watcher, itself included, and may call stop().
+// caller may start or stop any watcher, itself included, and may call stop()
+// (which ends run() before its next iteration, or keeps it from starting).
 // A watcher stopped inside a callback receives no further callback, even for
 // an event already fetched in the same batch; a slot reused in the same batch
 // does not receive the old watcher's event (the event carries the handle).
@@ -334,7 +336,12 @@ class Loop {
   void after_iteration_embedded();
   int kick();
   int ensure_wake_fd();
-  void timers_changed();
+  // Outside callbacks an embedded loop arms at once, so that a parent
+  // polling fd() sees the new deadline; otherwise the next iteration arms.
+  void timers_changed() {
+    timers_dirty_ = true;
+    if (embedded_ && !dispatching_) (void)arm_timers();
+  }
   void dispatch_child(uint64_t data);
   void finish_child(uint32_t index, int status);
   void reap_polled_children();
@@ -387,6 +394,7 @@ class Loop {
   int64_t mark_ns_ = 0;       // monotonic: after epoll_wait, then after each callback
   bool dispatching_ = false;
   bool embedded_ = false;  // fd() was asked for (see fd())
+  uint32_t keepers_ = 0;   // live watchers that are not weak, and pending defers (Pool)
   bool kicked_ = false;    // the eventfd was written to wake a parent's poll
   uint32_t signal_seq_ = 0;
   uint32_t hook_seq_ = 0;

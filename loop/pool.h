@@ -30,9 +30,13 @@ constexpr uint32_t kNoSlot = 0xffffffffu;
 template <class Slot>
 class Pool {
  public:
-  void init(Slot* slots, uint32_t capacity) {
+  // keepers: a counter shared by all of a loop's pools, of the live slots
+  // that are not weak (what keeps run() going), so that the loop can ask
+  // "anything alive?" with one load. May be null.
+  void init(Slot* slots, uint32_t capacity, uint32_t* keepers = nullptr) {
     assert(capacity <= handle::kMaxIndex);
     slots_ = slots;
+    keepers_ = keepers != nullptr ? keepers : &own_keepers_;
     stats_ = PoolStats{capacity, 0, 0, 0, 0};
     free_ = kNoSlot;
     for (uint32_t i = capacity; i-- > 0;) {
@@ -50,6 +54,7 @@ class Pool {
     free_ = s.link();
     s.meta = meta::with_gen(meta::gen(s.meta)) | meta::kLive;
     if (++stats_.used > stats_.high_water) stats_.high_water = stats_.used;
+    ++*keepers_;
     *index = i;
     return &s;
   }
@@ -58,7 +63,11 @@ class Pool {
     Slot& s = slots_[i];
     assert(meta::live(s.meta));
     --stats_.used;
-    if ((s.meta & meta::kWeak) != 0) --stats_.weak;
+    if ((s.meta & meta::kWeak) != 0) {
+      --stats_.weak;
+    } else {
+      --*keepers_;
+    }
     const uint32_t g = meta::gen(s.meta);
     if (g >= handle::kGenMask) {
       s.meta = meta::with_gen(g);  // not live, not free: retired for good
@@ -86,8 +95,10 @@ class Pool {
     m ^= meta::kWeak;
     if (weak) {
       ++stats_.weak;
+      --*keepers_;
     } else {
       --stats_.weak;
+      ++*keepers_;
     }
   }
   Slot& at(uint32_t index) const { return slots_[index]; }
@@ -99,6 +110,8 @@ class Pool {
   Slot* slots_ = nullptr;
   uint32_t free_ = kNoSlot;
   PoolStats stats_;
+  uint32_t* keepers_ = &own_keepers_;
+  uint32_t own_keepers_ = 0;
 };
 
 }  // namespace evl

@@ -15,9 +15,9 @@ uint32_t first_child(uint32_t pos) { return pos * kArity + 1; }
 
 }  // namespace
 
-void TimerSet::init(const TimerStorage& st) {
+void TimerSet::init(const TimerStorage& st, uint32_t* keepers) {
   st_ = st;
-  pool_.init(st.slots, st.capacity);
+  pool_.init(st.slots, st.capacity, keepers);
   for (uint32_t& n : heap_size_) n = 0;
   seq_ = 0;
 }

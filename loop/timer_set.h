@@ -77,7 +77,7 @@ class TimerSet {
  public:
   static constexpr int64_t kNever = INT64_MAX;
 
-  void init(const TimerStorage& st);
+  void init(const TimerStorage& st, uint32_t* keepers = nullptr);
 
   // Adds a timer; returns 0 and its slot index, -ENOSPC when the pool or the
   // clock's heap is full.

@@ -106,13 +106,6 @@ int Loop::timer_stop(TimerHandle h) {
   return 0;
 }
 
-// Outside callbacks an embedded loop arms at once, so that a parent polling
-// fd() sees the new deadline; otherwise the next iteration arms, once.
-void Loop::timers_changed() {
-  timers_dirty_ = true;
-  if (embedded_ && !dispatching_) (void)arm_timers();
-}
-
 int Loop::timer_set_period(TimerHandle h, int64_t period_ns) {
   uint32_t i = 0;
   const int f = timer_find(h, &i);
