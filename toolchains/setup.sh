@@ -11,6 +11,9 @@ HOST_PKGS=(
   clang-14 libclang-rt-14-dev
   libev-dev libuv1-dev valgrind
   socat gcovr
+  procps
+  mosquitto mosquitto-clients libmosquitto-dev
+  influxdb influxdb-client
 )
 FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64)
 
@@ -70,8 +73,20 @@ if [ "$update_ok" -eq 0 ]; then
 fi
 
 say "installing: ${missing[*]}"
-if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-     "${missing[@]}" >/tmp/setup-apt-install.log 2>&1; then
+# Servers in the list (mosquitto, influxd) are for tests that start their own
+# instance on a free loopback port: their packages must not start a system
+# instance. policy-rc.d tells invoke-rc.d "not now" (exit 101) during the
+# install; it is removed afterwards, if we put it there.
+POLICY=/usr/sbin/policy-rc.d
+OWN_POLICY=0
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null && $SUDO chmod 755 "$POLICY" && OWN_POLICY=1
+fi
+install_ok=1
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/tmp/setup-apt-install.log 2>&1 || install_ok=0
+[ "$OWN_POLICY" -eq 1 ] && $SUDO rm -f "$POLICY"
+if [ "$install_ok" -eq 0 ]; then
   tail -n 20 /tmp/setup-apt-install.log >&2
   [ "$update_ok" -eq 0 ] && die "cannot reach Debian's package archive (apt-get update failed, see /tmp/setup-apt-update.log)"
   die "apt-get install failed for: ${missing[*]} (log: /tmp/setup-apt-install.log)"

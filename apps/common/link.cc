@@ -22,15 +22,39 @@ int64_t check_ms(const LinkConfig& c) {
 
 int parse_url(const char* text, Url* out) {
   if (text == nullptr || out == nullptr) return -EINVAL;
+  static const struct {
+    const char* prefix;
+    Scheme scheme;
+  } kSchemes[] = {{"tcp://", Scheme::kTcp},
+                  {"udp://", Scheme::kUdp},
+                  {"mqtt://", Scheme::kMqtt},
+                  {"http://", Scheme::kHttp}};
   Url u;
-  if (std::strncmp(text, "tcp://", 6) == 0) {
-    u.scheme = Scheme::kTcp;
-  } else if (std::strncmp(text, "udp://", 6) == 0) {
-    u.scheme = Scheme::kUdp;
-  } else {
-    return -EINVAL;
+  const char* rest = nullptr;
+  for (const auto& k : kSchemes) {
+    const size_t n = std::strlen(k.prefix);
+    if (std::strncmp(text, k.prefix, n) == 0) {
+      u.scheme = k.scheme;
+      rest = text + n;
+    }
   }
-  if (hal::parse_address(text + 6, &u.addr) < 0) return -EINVAL;
+  if (rest == nullptr) return -EINVAL;
+  char host[96];
+  const char* slash = std::strchr(rest, '/');
+  const size_t host_len = slash != nullptr ? static_cast<size_t>(slash - rest) : std::strlen(rest);
+  if (host_len == 0 || host_len >= sizeof host) return -EINVAL;
+  std::memcpy(host, rest, host_len);
+  host[host_len] = '\0';
+  if ((slash != nullptr) != (u.scheme == Scheme::kHttp)) return -EINVAL;  // only http has a path
+  if (slash != nullptr) {
+    const size_t plen = std::strlen(slash);
+    if (plen >= sizeof u.path) return -EINVAL;
+    for (const char* c = slash; *c != '\0'; ++c) {
+      if (*c <= ' ' || *c > '~') return -EINVAL;  // it goes into a request line verbatim
+    }
+    std::memcpy(u.path, slash, plen + 1);
+  }
+  if (hal::parse_address(host, &u.addr) < 0) return -EINVAL;
   const int f = hal::address_family(u.addr);
   if ((f != hal::kAfInet && f != hal::kAfInet6) || hal::address_port(u.addr) == 0) return -EINVAL;
   *out = u;
@@ -307,6 +331,11 @@ void Link::probe() {
   probe_sent_ = hal::dgram_send(fd_, "", 0, nullptr) == 0;
   ++attempt_;
   enter(State::kProbing, next_backoff_ms());
+}
+
+void Link::drop(int err) {
+  if (state_ == State::kIdle || state_ == State::kBackoff) return;
+  fail(err);
 }
 
 void Link::flush() {

@@ -50,14 +50,18 @@
 
 namespace app {
 
-enum class Scheme : uint8_t { kTcp, kUdp };
+// tcp: lines; udp: datagrams; mqtt and http: framed protocols over TCP.
+enum class Scheme : uint8_t { kTcp, kUdp, kMqtt, kHttp };
 
 struct Url {
   Scheme scheme = Scheme::kTcp;
   hal::SockAddr addr;
+  char path[128] = {};  // http: the path and query ("/write?db=x"); else empty
 };
 
-// "tcp://192.0.2.1:9000", "udp://[::1]:9000": 0, or -EINVAL.
+// "tcp://192.0.2.1:9000", "udp://[::1]:9000", "mqtt://192.0.2.1:1883",
+// "http://192.0.2.1:8086/write?db=x" (IP literals only; http needs a path
+// of printable ASCII without spaces): 0, or -EINVAL.
 [[nodiscard]] int parse_url(const char* text, Url* out);
 
 struct LinkConfig {
@@ -120,10 +124,15 @@ class Link {
   void stop();
   State state() const { return state_; }
   bool up() const { return state_ == State::kUp || state_ == State::kDelivering; }
-  bool stream() const { return url_.scheme == Scheme::kTcp; }
+  bool stream() const { return url_.scheme != Scheme::kUdp; }
   // Stream: appends to the out-ring (-ENOBUFS if it does not fit). Datagram:
   // sends one datagram now (its error if it fails). -ENOTCONN unless up().
   [[nodiscard]] int send(const void* data, size_t len);
+  // A protocol above found the peer's bytes unacceptable (a malformed frame,
+  // a refusal, a missed keepalive): the connection goes down with err and
+  // is retried after the back-off, as any failure. No-op unless connected
+  // or connecting.
+  void drop(int err);
   size_t out_space() const { return out_.space(); }
   size_t out_pending() const { return out_.size(); }
   const LinkStats& stats() const { return stats_; }

@@ -1,0 +1,291 @@
+#include "apps/mqtt/client.h"
+
+#include <cerrno>
+#include <cstring>
+
+namespace mqtt {
+namespace {
+
+constexpr int64_t kMinTickMs = 1000;
+
+}  // namespace
+
+int Client::start(evl::Loop& loop, const app::Url& url, const app::LinkConfig& link,
+                  const ClientConfig& cfg, const ClientEvents& ev) {
+  if (url.scheme != app::Scheme::kMqtt || cfg.client_id[0] == '\0') return -EINVAL;
+  if (cfg.keepalive_s < 0 || cfg.keepalive_s > 65535) return -EINVAL;
+  loop_ = &loop;
+  cfg_ = cfg;
+  ev_ = ev;
+  connect_timeout_ms_ = link.connect_timeout_ms;
+  app::LinkEvents le;
+  le.up = on_up;
+  le.delivering = on_delivering;
+  le.down = on_down;
+  le.received = on_received;
+  le.drained = on_drained;
+  le.ctx = this;
+  return link_.start(loop, url, link, le);
+}
+
+void Client::stop() {
+  if (loop_ == nullptr) return;
+  if (session_) {
+    uint8_t bye[2];
+    (void)link_.send(bye, encode_disconnect(bye, sizeof bye));  // best effort
+  }
+  loop_->timer_clear(&timer_);
+  link_.stop();
+  session_ = false;
+  loop_ = nullptr;
+}
+
+size_t Client::inflight() const {
+  size_t n = 0;
+  for (const Slot& s : inflight_) n += s.used ? 1 : 0;
+  return n;
+}
+
+bool Client::send(const uint8_t* data, size_t len) {
+  if (len == 0 || link_.send(data, len) < 0) return false;
+  sent_since_tick_ = true;
+  return true;
+}
+
+uint16_t Client::next_id() {
+  for (;;) {
+    last_id_ = static_cast<uint16_t>(last_id_ + 1);
+    if (last_id_ == 0) continue;
+    bool taken = false;
+    for (const Slot& s : inflight_) taken = taken || (s.used && s.id == last_id_);
+    if (!taken) return last_id_;
+  }
+}
+
+int Client::publish0(const char* topic, const void* data, size_t len, bool retain) {
+  if (!session_) return -ENOTCONN;
+  uint8_t buf[kMaxPublish];
+  const size_t n = encode_publish(topic, data, len, 0, retain, false, 0, buf, sizeof buf);
+  if (n == 0) return -EMSGSIZE;
+  if (n > link_.out_space()) return -ENOBUFS;
+  if (!send(buf, n)) return -ENOTCONN;
+  ++stats_.published0;
+  return 0;
+}
+
+int Client::publish1(const char* topic, const void* data, size_t len, bool retain, uint32_t tag) {
+  if (loop_ == nullptr) return -ENOTCONN;
+  Slot* slot = nullptr;
+  for (Slot& s : inflight_) {
+    if (!s.used) {
+      slot = &s;
+      break;
+    }
+  }
+  if (slot == nullptr) return -ENOSPC;
+  const uint16_t id = next_id();
+  const size_t n = encode_publish(topic, data, len, 1, retain, false, id, slot->packet,
+                                  sizeof slot->packet);
+  if (n == 0) return -EMSGSIZE;
+  slot->used = true;
+  slot->sent = false;
+  slot->id = id;
+  slot->tag = tag;
+  slot->order = order_++;
+  slot->len = n;
+  ++stats_.published1;
+  if (session_) send_inflight();
+  return 0;
+}
+
+int Client::subscribe(const char* filter) {
+  for (auto& sub : subs_) {
+    if (sub[0] != '\0') continue;
+    if (std::strlen(filter) >= sizeof sub) return -EINVAL;
+    std::strcpy(sub, filter);
+    if (session_) {
+      uint8_t buf[200];
+      (void)send(buf, encode_subscribe(sub, 1, next_id(), buf, sizeof buf));
+    }
+    return 0;
+  }
+  return -ENOSPC;
+}
+
+// Unsent in-flight messages go out oldest first; a full out-ring stops the
+// round, and the link's drained event resumes it.
+void Client::send_inflight() {
+  for (;;) {
+    Slot* next = nullptr;
+    for (Slot& s : inflight_) {
+      if (s.used && !s.sent && (next == nullptr || s.order < next->order)) next = &s;
+    }
+    if (next == nullptr || next->len > link_.out_space()) return;
+    // Marked first: send() may drain the ring at once and call us again.
+    next->sent = true;
+    if (!send(next->packet, next->len)) {
+      next->sent = false;
+      return;
+    }
+    next->packet[0] |= 0x08;  // from now on any send of it is a resend: DUP
+  }
+}
+
+void Client::on_up(void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  c->link_delivering_ = false;
+  ConnectOptions o;
+  o.client_id = c->cfg_.client_id;
+  o.keepalive_s = static_cast<uint16_t>(c->cfg_.keepalive_s);
+  o.clean_session = false;
+  if (c->cfg_.will_topic[0] != '\0') {
+    o.will.topic = c->cfg_.will_topic;
+    o.will.message = c->cfg_.will_message;
+  }
+  if (c->cfg_.user[0] != '\0') {
+    o.user = c->cfg_.user;
+    o.password = c->cfg_.password[0] != '\0' ? c->cfg_.password : nullptr;
+  }
+  uint8_t buf[512];
+  if (!c->send(buf, encode_connect(o, buf, sizeof buf))) {
+    c->link_.drop(-EMSGSIZE);
+    return;
+  }
+  (void)c->loop_->timer_after(evl::ms_to_ns(c->connect_timeout_ms_), on_timer, c, &c->timer_);
+}
+
+void Client::session_up() {
+  session_ = true;
+  refused_reported_ = false;
+  ping_out_ = false;
+  ++stats_.sessions;
+  loop_->timer_clear(&timer_);
+  if (cfg_.keepalive_s > 0) {
+    evl::TimerSpec tick;
+    int64_t ms = cfg_.keepalive_s * 1000 / 2;
+    tick.period_ns = evl::ms_to_ns(ms < kMinTickMs ? kMinTickMs : ms);
+    (void)loop_->timer_start(tick, on_timer, this, &timer_);
+  }
+  for (const auto& sub : subs_) {
+    if (sub[0] == '\0') continue;
+    uint8_t buf[200];
+    (void)send(buf, encode_subscribe(sub, 1, next_id(), buf, sizeof buf));
+  }
+  for (Slot& s : inflight_) {
+    if (s.used && (s.packet[0] & 0x08) != 0) ++stats_.resent;
+  }
+  send_inflight();
+  if (ev_.up != nullptr) ev_.up(ev_.ctx);
+  if (session_ && link_delivering_ && ev_.delivering != nullptr) ev_.delivering(ev_.ctx);
+}
+
+void Client::on_delivering(void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  c->link_delivering_ = true;
+  if (c->session_ && c->ev_.delivering != nullptr) c->ev_.delivering(c->ev_.ctx);
+}
+
+void Client::on_down(void* ctx, int err) {
+  auto* c = static_cast<Client*>(ctx);
+  c->session_ = false;
+  c->link_delivering_ = false;
+  c->ping_out_ = false;
+  c->loop_->timer_clear(&c->timer_);
+  for (Slot& s : c->inflight_) s.sent = false;
+  if (c->ev_.down != nullptr) c->ev_.down(c->ev_.ctx, err);
+}
+
+void Client::on_drained(void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  if (c->session_) c->send_inflight();
+}
+
+void Client::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  if (!c->session_) {  // CONNACK did not come
+    c->timer_ = evl::TimerHandle{};
+    ++c->stats_.connack_timeouts;
+    c->link_.drop(-ETIMEDOUT);
+    return;
+  }
+  if (c->ping_out_) {  // the last PINGREQ got no PINGRESP within a tick
+    ++c->stats_.ping_timeouts;
+    c->link_.drop(-ETIMEDOUT);
+    return;
+  }
+  if (!c->sent_since_tick_) {
+    uint8_t ping[2];
+    c->ping_out_ = c->send(ping, encode_pingreq(ping, sizeof ping));
+  }
+  c->sent_since_tick_ = false;
+}
+
+void Client::protocol_error(int err) {
+  if (err == -EMSGSIZE) {
+    ++stats_.oversized;
+  } else {
+    ++stats_.protocol_errors;
+  }
+  link_.drop(err);
+}
+
+size_t Client::on_received(void* ctx, const char* data, size_t len) {
+  auto* c = static_cast<Client*>(ctx);
+  const auto* p = reinterpret_cast<const uint8_t*>(data);
+  size_t used = 0;
+  while (used < len) {
+    Packet k{};
+    const long n = parse(p + used, len - used, app::Link::kInBytes, &k);
+    if (n == 0) break;
+    if (n < 0) {
+      c->protocol_error(static_cast<int>(n));
+      return len;
+    }
+    used += static_cast<size_t>(n);
+    c->handle(k);
+    if (!c->link_.up()) return len;  // handle() dropped the link
+  }
+  return used;
+}
+
+void Client::handle(const Packet& p) {
+  switch (p.type) {
+    case Type::kConnack:
+      if (session_) return protocol_error(-EPROTO);  // a second CONNACK
+      if (p.code != 0) {
+        ++stats_.refusals;
+        if (!refused_reported_ && ev_.refused != nullptr) ev_.refused(ev_.ctx, p.code);
+        refused_reported_ = true;
+        link_.drop(-ECONNREFUSED);
+        return;
+      }
+      session_up();
+      return;
+    case Type::kPuback:
+      for (Slot& s : inflight_) {
+        if (!s.used || s.id != p.id) continue;
+        s.used = false;
+        ++stats_.acked;
+        if (ev_.acked != nullptr) ev_.acked(ev_.ctx, s.tag);
+        return;
+      }
+      ++stats_.unknown_acks;
+      return;
+    case Type::kPingresp: ping_out_ = false; return;
+    case Type::kSuback:
+    case Type::kUnsuback: return;
+    case Type::kPublish: {
+      if (!session_) return protocol_error(-EPROTO);
+      ++stats_.received;
+      if (p.qos == 1) {
+        uint8_t ack[4];
+        (void)send(ack, encode_puback(p.id, ack, sizeof ack));
+      }
+      if (ev_.message != nullptr) ev_.message(ev_.ctx, p.topic, p.topic_len, p.payload, p.payload_len);
+      return;
+    }
+    default: return protocol_error(-EPROTO);
+  }
+}
+
+}  // namespace mqtt

@@ -1,0 +1,288 @@
+// mqtt::Client against the scripted broker on the fake kernel.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/mqtt/client.h"
+#include "loop/static_loop.h"
+#include "test/apps/mqtt_broker.h"
+#include "test/fake/kernel.h"
+
+using evl::kMs;
+using evl::kSec;
+
+namespace {
+
+using TestLoop = evl::StaticLoop<8, 16, 2, 1, 4>;
+
+struct Seen {
+  int ups = 0;
+  int delivering = 0;
+  std::vector<int> downs;
+  std::vector<int> refusals;
+  std::vector<uint32_t> acked;
+  std::vector<std::string> messages;  // "topic payload"
+};
+
+void on_up(void* ctx) { ++static_cast<Seen*>(ctx)->ups; }
+void on_delivering(void* ctx) { ++static_cast<Seen*>(ctx)->delivering; }
+void on_down(void* ctx, int err) { static_cast<Seen*>(ctx)->downs.push_back(err); }
+void on_refused(void* ctx, uint8_t code) { static_cast<Seen*>(ctx)->refusals.push_back(code); }
+void on_acked(void* ctx, uint32_t tag) { static_cast<Seen*>(ctx)->acked.push_back(tag); }
+void on_message(void* ctx, const char* t, size_t tl, const uint8_t* p, size_t pl) {
+  static_cast<Seen*>(ctx)->messages.push_back(std::string(t, tl) + " " +
+                                              std::string(reinterpret_cast<const char*>(p), pl));
+}
+
+struct Fixture {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  std::unique_ptr<testmqtt::Broker> broker;
+  mqtt::Client client;
+  Seen seen;
+  app::LinkConfig lc;
+  mqtt::ClientConfig cc;
+
+  Fixture() {
+    CHECK_EQUAL(0, loop->init());
+    broker.reset(new testmqtt::Broker(loop.get(), "127.0.0.1:1883"));
+    lc.backoff_initial_ms = 100;
+    lc.backoff_max_ms = 1000;
+    lc.connect_timeout_ms = 2000;
+    lc.stable_ms = 500;
+    std::snprintf(cc.client_id, sizeof cc.client_id, "board-7");
+    cc.keepalive_s = 10;
+    std::snprintf(cc.will_topic, sizeof cc.will_topic, "evl/board-7/status");
+    std::snprintf(cc.will_message, sizeof cc.will_message, "offline");
+  }
+  ~Fixture() { client.stop(); }
+  void start() {
+    app::Url url;
+    CHECK_EQUAL(0, app::parse_url("mqtt://127.0.0.1:1883", &url));
+    mqtt::ClientEvents ev;
+    ev.up = on_up;
+    ev.delivering = on_delivering;
+    ev.down = on_down;
+    ev.refused = on_refused;
+    ev.acked = on_acked;
+    ev.message = on_message;
+    ev.ctx = &seen;
+    CHECK_EQUAL(0, client.start(*loop, url, lc, cc, ev));
+  }
+  void run_for(int64_t ns) {
+    const int64_t end = k.monotonic_ns() + ns;
+    while (k.monotonic_ns() < end) {
+      const int r = loop->run_once(static_cast<int>((end - k.monotonic_ns() + kMs - 1) / kMs));
+      CHECK(r >= 0 || r == -EINTR);
+    }
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(MqttClient){};
+
+TEST(MqttClient, a_session_connects_with_id_keepalive_and_will_then_publishes_both_qos) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  CHECK_EQUAL(0, f.client.subscribe("evl/board-7/cmd"));
+  f.run_for(100 * kMs);
+  CHECK(f.client.up());
+  CHECK_EQUAL(1, f.seen.ups);
+  STRCMP_EQUAL("board-7", f.broker->client_id.c_str());
+  CHECK_EQUAL(10, f.broker->keepalive_s);
+  CHECK_FALSE(f.broker->clean_session);
+  STRCMP_EQUAL("evl/board-7/status", f.broker->will_topic.c_str());
+  STRCMP_EQUAL("offline", f.broker->will_message.c_str());
+  CHECK_EQUAL(1u, f.broker->subscriptions.size());
+  CHECK_EQUAL(0, f.client.publish0("evl/board-7/heartbeat", "HB 1", 4, false));
+  CHECK_EQUAL(0, f.client.publish1("evl/board-7/telemetry", "gps x=1", 7, false, 42));
+  f.run_for(100 * kMs);
+  CHECK_EQUAL(2u, f.broker->published.size());
+  CHECK_EQUAL(0, f.broker->published[0].qos);
+  CHECK_EQUAL(1, f.broker->published[1].qos);
+  CHECK_FALSE(f.broker->published[1].dup);
+  CHECK_EQUAL(1u, f.seen.acked.size());
+  CHECK_EQUAL(42u, f.seen.acked[0]);
+  CHECK_EQUAL(0u, f.client.inflight());
+  f.run_for(kSec);
+  CHECK_EQUAL(1, f.seen.delivering);
+}
+
+TEST(MqttClient, a_refused_connack_is_reported_once_and_retried_with_back_off) {
+  Fixture f;
+  f.broker->script.connack_code = 4;  // bad user name or password
+  f.broker->up();
+  f.start();
+  f.run_for(5 * kSec);
+  CHECK_FALSE(f.client.up());
+  CHECK_EQUAL(1u, f.seen.refusals.size());
+  CHECK_EQUAL(4, f.seen.refusals[0]);
+  CHECK(f.client.stats().refusals >= 3);
+  CHECK(f.broker->connects < 40);  // the link's back-off, not a storm
+  f.broker->script.connack_code = 0;  // the credentials were fixed
+  f.run_for(3 * kSec);
+  CHECK(f.client.up());
+  STRCMP_EQUAL("bad user name or password", mqtt::refusal_name(4));
+}
+
+TEST(MqttClient, a_lost_puback_means_a_resend_with_dup_after_reconnect_and_one_ack) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->script.drop_pubacks = 1;
+  CHECK_EQUAL(0, f.client.publish1("t", "rec", 3, false, 7));
+  f.run_for(100 * kMs);
+  CHECK_EQUAL(1u, f.client.inflight());
+  f.broker->close_client();  // the connection dies with the PUBACK lost
+  f.run_for(3 * kSec);
+  CHECK(f.client.up());
+  CHECK_EQUAL(2u, f.broker->published.size());
+  CHECK(f.broker->published[1].dup);
+  CHECK_EQUAL(f.broker->published[0].id, f.broker->published[1].id);
+  CHECK_EQUAL(1u, f.seen.acked.size());
+  CHECK_EQUAL(1u, f.client.stats().resent);
+}
+
+TEST(MqttClient, a_duplicate_puback_acknowledges_once) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->script.dup_pubacks = 1;
+  CHECK_EQUAL(0, f.client.publish1("t", "rec", 3, false, 9));
+  f.run_for(100 * kMs);
+  CHECK_EQUAL(1u, f.seen.acked.size());
+  CHECK_EQUAL(1u, f.client.stats().unknown_acks);
+  CHECK(f.client.up());
+}
+
+TEST(MqttClient, a_broker_that_closes_mid_packet_is_a_reconnect) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->send_raw(std::string("\x40\x02\x00", 3));  // half a PUBACK
+  f.broker->close_client();
+  f.run_for(3 * kSec);
+  CHECK(f.client.up());
+  CHECK_EQUAL(0u, f.client.stats().protocol_errors);
+  CHECK_EQUAL(2, f.broker->connects);
+}
+
+TEST(MqttClient, malformed_and_oversized_packets_are_counted_and_dropped) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->send_raw(std::string("\x36\x05\x00\x01t\x00\x01", 7));  // QoS 3
+  f.run_for(3 * kSec);
+  CHECK_EQUAL(1u, f.client.stats().protocol_errors);
+  CHECK(f.client.up());
+  f.broker->send_raw(std::string("\x30\xff\x7f", 3));  // 16 KiB announced
+  f.run_for(3 * kSec);
+  CHECK_EQUAL(1u, f.client.stats().oversized);
+  CHECK(f.client.up());
+  CHECK_EQUAL(3, f.broker->connects);
+}
+
+TEST(MqttClient, an_unanswered_ping_drops_the_link) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->script.answer_pings = false;
+  // Ticks every 5 s: the CONNECT counts for the first, a ping at 10 s, no
+  // answer by the tick at 15 s.
+  f.run_for(16 * kSec);
+  CHECK(f.client.stats().ping_timeouts >= 1);
+  CHECK(f.broker->pings >= 1);
+  CHECK(f.broker->connects >= 2);
+}
+
+TEST(MqttClient, pings_keep_an_idle_session_up) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(60 * kSec);
+  CHECK(f.broker->pings >= 5);
+  CHECK_EQUAL(0u, f.client.stats().ping_timeouts);
+  CHECK_EQUAL(1, f.broker->connects);
+}
+
+TEST(MqttClient, no_connack_is_a_timeout) {
+  Fixture f;
+  f.broker->script.answer_connect = false;
+  f.broker->up();
+  f.start();
+  f.run_for(2500 * kMs);
+  CHECK_EQUAL(1u, f.client.stats().connack_timeouts);
+  CHECK_FALSE(f.client.up());
+}
+
+TEST(MqttClient, publishes_from_the_broker_are_delivered_and_qos1_acknowledged) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->publish("evl/board-7/cmd", "ping", 1);
+  f.run_for(100 * kMs);
+  CHECK_EQUAL(1u, f.seen.messages.size());
+  STRCMP_EQUAL("evl/board-7/cmd ping", f.seen.messages[0].c_str());
+  CHECK_EQUAL(1u, f.client.stats().received);
+}
+
+TEST(MqttClient, qos1_publishes_wait_through_an_outage_in_order) {
+  Fixture f;
+  f.start();  // no broker yet
+  f.run_for(kSec);
+  CHECK_EQUAL(0, f.client.publish1("t", "a", 1, false, 1));
+  CHECK_EQUAL(0, f.client.publish1("t", "b", 1, false, 2));
+  CHECK_EQUAL(-ENOTCONN, f.client.publish0("t", "c", 1, false));
+  f.broker->up();
+  f.run_for(3 * kSec);
+  CHECK(f.client.up());
+  CHECK_EQUAL(2u, f.broker->published.size());
+  STRCMP_EQUAL("a", f.broker->published[0].payload.c_str());
+  STRCMP_EQUAL("b", f.broker->published[1].payload.c_str());
+  CHECK_EQUAL(2u, f.seen.acked.size());
+  CHECK_EQUAL(0u, f.client.stats().resent);  // never sent before: no DUP
+}
+
+TEST(MqttClient, the_inflight_window_is_fixed) {
+  Fixture f;
+  f.start();
+  for (uint32_t i = 0; i < mqtt::Client::kMaxInflight; ++i) {
+    CHECK_EQUAL(0, f.client.publish1("t", "x", 1, false, i));
+  }
+  CHECK_EQUAL(-ENOSPC, f.client.publish1("t", "x", 1, false, 99));
+  f.client.stop();
+}
+
+TEST(MqttClient, stop_sends_disconnect_so_the_will_does_not_fire) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.client.stop();
+  f.run_for(100 * kMs);
+  CHECK_EQUAL(1, f.broker->disconnects);
+  CHECK_EQUAL(0, f.broker->wills);
+}
+
+TEST(MqttClient, an_abrupt_loss_fires_the_will) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->close_client();
+  CHECK_EQUAL(1, f.broker->wills);
+  STRCMP_EQUAL("offline", f.broker->retained["evl/board-7/status"].c_str());
+}
