@@ -12,7 +12,7 @@ namespace app {
 namespace {
 
 constexpr size_t kMaxConfig = 16384;
-// read_config's own code for "not a regular file" (no errno says it).
+// read_text_file's own code for "not a regular file" (no errno says it).
 constexpr int kNotRegular = 4096;
 
 const Option* find(const Option* opts, size_t n, const char* name, size_t len) {
@@ -91,49 +91,71 @@ char* trim(char* s) {
   return s;
 }
 
-// Reads a whole config file into text (NUL-terminated): only a regular file,
-// never more than kMaxConfig bytes, no NUL inside. Opened non-blocking, so
-// a FIFO cannot hang the daemon before it starts.
-int read_config(const char* path, char* text, ParseResult* r) {
+}  // namespace
+
+int read_text_file(const char* what, const char* path, char* text, size_t max, char* err,
+                   size_t err_len) {
   const int fd = hal::open(path, hal::kRdOnly | hal::kCloexec | hal::kNonblock, 0);
   if (fd < 0) {
-    std::snprintf(r->error, sizeof r->error, "cannot open config file %s: %s", path,
-                  std::strerror(-fd));
+    std::snprintf(err, err_len, "cannot open %s %s: %s", what, path, std::strerror(-fd));
     return -EINVAL;
   }
   hal::FileStat st{};
-  int err = hal::fstat(fd, &st);
-  if (err == 0 && (st.mode & hal::kSIfmt) != hal::kSIfreg) err = -kNotRegular;
+  int e = hal::fstat(fd, &st);
+  if (e == 0 && (st.mode & hal::kSIfmt) != hal::kSIfreg) e = -kNotRegular;
   size_t len = 0;
-  while (err == 0) {
-    const long got = hal::read(fd, text + len, kMaxConfig + 1 - len);
+  while (e == 0) {
+    const long got = hal::read(fd, text + len, max + 1 - len);
     if (got == -EINTR) continue;
-    if (got < 0) err = static_cast<int>(got);
+    if (got < 0) e = static_cast<int>(got);
     if (got <= 0) break;
     len += static_cast<size_t>(got);
-    if (len > kMaxConfig) err = -EFBIG;
+    if (len > max) e = -EFBIG;
   }
   (void)hal::close(fd);
-  if (err == -kNotRegular) {
-    std::snprintf(r->error, sizeof r->error, "config file %s is not a regular file", path);
-  } else if (err == -EFBIG) {
-    std::snprintf(r->error, sizeof r->error, "config file %s is larger than %zu bytes", path,
-                  kMaxConfig);
-  } else if (err < 0) {
-    std::snprintf(r->error, sizeof r->error, "cannot read config file %s: %s", path,
-                  std::strerror(-err));
+  if (e == -kNotRegular) {
+    std::snprintf(err, err_len, "%s %s is not a regular file", what, path);
+  } else if (e == -EFBIG) {
+    std::snprintf(err, err_len, "%s %s is larger than %zu bytes", what, path, max);
+  } else if (e < 0) {
+    std::snprintf(err, err_len, "cannot read %s %s: %s", what, path, std::strerror(-e));
   } else if (std::memchr(text, '\0', len) != nullptr) {
-    std::snprintf(r->error, sizeof r->error, "config file %s holds a NUL byte (not text)", path);
-    err = -EINVAL;
+    std::snprintf(err, err_len, "%s %s holds a NUL byte (not text)", what, path);
+    e = -EINVAL;
   }
-  if (err < 0) return -EINVAL;
+  if (e < 0) return -EINVAL;
   text[len] = '\0';
   return 0;
 }
 
+int read_secret_file(const char* what, const char* path, char* out, size_t cap, char* err,
+                     size_t err_len) {
+  if (cap < 2) return -EINVAL;
+  if (read_text_file(what, path, out, cap - 2, err, err_len) < 0) return -EINVAL;
+  size_t n = std::strlen(out);
+  if (n > 0 && out[n - 1] == '\n') out[--n] = '\0';  // one line end, as editors leave it
+  if (n > 0 && out[n - 1] == '\r') out[--n] = '\0';
+  for (size_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned char>(out[i]) < 0x20) {
+      std::snprintf(err, err_len, "%s %s holds a control character or more than one line", what,
+                    path);
+      return -EINVAL;
+    }
+  }
+  if (n == 0) {
+    std::snprintf(err, err_len, "%s %s is empty", what, path);
+    return -EINVAL;
+  }
+  return 0;
+}
+
+namespace {
+
 int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r) {
   static char text[kMaxConfig + 2];
-  if (read_config(path, text, r) < 0) return -EINVAL;
+  if (read_text_file("config file", path, text, kMaxConfig, r->error, sizeof r->error) < 0) {
+    return -EINVAL;
+  }
   int line_no = 0;
   for (char* line = text; line != nullptr && *line != '\0';) {
     char* next = std::strchr(line, '\n');

@@ -61,6 +61,17 @@ struct ParseResult {
 // Writes the usage text to fd: the summary, then every option with its help.
 void print_help(int fd, const char* usage, const Option* opts, size_t n);
 
+// Reads a whole text file of at most max bytes into text (NUL-terminated;
+// text holds max + 2): only a regular file, opened non-blocking (a FIFO
+// cannot hang), never read in part, no NUL inside. -EINVAL with one line in
+// err naming `what` ("config file", "password file") and the path.
+[[nodiscard]] int read_text_file(const char* what, const char* path, char* text, size_t max,
+                                 char* err, size_t err_len);
+// A secret (password, token) from a file: one line of printable text, its
+// line end removed; empty or multi-line files are errors.
+[[nodiscard]] int read_secret_file(const char* what, const char* path, char* out, size_t cap,
+                                   char* err, size_t err_len);
+
 // What every main() does with its options: parse them; on --help print the
 // usage and return 0; on an error print "prog: error" and return 2; else
 // return -1 (go on).

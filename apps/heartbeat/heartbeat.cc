@@ -18,10 +18,17 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   app::Url url;
   if (app::parse_url(cfg_.server, &url) < 0) {
     std::snprintf(err, err_len,
-                  "--server '%s' is not tcp://HOST:PORT or udp://HOST:PORT with an IP literal",
+                  "--server '%s' is not tcp://, udp:// or mqtt://HOST:PORT with an IP literal",
                   cfg_.server);
     return -EINVAL;
   }
+  if (url.scheme == app::Scheme::kHttp) {
+    std::snprintf(err, err_len, "--server: heartbeat speaks tcp, udp or mqtt, not http");
+    return -EINVAL;
+  }
+  use_mqtt_ = url.scheme == app::Scheme::kMqtt;
+  mqtt::ClientConfig mc;
+  if (use_mqtt_ && !prepare_mqtt(&mc, err, err_len)) return -EINVAL;
   if (cfg_.alarm_command[0] != '\0' && cfg_.alarm_command[0] != '/') {
     std::snprintf(err, err_len, "--alarm-command must be an absolute path (no shell, no PATH)");
     return -EINVAL;
@@ -34,14 +41,29 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   lc.jitter_seed = static_cast<uint64_t>(start_ns_);
   lc.stable_ms = cfg_.period_ms;  // proven: a full period with a beat written, still open
   if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = default_stall_ms(cfg_.period_ms);
-  app::LinkEvents ev;
-  ev.up = on_up;
-  ev.delivering = on_delivering;
-  ev.down = on_down;
-  ev.received = on_received;
-  ev.ctx = this;
-  if (const int r = link_.start(loop, url, lc, ev); r < 0) {
-    std::snprintf(err, err_len, "cannot start the link: %s", std::strerror(-r));
+  int started = 0;
+  if (use_mqtt_) {
+    mqtt::ClientEvents mev;
+    mev.up = on_mqtt_up;
+    mev.delivering = on_delivering;
+    mev.down = on_down;
+    mev.refused = on_refused;
+    mev.message = on_command;
+    mev.ctx = this;
+    started = mqtt_.start(loop, url, lc, mc, mev);
+    if (started == 0) started = mqtt_.subscribe(topic_cmd_);
+  } else {
+    app::LinkEvents ev;
+    ev.up = on_up;
+    ev.delivering = on_delivering;
+    ev.down = on_down;
+    ev.received = on_received;
+    ev.ctx = this;
+    started = link_.start(loop, url, lc, ev);
+  }
+  if (started < 0) {
+    std::snprintf(err, err_len, "cannot start the link: %s", std::strerror(-started));
+    stop();
     return -EINVAL;
   }
   evl::TimerSpec beat;
@@ -64,6 +86,11 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 void App::stop() {
   if (loop_ == nullptr) return;
   watchdog_.notify("STOPPING=1");
+  if (use_mqtt_ && mqtt_.up()) {
+    // A clean stop sends DISCONNECT, so the broker keeps the will: say it.
+    (void)mqtt_.publish0(topic_status_, "offline", 7, true);
+  }
+  mqtt_.stop();
   link_.stop();
   loop_->timer_clear(&beat_);
   loop_->timer_clear(&alarm_timer_);
@@ -93,9 +120,65 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<unsigned long long>(c_.alarm_command_timeouts),
                 static_cast<unsigned long long>(watchdog_.stats().pets),
                 static_cast<unsigned long long>(watchdog_.stats().skipped),
-                static_cast<unsigned long long>(link_.stats().connects),
-                static_cast<unsigned long long>(link_.stats().failures),
-                static_cast<unsigned long long>(link_.stats().stalls));
+                static_cast<unsigned long long>(link().stats().connects),
+                static_cast<unsigned long long>(link().stats().failures),
+                static_cast<unsigned long long>(link().stats().stalls));
+}
+
+bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
+  if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
+  if (!mqtt::topic(cfg_.mqtt, cfg_.id, "heartbeat", topic_beat_, sizeof topic_beat_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "status", topic_status_, sizeof topic_status_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "alarm", topic_alarm_, sizeof topic_alarm_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "cmd", topic_cmd_, sizeof topic_cmd_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "pong", topic_pong_, sizeof topic_pong_)) {
+    std::snprintf(err, err_len, "--topic-prefix and --id make topics that are too long");
+    return false;
+  }
+  return true;
+}
+
+bool App::connected() const { return use_mqtt_ ? mqtt_.up() : link_.up(); }
+
+// A beat goes out now or not at all: over MQTT as a QoS 0 PUBLISH of the
+// same text without its line end.
+int App::send_beat(const char* line, size_t len) {
+  if (use_mqtt_) return mqtt_.publish0(topic_beat_, line, len - 1, false);
+  return link_.send(line, len);
+}
+
+void App::on_mqtt_up(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  (void)a->mqtt_.publish1(a->topic_status_, "online", 6, true, kTagStatus);
+  a->log_->log(app::Level::kDebug, "MQTT session with %s", a->cfg_.server);
+}
+
+void App::on_refused(void* ctx, uint8_t code) {
+  auto* a = static_cast<App*>(ctx);
+  a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying",
+               a->cfg_.server, mqtt::refusal_name(code));
+}
+
+void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
+                     size_t len) {
+  auto* a = static_cast<App*>(ctx);
+  if (topic_len != std::strlen(a->topic_cmd_) || std::memcmp(topic, a->topic_cmd_, topic_len) != 0) {
+    return;
+  }
+  if (len == 4 && std::memcmp(payload, "ping", 4) == 0) {
+    (void)a->mqtt_.publish0(a->topic_pong_, "pong", 4, false);
+  }
+}
+
+// The alarm's state, retained and QoS 1 on <prefix>/<id>/alarm: queued while
+// the session is down, so it goes out once the link is back.
+void App::publish_alarm(const char* state) {
+  if (!use_mqtt_) return;
+  const int r = mqtt_.publish1(topic_alarm_, state, std::strlen(state), true, kTagAlarm);
+  if (r < 0) {
+    log_->log(app::Level::kWarning, "cannot queue the alarm state '%s' for MQTT: %s", state,
+              std::strerror(-r));
+  }
 }
 
 void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx) {
@@ -108,11 +191,11 @@ void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx)
                               a->cfg_.id, static_cast<unsigned long long>(seq),
                               static_cast<long long>((now - a->start_ns_) / kMs),
                               static_cast<long long>(now));
-  if (!a->link_.up()) {
+  if (!a->connected()) {
     ++a->c_.missed_down;
     return;
   }
-  const int r = a->link_.send(line, static_cast<size_t>(n));
+  const int r = a->send_beat(line, static_cast<size_t>(n));
   if (r == 0) {
     ++a->c_.sent;
     a->sent_ns_[seq % 64] = now;
@@ -165,6 +248,7 @@ void App::on_delivering(void* ctx) {
     ++a->c_.alarms_cleared;
     a->log_->log(app::Level::kError, "ALARM CLEARED: link to %s is back", a->cfg_.server);
     a->run_alarm_command("clear");
+    a->publish_alarm("clear");
   }
 }
 
@@ -190,6 +274,7 @@ void App::on_alarm(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   a->log_->log(app::Level::kError, "ALARM: link to %s down for more than %lld ms",
                a->cfg_.server, static_cast<long long>(a->cfg_.alarm_after_ms));
   a->run_alarm_command("raise");
+  a->publish_alarm("raise");
 }
 
 void App::run_alarm_command(const char* arg) {

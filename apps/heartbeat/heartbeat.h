@@ -3,6 +3,14 @@
 // Every period it sends one line, never waiting for the server:
 //   HB id=<id> seq=<n> uptime_ms=<ms since start> mono_ns=<CLOCK_MONOTONIC ns>\n
 // A server may answer "ACK seq=<n>" lines; they only measure round-trip time.
+//
+// Over MQTT (mqtt://): each beat is a QoS 0 PUBLISH of that text (without
+// the line end) to <prefix>/<id>/heartbeat. <prefix>/<id>/status is
+// retained: "online" (QoS 1) once a session is up, the last will "offline"
+// when the board goes silent, and "offline" on a clean stop. The alarm's
+// state goes retained, QoS 1, to <prefix>/<id>/alarm ("raise", "clear"),
+// sent once the link is back. "ping" on <prefix>/<id>/cmd is answered with
+// "pong" on <prefix>/<id>/pong.
 // The heartbeat timer is periodic and keeps its phase through outages; beats
 // due while the link is down are counted as missed, not queued.
 //
@@ -32,6 +40,8 @@
 #include "apps/common/link.h"
 #include "apps/common/log.h"
 #include "apps/common/watchdog.h"
+#include "apps/mqtt/client.h"
+#include "apps/mqtt/settings.h"
 #include "loop/loop.h"
 
 namespace heartbeat {
@@ -48,6 +58,7 @@ struct Config {
   char alarm_command[256] = {};
   int64_t alarm_timeout_ms = 10000;  // the command is killed if it runs longer
   app::WatchdogConfig watchdog;  // device, interval, max lag; systemd's from the environment
+  mqtt::Settings mqtt;  // for mqtt:// servers
 };
 
 struct Counters {
@@ -76,7 +87,8 @@ class App {
   void summary(char* buf, size_t len) const;
   const Counters& counters() const { return c_; }
   bool alarm_raised() const { return alarm_; }
-  const app::Link& link() const { return link_; }
+  const app::Link& link() const { return use_mqtt_ ? mqtt_.link() : link_; }
+  const mqtt::Client& mqtt() const { return mqtt_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
 
  private:
@@ -85,17 +97,35 @@ class App {
   static void on_command_exit(evl::Loop& loop, evl::ChildHandle h, int pid, int status, void* ctx);
   static void on_command_timeout(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_up(void* ctx);
+  static void on_mqtt_up(void* ctx);
+  static void on_refused(void* ctx, uint8_t code);
+  static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
+                         size_t len);
   static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);
   static size_t on_received(void* ctx, const char* data, size_t len);
   static void on_line(void* ctx, const char* line, size_t len);
 
   void run_alarm_command(const char* arg);
+  bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
+  bool connected() const;
+  int send_beat(const char* line, size_t len);
+  void publish_alarm(const char* state);
+
+  static constexpr uint32_t kTagStatus = 1;
+  static constexpr uint32_t kTagAlarm = 2;
 
   Config cfg_;
   app::Log* log_;
   evl::Loop* loop_ = nullptr;
   app::Link link_;
+  mqtt::Client mqtt_;
+  bool use_mqtt_ = false;
+  char topic_beat_[160] = {};
+  char topic_status_[160] = {};
+  char topic_alarm_[160] = {};
+  char topic_cmd_[160] = {};
+  char topic_pong_[160] = {};
   evl::TimerHandle beat_;
   evl::TimerHandle alarm_timer_;
   evl::ChildHandle command_;        // the alarm command running, if any

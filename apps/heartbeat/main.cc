@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   bool use_syslog = false;
   int64_t run_for_ms = 0;
   app::OptionTable t;
-  t.add(app::string_option("server", "URL", "tcp://HOST:PORT or udp://HOST:PORT (required)",
+  t.add(app::string_option("server", "URL", "tcp://, udp:// or mqtt://HOST:PORT (required)",
                            cfg.server, sizeof cfg.server));
   t.add(app::string_option("id", "NAME", "device id in each heartbeat (default dev0)", cfg.id,
                            sizeof cfg.id));
@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
                         &cfg.watchdog.interval_ms, 10, 3600000));
   t.add(app::int_option("max-lag-ms", "MS", "pet only while the loop is less late (default 500)",
                         &cfg.watchdog.max_lag_ms, 1, 3600000));
+  mqtt::add_options(&t, &cfg.mqtt);
   app::add_daemon_options(&t, &use_syslog, &run_for_ms);
   const char* usage =
       "usage: heartbeat --server tcp://HOST:PORT [options]\n"

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   t.add(app::string_option("serial", "PATH", "serial device of the sensor (required)", cfg.serial,
                            sizeof cfg.serial));
   t.add(app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000));
-  t.add(app::string_option("collector", "URL", "udp://HOST:PORT or tcp://HOST:PORT (required)",
+  t.add(app::string_option("collector", "URL", "udp://, tcp://, mqtt://HOST:PORT (required)",
                            cfg.collector, sizeof cfg.collector));
   t.add(app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
                            sizeof cfg.id));
@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   t.add(app::int_option("serial-retry-ms", "MS", "reopen a missing serial device every "
                         "(default 2000)", &cfg.serial_retry_ms, 10, 3600000));
   app::add_link_options(&t, &cfg.link);
+  mqtt::add_options(&t, &cfg.mqtt);
   app::add_daemon_options(&t, &use_syslog, &run_for_ms);
   const char* usage =
       "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"

@@ -29,10 +29,14 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   }
   if (app::parse_url(cfg_.collector, &url) < 0) {
     std::snprintf(err, err_len,
-                  "--collector '%s' is not udp://HOST:PORT or tcp://HOST:PORT with an IP literal",
+                  "--collector '%s' is not udp://, tcp://, mqtt://HOST:PORT or "
+                  "http://HOST:PORT/write?db=NAME with an IP literal",
                   cfg_.collector);
     return -EINVAL;
   }
+  via_ = url.scheme == app::Scheme::kMqtt ? Via::kMqtt : Via::kLink;
+  mqtt::ClientConfig mc;
+  if (via_ == Via::kMqtt && !prepare_mqtt(&mc, err, err_len)) return -EINVAL;
   hal::SerialConfig sc;
   sc.baud = static_cast<uint32_t>(cfg_.baud);
   hal::Termios2 probe{};
@@ -47,14 +51,30 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   lc.jitter_seed = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
   lc.stable_ms = cfg_.batch_delay_ms;
   if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = kDefaultStallMs;
-  app::LinkEvents ev;
-  ev.up = on_link_up;
-  ev.delivering = on_link_delivering;
-  ev.down = on_link_down;
-  ev.drained = on_drained;
-  ev.ctx = this;
-  if (const int r = link_.start(loop, url, lc, ev); r < 0) {
-    std::snprintf(err, err_len, "cannot start the collector link: %s", std::strerror(-r));
+  int started = 0;
+  if (via_ == Via::kMqtt) {
+    mqtt::ClientEvents mev;
+    mev.up = on_mqtt_up;
+    mev.delivering = on_link_delivering;
+    mev.down = on_link_down;
+    mev.refused = on_refused;
+    mev.acked = on_acked;
+    mev.message = on_command;
+    mev.ctx = this;
+    started = mqtt_.start(loop, url, lc, mc, mev);
+    if (started == 0) started = mqtt_.subscribe(topic_cmd_);
+  } else {
+    app::LinkEvents ev;
+    ev.up = on_link_up;
+    ev.delivering = on_link_delivering;
+    ev.down = on_link_down;
+    ev.drained = on_drained;
+    ev.ctx = this;
+    started = link_.start(loop, url, lc, ev);
+  }
+  if (started < 0) {
+    std::snprintf(err, err_len, "cannot start the collector link: %s", std::strerror(-started));
+    stop();
     return -EINVAL;
   }
   evl::TimerSpec health;
@@ -78,7 +98,9 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 
 void App::stop() {
   if (loop_ == nullptr) return;
-  if (link_.up() && store_.waiting() > 0 && store_.in_flight() == 0) send_batch();  // one last try
+  if (connected() && store_.waiting() > 0 && store_.in_flight() == 0) send_batch();  // one last try
+  if (via_ == Via::kMqtt && mqtt_.up()) (void)mqtt_.publish0(topic_status_, "offline", 7, true);
+  mqtt_.stop();
   watchdog_.notify("STOPPING=1");
   watchdog_.stop();
   link_.stop();
@@ -110,10 +132,10 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<unsigned long long>(c_.serial_hangups),
                 static_cast<unsigned long long>(c_.serial_errors),
                 static_cast<unsigned long long>(c_.bytes_in),
-                static_cast<unsigned long long>(link_.stats().bytes_out),
-                static_cast<unsigned long long>(link_.stats().connects),
-                static_cast<unsigned long long>(link_.stats().failures),
-                static_cast<unsigned long long>(link_.stats().stalls));
+                static_cast<unsigned long long>(link().stats().bytes_out),
+                static_cast<unsigned long long>(link().stats().connects),
+                static_cast<unsigned long long>(link().stats().failures),
+                static_cast<unsigned long long>(link().stats().stalls));
 }
 
 void App::open_serial() {
@@ -228,12 +250,70 @@ void App::on_batch_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   if (a->store_.waiting() > 0) a->maybe_send();
 }
 
+bool App::connected() const {
+  return via_ == Via::kMqtt ? mqtt_.up() : link_.up();
+}
+
+const app::Link& App::link() const { return via_ == Via::kMqtt ? mqtt_.link() : link_; }
+
+bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
+  if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
+  if (!mqtt::topic(cfg_.mqtt, cfg_.id, "telemetry", topic_data_, sizeof topic_data_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "health", topic_health_, sizeof topic_health_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "status", topic_status_, sizeof topic_status_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "cmd", topic_cmd_, sizeof topic_cmd_) ||
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "pong", topic_pong_, sizeof topic_pong_)) {
+    std::snprintf(err, err_len, "--topic-prefix and --id make topics that are too long");
+    return false;
+  }
+  return true;
+}
+
+// Over MQTT a batch is one QoS 1 PUBLISH of its lines; it leaves the store
+// when its PUBACK comes (the client resends it after a reconnect until
+// then), so "delivered" means the broker has it.
+int App::send_mqtt_batch(const char* buf, size_t used) {
+  return mqtt_.publish1(topic_data_, buf, used, false, ++batch_tag_);
+}
+
+void App::on_mqtt_up(void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  (void)a->mqtt_.publish1(a->topic_status_, "online", 6, true, kTagStatus);
+  a->send_batch();
+}
+
+void App::on_refused(void* ctx, uint8_t code) {
+  auto* a = static_cast<App*>(ctx);
+  a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying",
+               a->cfg_.collector, mqtt::refusal_name(code));
+}
+
+void App::on_acked(void* ctx, uint32_t tag) {
+  auto* a = static_cast<App*>(ctx);
+  if (tag != a->batch_tag_ || a->store_.in_flight() == 0) return;  // the status message
+  a->store_.commit();
+  a->maybe_send();
+}
+
+void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
+                     size_t len) {
+  auto* a = static_cast<App*>(ctx);
+  if (topic_len == std::strlen(a->topic_cmd_) &&
+      std::memcmp(topic, a->topic_cmd_, topic_len) == 0 && len == 4 &&
+      std::memcmp(payload, "ping", 4) == 0) {
+    (void)a->mqtt_.publish0(a->topic_pong_, "pong", 4, false);
+  }
+}
+
 void App::send_batch() {
-  if (!link_.up() || store_.in_flight() > 0 || store_.size() == 0) return;
+  if (!connected() || store_.in_flight() > 0 || store_.size() == 0) return;
   char buf[8192];
-  const size_t cap = link_.stream()
-                         ? (link_.out_space() < sizeof buf ? link_.out_space() : sizeof buf)
-                         : kDatagramMax;
+  size_t cap = kDatagramMax;
+  if (via_ == Via::kMqtt) {
+    cap = sizeof buf;
+  } else if (link_.stream()) {
+    cap = link_.out_space() < sizeof buf ? link_.out_space() : sizeof buf;
+  }
   size_t used = 0;
   size_t n = 0;
   while (n < store_.size() && n < static_cast<size_t>(cfg_.batch_max)) {
@@ -243,6 +323,12 @@ void App::send_batch() {
     ++n;
   }
   if (n == 0) return;  // the link's buffer is full: wait until it drains
+  if (via_ == Via::kMqtt) {
+    if (send_mqtt_batch(buf, used) < 0) return;  // the window is full: retried later
+    ++c_.batches;
+    (void)store_.begin_batch(n);
+    return;
+  }
   const int r = link_.send(buf, used);
   if (r < 0) return;   // kept in the store; retried on the next batch
   ++c_.batches;
@@ -272,7 +358,9 @@ void App::on_link_delivering(void* ctx) {
 
 void App::on_link_down(void* ctx, int err) {
   auto* a = static_cast<App*>(ctx);
-  a->store_.abandon();  // what was being written goes again
+  // Over a plain link what was being written goes again; over MQTT the
+  // client keeps the batch and resends it, so it stays in flight.
+  if (a->via_ != Via::kMqtt) a->store_.abandon();
   a->log_->log(app::Level::kWarning, "collector %s unreachable: %s; buffering (%zu records)",
                a->cfg_.collector, err != 0 ? std::strerror(-err) : "closed by peer",
                a->store_.size());
@@ -294,7 +382,7 @@ void App::send_health() {
       cfg_.id, static_cast<double>(h.timer_lag_ns_max) / 1e6,
       static_cast<unsigned long long>(h.callbacks), static_cast<double>(h.callback_ns_max) / 1e6,
       h.io.high_water, h.timers.high_water, static_cast<unsigned long long>(c_.bytes_in),
-      static_cast<unsigned long long>(link_.stats().bytes_out),
+      static_cast<unsigned long long>(link().stats().bytes_out),
       static_cast<unsigned long long>(store_.accepted()),
       static_cast<unsigned long long>(store_.delivered()),
       static_cast<unsigned long long>(store_.dropped()), store_.size(),
@@ -303,7 +391,11 @@ void App::send_health() {
       static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
       static_cast<unsigned long long>(c_.serial_hangups),
       static_cast<long long>(loop_->now(evl::Clock::kRealtime)));
-  if (n > 0 && static_cast<size_t>(n) < sizeof line && link_.send(line, static_cast<size_t>(n)) == 0) {
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof line) return;
+  const int r = via_ == Via::kMqtt
+                    ? mqtt_.publish0(topic_health_, line, static_cast<size_t>(n) - 1, false)
+                    : link_.send(line, static_cast<size_t>(n));
+  if (r == 0) {
     ++c_.health_sent;
   }
 }

@@ -10,6 +10,10 @@
 // is full the oldest record not in flight is dropped and counted (Store), so
 // every accepted record is counted once, as delivered or as dropped.
 //
+// MQTT (mqtt://): a batch of lines is one QoS 1 PUBLISH to
+// <prefix>/<id>/telemetry, delivered when its PUBACK comes; health goes QoS
+// 0 to <prefix>/<id>/health; status, will and the ping command as heartbeat.
+//
 // Serial: a device that hangs up (an unplugged USB adapter, a closed pty) is
 // closed, logged once, counted in serial_hangups, and reopened every
 // serial_retry_ms; nothing is watched while it is away.
@@ -21,6 +25,8 @@
 #include "apps/common/link.h"
 #include "apps/common/log.h"
 #include "apps/common/watchdog.h"
+#include "apps/mqtt/client.h"
+#include "apps/mqtt/settings.h"
 #include "apps/nmea/nmea.h"
 #include "apps/telemetry/store.h"
 #include "hal/serial.h"
@@ -42,6 +48,7 @@ struct Config {
   int64_t serial_retry_ms = 2000;
   app::LinkConfig link;  // back-off and connect timeout; the jitter seed is set at start
   app::WatchdogConfig watchdog;  // systemd's, from the environment
+  mqtt::Settings mqtt;           // for mqtt:// collectors
 };
 
 struct Counters {
@@ -71,7 +78,8 @@ class App {
 
   const Counters& counters() const { return c_; }
   const Store& store() const { return store_; }
-  const app::Link& link() const { return link_; }
+  const app::Link& link() const;
+  const mqtt::Client& mqtt() const { return mqtt_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
   uint64_t bad_total() const;
 
@@ -87,18 +95,37 @@ class App {
   static void on_link_delivering(void* ctx);
   static void on_link_down(void* ctx, int err);
   static void on_drained(void* ctx);
+  static void on_mqtt_up(void* ctx);
+  static void on_refused(void* ctx, uint8_t code);
+  static void on_acked(void* ctx, uint32_t tag);
+  static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
+                         size_t len);
 
   void open_serial();
   void close_serial(int err, bool hangup);
   void maybe_send();
   void send_batch();
   void send_health();
+  bool connected() const;
+  bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
+  int send_mqtt_batch(const char* buf, size_t used);
+
+  enum class Via : uint8_t { kLink, kMqtt };
+  static constexpr uint32_t kTagStatus = 0;  // batch tags start at 1
 
   Config cfg_;
   app::Log* log_;
   evl::Loop* loop_ = nullptr;
   Store store_;
   app::Link link_;
+  mqtt::Client mqtt_;
+  Via via_ = Via::kLink;
+  uint32_t batch_tag_ = 0;
+  char topic_data_[160] = {};
+  char topic_health_[160] = {};
+  char topic_status_[160] = {};
+  char topic_cmd_[160] = {};
+  char topic_pong_[160] = {};
   app::Watchdog watchdog_;
   hal::SerialPort port_;
   nmea::NmeaReader reader_{on_sentence, on_bad, this};

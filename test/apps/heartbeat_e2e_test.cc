@@ -252,7 +252,7 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   std::snprintf(bad_url.server, sizeof bad_url.server, "http://example.com");
   heartbeat::App a(bad_url, &log);
   CHECK_EQUAL(-EINVAL, a.start(*loop, err, sizeof err));
-  STRCMP_CONTAINS("not tcp://HOST:PORT", err);
+  STRCMP_CONTAINS("is not tcp://, udp:// or mqtt://HOST:PORT", err);
   heartbeat::Config relative;
   std::snprintf(relative.server, sizeof relative.server, "tcp://127.0.0.1:1");
   std::snprintf(relative.alarm_command, sizeof relative.alarm_command, "alarm.sh");

@@ -1,0 +1,34 @@
+// What both daemons take on their command line for MQTT, and the topics
+// they derive from it: <prefix>/<id>/<name>.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "apps/common/options.h"
+#include "apps/mqtt/client.h"
+
+namespace mqtt {
+
+struct Settings {
+  char topic_prefix[64] = "evl";
+  int64_t keepalive_s = 30;
+  char user[64] = {};
+  char password_file[256] = {};
+};
+
+// --topic-prefix, --mqtt-keepalive-s, --mqtt-user, --mqtt-password-file.
+void add_options(app::OptionTable* t, Settings* s);
+
+// "<prefix>/<id>/<name>" into out; false if it does not fit or the prefix
+// or id hold a wildcard (+, #) or a NUL-free but empty level.
+[[nodiscard]] bool topic(const Settings& s, const char* id, const char* name, char* out,
+                         size_t cap);
+
+// The client configuration for a daemon: id as client id, the will on
+// <prefix>/<id>/status ("offline", retained), credentials (the password read
+// from its file). -EINVAL with one line in err.
+[[nodiscard]] int client_config(const Settings& s, const char* id, ClientConfig* out, char* err,
+                                size_t err_len);
+
+}  // namespace mqtt
