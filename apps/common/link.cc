@@ -192,11 +192,14 @@ void Link::connected() {
 // last delivered (or since start).
 void Link::fail(int err) {
   const bool first = attempt_ == 0;
+  const bool was_up = up();
   teardown();
   ++stats_.failures;
   const int64_t delay = next_backoff_ms();
   ++attempt_;
   enter(State::kBackoff, delay);
+  if (was_up && ev_.closed != nullptr) ev_.closed(ev_.ctx, err);
+  if (state_ != State::kBackoff) return;  // the callback stopped or restarted the link
   if (first && ev_.down != nullptr) ev_.down(ev_.ctx, err);
 }
 
@@ -319,6 +322,8 @@ void Link::lost_datagrams(int err) {
   ++stats_.failures;
   probe_sent_ = false;
   enter(State::kProbing, next_backoff_ms());
+  if (ev_.closed != nullptr) ev_.closed(ev_.ctx, err);
+  if (state_ != State::kProbing) return;
   if (first && ev_.down != nullptr) ev_.down(ev_.ctx, err);
 }
 

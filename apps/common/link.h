@@ -79,6 +79,10 @@ struct LinkEvents {
   // Left kUp or kDelivering, or a connect failed (first of a row only).
   // err: -errno, or 0 for a clean close by the peer.
   void (*down)(void* ctx, int err) = nullptr;
+  // Every end of a connection that was up (kUp, kDelivering), before down:
+  // what a protocol above keeps per connection (a session, a batch being
+  // written) ends here, however many times an outage reconnects.
+  void (*closed)(void* ctx, int err) = nullptr;
   // Frames received: returns how many bytes of data it consumed (whole
   // frames); the rest stays for the next call. A datagram is always taken
   // whole, whatever the return value.

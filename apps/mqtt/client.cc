@@ -22,6 +22,7 @@ int Client::start(evl::Loop& loop, const app::Url& url, const app::LinkConfig& l
   le.up = on_up;
   le.delivering = on_delivering;
   le.down = on_down;
+  le.closed = on_closed;
   le.received = on_received;
   le.drained = on_drained;
   le.ctx = this;
@@ -185,13 +186,19 @@ void Client::on_delivering(void* ctx) {
   if (c->session_ && c->ev_.delivering != nullptr) c->ev_.delivering(c->ev_.ctx);
 }
 
-void Client::on_down(void* ctx, int err) {
+// Every connection's end: the session is gone, unacknowledged messages
+// wait for the next one.
+void Client::on_closed(void* ctx, int) {
   auto* c = static_cast<Client*>(ctx);
   c->session_ = false;
   c->link_delivering_ = false;
   c->ping_out_ = false;
   c->loop_->timer_clear(&c->timer_);
   for (Slot& s : c->inflight_) s.sent = false;
+}
+
+void Client::on_down(void* ctx, int err) {
+  auto* c = static_cast<Client*>(ctx);
   if (c->ev_.down != nullptr) c->ev_.down(c->ev_.ctx, err);
 }
 

@@ -111,6 +111,7 @@ class Client {
   static void on_up(void* ctx);
   static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);
+  static void on_closed(void* ctx, int err);
   static size_t on_received(void* ctx, const char* data, size_t len);
   static void on_drained(void* ctx);
   static void on_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);

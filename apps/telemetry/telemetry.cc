@@ -68,6 +68,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     ev.up = on_link_up;
     ev.delivering = on_link_delivering;
     ev.down = on_link_down;
+    ev.closed = on_link_closed;
     ev.drained = on_drained;
     ev.ctx = this;
     started = link_.start(loop, url, lc, ev);
@@ -119,7 +120,7 @@ void App::summary(char* buf, size_t len) const {
                 "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
                 "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
                 "unknown=%llu); serial opens=%llu hangups=%llu errors=%llu; bytes in=%llu out=%llu; "
-                "collector connects=%llu failures=%llu stalls=%llu",
+                "collector connects=%llu failures=%llu stalls=%llu%s",
                 static_cast<unsigned long long>(store_.accepted()),
                 static_cast<unsigned long long>(store_.delivered()),
                 static_cast<unsigned long long>(store_.dropped()), store_.size(),
@@ -135,7 +136,26 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<unsigned long long>(link().stats().bytes_out),
                 static_cast<unsigned long long>(link().stats().connects),
                 static_cast<unsigned long long>(link().stats().failures),
-                static_cast<unsigned long long>(link().stats().stalls));
+                static_cast<unsigned long long>(link().stats().stalls), mqtt_summary());
+}
+
+// The MQTT client's counters for the summary, or "" over other links.
+const char* App::mqtt_summary() const {
+  static char text[256];
+  if (via_ != Via::kMqtt) return "";
+  const mqtt::ClientStats& m = mqtt_.stats();
+  std::snprintf(text, sizeof text,
+                "; mqtt sessions=%llu refusals=%llu protocol_errors=%llu oversized=%llu "
+                "ping_timeouts=%llu connack_timeouts=%llu acked=%llu resent=%llu unknown_acks=%llu",
+                static_cast<unsigned long long>(m.sessions),
+                static_cast<unsigned long long>(m.refusals),
+                static_cast<unsigned long long>(m.protocol_errors),
+                static_cast<unsigned long long>(m.oversized),
+                static_cast<unsigned long long>(m.ping_timeouts),
+                static_cast<unsigned long long>(m.connack_timeouts),
+                static_cast<unsigned long long>(m.acked), static_cast<unsigned long long>(m.resent),
+                static_cast<unsigned long long>(m.unknown_acks));
+  return text;
 }
 
 void App::open_serial() {
@@ -356,11 +376,13 @@ void App::on_link_delivering(void* ctx) {
                a->cfg_.collector, a->store_.size());
 }
 
+// Every connection's end (not only the first of an outage): what was being
+// written goes again. (Over MQTT the client keeps the batch and resends it,
+// so it stays in flight: this is not registered there.)
+void App::on_link_closed(void* ctx, int) { static_cast<App*>(ctx)->store_.abandon(); }
+
 void App::on_link_down(void* ctx, int err) {
   auto* a = static_cast<App*>(ctx);
-  // Over a plain link what was being written goes again; over MQTT the
-  // client keeps the batch and resends it, so it stays in flight.
-  if (a->via_ != Via::kMqtt) a->store_.abandon();
   a->log_->log(app::Level::kWarning, "collector %s unreachable: %s; buffering (%zu records)",
                a->cfg_.collector, err != 0 ? std::strerror(-err) : "closed by peer",
                a->store_.size());

@@ -94,6 +94,7 @@ class App {
   static void on_link_up(void* ctx);
   static void on_link_delivering(void* ctx);
   static void on_link_down(void* ctx, int err);
+  static void on_link_closed(void* ctx, int err);
   static void on_drained(void* ctx);
   static void on_mqtt_up(void* ctx);
   static void on_refused(void* ctx, uint8_t code);
@@ -107,6 +108,7 @@ class App {
   void send_batch();
   void send_health();
   bool connected() const;
+  const char* mqtt_summary() const;
   bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
   int send_mqtt_batch(const char* buf, size_t used);
 

@@ -451,3 +451,26 @@ TEST(Link, back_off_is_full_jitter_under_a_doubling_cap) {
     CHECK(d >= 0 && d <= f.cfg.backoff_max_ms);
   }
 }
+
+namespace {
+int g_closed = 0;
+void count_closed(void*, int) { ++g_closed; }
+}  // namespace
+
+TEST(Link, closed_comes_for_every_connection_end_down_once_per_outage) {
+  Fixture f;
+  f.server.mode = Peer::kAcceptsAndCloses;
+  listen(&f.server);
+  g_closed = 0;
+  CHECK(app::parse_url("tcp://127.0.0.1:7000", &f.url) == 0);
+  app::LinkEvents ev;
+  ev.up = on_up;
+  ev.down = on_down;
+  ev.closed = count_closed;
+  ev.ctx = &f.seen;
+  CHECK_EQUAL(0, f.link.start(*f.loop, f.url, f.cfg, ev));
+  f.run_for(10 * kSec);
+  CHECK(f.seen.ups >= 3);
+  CHECK(g_closed == f.seen.ups || g_closed == f.seen.ups - 1);  // the last may still be open
+  CHECK_EQUAL(1u, f.seen.downs.size());
+}

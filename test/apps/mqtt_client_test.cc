@@ -286,3 +286,20 @@ TEST(MqttClient, an_abrupt_loss_fires_the_will) {
   CHECK_EQUAL(1, f.broker->wills);
   STRCMP_EQUAL("offline", f.broker->retained["evl/board-7/status"].c_str());
 }
+
+// Found against mosquitto: a second connection loss within one outage (no
+// down event: the link reports one per outage) left the session marked up,
+// and the next CONNACK was taken for a protocol error, for ever.
+TEST(MqttClient, every_connection_loss_ends_the_session_not_only_the_first_of_an_outage) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  for (int i = 0; i < 3; ++i) {
+    f.broker->close_client();  // before the link could prove it delivers
+    f.run_for(2 * kSec);
+    CHECK(f.client.up());
+  }
+  CHECK_EQUAL(0u, f.client.stats().protocol_errors);
+  CHECK_EQUAL(4u, f.client.stats().sessions);
+}

@@ -1,0 +1,193 @@
+// Both daemons against Debian's mosquitto, a broker no one here wrote: the
+// test starts it on a free loopback port with a config it writes (data in
+// its own temporary folder), kills it with SIGKILL and starts it again, and
+// stops everything also on failure. Host only.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/serial.h"
+#include "test/apps/real_server.h"
+
+namespace {
+
+std::string binary(const char* rel) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  return (srcdir != nullptr && ws != nullptr) ? std::string(srcdir) + "/" + ws + "/" + rel : rel;
+}
+
+struct Broker {
+  realsrv::TempDir dir;
+  realsrv::Process proc;
+  int port = realsrv::free_port();
+  std::string bin = realsrv::which("mosquitto");
+
+  bool start() {
+    const std::string conf = dir.file("mosquitto.conf");
+    char text[512];
+    // Persistence on every change, so that a SIGKILL loses nothing the
+    // broker has acknowledged; root keeps its own user (our folder).
+    std::snprintf(text, sizeof text,
+                  "listener %d 127.0.0.1\nallow_anonymous true\nuser root\n"
+                  "persistence true\npersistence_location %s/\nautosave_interval 1\n"
+                  "autosave_on_changes true\nlog_dest stderr\n",
+                  port, dir.path().c_str());
+    if (!realsrv::write_file(conf, text)) return false;
+    return proc.start({bin, "-c", conf}, dir.file("mosquitto.log")) && realsrv::wait_port(port, 20);
+  }
+  std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port); }
+};
+
+// mosquitto_sub with a persistent session (-c, QoS 1), its output in a file.
+struct Subscriber {
+  realsrv::Process proc;
+  std::string out;
+  bool start(const Broker& b, const char* id, const char* topic, const std::string& file) {
+    out = file;
+    return proc.start({realsrv::which("mosquitto_sub"), "-h", "127.0.0.1", "-p",
+                       std::to_string(b.port), "-i", id, "-c", "-q", "1", "-t", topic, "-v"},
+                      file);
+  }
+  std::string text() const { return realsrv::read_file(out); }
+};
+
+bool have_mosquitto() {
+  if (!realsrv::which("mosquitto").empty() && !realsrv::which("mosquitto_sub").empty()) return true;
+  std::printf("\nskipped: mosquitto or mosquitto_sub is not installed (toolchains/setup.sh)\n");
+  return false;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = text.find(what, pos)) != std::string::npos; ++pos) ++n;
+  return n;
+}
+
+unsigned long long field(const std::string& text, const char* name) {
+  const size_t at = text.rfind(name);
+  return at == std::string::npos ? ~0ULL : std::strtoull(text.c_str() + at + std::strlen(name), nullptr, 10);
+}
+
+}  // namespace
+
+TEST_GROUP(Mosquitto){};
+
+TEST(Mosquitto, heartbeat_beats_reach_a_subscriber_and_a_killed_board_goes_offline) {
+  if (!have_mosquitto()) return;
+  Broker broker;
+  CHECK(broker.start());
+  Subscriber sub;
+  CHECK(sub.start(broker, "evl-test-hb", "evl/hb-1/#", broker.dir.file("sub.out")));
+  realsrv::sleep_ms(300);  // the subscription is in place before the board starts
+  realsrv::Process hb;
+  CHECK(hb.start({binary("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id", "hb-1",
+                  "--period-ms", "100", "--mqtt-keepalive-s", "2"},
+                 broker.dir.file("hb.log")));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/heartbeat HB id=hb-1 seq=") >= 5; }, 30));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status online") >= 1; }, 30));
+  hb.kill_hard();  // kill -9: no DISCONNECT, the broker must publish the will
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status offline") >= 1; }, 30));
+  // A ping on the command topic is answered by a running board.
+  realsrv::Process hb2;
+  CHECK(hb2.start({binary("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id", "hb-1",
+                   "--period-ms", "100"},
+                  broker.dir.file("hb2.log")));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status online") >= 2; }, 30));
+  realsrv::Process pub;
+  CHECK(pub.start({realsrv::which("mosquitto_pub"), "-h", "127.0.0.1", "-p",
+                   std::to_string(broker.port), "-q", "1", "-t", "evl/hb-1/cmd", "-m", "ping"},
+                  ""));
+  CHECK_EQUAL(0, pub.wait_exit(30));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/pong pong") >= 1; }, 30));
+  hb2.signal(SIGTERM);
+  CHECK_EQUAL(0, hb2.wait_exit(30));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status offline") >= 2; }, 30));
+}
+
+// Three SIGKILLs of the broker while telemetry publishes: what telemetry
+// counts as delivered, a persistent QoS 1 subscriber receives; nothing is
+// missing, duplicates only where MQTT allows them.
+TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
+  if (!have_mosquitto()) return;
+  Broker broker;
+  CHECK(broker.start());
+  Subscriber sub;
+  CHECK(sub.start(broker, "evl-test-tel", "evl/board-7/telemetry", broker.dir.file("sub.out")));
+  realsrv::sleep_ms(300);
+  int master = -1, slave = -1;
+  char pty[64];
+  CHECK_EQUAL(0, hal::openpty(&master, &slave, pty, sizeof pty));
+  realsrv::Process tel;
+  const std::string log = broker.dir.file("telemetry.log");
+  CHECK(tel.start({binary("apps/telemetry/telemetry"), "--serial", pty, "--baud", "115200",
+                   "--collector", broker.url(), "--id", "board-7", "--batch-max", "10",
+                   "--batch-delay-ms", "50", "--backoff-initial-ms", "50", "--backoff-max-ms",
+                   "500", "--health-period-ms", "3600000"},
+                  log));
+  CHECK(realsrv::wait_until([&] { return count(realsrv::read_file(log), "reading ") >= 1; }, 30));
+  realsrv::sleep_ms(300);
+  int written = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 100; ++i, ++written) {
+      char body[64];
+      std::snprintf(body, sizeof body, "IIXDR,C,%d.%02d,C,T", written / 100, written % 100);
+      unsigned sum = 0;
+      for (const char* p = body; *p; ++p) sum ^= static_cast<unsigned char>(*p);
+      char line[96];
+      const int n = std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
+      CHECK_EQUAL(n, write(master, line, static_cast<size_t>(n)));
+      if (i % 10 == 9) realsrv::sleep_ms(20);
+    }
+    if (round == 3) break;
+    broker.proc.kill_hard();  // kill -9, then a restart from its persistence
+    realsrv::sleep_ms(200);
+    CHECK(broker.start());
+  }
+  // Let it deliver what it holds, then stop it and read its own accounting.
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/board-7/telemetry ") > 0; }, 30));
+  realsrv::sleep_ms(3000);
+  tel.signal(SIGTERM);
+  CHECK_EQUAL(0, tel.wait_exit(30));
+  const std::string summary = realsrv::read_file(log);
+  const size_t last = summary.rfind("records accepted=");
+  std::printf("\ntelemetry: %s", last == std::string::npos ? "(no summary)\n" : summary.c_str() + last);
+  const unsigned long long accepted = field(summary, "records accepted=");
+  const unsigned long long delivered = field(summary, "delivered=");
+  const unsigned long long dropped = field(summary, "dropped=");
+  CHECK_EQUAL(static_cast<unsigned long long>(written), accepted);
+  CHECK_EQUAL(0ULL, dropped);
+  // The subscriber's distinct records: all delivered ones arrive.
+  std::set<std::string> got;
+  (void)realsrv::wait_until(
+      [&] {
+        got.clear();
+        const std::string text = sub.text();
+        size_t pos = 0, at;
+        while ((at = text.find("env,device=board-7 temp_c=", pos)) != std::string::npos) {
+          const size_t end = text.find(' ', at + 26);
+          got.insert(text.substr(at, end - at));
+          pos = at + 1;
+        }
+        return got.size() >= delivered;
+      },
+      30);
+  if (got.size() < delivered || delivered + 10 < static_cast<unsigned long long>(written)) {
+    std::printf("\n--- telemetry log\n%s\n--- broker log\n%s\n--- subscriber got %zu\n",
+                summary.c_str(), realsrv::read_file(broker.dir.file("mosquitto.log")).c_str(),
+                got.size());
+  }
+  CHECK(got.size() >= delivered);
+  CHECK(got.size() <= accepted);  // nothing that was never sent
+  CHECK(delivered >= static_cast<unsigned long long>(written) - 10);  // at most one batch open
+  close(master);
+  close(slave);
+}

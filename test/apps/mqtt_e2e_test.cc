@@ -1,0 +1,227 @@
+// Both daemons over MQTT on the fake kernel, against the scripted broker,
+// for hours of virtual time through broker outages and lost PUBACKs.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/heartbeat/heartbeat.h"
+#include "apps/sensor_sim/sim.h"
+#include "apps/telemetry/telemetry.h"
+#include "loop/static_loop.h"
+#include "test/apps/mqtt_broker.h"
+#include "test/fake/kernel.h"
+#include "test/fake/serial.h"
+
+using evl::kMs;
+using evl::kSec;
+
+namespace {
+
+using TestLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
+
+struct Sensor {
+  fake::SerialDevice* dev;
+  sim::SentenceSource* source;
+  int64_t t = 0;
+};
+
+void on_sensor(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* s = static_cast<Sensor*>(ctx);
+  char buf[1024];
+  s->dev->emit(std::string(buf, s->source->report(s->t++, buf, sizeof buf)));
+}
+
+// Every `every` seconds the broker goes down for `for_s`, and while up it
+// loses one PUBACK in five (the connection then dies with it).
+struct Weather {
+  testmqtt::Broker* broker;
+  int64_t every_s;
+  int64_t for_s;
+  int outages = 0;
+  bool down = false;
+};
+
+void on_weather(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
+  auto* w = static_cast<Weather*>(ctx);
+  if (w->down) {
+    w->broker->up();
+    w->down = false;
+    CHECK_EQUAL(0, loop.timer_restart(h, w->every_s * kSec));
+    return;
+  }
+  w->broker->down();
+  w->down = true;
+  ++w->outages;
+  CHECK_EQUAL(0, loop.timer_restart(h, w->for_s * kSec));
+}
+
+void lose_a_puback(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* b = static_cast<testmqtt::Broker*>(ctx);
+  if (!b->connected()) return;
+  b->script.drop_pubacks = 1;
+  b->script.close_after_next_publish = false;
+}
+
+void close_after_lost_ack(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* b = static_cast<testmqtt::Broker*>(ctx);
+  if (b->script.drop_pubacks == 0 && b->connected()) b->close_client();  // the ack was lost
+}
+
+void on_end(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
+
+}  // namespace
+
+TEST_GROUP(MqttE2e){};
+
+TEST(MqttE2e, telemetry_over_mqtt_for_six_hours_of_outages_and_lost_acks_counts_every_record_once) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.up();
+  telemetry::Config cfg;
+  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
+  std::snprintf(cfg.collector, sizeof cfg.collector, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.buffer_records = 1024;
+  cfg.link.backoff_max_ms = 5000;
+  app::Log log("telemetry");
+  log.set_level(app::Level::kError);
+  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
+  char err[256] = {};
+  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+  sim::SimConfig sc;
+  sim::SentenceSource source(sc);
+  Sensor sensor{&dev, &source};
+  evl::TimerSpec every_second;
+  every_second.period_ns = kSec;
+  evl::TimerSpec every_minute;
+  every_minute.period_ns = 60 * kSec;
+  evl::TimerSpec after_minute;
+  after_minute.period_ns = 60 * kSec;
+  after_minute.deadline_ns = k.monotonic_ns() + 61 * kSec;
+  evl::TimerHandle sensor_timer, weather_timer, lose, closer, end;
+  CHECK_EQUAL(0, loop->timer_start(every_second, on_sensor, &sensor, &sensor_timer));
+  Weather weather{&broker, 1800, 600};  // every 30 min, 10 min without a broker
+  CHECK_EQUAL(0, loop->timer_after(1800 * kSec, on_weather, &weather, &weather_timer));
+  CHECK_EQUAL(0, loop->timer_start(every_minute, lose_a_puback, &broker, &lose));
+  CHECK_EQUAL(0, loop->timer_start(after_minute, close_after_lost_ack, &broker, &closer));
+  CHECK_EQUAL(0, loop->timer_after(6 * 3600 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  const telemetry::Store& st = app->store();
+  const size_t in_flight_at_end = st.in_flight();
+  app->stop();
+  CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
+  CHECK_EQUAL(9, weather.outages);  // one per 40 min
+  CHECK(st.dropped() > 0);  // 10 min at 3 records a second is 1800 > 1024 buffered
+  CHECK(app->mqtt().stats().resent > 0);  // lost PUBACKs were resent...
+  CHECK_EQUAL(0u, app->mqtt().stats().unknown_acks);
+  // Every record in exactly one first (non-DUP) PUBLISH: the client never
+  // delivers a record twice; resends carry DUP.
+  std::map<std::string, int> first_sends;
+  std::set<std::string> received;
+  for (const testmqtt::Message& m : broker.published) {
+    if (m.topic != "evl/board-7/telemetry") continue;
+    CHECK_EQUAL(1, m.qos);
+    size_t pos = 0, nl;
+    while ((nl = m.payload.find('\n', pos)) != std::string::npos) {
+      const std::string line = m.payload.substr(pos, nl - pos);
+      received.insert(line);
+      if (!m.dup) ++first_sends[line];
+      pos = nl + 1;
+    }
+  }
+  for (const auto& e : first_sends) CHECK_EQUAL(1, e.second);
+  // Delivered means the broker has it: all of them arrived, and at most the
+  // batch still in flight at the end arrived without being counted.
+  CHECK(received.size() >= st.delivered());
+  CHECK(received.size() <= st.delivered() + in_flight_at_end);
+  STRCMP_EQUAL("offline", broker.retained["evl/board-7/status"].c_str());  // a clean stop says so
+}
+
+TEST(MqttE2e, heartbeat_over_mqtt_beats_reports_status_and_publishes_the_alarm_once_back) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.up();
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.alarm_after_ms = 5000;
+  cfg.link.backoff_max_ms = 2000;
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  Weather weather{&broker, 100, 20};  // up 100 s, down 20 s (> the 5 s alarm)
+  evl::TimerHandle weather_timer, end;
+  CHECK_EQUAL(0, loop->timer_after(60 * kSec, on_weather, &weather, &weather_timer));
+  CHECK_EQUAL(0, loop->timer_after(170 * kSec, on_end, nullptr, &end));  // the broker is up
+  CHECK_EQUAL(0, loop->run());
+  // The will fired when the broker lost us, "online" came back after.
+  STRCMP_EQUAL("online", broker.retained["evl/board-7/status"].c_str());
+  CHECK_EQUAL(1, broker.wills);
+  int beats = 0;
+  std::string alarms;
+  for (const testmqtt::Message& m : broker.published) {
+    if (m.topic == "evl/board-7/heartbeat") {
+      ++beats;
+      CHECK_EQUAL(0, m.qos);
+      CHECK(m.payload.compare(0, 17, "HB id=board-7 seq") == 0);
+    }
+    if (m.topic == "evl/board-7/alarm") {
+      CHECK(m.retain);
+      CHECK_EQUAL(1, m.qos);
+      alarms += m.payload + ";";
+    }
+  }
+  CHECK(beats >= 140);  // 170 s less the 20 s outage and the reconnect
+  STRCMP_EQUAL("raise;clear;", alarms.c_str());  // both sent once the broker was back
+  CHECK_EQUAL(1u, hb.counters().alarms_raised);
+  CHECK_EQUAL(1u, hb.counters().alarms_cleared);
+  // The command topic: a ping is answered.
+  broker.publish("evl/board-7/cmd", "ping", 1);
+  CHECK(loop->run_once(0) >= 0);
+  bool pong = false;
+  for (const testmqtt::Message& m : broker.published) pong = pong || m.topic == "evl/board-7/pong";
+  CHECK(pong);
+  hb.stop();
+}
+
+TEST(MqttE2e, bad_credentials_are_one_line_and_a_retry_not_a_crash) {
+  fake::Kernel k;
+  k.add_regular_path("/etc/evl/mqtt-password", "s3cret\n");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.script.connack_code = 4;
+  broker.up();
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.mqtt.user, sizeof cfg.mqtt.user, "board");
+  std::snprintf(cfg.mqtt.password_file, sizeof cfg.mqtt.password_file, "/etc/evl/mqtt-password");
+  app::Log log("heartbeat");
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop->timer_after(10 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  STRCMP_EQUAL("board", broker.user.c_str());
+  STRCMP_EQUAL("s3cret", broker.password.c_str());  // the line end is not part of it
+  CHECK(hb.mqtt().stats().refusals >= 2);
+  hb.stop();
+  heartbeat::Config bad = cfg;
+  std::snprintf(bad.mqtt.password_file, sizeof bad.mqtt.password_file, "/etc/evl/missing");
+  heartbeat::App hb2(bad, &log);
+  CHECK_EQUAL(-EINVAL, hb2.start(*loop, err, sizeof err));
+  STRCMP_EQUAL("cannot open password file /etc/evl/missing: No such file or directory", err);
+}
