@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   t.add(app::string_option("serial", "PATH", "serial device of the sensor (required)", cfg.serial,
                            sizeof cfg.serial));
   t.add(app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000));
-  t.add(app::string_option("collector", "URL", "udp://, tcp://, mqtt://HOST:PORT (required)",
+  t.add(app::string_option("collector", "URL", "udp://, tcp://, mqtt://HOST:PORT or http://HOST:PORT/write?db=NAME (required)",
                            cfg.collector, sizeof cfg.collector));
   t.add(app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
                            sizeof cfg.id));
@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
                         "(default 2000)", &cfg.serial_retry_ms, 10, 3600000));
   app::add_link_options(&t, &cfg.link);
   mqtt::add_options(&t, &cfg.mqtt);
+  t.add(app::string_option("http-token-file", "PATH",
+                           "http: send 'Authorization: Token <file's line>'", cfg.http_token_file,
+                           sizeof cfg.http_token_file));
+  t.add(app::string_option("http-user", "NAME", "http: Basic authorization user", cfg.http_user,
+                           sizeof cfg.http_user));
+  t.add(app::string_option("http-password-file", "PATH", "http: Basic authorization password",
+                           cfg.http_password_file, sizeof cfg.http_password_file));
+  t.add(app::int_option("http-timeout-ms", "MS", "http: wait this long for an answer "
+                        "(default 10000)", &cfg.http_timeout_ms, 100, 600000));
   app::add_daemon_options(&t, &use_syslog, &run_for_ms);
   const char* usage =
       "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"

@@ -51,6 +51,14 @@ void Store::commit() {
   assert(consistent());
 }
 
+void Store::discard() {
+  head_ = (head_ + in_flight_) % kMaxRecords;
+  size_ -= in_flight_;
+  dropped_ += in_flight_;
+  in_flight_ = 0;
+  assert(consistent());
+}
+
 size_t Store::apply_step(int64_t step_ns, int64_t before_ns) {
   size_t moved = 0;
   for (size_t i = 0; i < size_; ++i) {

@@ -45,6 +45,9 @@ class Store {
   void commit();
   // The batch in flight was not delivered: its records wait again.
   void abandon() { in_flight_ = 0; }
+  // The batch in flight will never be delivered (the collector refused its
+  // content): its records leave as dropped.
+  void discard();
 
   // Adds step_ns to every record stamped before wall time `before_ns`.
   size_t apply_step(int64_t step_ns, int64_t before_ns);

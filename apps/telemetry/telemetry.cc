@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <initializer_list>
 
 #include "apps/telemetry/lineproto.h"
@@ -34,9 +35,14 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
                   cfg_.collector);
     return -EINVAL;
   }
-  via_ = url.scheme == app::Scheme::kMqtt ? Via::kMqtt : Via::kLink;
+  via_ = url.scheme == app::Scheme::kMqtt   ? Via::kMqtt
+         : url.scheme == app::Scheme::kHttp ? Via::kHttp
+                                            : Via::kLink;
   mqtt::ClientConfig mc;
   if (via_ == Via::kMqtt && !prepare_mqtt(&mc, err, err_len)) return -EINVAL;
+  http::ClientConfig hc;
+  if (via_ == Via::kHttp && !prepare_http(url, &hc, err, err_len)) return -EINVAL;
+  http_batch_limit_ = static_cast<size_t>(cfg_.batch_max);
   hal::SerialConfig sc;
   sc.baud = static_cast<uint32_t>(cfg_.baud);
   hal::Termios2 probe{};
@@ -63,6 +69,15 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
     if (started == 0) started = mqtt_.subscribe(topic_cmd_);
+  } else if (via_ == Via::kHttp) {
+    http::ClientEvents hev;
+    hev.up = on_link_up;
+    hev.delivering = on_link_delivering;
+    hev.down = on_link_down;
+    hev.response = on_http_response;
+    hev.failed = on_http_failed;
+    hev.ctx = this;
+    started = http_.start(loop, url, lc, hc, hev);
   } else {
     app::LinkEvents ev;
     ev.up = on_link_up;
@@ -139,9 +154,22 @@ void App::summary(char* buf, size_t len) const {
                 static_cast<unsigned long long>(link().stats().stalls), mqtt_summary());
 }
 
-// The MQTT client's counters for the summary, or "" over other links.
+// The MQTT or HTTP client's counters for the summary, or "" over other links.
 const char* App::mqtt_summary() const {
   static char text[256];
+  if (via_ == Via::kHttp) {
+    std::snprintf(text, sizeof text,
+                  "; http stored=%llu bad_points=%llu refused=%llu too_large=%llu retried=%llu "
+                  "failed=%llu malformed=%llu",
+                  static_cast<unsigned long long>(c_.http_stored),
+                  static_cast<unsigned long long>(c_.http_bad_points),
+                  static_cast<unsigned long long>(c_.http_refused),
+                  static_cast<unsigned long long>(c_.http_too_large),
+                  static_cast<unsigned long long>(c_.http_retried),
+                  static_cast<unsigned long long>(c_.http_failed),
+                  static_cast<unsigned long long>(http_.stats().malformed));
+    return text;
+  }
   if (via_ != Via::kMqtt) return "";
   const mqtt::ClientStats& m = mqtt_.stats();
   std::snprintf(text, sizeof text,
@@ -271,10 +299,143 @@ void App::on_batch_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 }
 
 bool App::connected() const {
-  return via_ == Via::kMqtt ? mqtt_.up() : link_.up();
+  switch (via_) {
+    case Via::kMqtt: return mqtt_.up();
+    case Via::kHttp: return http_.up() && !http_.busy() && !retry_timer_;
+    case Via::kLink: break;
+  }
+  return link_.up();
 }
 
-const app::Link& App::link() const { return via_ == Via::kMqtt ? mqtt_.link() : link_; }
+const app::Link& App::link() const {
+  switch (via_) {
+    case Via::kMqtt: return mqtt_.link();
+    case Via::kHttp: return http_.link();
+    case Via::kLink: break;
+  }
+  return link_;
+}
+
+bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len) {
+  if (std::strncmp(url.path, "/write?", 7) != 0 || std::strstr(url.path, "db=") == nullptr) {
+    std::snprintf(err, err_len, "--collector: an http collector is InfluxDB's /write?db=NAME");
+    return false;
+  }
+  if (hal::format_address(url.addr, hc->host, sizeof hc->host) < 0) {
+    std::snprintf(err, err_len, "--collector: cannot format its address");
+    return false;
+  }
+  hc->response_timeout_ms = cfg_.http_timeout_ms;
+  char secret[256];
+  if (cfg_.http_token_file[0] != '\0') {
+    if (cfg_.http_user[0] != '\0') {
+      std::snprintf(err, err_len, "--http-token-file and --http-user exclude each other");
+      return false;
+    }
+    if (app::read_secret_file("token file", cfg_.http_token_file, secret, sizeof secret, err,
+                              err_len) < 0) {
+      return false;
+    }
+    std::snprintf(hc->authorization, sizeof hc->authorization, "Token %s", secret);
+  } else if (cfg_.http_user[0] != '\0') {
+    secret[0] = '\0';
+    if (cfg_.http_password_file[0] != '\0' &&
+        app::read_secret_file("password file", cfg_.http_password_file, secret, sizeof secret,
+                              err, err_len) < 0) {
+      return false;
+    }
+    char b64[300];
+    if (!http::basic_credentials(cfg_.http_user, secret, b64, sizeof b64)) {
+      std::snprintf(err, err_len, "--http-user and its password are too long");
+      return false;
+    }
+    std::snprintf(hc->authorization, sizeof hc->authorization, "Basic %s", b64);
+  } else if (cfg_.http_password_file[0] != '\0') {
+    std::snprintf(err, err_len, "--http-password-file needs --http-user");
+    return false;
+  }
+  return true;
+}
+
+// A refused or failed batch waits: exponential back-off from the link's
+// initial value to its maximum, reset by the next 204.
+void App::retry_later() {
+  store_.abandon();
+  int64_t cap = cfg_.link.backoff_initial_ms;
+  for (uint32_t i = 0; i < retry_attempt_ && cap < cfg_.link.backoff_max_ms; ++i) cap *= 2;
+  if (cap > cfg_.link.backoff_max_ms) cap = cfg_.link.backoff_max_ms;
+  ++retry_attempt_;
+  loop_->timer_clear(&retry_timer_);
+  (void)loop_->timer_after(evl::ms_to_ns(cap), on_retry, this, &retry_timer_);
+}
+
+void App::on_retry(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->retry_timer_ = evl::TimerHandle{};
+  a->send_batch();
+}
+
+void App::on_http_response(void* ctx, const http::Response& r) {
+  auto* a = static_cast<App*>(ctx);
+  const int s = r.status;
+  if (a->health_in_flight_) {  // the answer to a health line: nothing to account
+    a->health_in_flight_ = false;
+    if (s >= 300) a->log_->log(app::Level::kWarning, "collector refused a health line (%d)", s);
+    a->maybe_send();
+    return;
+  }
+  if (s == 204 || (s >= 200 && s < 300)) {
+    ++a->c_.http_stored;
+    a->store_.commit();
+    a->retry_attempt_ = 0;
+    const size_t max = static_cast<size_t>(a->cfg_.batch_max);
+    if (a->http_batch_limit_ < max) a->http_batch_limit_ = std::min(max, a->http_batch_limit_ * 2);
+    a->maybe_send();
+    return;
+  }
+  const int text_len = static_cast<int>(r.body_len < 200 ? r.body_len : 200);
+  if (s == 400) {
+    ++a->c_.http_bad_points;
+    const size_t n = a->store_.in_flight();
+    a->store_.discard();
+    a->log_->log(app::Level::kError, "collector %s refused %zu records (400): %.*s",
+                 a->cfg_.collector, n, text_len, r.body);
+    a->maybe_send();
+    return;
+  }
+  if (s == 413) {
+    ++a->c_.http_too_large;
+    const size_t n = a->store_.in_flight();
+    if (n <= 1) {  // one record too large: it can never go
+      a->store_.discard();
+      a->log_->log(app::Level::kError, "collector %s: a single record is too large (413); dropped",
+                   a->cfg_.collector);
+    } else {
+      a->store_.abandon();
+      a->http_batch_limit_ = n / 2;
+    }
+    a->maybe_send();
+    return;
+  }
+  if (s == 401 || s == 403 || s == 404) {
+    ++a->c_.http_refused;
+  } else {
+    ++a->c_.http_retried;
+  }
+  a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying",
+               a->cfg_.collector, s, text_len, r.body);
+  a->retry_later();
+}
+
+void App::on_http_failed(void* ctx, int) {
+  auto* a = static_cast<App*>(ctx);
+  ++a->c_.http_failed;
+  if (a->health_in_flight_) {
+    a->health_in_flight_ = false;
+    return;
+  }
+  a->store_.abandon();  // the link's back-off paces the retry
+}
 
 bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
   if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
@@ -336,13 +497,20 @@ void App::send_batch() {
   }
   size_t used = 0;
   size_t n = 0;
-  while (n < store_.size() && n < static_cast<size_t>(cfg_.batch_max)) {
+  const size_t limit = via_ == Via::kHttp ? http_batch_limit_ : static_cast<size_t>(cfg_.batch_max);
+  while (n < store_.size() && n < limit) {
     const size_t w = format_record(store_.at(n), cfg_.id, buf + used, cap - used);
     if (w == 0) break;
     used += w;
     ++n;
   }
   if (n == 0) return;  // the link's buffer is full: wait until it drains
+  if (via_ == Via::kHttp) {
+    if (http_.post("text/plain; charset=utf-8", buf, used) < 0) return;
+    ++c_.batches;
+    (void)store_.begin_batch(n);
+    return;
+  }
   if (via_ == Via::kMqtt) {
     if (send_mqtt_batch(buf, used) < 0) return;  // the window is full: retried later
     ++c_.batches;
@@ -414,9 +582,19 @@ void App::send_health() {
       static_cast<unsigned long long>(c_.serial_hangups),
       static_cast<long long>(loop_->now(evl::Clock::kRealtime)));
   if (n <= 0 || static_cast<size_t>(n) >= sizeof line) return;
-  const int r = via_ == Via::kMqtt
-                    ? mqtt_.publish0(topic_health_, line, static_cast<size_t>(n) - 1, false)
-                    : link_.send(line, static_cast<size_t>(n));
+  int r = -ENOTCONN;
+  switch (via_) {
+    case Via::kMqtt: r = mqtt_.publish0(topic_health_, line, static_cast<size_t>(n) - 1, false); break;
+    case Via::kHttp:
+      // One more POST when the connection is free; a lost health line is not
+      // a record: it is not retried.
+      if (http_.up() && !http_.busy() && store_.in_flight() == 0) {
+        r = http_.post("text/plain; charset=utf-8", line, static_cast<size_t>(n));
+        if (r == 0) health_in_flight_ = true;
+      }
+      break;
+    case Via::kLink: r = link_.send(line, static_cast<size_t>(n)); break;
+  }
   if (r == 0) {
     ++c_.health_sent;
   }

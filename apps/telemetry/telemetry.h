@@ -14,6 +14,13 @@
 // <prefix>/<id>/telemetry, delivered when its PUBACK comes; health goes QoS
 // 0 to <prefix>/<id>/health; status, will and the ping command as heartbeat.
 //
+// HTTP (http://HOST:PORT/write?db=NAME, InfluxDB's write API): a batch is
+// one POST on a keep-alive connection, delivered when the answer is 204
+// (stored). 400 (bad points) drops the batch, counted, with InfluxDB's error
+// text logged; 401/403/404 and 429/5xx are logged and retried after a
+// back-off; 413 halves the batch; timeouts and resets resend it. Nothing is
+// lost but what the collector refuses by content.
+//
 // Serial: a device that hangs up (an unplugged USB adapter, a closed pty) is
 // closed, logged once, counted in serial_hangups, and reopened every
 // serial_retry_ms; nothing is watched while it is away.
@@ -25,6 +32,7 @@
 #include "apps/common/link.h"
 #include "apps/common/log.h"
 #include "apps/common/watchdog.h"
+#include "apps/http/client.h"
 #include "apps/mqtt/client.h"
 #include "apps/mqtt/settings.h"
 #include "apps/nmea/nmea.h"
@@ -49,6 +57,12 @@ struct Config {
   app::LinkConfig link;  // back-off and connect timeout; the jitter seed is set at start
   app::WatchdogConfig watchdog;  // systemd's, from the environment
   mqtt::Settings mqtt;           // for mqtt:// collectors
+  // For http:// collectors (InfluxDB's /write): a token (Authorization:
+  // Token ...) or a user and password (Basic), each secret from a file.
+  char http_token_file[256] = {};
+  char http_user[64] = {};
+  char http_password_file[256] = {};
+  int64_t http_timeout_ms = 10000;
 };
 
 struct Counters {
@@ -60,6 +74,13 @@ struct Counters {
   uint64_t serial_opens = 0;
   uint64_t serial_errors = 0;
   uint64_t serial_hangups = 0;  // the device went away (read 0, EIO or HUP)
+  // http:// collectors: responses by outcome.
+  uint64_t http_stored = 0;        // 204: the batch is stored
+  uint64_t http_bad_points = 0;    // 400: the batch's records were dropped
+  uint64_t http_refused = 0;       // 401, 403, 404: retried after a back-off
+  uint64_t http_too_large = 0;     // 413: the batch was split
+  uint64_t http_retried = 0;       // 429, 5xx and others: retried after a back-off
+  uint64_t http_failed = 0;        // no answer (timeout, reset, malformed)
   uint64_t steps = 0;
 };
 
@@ -101,6 +122,9 @@ class App {
   static void on_acked(void* ctx, uint32_t tag);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                          size_t len);
+  static void on_http_response(void* ctx, const http::Response& r);
+  static void on_http_failed(void* ctx, int err);
+  static void on_retry(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
 
   void open_serial();
   void close_serial(int err, bool hangup);
@@ -111,8 +135,10 @@ class App {
   const char* mqtt_summary() const;
   bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
   int send_mqtt_batch(const char* buf, size_t used);
+  bool prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len);
+  void retry_later();
 
-  enum class Via : uint8_t { kLink, kMqtt };
+  enum class Via : uint8_t { kLink, kMqtt, kHttp };
   static constexpr uint32_t kTagStatus = 0;  // batch tags start at 1
 
   Config cfg_;
@@ -121,7 +147,12 @@ class App {
   Store store_;
   app::Link link_;
   mqtt::Client mqtt_;
+  http::Client http_;
   Via via_ = Via::kLink;
+  size_t http_batch_limit_ = 0;  // halved by 413, regrown by 204s
+  bool health_in_flight_ = false;  // http: the open POST is a health line
+  uint32_t retry_attempt_ = 0;
+  evl::TimerHandle retry_timer_;  // http: a refused or failed batch waits for this
   uint32_t batch_tag_ = 0;
   char topic_data_[160] = {};
   char topic_health_[160] = {};

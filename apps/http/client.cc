@@ -1,0 +1,139 @@
+#include "apps/http/client.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace http {
+
+bool basic_credentials(const char* user, const char* password, char* out, size_t cap) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char plain[256];
+  const int n = std::snprintf(plain, sizeof plain, "%s:%s", user, password);
+  if (n < 0 || static_cast<size_t>(n) >= sizeof plain) return false;
+  const size_t len = static_cast<size_t>(n);
+  if ((len + 2) / 3 * 4 + 1 > cap) return false;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i += 3) {
+    const uint32_t b0 = static_cast<unsigned char>(plain[i]);
+    const uint32_t b1 = i + 1 < len ? static_cast<unsigned char>(plain[i + 1]) : 0;
+    const uint32_t b2 = i + 2 < len ? static_cast<unsigned char>(plain[i + 2]) : 0;
+    const uint32_t v = b0 << 16 | b1 << 8 | b2;
+    out[o++] = kAlphabet[(v >> 18) & 63];
+    out[o++] = kAlphabet[(v >> 12) & 63];
+    out[o++] = i + 1 < len ? kAlphabet[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < len ? kAlphabet[v & 63] : '=';
+  }
+  out[o] = '\0';
+  return true;
+}
+
+int Client::start(evl::Loop& loop, const app::Url& url, const app::LinkConfig& link,
+                  const ClientConfig& cfg, const ClientEvents& ev) {
+  if (url.scheme != app::Scheme::kHttp || cfg.response_timeout_ms < 1) return -EINVAL;
+  loop_ = &loop;
+  url_ = url;
+  cfg_ = cfg;
+  ev_ = ev;
+  app::LinkEvents le;
+  le.up = on_up;
+  le.delivering = on_delivering;
+  le.down = on_down;
+  le.closed = on_closed;
+  le.received = on_received;
+  le.ctx = this;
+  return link_.start(loop, url, link, le);
+}
+
+void Client::stop() {
+  if (loop_ == nullptr) return;
+  loop_->timer_clear(&timer_);
+  open_ = false;
+  link_.stop();
+  loop_ = nullptr;
+}
+
+int Client::post(const char* content_type, const void* body, size_t len) {
+  if (!link_.up()) return -ENOTCONN;
+  if (open_) return -EBUSY;
+  char head[512];
+  const int n = std::snprintf(head, sizeof head,
+                              "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+                              "Content-Length: %zu\r\n%s%s%s\r\n",
+                              url_.path, cfg_.host, content_type, len,
+                              cfg_.authorization[0] != '\0' ? "Authorization: " : "",
+                              cfg_.authorization, cfg_.authorization[0] != '\0' ? "\r\n" : "");
+  if (n < 0 || static_cast<size_t>(n) >= sizeof head) return -EMSGSIZE;
+  if (static_cast<size_t>(n) + len > link_.out_space()) return -EMSGSIZE;
+  if (link_.send(head, static_cast<size_t>(n)) < 0 || link_.send(body, len) < 0) {
+    return -ENOTCONN;  // a write failure: the link is down already
+  }
+  open_ = true;
+  ++stats_.requests;
+  (void)loop_->timer_after(evl::ms_to_ns(cfg_.response_timeout_ms), on_timeout, this, &timer_);
+  return 0;
+}
+
+void Client::finish_failed(int err) {
+  if (!open_) return;
+  open_ = false;
+  loop_->timer_clear(&timer_);
+  if (ev_.failed != nullptr) ev_.failed(ev_.ctx, err);
+}
+
+void Client::on_up(void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  if (c->ev_.up != nullptr) c->ev_.up(c->ev_.ctx);
+}
+
+void Client::on_delivering(void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  if (c->ev_.delivering != nullptr) c->ev_.delivering(c->ev_.ctx);
+}
+
+void Client::on_down(void* ctx, int err) {
+  auto* c = static_cast<Client*>(ctx);
+  if (c->ev_.down != nullptr) c->ev_.down(c->ev_.ctx, err);
+}
+
+void Client::on_closed(void* ctx, int err) {
+  static_cast<Client*>(ctx)->finish_failed(err != 0 ? err : -ECONNRESET);
+}
+
+void Client::on_timeout(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* c = static_cast<Client*>(ctx);
+  c->timer_ = evl::TimerHandle{};
+  ++c->stats_.timeouts;
+  c->link_.drop(-ETIMEDOUT);  // closed() reports the request failed
+}
+
+size_t Client::on_received(void* ctx, const char* data, size_t len) {
+  auto* c = static_cast<Client*>(ctx);
+  if (!c->open_) {
+    ++c->stats_.unexpected;  // nothing was asked: a broken or hostile server
+    c->link_.drop(-EPROTO);
+    return len;
+  }
+  Response r;
+  const long n = parse_response(data, len, app::Link::kInBytes, &r);
+  if (n == 0) return 0;
+  if (n < 0) {
+    if (n == -EMSGSIZE) {
+      ++c->stats_.oversized;
+    } else {
+      ++c->stats_.malformed;
+    }
+    c->link_.drop(static_cast<int>(n));
+    return len;
+  }
+  c->open_ = false;
+  c->loop_->timer_clear(&c->timer_);
+  ++c->stats_.responses;
+  const bool keep = r.keep_alive;
+  if (c->ev_.response != nullptr) c->ev_.response(c->ev_.ctx, r);
+  if (!keep && c->link_.up()) c->link_.drop(0);  // the server closes: so do we, now
+  return static_cast<size_t>(n);
+}
+
+}  // namespace http

@@ -1,0 +1,241 @@
+// Telemetry to an InfluxDB-like HTTP server on the fake kernel: every
+// outcome of POST /write, broken and split answers, timeouts, and hours of
+// collector outages, with the store's accounting exact.
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/sensor_sim/sim.h"
+#include "apps/telemetry/telemetry.h"
+#include "loop/static_loop.h"
+#include "test/apps/http_server.h"
+#include "test/fake/kernel.h"
+#include "test/fake/serial.h"
+
+using evl::kMs;
+using evl::kSec;
+using testhttp::How;
+using testhttp::Outcome;
+
+namespace {
+
+using TestLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
+
+struct Sensor {
+  fake::SerialDevice* dev;
+  int n = 0;
+};
+
+// One XDR record a second, each with its own value.
+void on_sensor(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* s = static_cast<Sensor*>(ctx);
+  char body[64];
+  std::snprintf(body, sizeof body, "IIXDR,C,%d.%02d,C,T", (s->n / 100) % 90, s->n % 100);
+  ++s->n;
+  unsigned sum = 0;
+  for (const char* p = body; *p != '\0'; ++p) sum ^= static_cast<unsigned char>(*p);
+  char line[96];
+  std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
+  s->dev->emit(line);
+}
+
+void on_end(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
+
+struct Fixture {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  std::unique_ptr<testhttp::Server> server;
+  std::unique_ptr<telemetry::App> app;
+  app::Log log{"telemetry"};
+  Sensor sensor{&dev};
+  evl::TimerHandle sensor_timer;
+  telemetry::Config cfg;
+
+  Fixture() {
+    CHECK_EQUAL(0, loop->init());
+    server.reset(new testhttp::Server(loop.get(), "127.0.0.1:8086"));
+    log.set_level(app::Level::kError);
+    std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
+    std::snprintf(cfg.collector, sizeof cfg.collector, "http://127.0.0.1:8086/write?db=evl");
+    std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+    cfg.batch_max = 8;
+    cfg.batch_delay_ms = 500;
+    cfg.health_period_ms = 3600000;
+    cfg.http_timeout_ms = 2000;
+    cfg.link.backoff_initial_ms = 200;
+    cfg.link.backoff_max_ms = 2000;
+  }
+  void start() {
+    app.reset(new telemetry::App(cfg, &log));
+    char err[256] = {};
+    CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+    evl::TimerSpec every;
+    every.period_ns = kSec;
+    CHECK_EQUAL(0, loop->timer_start(every, on_sensor, &sensor, &sensor_timer));
+  }
+  void run_for(int64_t ns) {
+    evl::TimerHandle end;
+    CHECK_EQUAL(0, loop->timer_after(ns, on_end, nullptr, &end));
+    CHECK_EQUAL(0, loop->run());
+  }
+  const telemetry::Store& st() const { return app->store(); }
+  void check_accounting() {
+    CHECK_EQUAL(st().accepted(), st().delivered() + st().dropped() + st().size());
+  }
+};
+
+}  // namespace
+
+TEST_GROUP(HttpE2e){};
+
+TEST(HttpE2e, a_204_delivers_each_batch_on_one_keep_alive_connection) {
+  Fixture f;
+  f.server->up();
+  f.start();
+  f.run_for(30 * kSec);
+  CHECK(f.st().delivered() >= 25);
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  CHECK_EQUAL(0u, f.st().dropped());
+  CHECK_EQUAL(1u, f.app->link().stats().connects);  // kept alive
+  STRCMP_EQUAL("POST /write?db=evl HTTP/1.1", f.server->requests[0].line.c_str());
+  f.check_accounting();
+}
+
+TEST(HttpE2e, a_400_drops_the_batch_and_counts_it_never_retried) {
+  Fixture f;
+  f.server->script.push_back(Outcome{400, "{\"error\":\"unable to parse 'x': bad timestamp\"}"});
+  f.server->up();
+  f.start();
+  f.run_for(20 * kSec);
+  const size_t first = std::count(f.server->requests[0].body.begin(),
+                                  f.server->requests[0].body.end(), '\n');
+  CHECK(first >= 1);
+  CHECK_EQUAL(first, f.st().dropped());
+  CHECK_EQUAL(1u, f.app->counters().http_bad_points);
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  // The refused records were never sent again.
+  for (size_t i = 1; i < f.server->requests.size(); ++i) {
+    CHECK(f.server->requests[i].body.find(f.server->requests[0].body.substr(0, 30)) ==
+          std::string::npos);
+  }
+  f.check_accounting();
+}
+
+TEST(HttpE2e, refusals_and_server_errors_are_retried_after_a_back_off_losing_nothing) {
+  Fixture f;
+  for (int s : {401, 403, 404, 429, 500, 503}) f.server->script.push_back(Outcome{s, "{}"});
+  f.server->up();
+  f.start();
+  f.run_for(60 * kSec);
+  CHECK_EQUAL(3u, f.app->counters().http_refused);
+  CHECK_EQUAL(3u, f.app->counters().http_retried);
+  CHECK_EQUAL(0u, f.st().dropped());
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  CHECK(f.st().delivered() >= 50);
+  // The retried batch went again: the first refused body is the first stored.
+  CHECK(f.server->requests[6].body.find(f.server->requests[0].body) == 0);
+  f.check_accounting();
+}
+
+TEST(HttpE2e, a_413_halves_the_batch_until_it_fits) {
+  Fixture f;
+  f.cfg.batch_max = 8;
+  f.cfg.batch_delay_ms = 20000;  // full batches of 8
+  f.server->script.push_back(Outcome{413, "{}"});
+  f.server->script.push_back(Outcome{413, "{}"});
+  f.server->up();
+  f.start();
+  f.run_for(30 * kSec);
+  auto lines = [&](size_t i) {
+    return std::count(f.server->requests[i].body.begin(), f.server->requests[i].body.end(), '\n');
+  };
+  CHECK_EQUAL(8, lines(0));
+  CHECK_EQUAL(4, lines(1));
+  CHECK_EQUAL(2, lines(2));
+  CHECK_EQUAL(2u, f.app->counters().http_too_large);
+  CHECK_EQUAL(0u, f.st().dropped());
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  f.check_accounting();
+}
+
+TEST(HttpE2e, split_late_broken_and_garbled_answers_resend_nothing_lost) {
+  Fixture f;
+  f.server->script.push_back(Outcome{204, "", How::kSplit});
+  f.server->script.push_back(Outcome{400, "", How::kCloseAfterHead});
+  f.server->script.push_back(Outcome{204, "", How::kSilent});
+  f.server->script.push_back(Outcome{204, "", How::kGarbage});
+  f.server->script.push_back(Outcome{204, "", How::kWhole, true});  // Connection: close
+  f.server->up();
+  f.start();
+  f.run_for(60 * kSec);
+  const telemetry::Counters& c = f.app->counters();
+  CHECK(c.http_failed >= 3);  // closed after the head, silent (timeout), garbage
+  CHECK(f.app->link().stats().failures >= 3);
+  CHECK_EQUAL(0u, f.st().dropped());
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  CHECK(f.st().delivered() >= 40);
+  f.check_accounting();
+}
+
+TEST(HttpE2e, six_hours_with_outages_keep_every_record_counted_once) {
+  Fixture f;
+  f.cfg.buffer_records = 2000;
+  f.server->up();
+  f.start();
+  struct Weather {
+    testhttp::Server* s;
+    bool down = false;
+    int outages = 0;
+  } w{f.server.get()};
+  evl::TimerSpec every;
+  every.period_ns = 1200 * kSec;
+  evl::TimerHandle weather;
+  CHECK_EQUAL(0, f.loop->timer_start(
+                     every,
+                     [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+                       auto* x = static_cast<Weather*>(ctx);
+                       if (x->down) {
+                         x->s->up();
+                       } else {
+                         x->s->down();
+                         ++x->outages;
+                       }
+                       x->down = !x->down;
+                     },
+                     &w, &weather));
+  f.run_for(6 * 3600 * kSec);
+  CHECK_EQUAL(9, w.outages);
+  CHECK_EQUAL(0u, f.st().dropped());  // 20 min of records fit the 2000-record store
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  CHECK(f.st().delivered() + f.st().size() == f.st().accepted());
+  CHECK(f.st().accepted() >= 6 * 3600 - 2);
+  f.check_accounting();
+}
+
+TEST(HttpE2e, credentials_go_in_the_authorization_header) {
+  Fixture f;
+  f.k.add_regular_path("/etc/evl/token", "abc123\n");
+  std::snprintf(f.cfg.http_token_file, sizeof f.cfg.http_token_file, "/etc/evl/token");
+  f.server->up();
+  f.start();
+  f.run_for(5 * kSec);
+  CHECK(!f.server->requests.empty());
+  STRCMP_EQUAL("Token abc123", f.server->requests[0].authorization.c_str());
+}
+
+TEST(HttpE2e, a_user_and_password_file_make_basic_authorization) {
+  Fixture g;
+  g.k.add_regular_path("/etc/evl/pw", "open sesame\n");
+  std::snprintf(g.cfg.http_user, sizeof g.cfg.http_user, "Aladdin");
+  std::snprintf(g.cfg.http_password_file, sizeof g.cfg.http_password_file, "/etc/evl/pw");
+  g.server->up();
+  g.start();
+  g.run_for(5 * kSec);
+  STRCMP_EQUAL("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", g.server->requests[0].authorization.c_str());
+}

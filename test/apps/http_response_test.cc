@@ -1,0 +1,84 @@
+// The HTTP response parser: strict, bounded, never past its input.
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/http/client.h"
+#include "apps/http/response.h"
+
+namespace {
+
+long parse(const std::string& s, http::Response* r, size_t limit = 2048) {
+  return http::parse_response(s.data(), s.size(), limit, r);
+}
+
+}  // namespace
+
+TEST_GROUP(HttpResponse){};
+
+TEST(HttpResponse, no_content_and_an_error_body) {
+  http::Response r;
+  const std::string ok = "HTTP/1.1 204 No Content\r\nX-Influxdb-Version: 1.6.7\r\n\r\n";
+  CHECK_EQUAL(static_cast<long>(ok.size()), parse(ok, &r));
+  CHECK_EQUAL(204, r.status);
+  CHECK(r.keep_alive);
+  const std::string bad =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n"
+      "{\"error\":\"unable to parse\"}HTTP/1.1 204";
+  CHECK_EQUAL(static_cast<long>(bad.size() - 12), parse(bad, &r));  // the next one stays
+  CHECK_EQUAL(400, r.status);
+  CHECK_EQUAL(27u, r.body_len);
+  CHECK(std::memcmp(r.body, "{\"error\"", 8) == 0);
+}
+
+TEST(HttpResponse, pieces_ask_for_more_at_every_cut) {
+  const std::string full =
+      "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\nConnection: close\r\n\r\nboom!";
+  http::Response r;
+  for (size_t cut = 0; cut < full.size(); ++cut) {
+    CHECK_EQUAL(0, parse(full.substr(0, cut), &r));
+  }
+  CHECK_EQUAL(static_cast<long>(full.size()), parse(full, &r));
+  CHECK_FALSE(r.keep_alive);
+}
+
+TEST(HttpResponse, malformed_responses_are_refused) {
+  http::Response r;
+  CHECK_EQUAL(-EPROTO, parse("HTTP/2 204 OK\r\n\r\n", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 2x4 OK\r\n\r\n", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 204X\r\n\r\n", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &r));
+  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\n\r\n", &r));  // a body with no length
+  CHECK_EQUAL(-EPROTO, parse(std::string("HTTP/1.1 200 OK\r\nX: a\x01\r\n\r\n"), &r));
+  std::string many = "HTTP/1.1 204 No Content\r\n";
+  for (int i = 0; i <= http::kMaxHeaders; ++i) many += "X-A: b\r\n";
+  CHECK_EQUAL(-EPROTO, parse(many + "\r\n", &r));
+}
+
+TEST(HttpResponse, oversized_heads_and_bodies_are_refused) {
+  http::Response r;
+  CHECK_EQUAL(-EMSGSIZE, parse("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", &r));
+  CHECK_EQUAL(-EMSGSIZE, parse("HTTP/1.1 200 OK\r\nX: " + std::string(3000, 'a'), &r));
+  CHECK_EQUAL(-EMSGSIZE, parse(std::string(3000, 'H'), &r));
+}
+
+TEST(HttpResponse, http_1_0_closes_unless_it_says_keep_alive) {
+  http::Response r;
+  CHECK(parse("HTTP/1.0 204 No Content\r\n\r\n", &r) > 0);
+  CHECK_FALSE(r.keep_alive);
+  CHECK(parse("HTTP/1.0 204 No Content\r\nConnection: Keep-Alive\r\n\r\n", &r) > 0);
+  CHECK(r.keep_alive);
+}
+
+TEST(HttpResponse, basic_credentials_are_base64) {
+  char out[64];
+  CHECK(http::basic_credentials("Aladdin", "open sesame", out, sizeof out));
+  STRCMP_EQUAL("QWxhZGRpbjpvcGVuIHNlc2FtZQ==", out);
+  CHECK(http::basic_credentials("a", "", out, sizeof out));
+  STRCMP_EQUAL("YTo=", out);
+  CHECK_FALSE(http::basic_credentials("user", "password", out, 8));
+}
