@@ -1,0 +1,141 @@
+// Telemetry against Debian's influxd (1.6): the test writes a config with
+// free loopback ports and data folders in its temporary folder, starts
+// influxd, creates the database, then runs telemetry while it stops
+// (SIGSTOP) and resumes influxd twice and restarts it once. What telemetry
+// reports delivered is what a query counts; nothing is dropped. Host only.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/serial.h"
+#include "test/apps/real_server.h"
+
+namespace {
+
+std::string binary(const char* rel) {
+  const char* srcdir = std::getenv("TEST_SRCDIR");
+  const char* ws = std::getenv("TEST_WORKSPACE");
+  return (srcdir != nullptr && ws != nullptr) ? std::string(srcdir) + "/" + ws + "/" + rel : rel;
+}
+
+struct Influx {
+  realsrv::TempDir dir;
+  realsrv::Process proc;
+  int port = realsrv::free_port();
+  int rpc = realsrv::free_port();
+
+  bool start() {
+    char conf[1024];
+    std::snprintf(conf, sizeof conf,
+                  "reporting-disabled = true\nbind-address = \"127.0.0.1:%d\"\n"
+                  "[meta]\n  dir = \"%s/meta\"\n[data]\n  dir = \"%s/data\"\n  wal-dir = \"%s/wal\"\n"
+                  "  query-log-enabled = false\n[http]\n  enabled = true\n"
+                  "  bind-address = \"127.0.0.1:%d\"\n  log-enabled = false\n"
+                  "[logging]\n  level = \"warn\"\n",
+                  rpc, dir.path().c_str(), dir.path().c_str(), dir.path().c_str(), port);
+    if (!realsrv::write_file(dir.file("influxdb.conf"), conf)) return false;
+    return proc.start({realsrv::which("influxd"), "-config", dir.file("influxdb.conf")},
+                      dir.file("influxd.log")) &&
+           realsrv::wait_port(port, 60);
+  }
+  // Runs the influx CLI; its output.
+  std::string query(const char* q) {
+    const std::string out = dir.file("query.out");
+    realsrv::Process cli;
+    (void)std::remove(out.c_str());
+    if (!cli.start({realsrv::which("influx"), "-host", "127.0.0.1", "-port", std::to_string(port),
+                    "-database", "evl", "-format", "csv", "-execute", q},
+                   out)) {
+      return "";
+    }
+    (void)cli.wait_exit(60);
+    return realsrv::read_file(out);
+  }
+  long long count() {
+    const std::string text = query("SELECT count(temp_c) FROM env");
+    const size_t at = text.find("env,0,");
+    return at == std::string::npos ? 0 : std::atoll(text.c_str() + at + 6);
+  }
+};
+
+unsigned long long field(const std::string& text, const char* name) {
+  const size_t at = text.rfind(name);
+  return at == std::string::npos ? ~0ULL
+                                 : std::strtoull(text.c_str() + at + std::strlen(name), nullptr, 10);
+}
+
+void write_records(int master, int from, int to) {
+  for (int n = from; n < to; ++n) {
+    char body[64];
+    std::snprintf(body, sizeof body, "IIXDR,C,%d.%02d,C,T", n / 100, n % 100);
+    unsigned sum = 0;
+    for (const char* p = body; *p != '\0'; ++p) sum ^= static_cast<unsigned char>(*p);
+    char line[96];
+    const int len = std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
+    CHECK_EQUAL(len, write(master, line, static_cast<size_t>(len)));
+    if (n % 10 == 9) realsrv::sleep_ms(30);
+  }
+}
+
+}  // namespace
+
+TEST_GROUP(Influxd){};
+
+TEST(Influxd, telemetry_through_stops_and_a_restart_stores_what_it_counts_delivered) {
+  if (realsrv::which("influxd").empty() || realsrv::which("influx").empty()) {
+    std::printf("\nskipped: influxd or influx is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  Influx db;
+  CHECK(db.start());
+  (void)db.query("CREATE DATABASE evl");
+  int master = -1, slave = -1;
+  char pty[64];
+  CHECK_EQUAL(0, hal::openpty(&master, &slave, pty, sizeof pty));
+  realsrv::Process tel;
+  const std::string log = db.dir.file("telemetry.log");
+  const std::string url = "http://127.0.0.1:" + std::to_string(db.port) + "/write?db=evl";
+  CHECK(tel.start({binary("apps/telemetry/telemetry"), "--serial", pty, "--baud", "115200",
+                   "--collector", url, "--id", "board-7", "--batch-max", "20", "--batch-delay-ms",
+                   "100", "--backoff-initial-ms", "100", "--backoff-max-ms", "1000",
+                   "--http-timeout-ms", "2000", "--health-period-ms", "3600000",
+                   "--buffer-records", "4096"},
+                  log));
+  CHECK(realsrv::wait_until([&] { return realsrv::read_file(log).find("reading ") != std::string::npos; }, 30));
+  realsrv::sleep_ms(300);
+  write_records(master, 0, 200);
+  db.proc.signal(SIGSTOP);  // a stalled server: requests time out, then resume
+  write_records(master, 200, 400);
+  realsrv::sleep_ms(2500);
+  db.proc.signal(SIGCONT);
+  write_records(master, 400, 600);
+  db.proc.signal(SIGSTOP);
+  realsrv::sleep_ms(500);
+  db.proc.signal(SIGCONT);
+  write_records(master, 600, 800);
+  db.proc.signal(SIGTERM);  // a restart
+  CHECK(db.proc.wait_exit(60) >= 0);
+  write_records(master, 800, 1000);
+  CHECK(db.start());
+  write_records(master, 1000, 1200);
+  // Until InfluxDB holds everything (bounded), then stop telemetry.
+  (void)realsrv::wait_until([&] { return db.count() >= 1200; }, 60);
+  tel.signal(SIGTERM);
+  CHECK_EQUAL(0, tel.wait_exit(30));
+  const std::string summary = realsrv::read_file(log);
+  const size_t last = summary.rfind("records accepted=");
+  std::printf("\ntelemetry: %s", last == std::string::npos ? "(no summary)\n" : summary.c_str() + last);
+  const long long stored = db.count();
+  std::printf("influxd: %lld points stored\n", stored);
+  CHECK_EQUAL(1200ULL, field(summary, "records accepted="));
+  CHECK_EQUAL(0ULL, field(summary, "dropped="));
+  CHECK_EQUAL(static_cast<unsigned long long>(stored), field(summary, "delivered="));
+  CHECK_EQUAL(1200LL, stored);
+  close(master);
+  close(slave);
+}
