@@ -84,6 +84,7 @@ struct Fixture {
     CHECK_EQUAL(0, loop->timer_after(ns, on_end, nullptr, &end));
     CHECK_EQUAL(0, loop->run());
   }
+  ~Fixture() { CHECK_TEXT(server->ok(), server->failure().c_str()); }
   const telemetry::Store& st() const { return app->store(); }
   void check_accounting() {
     CHECK_EQUAL(st().accepted(), st().delivered() + st().dropped() + st().size());

@@ -3,20 +3,28 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "CppUTest/TestHarness.h"
+
+// The model runs outside CppUTest too (in the simulator): a broken
+// expectation is remembered, and tests check ok().
+#define EXPECT(cond)                                  \
+  do {                                                \
+    if (!(cond) && failure_.empty()) failure_ = #cond; \
+  } while (0)
 
 namespace testhttp {
 
 Server::Server(evl::Loop* loop, const char* address) : loop_(loop) {
-  CHECK_EQUAL(0, hal::parse_address(address, &at_));
+  EXPECT(0 == hal::parse_address(address, &at_));
 }
 
 Server::~Server() { down(); }
 
 void Server::up() {
+  // Under the simulator's injected faults this may fail: the server is
+  // then simply not up (the weather tries again).
   int fd = -1;
-  CHECK_EQUAL(0, hal::stream_listen(at_, 4, &fd));
-  CHECK_EQUAL(0, loop_->io_start(fd, evl::kIn, on_accept, this, &listener_));
+  if (hal::stream_listen(at_, 4, &fd) < 0) return;
+  if (loop_->io_start(fd, evl::kIn, on_accept, this, &listener_) < 0) (void)hal::close(fd);
 }
 
 void Server::down() {
@@ -52,7 +60,10 @@ void Server::on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
   int fd = -1;
   while (hal::stream_accept(loop.io_fd(h), &fd, nullptr) == 0) {
     s->close_conn();
-    CHECK_EQUAL(0, loop.io_start(fd, evl::kIn, on_conn, s, &s->conn_io_));
+    if (loop.io_start(fd, evl::kIn, on_conn, s, &s->conn_io_) != 0) {
+      (void)hal::close(fd);  // an injected fault: the connection is dropped
+      continue;
+    }
     s->conn_ = fd;
   }
 }
@@ -78,7 +89,7 @@ void Server::take_requests() {
     if (head_end == std::string::npos) return;
     const std::string head = in_.substr(0, head_end + 2);
     const size_t cl = head.find("Content-Length: ");
-    CHECK(cl != std::string::npos);
+    EXPECT(cl != std::string::npos);
     const size_t len = std::strtoul(head.c_str() + cl + 16, nullptr, 10);
     if (in_.size() < head_end + 4 + len) return;
     Request r;
@@ -109,6 +120,8 @@ void Server::answer(Request* r) {
     case How::kSilent: return;
     case How::kGarbage: write("SMTP ready\r\n\r\n"); return;
     case How::kCloseAfterHead:
+      // A 204's head is the whole answer (it never has a body): stored.
+      if (o.status == 204) r->answered = 204;
       write("HTTP/1.1 " + std::to_string(o.status) + " X\r\nContent-Length: 50\r\n\r\n");
       close_conn();
       return;

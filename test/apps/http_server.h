@@ -38,6 +38,10 @@ class Server {
  public:
   Server(evl::Loop* loop, const char* address);
   ~Server();
+  // False once the peer did something the model did not expect; failure()
+  // says what.
+  bool ok() const { return failure_.empty(); }
+  const std::string& failure() const { return failure_; }
   void up();
   void down();
   std::deque<Outcome> script;
@@ -46,6 +50,7 @@ class Server {
   size_t stored_lines() const;
 
  private:
+  std::string failure_;
   static void on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_rest(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);

@@ -41,8 +41,13 @@ int exit_code(int pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// Reads from fd until `until_ns` (monotonic), through epoll: no sleeps.
-std::string read_for(int fd, int64_t until_ns, bool datagrams) {
+size_t count(const std::string& text, const char* prefix);
+
+// Reads from fd until `until_ns` (monotonic), through epoll: no sleeps; or,
+// with a prefix, until `want` lines with it arrived. A stream connection
+// stays open for the whole call.
+std::string read_for(int fd, int64_t until_ns, bool datagrams, const char* prefix = nullptr,
+                     size_t want = 0) {
   const int ep = hal::epoll_create1(hal::kCloexec);
   hal::EpollEvent ev{hal::kEpollIn, 1};
   if (fd >= 0) CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, fd, &ev));  // -1: just wait
@@ -51,6 +56,7 @@ std::string read_for(int fd, int64_t until_ns, bool datagrams) {
   for (;;) {
     const int64_t left_ms = (until_ns - evl::now_ns(hal::kClockMonotonic)) / 1000000;
     if (left_ms <= 0) break;
+    if (prefix != nullptr && count(out, prefix) >= want) break;
     hal::EpollEvent got{0, 0};
     if (hal::epoll_wait(ep, &got, 1, static_cast<int>(left_ms)) != 1) continue;
     if (fd < 0) continue;
@@ -83,12 +89,7 @@ size_t count(const std::string& text, const char* prefix) {
 // Reads until `want` occurrences of prefix arrived, or 30 s passed: a bound
 // for a loaded machine, never a measurement.
 std::string read_until(int fd, bool datagrams, const char* prefix, size_t want) {
-  const int64_t until = evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec;
-  std::string got;
-  while (count(got, prefix) < want && evl::now_ns(hal::kClockMonotonic) < until) {
-    got += read_for(fd, evl::now_ns(hal::kClockMonotonic) + 200 * evl::kMs, datagrams);
-  }
-  return got;
+  return read_for(fd, evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec, datagrams, prefix, want);
 }
 
 // Whether someone holds the tty whose slave fd we have exclusively (a

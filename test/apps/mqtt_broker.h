@@ -37,6 +37,10 @@ class Broker {
  public:
   Broker(evl::Loop* loop, const char* address);
   ~Broker();
+  // False once the peer did something the model did not expect; failure()
+  // says what.
+  bool ok() const { return failure_.empty(); }
+  const std::string& failure() const { return failure_; }
   void up();
   void down();           // closes the listener and the connection (abruptly: the will fires)
   void close_client();   // closes the connection only (abruptly)
@@ -57,6 +61,7 @@ class Broker {
   bool connected() const { return conn_ >= 0; }
 
  private:
+  std::string failure_;
   static void on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   void handle(uint8_t first, const std::string& body);

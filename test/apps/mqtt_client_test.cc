@@ -60,7 +60,10 @@ struct Fixture {
     std::snprintf(cc.will_topic, sizeof cc.will_topic, "evl/board-7/status");
     std::snprintf(cc.will_message, sizeof cc.will_message, "offline");
   }
-  ~Fixture() { client.stop(); }
+  ~Fixture() {
+    client.stop();
+    CHECK_TEXT(broker->ok(), broker->failure().c_str());
+  }
   void start() {
     app::Url url;
     CHECK_EQUAL(0, app::parse_url("mqtt://127.0.0.1:1883", &url));

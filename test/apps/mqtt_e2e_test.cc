@@ -143,6 +143,7 @@ TEST(MqttE2e, telemetry_over_mqtt_for_six_hours_of_outages_and_lost_acks_counts_
   CHECK(received.size() >= st.delivered());
   CHECK(received.size() <= st.delivered() + in_flight_at_end);
   STRCMP_EQUAL("offline", broker.retained["evl/board-7/status"].c_str());  // a clean stop says so
+  CHECK_TEXT(broker.ok(), broker.failure().c_str());
 }
 
 TEST(MqttE2e, heartbeat_over_mqtt_beats_reports_status_and_publishes_the_alarm_once_back) {
@@ -194,6 +195,7 @@ TEST(MqttE2e, heartbeat_over_mqtt_beats_reports_status_and_publishes_the_alarm_o
   for (const testmqtt::Message& m : broker.published) pong = pong || m.topic == "evl/board-7/pong";
   CHECK(pong);
   hb.stop();
+  CHECK_TEXT(broker.ok(), broker.failure().c_str());
 }
 
 TEST(MqttE2e, bad_credentials_are_one_line_and_a_retry_not_a_crash) {
