@@ -208,7 +208,25 @@ Option flag_option(const char* name, const char* help, bool* v) {
   return Option{name, Option::Kind::kFlag, nullptr, help, v, 0, 0, 0};
 }
 
+namespace {
+
+int parse_all(const Option* opts, size_t n, int argc, char** argv, ParseResult* r);
+
+}  // namespace
+
+// Errors quote what they refuse; a control byte in it (a newline in an
+// argument or a file) must not split the one line: it shows as '?'.
 int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResult* r) {
+  const int rc = parse_all(opts, n, argc, argv, r);
+  for (char* c = r->error; *c != '\0'; ++c) {
+    if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) *c = '?';
+  }
+  return rc;
+}
+
+namespace {
+
+int parse_all(const Option* opts, size_t n, int argc, char** argv, ParseResult* r) {
   // The config file first, so that the command line wins.
   for (int i = 1; i < argc; ++i) {
     const char* path = nullptr;
@@ -256,6 +274,8 @@ int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResu
   }
   return 0;
 }
+
+}  // namespace
 
 int handle_options(const char* prog, const char* usage, const Option* opts, size_t n, int argc,
                    char** argv) {

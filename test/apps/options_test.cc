@@ -173,3 +173,14 @@ TEST(Options, booleans_take_true_false_yes_no_on_off_1_0_and_nothing_else) {
   CHECK_EQUAL(0, o.parse({"prog", "--config", "/etc/f.conf"}, &r));
   CHECK_FALSE(o.syslog);
 }
+
+// Found by the config fuzzer: an argument holding a newline made the "one
+// line" error two lines.
+TEST(Options, errors_stay_one_line_whatever_they_quote) {
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "\n"}, &r));
+  STRCMP_EQUAL("unexpected argument '?' (options start with --)", r.error);
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--period-ms", "1\r\n2"}, &r));
+  CHECK(std::strchr(r.error, '\n') == nullptr && std::strchr(r.error, '\r') == nullptr);
+}
