@@ -114,8 +114,7 @@ int address_port(const SockAddr& addr) {
       std::memcpy(&in6, addr.data, sizeof in6);
       return ntohs(in6.sin6_port);
     }
-    default:
-      return 0;
+    default: return 0;
   }
 }
 
@@ -164,8 +163,7 @@ int format_address(const SockAddr& addr, char* buf, size_t len) {
       }
       break;
     }
-    default:
-      return -EINVAL;
+    default: return -EINVAL;
   }
   if (n < 0 || static_cast<size_t>(n) >= len) return -ENOSPC;
   std::memcpy(buf, text, static_cast<size_t>(n) + 1);

@@ -37,7 +37,7 @@ struct SerialConfig {
   Parity parity = Parity::kNone;
   uint8_t stop_bits = 1;
   Flow flow = Flow::kNone;
-  uint8_t vmin = 0;   // non-blocking reads: both 0
+  uint8_t vmin = 0;  // non-blocking reads: both 0
   uint8_t vtime = 0;
 };
 

@@ -122,9 +122,7 @@ int set_keepalive(int fd, const Keepalive& k) {
 }
 
 int set_nodelay(int fd, bool on) { return setopt_int(fd, kIpprotoTcp, kTcpNodelay, on ? 1 : 0); }
-int set_reuseaddr(int fd, bool on) {
-  return setopt_int(fd, kSolSocket, kSoReuseaddr, on ? 1 : 0);
-}
+int set_reuseaddr(int fd, bool on) { return setopt_int(fd, kSolSocket, kSoReuseaddr, on ? 1 : 0); }
 
 int set_buffer_sizes(int fd, int send_bytes, int recv_bytes) {
   if (send_bytes < 0 || recv_bytes < 0) return -EINVAL;

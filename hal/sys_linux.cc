@@ -20,14 +20,14 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <sys/eventfd.h>
-#include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace hal {
@@ -39,8 +39,7 @@ static_assert(kCloexec == SFD_CLOEXEC && kCloexec == TFD_CLOEXEC, "cloexec");
 static_assert(kNonblock == EFD_NONBLOCK && kNonblock == SFD_NONBLOCK, "nonblock");
 static_assert(kNonblock == TFD_NONBLOCK, "nonblock");
 static_assert(kEpollIn == EPOLLIN && kEpollPri == EPOLLPRI && kEpollOut == EPOLLOUT, "epoll");
-static_assert(kEpollErr == EPOLLERR && kEpollHup == EPOLLHUP && kEpollRdHup == EPOLLRDHUP,
-              "epoll");
+static_assert(kEpollErr == EPOLLERR && kEpollHup == EPOLLHUP && kEpollRdHup == EPOLLRDHUP, "epoll");
 static_assert(kEpollOneshot == EPOLLONESHOT && kEpollEt == EPOLLET, "epoll");
 static_assert(kEpollCtlAdd == EPOLL_CTL_ADD && kEpollCtlDel == EPOLL_CTL_DEL &&
                   kEpollCtlMod == EPOLL_CTL_MOD,
@@ -54,9 +53,10 @@ static_assert(kTfdTimerAbstime == TFD_TIMER_ABSTIME, "timerfd");
 static_assert(kTfdTimerCancelOnSet == TFD_TIMER_CANCEL_ON_SET, "timerfd");
 static_assert(kSigBlock == SIG_BLOCK && kSigUnblock == SIG_UNBLOCK && kSigSetmask == SIG_SETMASK,
               "sigprocmask");
-static_assert(kSigHup == SIGHUP && kSigInt == SIGINT && kSigKill == SIGKILL && kSigUsr1 == SIGUSR1 &&
-                  kSigUsr2 == SIGUSR2 && kSigPipe == SIGPIPE && kSigAlrm == SIGALRM &&
-                  kSigTerm == SIGTERM && kSigChld == SIGCHLD && kSigStop == SIGSTOP,
+static_assert(kSigHup == SIGHUP && kSigInt == SIGINT && kSigKill == SIGKILL &&
+                  kSigUsr1 == SIGUSR1 && kSigUsr2 == SIGUSR2 && kSigPipe == SIGPIPE &&
+                  kSigAlrm == SIGALRM && kSigTerm == SIGTERM && kSigChld == SIGCHLD &&
+                  kSigStop == SIGSTOP,
               "signal numbers");
 static_assert(sizeof(SignalfdSiginfo) == sizeof(signalfd_siginfo), "siginfo size");
 static_assert(offsetof(SignalfdSiginfo, overrun) == offsetof(signalfd_siginfo, ssi_overrun),
@@ -88,8 +88,8 @@ static_assert(kTcgets2 == TCGETS2 && kTcsets2 == TCSETS2 && kTcsetsw2 == TCSETSW
 static_assert(kTcflsh == TCFLSH && kTiocexcl == TIOCEXCL && kTiocnxcl == TIOCNXCL, "ioctls");
 static_assert(kFionread == FIONREAD && kTiocgexcl == TIOCGEXCL && kSiocOutq == SIOCOUTQ, "ioctls");
 static_assert(kTcpUserTimeout == TCP_USER_TIMEOUT, "tcp options");
-static_assert(kSIfmt == S_IFMT && kSIfsock == S_IFSOCK && kSIfreg == S_IFREG && kSIfdir == S_IFDIR &&
-                  kSIfchr == S_IFCHR && kSIfifo == S_IFIFO,
+static_assert(kSIfmt == S_IFMT && kSIfsock == S_IFSOCK && kSIfreg == S_IFREG &&
+                  kSIfdir == S_IFDIR && kSIfchr == S_IFCHR && kSIfifo == S_IFIFO,
               "file types");
 static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
 static_assert(kWnohang == WNOHANG, "waitpid");
@@ -256,7 +256,9 @@ bool signal_claim(uint64_t mask) {
   return true;
 }
 
-void signal_release(uint64_t mask) { g_claimed_signals.fetch_and(~mask, std::memory_order_acq_rel); }
+void signal_release(uint64_t mask) {
+  g_claimed_signals.fetch_and(~mask, std::memory_order_acq_rel);
+}
 int pidfd_open(int pid) {
   const long fd = ::syscall(SYS_pidfd_open, pid, 0);
   if (fd < 0) return -errno;

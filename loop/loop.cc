@@ -87,9 +87,8 @@ int Loop::epoll_add_internal(int fd, uint32_t id) {
 }
 
 uint32_t Loop::active() const {
-  return io_.stats().used + signals_.stats().used + wakes_.stats().used +
-         defers_.stats().used + timers_.pool().stats().used + children_.stats().used +
-         hooks_.stats().used;
+  return io_.stats().used + signals_.stats().used + wakes_.stats().used + defers_.stats().used +
+         timers_.pool().stats().used + children_.stats().used + hooks_.stats().used;
 }
 
 uint32_t Loop::weak() const {
@@ -237,37 +236,21 @@ void Loop::dispatch(const hal::EpollEvent& ev) {
     return;
   }
   switch (handle::kind(data)) {
-    case Kind::kIo:
-      dispatch_io(data, ev.events);
-      return;
-    case Kind::kInternal:
-      dispatch_internal(handle::index(data));
-      return;
-    case Kind::kChild:
-      dispatch_child(data);
-      return;
-    default:
-      ++health_.stale_events;
-      return;
+    case Kind::kIo: dispatch_io(data, ev.events); return;
+    case Kind::kInternal: dispatch_internal(handle::index(data)); return;
+    case Kind::kChild: dispatch_child(data); return;
+    default: ++health_.stale_events; return;
   }
 }
 
 void Loop::dispatch_internal(uint32_t id) {
   switch (id) {
-    case kWakeFd:
-      drain_wakes();
-      return;
-    case kSignalFd:
-      drain_signals();
-      return;
+    case kWakeFd: drain_wakes(); return;
+    case kSignalFd: drain_signals(); return;
     case kTimerFd0:
     case kTimerFd0 + 1:
-    case kTimerFd0 + 2:
-      expire_timers(static_cast<Clock>(id - kTimerFd0));
-      return;
-    default:
-      ++health_.stale_events;
-      return;
+    case kTimerFd0 + 2: expire_timers(static_cast<Clock>(id - kTimerFd0)); return;
+    default: ++health_.stale_events; return;
   }
 }
 

@@ -94,11 +94,11 @@ struct LoopStorage {
 // Health figures, readable at any time (from the loop's thread).
 struct LoopHealth {
   uint64_t iterations = 0;
-  uint64_t events = 0;           // epoll events fetched
-  uint64_t callbacks = 0;        // callbacks run
-  uint64_t stale_events = 0;     // events dropped: their watcher had stopped
-  uint64_t stale_fd_stops = 0;   // stops whose fd was already closed or reused
-  int64_t callback_ns_max = 0;   // longest single callback (monotonic clock)
+  uint64_t events = 0;          // epoll events fetched
+  uint64_t callbacks = 0;       // callbacks run
+  uint64_t stale_events = 0;    // events dropped: their watcher had stopped
+  uint64_t stale_fd_stops = 0;  // stops whose fd was already closed or reused
+  int64_t callback_ns_max = 0;  // longest single callback (monotonic clock)
   PoolStats io;
   PoolStats signals;
   PoolStats wakes;
@@ -107,9 +107,9 @@ struct LoopHealth {
   PoolStats children;
   PoolStats hooks;
   uint64_t signals_discarded = 0;  // pending when their last watcher stopped
-  uint64_t timerfd_arms = 0;     // timerfd_settime calls
-  uint64_t clock_steps = 0;      // CLOCK_REALTIME steps seen
-  int64_t timer_lag_ns_last = 0;  // how late the last timer fired
+  uint64_t timerfd_arms = 0;       // timerfd_settime calls
+  uint64_t clock_steps = 0;        // CLOCK_REALTIME steps seen
+  int64_t timer_lag_ns_last = 0;   // how late the last timer fired
   int64_t timer_lag_ns_max = 0;
 };
 
@@ -378,10 +378,10 @@ class Loop {
   int epfd_ = -1;
   int wake_fd_ = -1;
   int signal_fd_ = -1;
-  uint64_t signal_mask_ = 0;      // signals this loop watches
-  uint64_t internal_signals_ = 0;  // signals the loop itself needs (SIGCHLD, see child_start)
-  uint32_t polled_children_ = 0;   // child watchers without a pidfd
-  bool poll_children_ = false;     // reap once before the next wait
+  uint64_t signal_mask_ = 0;             // signals this loop watches
+  uint64_t internal_signals_ = 0;        // signals the loop itself needs (SIGCHLD, see child_start)
+  uint32_t polled_children_ = 0;         // child watchers without a pidfd
+  bool poll_children_ = false;           // reap once before the next wait
   uint64_t signals_blocked_before_ = 0;  // of those, the ones blocked at start
   uint32_t defer_head_ = kNoSlot;
   uint32_t defer_tail_ = kNoSlot;
@@ -389,9 +389,9 @@ class Loop {
   uint16_t salt_ = 0;
   bool stop_requested_ = false;
   bool time_callbacks_ = false;
-  bool mark_valid_ = false;   // mark_ns_ holds this iteration's time
+  bool mark_valid_ = false;    // mark_ns_ holds this iteration's time
   bool timers_dirty_ = false;  // a timer changed since the timerfds were last armed
-  int64_t mark_ns_ = 0;       // monotonic: after epoll_wait, then after each callback
+  int64_t mark_ns_ = 0;        // monotonic: after epoll_wait, then after each callback
   bool dispatching_ = false;
   bool embedded_ = false;  // fd() was asked for (see fd())
   uint32_t keepers_ = 0;   // live watchers that are not weak, and pending defers (Pool)

@@ -104,7 +104,8 @@ int Loop::signal_remove(int signo) {
   const int fd = hal::signalfd(-1, bit, hal::kCloexec | hal::kNonblock);
   if (fd >= 0) {
     hal::SignalfdSiginfo si{};
-    while (hal::read(fd, &si, sizeof si) == static_cast<long>(sizeof si)) ++health_.signals_discarded;
+    while (hal::read(fd, &si, sizeof si) == static_cast<long>(sizeof si))
+      ++health_.signals_discarded;
     (void)hal::close(fd);
   }
   (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
@@ -134,7 +135,8 @@ int Loop::watch_sigchld(bool on) {
     if (!watched) {
       unclaim(bit);
       // SIGCHLD's default action is to ignore it: unblocking is harmless.
-      if ((signals_blocked_before_ & bit) == 0) (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
+      if ((signals_blocked_before_ & bit) == 0)
+        (void)hal::sigprocmask(hal::kSigUnblock, &bit, nullptr);
     }
     return r;
   }

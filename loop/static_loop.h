@@ -27,8 +27,8 @@ template <uint32_t IoCapacity, uint32_t TimerCapacity, uint32_t SignalCapacity,
           uint32_t OtherClockTimers, uint32_t ChildCapacity, uint32_t HookCapacity>
 struct LoopArrays {
   static constexpr uint32_t kFdIndexSize = round_up_pow2(2 * IoCapacity);
-  static constexpr uint32_t kOther = OtherClockTimers < TimerCapacity ? OtherClockTimers
-                                                                      : TimerCapacity;
+  static constexpr uint32_t kOther =
+      OtherClockTimers < TimerCapacity ? OtherClockTimers : TimerCapacity;
   TimerSlot timers[TimerCapacity];
   HeapEntry mono_heap[TimerCapacity];
   HeapEntry boot_heap[kOther];
@@ -43,9 +43,22 @@ struct LoopArrays {
   hal::EpollEvent events[EventCapacity];
 
   LoopStorage storage() {
-    return LoopStorage{io,       IoCapacity,    fd_index, kFdIndexSize,  signals,
-                       SignalCapacity, wakes,  WakeCapacity, defers, DeferCapacity,
-                       children, ChildCapacity, hooks, HookCapacity, events, EventCapacity,
+    return LoopStorage{io,
+                       IoCapacity,
+                       fd_index,
+                       kFdIndexSize,
+                       signals,
+                       SignalCapacity,
+                       wakes,
+                       WakeCapacity,
+                       defers,
+                       DeferCapacity,
+                       children,
+                       ChildCapacity,
+                       hooks,
+                       HookCapacity,
+                       events,
+                       EventCapacity,
                        TimerStorage{timers,
                                     TimerCapacity,
                                     {mono_heap, boot_heap, real_heap},
@@ -62,19 +75,18 @@ struct LoopArrays {
 template <uint32_t IoCapacity, uint32_t TimerCapacity = 16, uint32_t SignalCapacity = 8,
           uint32_t WakeCapacity = 4, uint32_t DeferCapacity = 16, uint32_t EventCapacity = 64,
           uint32_t OtherClockTimers = 16, uint32_t ChildCapacity = 2, uint32_t HookCapacity = 2>
-class StaticLoop
-    : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
-                                 DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity,
-                                 HookCapacity>,
-      public Loop {
+class StaticLoop : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity,
+                                              WakeCapacity, DeferCapacity, EventCapacity,
+                                              OtherClockTimers, ChildCapacity, HookCapacity>,
+                   public Loop {
   static_assert(IoCapacity >= 1 && SignalCapacity >= 1 && WakeCapacity >= 1, "capacity");
   static_assert(DeferCapacity >= 1 && EventCapacity >= 1 && TimerCapacity >= 1, "capacity");
   static_assert(OtherClockTimers >= 1 && ChildCapacity >= 1 && HookCapacity >= 1, "capacity");
   static_assert(IoCapacity <= handle::kMaxIndex && TimerCapacity <= handle::kMaxIndex,
                 "capacity above the handle's index range");
-  using Arrays = detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
-                                    DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity,
-                                    HookCapacity>;
+  using Arrays =
+      detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity, DeferCapacity,
+                         EventCapacity, OtherClockTimers, ChildCapacity, HookCapacity>;
 
  public:
   StaticLoop() : Arrays(), Loop(Arrays::storage()) {}

@@ -119,8 +119,7 @@ class TimerSet {
 
  private:
   bool less(const HeapEntry& a, const HeapEntry& b) const {
-    return a.key_ns < b.key_ns ||
-           (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
+    return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
   }
   void place(int c, uint32_t pos, const HeapEntry& e);
   void sift_up(int c, uint32_t pos, HeapEntry e);

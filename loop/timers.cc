@@ -24,9 +24,7 @@ bool valid_clock(Clock c) { return static_cast<unsigned>(c) < kClockCount; }
 
 int64_t Loop::now(Clock clock) const { return now_ns(kClockIds[static_cast<int>(clock)]); }
 
-int64_t Loop::realtime_offset() const {
-  return now(Clock::kRealtime) - now(Clock::kMonotonic);
-}
+int64_t Loop::realtime_offset() const { return now(Clock::kRealtime) - now(Clock::kMonotonic); }
 
 int Loop::timer_find(TimerHandle h, uint32_t* index) const {
   if (lookup(timers_.pool(), h) == nullptr) return -ESTALE;

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "CppUTest/CommandLineTestRunner.h"
-#include "CppUTest/TestRegistry.h"
-#include "CppUTest/TestMemoryAllocator.h"
 #include "CppUTest/MemoryLeakWarningPlugin.h"
+#include "CppUTest/TestMemoryAllocator.h"
+#include "CppUTest/TestRegistry.h"
 
 namespace {
 
@@ -96,8 +96,7 @@ int main(int argc, char** argv) {
     }
     args.push_back("-ojunit");
   }
-  const int failures =
-      run_all(static_cast<int>(args.size()), args.data());
+  const int failures = run_all(static_cast<int>(args.size()), args.data());
   if (!junit_dir.empty() && !merge_junit(junit_dir, xml)) {
     std::fprintf(stderr, "test main: cannot write %s\n", xml);
     return 2;

@@ -40,7 +40,8 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   int r = loop.signal_start(hal::kSigTerm, on_stop_signal, &st, &term);
   if (r == 0) r = loop.signal_start(hal::kSigInt, on_stop_signal, &st, &intr);
   if (r == 0) r = loop.signal_start(hal::kSigHup, on_hup, &st, &hup);
-  if (r == 0 && run_for_ms > 0) r = loop.timer_after(evl::ms_to_ns(run_for_ms), on_deadline, &st, &deadline);
+  if (r == 0 && run_for_ms > 0)
+    r = loop.timer_after(evl::ms_to_ns(run_for_ms), on_deadline, &st, &deadline);
   if (r < 0) {
     log.log(Level::kError, "cannot set up signals: %s", std::strerror(-r));
     hooks.stop(hooks.ctx);
@@ -49,7 +50,8 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   // Returns on stop(), on a loop error, or when nothing is left to watch.
   r = loop.run();
   if (r < 0) log.log(Level::kError, "event loop failed: %s", std::strerror(-r));
-  if (st.signo != 0) log.log(Level::kInfo, "%s: stopping", st.signo == hal::kSigInt ? "SIGINT" : "SIGTERM");
+  if (st.signo != 0)
+    log.log(Level::kInfo, "%s: stopping", st.signo == hal::kSigInt ? "SIGINT" : "SIGTERM");
   hooks.stop(hooks.ctx);
   for (evl::SignalHandle h : {term, intr, hup}) {
     if (h) (void)loop.signal_stop(h);

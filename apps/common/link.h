@@ -68,8 +68,8 @@ struct LinkConfig {
   int64_t backoff_initial_ms = 500;
   int64_t backoff_max_ms = 30000;
   int64_t connect_timeout_ms = 5000;
-  int64_t stable_ms = 1000;         // up this long (and acknowledged) = delivering
-  int64_t stall_timeout_ms = 0;   // unacknowledged this long = stalled peer; 0: off
+  int64_t stable_ms = 1000;      // up this long (and acknowledged) = delivering
+  int64_t stall_timeout_ms = 0;  // unacknowledged this long = stalled peer; 0: off
   uint64_t jitter_seed = 1;
 };
 
@@ -92,10 +92,10 @@ struct LinkEvents {
 };
 
 struct LinkStats {
-  uint64_t connects = 0;     // successful connects (tcp) / up transitions (udp)
-  uint64_t failures = 0;     // failed connects and dropped connections
-  uint64_t stalls = 0;       // connections dropped as stalled
-  uint64_t oversized = 0;    // frames larger than the in-buffer
+  uint64_t connects = 0;   // successful connects (tcp) / up transitions (udp)
+  uint64_t failures = 0;   // failed connects and dropped connections
+  uint64_t stalls = 0;     // connections dropped as stalled
+  uint64_t oversized = 0;  // frames larger than the in-buffer
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;
   uint64_t datagrams_out = 0;
@@ -174,9 +174,9 @@ class Link {
   uint64_t rng_ = 1;
   bool probe_sent_ = false;
   int64_t up_since_ns_ = 0;
-  uint64_t written_at_up_ = 0;    // stats_.bytes_out when the connection came up
-  uint64_t acked_ = 0;            // bytes the peer acknowledged, at the last check
-  int64_t progress_ns_ = 0;       // the last check that saw the peer take bytes
+  uint64_t written_at_up_ = 0;  // stats_.bytes_out when the connection came up
+  uint64_t acked_ = 0;          // bytes the peer acknowledged, at the last check
+  int64_t progress_ns_ = 0;     // the last check that saw the peer take bytes
   hal::Ring<kOutBytes> out_;
   char in_[kInBytes] = {};
   size_t in_len_ = 0;

@@ -71,8 +71,9 @@ int set(const Option& o, const char* value, const char* where, ParseResult* r) {
     case Option::Kind::kInt: {
       int64_t v = 0;
       if (value == nullptr || !parse_int(value, &v) || v < o.min || v > o.max) {
-        std::snprintf(r->error, sizeof r->error, "%s--%s needs a whole number from %lld to %lld%s%s",
-                      where, o.name, static_cast<long long>(o.min), static_cast<long long>(o.max),
+        std::snprintf(r->error, sizeof r->error,
+                      "%s--%s needs a whole number from %lld to %lld%s%s", where, o.name,
+                      static_cast<long long>(o.min), static_cast<long long>(o.max),
                       value != nullptr ? ", not " : "", value != nullptr ? value : "");
         return -EINVAL;
       }
@@ -252,7 +253,8 @@ int parse_all(const Option* opts, size_t n, int argc, char** argv, ParseResult* 
       return 0;
     }
     if (std::strncmp(a, "--", 2) != 0) {
-      std::snprintf(r->error, sizeof r->error, "unexpected argument '%s' (options start with --)", a);
+      std::snprintf(r->error, sizeof r->error, "unexpected argument '%s' (options start with --)",
+                    a);
       return -EINVAL;
     }
     const char* name = a + 2;
@@ -304,8 +306,7 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n) {
     len = std::snprintf(line, sizeof line, "  %-28s %s\n", left, opts[i].help);
     (void)hal::write(fd, line, static_cast<size_t>(len));
   }
-  len = std::snprintf(line, sizeof line,
-                      "  %-28s %s\n  %-28s %s\n", "--config PATH",
+  len = std::snprintf(line, sizeof line, "  %-28s %s\n  %-28s %s\n", "--config PATH",
                       "read options from a file (name = value per line, # comments)", "--help",
                       "print this help");
   (void)hal::write(fd, line, static_cast<size_t>(len));

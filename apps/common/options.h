@@ -18,11 +18,11 @@ namespace app {
 
 struct Option {
   enum class Kind : uint8_t { kString, kInt, kFlag };
-  const char* name;     // without the dashes
+  const char* name;  // without the dashes
   Kind kind;
   const char* value_name;  // for --help
   const char* help;
-  void* target;         // char[buf_len] / int64_t / bool
+  void* target;  // char[buf_len] / int64_t / bool
   int64_t min;
   int64_t max;
   size_t buf_len;
@@ -75,7 +75,7 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
 // What every main() does with its options: parse them; on --help print the
 // usage and return 0; on an error print "prog: error" and return 2; else
 // return -1 (go on).
-[[nodiscard]] int handle_options(const char* prog, const char* usage, const Option* opts,
-                                 size_t n, int argc, char** argv);
+[[nodiscard]] int handle_options(const char* prog, const char* usage, const Option* opts, size_t n,
+                                 int argc, char** argv);
 
 }  // namespace app

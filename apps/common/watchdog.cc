@@ -43,7 +43,8 @@ int Watchdog::from_environment(WatchdogConfig* cfg, char* err, size_t err_len) {
       cfg->watchdog_usec = 0;
       std::snprintf(err, err_len,
                     "WATCHDOG_USEC='%.40s' is not a whole number of microseconds in 1..%lld; "
-                    "not sending WATCHDOG=1", wd, static_cast<long long>(INT64_MAX / 1000));
+                    "not sending WATCHDOG=1",
+                    wd, static_cast<long long>(INT64_MAX / 1000));
       return -EINVAL;
     }
   }

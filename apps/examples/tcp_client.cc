@@ -5,8 +5,8 @@
 namespace examples {
 namespace {
 
-constexpr int64_t kFirstBackoffNs = 100000000;   // 100 ms
-constexpr int64_t kMaxBackoffNs = 30000000000;   // 30 s
+constexpr int64_t kFirstBackoffNs = 100000000;  // 100 ms
+constexpr int64_t kMaxBackoffNs = 30000000000;  // 30 s
 
 }  // namespace
 

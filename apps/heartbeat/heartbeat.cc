@@ -105,24 +105,24 @@ void App::stop() {
 }
 
 void App::summary(char* buf, size_t len) const {
-  std::snprintf(buf, len,
-                "heartbeats sent=%llu missed_down=%llu missed_full=%llu acks=%llu rtt_us last=%lld "
-                "max=%lld; outages=%llu alarms raised=%llu cleared=%llu; alarm command failures=%llu "
-                "timeouts=%llu; pets=%llu skipped=%llu; connects=%llu failures=%llu stalls=%llu",
-                static_cast<unsigned long long>(c_.sent),
-                static_cast<unsigned long long>(c_.missed_down),
-                static_cast<unsigned long long>(c_.missed_full),
-                static_cast<unsigned long long>(c_.acks), static_cast<long long>(c_.rtt_us_last),
-                static_cast<long long>(c_.rtt_us_max), static_cast<unsigned long long>(c_.outages),
-                static_cast<unsigned long long>(c_.alarms_raised),
-                static_cast<unsigned long long>(c_.alarms_cleared),
-                static_cast<unsigned long long>(c_.alarm_command_failures),
-                static_cast<unsigned long long>(c_.alarm_command_timeouts),
-                static_cast<unsigned long long>(watchdog_.stats().pets),
-                static_cast<unsigned long long>(watchdog_.stats().skipped),
-                static_cast<unsigned long long>(link().stats().connects),
-                static_cast<unsigned long long>(link().stats().failures),
-                static_cast<unsigned long long>(link().stats().stalls));
+  std::snprintf(
+      buf, len,
+      "heartbeats sent=%llu missed_down=%llu missed_full=%llu acks=%llu rtt_us last=%lld "
+      "max=%lld; outages=%llu alarms raised=%llu cleared=%llu; alarm command failures=%llu "
+      "timeouts=%llu; pets=%llu skipped=%llu; connects=%llu failures=%llu stalls=%llu",
+      static_cast<unsigned long long>(c_.sent), static_cast<unsigned long long>(c_.missed_down),
+      static_cast<unsigned long long>(c_.missed_full), static_cast<unsigned long long>(c_.acks),
+      static_cast<long long>(c_.rtt_us_last), static_cast<long long>(c_.rtt_us_max),
+      static_cast<unsigned long long>(c_.outages),
+      static_cast<unsigned long long>(c_.alarms_raised),
+      static_cast<unsigned long long>(c_.alarms_cleared),
+      static_cast<unsigned long long>(c_.alarm_command_failures),
+      static_cast<unsigned long long>(c_.alarm_command_timeouts),
+      static_cast<unsigned long long>(watchdog_.stats().pets),
+      static_cast<unsigned long long>(watchdog_.stats().skipped),
+      static_cast<unsigned long long>(link().stats().connects),
+      static_cast<unsigned long long>(link().stats().failures),
+      static_cast<unsigned long long>(link().stats().stalls));
 }
 
 bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
@@ -155,14 +155,15 @@ void App::on_mqtt_up(void* ctx) {
 
 void App::on_refused(void* ctx, uint8_t code) {
   auto* a = static_cast<App*>(ctx);
-  a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying",
-               a->cfg_.server, mqtt::refusal_name(code));
+  a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying", a->cfg_.server,
+               mqtt::refusal_name(code));
 }
 
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                      size_t len) {
   auto* a = static_cast<App*>(ctx);
-  if (topic_len != std::strlen(a->topic_cmd_) || std::memcmp(topic, a->topic_cmd_, topic_len) != 0) {
+  if (topic_len != std::strlen(a->topic_cmd_) ||
+      std::memcmp(topic, a->topic_cmd_, topic_len) != 0) {
     return;
   }
   if (len == 4 && std::memcmp(payload, "ping", 4) == 0) {
@@ -271,8 +272,8 @@ void App::on_alarm(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   if (a->alarm_ || !a->down_) return;
   a->alarm_ = true;
   ++a->c_.alarms_raised;
-  a->log_->log(app::Level::kError, "ALARM: link to %s down for more than %lld ms",
-               a->cfg_.server, static_cast<long long>(a->cfg_.alarm_after_ms));
+  a->log_->log(app::Level::kError, "ALARM: link to %s down for more than %lld ms", a->cfg_.server,
+               static_cast<long long>(a->cfg_.alarm_after_ms));
   a->run_alarm_command("raise");
   a->publish_alarm("raise");
 }
@@ -335,8 +336,8 @@ void App::on_command_exit(evl::Loop&, evl::ChildHandle h, int pid, int status, v
     a->log_->log(app::Level::kError, "%s (pid %d) failed with exit status %d",
                  a->cfg_.alarm_command, pid, hal::exit_status(status));
   } else {
-    a->log_->log(app::Level::kError, "%s (pid %d) ended by signal %d", a->cfg_.alarm_command,
-                 pid, hal::term_signal(status));
+    a->log_->log(app::Level::kError, "%s (pid %d) ended by signal %d", a->cfg_.alarm_command, pid,
+                 hal::term_signal(status));
   }
 }
 

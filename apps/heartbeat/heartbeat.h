@@ -57,14 +57,14 @@ struct Config {
   int64_t alarm_after_ms = 30000;
   char alarm_command[256] = {};
   int64_t alarm_timeout_ms = 10000;  // the command is killed if it runs longer
-  app::WatchdogConfig watchdog;  // device, interval, max lag; systemd's from the environment
-  mqtt::Settings mqtt;  // for mqtt:// servers
+  app::WatchdogConfig watchdog;      // device, interval, max lag; systemd's from the environment
+  mqtt::Settings mqtt;               // for mqtt:// servers
 };
 
 struct Counters {
   uint64_t sent = 0;
-  uint64_t missed_down = 0;   // due while the link was down
-  uint64_t missed_full = 0;   // the link's buffer was full (a stalled server)
+  uint64_t missed_down = 0;  // due while the link was down
+  uint64_t missed_full = 0;  // the link's buffer was full (a stalled server)
   uint64_t acks = 0;
   int64_t rtt_us_last = -1;
   int64_t rtt_us_max = -1;

@@ -30,9 +30,8 @@ int main(int argc, char** argv) {
   t.add(app::int_option("alarm-after-ms", "MS",
                         "raise the alarm after no beat was delivered this long (default 30000)",
                         &cfg.alarm_after_ms, 1, 86400000));
-  t.add(app::string_option("alarm-command", "PROG",
-                           "run PROG raise / PROG clear (absolute path)", cfg.alarm_command,
-                           sizeof cfg.alarm_command));
+  t.add(app::string_option("alarm-command", "PROG", "run PROG raise / PROG clear (absolute path)",
+                           cfg.alarm_command, sizeof cfg.alarm_command));
   t.add(app::int_option("alarm-timeout-ms", "MS",
                         "kill the alarm command if it runs longer (default 10000)",
                         &cfg.alarm_timeout_ms, 1, 3600000));
@@ -47,7 +46,9 @@ int main(int argc, char** argv) {
   const char* usage =
       "usage: heartbeat --server tcp://HOST:PORT [options]\n"
       "Sends 'HB id=ID seq=N uptime_ms=U mono_ns=T' every period.";
-  if (const int rc = app::handle_options("heartbeat", usage, t.data(), t.size(), argc, argv); rc >= 0) return rc;
+  if (const int rc = app::handle_options("heartbeat", usage, t.data(), t.size(), argc, argv);
+      rc >= 0)
+    return rc;
   if (cfg.server[0] == '\0') {
     std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
     return 2;

@@ -21,7 +21,7 @@
 namespace http {
 
 struct ClientConfig {
-  char host[64] = {};          // the Host header (the server's address)
+  char host[64] = {};            // the Host header (the server's address)
   char authorization[320] = {};  // the Authorization header's value, or empty
   int64_t response_timeout_ms = 10000;
 };
@@ -38,7 +38,7 @@ struct ClientEvents {
 struct ClientStats {
   uint64_t requests = 0;
   uint64_t responses = 0;
-  uint64_t malformed = 0;   // responses refused by the parser
+  uint64_t malformed = 0;  // responses refused by the parser
   uint64_t oversized = 0;
   uint64_t timeouts = 0;
   uint64_t unexpected = 0;  // bytes from the server with no request open
@@ -82,7 +82,6 @@ class Client {
 
 // "user:password" in base64 for Basic authorization, into out (NUL-ended);
 // false if it does not fit.
-[[nodiscard]] bool basic_credentials(const char* user, const char* password, char* out,
-                                     size_t cap);
+[[nodiscard]] bool basic_credentials(const char* user, const char* password, char* out, size_t cap);
 
 }  // namespace http

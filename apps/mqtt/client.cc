@@ -85,8 +85,8 @@ int Client::publish1(const char* topic, const void* data, size_t len, bool retai
   }
   if (slot == nullptr) return -ENOSPC;
   const uint16_t id = next_id();
-  const size_t n = encode_publish(topic, data, len, 1, retain, false, id, slot->packet,
-                                  sizeof slot->packet);
+  const size_t n =
+      encode_publish(topic, data, len, 1, retain, false, id, slot->packet, sizeof slot->packet);
   if (n == 0) return -EMSGSIZE;
   slot->used = true;
   slot->sent = false;
@@ -288,7 +288,8 @@ void Client::handle(const Packet& p) {
         uint8_t ack[4];
         (void)send(ack, encode_puback(p.id, ack, sizeof ack));
       }
-      if (ev_.message != nullptr) ev_.message(ev_.ctx, p.topic, p.topic_len, p.payload, p.payload_len);
+      if (ev_.message != nullptr)
+        ev_.message(ev_.ctx, p.topic, p.topic_len, p.payload, p.payload_len);
       return;
     }
     default: return protocol_error(-EPROTO);

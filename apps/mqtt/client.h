@@ -37,15 +37,15 @@ namespace mqtt {
 struct ClientConfig {
   char client_id[64] = {};
   int64_t keepalive_s = 30;
-  char user[64] = {};       // empty: no user name
-  char password[128] = {};  // used only with a user name
+  char user[64] = {};         // empty: no user name
+  char password[128] = {};    // used only with a user name
   char will_topic[160] = {};  // empty: no last will
   char will_message[32] = {};
 };
 
 struct ClientEvents {
-  void (*up)(void* ctx) = nullptr;          // CONNACK accepted: publish and subscribe now
-  void (*delivering)(void* ctx) = nullptr;  // the link proved it delivers, with a session up
+  void (*up)(void* ctx) = nullptr;             // CONNACK accepted: publish and subscribe now
+  void (*delivering)(void* ctx) = nullptr;     // the link proved it delivers, with a session up
   void (*down)(void* ctx, int err) = nullptr;  // once per outage (app::Link's rule)
   void (*refused)(void* ctx, uint8_t code) = nullptr;  // CONNACK refused (once per outage)
   void (*acked)(void* ctx, uint32_t tag) = nullptr;    // a QoS 1 publish was acknowledged
@@ -62,11 +62,11 @@ struct ClientStats {
   uint64_t connack_timeouts = 0;
   uint64_t ping_timeouts = 0;
   uint64_t published0 = 0;
-  uint64_t published1 = 0;   // QoS 1 messages accepted by publish1()
-  uint64_t acked = 0;        // of those, acknowledged
-  uint64_t resent = 0;       // QoS 1 sends with DUP after a reconnect
+  uint64_t published1 = 0;    // QoS 1 messages accepted by publish1()
+  uint64_t acked = 0;         // of those, acknowledged
+  uint64_t resent = 0;        // QoS 1 sends with DUP after a reconnect
   uint64_t unknown_acks = 0;  // PUBACKs for ids not in flight (duplicates)
-  uint64_t received = 0;     // PUBLISHes from the broker
+  uint64_t received = 0;      // PUBLISHes from the broker
 };
 
 class Client {

@@ -207,8 +207,7 @@ long parse(const uint8_t* data, size_t len, size_t max_packet, Packet* out) {
       k.payload_len = remaining - used;
       break;
     }
-    default:
-      return bad();  // CONNECT, SUBSCRIBE, ... or QoS 2 flows: not from a broker to us
+    default: return bad();  // CONNECT, SUBSCRIBE, ... or QoS 2 flows: not from a broker to us
   }
   *out = k;
   return static_cast<long>(header + remaining);

@@ -44,16 +44,16 @@ const char* refusal_name(uint8_t code);
 
 struct Packet {
   Type type;
-  uint8_t flags;             // the low nibble of the first byte
-  uint16_t id;               // PUBLISH (QoS > 0), PUBACK, SUBACK
-  uint8_t code;              // CONNACK return code, SUBACK's first return code
-  bool session_present;      // CONNACK
-  uint8_t qos;               // PUBLISH
-  bool retain;               // PUBLISH
-  bool dup;                  // PUBLISH
-  const char* topic;         // PUBLISH, not NUL-terminated
+  uint8_t flags;         // the low nibble of the first byte
+  uint16_t id;           // PUBLISH (QoS > 0), PUBACK, SUBACK
+  uint8_t code;          // CONNACK return code, SUBACK's first return code
+  bool session_present;  // CONNACK
+  uint8_t qos;           // PUBLISH
+  bool retain;           // PUBLISH
+  bool dup;              // PUBLISH
+  const char* topic;     // PUBLISH, not NUL-terminated
   size_t topic_len;
-  const uint8_t* payload;    // PUBLISH
+  const uint8_t* payload;  // PUBLISH
   size_t payload_len;
 };
 
@@ -91,7 +91,12 @@ size_t encode_disconnect(uint8_t* out, size_t cap);
 
 // The largest size of a packet with a remaining length of n.
 constexpr size_t packet_size(size_t remaining) {
-  return 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
+  return 1 +
+         (remaining < 128       ? 1
+          : remaining < 16384   ? 2
+          : remaining < 2097152 ? 3
+                                : 4) +
+         remaining;
 }
 
 }  // namespace mqtt

@@ -7,9 +7,7 @@
 namespace mqtt {
 namespace {
 
-bool clean_level(const char* s) {
-  return s[0] != '\0' && std::strpbrk(s, "+#") == nullptr;
-}
+bool clean_level(const char* s) { return s[0] != '\0' && std::strpbrk(s, "+#") == nullptr; }
 
 }  // namespace
 
@@ -29,8 +27,7 @@ bool topic(const Settings& s, const char* id, const char* name, char* out, size_
   return n > 0 && static_cast<size_t>(n) < cap;
 }
 
-int client_config(const Settings& s, const char* id, ClientConfig* out, char* err,
-                  size_t err_len) {
+int client_config(const Settings& s, const char* id, ClientConfig* out, char* err, size_t err_len) {
   ClientConfig c;
   if (!clean_level(id) || std::strlen(id) >= sizeof c.client_id) {
     std::snprintf(err, err_len, "--id '%s' cannot be an MQTT client id and topic level", id);
@@ -50,8 +47,8 @@ int client_config(const Settings& s, const char* id, ClientConfig* out, char* er
       std::snprintf(err, err_len, "--mqtt-password-file needs --mqtt-user");
       return -EINVAL;
     }
-    if (app::read_secret_file("password file", s.password_file, c.password, sizeof c.password,
-                              err, err_len) < 0) {
+    if (app::read_secret_file("password file", s.password_file, c.password, sizeof c.password, err,
+                              err_len) < 0) {
       return -EINVAL;
     }
   }

@@ -148,8 +148,7 @@ int parse_xdr(const Fields& f, Record* r, Bad* why) {
         r->pressure_bar = v;
         r->has |= kHasPressure;
         break;
-      default:
-        break;  // other transducers are ignored
+      default: break;  // other transducers are ignored
     }
   }
   if ((r->has & (kHasTemp | kHasHumidity | kHasPressure)) == 0) {
@@ -168,8 +167,8 @@ int hex(char c) {
 }  // namespace
 
 const char* bad_name(Bad b) {
-  static const char* const kNames[] = {"checksum", "syntax", "range", "too_long", "noise",
-                                       "unknown"};
+  static const char* const kNames[] = {"checksum", "syntax", "range",
+                                       "too_long", "noise",  "unknown"};
   return b < Bad::kCount ? kNames[static_cast<int>(b)] : "?";
 }
 

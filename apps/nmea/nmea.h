@@ -51,7 +51,7 @@ class NmeaReader {
   char buf_[kMaxSentence];
   size_t len_ = 0;
   bool in_sentence_ = false;
-  bool dropping_ = false;  // inside an overlong or binary sentence
+  bool dropping_ = false;   // inside an overlong or binary sentence
   bool noise_run_ = false;  // already counted the current run of noise
 };
 

@@ -32,8 +32,8 @@ void on_tick(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
   const int64_t now = loop.now(evl::Clock::kMonotonic);
   if (now < s->line_free_ns) return;  // the line is still busy: the baud rate is the limit
   char buf[1024];
-  const size_t n = s->source->report(s->start_s + static_cast<int64_t>(s->reports) * s->period_ms / 1000,
-                                     buf, sizeof buf);
+  const size_t n = s->source->report(
+      s->start_s + static_cast<int64_t>(s->reports) * s->period_ms / 1000, buf, sizeof buf);
   ++s->reports;
   const long w = hal::write(s->master, buf, n);
   if (w > 0) s->bytes += static_cast<uint64_t>(w);
@@ -62,16 +62,16 @@ int main(int argc, char** argv) {
                       &sc.corrupt_pct, 0, 100),
       app::int_option("noise-pct", "P", "reports followed by binary noise (default 0)",
                       &sc.noise_pct, 0, 100),
-      app::int_option("truncate-pct", "P", "sentences cut short (default 0)", &sc.truncate_pct,
-                      0, 100),
+      app::int_option("truncate-pct", "P", "sentences cut short (default 0)", &sc.truncate_pct, 0,
+                      100),
       app::int_option("seed", "N", "random seed (default 1)", &seed, 0, INT64_MAX),
       app::int_option("run-for-ms", "MS", "stop after this long (default 0: until SIGTERM)",
                       &run_for_ms, 0, INT64_MAX / evl::kMs),
   };
   const size_t n = sizeof opts / sizeof opts[0];
-  const char* usage =
-      "usage: sensor_sim [options]\nA GPS/XDR sensor on a pseudo-terminal.";
-  if (const int rc = app::handle_options("sensor_sim", usage, opts, n, argc, argv); rc >= 0) return rc;
+  const char* usage = "usage: sensor_sim [options]\nA GPS/XDR sensor on a pseudo-terminal.";
+  if (const int rc = app::handle_options("sensor_sim", usage, opts, n, argc, argv); rc >= 0)
+    return rc;
   sc.seed = static_cast<uint64_t>(seed);
   int master = -1, slave = -1;
   char path[64];

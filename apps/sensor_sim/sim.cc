@@ -48,17 +48,21 @@ size_t SentenceSource::report(int64_t t_s, char* buf, size_t len) {
     used += n;
     return true;
   };
-  std::snprintf(body, sizeof body, "GPGGA,%02d%02d%02d.00,%02d%07.4f,N,%03d%07.4f,E,1,%02d,0.9,%.1f,M,46.9,M,,",
-                hh, mm, ss, static_cast<int>(lat), lat_min, static_cast<int>(lon), lon_min,
+  std::snprintf(body, sizeof body,
+                "GPGGA,%02d%02d%02d.00,%02d%07.4f,N,%03d%07.4f,E,1,%02d,0.9,%.1f,M,46.9,M,,", hh,
+                mm, ss, static_cast<int>(lat), lat_min, static_cast<int>(lon), lon_min,
                 7 + static_cast<int>(next() % 5), 520 + 5 * std::sin(t / 300));
   if (!add(sentence(body, buf + used, len - used))) return 0;
-  std::snprintf(body, sizeof body, "GPRMC,%02d%02d%02d.00,A,%02d%07.4f,N,%03d%07.4f,E,%.2f,84.4,271126,,,A",
-                hh, mm, ss, static_cast<int>(lat), lat_min, static_cast<int>(lon), lon_min,
+  std::snprintf(body, sizeof body,
+                "GPRMC,%02d%02d%02d.00,A,%02d%07.4f,N,%03d%07.4f,E,%.2f,84.4,271126,,,A", hh, mm,
+                ss, static_cast<int>(lat), lat_min, static_cast<int>(lon), lon_min,
                 2.0 + std::fabs(std::sin(t / 60)));
   if (!add(sentence(body, buf + used, len - used))) return 0;
-  std::snprintf(body, sizeof body, "IIXDR,C,%.2f,C,TEMP,H,%.1f,P,HUM,P,%.4f,B,PRESS", temp, hum, press);
+  std::snprintf(body, sizeof body, "IIXDR,C,%.2f,C,TEMP,H,%.1f,P,HUM,P,%.4f,B,PRESS", temp, hum,
+                press);
   if (!add(sentence(body, buf + used, len - used))) return 0;
-  if (cfg_.noise_pct > 0 && static_cast<int64_t>(next() % 100) < cfg_.noise_pct && len - used > 16) {
+  if (cfg_.noise_pct > 0 && static_cast<int64_t>(next() % 100) < cfg_.noise_pct &&
+      len - used > 16) {
     for (int i = 0; i < 12; ++i) buf[used++] = static_cast<char>(0x80 | (next() & 0x7f));
     ++corrupted_;
   }

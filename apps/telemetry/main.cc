@@ -22,21 +22,25 @@ int main(int argc, char** argv) {
   t.add(app::string_option("serial", "PATH", "serial device of the sensor (required)", cfg.serial,
                            sizeof cfg.serial));
   t.add(app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000));
-  t.add(app::string_option("collector", "URL", "udp://, tcp://, mqtt://HOST:PORT or http://HOST:PORT/write?db=NAME (required)",
-                           cfg.collector, sizeof cfg.collector));
+  t.add(app::string_option(
+      "collector", "URL",
+      "udp://, tcp://, mqtt://HOST:PORT or http://HOST:PORT/write?db=NAME (required)",
+      cfg.collector, sizeof cfg.collector));
   t.add(app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
                            sizeof cfg.id));
-  t.add(app::int_option("batch-max", "N", "records per batch (default 20)", &cfg.batch_max, 1,
-                        256));
+  t.add(
+      app::int_option("batch-max", "N", "records per batch (default 20)", &cfg.batch_max, 1, 256));
   t.add(app::int_option("batch-delay-ms", "MS", "send a partial batch after (default 1000)",
                         &cfg.batch_delay_ms, 1, 3600000));
   t.add(app::int_option("buffer-records", "N",
-                        "store-and-forward capacity (default 1024, max 4096)",
-                        &cfg.buffer_records, 1, static_cast<int64_t>(telemetry::kMaxRecords)));
+                        "store-and-forward capacity (default 1024, max 4096)", &cfg.buffer_records,
+                        1, static_cast<int64_t>(telemetry::kMaxRecords)));
   t.add(app::int_option("health-period-ms", "MS", "send own health every (default 10000)",
                         &cfg.health_period_ms, 100, 86400000));
-  t.add(app::int_option("serial-retry-ms", "MS", "reopen a missing serial device every "
-                        "(default 2000)", &cfg.serial_retry_ms, 10, 3600000));
+  t.add(app::int_option("serial-retry-ms", "MS",
+                        "reopen a missing serial device every "
+                        "(default 2000)",
+                        &cfg.serial_retry_ms, 10, 3600000));
   app::add_link_options(&t, &cfg.link);
   mqtt::add_options(&t, &cfg.mqtt);
   t.add(app::string_option("http-token-file", "PATH",
@@ -46,13 +50,17 @@ int main(int argc, char** argv) {
                            sizeof cfg.http_user));
   t.add(app::string_option("http-password-file", "PATH", "http: Basic authorization password",
                            cfg.http_password_file, sizeof cfg.http_password_file));
-  t.add(app::int_option("http-timeout-ms", "MS", "http: wait this long for an answer "
-                        "(default 10000)", &cfg.http_timeout_ms, 100, 600000));
+  t.add(app::int_option("http-timeout-ms", "MS",
+                        "http: wait this long for an answer "
+                        "(default 10000)",
+                        &cfg.http_timeout_ms, 100, 600000));
   app::add_daemon_options(&t, &use_syslog, &run_for_ms);
   const char* usage =
       "usage: telemetry --serial PATH --collector udp://HOST:PORT [options]\n"
       "Reads NMEA GGA/RMC/XDR, sends InfluxDB line protocol.";
-  if (const int rc = app::handle_options("telemetry", usage, t.data(), t.size(), argc, argv); rc >= 0) return rc;
+  if (const int rc = app::handle_options("telemetry", usage, t.data(), t.size(), argc, argv);
+      rc >= 0)
+    return rc;
   if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
     std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
     return 2;

@@ -1,9 +1,9 @@
 #include "apps/telemetry/telemetry.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <initializer_list>
 
 #include "apps/telemetry/lineproto.h"
@@ -131,27 +131,27 @@ void App::stop() {
 }
 
 void App::summary(char* buf, size_t len) const {
-  std::snprintf(buf, len,
-                "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
-                "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
-                "unknown=%llu); serial opens=%llu hangups=%llu errors=%llu; bytes in=%llu out=%llu; "
-                "collector connects=%llu failures=%llu stalls=%llu%s",
-                static_cast<unsigned long long>(store_.accepted()),
-                static_cast<unsigned long long>(store_.delivered()),
-                static_cast<unsigned long long>(store_.dropped()), store_.size(),
-                static_cast<unsigned long long>(c_.sentences),
-                static_cast<unsigned long long>(bad_total()),
-                static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
-                static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
-                static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
-                static_cast<unsigned long long>(c_.serial_opens),
-                static_cast<unsigned long long>(c_.serial_hangups),
-                static_cast<unsigned long long>(c_.serial_errors),
-                static_cast<unsigned long long>(c_.bytes_in),
-                static_cast<unsigned long long>(link().stats().bytes_out),
-                static_cast<unsigned long long>(link().stats().connects),
-                static_cast<unsigned long long>(link().stats().failures),
-                static_cast<unsigned long long>(link().stats().stalls), mqtt_summary());
+  std::snprintf(
+      buf, len,
+      "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
+      "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
+      "unknown=%llu); serial opens=%llu hangups=%llu errors=%llu; bytes in=%llu out=%llu; "
+      "collector connects=%llu failures=%llu stalls=%llu%s",
+      static_cast<unsigned long long>(store_.accepted()),
+      static_cast<unsigned long long>(store_.delivered()),
+      static_cast<unsigned long long>(store_.dropped()), store_.size(),
+      static_cast<unsigned long long>(c_.sentences), static_cast<unsigned long long>(bad_total()),
+      static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
+      static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
+      static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
+      static_cast<unsigned long long>(c_.serial_opens),
+      static_cast<unsigned long long>(c_.serial_hangups),
+      static_cast<unsigned long long>(c_.serial_errors),
+      static_cast<unsigned long long>(c_.bytes_in),
+      static_cast<unsigned long long>(link().stats().bytes_out),
+      static_cast<unsigned long long>(link().stats().connects),
+      static_cast<unsigned long long>(link().stats().failures),
+      static_cast<unsigned long long>(link().stats().stalls), mqtt_summary());
 }
 
 // The MQTT or HTTP client's counters for the summary, or "" over other links.
@@ -172,17 +172,16 @@ const char* App::mqtt_summary() const {
   }
   if (via_ != Via::kMqtt) return "";
   const mqtt::ClientStats& m = mqtt_.stats();
-  std::snprintf(text, sizeof text,
-                "; mqtt sessions=%llu refusals=%llu protocol_errors=%llu oversized=%llu "
-                "ping_timeouts=%llu connack_timeouts=%llu acked=%llu resent=%llu unknown_acks=%llu",
-                static_cast<unsigned long long>(m.sessions),
-                static_cast<unsigned long long>(m.refusals),
-                static_cast<unsigned long long>(m.protocol_errors),
-                static_cast<unsigned long long>(m.oversized),
-                static_cast<unsigned long long>(m.ping_timeouts),
-                static_cast<unsigned long long>(m.connack_timeouts),
-                static_cast<unsigned long long>(m.acked), static_cast<unsigned long long>(m.resent),
-                static_cast<unsigned long long>(m.unknown_acks));
+  std::snprintf(
+      text, sizeof text,
+      "; mqtt sessions=%llu refusals=%llu protocol_errors=%llu oversized=%llu "
+      "ping_timeouts=%llu connack_timeouts=%llu acked=%llu resent=%llu unknown_acks=%llu",
+      static_cast<unsigned long long>(m.sessions), static_cast<unsigned long long>(m.refusals),
+      static_cast<unsigned long long>(m.protocol_errors),
+      static_cast<unsigned long long>(m.oversized),
+      static_cast<unsigned long long>(m.ping_timeouts),
+      static_cast<unsigned long long>(m.connack_timeouts), static_cast<unsigned long long>(m.acked),
+      static_cast<unsigned long long>(m.resent), static_cast<unsigned long long>(m.unknown_acks));
   return text;
 }
 
@@ -201,12 +200,12 @@ void App::open_serial() {
     return;
   }
   if (r != serial_error_) {
-    log_->log(app::Level::kError, "cannot open serial %s: %s (retrying every %lld ms)",
-              cfg_.serial, std::strerror(-r), static_cast<long long>(cfg_.serial_retry_ms));
+    log_->log(app::Level::kError, "cannot open serial %s: %s (retrying every %lld ms)", cfg_.serial,
+              std::strerror(-r), static_cast<long long>(cfg_.serial_retry_ms));
   }
   serial_error_ = r;
   (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,
-                          &serial_retry_);
+                           &serial_retry_);
 }
 
 // The device is gone (unplugged adapter, closed pty) or failed: close it, say
@@ -226,7 +225,7 @@ void App::close_serial(int err, bool hangup) {
   (void)port_.close();
   serial_error_ = err;
   (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,
-                          &serial_retry_);
+                           &serial_retry_);
 }
 
 void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
@@ -287,7 +286,7 @@ void App::maybe_send() {
     send_batch();
   } else if (waiting > 0 && !batch_timer_) {
     (void)loop_->timer_after(evl::ms_to_ns(cfg_.batch_delay_ms), on_batch_timer, this,
-                            &batch_timer_);
+                             &batch_timer_);
   }
 }
 
@@ -340,8 +339,8 @@ bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, s
   } else if (cfg_.http_user[0] != '\0') {
     secret[0] = '\0';
     if (cfg_.http_password_file[0] != '\0' &&
-        app::read_secret_file("password file", cfg_.http_password_file, secret, sizeof secret,
-                              err, err_len) < 0) {
+        app::read_secret_file("password file", cfg_.http_password_file, secret, sizeof secret, err,
+                              err_len) < 0) {
       return false;
     }
     char b64[300];
@@ -422,8 +421,8 @@ void App::on_http_response(void* ctx, const http::Response& r) {
   } else {
     ++a->c_.http_retried;
   }
-  a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying",
-               a->cfg_.collector, s, text_len, r.body);
+  a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying", a->cfg_.collector,
+               s, text_len, r.body);
   a->retry_later();
 }
 
@@ -518,7 +517,7 @@ void App::send_batch() {
     return;
   }
   const int r = link_.send(buf, used);
-  if (r < 0) return;   // kept in the store; retried on the next batch
+  if (r < 0) return;  // kept in the store; retried on the next batch
   ++c_.batches;
   (void)store_.begin_batch(n);
   // Committed when the bytes are in the socket (see telemetry.h).
@@ -584,7 +583,9 @@ void App::send_health() {
   if (n <= 0 || static_cast<size_t>(n) >= sizeof line) return;
   int r = -ENOTCONN;
   switch (via_) {
-    case Via::kMqtt: r = mqtt_.publish0(topic_health_, line, static_cast<size_t>(n) - 1, false); break;
+    case Via::kMqtt:
+      r = mqtt_.publish0(topic_health_, line, static_cast<size_t>(n) - 1, false);
+      break;
     case Via::kHttp:
       // One more POST when the connection is free; a lost health line is not
       // a record: it is not retried.
@@ -603,8 +604,7 @@ void App::send_health() {
 void App::on_step(evl::Loop& loop, int64_t step_ns, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   ++a->c_.steps;
-  const size_t moved =
-      a->store_.apply_step(step_ns, loop.now(evl::Clock::kRealtime) - step_ns + 1);
+  const size_t moved = a->store_.apply_step(step_ns, loop.now(evl::Clock::kRealtime) - step_ns + 1);
   a->log_->log(app::Level::kInfo, "wall clock stepped by %lld ms; %zu buffered records restamped",
                static_cast<long long>(step_ns / kMs), moved);
 }

@@ -54,7 +54,7 @@ struct Config {
   int64_t buffer_records = 1024;
   int64_t health_period_ms = 10000;
   int64_t serial_retry_ms = 2000;
-  app::LinkConfig link;  // back-off and connect timeout; the jitter seed is set at start
+  app::LinkConfig link;          // back-off and connect timeout; the jitter seed is set at start
   app::WatchdogConfig watchdog;  // systemd's, from the environment
   mqtt::Settings mqtt;           // for mqtt:// collectors
   // For http:// collectors (InfluxDB's /write): a token (Authorization:
@@ -75,18 +75,19 @@ struct Counters {
   uint64_t serial_errors = 0;
   uint64_t serial_hangups = 0;  // the device went away (read 0, EIO or HUP)
   // http:// collectors: responses by outcome.
-  uint64_t http_stored = 0;        // 204: the batch is stored
-  uint64_t http_bad_points = 0;    // 400: the batch's records were dropped
-  uint64_t http_refused = 0;       // 401, 403, 404: retried after a back-off
-  uint64_t http_too_large = 0;     // 413: the batch was split
-  uint64_t http_retried = 0;       // 429, 5xx and others: retried after a back-off
-  uint64_t http_failed = 0;        // no answer (timeout, reset, malformed)
+  uint64_t http_stored = 0;      // 204: the batch is stored
+  uint64_t http_bad_points = 0;  // 400: the batch's records were dropped
+  uint64_t http_refused = 0;     // 401, 403, 404: retried after a back-off
+  uint64_t http_too_large = 0;   // 413: the batch was split
+  uint64_t http_retried = 0;     // 429, 5xx and others: retried after a back-off
+  uint64_t http_failed = 0;      // no answer (timeout, reset, malformed)
   uint64_t steps = 0;
 };
 
 class App {
  public:
-  App(const Config& cfg, app::Log* log) : cfg_(cfg), log_(log), store_(static_cast<size_t>(cfg.buffer_records)) {}
+  App(const Config& cfg, app::Log* log)
+      : cfg_(cfg), log_(log), store_(static_cast<size_t>(cfg.buffer_records)) {}
   App(const App&) = delete;
   App& operator=(const App&) = delete;
 
@@ -149,7 +150,7 @@ class App {
   mqtt::Client mqtt_;
   http::Client http_;
   Via via_ = Via::kLink;
-  size_t http_batch_limit_ = 0;  // halved by 413, regrown by 204s
+  size_t http_batch_limit_ = 0;    // halved by 413, regrown by 204s
   bool health_in_flight_ = false;  // http: the open POST is a health line
   uint32_t retry_attempt_ = 0;
   evl::TimerHandle retry_timer_;  // http: a refused or failed batch waits for this

@@ -114,8 +114,8 @@ TEST(HttpE2e, a_400_drops_the_batch_and_counts_it_never_retried) {
   f.server->up();
   f.start();
   f.run_for(20 * kSec);
-  const size_t first = std::count(f.server->requests[0].body.begin(),
-                                  f.server->requests[0].body.end(), '\n');
+  const size_t first =
+      std::count(f.server->requests[0].body.begin(), f.server->requests[0].body.end(), '\n');
   CHECK(first >= 1);
   CHECK_EQUAL(first, f.st().dropped());
   CHECK_EQUAL(1u, f.app->counters().http_bad_points);

@@ -50,7 +50,8 @@ TEST(HttpResponse, malformed_responses_are_refused) {
   CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 204X\r\n\r\n", &r));
   CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", &r));
   CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n", &r));
-  CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", &r));
+  CHECK_EQUAL(-EPROTO,
+              parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", &r));
   CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", &r));
   CHECK_EQUAL(-EPROTO, parse("HTTP/1.1 200 OK\r\n\r\n", &r));  // a body with no length
   CHECK_EQUAL(-EPROTO, parse(std::string("HTTP/1.1 200 OK\r\nX: a\x01\r\n\r\n"), &r));

@@ -3,11 +3,10 @@
 #include <cerrno>
 #include <cstdlib>
 
-
 // The model runs outside CppUTest too (in the simulator): a broken
 // expectation is remembered, and tests check ok().
-#define EXPECT(cond)                                  \
-  do {                                                \
+#define EXPECT(cond)                                   \
+  do {                                                 \
     if (!(cond) && failure_.empty()) failure_ = #cond; \
   } while (0)
 

@@ -13,11 +13,11 @@
 namespace testhttp {
 
 enum class How {
-  kWhole,         // the answer in one write
-  kSplit,         // the answer in two writes, 1 ms apart
+  kWhole,           // the answer in one write
+  kSplit,           // the answer in two writes, 1 ms apart
   kCloseAfterHead,  // headers (announcing a body), then the connection closes
-  kSilent,        // no answer at all (the client's timeout)
-  kGarbage,       // bytes that are no HTTP response
+  kSilent,          // no answer at all (the client's timeout)
+  kGarbage,         // bytes that are no HTTP response
 };
 
 struct Outcome {

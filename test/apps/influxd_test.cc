@@ -31,13 +31,14 @@ struct Influx {
 
   bool start() {
     char conf[1024];
-    std::snprintf(conf, sizeof conf,
-                  "reporting-disabled = true\nbind-address = \"127.0.0.1:%d\"\n"
-                  "[meta]\n  dir = \"%s/meta\"\n[data]\n  dir = \"%s/data\"\n  wal-dir = \"%s/wal\"\n"
-                  "  query-log-enabled = false\n[http]\n  enabled = true\n"
-                  "  bind-address = \"127.0.0.1:%d\"\n  log-enabled = false\n"
-                  "[logging]\n  level = \"warn\"\n",
-                  rpc, dir.path().c_str(), dir.path().c_str(), dir.path().c_str(), port);
+    std::snprintf(
+        conf, sizeof conf,
+        "reporting-disabled = true\nbind-address = \"127.0.0.1:%d\"\n"
+        "[meta]\n  dir = \"%s/meta\"\n[data]\n  dir = \"%s/data\"\n  wal-dir = \"%s/wal\"\n"
+        "  query-log-enabled = false\n[http]\n  enabled = true\n"
+        "  bind-address = \"127.0.0.1:%d\"\n  log-enabled = false\n"
+        "[logging]\n  level = \"warn\"\n",
+        rpc, dir.path().c_str(), dir.path().c_str(), dir.path().c_str(), port);
     if (!realsrv::write_file(dir.file("influxdb.conf"), conf)) return false;
     return proc.start({realsrv::which("influxd"), "-config", dir.file("influxdb.conf")},
                       dir.file("influxd.log")) &&
@@ -65,8 +66,9 @@ struct Influx {
 
 unsigned long long field(const std::string& text, const char* name) {
   const size_t at = text.rfind(name);
-  return at == std::string::npos ? ~0ULL
-                                 : std::strtoull(text.c_str() + at + std::strlen(name), nullptr, 10);
+  return at == std::string::npos
+             ? ~0ULL
+             : std::strtoull(text.c_str() + at + std::strlen(name), nullptr, 10);
 }
 
 void write_records(int master, int from, int to) {
@@ -100,13 +102,32 @@ TEST(Influxd, telemetry_through_stops_and_a_restart_stores_what_it_counts_delive
   realsrv::Process tel;
   const std::string log = db.dir.file("telemetry.log");
   const std::string url = "http://127.0.0.1:" + std::to_string(db.port) + "/write?db=evl";
-  CHECK(tel.start({binary("apps/telemetry/telemetry"), "--serial", pty, "--baud", "115200",
-                   "--collector", url, "--id", "board-7", "--batch-max", "20", "--batch-delay-ms",
-                   "100", "--backoff-initial-ms", "100", "--backoff-max-ms", "1000",
-                   "--http-timeout-ms", "2000", "--health-period-ms", "3600000",
-                   "--buffer-records", "4096"},
+  CHECK(tel.start({binary("apps/telemetry/telemetry"),
+                   "--serial",
+                   pty,
+                   "--baud",
+                   "115200",
+                   "--collector",
+                   url,
+                   "--id",
+                   "board-7",
+                   "--batch-max",
+                   "20",
+                   "--batch-delay-ms",
+                   "100",
+                   "--backoff-initial-ms",
+                   "100",
+                   "--backoff-max-ms",
+                   "1000",
+                   "--http-timeout-ms",
+                   "2000",
+                   "--health-period-ms",
+                   "3600000",
+                   "--buffer-records",
+                   "4096"},
                   log));
-  CHECK(realsrv::wait_until([&] { return realsrv::read_file(log).find("reading ") != std::string::npos; }, 30));
+  CHECK(realsrv::wait_until(
+      [&] { return realsrv::read_file(log).find("reading ") != std::string::npos; }, 30));
   realsrv::sleep_ms(300);
   write_records(master, 0, 200);
   db.proc.signal(SIGSTOP);  // a stalled server: requests time out, then resume
@@ -129,7 +150,8 @@ TEST(Influxd, telemetry_through_stops_and_a_restart_stores_what_it_counts_delive
   CHECK_EQUAL(0, tel.wait_exit(30));
   const std::string summary = realsrv::read_file(log);
   const size_t last = summary.rfind("records accepted=");
-  std::printf("\ntelemetry: %s", last == std::string::npos ? "(no summary)\n" : summary.c_str() + last);
+  std::printf("\ntelemetry: %s",
+              last == std::string::npos ? "(no summary)\n" : summary.c_str() + last);
   const long long stored = db.count();
   std::printf("influxd: %lld points stored\n", stored);
   CHECK_EQUAL(1200ULL, field(summary, "records accepted="));

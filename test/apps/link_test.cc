@@ -387,7 +387,7 @@ TEST(Link, stop_from_every_state_leaves_nothing_behind) {
     CHECK(f.loop->active() < before);
     unlisten(&f.server);
     CHECK_EQUAL(0u, f.loop->active());  // no timer, no io left
-    f.link.stop();                       // twice is harmless
+    f.link.stop();                      // twice is harmless
   }
 }
 
@@ -409,7 +409,7 @@ TEST(Link, udp_up_at_once_probing_after_an_icmp_error_and_up_again) {
   CHECK(f.link.state() == State::kUp);
   CHECK_EQUAL(0, f.link.send("one", 3));
   f.run_until(State::kDelivering, kSec);
-  CHECK_EQUAL(0, hal::close(col));      // the collector goes away
+  CHECK_EQUAL(0, hal::close(col));        // the collector goes away
   CHECK_EQUAL(0, f.link.send("two", 3));  // ... the ICMP error comes back
   (void)f.link.send("three", 5);
   CHECK(f.link.state() == State::kProbing);

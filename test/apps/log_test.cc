@@ -88,7 +88,7 @@ TEST(Log, a_blocked_output_never_blocks_and_drops_are_counted_then_reported) {
   CHECK(log.lost() > 0);
   CHECK_EQUAL(0u, k.would_block());
   const uint64_t lost = log.lost();
-  CHECK_EQUAL(0, loop->run_once(0));  // the loop does not block on the log
+  CHECK_EQUAL(0, loop->run_once(0));       // the loop does not block on the log
   const std::string junk = read_all(p.r);  // the reader catches up
   CHECK(junk.size() >= 65536);
   for (int i = 0; i < 5 && log.pending() > 0; ++i) CHECK(loop->run_once(0) >= 0);
@@ -166,9 +166,10 @@ TEST(Log, a_daemon_with_a_blocked_stderr_beats_and_stops_on_sigterm) {
   evl::TimerHandle term;
   CHECK_EQUAL(0, loop->timer_after(5 * kSec, send_term, nullptr, &term));
   const int64_t t0 = k.monotonic_ns();
-  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0,
-                                 app::DaemonHooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); },
-                                                  &hb}));
+  CHECK_EQUAL(0,
+              app::run_daemon(
+                  *loop, log, 0,
+                  app::DaemonHooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); }, &hb}));
   const int64_t took = k.monotonic_ns() - t0;
   CHECK(took >= 5 * kSec && took < 5 * kSec + 100 * kMs);  // stopped at SIGTERM, not later
   CHECK(hb.counters().sent >= 49);                         // beats went on

@@ -116,9 +116,9 @@ TEST(Loopback, heartbeat_beats_to_a_tcp_server) {
   CHECK_EQUAL(0, hal::getsockname(l, &at));
   char url[64];
   std::snprintf(url, sizeof url, "tcp://127.0.0.1:%d", hal::address_port(at));
-  const int pid = spawn(binary("apps/heartbeat/heartbeat"),
-                        {"--server", url, "--id", "loop-test", "--period-ms", "100",
-                         "--run-for-ms", "60000"});
+  const int pid =
+      spawn(binary("apps/heartbeat/heartbeat"),
+            {"--server", url, "--id", "loop-test", "--period-ms", "100", "--run-for-ms", "60000"});
   // Until five beats arrived (a bound, not a measurement: a busy machine
   // only makes it slower), then SIGTERM.
   const std::string got = read_until(l, false, "HB id=loop-test seq=", 5);
@@ -145,8 +145,8 @@ TEST(Loopback, telemetry_forwards_a_pty_sensor_to_a_udp_collector) {
   char url[64];
   std::snprintf(url, sizeof url, "udp://127.0.0.1:%d", hal::address_port(at));
   const int pid = spawn(binary("apps/telemetry/telemetry"),
-                        {"--serial", path, "--baud", "115200", "--collector", url,
-                         "--batch-max", "2", "--batch-delay-ms", "50", "--run-for-ms", "60000"});
+                        {"--serial", path, "--baud", "115200", "--collector", url, "--batch-max",
+                         "2", "--batch-delay-ms", "50", "--run-for-ms", "60000"});
   // The sensor: a few sentences once telemetry has had time to open the tty.
   std::string frames;
   {
@@ -160,11 +160,12 @@ TEST(Loopback, telemetry_forwards_a_pty_sensor_to_a_udp_collector) {
   }
   CHECK(wait_held(slave));  // telemetry has the tty open
   CHECK_EQUAL(static_cast<long>(frames.size()), hal::write(master, frames.data(), frames.size()));
-  const std::string got =
-      read_until(col, true, "env,device=dev0 temp_c=21.50,humidity_pct=40.0,pressure_bar=1.0100 ", 5);
+  const std::string got = read_until(
+      col, true, "env,device=dev0 temp_c=21.50,humidity_pct=40.0,pressure_bar=1.0100 ", 5);
   CHECK_EQUAL(0, hal::kill(pid, hal::kSigTerm));
   CHECK_EQUAL(0, exit_code(pid));
-  CHECK_EQUAL(5u, count(got, "env,device=dev0 temp_c=21.50,humidity_pct=40.0,pressure_bar=1.0100 "));
+  CHECK_EQUAL(5u,
+              count(got, "env,device=dev0 temp_c=21.50,humidity_pct=40.0,pressure_bar=1.0100 "));
   for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
 }
 
@@ -180,9 +181,9 @@ TEST(Loopback, bad_configuration_exits_2_with_one_line) {
 }
 
 TEST(Loopback, missing_serial_device_is_survived) {
-  const int pid = spawn(binary("apps/telemetry/telemetry"),
-                        {"--serial", "/dev/evl-missing-tty", "--collector", "udp://127.0.0.1:9",
-                         "--run-for-ms", "300"});
+  const int pid =
+      spawn(binary("apps/telemetry/telemetry"), {"--serial", "/dev/evl-missing-tty", "--collector",
+                                                 "udp://127.0.0.1:9", "--run-for-ms", "300"});
   CHECK_EQUAL(0, exit_code(pid));  // logged, retried, and still a clean exit
 }
 
@@ -204,10 +205,10 @@ TEST(Loopback, telemetry_reopens_a_serial_path_re_pointed_to_a_new_pty) {
   CHECK_EQUAL(0, symlink(p1, link.c_str()));
   char url[64];
   std::snprintf(url, sizeof url, "udp://127.0.0.1:%d", hal::address_port(at));
-  const int pid = spawn(binary("apps/telemetry/telemetry"),
-                        {"--serial", link, "--baud", "115200", "--collector", url, "--batch-max",
-                         "1", "--batch-delay-ms", "50", "--serial-retry-ms", "100",
-                         "--run-for-ms", "60000"});
+  const int pid =
+      spawn(binary("apps/telemetry/telemetry"),
+            {"--serial", link, "--baud", "115200", "--collector", url, "--batch-max", "1",
+             "--batch-delay-ms", "50", "--serial-retry-ms", "100", "--run-for-ms", "60000"});
   CHECK(wait_held(s1));
   CHECK_EQUAL(0, hal::close(m1));  // unplugged
   CHECK_EQUAL(0, hal::close(s1));
@@ -250,8 +251,8 @@ TEST(Loopback, heartbeat_with_a_stderr_nobody_reads_beats_and_stops_on_sigterm) 
   char url[64];
   std::snprintf(url, sizeof url, "udp://127.0.0.1:%d", hal::address_port(at));
   const std::string path = binary("apps/heartbeat/heartbeat");
-  std::vector<std::string> args = {path, "--server", url, "--id", "blocked", "--period-ms", "50",
-                                   "--run-for-ms", "60000"};
+  std::vector<std::string> args = {path, "--server",     url,    "--id", "blocked", "--period-ms",
+                                   "50", "--run-for-ms", "60000"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);

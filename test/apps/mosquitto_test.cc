@@ -74,7 +74,9 @@ size_t count(const std::string& text, const std::string& what) {
 
 unsigned long long field(const std::string& text, const char* name) {
   const size_t at = text.rfind(name);
-  return at == std::string::npos ? ~0ULL : std::strtoull(text.c_str() + at + std::strlen(name), nullptr, 10);
+  return at == std::string::npos
+             ? ~0ULL
+             : std::strtoull(text.c_str() + at + std::strlen(name), nullptr, 10);
 }
 
 }  // namespace
@@ -92,7 +94,8 @@ TEST(Mosquitto, heartbeat_beats_reach_a_subscriber_and_a_killed_board_goes_offli
   CHECK(hb.start({binary("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id", "hb-1",
                   "--period-ms", "100", "--mqtt-keepalive-s", "2"},
                  broker.dir.file("hb.log")));
-  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/heartbeat HB id=hb-1 seq=") >= 5; }, 30));
+  CHECK(realsrv::wait_until(
+      [&] { return count(sub.text(), "evl/hb-1/heartbeat HB id=hb-1 seq=") >= 5; }, 30));
   CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status online") >= 1; }, 30));
   hb.kill_hard();  // kill -9: no DISCONNECT, the broker must publish the will
   CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status offline") >= 1; }, 30));
@@ -128,11 +131,11 @@ TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
   CHECK_EQUAL(0, hal::openpty(&master, &slave, pty, sizeof pty));
   realsrv::Process tel;
   const std::string log = broker.dir.file("telemetry.log");
-  CHECK(tel.start({binary("apps/telemetry/telemetry"), "--serial", pty, "--baud", "115200",
-                   "--collector", broker.url(), "--id", "board-7", "--batch-max", "10",
-                   "--batch-delay-ms", "50", "--backoff-initial-ms", "50", "--backoff-max-ms",
-                   "500", "--health-period-ms", "3600000"},
-                  log));
+  CHECK(tel.start(
+      {binary("apps/telemetry/telemetry"), "--serial", pty, "--baud", "115200", "--collector",
+       broker.url(), "--id", "board-7", "--batch-max", "10", "--batch-delay-ms", "50",
+       "--backoff-initial-ms", "50", "--backoff-max-ms", "500", "--health-period-ms", "3600000"},
+      log));
   CHECK(realsrv::wait_until([&] { return count(realsrv::read_file(log), "reading ") >= 1; }, 30));
   realsrv::sleep_ms(300);
   int written = 0;
@@ -159,7 +162,8 @@ TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
   CHECK_EQUAL(0, tel.wait_exit(30));
   const std::string summary = realsrv::read_file(log);
   const size_t last = summary.rfind("records accepted=");
-  std::printf("\ntelemetry: %s", last == std::string::npos ? "(no summary)\n" : summary.c_str() + last);
+  std::printf("\ntelemetry: %s",
+              last == std::string::npos ? "(no summary)\n" : summary.c_str() + last);
   const unsigned long long accepted = field(summary, "records accepted=");
   const unsigned long long delivered = field(summary, "delivered=");
   const unsigned long long dropped = field(summary, "dropped=");
@@ -186,7 +190,7 @@ TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
                 got.size());
   }
   CHECK(got.size() >= delivered);
-  CHECK(got.size() <= accepted);  // nothing that was never sent
+  CHECK(got.size() <= accepted);                                      // nothing that was never sent
   CHECK(delivered >= static_cast<unsigned long long>(written) - 10);  // at most one batch open
   close(master);
   close(slave);

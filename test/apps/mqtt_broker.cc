@@ -2,18 +2,19 @@
 
 #include <cerrno>
 
-
 // The model runs outside CppUTest too (in the simulator): a broken
 // expectation is remembered, and tests check ok().
-#define EXPECT(cond)                                  \
-  do {                                                \
+#define EXPECT(cond)                                   \
+  do {                                                 \
     if (!(cond) && failure_.empty()) failure_ = #cond; \
   } while (0)
 
 namespace testmqtt {
 namespace {
 
-std::string u16(uint16_t v) { return std::string{static_cast<char>(v >> 8), static_cast<char>(v & 0xff)}; }
+std::string u16(uint16_t v) {
+  return std::string{static_cast<char>(v >> 8), static_cast<char>(v & 0xff)};
+}
 
 std::string packet(uint8_t first, const std::string& body) {
   std::string out(1, static_cast<char>(first));
@@ -38,7 +39,8 @@ bool take_str(const std::string& b, size_t* pos, std::string* out) {
 }
 
 uint16_t get16(const std::string& b, size_t pos) {
-  return static_cast<uint16_t>(static_cast<uint8_t>(b[pos]) << 8 | static_cast<uint8_t>(b[pos + 1]));
+  return static_cast<uint16_t>(static_cast<uint8_t>(b[pos]) << 8 |
+                               static_cast<uint8_t>(b[pos + 1]));
 }
 
 }  // namespace

@@ -19,8 +19,8 @@ struct Script {
   uint8_t connack_code = 0;
   bool answer_connect = true;  // false: never send CONNACK
   bool answer_pings = true;
-  int drop_pubacks = 0;   // the next n PUBACKs are not sent
-  int dup_pubacks = 0;    // the next n PUBACKs are sent twice
+  int drop_pubacks = 0;                   // the next n PUBACKs are not sent
+  int dup_pubacks = 0;                    // the next n PUBACKs are sent twice
   bool close_after_next_publish = false;  // drop the connection right after it (no PUBACK)
 };
 
@@ -42,13 +42,13 @@ class Broker {
   bool ok() const { return failure_.empty(); }
   const std::string& failure() const { return failure_; }
   void up();
-  void down();           // closes the listener and the connection (abruptly: the will fires)
-  void close_client();   // closes the connection only (abruptly)
+  void down();          // closes the listener and the connection (abruptly: the will fires)
+  void close_client();  // closes the connection only (abruptly)
   void send_raw(const std::string& bytes);  // to the connected client
   void publish(const std::string& topic, const std::string& payload, int qos);
 
   Script script;
-  std::vector<Message> published;        // every PUBLISH from the client
+  std::vector<Message> published;  // every PUBLISH from the client
   std::map<std::string, std::string> retained;
   std::vector<std::string> subscriptions;
   std::string client_id, user, password, will_topic, will_message;
@@ -57,7 +57,7 @@ class Broker {
   int connects = 0;
   int disconnects = 0;  // clean DISCONNECTs
   int pings = 0;
-  int wills = 0;        // wills published
+  int wills = 0;  // wills published
   bool connected() const { return conn_ >= 0; }
 
  private:

@@ -128,7 +128,7 @@ TEST(MqttClient, a_refused_connack_is_reported_once_and_retried_with_back_off) {
   CHECK_EQUAL(1u, f.seen.refusals.size());
   CHECK_EQUAL(4, f.seen.refusals[0]);
   CHECK(f.client.stats().refusals >= 3);
-  CHECK(f.broker->connects < 40);  // the link's back-off, not a storm
+  CHECK(f.broker->connects < 40);     // the link's back-off, not a storm
   f.broker->script.connack_code = 0;  // the credentials were fixed
   f.run_for(3 * kSec);
   CHECK(f.client.up());

@@ -118,8 +118,8 @@ TEST(MqttE2e, telemetry_over_mqtt_for_six_hours_of_outages_and_lost_acks_counts_
   const size_t in_flight_at_end = st.in_flight();
   app->stop();
   CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
-  CHECK_EQUAL(9, weather.outages);  // one per 40 min
-  CHECK(st.dropped() > 0);  // 10 min at 3 records a second is 1800 > 1024 buffered
+  CHECK_EQUAL(9, weather.outages);        // one per 40 min
+  CHECK(st.dropped() > 0);                // 10 min at 3 records a second is 1800 > 1024 buffered
   CHECK(app->mqtt().stats().resent > 0);  // lost PUBACKs were resent...
   CHECK_EQUAL(0u, app->mqtt().stats().unknown_acks);
   // Every record in exactly one first (non-DUP) PUBLISH: the client never
@@ -184,7 +184,7 @@ TEST(MqttE2e, heartbeat_over_mqtt_beats_reports_status_and_publishes_the_alarm_o
       alarms += m.payload + ";";
     }
   }
-  CHECK(beats >= 140);  // 170 s less the 20 s outage and the reconnect
+  CHECK(beats >= 140);                           // 170 s less the 20 s outage and the reconnect
   STRCMP_EQUAL("raise;clear;", alarms.c_str());  // both sent once the broker was back
   CHECK_EQUAL(1u, hb.counters().alarms_raised);
   CHECK_EQUAL(1u, hb.counters().alarms_cleared);

@@ -37,14 +37,14 @@ TEST(MqttPacket, connect_carries_id_keepalive_will_and_credentials) {
   o.password = "pw";
   uint8_t buf[256];
   const size_t n = mqtt::encode_connect(o, buf, sizeof buf);
-  const std::vector<uint8_t> want = {
-      0x10, 55,                                        // CONNECT, remaining 55
-      0, 4, 'M', 'Q', 'T', 'T', 4,                      // protocol name and level
-      0xEC,                                             // user, password, will retain, QoS 1, will
-      0, 30,                                            // keepalive
-      0, 7, 'b', 'o', 'a', 'r', 'd', '-', '7',          // client id
-      0, 18, 'e', 'v', 'l', '/', 'b', 'o', 'a', 'r', 'd', '-', '7', '/', 's', 't', 'a', 't', 'u',
-      's', 0, 7, 'o', 'f', 'f', 'l', 'i', 'n', 'e', 0, 1, 'u', 0, 2, 'p', 'w'};
+  const std::vector<uint8_t> want = {0x10, 55,                          // CONNECT, remaining 55
+                                     0,    4,   'M', 'Q', 'T', 'T', 4,  // protocol name and level
+                                     0xEC,      // user, password, will retain, QoS 1, will
+                                     0,    30,  // keepalive
+                                     0,    7,   'b', 'o', 'a', 'r', 'd', '-', '7',  // client id
+                                     0,    18,  'e', 'v', 'l', '/', 'b', 'o', 'a', 'r', 'd', '-',
+                                     '7',  '/', 's', 't', 'a', 't', 'u', 's', 0,   7,   'o', 'f',
+                                     'f',  'l', 'i', 'n', 'e', 0,   1,   'u', 0,   2,   'p', 'w'};
   CHECK_EQUAL(want.size(), n);
   CHECK(std::memcmp(want.data(), buf, n) == 0);
   CHECK_EQUAL(0u, mqtt::encode_connect(o, buf, 20));  // does not fit: nothing
@@ -53,8 +53,8 @@ TEST(MqttPacket, connect_carries_id_keepalive_will_and_credentials) {
 TEST(MqttPacket, publish_qos1_with_dup_and_a_long_payload_uses_a_two_byte_length) {
   std::string payload(200, 'x');
   uint8_t buf[512];
-  const size_t n =
-      mqtt::encode_publish("a/b", payload.data(), payload.size(), 1, true, true, 0x1234, buf, sizeof buf);
+  const size_t n = mqtt::encode_publish("a/b", payload.data(), payload.size(), 1, true, true,
+                                        0x1234, buf, sizeof buf);
   CHECK_EQUAL(3u + 2 + 3 + 2 + 200, n);
   CHECK_EQUAL(0x3B, buf[0]);  // PUBLISH, DUP, QoS 1, RETAIN
   CHECK_EQUAL(0xCF, buf[1]);  // 207 = 79 + 1 * 128: 0xCF 0x01
@@ -100,10 +100,10 @@ TEST(MqttPacket, malformed_and_oversized_packets_are_refused) {
   Packet p{};
   CHECK_EQUAL(-EPROTO, parse(bytes({0x30, 0x80, 0x80, 0x80, 0x80, 1}), &p));  // 5-byte length
   CHECK_EQUAL(-EMSGSIZE, parse(bytes({0x30, 0xff, 0x7f}), &p));  // 16383 > 2048, from the header
-  CHECK_EQUAL(-EPROTO, parse(bytes({0x21, 2, 0, 0}), &p));      // CONNACK reserved flags
-  CHECK_EQUAL(-EPROTO, parse(bytes({0x20, 2, 2, 0}), &p));      // CONNACK ack flags
-  CHECK_EQUAL(-EPROTO, parse(bytes({0x20, 3, 0, 0, 0}), &p));   // CONNACK length
-  CHECK_EQUAL(-EPROTO, parse(bytes({0x40, 2, 0, 0}), &p));      // PUBACK id 0
+  CHECK_EQUAL(-EPROTO, parse(bytes({0x21, 2, 0, 0}), &p));       // CONNACK reserved flags
+  CHECK_EQUAL(-EPROTO, parse(bytes({0x20, 2, 2, 0}), &p));       // CONNACK ack flags
+  CHECK_EQUAL(-EPROTO, parse(bytes({0x20, 3, 0, 0, 0}), &p));    // CONNACK length
+  CHECK_EQUAL(-EPROTO, parse(bytes({0x40, 2, 0, 0}), &p));       // PUBACK id 0
   CHECK_EQUAL(-EPROTO, parse(bytes({0x36, 5, 0, 1, 'a', 0, 1}), &p));  // QoS 3
   CHECK_EQUAL(-EPROTO, parse(bytes({0x30, 3, 0, 9, 'a'}), &p));        // topic runs past the end
   CHECK_EQUAL(-EPROTO, parse(bytes({0x30, 4, 0, 2, 'a', 0}), &p));     // NUL in the topic

@@ -31,7 +31,9 @@ struct Collected {
 void on_sentence(const char* s, size_t len, void* ctx) {
   static_cast<Collected*>(ctx)->sentences.emplace_back(s, len);
 }
-void on_bad(nmea::Bad why, void* ctx) { ++static_cast<Collected*>(ctx)->bad[static_cast<int>(why)]; }
+void on_bad(nmea::Bad why, void* ctx) {
+  ++static_cast<Collected*>(ctx)->bad[static_cast<int>(why)];
+}
 
 }  // namespace
 
@@ -40,7 +42,9 @@ TEST_GROUP(Nmea){};
 TEST(Nmea, gga_gives_fix_satellites_position_and_altitude) {
   nmea::Record r;
   nmea::Bad why = nmea::Bad::kCount;
-  CHECK_EQUAL(0, parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r, &why));
+  CHECK_EQUAL(
+      0, parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r,
+               &why));
   CHECK(r.kind == nmea::Kind::kGps);
   CHECK_EQUAL(1, r.fix);
   CHECK_EQUAL(8, r.satellites);
@@ -52,7 +56,9 @@ TEST(Nmea, gga_gives_fix_satellites_position_and_altitude) {
 TEST(Nmea, rmc_southern_western_hemisphere_and_speed) {
   nmea::Record r;
   nmea::Bad why = nmea::Bad::kCount;
-  CHECK_EQUAL(0, parse(with_checksum("GNRMC,123519,A,3351.000,S,07040.500,W,022.4,084.4,230394,003.1,W"), &r, &why));
+  CHECK_EQUAL(
+      0, parse(with_checksum("GNRMC,123519,A,3351.000,S,07040.500,W,022.4,084.4,230394,003.1,W"),
+               &r, &why));
   DOUBLES_EQUAL(-33.85, r.lat, 1e-9);
   DOUBLES_EQUAL(-70.675, r.lon, 1e-9);
   DOUBLES_EQUAL(22.4, r.speed_kn, 1e-9);
@@ -63,7 +69,8 @@ TEST(Nmea, rmc_southern_western_hemisphere_and_speed) {
 TEST(Nmea, xdr_temperature_humidity_pressure) {
   nmea::Record r;
   nmea::Bad why = nmea::Bad::kCount;
-  CHECK_EQUAL(0, parse(with_checksum("IIXDR,C,22.5,C,TEMP,H,45.1,P,HUM,P,1.0132,B,PRESS"), &r, &why));
+  CHECK_EQUAL(0,
+              parse(with_checksum("IIXDR,C,22.5,C,TEMP,H,45.1,P,HUM,P,1.0132,B,PRESS"), &r, &why));
   CHECK(r.kind == nmea::Kind::kEnv);
   DOUBLES_EQUAL(22.5, r.temp_c, 1e-9);
   DOUBLES_EQUAL(45.1, r.humidity_pct, 1e-9);
@@ -86,9 +93,11 @@ TEST(Nmea, each_kind_of_bad_sentence_has_its_reason) {
   CHECK(why == nmea::Bad::kRange);
   CHECK(parse(with_checksum("IIXDR,H,101,P,HUM"), &r, &why) < 0);
   CHECK(why == nmea::Bad::kRange);
-  CHECK(parse(with_checksum("GPGGA,123519,9107.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r, &why) < 0);
+  CHECK(parse(with_checksum("GPGGA,123519,9107.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,"), &r,
+              &why) < 0);
   CHECK(why == nmea::Bad::kRange);
-  CHECK(parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,9,08,0.9,545.4,M,46.9,M,,"), &r, &why) < 0);
+  CHECK(parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,9,08,0.9,545.4,M,46.9,M,,"), &r,
+              &why) < 0);
   CHECK(why == nmea::Bad::kRange);
   CHECK(parse(with_checksum("GPGGA,123519,4807.038,X,01131.000,E,1,08,0.9,545.4,M"), &r, &why) < 0);
   CHECK(why == nmea::Bad::kSyntax);
@@ -103,10 +112,12 @@ TEST(Nmea, reader_resynchronises_after_garbage_overlong_lines_and_binary_noise) 
   nmea::NmeaReader reader(on_sentence, on_bad, &c);
   const std::string a = with_checksum("IIXDR,C,1.0,C,T");
   std::string input = "garbage before " + a + "\r\n";
-  input += "$" + std::string(200, 'x') + "\r\n";        // over-long
-  input += "$GPGGA,12\x01\x80\xff" "3*00\r\n";          // binary inside a sentence
-  input += "\xde\xad\xbe\xef";                            // noise between sentences
-  input += "$GPRMC,cut short";                           // cut by the next '$'
+  input += "$" + std::string(200, 'x') + "\r\n";  // over-long
+  input +=
+      "$GPGGA,12\x01\x80\xff"
+      "3*00\r\n";               // binary inside a sentence
+  input += "\xde\xad\xbe\xef";  // noise between sentences
+  input += "$GPRMC,cut short";  // cut by the next '$'
   input += a + "\n" + a + "\r\n";
   reader.feed(reinterpret_cast<const uint8_t*>(input.data()), input.size());
   CHECK_EQUAL(3u, c.sentences.size());
@@ -136,7 +147,9 @@ TEST(Nmea, line_protocol_for_each_kind) {
   g.wall_ns = 1700000000000000000LL;
   char buf[256];
   const size_t n = telemetry::format_record(g, "b1", buf, sizeof buf);
-  STRCMP_EQUAL("gps,device=b1 fix=1i,sats=8i,lat=48.117300,lon=-11.500000,alt_m=545.4 1700000000000000000\n", buf);
+  STRCMP_EQUAL(
+      "gps,device=b1 fix=1i,sats=8i,lat=48.117300,lon=-11.500000,alt_m=545.4 1700000000000000000\n",
+      buf);
   CHECK_EQUAL(std::strlen(buf), n);
   nmea::Record e;
   e.kind = nmea::Kind::kEnv;
@@ -165,8 +178,8 @@ TEST(Nmea, gga_from_real_receivers_with_empty_optional_fields_is_accepted) {
   DOUBLES_EQUAL(-8.11466, r.lon, 1e-5);
   CHECK_EQUAL(0, r.has & (nmea::kHasSatellites | nmea::kHasAltitude));
   // An empty quality field is no fix, as "0" is.
-  CHECK_EQUAL(0, parse("$GPGGA,105025.80,5612.9999,N,00306.7096,W,,2,60.000,160.002,M,,M,,*56",
-                       &r, &why));
+  CHECK_EQUAL(
+      0, parse("$GPGGA,105025.80,5612.9999,N,00306.7096,W,,2,60.000,160.002,M,,M,,*56", &r, &why));
   CHECK_EQUAL(0, r.fix);
   CHECK_EQUAL(2, r.satellites);
   CHECK(r.has & nmea::kHasSatellites);

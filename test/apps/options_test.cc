@@ -43,7 +43,8 @@ TEST_GROUP(Options) {
 TEST(Options, command_line_values_flags_and_equals_form) {
   Opts o;
   app::ParseResult r;
-  CHECK_EQUAL(0, o.parse({"prog", "--server", "tcp://1.2.3.4:5", "--period-ms=250", "--syslog"}, &r));
+  CHECK_EQUAL(0,
+              o.parse({"prog", "--server", "tcp://1.2.3.4:5", "--period-ms=250", "--syslog"}, &r));
   STRCMP_EQUAL("tcp://1.2.3.4:5", o.server);
   CHECK_EQUAL(250, o.period);
   CHECK(o.syslog);

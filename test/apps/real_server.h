@@ -31,7 +31,7 @@ class Process {
   // /dev/null). False if it could not be started.
   bool start(const std::vector<std::string>& argv, const std::string& log);
   void signal(int signo);
-  void kill_hard();            // SIGKILL and reap
+  void kill_hard();              // SIGKILL and reap
   int wait_exit(int timeout_s);  // exit status, 128 + signal, or -1 on timeout
   bool running();
   int pid() const { return pid_; }

@@ -45,7 +45,7 @@ struct Peer {
   bool answer_acks = false;
   enum class Mode { kReads, kAcceptsAndCloses, kStopsReading };
   Mode mode = Mode::kReads;
-  std::vector<int> held;  // kStopsReading: accepted, never read
+  std::vector<int> held;       // kStopsReading: accepted, never read
   int64_t hostile_since = -1;  // down or hostile since (monotonic ns), or -1
 };
 
@@ -257,9 +257,9 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   // The alarm's promise: a peer down or hostile for this long has raised it
   // (the stall timeout to notice a reader that stopped, a check tick, the
   // alarm delay, and a period of slack).
-  const int64_t alarm_due_ns =
-      evl::ms_to_ns(heartbeat::default_stall_ms(cfg.period_ms) + 2 * cfg.period_ms +
-                    cfg.alarm_after_ms) + kSec;
+  const int64_t alarm_due_ns = evl::ms_to_ns(heartbeat::default_stall_ms(cfg.period_ms) +
+                                             2 * cfg.period_ms + cfg.alarm_after_ms) +
+                               kSec;
   evl::TimerHandle flip;
   (void)loop->timer_after(kSec, on_flip, &chaos, &flip);
   const int64_t end = start + virtual_seconds * kSec;
@@ -274,8 +274,7 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
                   std::to_string(due));
     SIM_CHECK(check, c.alarms_raised == c.alarms_cleared + (hb.alarm_raised() ? 1 : 0),
               "alarm raised and cleared out of step");
-    SIM_CHECK(check,
-              !hb.alarm_raised() || hb.link().state() != app::Link::State::kDelivering,
+    SIM_CHECK(check, !hb.alarm_raised() || hb.link().state() != app::Link::State::kDelivering,
               "alarm raised while the link delivers");
     SIM_CHECK(check, peer.hb_lines <= c.sent, "the server got more beats than were sent");
     SIM_CHECK(check, !peer.seq_went_back, "heartbeat sequence numbers went back");

@@ -192,13 +192,13 @@ sim::Result run_mqtt(uint64_t seed, int64_t virtual_seconds) {
 }
 
 sim::Result run_http(uint64_t seed, int64_t virtual_seconds) {
-  return run<testhttp::Server>(
-      seed, virtual_seconds, "http://127.0.0.1:8086/write?db=evl", "127.0.0.1:8086", vary_server,
-      [](sim::Checker& check, testhttp::Server& s, uint64_t delivered) {
-        SIM_CHECK(check, s.stored_lines() >= delivered,
-                  "delivered " + std::to_string(delivered) + " > stored " +
-                      std::to_string(s.stored_lines()));
-      });
+  return run<testhttp::Server>(seed, virtual_seconds, "http://127.0.0.1:8086/write?db=evl",
+                               "127.0.0.1:8086", vary_server,
+                               [](sim::Checker& check, testhttp::Server& s, uint64_t delivered) {
+                                 SIM_CHECK(check, s.stored_lines() >= delivered,
+                                           "delivered " + std::to_string(delivered) + " > stored " +
+                                               std::to_string(s.stored_lines()));
+                               });
 }
 
 }  // namespace

@@ -104,7 +104,8 @@ void on_collector(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
 void drain(Collector* c, int fd) {
   char buf[8192];
   long n;
-  while ((n = hal::stream_recv(fd, buf, sizeof buf)) > 0) count_lines(c, buf, static_cast<size_t>(n));
+  while ((n = hal::stream_recv(fd, buf, sizeof buf)) > 0)
+    count_lines(c, buf, static_cast<size_t>(n));
   c->partial.clear();  // a line cut by a dropped connection is sent again whole
 }
 
@@ -277,26 +278,28 @@ TEST(TelemetryE2e, a_stalled_tcp_collector_fills_the_buffer_and_drops_are_counte
   evl::TimerHandle s1, s2, end;
   // The collector hangs from 10 min to 3 h: it reads nothing and accepts
   // nothing (its watchers stop, its sockets stay open), then catches up.
-  CHECK_EQUAL(0, loop->timer_after(600 * kSec,
-                                   [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
-                                     Collector* c = static_cast<Stall*>(ctx)->c;
-                                     c->stalled_fd = lp.io_fd(c->io);
-                                     c->listen_fd = lp.io_fd(c->listener);
-                                     CHECK_EQUAL(0, lp.io_stop(c->io));
-                                     CHECK_EQUAL(0, lp.io_stop(c->listener));
-                                     c->io = evl::IoHandle{};
-                                     c->listener = evl::IoHandle{};
-                                   },
-                                   &stall, &s1));
-  CHECK_EQUAL(0, loop->timer_after(3 * 3600 * kSec,
-                                   [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
-                                     Collector* c = static_cast<Stall*>(ctx)->c;
-                                     drain(c, c->stalled_fd);
-                                     CHECK_EQUAL(0, hal::close(c->stalled_fd));
-                                     CHECK_EQUAL(0, lp.io_start(c->listen_fd, evl::kIn,
-                                                                on_accept, c, &c->listener));
-                                   },
-                                   &stall, &s2));
+  CHECK_EQUAL(0, loop->timer_after(
+                     600 * kSec,
+                     [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
+                       Collector* c = static_cast<Stall*>(ctx)->c;
+                       c->stalled_fd = lp.io_fd(c->io);
+                       c->listen_fd = lp.io_fd(c->listener);
+                       CHECK_EQUAL(0, lp.io_stop(c->io));
+                       CHECK_EQUAL(0, lp.io_stop(c->listener));
+                       c->io = evl::IoHandle{};
+                       c->listener = evl::IoHandle{};
+                     },
+                     &stall, &s1));
+  CHECK_EQUAL(0, loop->timer_after(
+                     3 * 3600 * kSec,
+                     [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
+                       Collector* c = static_cast<Stall*>(ctx)->c;
+                       drain(c, c->stalled_fd);
+                       CHECK_EQUAL(0, hal::close(c->stalled_fd));
+                       CHECK_EQUAL(0,
+                                   lp.io_start(c->listen_fd, evl::kIn, on_accept, c, &c->listener));
+                     },
+                     &stall, &s2));
   CHECK_EQUAL(0, loop->timer_after(4 * 3600 * kSec, on_end, nullptr, &end));
   CHECK_EQUAL(0, loop->run());
   app->stop();

@@ -29,9 +29,9 @@ void set_timerfd(int tfd, uint64_t at_ns) {
 
 // A binary min-heap of timers with their positions (for restarts).
 struct Heap {
-  std::vector<uint64_t> at;      // deadline by timer id
-  std::vector<uint32_t> pos;     // heap position by timer id
-  std::vector<uint32_t> heap;    // timer ids
+  std::vector<uint64_t> at;    // deadline by timer id
+  std::vector<uint32_t> pos;   // heap position by timer id
+  std::vector<uint32_t> heap;  // timer ids
   void init(size_t n) {
     at.assign(n, 0);
     pos.assign(n, 0);
@@ -70,7 +70,10 @@ struct Heap {
   void update(uint32_t id, uint64_t t) {
     const uint64_t old = at[id];
     at[id] = t;
-    if (t < old) up(pos[id]); else down(pos[id]);
+    if (t < old)
+      up(pos[id]);
+    else
+      down(pos[id]);
   }
   uint32_t pop() {
     const uint32_t id = heap[0];
@@ -215,7 +218,8 @@ Lateness bare_accuracy(int period_us, int seconds) {
   its.it_value.tv_nsec = static_cast<long>(start % 1000000000ULL);
   its.it_interval.tv_nsec = static_cast<long>(period);
   timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, nullptr);
-  const uint64_t ticks = static_cast<uint64_t>(seconds) * 1000000 / static_cast<uint64_t>(period_us);
+  const uint64_t ticks =
+      static_cast<uint64_t>(seconds) * 1000000 / static_cast<uint64_t>(period_us);
   uint64_t n = 0;
   while (n < ticks) {
     epoll_event out[4];

@@ -27,10 +27,10 @@ struct Lateness {
   uint64_t skipped = 0;
 };
 
-#define BENCH_BACKEND(name)                                  \
-  Phase name##_chain(int n, int a, uint64_t events);         \
-  Phase name##_timer_restart(int t, uint64_t restarts);      \
-  Phase name##_timer_fire(int t);                            \
+#define BENCH_BACKEND(name)                             \
+  Phase name##_chain(int n, int a, uint64_t events);    \
+  Phase name##_timer_restart(int t, uint64_t restarts); \
+  Phase name##_timer_fire(int t);                       \
   Lateness name##_accuracy(int period_us, int seconds);
 
 BENCH_BACKEND(bare)

@@ -2,11 +2,11 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <valgrind/callgrind.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <valgrind/callgrind.h>
 
 #include "test/bench/bench.h"
 

@@ -74,7 +74,8 @@ void on_tick(uv_timer_t* w) {
 
 void close_all(uv_loop_t* loop) {
   uv_walk(
-      loop, [](uv_handle_t* h, void*) {
+      loop,
+      [](uv_handle_t* h, void*) {
         if (!uv_is_closing(h)) uv_close(h, nullptr);
       },
       nullptr);

@@ -199,7 +199,9 @@ int main(int argc, char** argv) {
     }
   }
   // The Markdown table.
-  std::printf("| workload | n | a | t | backend | ns/op median | min-max | instr/op | setup ns/watcher | ours/bare | ours/libev |\n");
+  std::printf(
+      "| workload | n | a | t | backend | ns/op median | min-max | instr/op | setup ns/watcher | "
+      "ours/bare | ours/libev |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Key& k : keys) {
     const double bare = median(res[{k, "bare"}].ns);
@@ -217,16 +219,18 @@ int main(int argc, char** argv) {
         if (s.instr > 0 && ibare > 0) ratio_bare += ", " + num(s.instr / ibare, 2) + " instr";
         if (s.instr > 0 && iev > 0) ratio_ev += ", " + num(s.instr / iev, 2) + " instr";
       }
-      std::printf("| %s | %s | %s | %s | %s | %s | %s-%s | %s | %s | %s | %s |\n", k.workload.c_str(),
-                  k.n ? std::to_string(k.n).c_str() : "", k.a ? std::to_string(k.a).c_str() : "",
-                  k.t ? std::to_string(k.t).c_str() : "", b, num(m).c_str(), num(*mm.first).c_str(),
-                  num(*mm.second).c_str(), num(s.instr).c_str(),
-                  k.workload == "chain" ? num(median(s.setup_ns)).c_str() : "",
-                  ratio_bare.c_str(), ratio_ev.c_str());
+      std::printf("| %s | %s | %s | %s | %s | %s | %s-%s | %s | %s | %s | %s |\n",
+                  k.workload.c_str(), k.n ? std::to_string(k.n).c_str() : "",
+                  k.a ? std::to_string(k.a).c_str() : "", k.t ? std::to_string(k.t).c_str() : "", b,
+                  num(m).c_str(), num(*mm.first).c_str(), num(*mm.second).c_str(),
+                  num(s.instr).c_str(),
+                  k.workload == "chain" ? num(median(s.setup_ns)).c_str() : "", ratio_bare.c_str(),
+                  ratio_ev.c_str());
     }
   }
-  std::printf("\n| accuracy (1 ms periodic, %d x %d s) | p50 us | p99 us | max us | ticks | skipped |\n",
-              reps, acc_seconds);
+  std::printf(
+      "\n| accuracy (1 ms periodic, %d x %d s) | p50 us | p99 us | max us | ticks | skipped |\n",
+      reps, acc_seconds);
   std::printf("|---|---|---|---|---|---|\n");
   for (const char* b : kBackends) {
     const Samples& s = res[{acc, b}];
@@ -236,10 +240,10 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(s.late.skipped));
   }
   const Phase& oc = res[{Key{"chain", 1000, 1, 0}, "ours"}].last;
-  std::printf("\nours, chain n=1000 a=1: %.3f system calls/event, %.4f epoll_wait/event, "
-              "%.4f timerfd_settime/event, %.2f epoll_ctl per io watcher start\n",
-              oc.syscalls_per_op, oc.epoll_waits_per_op, oc.timerfd_arms_per_op,
-              oc.epoll_ctls_per_watcher);
+  std::printf(
+      "\nours, chain n=1000 a=1: %.3f system calls/event, %.4f epoll_wait/event, "
+      "%.4f timerfd_settime/event, %.2f epoll_ctl per io watcher start\n",
+      oc.syscalls_per_op, oc.epoll_waits_per_op, oc.timerfd_arms_per_op, oc.epoll_ctls_per_watcher);
   const Phase& orr = res[{Key{"timer_restart", 0, 0, 100000}, "ours"}].last;
   std::printf("ours, timer_restart t=100000: %.6f timerfd_settime per restart\n",
               orr.timerfd_arms_per_op);
@@ -254,10 +258,13 @@ int main(int argc, char** argv) {
     for (const auto& e : res) {
       const Key& k = e.first.first;
       const Samples& s = e.second;
-      std::fprintf(f, "%s  {\"workload\": \"%s\", \"backend\": \"%s\", \"n\": %d, \"a\": %d, \"t\": %d",
-                   first ? "" : ",\n", k.workload.c_str(), e.first.second.c_str(), k.n, k.a, k.t);
+      std::fprintf(
+          f, "%s  {\"workload\": \"%s\", \"backend\": \"%s\", \"n\": %d, \"a\": %d, \"t\": %d",
+          first ? "" : ",\n", k.workload.c_str(), e.first.second.c_str(), k.n, k.a, k.t);
       if (k.workload == "accuracy") {
-        std::fprintf(f, ", \"p50_us\": %.2f, \"p99_us\": %.2f, \"max_us\": %.2f, \"ticks\": %llu, \"skipped\": %llu}",
+        std::fprintf(f,
+                     ", \"p50_us\": %.2f, \"p99_us\": %.2f, \"max_us\": %.2f, \"ticks\": %llu, "
+                     "\"skipped\": %llu}",
                      percentile(s.late.us, 0.5), percentile(s.late.us, 0.99),
                      percentile(s.late.us, 1.0), static_cast<unsigned long long>(s.late.ticks),
                      static_cast<unsigned long long>(s.late.skipped));
@@ -266,8 +273,10 @@ int main(int argc, char** argv) {
         std::fprintf(f, ", \"ns_per_op\": %.2f, \"ns_min\": %.2f, \"ns_max\": %.2f", median(s.ns),
                      *mm.first, *mm.second);
         if (s.instr > 0) std::fprintf(f, ", \"instr_per_op\": %.1f", s.instr);
-        if (k.workload == "chain") std::fprintf(f, ", \"setup_ns_per_watcher\": %.1f", median(s.setup_ns));
-        if (s.last.syscalls_per_op >= 0) std::fprintf(f, ", \"syscalls_per_op\": %.4f", s.last.syscalls_per_op);
+        if (k.workload == "chain")
+          std::fprintf(f, ", \"setup_ns_per_watcher\": %.1f", median(s.setup_ns));
+        if (s.last.syscalls_per_op >= 0)
+          std::fprintf(f, ", \"syscalls_per_op\": %.4f", s.last.syscalls_per_op);
         std::fprintf(f, "}");
       }
       first = false;

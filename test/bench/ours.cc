@@ -43,7 +43,9 @@ struct Timers {
   uint64_t fired = 0;
 };
 
-void on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) { ++static_cast<Timers*>(ctx)->fired; }
+void on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  ++static_cast<Timers*>(ctx)->fired;
+}
 
 struct Restarter {
   Timers* timers;
@@ -101,7 +103,8 @@ Phase ours_chain(int n, int a, uint64_t events) {
   const uint64_t t0 = now_ns();
   for (int i = 0; i < n; ++i) {
     evl::IoHandle h;
-    (void)loop.io_start(rd[static_cast<size_t>(i)], evl::kIn, on_io, &slots[static_cast<size_t>(i)], &h);
+    (void)loop.io_start(rd[static_cast<size_t>(i)], evl::kIn, on_io, &slots[static_cast<size_t>(i)],
+                        &h);
   }
   ph.setup_ns_per_watcher = static_cast<double>(now_ns() - t0) / n;
   ph.epoll_ctls_per_watcher =
@@ -122,7 +125,8 @@ Phase ours_chain(int n, int a, uint64_t events) {
   const double ops = static_cast<double>(c.events);
   ph.syscalls_per_op = static_cast<double>(after.total - before.total) / ops;
   ph.epoll_waits_per_op = static_cast<double>(after.epoll_wait - before.epoll_wait) / ops;
-  ph.timerfd_arms_per_op = static_cast<double>(after.timerfd_settime - before.timerfd_settime) / ops;
+  ph.timerfd_arms_per_op =
+      static_cast<double>(after.timerfd_settime - before.timerfd_settime) / ops;
   loop.close();
   for (int fd : rd) close(fd);
   return ph;
@@ -136,7 +140,8 @@ Phase ours_timer_restart(int t, uint64_t restarts) {
   timers.h.resize(static_cast<size_t>(t));
   Rand r;
   for (auto& h : timers.h) {
-    (void)loop.timer_after(static_cast<int64_t>(r.in(1000000000, 2000000000)), on_timer, &timers, &h);
+    (void)loop.timer_after(static_cast<int64_t>(r.in(1000000000, 2000000000)), on_timer, &timers,
+                           &h);
   }
   Restarter rs{&timers, restarts, &r};
   evl::TimerHandle trigger;
@@ -146,8 +151,8 @@ Phase ours_timer_restart(int t, uint64_t restarts) {
   const hal::SyscallCounts& after = hal::syscall_counts();
   ph.ops = restarts;
   ph.ns_per_op = static_cast<double>(rs.t2 - rs.t1) / static_cast<double>(restarts);
-  ph.timerfd_arms_per_op =
-      static_cast<double>(after.timerfd_settime - before.timerfd_settime) / static_cast<double>(restarts);
+  ph.timerfd_arms_per_op = static_cast<double>(after.timerfd_settime - before.timerfd_settime) /
+                           static_cast<double>(restarts);
   loop.close();
   return ph;
 }

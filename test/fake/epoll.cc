@@ -52,9 +52,9 @@ int64_t Epoll::earliest_wake() const {
 }
 
 void Epoll::forget(File* f) {
-  items_.erase(std::remove_if(items_.begin(), items_.end(),
-                              [f](const Item& it) { return it.file == f; }),
-               items_.end());
+  items_.erase(
+      std::remove_if(items_.begin(), items_.end(), [f](const Item& it) { return it.file == f; }),
+      items_.end());
   ++seq;
 }
 
@@ -78,8 +78,7 @@ int Epoll::ctl(int op, int fd, File* f, const hal::EpollEvent* ev) {
       if (it == items_.end()) return -ENOENT;
       items_.erase(it);
       break;
-    default:
-      return -EINVAL;
+    default: return -EINVAL;
   }
   ++seq;
   return 0;

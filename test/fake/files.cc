@@ -5,9 +5,7 @@
 
 namespace fake {
 
-void PipeEnd::touch() {
-  ++buf_->seq;
-}
+void PipeEnd::touch() { ++buf_->seq; }
 
 uint32_t PipeEnd::poll() const {
   uint32_t r = 0;
@@ -88,9 +86,7 @@ long EventFd::write(const void* buf, size_t count) {
   return 8;
 }
 
-uint32_t SignalFd::poll() const {
-  return (kernel->pending_mask() & mask) != 0 ? hal::kEpollIn : 0;
-}
+uint32_t SignalFd::poll() const { return (kernel->pending_mask() & mask) != 0 ? hal::kEpollIn : 0; }
 
 long SignalFd::read(void* buf, size_t count) {
   if (count < sizeof(hal::SignalfdSiginfo)) return -EINVAL;
@@ -110,9 +106,7 @@ uint32_t readiness(const File& f, uint32_t interest) {
 long SpecialFile::read(void* buf, size_t count) {
   switch (kind_) {
     case Kernel::Special::kDirectory: return -EISDIR;
-    case Kernel::Special::kZero:
-      std::memset(buf, 0, count);
-      return static_cast<long>(count);
+    case Kernel::Special::kZero: std::memset(buf, 0, count); return static_cast<long>(count);
     case Kernel::Special::kFifo: return nonblock ? -EAGAIN : -EDEADLK;
   }
   return -EINVAL;

@@ -84,7 +84,7 @@ class TimerFd : public File {
   int clock_id_;
   int64_t deadline_ns_ = 0;  // on clock_id_; 0 = disarmed
   int64_t interval_ns_ = 0;
-  uint64_t unread_ = 0;      // expirations already counted past deadline_ns_
+  uint64_t unread_ = 0;  // expirations already counted past deadline_ns_
   bool cancel_on_set_ = false;
   bool canceled_ = false;
 };
@@ -152,7 +152,6 @@ class Epoll : public File {
   bool owns(const File* f) const;
   // The earliest wake_time() of the files it watches (-1 if none).
   int64_t earliest_wake() const;
-
 
  private:
   uint32_t ready_bits(const Item& it) const;

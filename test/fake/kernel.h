@@ -8,8 +8,8 @@
 //
 // Time: the clocks move only when a test calls advance(), suspend() or
 // step_realtime(), or when epoll_wait would block: then the fake jumps
-// virtual time to the next timerfd expiry or the timeout, whichever is first. A wait that would block forever
-// with nothing to wake it returns -EDEADLK instead of hanging the test.
+// virtual time to the next timerfd expiry or the timeout, whichever is first. A wait that would
+// block forever with nothing to wake it returns -EDEADLK instead of hanging the test.
 //
 // Blocking: files are modelled as non-blocking; a read or write that would
 // block on a blocking fd returns -EDEADLK (a real process would hang there).
@@ -81,11 +81,11 @@ struct Rng {
 
 // Fault rates of a seeded run. Each seed draws its own (Kernel::seed()).
 struct ChaosRates {
-  double eintr_wait = 0;     // epoll_wait fails with EINTR
-  double short_io = 0;       // a read or write on a stream moves fewer bytes
+  double eintr_wait = 0;       // epoll_wait fails with EINTR
+  double short_io = 0;         // a read or write on a stream moves fewer bytes
   double spurious_eagain = 0;  // a stream read finds nothing (stale readiness)
-  double enomem = 0;         // epoll_ctl, timerfd_settime, eventfd, pipe2 fail
-  bool shuffle = false;      // ready events come back in random order
+  double enomem = 0;           // epoll_ctl, timerfd_settime, eventfd, pipe2 fail
+  bool shuffle = false;        // ready events come back in random order
 };
 
 class Kernel;

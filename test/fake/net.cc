@@ -38,10 +38,8 @@ uint32_t Socket::poll() const {
     return r | hal::kEpollOut;
   }
   switch (state) {
-    case State::kListening:
-      return r | (backlog.empty() ? 0u : hal::kEpollIn);
-    case State::kRefused:
-      return r | hal::kEpollIn | hal::kEpollOut | hal::kEpollHup;
+    case State::kListening: return r | (backlog.empty() ? 0u : hal::kEpollIn);
+    case State::kRefused: return r | hal::kEpollIn | hal::kEpollOut | hal::kEpollHup;
     case State::kConnected: {
       const ByteQueue& in = conn->q[1 - side];
       const ByteQueue& out = conn->q[side];
@@ -55,10 +53,8 @@ uint32_t Socket::poll() const {
       return r;
     }
     case State::kNew:
-    case State::kBound:
-      return r | hal::kEpollOut | hal::kEpollHup;
-    default:
-      return r;
+    case State::kBound: return r | hal::kEpollOut | hal::kEpollHup;
+    default: return r;
   }
 }
 
@@ -86,7 +82,8 @@ long Socket::send(const void* buf, size_t len, int flags, const hal::SockAddr* t
       if (s == this || is_stream(*s) || !s->has_local || s->family != family) continue;
       if (!hal::address_matches(s->local, dest)) continue;
       if (s->inbox_bytes + len > static_cast<size_t>(s->rcvbuf)) {
-        if (family == hal::kAfUnix) return nonblock || (flags & hal::kMsgDontwait) ? -EAGAIN : -EDEADLK;
+        if (family == hal::kAfUnix)
+          return nonblock || (flags & hal::kMsgDontwait) ? -EAGAIN : -EDEADLK;
         kernel->note_overflow();
         return static_cast<long>(len);  // UDP drops on a full receiver
       }
@@ -339,7 +336,8 @@ int Kernel::sys_connect(int fd, const hal::SockAddr* addr) {
       listener = o;
     }
   }
-  if (listener == nullptr || listener->backlog.size() >= static_cast<size_t>(listener->backlog_max)) {
+  if (listener == nullptr ||
+      listener->backlog.size() >= static_cast<size_t>(listener->backlog_max)) {
     if (s->family == hal::kAfUnix) {
       if (listener != nullptr) return -EAGAIN;
       bool bound = false;
@@ -418,7 +416,8 @@ int Kernel::sys_setsockopt(int fd, int level, int name, const void* value, uint3
   if (len < sizeof(int)) return -EINVAL;
   int v = 0;
   std::memcpy(&v, value, sizeof v);
-  if (level == hal::kIpprotoTcp && (s->family == hal::kAfUnix || s->sock_type != hal::kSockStream)) {
+  if (level == hal::kIpprotoTcp &&
+      (s->family == hal::kAfUnix || s->sock_type != hal::kSockStream)) {
     return -EOPNOTSUPP;
   }
   if (level == hal::kSolSocket && name == hal::kSoSndbuf) s->sndbuf = v;

@@ -104,8 +104,8 @@ bool trace_on() {
   static const bool on = std::getenv("SIM_TRACE") != nullptr;
   return on;
 }
-#define TRACE(...)                                  \
-  do {                                              \
+#define TRACE(...)                                     \
+  do {                                                 \
     if (trace_on()) std::fprintf(stderr, __VA_ARGS__); \
   } while (0)
 
@@ -149,9 +149,9 @@ void on_timer(evl::Loop&, evl::TimerHandle h, uint32_t missed, void* ctx) {
     t->live = false;
   } else if (t->overrun == evl::Overrun::kSkip) {
     const int64_t behind = (now - t->deadline) / t->period;
-    SIM_CHECK(*s->check, static_cast<int64_t>(missed) == behind,
-              "skip policy: missed " + std::to_string(missed) + ", expected " +
-                  std::to_string(behind));
+    SIM_CHECK(
+        *s->check, static_cast<int64_t>(missed) == behind,
+        "skip policy: missed " + std::to_string(missed) + ", expected " + std::to_string(behind));
     t->deadline += (behind + 1) * t->period;
   } else {
     SIM_CHECK(*s->check, missed == 0, "catch-up policy reported missed ticks");
@@ -220,10 +220,10 @@ void act_io(Sim* s) {
       used += o.live ? 1 : 0;
       number_held = number_held || (o.live && o.fd_closed && o.rfd == w.rfd);
     }
-    SIM_CHECK(*s->check,
-              allowed(r, {ENOMEM}) || (r == -ENOSPC && used == kIo) ||
-                  (r == -EEXIST && number_held),
-              "io_start: " + std::to_string(r));
+    SIM_CHECK(
+        *s->check,
+        allowed(r, {ENOMEM}) || (r == -ENOSPC && used == kIo) || (r == -EEXIST && number_held),
+        "io_start: " + std::to_string(r));
     w.live = r == 0;
     w.touched = true;
     return;
@@ -445,9 +445,8 @@ void check_after(Sim* s, int run_result, const std::vector<bool>& lt_ready) {
     SIM_CHECK(c, late < 0,
               "a due timer did not fire (" + std::to_string(late) + " ns late; clock " +
                   std::to_string(static_cast<int>(t.clock)) + ", period " +
-                  std::to_string(t.period) + ", slack " + std::to_string(t.slack) +
-                  ", iteration " + std::to_string(s->iteration) + ", timer " +
-                  std::to_string(&t - s->timers) + ")");
+                  std::to_string(t.period) + ", slack " + std::to_string(t.slack) + ", iteration " +
+                  std::to_string(s->iteration) + ", timer " + std::to_string(&t - s->timers) + ")");
   }
 }
 
@@ -507,8 +506,7 @@ sim::Result run_loop_scenario(uint64_t seed, int64_t virtual_seconds) {
     TRACE("  -> %d, mono %lld boot %lld arms %llu\n", r, static_cast<long long>(k.monotonic_ns()),
           static_cast<long long>(k.boottime_ns()),
           static_cast<unsigned long long>(loop->health().timerfd_arms));
-    SIM_CHECK(check, r >= 0 || r == -EINTR || r == -ENOMEM,
-              "run_once: " + std::to_string(r));
+    SIM_CHECK(check, r >= 0 || r == -EINTR || r == -ENOMEM, "run_once: " + std::to_string(r));
     ++result.iterations;
     s.iteration = result.iterations;
     check_after(&s, r, lt_ready);

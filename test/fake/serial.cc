@@ -84,9 +84,7 @@ size_t SerialDevice::read(uint8_t* out, size_t len) {
 
 int SerialDevice::ioctl(unsigned long request, void* arg) {
   switch (request) {
-    case hal::kTcgets2:
-      std::memcpy(arg, &termios_, sizeof termios_);
-      return 0;
+    case hal::kTcgets2: std::memcpy(arg, &termios_, sizeof termios_); return 0;
     case hal::kTcsets2:
     case hal::kTcsetsw2: {
       hal::Termios2 t{};
@@ -96,12 +94,8 @@ int SerialDevice::ioctl(unsigned long request, void* arg) {
       ++seq;
       return 0;
     }
-    case hal::kTiocexcl:
-      exclusive_ = true;
-      return 0;
-    case hal::kTiocnxcl:
-      exclusive_ = false;
-      return 0;
+    case hal::kTiocexcl: exclusive_ = true; return 0;
+    case hal::kTiocnxcl: exclusive_ = false; return 0;
     case hal::kTiocgexcl: {
       const int v = exclusive_ ? 1 : 0;
       std::memcpy(arg, &v, sizeof v);
@@ -112,10 +106,8 @@ int SerialDevice::ioctl(unsigned long request, void* arg) {
       std::memcpy(arg, &v, sizeof v);
       return 0;
     }
-    case hal::kTcflsh:
-      return 0;
-    default:
-      return -ENOTTY;
+    case hal::kTcflsh: return 0;
+    default: return -ENOTTY;
   }
 }
 

@@ -5,8 +5,8 @@
 // the tty's configured baud rate and framing (start + data + parity + stop
 // bits per byte), so a 9600-baud line delivers 960 bytes per virtual second
 // at 8N1, handed over in chunks of kFifoBytes as a UART's receive FIFO does
-// (each chunk when its last byte is in). A byte with a framing or parity error arrives as NUL, as Linux
-// delivers it without PARMRK.
+// (each chunk when its last byte is in). A byte with a framing or parity error arrives as NUL, as
+// Linux delivers it without PARMRK.
 #pragma once
 
 #include <cstdint>
@@ -37,10 +37,12 @@ class SerialDevice {
   std::string path;
 
   // For the files.
-  int64_t next_arrival() const;      // -1 if nothing queued
-  size_t available() const;          // bytes already arrived
+  int64_t next_arrival() const;  // -1 if nothing queued
+  size_t available() const;      // bytes already arrived
   size_t read(uint8_t* out, size_t len);
-  void written(const uint8_t* in, size_t len) { tx_.append(reinterpret_cast<const char*>(in), len); }
+  void written(const uint8_t* in, size_t len) {
+    tx_.append(reinterpret_cast<const char*>(in), len);
+  }
   int ioctl(unsigned long request, void* arg);
   uint64_t seq = 1;
   int opens_ = 0;

@@ -33,9 +33,9 @@ class Checker {
   Result* r_;
 };
 
-#define SIM_CHECK(checker, cond, what)                                    \
-  do {                                                                    \
-    if (!(cond)) (checker).fail(__FILE__, __LINE__, std::string(what));  \
+#define SIM_CHECK(checker, cond, what)                                  \
+  do {                                                                  \
+    if (!(cond)) (checker).fail(__FILE__, __LINE__, std::string(what)); \
   } while (0)
 
 using ScenarioFn = Result (*)(uint64_t seed, int64_t virtual_seconds);
@@ -54,7 +54,7 @@ struct Register {
 Scenario* first_scenario();
 Scenario* find_scenario(const char* name);
 
-#define SIM_SCENARIO(ident, name, about, fn) \
+#define SIM_SCENARIO(ident, name, about, fn)                         \
   static ::sim::Scenario ident##_scenario{name, about, fn, nullptr}; \
   static ::sim::Register ident##_register(&ident##_scenario)
 

@@ -103,11 +103,12 @@ int main(int argc, char** argv) {
       if (!r.ok) {
         ++failed;
         std::lock_guard<std::mutex> lock(print);
-        std::printf("seed %llu FAILED: %s\n  replay: bazel run //test/fake:simulate -- "
-                    "--first-seed %llu --seeds 1 --scenario %s --virtual-seconds %lld\n",
-                    static_cast<unsigned long long>(seed), r.failure.c_str(),
-                    static_cast<unsigned long long>(seed), sc->name,
-                    static_cast<long long>(o.virtual_seconds));
+        std::printf(
+            "seed %llu FAILED: %s\n  replay: bazel run //test/fake:simulate -- "
+            "--first-seed %llu --seeds 1 --scenario %s --virtual-seconds %lld\n",
+            static_cast<unsigned long long>(seed), r.failure.c_str(),
+            static_cast<unsigned long long>(seed), sc->name,
+            static_cast<long long>(o.virtual_seconds));
       }
     }
   };
@@ -117,12 +118,12 @@ int main(int argc, char** argv) {
   for (auto& t : pool) t.join();
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("scenario %s: %llu seeds x %lld virtual s, %llu loop iterations in %.2f s "
-              "(%.0f iterations/s, %d threads)\n",
-              sc->name, static_cast<unsigned long long>(o.seeds),
-              static_cast<long long>(o.virtual_seconds),
-              static_cast<unsigned long long>(iterations.load()), secs,
-              secs > 0 ? static_cast<double>(iterations.load()) / secs : 0.0, o.threads);
+  std::printf(
+      "scenario %s: %llu seeds x %lld virtual s, %llu loop iterations in %.2f s "
+      "(%.0f iterations/s, %d threads)\n",
+      sc->name, static_cast<unsigned long long>(o.seeds), static_cast<long long>(o.virtual_seconds),
+      static_cast<unsigned long long>(iterations.load()), secs,
+      secs > 0 ? static_cast<double>(iterations.load()) / secs : 0.0, o.threads);
   std::printf("%llu passed, %llu failed\n",
               static_cast<unsigned long long>(o.seeds - failed.load()),
               static_cast<unsigned long long>(failed.load()));

@@ -40,7 +40,8 @@ int epoll_ctl(int epfd, int op, int fd, EpollEvent* event) {
 
 int epoll_wait(int epfd, EpollEvent* events, int maxevents, int timeout_ms) {
   Kernel& k = Kernel::current();
-  return static_cast<int>(k.trace(Call::kEpollWait, k.sys_epoll_wait(epfd, events, maxevents, timeout_ms)));
+  return static_cast<int>(
+      k.trace(Call::kEpollWait, k.sys_epoll_wait(epfd, events, maxevents, timeout_ms)));
 }
 
 int eventfd(unsigned int initval, int flags) {
@@ -80,7 +81,8 @@ int timerfd_create(int clock_id, int flags) {
 
 int timerfd_settime(int fd, int flags, const Itimerspec* value, Itimerspec* old) {
   Kernel& k = Kernel::current();
-  return static_cast<int>(k.trace(Call::kTimerfdSettime, k.sys_timerfd_settime(fd, flags, value, old)));
+  return static_cast<int>(
+      k.trace(Call::kTimerfdSettime, k.sys_timerfd_settime(fd, flags, value, old)));
 }
 
 int timerfd_gettime(int fd, Itimerspec* curr) {
@@ -155,12 +157,14 @@ int accept4(int fd, SockAddr* peer, int flags) {
 
 int getsockopt(int fd, int level, int name, void* value, uint32_t* len) {
   Kernel& k = Kernel::current();
-  return static_cast<int>(k.trace(Call::kGetsockopt, k.sys_getsockopt(fd, level, name, value, len)));
+  return static_cast<int>(
+      k.trace(Call::kGetsockopt, k.sys_getsockopt(fd, level, name, value, len)));
 }
 
 int setsockopt(int fd, int level, int name, const void* value, uint32_t len) {
   Kernel& k = Kernel::current();
-  return static_cast<int>(k.trace(Call::kSetsockopt, k.sys_setsockopt(fd, level, name, value, len)));
+  return static_cast<int>(
+      k.trace(Call::kSetsockopt, k.sys_setsockopt(fd, level, name, value, len)));
 }
 
 int getsockname(int fd, SockAddr* addr) {

@@ -21,7 +21,8 @@ uint64_t TimerFd::due() const {
   if (deadline_ns_ == 0) return unread_;
   const int64_t now = kernel->clock_ns(clock_id_);
   if (now < deadline_ns_) return unread_;
-  const uint64_t n = interval_ns_ > 0 ? static_cast<uint64_t>((now - deadline_ns_) / interval_ns_) + 1 : 1;
+  const uint64_t n =
+      interval_ns_ > 0 ? static_cast<uint64_t>((now - deadline_ns_) / interval_ns_) + 1 : 1;
   return unread_ + n;
 }
 
@@ -61,8 +62,8 @@ int TimerFd::settime(int flags, const hal::Itimerspec& value, hal::Itimerspec* o
   interval_ns_ = to_ns(value.interval);
   unread_ = 0;
   canceled_ = false;
-  cancel_on_set_ = abs && (flags & hal::kTfdTimerCancelOnSet) != 0 &&
-                   clock_id_ == hal::kClockRealtime;
+  cancel_on_set_ =
+      abs && (flags & hal::kTfdTimerCancelOnSet) != 0 && clock_id_ == hal::kClockRealtime;
   if (v == 0) {
     deadline_ns_ = 0;
   } else {

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     hal::SockAddr b;
     if (hal::parse_address(back, &b) != 0) std::abort();
     char again[160];
-    if (hal::format_address(b, again, sizeof again) < 0 || std::strcmp(back, again) != 0) std::abort();
+    if (hal::format_address(b, again, sizeof again) < 0 || std::strcmp(back, again) != 0)
+      std::abort();
   }
   app::Url u;
   if (app::parse_url(text.c_str(), &u) == 0) {

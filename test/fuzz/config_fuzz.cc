@@ -18,8 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                         cut < size ? cut : (size > 0 ? size - 1 : 0));
   const size_t rest = 1 + arg.size();
   k.add_regular_path("/etc/evl.conf",
-                     rest < size ? std::string(reinterpret_cast<const char*>(data) + rest, size - rest)
-                                 : std::string());
+                     rest < size
+                         ? std::string(reinterpret_cast<const char*>(data) + rest, size - rest)
+                         : std::string());
   char server[32] = {};
   int64_t period = 1000;
   bool flag = false;

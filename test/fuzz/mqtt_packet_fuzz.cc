@@ -48,7 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const uint8_t* payload = data + tlen + 2;
       const size_t plen = size - tlen - 2;
       static uint8_t buf[4096];
-      const size_t w = mqtt::encode_publish(topic, payload, plen, qos, false, false, 77, buf, sizeof buf);
+      const size_t w =
+          mqtt::encode_publish(topic, payload, plen, qos, false, false, 77, buf, sizeof buf);
       if (w > 0) {
         mqtt::Packet p{};
         check(mqtt::parse(buf, w, sizeof buf, &p) == static_cast<long>(w));

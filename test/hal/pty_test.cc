@@ -97,9 +97,10 @@ TEST(Pty, a_second_open_while_held_exclusively_is_ebusy) {
   int excl = 0;
   const int g = hal::ioctl(first.fd(), hal::kTiocgexcl, &excl);
   if (r != -EBUSY && g < 0) {
-    std::printf("\nskipped: TIOCGEXCL fails here (%s) and this process may reopen an exclusive "
-                "tty (root with CAP_SYS_ADMIN): exclusive use cannot be detected\n",
-                std::strerror(-g));
+    std::printf(
+        "\nskipped: TIOCGEXCL fails here (%s) and this process may reopen an exclusive "
+        "tty (root with CAP_SYS_ADMIN): exclusive use cannot be detected\n",
+        std::strerror(-g));
     return;
   }
   CHECK_EQUAL(-EBUSY, r);

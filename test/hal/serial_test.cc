@@ -118,16 +118,17 @@ TEST(Serial, bytes_arrive_at_the_pace_of_the_baud_rate) {
     int64_t last_ns = 0;
   } rx;
   evl::IoHandle h;
-  CHECK_EQUAL(0, loop.io_start(port.fd(), evl::kIn,
-                               [](evl::Loop& lp, evl::IoHandle ih, uint32_t, void* ctx) {
-                                 auto* r = static_cast<Rx*>(ctx);
-                                 char buf[64];
-                                 const long n = hal::read(lp.io_fd(ih), buf, sizeof buf);
-                                 if (n > 0) r->bytes += static_cast<size_t>(n);
-                                 r->last_ns = lp.now(evl::Clock::kMonotonic);
-                                 if (r->bytes == 960) lp.stop();
-                               },
-                               &rx, &h));
+  CHECK_EQUAL(0, loop.io_start(
+                     port.fd(), evl::kIn,
+                     [](evl::Loop& lp, evl::IoHandle ih, uint32_t, void* ctx) {
+                       auto* r = static_cast<Rx*>(ctx);
+                       char buf[64];
+                       const long n = hal::read(lp.io_fd(ih), buf, sizeof buf);
+                       if (n > 0) r->bytes += static_cast<size_t>(n);
+                       r->last_ns = lp.now(evl::Clock::kMonotonic);
+                       if (r->bytes == 960) lp.stop();
+                     },
+                     &rx, &h));
   const int64_t t0 = k->monotonic_ns();
   CHECK_EQUAL(0, loop.run());
   CHECK_EQUAL(960u, rx.bytes);

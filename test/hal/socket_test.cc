@@ -55,11 +55,12 @@ TEST(Socket, refused_connect_arrives_through_so_error) {
     uint32_t events = 0;
   } seen;
   evl::IoHandle h;
-  CHECK_EQUAL(0, loop.io_start(c, evl::kOut,
-                               [](evl::Loop&, evl::IoHandle, uint32_t ev, void* ctx) {
-                                 static_cast<Seen*>(ctx)->events = ev;
-                               },
-                               &seen, &h));
+  CHECK_EQUAL(0, loop.io_start(
+                     c, evl::kOut,
+                     [](evl::Loop&, evl::IoHandle, uint32_t ev, void* ctx) {
+                       static_cast<Seen*>(ctx)->events = ev;
+                     },
+                     &seen, &h));
   CHECK_EQUAL(1, loop.run_once(0));
   CHECK(seen.events & evl::kErr);
   CHECK_EQUAL(-ECONNREFUSED, hal::socket_error(c));
@@ -78,17 +79,19 @@ TEST(Socket, blackholed_connect_stays_in_progress_until_the_callers_timer) {
   } st;
   evl::IoHandle h;
   evl::TimerHandle t;
-  CHECK_EQUAL(0, loop.io_start(c, evl::kOut,
-                               [](evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
-                                 static_cast<State*>(ctx)->writable = true;
-                               },
-                               &st, &h));
-  CHECK_EQUAL(0, loop.timer_after(3000000000LL,
-                                  [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
-                                    static_cast<State*>(ctx)->timed_out = true;
-                                    lp.stop();
-                                  },
-                                  &st, &t));
+  CHECK_EQUAL(0, loop.io_start(
+                     c, evl::kOut,
+                     [](evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
+                       static_cast<State*>(ctx)->writable = true;
+                     },
+                     &st, &h));
+  CHECK_EQUAL(0, loop.timer_after(
+                     3000000000LL,
+                     [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
+                       static_cast<State*>(ctx)->timed_out = true;
+                       lp.stop();
+                     },
+                     &st, &t));
   CHECK_EQUAL(0, loop.run());
   CHECK(st.timed_out);
   CHECK_FALSE(st.writable);

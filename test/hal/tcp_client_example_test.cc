@@ -23,9 +23,8 @@ struct Server {
 std::string slurp(const std::string& rel) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* ws = std::getenv("TEST_WORKSPACE");
-  std::ifstream in((srcdir != nullptr && ws != nullptr)
-                       ? std::string(srcdir) + "/" + ws + "/" + rel
-                       : rel);
+  std::ifstream in((srcdir != nullptr && ws != nullptr) ? std::string(srcdir) + "/" + ws + "/" + rel
+                                                        : rel);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
@@ -47,15 +46,16 @@ TEST(TcpClientExample, backs_off_while_refused_then_connects_and_reconnects_afte
   evl::TimerHandle t;
   // The server comes up at 250 ms. Attempts at 0 and 100 ms are refused; the
   // one at 300 ms (back-off 200 ms) connects.
-  CHECK_EQUAL(0, loop.timer_after(250 * kMs,
-                                  [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
-                                    auto* s = static_cast<Server*>(ctx);
-                                    hal::SockAddr at;
-                                    CHECK_EQUAL(0, hal::parse_address("127.0.0.1:8080", &at));
-                                    CHECK_EQUAL(0, hal::stream_listen(at, 4, &s->listener));
-                                    s->listening_at = lp.now(evl::Clock::kMonotonic);
-                                  },
-                                  &srv, &t));
+  CHECK_EQUAL(0, loop.timer_after(
+                     250 * kMs,
+                     [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
+                       auto* s = static_cast<Server*>(ctx);
+                       hal::SockAddr at;
+                       CHECK_EQUAL(0, hal::parse_address("127.0.0.1:8080", &at));
+                       CHECK_EQUAL(0, hal::stream_listen(at, 4, &s->listener));
+                       s->listening_at = lp.now(evl::Clock::kMonotonic);
+                     },
+                     &srv, &t));
   while (c.connects == 0) CHECK(loop.run_once(-1) >= 0);
   CHECK_EQUAL(2, c.failures);  // refused at 0 ms and at 100 ms
   CHECK_EQUAL(t0 + 300 * kMs, loop.now(evl::Clock::kMonotonic));

@@ -74,7 +74,7 @@ TEST(Child, an_exit_is_an_event_with_its_status_and_the_child_is_reaped) {
   CHECK_EQUAL(t0 + 2 * kSec, seen.exits[0].at);
   CHECK_EQUAL(0u, loop->active());
   CHECK_EQUAL(-ECHILD, hal::waitpid(pid, nullptr, hal::kWnohang));  // reaped
-  CHECK_EQUAL(-ESTALE, loop->child_stop(h));  // one-shot: the handle is spent
+  CHECK_EQUAL(-ESTALE, loop->child_stop(h));                        // one-shot: the handle is spent
 }
 
 TEST(Child, a_killed_child_reports_its_signal) {
@@ -104,7 +104,7 @@ TEST(Child, without_pidfd_the_loop_reaps_on_sigchld) {
   CHECK(loop->run_once(0) >= 1);
   CHECK_EQUAL(1u, seen.exits.size());
   CHECK_EQUAL(7, hal::exit_status(seen.exits[0].status));
-  CHECK_EQUAL(0u, loop->health().stale_events);  // the loop's own SIGCHLD
+  CHECK_EQUAL(0u, loop->health().stale_events);                      // the loop's own SIGCHLD
   CHECK_EQUAL(0u, k->blocked_mask() & hal::sig_bit(hal::kSigChld));  // given back
 }
 

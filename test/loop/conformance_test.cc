@@ -167,11 +167,9 @@ TEST(Conformance, wake_from_same_thread) {
     uint32_t count = 0;
   } w;
   evl::WakeHandle h;
-  CHECK_EQUAL(0, loop->wake_start(
-                     [](evl::Loop&, evl::WakeHandle, uint32_t n, void* ctx) {
-                       static_cast<W*>(ctx)->count += n;
-                     },
-                     &w, &h));
+  CHECK_EQUAL(0, loop->wake_start([](evl::Loop&, evl::WakeHandle, uint32_t n,
+                                     void* ctx) { static_cast<W*>(ctx)->count += n; },
+                                  &w, &h));
   CHECK_EQUAL(0, loop->wake(h));
   CHECK_EQUAL(0, loop->wake(h));
   CHECK_EQUAL(1, loop->run_once(1000));

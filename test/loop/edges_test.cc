@@ -37,9 +37,9 @@ TEST_GROUP(Edges) {
   // Runs a day of virtual time with one more timer so that waits end.
   void run_a_day() {
     TimerHandle end;
-    CHECK_EQUAL(0, loop->timer_after(86400 * kSec, [](evl::Loop& l, TimerHandle, uint32_t,
-                                                      void*) { l.stop(); },
-                                     nullptr, &end));
+    CHECK_EQUAL(0, loop->timer_after(
+                       86400 * kSec, [](evl::Loop& l, TimerHandle, uint32_t, void*) { l.stop(); },
+                       nullptr, &end));
     CHECK_EQUAL(0, loop->run());
   }
 };
@@ -133,7 +133,7 @@ TEST(Edges, a_slot_whose_generation_runs_out_is_retired_and_stale_handles_stay_s
   CHECK(pool.find(0, evl::handle::kGenMask) == nullptr);
   pool.release(1);
   CHECK(pool.alloc(&i) != nullptr);
-  CHECK_EQUAL(1u, i);  // slot 0 is never handed out again
+  CHECK_EQUAL(1u, i);                // slot 0 is never handed out again
   CHECK(pool.alloc(&i) == nullptr);  // capacity 2, one retired, one in use
 }
 

@@ -231,8 +231,8 @@ TEST(Io, foreign_handle_is_refused) {
 
 TEST(Io, handle_of_other_kind_is_refused) {
   evl::WakeHandle w;
-  CHECK_EQUAL(0, loop->wake_start([](evl::Loop&, evl::WakeHandle, uint32_t, void*) {}, nullptr,
-                                  &w));
+  CHECK_EQUAL(0,
+              loop->wake_start([](evl::Loop&, evl::WakeHandle, uint32_t, void*) {}, nullptr, &w));
   CHECK_EQUAL(-ESTALE, loop->io_stop(IoHandle{w.raw}));
 }
 
@@ -329,7 +329,7 @@ TEST(Io, closed_fd_does_not_spin_and_new_owner_gets_no_old_events) {
   IoHandle h;
   CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_io, &old_owner, &h));
   put(p[1], "x");
-  CHECK_EQUAL(0, hal::close(p[0]));  // closed while registered, data pending
+  CHECK_EQUAL(0, hal::close(p[0]));   // closed while registered, data pending
   CHECK_EQUAL(0, loop->run_once(0));  // the kernel dropped the registration
   int again[2];
   CHECK_EQUAL(0, hal::pipe2(again, hal::kNonblock));
@@ -356,7 +356,7 @@ TEST(Io, dup_outliving_close_delivers_only_to_old_owner_then_is_dropped) {
   put(p[1], "x");
   CHECK_EQUAL(1, loop->run_once(0));  // the file lives on in the dup
   CHECK_EQUAL(1, r.calls);
-  CHECK_EQUAL(0, loop->io_stop(h));  // EBADF: tolerated
+  CHECK_EQUAL(0, loop->io_stop(h));   // EBADF: tolerated
   CHECK_EQUAL(1, loop->run_once(0));  // the zombie registration still fires
   CHECK_EQUAL(1, r.calls);
   CHECK_EQUAL(1u, loop->health().stale_events);
@@ -405,8 +405,8 @@ TEST(Io, many_watchers_share_fd_index_and_stop_in_any_order) {
     CHECK_EQUAL(-EEXIST, big.io_start(fds[2 * i], evl::kIn, on_io, &r, &again));
     CHECK_EQUAL(fds[2 * i], big.io_fd(hs[i]));
   }
-  for (int i = 0; i < 32; i += 2) CHECK_EQUAL(0, big.io_start(fds[2 * i], evl::kIn, on_io, &r,
-                                                              &hs[i]));
+  for (int i = 0; i < 32; i += 2)
+    CHECK_EQUAL(0, big.io_start(fds[2 * i], evl::kIn, on_io, &r, &hs[i]));
   CHECK_EQUAL(32u, big.active());
 }
 
@@ -420,13 +420,14 @@ TEST(Io, stale_watcher_whose_fd_number_became_the_loops_timerfd_leaves_it_alone)
     int n = 0;
   } fired;
   evl::TimerHandle t;
-  CHECK_EQUAL(0, loop->timer_after(1000000,
-                                   [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
-                                     ++static_cast<Fired*>(ctx)->n;
-                                   },
-                                   &fired, &t));
+  CHECK_EQUAL(0, loop->timer_after(
+                     1000000,
+                     [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+                       ++static_cast<Fired*>(ctx)->n;
+                     },
+                     &fired, &t));
   STRCMP_EQUAL("timerfd", k->file(number)->type());  // lowest free number: reused
-  CHECK_EQUAL(0, loop->io_stop(h));  // must not remove the timerfd's registration
+  CHECK_EQUAL(0, loop->io_stop(h));                  // must not remove the timerfd's registration
   CHECK_EQUAL(1u, loop->health().stale_fd_stops);
   CHECK_EQUAL(1, loop->run_once(-1));
   CHECK_EQUAL(1, fired.n);

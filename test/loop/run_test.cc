@@ -189,11 +189,11 @@ TEST(Run, close_releases_every_fd_and_is_idempotent) {
   evl::SignalHandle s;
   const int before = k->open_fd_count();
   CHECK_EQUAL(0, loop->io_start(p[0], evl::kIn, on_read, &r, &h));
-  CHECK_EQUAL(0, loop->wake_start([](evl::Loop&, evl::WakeHandle, uint32_t, void*) {}, nullptr,
-                                  &w));
-  CHECK_EQUAL(0, loop->signal_start(
-                     15, [](evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void*) {},
-                     nullptr, &s));
+  CHECK_EQUAL(0,
+              loop->wake_start([](evl::Loop&, evl::WakeHandle, uint32_t, void*) {}, nullptr, &w));
+  CHECK_EQUAL(
+      0, loop->signal_start(
+             15, [](evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void*) {}, nullptr, &s));
   CHECK_EQUAL(0, loop->defer([](evl::Loop&, void*) {}, nullptr));
   loop->close();
   loop->close();

@@ -250,14 +250,14 @@ TEST(Semantics, a_timer_period_changes_from_its_next_expiry) {
   TimerHandle t;
   const int64_t t0 = k->monotonic_ns();
   CHECK_EQUAL(0, loop->timer_start(every, fn, &ctx, &t));
-  CHECK_EQUAL(1, loop->run_once(-1));                     // t0 + 100
+  CHECK_EQUAL(1, loop->run_once(-1));                    // t0 + 100
   CHECK_EQUAL(0, loop->timer_set_period(t, 300 * kMs));  // next (t0 + 200) stays
   CHECK_EQUAL(1, loop->run_once(-1));
   CHECK_EQUAL(1, loop->run_once(-1));
   CHECK_EQUAL(0, loop->timer_set_period(t, 0));  // one more expiry, then done
   CHECK_EQUAL(1, loop->run_once(-1));
-  CHECK((at == std::vector<int64_t>{t0 + 100 * kMs, t0 + 200 * kMs, t0 + 500 * kMs,
-                                    t0 + 800 * kMs}));
+  CHECK(
+      (at == std::vector<int64_t>{t0 + 100 * kMs, t0 + 200 * kMs, t0 + 500 * kMs, t0 + 800 * kMs}));
   CHECK_EQUAL(0u, loop->active());
   CHECK_EQUAL(-ESTALE, loop->timer_set_period(t, 10));
   TimerHandle u;

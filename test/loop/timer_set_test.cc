@@ -130,7 +130,7 @@ TEST(TimerSet, later_restart_does_not_move_the_heap_until_its_old_deadline) {
   CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 100, 0, Overrun::kSkip, 0, no_op, nullptr, &a));
   CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 200, 0, Overrun::kSkip, 0, no_op, nullptr, &b));
   fx.set.restart(a, 300);
-  CHECK_EQUAL(100, fx.mono[0].key_ns);  // lazy: the old key is still on top
+  CHECK_EQUAL(100, fx.mono[0].key_ns);                   // lazy: the old key is still on top
   CHECK_EQUAL(200, fx.set.arm_time(Clock::kMonotonic));  // fixed up on demand
   CHECK(fx.set.verify());
   uint32_t missed = 0;
@@ -144,10 +144,10 @@ TEST(TimerSet, periodic_skip_and_catch_up_keep_the_phase) {
   Fixture fx(4);
   uint32_t skip = 0;
   uint32_t catchup = 0;
-  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 1000, 1000, Overrun::kSkip, 0, no_op, nullptr,
-                              &skip));
-  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 1000, 1000, Overrun::kCatchUp, 0, no_op,
-                              nullptr, &catchup));
+  CHECK_EQUAL(
+      0, fx.set.start(Clock::kMonotonic, 1000, 1000, Overrun::kSkip, 0, no_op, nullptr, &skip));
+  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 1000, 1000, Overrun::kCatchUp, 0, no_op, nullptr,
+                              &catchup));
   uint32_t missed = 0;
   int64_t lag = 0;
   uint32_t batch = fx.set.next_seq();

@@ -22,7 +22,7 @@ struct Fired {
   Clock clock = Clock::kMonotonic;
   std::vector<int64_t> at;  // clock time of each callback
   std::vector<uint32_t> missed;
-  int64_t busy_ns = 0;      // virtual time each callback "takes"
+  int64_t busy_ns = 0;  // virtual time each callback "takes"
   int stop_after = -1;
   std::vector<int>* order = nullptr;
   int id = 0;

@@ -4,7 +4,7 @@
 
 namespace testenv {
 
-void setup();     // creates the fake kernel, or does nothing on Linux
+void setup();  // creates the fake kernel, or does nothing on Linux
 void teardown();
 bool is_fake();
 
