@@ -226,7 +226,7 @@ long sendto(int fd, const void* buf, size_t len, int flags, const SockAddr* to) 
                            to != nullptr ? to->len : 0));
 }
 long recvfrom(int fd, void* buf, size_t len, int flags, SockAddr* from) {
-  socklen_t l = sizeof from->data;
+  socklen_t l = sizeof(SockAddr::data);
   const ssize_t r = ::recvfrom(fd, buf, len, flags,
                                from != nullptr ? reinterpret_cast<sockaddr*>(from->data) : nullptr,
                                from != nullptr ? &l : nullptr);

@@ -11,7 +11,7 @@ HOST_PKGS=(
   clang-14 libclang-rt-14-dev
   libev-dev libuv1-dev valgrind
   socat gcovr
-  procps
+  procps git clang-format cppcheck
   mosquitto mosquitto-clients libmosquitto-dev
   influxdb influxdb-client
 )

@@ -105,7 +105,7 @@ class Client {
     uint32_t tag = 0;
     uint64_t order = 0;
     size_t len = 0;
-    uint8_t packet[kMaxPublish];
+    uint8_t packet[kMaxPublish] = {};
   };
 
   static void on_up(void* ctx);

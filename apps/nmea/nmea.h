@@ -48,7 +48,7 @@ class NmeaReader {
   SentenceFn on_sentence_;
   BadFn on_bad_;
   void* ctx_;
-  char buf_[kMaxSentence];
+  char buf_[kMaxSentence] = {};
   size_t len_ = 0;
   bool in_sentence_ = false;
   bool dropping_ = false;   // inside an overlong or binary sentence
