@@ -124,7 +124,7 @@ class Loop {
   // Safe to call twice; the destructor calls it.
   void close();
 
-  // --- io watchers ---------------------------------------------------------
+  // Io watchers.
   // Watch fd for events (kIn, kOut, kPri, kRdHup; add kEdge for edge
   // triggering). kErr and kHup are always reported. One watcher per fd:
   // -EEXIST if this loop already watches fd. The fd stays the caller's.
@@ -142,7 +142,7 @@ class Loop {
   // The watched fd, or a negative errno.
   [[nodiscard]] int io_fd(IoHandle h) const;
 
-  // --- signals -------------------------------------------------------------
+  // Signals.
   // Delivers signo through the loop's signalfd. A signal may have several
   // watchers; each delivery calls every one, in start order. The signal is
   // blocked in the calling thread while watched (other threads must block it
@@ -166,14 +166,14 @@ class Loop {
   // Safe from any thread and from a signal handler: atomics and one write().
   [[nodiscard]] int wake(WakeHandle h);
 
-  // --- deferred calls ------------------------------------------------------
+  // Deferred calls.
   // fn runs once at the start of the next iteration; calls run in the order
   // they were queued. A call queued from a deferred call runs one iteration
   // later. A pending deferred call makes the next wait non-blocking.
   [[nodiscard]] int defer(DeferFn fn, void* ctx, DeferHandle* out = nullptr);
   [[nodiscard]] int defer_cancel(DeferHandle h);
 
-  // --- prepare and check hooks --------------------------------------------
+  // Prepare and check hooks.
   // A prepare hook runs in every iteration just before the loop waits (after
   // the deferred calls), a check hook just after the wait returns, before
   // any event is dispatched; each kind in start order. They let a library
@@ -184,7 +184,7 @@ class Loop {
   [[nodiscard]] int check_start(HookFn fn, void* ctx, CheckHandle* out);
   [[nodiscard]] int check_stop(CheckHandle h);
 
-  // --- weak watchers -----------------------------------------------------
+  // Weak watchers.
   // A weak watcher (libuv's unref) works as any other but does not keep
   // run() going: run() returns when only weak watchers are left, and
   // run_once() does not block then. For a housekeeping timer (health report,
@@ -199,7 +199,7 @@ class Loop {
   [[nodiscard]] int set_weak(CheckHandle h, bool weak) { return weak_in(hooks_, h, weak); }
   uint32_t weak() const;
 
-  // --- child processes -------------------------------------------------
+  // Child processes.
   // fn runs once, when child process pid exits, with its wait status; the
   // loop has reaped it (waitpid) and released the watcher before the call.
   // A pidfd (Linux 5.3+) makes the exit an event; where the kernel has none
@@ -210,7 +210,7 @@ class Loop {
   [[nodiscard]] int child_start(int pid, ChildFn fn, void* ctx, ChildHandle* out);
   [[nodiscard]] int child_stop(ChildHandle h);
 
-  // --- timers ------------------------------------------------------------
+  // Timers.
   // One timerfd per clock in use, re-armed at most once per iteration and
   // only when the earliest deadline changed. Inside a callback any timer may
   // be started, stopped or restarted, itself included; a timer stopped during
@@ -257,7 +257,7 @@ class Loop {
   // the first violation. For tests and simulations.
   bool verify() const;
 
-  // --- running -------------------------------------------------------------
+  // Running.
   // Runs until stop() or until nothing keeps it alive (no watcher but weak
   // ones, no deferred call). Retries EINTR from epoll_wait; any other error
   // ends it with that error. Returns 0 when stopped or idle.

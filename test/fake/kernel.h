@@ -134,7 +134,7 @@ class Kernel {
   // The kernel that hal:: calls go to; aborts with a message if none.
   static Kernel& current();
 
-  // --- clocks --------------------------------------------------------------
+  // Clocks.
   int64_t monotonic_ns() const { return mono_ns_; }
   int64_t boottime_ns() const { return mono_ns_ + suspended_ns_; }
   int64_t realtime_ns() const { return mono_ns_ + realtime_offset_ns_; }
@@ -149,7 +149,7 @@ class Kernel {
   // Every live timerfd, to find the next deadline and to cancel on a step.
   std::vector<TimerFd*>& timerfds() { return timerfds_; }
 
-  // --- faults --------------------------------------------------------------
+  // Faults.
   // The next `times` calls of `call` fail with -err and have no effect.
   void fail_next(Call call, int err, int times = 1);
   // The next read or write on any fd moves at most `bytes` bytes.
@@ -160,7 +160,7 @@ class Kernel {
   uint64_t would_block() const { return would_block_; }
   void reset_calls();
 
-  // --- seeded simulation ---------------------------------------------------
+  // Seeded simulation.
   // Seeds every choice the fake makes from now on: fault rates (drawn from
   // the seed), partial I/O sizes, the order of ready events.
   void seed(uint64_t seed);
@@ -175,7 +175,7 @@ class Kernel {
     return result;
   }
 
-  // --- signals -------------------------------------------------------------
+  // Signals.
   // Sends signo to the process: pending if blocked, else counted as
   // delivered to its default disposition.
   void raise(int signo);
@@ -191,14 +191,14 @@ class Kernel {
   uint64_t pending_mask() const { return pending_; }
   uint64_t delivered_unblocked(int signo) const { return delivered_[signo]; }
 
-  // --- files ---------------------------------------------------------------
+  // Files.
   // A regular file (epoll refuses it with EPERM, as Linux does).
   int open_regular_file();
   int dup(int fd);
   int open_fd_count() const;
   File* file(int fd) const;
 
-  // --- network --------------------------------------------------------------
+  // Network.
   // Connects to this address never complete (no SYN-ACK, no RST).
   void blackhole(const char* address);
   // Resets the connection of stream socket fd: the peer reads ECONNRESET.
@@ -216,7 +216,7 @@ class Kernel {
   std::vector<Socket*>& sockets() { return sockets_; }
   int next_ephemeral_port() { return ephemeral_++; }
 
-  // --- devices and processes ---------------------------------------------------
+  // Devices and processes.
   // A serial device at path; the test drives its far end.
   SerialDevice& add_serial(const char* path);
   // The device at path goes away (a USB adapter pulled): open fds of it hang
@@ -252,7 +252,7 @@ class Kernel {
   };
   Process* process(int pid);
 
-  // --- the seam (hal/sys.h) -------------------------------------------------
+  // The seam (hal/sys.h).
   long sys_read(int fd, void* buf, size_t count);
   long sys_write(int fd, const void* buf, size_t count);
   int sys_close(int fd);

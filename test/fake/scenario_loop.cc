@@ -109,7 +109,7 @@ bool trace_on() {
     if (trace_on()) std::fprintf(stderr, __VA_ARGS__); \
   } while (0)
 
-// --- callbacks --------------------------------------------------------------
+// Callbacks.
 
 void random_action(Sim* s);
 void callback_action(Sim* s);
@@ -189,7 +189,7 @@ void on_defer(evl::Loop&, void* ctx) {
 
 void on_step(evl::Loop&, int64_t, void* ctx) { ++static_cast<Sim*>(ctx)->steps_seen; }
 
-// --- actions ----------------------------------------------------------------
+// Actions.
 
 bool allowed(int r, std::initializer_list<int> errs) {
   if (r == 0) return true;
@@ -410,7 +410,7 @@ void act(Sim* s, bool may_move_clocks) {
 void random_action(Sim* s) { act(s, true); }
 void callback_action(Sim* s) { act(s, false); }
 
-// --- invariants after an iteration ------------------------------------------
+// Invariants after an iteration.
 
 void check_after(Sim* s, int run_result, const std::vector<bool>& lt_ready) {
   if (run_result < 0) {
