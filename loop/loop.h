@@ -124,7 +124,7 @@ class Loop {
   // Safe to call twice; the destructor calls it.
   void close();
 
-  // Io watchers.
+  // IO watchers.
   // Watch fd for events (kIn, kOut, kPri, kRdHup; add kEdge for edge
   // triggering). kErr and kHup are always reported. One watcher per fd:
   // -EEXIST if this loop already watches fd. The fd stays the caller's.
@@ -157,7 +157,7 @@ class Loop {
   [[nodiscard]] int signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out);
   [[nodiscard]] int signal_stop(SignalHandle h);
 
-  // --- wake-ups ------------------------------------------------------------
+  // Wake-ups.
   // A wake watcher runs its callback on the loop's thread after wake(). Wakes
   // that pile up before the loop gets to them deliver one callback with their
   // count. All wake watchers share one eventfd.
