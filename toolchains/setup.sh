@@ -12,6 +12,7 @@ HOST_PKGS=(
   libev-dev libuv1-dev valgrind
   socat gcovr
   procps git clang-format cppcheck
+  qemu-system-arm cpio
   mosquitto mosquitto-clients libmosquitto-dev
   influxdb influxdb-client
 )

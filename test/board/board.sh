@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The test suites on real ARM Linux kernels: Debian's armmp (armv7),
+# rt-armmp (armv7, PREEMPT_RT) and arm64 kernels booted by qemu-system on
+# the virt machine, and armmp on the vexpress-a9 board, each with an
+# initramfs of our own: a static /init (test/board/init.c), busybox, the
+# ARM test binaries the armv7/aarch64 stages built, and their shared
+# libraries. /init runs every test and prints EVL-TEST lines and one
+# EVL-BOARD summary on the console; this script collects them.
+#
+#   bash test/board/board.sh [BOARD...]    # armv7 armv7-rt aarch64 vexpress (default: all)
+#   EVL_BOARD_SHELL=1 bash test/board/board.sh armv7   # a shell on the console after the tests
+#
+# Kernels and busybox are fetched once (apt-get download) into
+# $EVL_BOARD_CACHE (default ~/.cache/evl-board), outside the source tree.
+# Prints "N passed, F failed" over all boards; exit 1 if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+CACHE="${EVL_BOARD_CACHE:-${HOME:-/root}/.cache/evl-board}"
+BOOT_TIMEOUT_S=60
+RUN_TIMEOUT_S="${EVL_BOARD_TIMEOUT_S:-600}"
+BOARDS=("$@")
+[ "${#BOARDS[@]}" -gt 0 ] || BOARDS=(armv7 armv7-rt aarch64 vexpress)
+
+die() { printf 'board: error: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$CACHE" || die "cannot create $CACHE"
+
+# The versioned package behind a Debian meta package (linux-image-armmp:armhf
+# -> linux-image-6.1.0-NN-armmp:armhf).
+versioned() {
+  apt-cache depends "$1" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)/\1/p' | head -n1
+}
+
+# fetch PACKAGE: downloads and unpacks it into $CACHE/<name> once.
+fetch() {
+  local pkg="$1" base="${1%%:*}" arch="${1#*:}" name="${1/:/_}"
+  [ -d "$CACHE/$name" ] && { printf '%s\n' "$CACHE/$name"; return 0; }
+  rm -f "$CACHE/${base}"_*_"${arch}".deb
+  (cd "$CACHE" && apt-get download "$pkg" >/dev/null 2>"$CACHE/$name.err") ||
+    die "cannot download $pkg (see $CACHE/$name.err)"
+  local deb
+  deb="$(ls "$CACHE/${base}"_*_"${arch}".deb 2>/dev/null | head -n1)"
+  [ -n "$deb" ] || die "no .deb for $pkg in $CACHE"
+  mkdir -p "$CACHE/$name.tmp" && dpkg -x "$deb" "$CACHE/$name.tmp" && mv "$CACHE/$name.tmp" "$CACHE/$name" ||
+    die "cannot unpack $deb"
+  rm -f "$deb"
+  printf '%s\n' "$CACHE/$name"
+}
+
+# Board table: dpkg arch, kernel meta package, qemu and machine options.
+board_arch() { case "$1" in aarch64) echo arm64 ;; *) echo armhf ;; esac; }
+board_meta() {
+  case "$1" in
+    armv7 | vexpress) echo linux-image-armmp:armhf ;;
+    armv7-rt) echo linux-image-rt-armmp:armhf ;;
+    aarch64) echo linux-image-arm64:arm64 ;;
+  esac
+}
+
+# build_image BOARD KERNELDIR OUT.cpio.gz
+build_image() {
+  local board="$1" kdir="$2" out="$3" arch triple bindir root
+  arch="$(board_arch "$board")"
+  if [ "$arch" = arm64 ]; then triple=aarch64-linux-gnu; bindir=bazel-out/k8-fastbuild-aarch64/bin
+  else triple=arm-linux-gnueabihf; bindir=bazel-out/k8-fastbuild-armv7/bin; fi
+  root="$(mktemp -d /tmp/evl-board-root.XXXXXX)"
+  mkdir -p "$root"/{bin,lib,tests,work,dev,proc,sys,tmp}
+  "${triple}-gcc" -static -O2 -o "$root/init" test/board/init.c || die "cannot build /init for $arch"
+  local bb
+  bb="$(fetch "busybox-static:$arch")" || exit 1
+  cp "$bb/bin/busybox" "$root/bin/busybox"
+  for app in sh sleep cat ls dmesg stty; do ln -s busybox "$root/bin/$app"; done
+  # Shared libraries of the tests, where their loader looks (/lib).
+  cp -L /usr/"$triple"/lib/{libc.so.6,libm.so.6,libgcc_s.so.1,libstdc++.so.6} "$root/lib/"
+  cp -L /usr/"$triple"/lib/ld-linux-*.so.* "$root/lib/"
+  # The tests: every ARM cc_test the cross stage built, but those that need
+  # the host (tagged "host") or an x86 binary, and the *_e2e_test ones: hours
+  # of virtual time on the fake kernel (pure user space, no system call
+  # reaches the kernel), 85 s of the 120 s a board takes; the armv7 and
+  # aarch64 stages run them under qemu-user.
+  local tests=0
+  : >"$root/tests.list"
+  while read -r label; do
+    local path="${label#//}"
+    path="${path/://}"
+    [ -x "$bindir/$path" ] || continue
+    case "$path" in *_e2e_test) continue ;; esac
+    mkdir -p "$root/tests/$(dirname "$path")"
+    cp "$bindir/$path" "$root/tests/$path"
+    printf '/tests/%s\n' "$path" >>"$root/tests.list"
+    tests=$((tests + 1))
+  done < <(bazel query 'kind(cc_test, //test/...) except attr(tags, "host", //test/...)' 2>/dev/null)
+  [ "$tests" -gt 0 ] || die "no ARM test binaries in $bindir: run the ${arch} stage (bazel build --config=...) first"
+  # What the README tests read from the working folder.
+  mkdir -p "$root/work/apps/examples"
+  cp README.md "$root/work/"
+  cp apps/examples/*.cc "$root/work/apps/examples/"
+  (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$out" || die "cannot pack the initramfs"
+  rm -rf "$root"
+  printf '%s' "$tests"
+}
+
+# boot BOARD KERNELDIR IMAGE LOG: runs the board; the console goes to LOG.
+boot() {
+  local board="$1" kdir="$2" image="$3" log="$4" kernel dtb append qemu
+  kernel="$(ls "$kdir"/boot/vmlinuz-* | head -n1)"
+  append="console=ttyAMA0 panic=-1 cryptomgr.notests quiet evl.board=$board"
+  [ -n "${EVL_BOARD_SHELL:-}" ] && append="$append evl.shell"
+  case "$board" in
+    armv7 | armv7-rt) qemu=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15 -m 512) ;;
+    aarch64) qemu=(qemu-system-aarch64 -M virt -cpu cortex-a53 -m 512) ;;
+    vexpress)
+      dtb="$(find "$kdir" -name vexpress-v2p-ca9.dtb | head -n1)"
+      qemu=(qemu-system-arm -M vexpress-a9 -m 512 -dtb "$dtb")
+      ;;
+  esac
+  local input=/dev/null
+  if [ -n "${EVL_BOARD_SHELL:-}" ]; then
+    "${qemu[@]}" -kernel "$kernel" -initrd "$image" -append "$append" -nographic -no-reboot -nic none
+    return 0
+  fi
+  timeout "$RUN_TIMEOUT_S" "${qemu[@]}" -kernel "$kernel" -initrd "$image" -append "$append" \
+    -display none -serial stdio -monitor none -no-reboot -nic none <"$input" >"$log" 2>&1
+}
+
+PASSED=0
+FAILED=0
+for board in "${BOARDS[@]}"; do
+  case "$board" in armv7 | armv7-rt | aarch64 | vexpress) ;; *) die "unknown board $board" ;; esac
+  start=$SECONDS
+  meta="$(board_meta "$board")"
+  pkg="$(versioned "$meta")"
+  [ -n "$pkg" ] || die "cannot find the kernel package behind $meta (apt-get update?)"
+  kdir="$(fetch "$pkg")" || exit 1
+  image="$(mktemp /tmp/evl-board-$board.XXXXXX.cpio.gz)"
+  n="$(build_image "$board" "$kdir" "$image")" || exit 1
+  log="/tmp/evl-board-$board.log"
+  boot "$board" "$kdir" "$image" "$log"
+  rc=$?
+  rm -f "$image"
+  [ -n "${EVL_BOARD_SHELL:-}" ] && continue
+  if ! grep -q '^EVL-INIT: board' "$log"; then
+    printf 'board %s: the kernel did not reach /init (log: %s)\n' "$board" "$log"
+    FAILED=$((FAILED + 1))
+    continue
+  fi
+  p="$(grep -c '^EVL-TEST .* PASS ' "$log")"
+  f="$(grep -c '^EVL-TEST .* FAIL ' "$log")"
+  summary="$(grep '^EVL-BOARD ' "$log" | tail -n1)"
+  if [ -z "$summary" ]; then
+    last="$(grep '^EVL-RUN ' "$log" | tail -n1 | cut -d' ' -f2)"
+    printf 'board %s: no summary (qemu exit %s; last test started: %s; log: %s)\n' "$board" "$rc" "$last" "$log"
+    f=$((f + 1))
+  fi
+  grep '^EVL-TEST .* FAIL ' "$log" | sed 's/^/  /'
+  printf 'board %s (%s, %s): %s of %s test binaries passed, %s failed, %ss\n' "$board" \
+    "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$n" "$f" "$((SECONDS - start))"
+  PASSED=$((PASSED + p))
+  FAILED=$((FAILED + f))
+done
+printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" -eq 0 ]
