@@ -151,38 +151,7 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(link().stats().bytes_out),
       static_cast<unsigned long long>(link().stats().connects),
       static_cast<unsigned long long>(link().stats().failures),
-      static_cast<unsigned long long>(link().stats().stalls), mqtt_summary());
-}
-
-// The MQTT or HTTP client's counters for the summary, or "" over other links.
-const char* App::mqtt_summary() const {
-  static char text[256];
-  if (via_ == Via::kHttp) {
-    std::snprintf(text, sizeof text,
-                  "; http stored=%llu bad_points=%llu refused=%llu too_large=%llu retried=%llu "
-                  "failed=%llu malformed=%llu",
-                  static_cast<unsigned long long>(c_.http_stored),
-                  static_cast<unsigned long long>(c_.http_bad_points),
-                  static_cast<unsigned long long>(c_.http_refused),
-                  static_cast<unsigned long long>(c_.http_too_large),
-                  static_cast<unsigned long long>(c_.http_retried),
-                  static_cast<unsigned long long>(c_.http_failed),
-                  static_cast<unsigned long long>(http_.stats().malformed));
-    return text;
-  }
-  if (via_ != Via::kMqtt) return "";
-  const mqtt::ClientStats& m = mqtt_.stats();
-  std::snprintf(
-      text, sizeof text,
-      "; mqtt sessions=%llu refusals=%llu protocol_errors=%llu oversized=%llu "
-      "ping_timeouts=%llu connack_timeouts=%llu acked=%llu resent=%llu unknown_acks=%llu",
-      static_cast<unsigned long long>(m.sessions), static_cast<unsigned long long>(m.refusals),
-      static_cast<unsigned long long>(m.protocol_errors),
-      static_cast<unsigned long long>(m.oversized),
-      static_cast<unsigned long long>(m.ping_timeouts),
-      static_cast<unsigned long long>(m.connack_timeouts), static_cast<unsigned long long>(m.acked),
-      static_cast<unsigned long long>(m.resent), static_cast<unsigned long long>(m.unknown_acks));
-  return text;
+      static_cast<unsigned long long>(link().stats().stalls), transport_summary());
 }
 
 void App::open_serial() {
@@ -226,12 +195,6 @@ void App::close_serial(int err, bool hangup) {
   serial_error_ = err;
   (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,
                            &serial_retry_);
-}
-
-void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
-  auto* a = static_cast<App*>(ctx);
-  a->serial_retry_ = evl::TimerHandle{};
-  a->open_serial();
 }
 
 // A raw tty with VMIN = VTIME = 0 reads 0 when nothing is waiting, so 0 is
@@ -315,174 +278,10 @@ const app::Link& App::link() const {
   return link_;
 }
 
-bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len) {
-  if (std::strncmp(url.path, "/write?", 7) != 0 || std::strstr(url.path, "db=") == nullptr) {
-    std::snprintf(err, err_len, "--collector: an http collector is InfluxDB's /write?db=NAME");
-    return false;
-  }
-  if (hal::format_address(url.addr, hc->host, sizeof hc->host) < 0) {
-    std::snprintf(err, err_len, "--collector: cannot format its address");
-    return false;
-  }
-  hc->response_timeout_ms = cfg_.http_timeout_ms;
-  char secret[256];
-  if (cfg_.http_token_file[0] != '\0') {
-    if (cfg_.http_user[0] != '\0') {
-      std::snprintf(err, err_len, "--http-token-file and --http-user exclude each other");
-      return false;
-    }
-    if (app::read_secret_file("token file", cfg_.http_token_file, secret, sizeof secret, err,
-                              err_len) < 0) {
-      return false;
-    }
-    std::snprintf(hc->authorization, sizeof hc->authorization, "Token %s", secret);
-  } else if (cfg_.http_user[0] != '\0') {
-    secret[0] = '\0';
-    if (cfg_.http_password_file[0] != '\0' &&
-        app::read_secret_file("password file", cfg_.http_password_file, secret, sizeof secret, err,
-                              err_len) < 0) {
-      return false;
-    }
-    char b64[300];
-    if (!http::basic_credentials(cfg_.http_user, secret, b64, sizeof b64)) {
-      std::snprintf(err, err_len, "--http-user and its password are too long");
-      return false;
-    }
-    std::snprintf(hc->authorization, sizeof hc->authorization, "Basic %s", b64);
-  } else if (cfg_.http_password_file[0] != '\0') {
-    std::snprintf(err, err_len, "--http-password-file needs --http-user");
-    return false;
-  }
-  return true;
-}
-
-// A refused or failed batch waits: exponential back-off from the link's
-// initial value to its maximum, reset by the next 204.
-void App::retry_later() {
-  store_.abandon();
-  int64_t cap = cfg_.link.backoff_initial_ms;
-  for (uint32_t i = 0; i < retry_attempt_ && cap < cfg_.link.backoff_max_ms; ++i) cap *= 2;
-  if (cap > cfg_.link.backoff_max_ms) cap = cfg_.link.backoff_max_ms;
-  ++retry_attempt_;
-  loop_->timer_clear(&retry_timer_);
-  (void)loop_->timer_after(evl::ms_to_ns(cap), on_retry, this, &retry_timer_);
-}
-
 void App::on_retry(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   a->retry_timer_ = evl::TimerHandle{};
   a->send_batch();
-}
-
-void App::on_http_response(void* ctx, const http::Response& r) {
-  auto* a = static_cast<App*>(ctx);
-  const int s = r.status;
-  if (a->health_in_flight_) {  // the answer to a health line: nothing to account
-    a->health_in_flight_ = false;
-    if (s >= 300) a->log_->log(app::Level::kWarning, "collector refused a health line (%d)", s);
-    a->maybe_send();
-    return;
-  }
-  if (s == 204 || (s >= 200 && s < 300)) {
-    ++a->c_.http_stored;
-    a->store_.commit();
-    a->retry_attempt_ = 0;
-    const size_t max = static_cast<size_t>(a->cfg_.batch_max);
-    if (a->http_batch_limit_ < max) a->http_batch_limit_ = std::min(max, a->http_batch_limit_ * 2);
-    a->maybe_send();
-    return;
-  }
-  const int text_len = static_cast<int>(r.body_len < 200 ? r.body_len : 200);
-  if (s == 400) {
-    ++a->c_.http_bad_points;
-    const size_t n = a->store_.in_flight();
-    a->store_.discard();
-    a->log_->log(app::Level::kError, "collector %s refused %zu records (400): %.*s",
-                 a->cfg_.collector, n, text_len, r.body);
-    a->maybe_send();
-    return;
-  }
-  if (s == 413) {
-    ++a->c_.http_too_large;
-    const size_t n = a->store_.in_flight();
-    if (n <= 1) {  // one record too large: it can never go
-      a->store_.discard();
-      a->log_->log(app::Level::kError, "collector %s: a single record is too large (413); dropped",
-                   a->cfg_.collector);
-    } else {
-      a->store_.abandon();
-      a->http_batch_limit_ = n / 2;
-    }
-    a->maybe_send();
-    return;
-  }
-  if (s == 401 || s == 403 || s == 404) {
-    ++a->c_.http_refused;
-  } else {
-    ++a->c_.http_retried;
-  }
-  a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying", a->cfg_.collector,
-               s, text_len, r.body);
-  a->retry_later();
-}
-
-void App::on_http_failed(void* ctx, int) {
-  auto* a = static_cast<App*>(ctx);
-  ++a->c_.http_failed;
-  if (a->health_in_flight_) {
-    a->health_in_flight_ = false;
-    return;
-  }
-  a->store_.abandon();  // the link's back-off paces the retry
-}
-
-bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
-  if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
-  if (!mqtt::topic(cfg_.mqtt, cfg_.id, "telemetry", topic_data_, sizeof topic_data_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "health", topic_health_, sizeof topic_health_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "status", topic_status_, sizeof topic_status_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "cmd", topic_cmd_, sizeof topic_cmd_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "pong", topic_pong_, sizeof topic_pong_)) {
-    std::snprintf(err, err_len, "--topic-prefix and --id make topics that are too long");
-    return false;
-  }
-  return true;
-}
-
-// Over MQTT a batch is one QoS 1 PUBLISH of its lines; it leaves the store
-// when its PUBACK comes (the client resends it after a reconnect until
-// then), so "delivered" means the broker has it.
-int App::send_mqtt_batch(const char* buf, size_t used) {
-  return mqtt_.publish1(topic_data_, buf, used, false, ++batch_tag_);
-}
-
-void App::on_mqtt_up(void* ctx) {
-  auto* a = static_cast<App*>(ctx);
-  (void)a->mqtt_.publish1(a->topic_status_, "online", 6, true, kTagStatus);
-  a->send_batch();
-}
-
-void App::on_refused(void* ctx, uint8_t code) {
-  auto* a = static_cast<App*>(ctx);
-  a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying",
-               a->cfg_.collector, mqtt::refusal_name(code));
-}
-
-void App::on_acked(void* ctx, uint32_t tag) {
-  auto* a = static_cast<App*>(ctx);
-  if (tag != a->batch_tag_ || a->store_.in_flight() == 0) return;  // the status message
-  a->store_.commit();
-  a->maybe_send();
-}
-
-void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
-                     size_t len) {
-  auto* a = static_cast<App*>(ctx);
-  if (topic_len == std::strlen(a->topic_cmd_) &&
-      std::memcmp(topic, a->topic_cmd_, topic_len) == 0 && len == 4 &&
-      std::memcmp(payload, "ping", 4) == 0) {
-    (void)a->mqtt_.publish0(a->topic_pong_, "pong", 4, false);
-  }
 }
 
 void App::send_batch() {

@@ -133,7 +133,7 @@ class App {
   void send_batch();
   void send_health();
   bool connected() const;
-  const char* mqtt_summary() const;
+  const char* transport_summary() const;
   bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
   int send_mqtt_batch(const char* buf, size_t used);
   bool prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len);
