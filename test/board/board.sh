@@ -5,7 +5,12 @@
 # initramfs of our own: a static /init (test/board/init.c), busybox, the
 # ARM test binaries the armv7/aarch64 stages built, and their shared
 # libraries. /init runs every test and prints EVL-TEST lines and one
-# EVL-BOARD summary on the console; this script collects them.
+# EVL-BOARD summary on the console; this script collects them. Then the
+# daemons run on the board: telemetry reads NMEA that this script writes
+# into the board's second UART (a 16550 on PCI, or the vexpress's second
+# PL011) and forwards to a UDP collector here; heartbeat beats to a TCP
+# server here that goes away for 4 s (the alarm rises and clears). Their
+# checks are EVL-CHECK lines.
 #
 #   bash test/board/board.sh [BOARD...]    # armv7 armv7-rt aarch64 vexpress (default: all)
 #   EVL_BOARD_SHELL=1 bash test/board/board.sh armv7   # a shell on the console after the tests
@@ -91,6 +96,32 @@ build_image() {
     tests=$((tests + 1))
   done < <(bazel query 'kind(cc_test, //test/...) except attr(tags, "host", //test/...)' 2>/dev/null)
   [ "$tests" -gt 0 ] || die "no ARM test binaries in $bindir: run the ${arch} stage (bazel build --config=...) first"
+  # The daemons, for the integration run after the tests.
+  mkdir -p "$root/apps" "$root/modules"
+  local app
+  for app in heartbeat telemetry; do
+    [ -x "$bindir/apps/$app/$app" ] || die "no ARM $app in $bindir: build //apps/... for $arch first"
+    cp "$bindir/apps/$app/$app" "$root/apps/$app"
+  done
+  local mod modules=(virtio_mmio failover net_failover virtio_net) uart=/dev/ttyS0
+  [ "$board" = vexpress ] && { modules=(libphy smsc smsc911x); uart=/dev/ttyAMA1; }
+  : >"$root/modules.list"
+  for mod in "${modules[@]}"; do
+    local ko
+    ko="$(find "$kdir/lib/modules" -name "$mod.ko" | head -n1)"
+    [ -n "$ko" ] || die "module $mod.ko is not in $(basename "$kdir")"
+    cp "$ko" "$root/modules/"
+    printf '/modules/%s.ko\n' "$mod" >>"$root/modules.list"
+  done
+  # Telemetry reads the emulated UART (fed by this script) and forwards to a
+  # UDP collector on the host; heartbeat beats to a TCP server on the host
+  # that goes away for a while (alarm raised, then cleared). 10.0.2.2 is the
+  # host's 127.0.0.1 in qemu's user network.
+  cat >>"$root/tests.list" <<LIST
+& /apps/telemetry --serial $uart --baud 115200 --collector udp://10.0.2.2:$UDP_PORT --id board-7 --batch-max 5 --batch-delay-ms 200 --health-period-ms 100000 --run-for-ms 25000
+& /apps/heartbeat --server tcp://10.0.2.2:$TCP_PORT --id board-7 --period-ms 200 --alarm-after-ms 1500 --backoff-initial-ms 100 --backoff-max-ms 500 --run-for-ms 25000
+wait
+LIST
   # What the README tests read from the working folder.
   mkdir -p "$root/work/apps/examples"
   cp README.md "$root/work/"
@@ -114,14 +145,97 @@ boot() {
       qemu=(qemu-system-arm -M vexpress-a9 -m 512 -dtb "$dtb")
       ;;
   esac
-  local input=/dev/null
+  local io
+  if [ "$board" = vexpress ]; then
+    io=(-serial stdio -serial pty -nic user,model=lan9118)
+  else
+    io=(-serial stdio -chardev pty,id=s1 -device pci-serial,chardev=s1
+        -netdev user,id=n0 -device virtio-net-device,netdev=n0)
+  fi
   if [ -n "${EVL_BOARD_SHELL:-}" ]; then
-    "${qemu[@]}" -kernel "$kernel" -initrd "$image" -append "$append" -nographic -no-reboot -nic none
+    "${qemu[@]}" -kernel "$kernel" -initrd "$image" -append "$append" -display none -monitor none \
+      -no-reboot "${io[@]}"
     return 0
   fi
+  local work
+  work="$(mktemp -d /tmp/evl-board-io.XXXXXX)"
+  socat -u "UDP4-RECV:$UDP_PORT,bind=127.0.0.1" STDOUT >"$work/collector.log" 2>/dev/null &
+  local collector=$!
+  setsid socat -u "TCP4-LISTEN:$TCP_PORT,bind=127.0.0.1,reuseaddr,fork" STDOUT \
+    >"$work/server1.log" 2>/dev/null &
+  local server=$!
   timeout "$RUN_TIMEOUT_S" "${qemu[@]}" -kernel "$kernel" -initrd "$image" -append "$append" \
-    -display none -serial stdio -monitor none -no-reboot -nic none <"$input" >"$log" 2>&1
+    -display none -monitor none -no-reboot "${io[@]}" </dev/null >"$log" 2>&1 &
+  local qpid=$!
+  feed_uart "$log" "$qpid" &
+  local feeder=$!
+  # A kernel that does not reach /init within BOOT_TIMEOUT_S is stopped.
+  local waited=0
+  while kill -0 "$qpid" 2>/dev/null && ! grep -q '^EVL-INIT: board' "$log"; do
+    sleep 0.2
+    waited=$((waited + 1))
+    [ "$waited" -ge $((BOOT_TIMEOUT_S * 5)) ] && { kill "$qpid" 2>/dev/null; break; }
+  done
+  # The outage: once ten beats arrived, the server is gone for 4 s.
+  while kill -0 "$qpid" 2>/dev/null && [ "$(grep -c '^HB ' "$work/server1.log")" -lt 10 ]; do sleep 0.2; done
+  kill -TERM -- "-$server" 2>/dev/null || kill -TERM "$server" 2>/dev/null
+  wait "$server" 2>/dev/null
+  sleep 4
+  setsid socat -u "TCP4-LISTEN:$TCP_PORT,bind=127.0.0.1,reuseaddr,fork" STDOUT \
+    >"$work/server2.log" 2>/dev/null &
+  server=$!
+  wait "$qpid"
+  local rc=$?
+  kill "$feeder" 2>/dev/null
+  kill -TERM -- "-$server" 2>/dev/null || kill -TERM "$server" 2>/dev/null
+  kill "$collector" 2>/dev/null
+  wait 2>/dev/null
+  # The integration's checks, as EVL-CHECK lines in the log.
+  check() { printf 'EVL-CHECK %s %s\n' "$1" "$2" >>"$log"; }
+  local records beats1 beats2
+  records="$(grep -c '^env,device=board-7 temp_c=19.25 ' "$work/collector.log")"
+  beats1="$(grep -c '^HB id=board-7 ' "$work/server1.log")"
+  beats2="$(grep -c '^HB id=board-7 ' "$work/server2.log" 2>/dev/null || true)"
+  check "telemetry-read-the-uart-and-forwarded-($records-records)" "$([ "$records" -ge 20 ] && echo PASS || echo FAIL)"
+  check "heartbeat-beat-before-($beats1)-and-after-($beats2)-the-outage" \
+    "$([ "$beats1" -ge 10 ] && [ "${beats2:-0}" -ge 3 ] && echo PASS || echo FAIL)"
+  check "the-alarm-was-raised-and-cleared" \
+    "$(grep -q 'ALARM: link' "$log" && grep -q 'ALARM CLEARED' "$log" && echo PASS || echo FAIL)"
+  rm -rf "$work"
+  return "$rc"
 }
+
+# The NMEA sensor on the board's second UART: qemu names its pty in the log.
+SENTENCE=""
+make_sentence() {
+  local body="IIXDR,C,19.25,C,T" sum=0 i c
+  for ((i = 0; i < ${#body}; i++)); do
+    printf -v c '%d' "'${body:i:1}"
+    sum=$((sum ^ c))
+  done
+  printf -v SENTENCE '$%s*%02X\r\n' "$body" "$sum"
+}
+feed_uart() {
+  local log="$1" qpid="$2" pty=""
+  make_sentence
+  for _ in $(seq 600); do
+    pty="$(sed -n 's/.*char device redirected to \(\/dev\/pts\/[0-9]*\) (label \(s1\|serial1\)).*/\1/p' "$log" | head -n1)"
+    [ -n "$pty" ] && break
+    sleep 0.1
+  done
+  [ -n "$pty" ] || return 0
+  # Held open: qemu reads its pty only while the host side is open.
+  exec 3>"$pty" || return 0
+  while kill -0 "$qpid" 2>/dev/null; do
+    printf '%s' "$SENTENCE" >&3 2>/dev/null || true
+    sleep 0.1
+  done
+  exec 3>&-
+}
+
+# Loopback ports for the host's collector and server (10.0.2.2 in the guest).
+UDP_PORT=$((20000 + RANDOM % 20000))
+TCP_PORT=$((UDP_PORT + 1))
 
 PASSED=0
 FAILED=0
@@ -140,21 +254,22 @@ for board in "${BOARDS[@]}"; do
   rm -f "$image"
   [ -n "${EVL_BOARD_SHELL:-}" ] && continue
   if ! grep -q '^EVL-INIT: board' "$log"; then
-    printf 'board %s: the kernel did not reach /init (log: %s)\n' "$board" "$log"
+    printf 'board %s: the kernel did not reach /init within %s s (log: %s)\n' "$board" \
+      "$BOOT_TIMEOUT_S" "$log"
     FAILED=$((FAILED + 1))
     continue
   fi
-  p="$(grep -c '^EVL-TEST .* PASS ' "$log")"
-  f="$(grep -c '^EVL-TEST .* FAIL ' "$log")"
+  p="$(grep -cE '^EVL-(TEST|CHECK) .* ?PASS' "$log")"
+  f="$(grep -cE '^EVL-(TEST|CHECK) .* ?FAIL' "$log")"
   summary="$(grep '^EVL-BOARD ' "$log" | tail -n1)"
   if [ -z "$summary" ]; then
     last="$(grep '^EVL-RUN ' "$log" | tail -n1 | cut -d' ' -f2)"
     printf 'board %s: no summary (qemu exit %s; last test started: %s; log: %s)\n' "$board" "$rc" "$last" "$log"
     f=$((f + 1))
   fi
-  grep '^EVL-TEST .* FAIL ' "$log" | sed 's/^/  /'
-  printf 'board %s (%s, %s): %s of %s test binaries passed, %s failed, %ss\n' "$board" \
-    "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$n" "$f" "$((SECONDS - start))"
+  grep -E '^EVL-(TEST|CHECK) .* ?FAIL' "$log" | sed 's/^/  /'
+  printf 'board %s (%s, %s): %s passed, %s failed (%s test binaries, the daemons, 3 checks), %ss\n' \
+    "$board" "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$f" "$n" "$((SECONDS - start))"
   PASSED=$((PASSED + p))
   FAILED=$((FAILED + f))
 done

@@ -88,24 +88,41 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* Runs one command line (space-separated, no quoting) and returns its exit
- * status, 128 + signal for a death. */
-static int run(char* cmdline) {
+/* Starts one command line (space-separated, no quoting); its pid. */
+static pid_t start(char* cmdline) {
   char* argv[32];
   int argc = 0;
   for (char* t = strtok(cmdline, " "); t != NULL && argc < 31; t = strtok(NULL, " ")) argv[argc++] = t;
   argv[argc] = NULL;
-  if (argc == 0) return 0;
+  if (argc == 0) return -1;
   const pid_t pid = fork();
   if (pid == 0) {
     execv(argv[0], argv);
     printf("EVL-INIT: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
   }
+  return pid;
+}
+
+/* Its exit status, 128 + signal for a death. */
+static int finish(pid_t pid) {
   int status = 0;
+  if (pid < 0) return 127;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int passed, failed;
+
+static void result(const char* name, int rc, double t0) {
+  printf("EVL-TEST %s %s (exit %d, %.1f s)\n", name, rc == 0 ? "PASS" : "FAIL", rc, now_s() - t0);
+  fflush(stdout);
+  if (rc == 0) {
+    ++passed;
+  } else {
+    ++failed;
+  }
 }
 
 int main(void) {
@@ -127,29 +144,45 @@ int main(void) {
   setenv("PATH", "/bin:/tests", 1);
   setenv("HOME", "/tmp", 1);
   chdir("/work");
-  int passed = 0, failed = 0;
-  const double start = now_s();
+  const double t_start = now_s();
+  /* A line is a command; "& command" starts it in the background, "wait"
+   * waits for those (each is a result when it ends). */
+  struct {
+    pid_t pid;
+    char name[512];
+    double t0;
+  } bg[8];
+  int nbg = 0;
   FILE* list = fopen("/tests.list", "r");
   char line[512];
   while (list != NULL && fgets(line, sizeof line, list) != NULL) {
     line[strcspn(line, "\n")] = '\0';
     if (line[0] == '\0' || line[0] == '#') continue;
+    if (strcmp(line, "wait") == 0) {
+      for (int i = 0; i < nbg; ++i) result(bg[i].name, finish(bg[i].pid), bg[i].t0);
+      nbg = 0;
+      continue;
+    }
+    const int background = line[0] == '&' && line[1] == ' ';
+    char* cmd = background ? line + 2 : line;
     char name[512];
-    snprintf(name, sizeof name, "%s", line);
+    snprintf(name, sizeof name, "%s", cmd);
     const double t0 = now_s();
     printf("EVL-RUN %s\n", name);
     fflush(stdout);
-    const int rc = run(line);
-    printf("EVL-TEST %s %s (exit %d, %.1f s)\n", name, rc == 0 ? "PASS" : "FAIL", rc, now_s() - t0);
-    fflush(stdout);
-    if (rc == 0) {
-      ++passed;
-    } else {
-      ++failed;
+    const pid_t pid = start(cmd);
+    if (background && nbg < 8) {
+      bg[nbg].pid = pid;
+      bg[nbg].t0 = t0;
+      snprintf(bg[nbg].name, sizeof bg[nbg].name, "%s", name);
+      ++nbg;
+      continue;
     }
+    result(name, finish(pid), t0);
   }
+  for (int i = 0; i < nbg; ++i) result(bg[i].name, finish(bg[i].pid), bg[i].t0);
   if (list != NULL) fclose(list);
-  printf("EVL-BOARD %s: %d passed, %d failed in %.1f s\n", board, passed, failed, now_s() - start);
+  printf("EVL-BOARD %s: %d passed, %d failed in %.1f s\n", board, passed, failed, now_s() - t_start);
   fflush(stdout);
   if (shell) {
     char* sh[] = {"/bin/sh", NULL};
