@@ -94,6 +94,7 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
   }
   loop_ = &loop;
   url_ = url;
+  carrier_ = url.scheme == Scheme::kUdp ? &kDatagram : &kStream;
   cfg_ = cfg;
   ev_ = ev;
   rng_ = cfg.jitter_seed | 1;
@@ -147,11 +148,61 @@ void Link::watch(uint32_t events) {
   if (loop_->io_modify(io_, events) == 0) watched_ = events;
 }
 
+// Where TCP and UDP differ, and nowhere else: how a socket opens, what is
+// watched, how bytes come and go, and what "the peer took it" means.
+struct Link::Carrier {
+  int (*open)(const hal::SockAddr& to, int* fd);
+  uint32_t connecting_events;  // watched until connected; 0: up at once
+  uint32_t up_events;
+  void (*opened)(Link& l);  // after a connect started
+  void (*after_up)(Link& l);
+  void (*readable)(Link& l, uint32_t events);
+  int (*send)(Link& l, const void* data, size_t len);
+  // In a check tick: 1 when the peer has everything written, 0 when some is
+  // still on its way, -1 when the link failed (a stall).
+  int (*progress)(Link& l, int64_t now);
+};
+
+const Link::Carrier Link::kStream = {
+    hal::stream_connect,
+    evl::kOut,
+    evl::kIn | evl::kRdHup,
+    [](Link& l) {
+      // The kernel's own stall guard, beside progress(): it also covers a
+      // peer that vanished without a reset while data was in flight.
+      if (l.cfg_.stall_timeout_ms > 0) (void)hal::set_user_timeout(l.fd_, l.cfg_.stall_timeout_ms);
+    },
+    [](Link& l) { l.flush(); },
+    [](Link& l, uint32_t events) {
+      if ((events & (evl::kIn | evl::kRdHup | evl::kHup | evl::kErr)) != 0) l.read_stream();
+      if (l.up() && (events & evl::kOut) != 0) l.flush();
+    },
+    [](Link& l, const void* data, size_t len) {
+      if (len > l.out_.space()) return -ENOBUFS;
+      (void)l.out_.push(data, len);
+      l.flush();
+      return l.up() ? 0 : -ENOTCONN;
+    },
+    [](Link& l, int64_t now) { return l.stream_progress(now); },
+};
+
+const Link::Carrier Link::kDatagram = {
+    hal::dgram_connect,
+    0,
+    evl::kIn,
+    [](Link&) {},
+    [](Link&) {},
+    [](Link& l, uint32_t) { l.read_datagrams(); },
+    [](Link& l, const void* data, size_t len) { return l.send_datagram(data, len); },
+    [](Link&, int64_t) { return 1; },  // no acknowledgements: what went out is all there is
+};
+
 void Link::open_socket() {
   int fd = -1;
-  int r = stream() ? hal::stream_connect(url_.addr, &fd) : hal::dgram_connect(url_.addr, &fd);
+  int r = carrier_->open(url_.addr, &fd);
   if (r == 0 || r == -EINPROGRESS) {
-    const uint32_t events = stream() ? evl::kOut : evl::kIn;
+    const uint32_t events =
+        carrier_->connecting_events != 0 ? carrier_->connecting_events : carrier_->up_events;
     const int w = loop_->io_start(fd, events, on_io, this, &io_);
     if (w < 0) {
       (void)hal::close(fd);
@@ -165,13 +216,11 @@ void Link::open_socket() {
     fail(r);
     return;
   }
-  if (!stream()) {
+  if (carrier_->connecting_events == 0) {
     connected();
     return;
   }
-  // The kernel's own stall guard, beside check(): it also covers a peer that
-  // vanished without a reset while data was in flight.
-  if (cfg_.stall_timeout_ms > 0) (void)hal::set_user_timeout(fd_, cfg_.stall_timeout_ms);
+  carrier_->opened(*this);
   enter(State::kConnecting, cfg_.connect_timeout_ms);
 }
 
@@ -182,9 +231,9 @@ void Link::connected() {
   acked_ = stats_.bytes_out;
   progress_ns_ = up_since_ns_;
   enter(State::kUp, check_ms(cfg_));
-  if (stream()) watch(evl::kIn | evl::kRdHup);
+  watch(carrier_->up_events);
   if (ev_.up != nullptr) ev_.up(ev_.ctx);
-  if (stream()) flush();
+  if (up()) carrier_->after_up(*this);
 }
 
 // A connect that failed or a connection that ended: back-off, then again.
@@ -205,24 +254,30 @@ void Link::fail(int err) {
 
 // kUp and kDelivering: is the peer taking what was written (stall), and has
 // the connection proven that it delivers?
+// A stream's peer acknowledges what it received (SIOCOUTQ counts what it
+// has not): no progress for stall_timeout_ms while bytes wait is a stall.
+int Link::stream_progress(int64_t now) {
+  const long unacked = hal::stream_unacked(fd_);
+  const uint64_t in_kernel = unacked > 0 ? static_cast<uint64_t>(unacked) : 0;
+  const uint64_t acked = stats_.bytes_out - in_kernel;
+  const bool all_acked = in_kernel == 0 && out_.empty();
+  if (acked != acked_ || all_acked) {
+    acked_ = acked;
+    progress_ns_ = now;
+  } else if (cfg_.stall_timeout_ms > 0 &&
+             now - progress_ns_ >= evl::ms_to_ns(cfg_.stall_timeout_ms)) {
+    ++stats_.stalls;
+    fail(-ETIMEDOUT);
+    return -1;
+  }
+  return all_acked ? 1 : 0;
+}
+
 void Link::check() {
   const int64_t now = loop_->now(evl::Clock::kMonotonic);
-  bool all_acked = true;
-  if (stream()) {
-    const long unacked = hal::stream_unacked(fd_);
-    const uint64_t in_kernel = unacked > 0 ? static_cast<uint64_t>(unacked) : 0;
-    const uint64_t acked = stats_.bytes_out - in_kernel;
-    all_acked = in_kernel == 0 && out_.empty();
-    if (acked != acked_ || all_acked) {
-      acked_ = acked;
-      progress_ns_ = now;
-    } else if (cfg_.stall_timeout_ms > 0 &&
-               now - progress_ns_ >= evl::ms_to_ns(cfg_.stall_timeout_ms)) {
-      ++stats_.stalls;
-      fail(-ETIMEDOUT);
-      return;
-    }
-  }
+  const int progress = carrier_->progress(*this, now);
+  if (progress < 0) return;
+  const bool all_acked = progress > 0;
   const bool proven = state_ == State::kUp && all_acked && stats_.bytes_out > written_at_up_ &&
                       now - up_since_ns_ >= evl::ms_to_ns(cfg_.stable_ms);
   enter(proven ? State::kDelivering : state_, check_ms(cfg_));
@@ -257,14 +312,7 @@ void Link::on_io(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
       return;
     }
     case State::kUp:
-    case State::kDelivering:
-      if (!l->stream()) {
-        l->read_datagrams();
-        return;
-      }
-      if ((events & (evl::kIn | evl::kRdHup | evl::kHup | evl::kErr)) != 0) l->read_stream();
-      if (l->up() && (events & evl::kOut) != 0) l->flush();
-      return;
+    case State::kDelivering: l->carrier_->readable(*l, events); return;
     case State::kProbing: l->read_datagrams(); return;
     case State::kIdle:
     case State::kBackoff: return;
@@ -368,11 +416,7 @@ int Link::send_datagram(const void* data, size_t len) {
 
 int Link::send(const void* data, size_t len) {
   if (!up()) return -ENOTCONN;
-  if (!stream()) return send_datagram(data, len);
-  if (len > out_.space()) return -ENOBUFS;
-  (void)out_.push(data, len);
-  flush();
-  return up() ? 0 : -ENOTCONN;
+  return carrier_->send(*this, data, len);
 }
 
 }  // namespace app

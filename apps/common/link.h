@@ -128,7 +128,7 @@ class Link {
   void stop();
   State state() const { return state_; }
   bool up() const { return state_ == State::kUp || state_ == State::kDelivering; }
-  bool stream() const { return url_.scheme != Scheme::kUdp; }
+  bool stream() const { return carrier_ == &kStream; }
   // Stream: appends to the out-ring (-ENOBUFS if it does not fit). Datagram:
   // sends one datagram now (its error if it fails). -ENOTCONN unless up().
   [[nodiscard]] int send(const void* data, size_t len);
@@ -144,6 +144,10 @@ class Link {
   int64_t next_backoff_ms();
 
  private:
+  struct Carrier;
+  static const Carrier kStream;
+  static const Carrier kDatagram;
+  int stream_progress(int64_t now);
   static void on_io(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   void enter(State s, int64_t timer_ms);
@@ -165,6 +169,7 @@ class Link {
   LinkConfig cfg_;
   LinkEvents ev_;
   LinkStats stats_;
+  const Carrier* carrier_ = &kStream;  // TCP or UDP: the one place they differ
   State state_ = State::kIdle;
   evl::IoHandle io_;
   evl::TimerHandle timer_;  // the current state's one timer (see above)
