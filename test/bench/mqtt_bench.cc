@@ -186,7 +186,8 @@ double instructions(const char* self, const char* backend, int port, int message
     char line[256];
     while (std::fgets(line, sizeof line, f) != nullptr) {
       unsigned long long total = 0;
-      if (std::sscanf(line, "totals: %llu", &total) == 1 || std::sscanf(line, "summary: %llu", &total) == 1) {
+      if (std::sscanf(line, "totals: %llu", &total) == 1 ||
+          std::sscanf(line, "summary: %llu", &total) == 1) {
         per = static_cast<double>(total) / messages;
       }
     }
@@ -202,8 +203,8 @@ int main(int argc, char** argv) {
   if (argc == 5 && std::strcmp(argv[1], "--phase") == 0) {
     const int port = std::atoi(argv[3]);
     const int n = std::atoi(argv[4]);
-    const Result r = std::strcmp(argv[2], "ours") == 0 ? run_ours(port, n, true)
-                                                       : run_theirs(port, n, true);
+    const Result r =
+        std::strcmp(argv[2], "ours") == 0 ? run_ours(port, n, true) : run_theirs(port, n, true);
     return r.ok ? 0 : 1;
   }
   int messages = 20000, reps = 3;
@@ -217,8 +218,9 @@ int main(int argc, char** argv) {
   realsrv::Process broker;
   const int port = realsrv::free_port();
   const std::string conf = dir.file("mosquitto.conf");
-  realsrv::write_file(conf, "listener " + std::to_string(port) +
-                                " 127.0.0.1\nallow_anonymous true\nuser root\nmax_inflight_messages 0\n");
+  realsrv::write_file(conf,
+                      "listener " + std::to_string(port) +
+                          " 127.0.0.1\nallow_anonymous true\nuser root\nmax_inflight_messages 0\n");
   if (!broker.start({realsrv::which("mosquitto"), "-c", conf}, dir.file("log")) ||
       !realsrv::wait_port(port, 20)) {
     std::fprintf(stderr, "mqtt_bench: cannot start mosquitto\n");
@@ -246,9 +248,10 @@ int main(int argc, char** argv) {
     ours_instr = instructions(argv[0], "ours", port, messages / 4);
     theirs_instr = instructions(argv[0], "theirs", port, messages / 4);
   }
-  std::printf("| QoS 1, %d messages of %zu bytes, window %zu | acked/s (median of %d) | min-max | "
-              "allocations | instr/message |\n|---|---|---|---|---|\n",
-              messages, payload().size(), kWindow, reps);
+  std::printf(
+      "| QoS 1, %d messages of %zu bytes, window %zu | acked/s (median of %d) | min-max | "
+      "allocations | instr/message |\n|---|---|---|---|---|\n",
+      messages, payload().size(), kWindow, reps);
   std::printf("| ours (mqtt::Client) | %.0f | %.0f-%.0f | %llu | %.0f |\n", ours[ours.size() / 2],
               ours.front(), ours.back(), static_cast<unsigned long long>(ours_alloc), ours_instr);
   std::printf("| libmosquitto %d.%d | %.0f | %.0f-%.0f | %llu | %.0f |\n", LIBMOSQUITTO_MAJOR,
