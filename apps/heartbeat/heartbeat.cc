@@ -51,7 +51,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.message = on_command;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
-    if (started == 0) started = mqtt_.subscribe(topic_cmd_);
+    if (started == 0) started = presence_.subscribe(mqtt_);
   } else {
     app::LinkEvents ev;
     ev.up = on_up;
@@ -86,10 +86,8 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 void App::stop() {
   if (loop_ == nullptr) return;
   watchdog_.notify("STOPPING=1");
-  if (use_mqtt_ && mqtt_.up()) {
-    // A clean stop sends DISCONNECT, so the broker keeps the will: say it.
-    (void)mqtt_.publish0(topic_status_, "offline", 7, true);
-  }
+  // A clean stop sends DISCONNECT, so the broker keeps the will: say it.
+  if (use_mqtt_) presence_.offline(mqtt_);
   mqtt_.stop();
   link_.stop();
   loop_->timer_clear(&beat_);
@@ -127,11 +125,9 @@ void App::summary(char* buf, size_t len) const {
 
 bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
   if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
+  if (!presence_.init(cfg_.mqtt, cfg_.id, err, err_len)) return false;
   if (!mqtt::topic(cfg_.mqtt, cfg_.id, "heartbeat", topic_beat_, sizeof topic_beat_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "status", topic_status_, sizeof topic_status_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "alarm", topic_alarm_, sizeof topic_alarm_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "cmd", topic_cmd_, sizeof topic_cmd_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "pong", topic_pong_, sizeof topic_pong_)) {
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "alarm", topic_alarm_, sizeof topic_alarm_)) {
     std::snprintf(err, err_len, "--topic-prefix and --id make topics that are too long");
     return false;
   }
@@ -149,7 +145,7 @@ int App::send_beat(const char* line, size_t len) {
 
 void App::on_mqtt_up(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  (void)a->mqtt_.publish1(a->topic_status_, "online", 6, true, kTagStatus);
+  a->presence_.online(a->mqtt_, kTagStatus);
   a->log_->log(app::Level::kDebug, "MQTT session with %s", a->cfg_.server);
 }
 
@@ -162,13 +158,7 @@ void App::on_refused(void* ctx, uint8_t code) {
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                      size_t len) {
   auto* a = static_cast<App*>(ctx);
-  if (topic_len != std::strlen(a->topic_cmd_) ||
-      std::memcmp(topic, a->topic_cmd_, topic_len) != 0) {
-    return;
-  }
-  if (len == 4 && std::memcmp(payload, "ping", 4) == 0) {
-    (void)a->mqtt_.publish0(a->topic_pong_, "pong", 4, false);
-  }
+  (void)a->presence_.command(a->mqtt_, topic, topic_len, payload, len);
 }
 
 // The alarm's state, retained and QoS 1 on <prefix>/<id>/alarm: queued while

@@ -41,6 +41,7 @@
 #include "apps/common/log.h"
 #include "apps/common/watchdog.h"
 #include "apps/mqtt/client.h"
+#include "apps/mqtt/presence.h"
 #include "apps/mqtt/settings.h"
 #include "loop/loop.h"
 
@@ -122,10 +123,8 @@ class App {
   mqtt::Client mqtt_;
   bool use_mqtt_ = false;
   char topic_beat_[160] = {};
-  char topic_status_[160] = {};
   char topic_alarm_[160] = {};
-  char topic_cmd_[160] = {};
-  char topic_pong_[160] = {};
+  mqtt::Presence presence_;
   evl::TimerHandle beat_;
   evl::TimerHandle alarm_timer_;
   evl::ChildHandle command_;        // the alarm command running, if any

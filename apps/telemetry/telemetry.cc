@@ -68,7 +68,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.message = on_command;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
-    if (started == 0) started = mqtt_.subscribe(topic_cmd_);
+    if (started == 0) started = presence_.subscribe(mqtt_);
   } else if (via_ == Via::kHttp) {
     http::ClientEvents hev;
     hev.up = on_link_up;
@@ -115,7 +115,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 void App::stop() {
   if (loop_ == nullptr) return;
   if (connected() && store_.waiting() > 0 && store_.in_flight() == 0) send_batch();  // one last try
-  if (via_ == Via::kMqtt && mqtt_.up()) (void)mqtt_.publish0(topic_status_, "offline", 7, true);
+  if (via_ == Via::kMqtt) presence_.offline(mqtt_);
   mqtt_.stop();
   watchdog_.notify("STOPPING=1");
   watchdog_.stop();

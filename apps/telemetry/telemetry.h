@@ -34,6 +34,7 @@
 #include "apps/common/watchdog.h"
 #include "apps/http/client.h"
 #include "apps/mqtt/client.h"
+#include "apps/mqtt/presence.h"
 #include "apps/mqtt/settings.h"
 #include "apps/nmea/nmea.h"
 #include "apps/telemetry/store.h"
@@ -157,9 +158,7 @@ class App {
   uint32_t batch_tag_ = 0;
   char topic_data_[160] = {};
   char topic_health_[160] = {};
-  char topic_status_[160] = {};
-  char topic_cmd_[160] = {};
-  char topic_pong_[160] = {};
+  mqtt::Presence presence_;
   app::Watchdog watchdog_;
   hal::SerialPort port_;
   nmea::NmeaReader reader_{on_sentence, on_bad, this};

@@ -42,11 +42,9 @@ const char* App::transport_summary() const {
 
 bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
   if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
+  if (!presence_.init(cfg_.mqtt, cfg_.id, err, err_len)) return false;
   if (!mqtt::topic(cfg_.mqtt, cfg_.id, "telemetry", topic_data_, sizeof topic_data_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "health", topic_health_, sizeof topic_health_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "status", topic_status_, sizeof topic_status_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "cmd", topic_cmd_, sizeof topic_cmd_) ||
-      !mqtt::topic(cfg_.mqtt, cfg_.id, "pong", topic_pong_, sizeof topic_pong_)) {
+      !mqtt::topic(cfg_.mqtt, cfg_.id, "health", topic_health_, sizeof topic_health_)) {
     std::snprintf(err, err_len, "--topic-prefix and --id make topics that are too long");
     return false;
   }
@@ -62,7 +60,7 @@ int App::send_mqtt_batch(const char* buf, size_t used) {
 
 void App::on_mqtt_up(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  (void)a->mqtt_.publish1(a->topic_status_, "online", 6, true, kTagStatus);
+  a->presence_.online(a->mqtt_, kTagStatus);
   a->send_batch();
 }
 
@@ -82,11 +80,7 @@ void App::on_acked(void* ctx, uint32_t tag) {
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                      size_t len) {
   auto* a = static_cast<App*>(ctx);
-  if (topic_len == std::strlen(a->topic_cmd_) &&
-      std::memcmp(topic, a->topic_cmd_, topic_len) == 0 && len == 4 &&
-      std::memcmp(payload, "ping", 4) == 0) {
-    (void)a->mqtt_.publish0(a->topic_pong_, "pong", 4, false);
-  }
+  (void)a->presence_.command(a->mqtt_, topic, topic_len, payload, len);
 }
 
 bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len) {

@@ -17,12 +17,6 @@
 
 namespace {
 
-std::string binary(const char* rel) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  return (srcdir != nullptr && ws != nullptr) ? std::string(srcdir) + "/" + ws + "/" + rel : rel;
-}
-
 struct Influx {
   realsrv::TempDir dir;
   realsrv::Process proc;
@@ -102,7 +96,7 @@ TEST(Influxd, telemetry_through_stops_and_a_restart_stores_what_it_counts_delive
   realsrv::Process tel;
   const std::string log = db.dir.file("telemetry.log");
   const std::string url = "http://127.0.0.1:" + std::to_string(db.port) + "/write?db=evl";
-  CHECK(tel.start({binary("apps/telemetry/telemetry"),
+  CHECK(tel.start({realsrv::runfile("apps/telemetry/telemetry"),
                    "--serial",
                    pty,
                    "--baud",

@@ -19,12 +19,6 @@
 
 namespace {
 
-std::string binary(const char* rel) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* ws = std::getenv("TEST_WORKSPACE");
-  return (srcdir != nullptr && ws != nullptr) ? std::string(srcdir) + "/" + ws + "/" + rel : rel;
-}
-
 struct Broker {
   realsrv::TempDir dir;
   realsrv::Process proc;
@@ -91,8 +85,8 @@ TEST(Mosquitto, heartbeat_beats_reach_a_subscriber_and_a_killed_board_goes_offli
   CHECK(sub.start(broker, "evl-test-hb", "evl/hb-1/#", broker.dir.file("sub.out")));
   realsrv::sleep_ms(300);  // the subscription is in place before the board starts
   realsrv::Process hb;
-  CHECK(hb.start({binary("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id", "hb-1",
-                  "--period-ms", "100", "--mqtt-keepalive-s", "2"},
+  CHECK(hb.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id",
+                  "hb-1", "--period-ms", "100", "--mqtt-keepalive-s", "2"},
                  broker.dir.file("hb.log")));
   CHECK(realsrv::wait_until(
       [&] { return count(sub.text(), "evl/hb-1/heartbeat HB id=hb-1 seq=") >= 5; }, 30));
@@ -101,8 +95,8 @@ TEST(Mosquitto, heartbeat_beats_reach_a_subscriber_and_a_killed_board_goes_offli
   CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status offline") >= 1; }, 30));
   // A ping on the command topic is answered by a running board.
   realsrv::Process hb2;
-  CHECK(hb2.start({binary("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id", "hb-1",
-                   "--period-ms", "100"},
+  CHECK(hb2.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id",
+                   "hb-1", "--period-ms", "100"},
                   broker.dir.file("hb2.log")));
   CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status online") >= 2; }, 30));
   realsrv::Process pub;
@@ -131,11 +125,11 @@ TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
   CHECK_EQUAL(0, hal::openpty(&master, &slave, pty, sizeof pty));
   realsrv::Process tel;
   const std::string log = broker.dir.file("telemetry.log");
-  CHECK(tel.start(
-      {binary("apps/telemetry/telemetry"), "--serial", pty, "--baud", "115200", "--collector",
-       broker.url(), "--id", "board-7", "--batch-max", "10", "--batch-delay-ms", "50",
-       "--backoff-initial-ms", "50", "--backoff-max-ms", "500", "--health-period-ms", "3600000"},
-      log));
+  CHECK(tel.start({realsrv::runfile("apps/telemetry/telemetry"), "--serial", pty, "--baud",
+                   "115200", "--collector", broker.url(), "--id", "board-7", "--batch-max", "10",
+                   "--batch-delay-ms", "50", "--backoff-initial-ms", "50", "--backoff-max-ms",
+                   "500", "--health-period-ms", "3600000"},
+                  log));
   CHECK(realsrv::wait_until([&] { return count(realsrv::read_file(log), "reading ") >= 1; }, 30));
   realsrv::sleep_ms(300);
   int written = 0;

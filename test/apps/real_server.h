@@ -40,6 +40,9 @@ class Process {
   int pid_ = -1;
 };
 
+// A file of the test's runfiles (a binary it depends on), by its path in
+// the workspace.
+std::string runfile(const char* rel);
 // A loopback port nobody listens on right now.
 int free_port();
 // Waits until 127.0.0.1:port accepts a TCP connection (bounded).
