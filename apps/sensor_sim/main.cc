@@ -39,7 +39,7 @@ void on_tick(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
   if (w > 0) s->bytes += static_cast<uint64_t>(w);
   if (w < static_cast<long>(n)) s->dropped += n - static_cast<size_t>(w > 0 ? w : 0);
   // 8N1: ten bits per byte on the wire.
-  s->line_free_ns = now + static_cast<int64_t>(n) * 10 * 1000000000LL / s->baud;
+  s->line_free_ns = now + static_cast<int64_t>(n) * 10 * evl::kSec / s->baud;
 }
 
 struct Stopper {

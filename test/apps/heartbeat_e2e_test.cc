@@ -15,8 +15,8 @@
 
 namespace {
 
-constexpr int64_t kMs = 1000000;
-constexpr int64_t kSec = 1000 * kMs;
+using evl::kMs;
+using evl::kSec;
 
 using TestLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
 

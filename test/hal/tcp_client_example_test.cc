@@ -12,7 +12,7 @@
 
 namespace {
 
-constexpr int64_t kMs = 1000000;
+using evl::kMs;
 
 struct Server {
   int listener = -1;

@@ -191,7 +191,7 @@ void on_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
   }
 }
 
-constexpr int64_t kMs = 1000000;
+using evl::kMs;
 // Upper bounds are loose: qemu-user and a loaded 2-core machine are slow.
 constexpr int64_t kLateMax = 2000 * kMs;
 

@@ -14,8 +14,8 @@ using fake::Call;
 
 namespace {
 
-constexpr int64_t kMs = 1000000;
-constexpr int64_t kSec = 1000 * kMs;
+using evl::kMs;
+using evl::kSec;
 
 struct Fired {
   fake::Kernel* k = nullptr;
