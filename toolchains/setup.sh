@@ -13,6 +13,7 @@ HOST_PKGS=(
   socat gcovr
   procps git clang-format cppcheck
   qemu-system-arm cpio
+  cmake make pkgconf
   mosquitto mosquitto-clients libmosquitto-dev
   influxdb influxdb-client
 )

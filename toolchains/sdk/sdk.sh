@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Makes the SDK tarballs (./run sdk): for x86_64, armv7 and aarch64, one
+# evl-<version>-<arch>.tar.gz in $EVL_SDK_OUT (default sdk-out/) holding
+#   include/evl/{loop,hal}/*.h     the public headers (#include "loop/loop.h")
+#   lib/libevl.a                   loop + the Linux HAL, -O2, one archive
+#   lib/pkgconfig/evl.pc           relocatable (prefix from pcfiledir)
+#   lib/cmake/evl/evlConfig*.cmake the imported target evl::evl
+#   share/evl/cmake/<arch>.cmake   CMake toolchain files for Debian's cross g++
+#   share/doc/evl/                 README.md, LICENSE, CHANGELOG.md
+#   bin/ and lib/systemd/system/   the daemons and their units
+# With --check it then builds the consumer projects of test/sdk/ from each
+# unpacked tarball (CMake and plain make with pkg-config), runs them (ARM
+# ones under qemu-user) and prints "N passed, F failed".
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT="${EVL_SDK_OUT:-$PWD/sdk-out}"
+VERSION="$(cat VERSION)"
+CHECK=0
+[ "${1:-}" = "--check" ] && CHECK=1
+die() { printf 'sdk: error: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$OUT" || die "cannot create $OUT"
+
+declare -A CONFIG=([x86_64]="" [armv7]="--config=armv7" [aarch64]="--config=aarch64")
+declare -A SUFFIX=([x86_64]="" [armv7]="-armv7" [aarch64]="-aarch64")
+declare -A PREFIX=([x86_64]="" [armv7]="arm-linux-gnueabihf-" [aarch64]="aarch64-linux-gnu-")
+declare -A QEMU=([x86_64]="" [armv7]="qemu-arm -L /usr/arm-linux-gnueabihf" [aarch64]="qemu-aarch64 -L /usr/aarch64-linux-gnu")
+
+make_one() {
+  local arch="$1" bin stage
+  # shellcheck disable=SC2086
+  bazel build -c opt ${CONFIG[$arch]} //loop //hal //hal:sys_linux //apps/heartbeat //apps/telemetry \
+    //apps/sensor_sim >"$OUT/build-$arch.log" 2>&1 || die "build for $arch failed ($OUT/build-$arch.log)"
+  bin="bazel-out/k8-opt${SUFFIX[$arch]}/bin"
+  stage="$OUT/evl-$VERSION-$arch"
+  rm -rf "$stage"
+  mkdir -p "$stage"/{include/evl/loop,include/evl/hal,lib/pkgconfig,lib/cmake/evl,share/doc/evl,share/evl/cmake,bin,lib/systemd/system}
+  cp loop/*.h "$stage/include/evl/loop/"
+  cp hal/*.h "$stage/include/evl/hal/"
+  rm -f "$stage/include/evl/hal/sys_counters.h"  # the benchmark's build only
+  # One archive from the libraries' objects (names do not collide).
+  local objs
+  objs="$(mktemp -d)"
+  local a
+  for a in "$bin"/loop/libloop.a "$bin"/hal/lib*.a; do
+    case "$a" in *sys_linux_counted*) continue ;; esac
+    (cd "$objs" && "${PREFIX[$arch]}ar" x "$OLDPWD/$a") || die "cannot unpack $a"
+  done
+  "${PREFIX[$arch]}ar" rcs "$stage/lib/libevl.a" "$objs"/*.o || die "cannot make libevl.a"
+  rm -rf "$objs"
+  sed "s/@VERSION@/$VERSION/" toolchains/sdk/evl.pc.in >"$stage/lib/pkgconfig/evl.pc"
+  sed "s/@VERSION@/$VERSION/" toolchains/sdk/evlConfig.cmake.in >"$stage/lib/cmake/evl/evlConfig.cmake"
+  sed "s/@VERSION@/$VERSION/" toolchains/sdk/evlConfigVersion.cmake.in \
+    >"$stage/lib/cmake/evl/evlConfigVersion.cmake"
+  cp toolchains/sdk/armv7.cmake toolchains/sdk/aarch64.cmake "$stage/share/evl/cmake/"
+  cp README.md LICENSE CHANGELOG.md "$stage/share/doc/evl/"
+  cp "$bin/apps/heartbeat/heartbeat" "$bin/apps/telemetry/telemetry" \
+    "$bin/apps/sensor_sim/sensor_sim" "$stage/bin/"
+  cp apps/heartbeat/heartbeat.service apps/telemetry/telemetry.service "$stage/lib/systemd/system/"
+  tar -C "$stage" -czf "$OUT/evl-$VERSION-$arch.tar.gz" . || die "cannot pack $arch"
+  printf 'sdk: %s/evl-%s-%s.tar.gz\n' "$OUT" "$VERSION" "$arch"
+}
+
+# check ARCH: builds and runs both consumers against the unpacked tarball.
+PASSED=0
+FAILED=0
+result() {
+  if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); printf '  %s: ok\n' "$1"
+  else FAILED=$((FAILED + 1)); printf '  %s: FAILED (see %s)\n' "$1" "$3"; fi
+}
+check_one() {
+  local arch="$1" root work tc=""
+  root="$(mktemp -d /tmp/evl-sdk.XXXXXX)"
+  tar -C "$root" -xzf "$OUT/evl-$VERSION-$arch.tar.gz" || die "cannot unpack $arch"
+  work="$root/work"
+  mkdir -p "$work"
+  [ "$arch" != x86_64 ] && tc="-DCMAKE_TOOLCHAIN_FILE=$root/share/evl/cmake/$arch.cmake"
+  # shellcheck disable=SC2086
+  (cmake -S test/sdk/cmake-consumer -B "$work/cmake" -DCMAKE_PREFIX_PATH="$root" $tc &&
+    cmake --build "$work/cmake" && ${QEMU[$arch]} "$work/cmake/consumer") >"$work/cmake.log" 2>&1
+  result "$arch cmake consumer (find_package, evl::evl)" $? "$work/cmake.log"
+  # shellcheck disable=SC2086
+  (PKG_CONFIG_PATH="$root/lib/pkgconfig" make -C test/sdk/make-consumer OUT="$work/make" \
+     CXX="${PREFIX[$arch]}g++" && ${QEMU[$arch]} "$work/make/consumer") >"$work/make.log" 2>&1
+  result "$arch make consumer (pkg-config)" $? "$work/make.log"
+  [ "$FAILED" -eq 0 ] && rm -rf "$root"
+}
+
+for arch in x86_64 armv7 aarch64; do make_one "$arch"; done
+if [ "$CHECK" -eq 1 ]; then
+  for arch in x86_64 armv7 aarch64; do check_one "$arch"; done
+  printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
+  [ "$FAILED" -eq 0 ]
+fi
