@@ -7,6 +7,7 @@
 
 #include "hal/sys.h"
 #include "loop/time.h"
+#include "loop/version.h"
 
 namespace app {
 namespace {
@@ -252,6 +253,10 @@ int parse_all(const Option* opts, size_t n, int argc, char** argv, ParseResult* 
       r->help = true;
       return 0;
     }
+    if (std::strcmp(a, "--version") == 0) {
+      r->version = true;
+      return 0;
+    }
     if (std::strncmp(a, "--", 2) != 0) {
       std::snprintf(r->error, sizeof r->error, "unexpected argument '%s' (options start with --)",
                     a);
@@ -292,6 +297,12 @@ int handle_options(const char* prog, const char* usage, const Option* opts, size
     print_help(1, usage, opts, n);
     return 0;
   }
+  if (pr.version) {
+    char line[128];
+    const int len = std::snprintf(line, sizeof line, "%s evl %s\n", prog, EVL_VERSION_STRING);
+    (void)hal::write(1, line, static_cast<size_t>(len));
+    return 0;
+  }
   return -1;
 }
 
@@ -309,6 +320,9 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n) {
   len = std::snprintf(line, sizeof line, "  %-28s %s\n  %-28s %s\n", "--config PATH",
                       "read options from a file (name = value per line, # comments)", "--help",
                       "print this help");
+  (void)hal::write(fd, line, static_cast<size_t>(len));
+  len = std::snprintf(line, sizeof line, "  %-28s %s\n", "--version",
+                      "print the program's evl version");
   (void)hal::write(fd, line, static_cast<size_t>(len));
 }
 

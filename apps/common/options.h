@@ -52,6 +52,7 @@ void add_daemon_options(OptionTable* t, bool* use_syslog, int64_t* run_for_ms);
 
 struct ParseResult {
   bool help = false;
+  bool version = false;  // --version
   char error[256] = {};
 };
 
@@ -73,8 +74,8 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
                                    char* err, size_t err_len);
 
 // What every main() does with its options: parse them; on --help print the
-// usage and return 0; on an error print "prog: error" and return 2; else
-// return -1 (go on).
+// usage and return 0; on --version print "prog evl X.Y.Z" and return 0; on
+// an error print "prog: error" and return 2; else return -1 (go on).
 [[nodiscard]] int handle_options(const char* prog, const char* usage, const Option* opts, size_t n,
                                  int argc, char** argv);
 

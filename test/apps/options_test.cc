@@ -93,6 +93,17 @@ TEST(Options, help_is_recognised) {
   CHECK(r.help);
 }
 
+TEST(Options, version_is_recognised_and_wins_over_later_arguments) {
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(0, o.parse({"prog", "--version", "--bogus"}, &r));
+  CHECK(r.version);
+  CHECK_FALSE(r.help);
+  app::ParseResult plain;
+  CHECK_EQUAL(0, o.parse({"prog"}, &plain));
+  CHECK_FALSE(plain.version);
+}
+
 // The field faults: each of these was ignored or misread with exit 0.
 TEST(Options, config_path_forms_without_a_usable_file_are_errors) {
   Opts o;

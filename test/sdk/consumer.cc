@@ -5,6 +5,9 @@
 
 #include "hal/sys.h"
 #include "loop/static_loop.h"
+#include "loop/version.h"
+
+static_assert(EVL_VERSION >= EVL_VERSION_AT(0, 2, 0), "this program needs evl 0.2.0 or later");
 
 namespace {
 
@@ -37,6 +40,7 @@ int main() {
   if (loop.io_start(s.fds[0], evl::kIn, on_pipe, &s, &io) < 0) return 1;
   if (loop.timer_after(10 * evl::kMs, on_timer, &s, &t) < 0) return 1;
   if (loop.run() < 0) return 1;
-  std::printf("evl consumer: %s\n", s.got ? "timer wrote, pipe read: ok" : "FAILED");
+  std::printf("evl %s consumer: %s\n", EVL_VERSION_STRING,
+              s.got ? "timer wrote, pipe read: ok" : "FAILED");
   return s.got ? 0 : 1;
 }

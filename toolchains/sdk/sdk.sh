@@ -10,7 +10,8 @@
 #   bin/ and lib/systemd/system/   the daemons and their units
 # With --check it then builds the consumer projects of test/sdk/ from each
 # unpacked tarball (CMake and plain make with pkg-config), runs them (ARM
-# ones under qemu-user) and prints "N passed, F failed".
+# ones under qemu-user), compiles each public header alone with -Wpedantic
+# -Werror, runs the daemons' --version, and prints "N passed, F failed".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,6 +21,15 @@ CHECK=0
 [ "${1:-}" = "--check" ] && CHECK=1
 die() { printf 'sdk: error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$OUT" || die "cannot create $OUT"
+# loop/version.h must say what VERSION says.
+HVERSION="$(sed -n 's/^#define EVL_VERSION_STRING "\(.*\)"$/\1/p' loop/version.h)"
+[ "$HVERSION" = "$VERSION" ] || die "VERSION says $VERSION but loop/version.h says '$HVERSION'"
+for part in MAJOR MINOR PATCH; do
+  n="$(sed -n "s/^#define EVL_VERSION_$part \([0-9]*\)$/\1/p" loop/version.h)"
+  case $part in MAJOR) want="${VERSION%%.*}" ;; MINOR) want="$(echo "$VERSION" | cut -d. -f2)" ;;
+    PATCH) want="${VERSION##*.}" ;; esac
+  [ "$n" = "$want" ] || die "loop/version.h: EVL_VERSION_$part is '$n', VERSION wants $want"
+done
 
 declare -A CONFIG=([x86_64]="" [armv7]="--config=armv7" [aarch64]="--config=aarch64")
 declare -A SUFFIX=([x86_64]="" [armv7]="-armv7" [aarch64]="-aarch64")
@@ -83,6 +93,25 @@ check_one() {
   (PKG_CONFIG_PATH="$root/lib/pkgconfig" make -C test/sdk/make-consumer OUT="$work/make" \
      CXX="${PREFIX[$arch]}g++" && ${QEMU[$arch]} "$work/make/consumer") >"$work/make.log" 2>&1
   result "$arch make consumer (pkg-config)" $? "$work/make.log"
+  # Every public header compiles alone, as C++17 with -Wall -Wextra
+  # -Wpedantic -Werror, from the SDK's include directory only.
+  local h rc=0
+  for h in "$root"/include/evl/loop/*.h "$root"/include/evl/hal/*.h; do
+    printf '#include "%s"\n' "${h#"$root"/include/evl/}" >"$work/one.cc"
+    "${PREFIX[$arch]}g++" -std=c++17 -Wall -Wextra -Wpedantic -Werror -fsyntax-only \
+      -I"$root/include/evl" "$work/one.cc" >>"$work/headers.log" 2>&1 ||
+      { rc=1; printf '%s\n' "$h" >>"$work/headers.log"; }
+  done
+  result "$arch headers alone, -std=c++17 -Wall -Wextra -Wpedantic -Werror" $rc "$work/headers.log"
+  # The daemons in bin/ run and report the SDK's version.
+  rc=0
+  for d in heartbeat telemetry sensor_sim; do
+    # shellcheck disable=SC2086
+    got="$(${QEMU[$arch]} "$root/bin/$d" --version 2>>"$work/version.log")"
+    printf '%s\n' "$got" >>"$work/version.log"
+    [ "$got" = "$d evl $VERSION" ] || rc=1
+  done
+  result "$arch daemons' --version is $VERSION" $rc "$work/version.log"
   [ "$FAILED" -eq 0 ] && rm -rf "$root"
 }
 
