@@ -71,24 +71,25 @@ struct TimerSpec {
 };
 
 // What StaticLoop hands the core: arrays it owns.
+// The pointers first, then the sizes: no padding between them.
 struct LoopStorage {
   IoSlot* io;
-  uint32_t io_capacity;
-  uint32_t* fd_index;  // 2 * io_capacity rounded up to a power of two
-  uint32_t fd_index_size;
+  uint32_t* fd_index;  // fd_index_size entries
   SignalSlot* signals;
-  uint32_t signal_capacity;
   WakeSlot* wakes;
-  uint32_t wake_capacity;
   DeferSlot* defers;
-  uint32_t defer_capacity;
   ChildSlot* children;
-  uint32_t child_capacity;
   HookSlot* hooks;
-  uint32_t hook_capacity;
   hal::EpollEvent* events;
-  uint32_t event_capacity;
   TimerStorage timers;
+  uint32_t io_capacity;
+  uint32_t fd_index_size;  // 2 * io_capacity rounded up to a power of two
+  uint32_t signal_capacity;
+  uint32_t wake_capacity;
+  uint32_t defer_capacity;
+  uint32_t child_capacity;
+  uint32_t hook_capacity;
+  uint32_t event_capacity;
 };
 
 // Health figures, readable at any time (from the loop's thread).

@@ -7,6 +7,7 @@
 // Only this thin template depends on the capacities; all code is in Loop.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "loop/loop.h"
@@ -27,8 +28,7 @@ template <uint32_t IoCapacity, uint32_t TimerCapacity, uint32_t SignalCapacity,
           uint32_t OtherClockTimers, uint32_t ChildCapacity, uint32_t HookCapacity>
 struct LoopArrays {
   static constexpr uint32_t kFdIndexSize = round_up_pow2(2 * IoCapacity);
-  static constexpr uint32_t kOther =
-      OtherClockTimers < TimerCapacity ? OtherClockTimers : TimerCapacity;
+  static constexpr uint32_t kOther = std::min(OtherClockTimers, TimerCapacity);
   TimerSlot timers[TimerCapacity];
   HeapEntry mono_heap[TimerCapacity];
   HeapEntry boot_heap[kOther];
@@ -43,26 +43,26 @@ struct LoopArrays {
   hal::EpollEvent events[EventCapacity];
 
   LoopStorage storage() {
-    return LoopStorage{io,
-                       IoCapacity,
-                       fd_index,
-                       kFdIndexSize,
-                       signals,
-                       SignalCapacity,
-                       wakes,
-                       WakeCapacity,
-                       defers,
-                       DeferCapacity,
-                       children,
-                       ChildCapacity,
-                       hooks,
-                       HookCapacity,
-                       events,
-                       EventCapacity,
-                       TimerStorage{timers,
-                                    TimerCapacity,
-                                    {mono_heap, boot_heap, real_heap},
-                                    {TimerCapacity, kOther, kOther}}};
+    LoopStorage st{};
+    st.io = io;
+    st.io_capacity = IoCapacity;
+    st.fd_index = fd_index;
+    st.fd_index_size = kFdIndexSize;
+    st.signals = signals;
+    st.signal_capacity = SignalCapacity;
+    st.wakes = wakes;
+    st.wake_capacity = WakeCapacity;
+    st.defers = defers;
+    st.defer_capacity = DeferCapacity;
+    st.children = children;
+    st.child_capacity = ChildCapacity;
+    st.hooks = hooks;
+    st.hook_capacity = HookCapacity;
+    st.events = events;
+    st.event_capacity = EventCapacity;
+    st.timers = TimerStorage{
+        timers, TimerCapacity, {mono_heap, boot_heap, real_heap}, {TimerCapacity, kOther, kOther}};
+    return st;
   }
 };
 

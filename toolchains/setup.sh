@@ -11,7 +11,7 @@ HOST_PKGS=(
   clang-14 libclang-rt-14-dev
   libev-dev libuv1-dev valgrind
   socat gcovr
-  procps git clang-format cppcheck
+  procps git clang-format cppcheck clang-tidy
   qemu-system-arm cpio
   cmake make pkgconf
   mosquitto mosquitto-clients libmosquitto-dev

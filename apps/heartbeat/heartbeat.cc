@@ -204,15 +204,27 @@ size_t App::on_received(void* ctx, const char* data, size_t len) {
   return len;
 }
 
+bool parse_ack(const char* line, size_t len, uint64_t* seq) {
+  static constexpr char kPrefix[] = "ACK seq=";
+  constexpr size_t kPrefixLen = sizeof kPrefix - 1;
+  if (len <= kPrefixLen || std::memcmp(line, kPrefix, kPrefixLen) != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = kPrefixLen; i < len; ++i) {
+    const char c = line[i];
+    if (c < '0' || c > '9') return false;
+    const auto d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  if (v == 0) return false;
+  *seq = v;
+  return true;
+}
+
 void App::on_line(void* ctx, const char* line, size_t len) {
   auto* a = static_cast<App*>(ctx);
-  char text[128];
-  const size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
-  std::memcpy(text, line, n);
-  text[n] = '\0';
-  unsigned long long seq = 0;
-  if (std::sscanf(text, "ACK seq=%llu", &seq) != 1 || seq == 0 || seq > a->seq_ ||
-      a->seq_ - seq >= 64) {
+  uint64_t seq = 0;
+  if (!parse_ack(line, len, &seq) || seq > a->seq_ || a->seq_ - seq >= 64) {
     return;  // not an ack of a beat we still remember
   }
   const int64_t rtt = (a->loop_->now(evl::Clock::kMonotonic) - a->sent_ns_[seq % 64]) / 1000;

@@ -47,6 +47,11 @@
 
 namespace heartbeat {
 
+// Parses one line from the server (its line end already removed): exactly
+// "ACK seq=<n>", n in 1..2^64-1 in decimal without sign, nothing after it.
+// False for anything else (it is then ignored).
+[[nodiscard]] bool parse_ack(const char* line, size_t len, uint64_t* seq);
+
 // The stall timeout when none is given: three periods, at least 5 s.
 int64_t default_stall_ms(int64_t period_ms);
 

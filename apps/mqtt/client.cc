@@ -102,8 +102,9 @@ int Client::publish1(const char* topic, const void* data, size_t len, bool retai
 int Client::subscribe(const char* filter) {
   for (auto& sub : subs_) {
     if (sub[0] != '\0') continue;
-    if (std::strlen(filter) >= sizeof sub) return -EINVAL;
-    std::strcpy(sub, filter);
+    const size_t len = std::strlen(filter);
+    if (len >= sizeof sub) return -EINVAL;
+    std::memcpy(sub, filter, len + 1);
     if (session_) {
       uint8_t buf[200];
       (void)send(buf, encode_subscribe(sub, 1, next_id(), buf, sizeof buf));

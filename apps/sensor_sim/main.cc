@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sim::SentenceSource source(sc);
-  Sim s{&source, master, baud, 12 * 3600, period_ms};
+  Sim s{&source, master, baud, int64_t{12} * 3600, period_ms};
   evl::TimerSpec tick;
   tick.period_ns = evl::ms_to_ns(period_ms);
   evl::TimerHandle h;

@@ -140,6 +140,30 @@ void on_notify(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
 
 TEST_GROUP(HeartbeatE2e){};
 
+// Found by clang-tidy (cert-err34-c): sscanf("ACK seq=%llu") took a sign,
+// wrapped on overflow and ignored what followed the number.
+TEST(HeartbeatE2e, ack_lines_are_parsed_strictly) {
+  uint64_t seq = 0;
+  const auto ack = [&seq](const char* s) { return heartbeat::parse_ack(s, std::strlen(s), &seq); };
+  CHECK(ack("ACK seq=42"));
+  CHECK_EQUAL(42u, seq);
+  CHECK(ack("ACK seq=18446744073709551615"));
+  CHECK(seq == UINT64_MAX);
+  CHECK_FALSE(ack("ACK seq=18446744073709551616"));  // overflows
+  CHECK_FALSE(ack("ACK seq=99999999999999999999999"));
+  CHECK_FALSE(ack("ACK seq=-18446744073709551574"));  // wrapped to 42 before
+  CHECK_FALSE(ack("ACK seq=+42"));
+  CHECK_FALSE(ack("ACK seq= 42"));
+  CHECK_FALSE(ack("ACK seq=42x"));
+  CHECK_FALSE(ack("ACK seq=42 "));
+  CHECK_FALSE(ack("ACK seq=0"));
+  CHECK_FALSE(ack("ACK seq="));
+  CHECK_FALSE(ack("ACK seq"));
+  CHECK_FALSE(ack(""));
+  CHECK(heartbeat::parse_ack("ACK seq=42", 9, &seq));  // only len bytes count
+  CHECK_EQUAL(4u, seq);
+}
+
 TEST(HeartbeatE2e, a_day_with_three_outages_keeps_phase_and_alarms_once_per_long_outage) {
   fake::Kernel k;
   std::unique_ptr<TestLoop> loop(new TestLoop());
