@@ -14,6 +14,7 @@
 #include "CppUTest/TestHarness.h"
 #include "hal/serial.h"
 #include "test/apps/real_server.h"
+#include "test/apps/xdr_line.h"
 
 namespace {
 
@@ -67,12 +68,8 @@ unsigned long long field(const std::string& text, const char* name) {
 
 void write_records(int master, int from, int to) {
   for (int n = from; n < to; ++n) {
-    char body[64];
-    std::snprintf(body, sizeof body, "IIXDR,C,%d.%02d,C,T", n / 100, n % 100);
-    unsigned sum = 0;
-    for (const char* p = body; *p != '\0'; ++p) sum ^= static_cast<unsigned char>(*p);
     char line[96];
-    const int len = std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
+    const int len = testxdr::line(n / 100, n % 100, line, sizeof line);
     CHECK_EQUAL(len, write(master, line, static_cast<size_t>(len)));
     if (n % 10 == 9) realsrv::sleep_ms(30);
   }

@@ -16,6 +16,7 @@
 #include "CppUTest/TestHarness.h"
 #include "hal/serial.h"
 #include "test/apps/real_server.h"
+#include "test/apps/xdr_line.h"
 
 namespace {
 
@@ -141,12 +142,8 @@ TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
   // restart. (Resending after a lost PUBACK is tested on the fake broker.)
   auto write_some = [&](int n) {
     for (int i = 0; i < n; ++i, ++written) {
-      char body[64];
-      std::snprintf(body, sizeof body, "IIXDR,C,%d.%02d,C,T", written / 100, written % 100);
-      unsigned sum = 0;
-      for (const char* p = body; *p; ++p) sum ^= static_cast<unsigned char>(*p);
       char line[96];
-      const int len = std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
+      const int len = testxdr::line(written / 100, written % 100, line, sizeof line);
       CHECK_EQUAL(len, write(master, line, static_cast<size_t>(len)));
       if (i % 10 == 9) realsrv::sleep_ms(20);
     }

@@ -17,6 +17,7 @@
 #include "loop/static_loop.h"
 #include "test/apps/http_server.h"
 #include "test/apps/mqtt_broker.h"
+#include "test/apps/xdr_line.h"
 #include "test/fake/kernel.h"
 #include "test/fake/serial.h"
 #include "test/fake/simulate.h"
@@ -34,13 +35,9 @@ struct Sensor {
 
 void on_sensor(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* s = static_cast<Sensor*>(ctx);
-  char body[64];
-  std::snprintf(body, sizeof body, "IIXDR,C,%d.%02d,C,T", (s->n / 100) % 90, s->n % 100);
-  ++s->n;
-  unsigned sum = 0;
-  for (const char* p = body; *p != '\0'; ++p) sum ^= static_cast<unsigned char>(*p);
   char line[96];
-  std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
+  (void)testxdr::line((s->n / 100) % 90, s->n % 100, line, sizeof line);
+  ++s->n;
   s->dev->emit(line);
 }
 

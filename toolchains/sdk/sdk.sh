@@ -79,14 +79,14 @@ result() {
   else FAILED=$((FAILED + 1)); printf '  %s: FAILED (see %s)\n' "$1" "$3"; fi
 }
 check_one() {
-  local arch="$1" root work tc=""
+  local arch="$1" root work toolchain_arg=""
   root="$(mktemp -d /tmp/evl-sdk.XXXXXX)"
   tar -C "$root" -xzf "$OUT/evl-$VERSION-$arch.tar.gz" || die "cannot unpack $arch"
   work="$root/work"
   mkdir -p "$work"
-  [ "$arch" != x86_64 ] && tc="-DCMAKE_TOOLCHAIN_FILE=$root/share/evl/cmake/$arch.cmake"
+  [ "$arch" != x86_64 ] && toolchain_arg="-DCMAKE_TOOLCHAIN_FILE=$root/share/evl/cmake/$arch.cmake"
   # shellcheck disable=SC2086
-  (cmake -S test/sdk/cmake-consumer -B "$work/cmake" -DCMAKE_PREFIX_PATH="$root" $tc &&
+  (cmake -S test/sdk/cmake-consumer -B "$work/cmake" -DCMAKE_PREFIX_PATH="$root" $toolchain_arg &&
     cmake --build "$work/cmake" && ${QEMU[$arch]} "$work/cmake/consumer") >"$work/cmake.log" 2>&1
   result "$arch cmake consumer (find_package, evl::evl)" $? "$work/cmake.log"
   # shellcheck disable=SC2086
