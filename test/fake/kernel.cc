@@ -109,8 +109,8 @@ void Kernel::seed(uint64_t seed) {
   chaos_ = true;
 }
 
-void Kernel::fail_next(Call call, int err, int times) {
-  faults_.push_back(Fault{call, err, times});
+void Kernel::fail_next(Call call, int err, int times, int after) {
+  faults_.push_back(Fault{call, err, times, after});
 }
 
 void Kernel::short_next(Call call, size_t bytes) { shorts_.emplace_back(call, bytes); }
@@ -136,6 +136,10 @@ bool Kernel::fault(Call call, int* err) {
   }
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if (it->call != call) continue;
+    if (it->after > 0) {
+      --it->after;
+      return false;
+    }
     *err = it->err;
     if (--it->times <= 0) faults_.erase(it);
     return true;

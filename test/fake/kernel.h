@@ -150,8 +150,9 @@ class Kernel {
   std::vector<TimerFd*>& timerfds() { return timerfds_; }
 
   // Faults.
-  // The next `times` calls of `call` fail with -err and have no effect.
-  void fail_next(Call call, int err, int times = 1);
+  // The next `times` calls of `call` fail with -err and have no effect;
+  // with `after`, only once `after` calls of `call` have succeeded first.
+  void fail_next(Call call, int err, int times = 1, int after = 0);
   // The next read or write on any fd moves at most `bytes` bytes.
   void short_next(Call call, size_t bytes);
   uint64_t calls(Call call) const { return calls_[static_cast<int>(call)]; }
@@ -315,6 +316,7 @@ class Kernel {
     Call call;
     int err;
     int times;
+    int after;
   };
   bool fault(Call call, int* err);
   size_t limit(Call call, size_t count);

@@ -82,16 +82,55 @@ size_t SerialDevice::read(uint8_t* out, size_t len) {
   return n;
 }
 
+namespace {
+
+// A few standard rates and their CBAUD codes, for the classic termios.
+constexpr uint32_t kCbaudMask = 0x100f;
+constexpr uint32_t kClassicRates[][2] = {{13, 9600},      {14, 19200},      {15, 38400},
+                                         {0x1001, 57600}, {0x1002, 115200}, {0x1003, 230400}};
+
+}  // namespace
+
+void SerialDevice::apply(hal::Termios2 t) {
+  if (t.ospeed > max_baud) t.ispeed = t.ospeed = 9600;  // what a UART driver would do
+  termios_ = t;
+  ++seq;
+}
+
 int SerialDevice::ioctl(unsigned long request, void* arg) {
   switch (request) {
-    case hal::kTcgets2: std::memcpy(arg, &termios_, sizeof termios_); return 0;
+    case hal::kTcgets2:
     case hal::kTcsets2:
-    case hal::kTcsetsw2: {
-      hal::Termios2 t{};
-      std::memcpy(&t, arg, sizeof t);
-      if (t.ospeed > max_baud) t.ispeed = t.ospeed = 9600;  // what a UART driver would do
-      termios_ = t;
-      ++seq;
+    case hal::kTcsetsw2:
+      if (!termios2) return -ENOSYS;  // as under qemu-user
+      if (request == hal::kTcgets2) {
+        std::memcpy(arg, &termios_, sizeof termios_);
+      } else {
+        hal::Termios2 t{};
+        std::memcpy(&t, arg, sizeof t);
+        apply(t);
+      }
+      return 0;
+    case hal::kTcgets: {
+      hal::Termios k{termios_.iflag, termios_.oflag, termios_.cflag,
+                     termios_.lflag, termios_.line,  {}};
+      std::memcpy(k.cc, termios_.cc, sizeof k.cc);
+      for (const auto& r : kClassicRates) {
+        if (r[1] == termios_.ospeed) k.cflag = (k.cflag & ~kCbaudMask) | r[0];
+      }
+      std::memcpy(arg, &k, sizeof k);
+      return 0;
+    }
+    case hal::kTcsets: {
+      hal::Termios k{};
+      std::memcpy(&k, arg, sizeof k);
+      hal::Termios2 t{k.iflag, k.oflag, k.cflag, k.lflag, k.line, {}, 0, 0};
+      std::memcpy(t.cc, k.cc, sizeof k.cc);
+      for (const auto& r : kClassicRates) {
+        if (r[0] == (k.cflag & kCbaudMask)) t.ispeed = t.ospeed = r[1];
+      }
+      if (t.ospeed == 0) return -EINVAL;  // a code this fake does not know
+      apply(t);
       return 0;
     }
     case hal::kTiocexcl: exclusive_ = true; return 0;
@@ -137,7 +176,7 @@ long SerialFile::write(const void* buf, size_t count) {
   return static_cast<long>(count);
 }
 
-void SerialFile::last_close() { ++dev->seq; }
+void SerialFile::last_close() { dev->file_closed(); }
 
 uint32_t PtyMaster::poll() const { return hal::kEpollOut; }
 

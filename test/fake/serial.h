@@ -34,6 +34,9 @@ class SerialDevice {
   int opens() const { return opens_; }
   // Baud rates above this are refused (the driver falls back to 9600).
   uint32_t max_baud = 4000000;
+  // false: TCGETS2/TCSETS2 fail with ENOSYS, as under qemu-user; the classic
+  // TCGETS/TCSETS (rate codes in cflag) still work.
+  bool termios2 = true;
   std::string path;
 
   // For the files.
@@ -44,6 +47,14 @@ class SerialDevice {
     tx_.append(reinterpret_cast<const char*>(in), len);
   }
   int ioctl(unsigned long request, void* arg);
+  void apply(hal::Termios2 t);  // a TCSETS2 or TCSETS
+  // Open files of this tty: the last close ends the exclusivity (Linux frees
+  // the tty, and TTY_EXCLUSIVE with it).
+  void file_opened() { ++open_files_; }
+  void file_closed() {
+    if (--open_files_ == 0) exclusive_ = false;
+    ++seq;
+  }
   uint64_t seq = 1;
   int opens_ = 0;
   bool hung_up = false;  // the master side of a pty closed, or the device unplugged
@@ -52,6 +63,7 @@ class SerialDevice {
   Kernel* k_;
   hal::Termios2 termios_{};
   bool exclusive_ = false;
+  int open_files_ = 0;
   std::deque<std::pair<int64_t, uint8_t>> rx_;  // (arrival time, byte)
   // Arrival times are base + n * bits * 1e9 / baud, exact over long runs.
   int64_t line_base_ns_ = 0;
@@ -62,7 +74,7 @@ class SerialDevice {
 // The app's end of a serial device (a tty fd).
 class SerialFile : public File {
  public:
-  explicit SerialFile(std::shared_ptr<SerialDevice> d) : dev(std::move(d)) {}
+  explicit SerialFile(std::shared_ptr<SerialDevice> d) : dev(std::move(d)) { dev->file_opened(); }
   uint32_t poll() const override;
   long read(void* buf, size_t count) override;
   long write(const void* buf, size_t count) override;

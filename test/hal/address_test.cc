@@ -54,6 +54,10 @@ TEST(Address, malformed_input_is_einval_and_leaves_output_alone) {
                        "[2001:db8::1]80",
                        "[2001:db8::zz]:80",
                        "[]:80",
+                       "[2001:db8::1",
+                       "[1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc:dddd]:80",
+                       ":80",
+                       "1111222233334444555566667777888899990000aaaabbbbccccddddeeeeffff:80",
                        "unix:",
                        "@",
                        "1.2.3.4:-1",
@@ -68,6 +72,7 @@ TEST(Address, malformed_input_is_einval_and_leaves_output_alone) {
   hal::SockAddr a;
   CHECK_EQUAL(-EINVAL, hal::parse_address(long_path.c_str(), &a));
   CHECK_EQUAL(-EINVAL, hal::parse_address(nullptr, &a));
+  CHECK_EQUAL(-EINVAL, hal::parse_address("192.0.2.1:80", nullptr));
 }
 
 TEST(Address, format_reports_small_buffers) {
@@ -91,4 +96,47 @@ TEST(Address, wildcard_bind_matches_any_destination_with_its_port) {
   CHECK(hal::address_matches(one, one));
   CHECK_FALSE(hal::address_matches(one, any));
   CHECK_FALSE(hal::address_matches(any, other_port));
+  hal::SockAddr any6;
+  hal::SockAddr one6;
+  CHECK_EQUAL(0, hal::parse_address("[::]:7000", &any6));
+  CHECK_EQUAL(0, hal::parse_address("[::1]:7000", &one6));
+  CHECK(hal::address_matches(any6, one6));
+  CHECK_FALSE(hal::address_matches(one6, any6));
+  CHECK_FALSE(hal::address_matches(any6, one));  // another family
+  hal::SockAddr sock;
+  hal::SockAddr other_sock;
+  CHECK_EQUAL(0, hal::parse_address("/run/a.sock", &sock));
+  CHECK_EQUAL(0, hal::parse_address("/run/b.sock", &other_sock));
+  CHECK(hal::address_matches(sock, sock));
+  CHECK_FALSE(hal::address_matches(sock, other_sock));  // no wildcard for Unix paths
+}
+
+TEST(Address, an_unnamed_unix_peer_formats_as_unix_colon) {
+  hal::SockAddr a;
+  const uint16_t family = hal::kAfUnix;  // what recvfrom gives for an unbound peer
+  std::memcpy(a.data, &family, sizeof family);
+  a.len = sizeof family;
+  char text[16];
+  CHECK_EQUAL(5, hal::format_address(a, text, sizeof text));
+  STRCMP_EQUAL("unix:", text);
+}
+
+TEST(Address, set_port_changes_only_ip_addresses) {
+  hal::SockAddr v4;
+  hal::SockAddr v6;
+  hal::SockAddr un;
+  CHECK_EQUAL(0, hal::parse_address("192.0.2.1:1", &v4));
+  CHECK_EQUAL(0, hal::parse_address("[2001:db8::1]:1", &v6));
+  CHECK_EQUAL(0, hal::parse_address("/run/a.sock", &un));
+  hal::address_set_port(&v4, 8086);
+  hal::address_set_port(&v6, 1883);
+  const hal::SockAddr before = un;
+  hal::address_set_port(&un, 99);
+  CHECK_EQUAL(8086, hal::address_port(v4));
+  CHECK_EQUAL(1883, hal::address_port(v6));
+  MEMCMP_EQUAL(&before, &un, sizeof un);
+  char text[64];
+  CHECK(hal::format_address(v6, text, sizeof text) > 0);
+  STRCMP_EQUAL("[2001:db8::1]:1883", text);
+  CHECK_EQUAL(-ENOSPC, hal::format_address(v6, text, 10));
 }

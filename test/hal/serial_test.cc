@@ -105,6 +105,121 @@ TEST(Serial, ioctl_failure_during_setup_restores_and_closes) {
   CHECK_EQUAL(0, k->open_fd_count());
 }
 
+TEST(Serial, every_setup_step_that_fails_closes_and_restores) {
+  SerialConfig cfg;
+  const hal::Termios2 before = dev->termios();
+  // ioctls in order: TCGETS2, TIOCGEXCL, TIOCEXCL, TCSETS2, TCGETS2.
+  const int after[] = {2, 3, 3, 4};
+  const int injected[] = {EIO, EIO, EINVAL, EIO};
+  const int errors[] = {-EIO, -EIO, -EOPNOTSUPP, -EIO};  // TCSETS2's EINVAL: refused
+  for (int step = 0; step < 4; ++step) {
+    hal::SerialPort port;
+    k->fail_next(Call::kIoctl, injected[step], 1, after[step]);
+    CHECK_EQUAL_TEXT(errors[step], port.open("/dev/ttyS1", cfg), std::to_string(step).c_str());
+    MEMCMP_EQUAL(&before, &dev->termios(), sizeof before);
+    CHECK_FALSE(dev->exclusive());
+    CHECK_EQUAL(0, k->open_fd_count());
+  }
+  hal::SerialPort port;
+  k->fail_next(Call::kIoctl, EINVAL);  // TCGETS2 refused: not a tty
+  CHECK_EQUAL(-ENOTTY, port.open("/dev/ttyS1", cfg));
+  k->fail_next(Call::kOpen, EPERM);
+  CHECK_EQUAL(-EACCES, port.open("/dev/ttyS1", cfg));
+  k->fail_next(Call::kOpen, EMFILE);
+  CHECK_EQUAL(-EMFILE, port.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(-EINVAL, port.open(nullptr, cfg));
+  cfg.data_bits = 4;
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  cfg.data_bits = 8;
+  cfg.stop_bits = 0;
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  cfg.stop_bits = 1;
+  cfg.parity = static_cast<Parity>(3);  // e.g. read from a corrupted config
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  cfg.parity = Parity::kNone;
+  cfg.flow = static_cast<Flow>(7);
+  CHECK_EQUAL(-EINVAL, port.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(0, k->open_fd_count());
+  // A TIOCGEXCL the driver does not know is not a reason to refuse.
+  k->fail_next(Call::kIoctl, ENOTTY, 1, 1);
+  cfg.flow = Flow::kNone;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  CHECK(dev->exclusive());
+}
+
+TEST(Serial, closing_reports_the_first_failure_and_still_closes) {
+  hal::SerialPort port;
+  SerialConfig cfg;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  k->fail_next(Call::kIoctl, EIO);  // restoring the settings
+  CHECK_EQUAL(-EIO, port.close());
+  CHECK_EQUAL(0, k->open_fd_count());
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  k->fail_next(Call::kIoctl, EIO, 1, 1);  // TIOCNXCL
+  CHECK_EQUAL(-EIO, port.close());
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  k->fail_next(Call::kClose, EIO);
+  CHECK_EQUAL(-EIO, port.close());
+  CHECK_EQUAL(-1, port.fd());
+}
+
+TEST(Serial, classic_termios_where_termios2_is_missing) {
+  dev->termios2 = false;  // qemu-user: TCGETS2 is ENOSYS
+  hal::SerialPort port;
+  SerialConfig cfg;
+  cfg.baud = 115200;
+  cfg.parity = Parity::kEven;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(115200u, dev->config().baud);
+  CHECK(dev->config().parity == Parity::kEven);
+  CHECK(hal::serial_is_raw(dev->termios()));
+  SerialConfig got;
+  bool raw = false;
+  CHECK_EQUAL(0, hal::serial_read_config(port.fd(), &got, &raw));
+  CHECK(raw);
+  CHECK_EQUAL(115200u, got.baud);
+  cfg.baud = 9600;
+  CHECK_EQUAL(0, hal::serial_configure(port.fd(), cfg));
+  CHECK_EQUAL(9600u, dev->config().baud);
+  CHECK_EQUAL(0, port.close());
+  // Restored (the rate now as its code in cflag, as Linux keeps it).
+  CHECK_FALSE(hal::serial_is_raw(dev->termios()));
+  CHECK_EQUAL(9600u, dev->config().baud);
+  CHECK(dev->config().parity == Parity::kNone);
+  // Only termios2 can set a rate without a code.
+  const hal::Termios2 restored = dev->termios();
+  cfg.baud = 250000;
+  CHECK_EQUAL(-EOPNOTSUPP, port.open("/dev/ttyS1", cfg));
+  MEMCMP_EQUAL(&restored, &dev->termios(), sizeof restored);
+  k->fail_next(Call::kIoctl, EIO, 1, 1);  // the TCGETS after TCGETS2's ENOSYS
+  CHECK_EQUAL(-EIO, port.open("/dev/ttyS1", cfg));
+  CHECK_EQUAL(0, k->open_fd_count());
+}
+
+TEST(Serial, a_rate_the_classic_termios_cannot_name_reads_as_zero) {
+  hal::SerialPort port;
+  SerialConfig cfg;
+  cfg.baud = 250000;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));  // through termios2
+  dev->termios2 = false;                         // now read it the classic way
+  SerialConfig got;
+  CHECK_EQUAL(0, hal::serial_read_config(port.fd(), &got, nullptr));
+  CHECK_EQUAL(0u, got.baud);  // unknown, not a wrong rate
+}
+
+TEST(Serial, configure_and_read_config_report_errors) {
+  SerialConfig cfg;
+  SerialConfig got;
+  CHECK_EQUAL(-EBADF, hal::serial_configure(99, cfg));
+  CHECK_EQUAL(-EBADF, hal::serial_read_config(99, &got, nullptr));
+  hal::SerialPort port;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", cfg));
+  cfg.baud = 0;
+  CHECK_EQUAL(-EINVAL, hal::serial_configure(port.fd(), cfg));
+  CHECK_EQUAL(0, hal::serial_read_config(port.fd(), &got, nullptr));
+  CHECK_EQUAL(9600u, got.baud);
+}
+
 TEST(Serial, bytes_arrive_at_the_pace_of_the_baud_rate) {
   hal::SerialPort port;
   SerialConfig cfg;

@@ -251,3 +251,60 @@ TEST(Socket, unix_stream_and_datagram) {
   const hal::SockAddr gone = addr("@evl-gone");
   CHECK_EQUAL(-ECONNREFUSED, hal::dgram_send(u, "abc", 3, &gone));
 }
+
+TEST(Socket, missing_outputs_and_each_setup_step_failing_are_reported) {
+  const int before = k->open_fd_count();
+  const hal::SockAddr at = addr("127.0.0.1:7010");
+  int fd = -1;
+  CHECK_EQUAL(-EINVAL, hal::stream_connect(at, nullptr));
+  CHECK_EQUAL(-EINVAL, hal::stream_listen(at, 4, nullptr));
+  CHECK_EQUAL(-EINVAL, hal::stream_accept(3, nullptr, nullptr));
+  CHECK_EQUAL(-EINVAL, hal::dgram_open(hal::kAfInet, nullptr));
+  CHECK_EQUAL(-EINVAL, hal::dgram_bind(at, nullptr));
+  CHECK_EQUAL(-EINVAL, hal::dgram_connect(at, nullptr));
+  k->fail_next(Call::kSocket, EMFILE, 4);
+  CHECK_EQUAL(-EMFILE, hal::stream_listen(at, 4, &fd));
+  CHECK_EQUAL(-EMFILE, hal::dgram_open(hal::kAfInet, &fd));
+  CHECK_EQUAL(-EMFILE, hal::dgram_bind(at, &fd));
+  CHECK_EQUAL(-EMFILE, hal::dgram_connect(at, &fd));
+  k->fail_next(Call::kSetsockopt, ENOBUFS);
+  CHECK_EQUAL(-ENOBUFS, hal::stream_listen(at, 4, &fd));
+  k->fail_next(Call::kConnect, ENETUNREACH);
+  CHECK_EQUAL(-ENETUNREACH, hal::dgram_connect(at, &fd));
+  CHECK_EQUAL(-EBADF, hal::stream_accept(99, &fd, nullptr));
+  CHECK_EQUAL(-EBADF, hal::stream_unacked(99));
+  CHECK_EQUAL(-EBADF, hal::socket_error(99));
+  CHECK_EQUAL(-1, fd);
+  CHECK_EQUAL(before, k->open_fd_count());
+}
+
+TEST(Socket, option_helpers_check_arguments_and_stop_at_the_first_failure) {
+  int c = -1, s = -1, l = -1;
+  pair(&c, &s, &l);
+  CHECK_EQUAL(-EINVAL, hal::set_keepalive(c, hal::Keepalive{10, 0, 5}));
+  CHECK_EQUAL(-EINVAL, hal::set_keepalive(c, hal::Keepalive{10, 3, 0}));
+  CHECK_EQUAL(-1, k->sockopt(c, hal::kSolSocket, hal::kSoKeepalive));  // nothing set
+  for (int step = 0; step < 4; ++step) {
+    k->fail_next(Call::kSetsockopt, ENOMEM, 1, step);
+    CHECK_EQUAL(-ENOMEM, hal::set_keepalive(c, hal::Keepalive{10, 3, 5}));
+  }
+  CHECK_EQUAL(0, hal::set_reuseaddr(c, true));
+  CHECK_EQUAL(1, k->sockopt(c, hal::kSolSocket, hal::kSoReuseaddr));
+  CHECK_EQUAL(0, hal::set_reuseaddr(c, false));
+  CHECK_EQUAL(0, k->sockopt(c, hal::kSolSocket, hal::kSoReuseaddr));
+  CHECK_EQUAL(0, hal::set_nodelay(c, false));
+  CHECK_EQUAL(0, k->sockopt(c, hal::kIpprotoTcp, hal::kTcpNodelay));
+  CHECK_EQUAL(0, hal::set_buffer_sizes(c, 0, 4096));
+  CHECK_EQUAL(-1, k->sockopt(c, hal::kSolSocket, hal::kSoSndbuf));
+  CHECK_EQUAL(4096, k->sockopt(c, hal::kSolSocket, hal::kSoRcvbuf));
+  CHECK_EQUAL(-EINVAL, hal::set_buffer_sizes(c, 0, -1));
+  CHECK_EQUAL(0, hal::set_buffer_sizes(c, 0, 0));  // nothing to set
+  k->fail_next(Call::kSetsockopt, ENOMEM);
+  CHECK_EQUAL(-ENOMEM, hal::set_buffer_sizes(c, 8192, 8192));
+  CHECK_EQUAL(4096, k->sockopt(c, hal::kSolSocket, hal::kSoRcvbuf));  // stopped at the first
+  CHECK_EQUAL(-EINVAL, hal::set_user_timeout(c, -1));
+  CHECK_EQUAL(0, hal::set_user_timeout(c, int64_t{1} << 40));  // clamped, not wrapped
+  CHECK_EQUAL(0x7fffffff, k->sockopt(c, hal::kIpprotoTcp, hal::kTcpUserTimeout));
+  CHECK_EQUAL(0, hal::set_user_timeout(c, 2500));
+  CHECK_EQUAL(2500, k->sockopt(c, hal::kIpprotoTcp, hal::kTcpUserTimeout));
+}

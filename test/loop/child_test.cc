@@ -153,3 +153,47 @@ TEST(Child, misuse_and_limits) {
   CHECK_EQUAL(1u, loop->health().children.used);
   CHECK_EQUAL(2u, loop->health().children.high_water);
 }
+
+// Without pidfd the loop claims, blocks and watches SIGCHLD itself; when
+// that fails, the start fails and leaves the signal as it found it.
+TEST(Child, a_failing_sigchld_setup_is_undone) {
+  k->spawn_behaviour(-1, 0);
+  ChildHandle h;
+  const uint64_t blocked_before = k->blocked_mask();
+  k->fail_next(Call::kPidfdOpen, ENOSYS, 2);
+  k->fail_next(Call::kSignalfd, ENOMEM);
+  CHECK_EQUAL(-ENOMEM, loop->child_start(spawn(), on_exit, &seen, &h));
+  CHECK_EQUAL(blocked_before, k->blocked_mask());
+  CHECK_EQUAL(0u, k->claimed_signals());
+  CHECK_EQUAL(0, loop->child_start(spawn(), on_exit, &seen, &h));  // and it works again
+  CHECK(k->claimed_signals() != 0);
+}
+
+TEST(Child, a_loop_that_was_never_initialised_refuses) {
+  evl::StaticLoop<1, 1, 1, 1, 1, 1, 1, 1> idle;
+  ChildHandle h;
+  CHECK_EQUAL(-EINVAL, idle.child_start(1234, on_exit, &seen, &h));
+}
+
+// Two children exit at the same moment; the first one's callback stops the
+// other watcher: its pidfd event, already in the batch, is stale and dropped.
+TEST(Child, an_exit_whose_watcher_was_stopped_in_the_same_batch_is_dropped) {
+  k->spawn_behaviour(kSec, 0);
+  struct Pair {
+    Seen* seen;
+    evl::Loop* loop;
+    ChildHandle h[2];
+  } p{&seen, loop, {}};
+  auto stop_other = [](evl::Loop& l, ChildHandle self, int pid, int status, void* ctx) {
+    auto* q = static_cast<Pair*>(ctx);
+    on_exit(l, self, pid, status, q->seen);
+    for (ChildHandle& h : q->h) {
+      if (h.raw != self.raw) CHECK_EQUAL(0, q->loop->child_stop(h));
+    }
+  };
+  CHECK_EQUAL(0, loop->child_start(spawn(), stop_other, &p, &p.h[0]));
+  CHECK_EQUAL(0, loop->child_start(spawn(), stop_other, &p, &p.h[1]));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(1u, seen.exits.size());
+  CHECK_EQUAL(1u, loop->health().stale_events);
+}

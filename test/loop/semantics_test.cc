@@ -264,3 +264,15 @@ TEST(Semantics, a_timer_period_changes_from_its_next_expiry) {
   CHECK_EQUAL(0, loop->timer_after(kSec, fn, &ctx, &u));
   CHECK_EQUAL(-EINVAL, loop->timer_set_period(u, -1));
 }
+
+TEST(Semantics, hook_misuse_and_limits) {
+  evl::PrepareHandle p;
+  CHECK_EQUAL(-EINVAL, loop->prepare_start(nullptr, nullptr, &p));
+  evl::StaticLoop<1, 1, 1, 1, 1, 1, 1, 1, 1> idle;  // never initialised
+  CHECK_EQUAL(-EINVAL, idle.prepare_start(on_hook, nullptr, &p));
+  CHECK_EQUAL(-EINVAL, loop->check_start(on_hook, nullptr, nullptr));  // the handle is needed
+  evl::CheckHandle c[4];
+  for (auto& h : c) CHECK_EQUAL(0, loop->check_start(on_hook, nullptr, &h));
+  CHECK_EQUAL(-ENOSPC, loop->prepare_start(on_hook, nullptr, &p));
+  CHECK_EQUAL(4u, loop->active());
+}

@@ -223,3 +223,12 @@ TEST(Defer, full_pool_and_null_function_are_refused) {
   CHECK_EQUAL(-EINVAL, loop->defer(nullptr, &a));
   CHECK_EQUAL(4u, loop->health().defers.high_water);
 }
+
+TEST(Wake, a_failing_eventfd_registration_closes_it_and_is_reported) {
+  WakeHandle h;
+  const int before = k->open_fd_count();
+  k->fail_next(Call::kEpollCtl, ENOMEM);
+  CHECK_EQUAL(-ENOMEM, loop->wake_start(on_wake, nullptr, &h));
+  CHECK_EQUAL(before, k->open_fd_count());
+  CHECK_EQUAL(0, loop->wake_start(on_wake, nullptr, &h));  // later it works
+}

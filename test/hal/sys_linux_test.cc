@@ -1,0 +1,137 @@
+// The real seam (//hal:sys_linux) on Linux: every call reports a failure as
+// -errno and leaves its outputs alone, and the paths with optional outputs
+// work both ways. Bad descriptors and arguments only: nothing here depends
+// on timing.
+#include <cerrno>
+#include <cstring>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/address.h"
+#include "hal/sys.h"
+
+namespace {
+constexpr int kBad = -1;  // never a descriptor
+constexpr int kAfUnix = 1;
+constexpr int kSockStream = 1;
+constexpr int kClockBogus = 9999;
+}  // namespace
+
+TEST_GROUP(SysLinux){};
+
+TEST(SysLinux, file_calls_report_errno) {
+  char buf[4] = {'x', 'x', 'x', 'x'};
+  CHECK_EQUAL(-EBADF, hal::read(kBad, buf, sizeof buf));
+  CHECK_EQUAL('x', buf[0]);
+  CHECK_EQUAL(-EBADF, hal::write(kBad, buf, sizeof buf));
+  CHECK_EQUAL(-EBADF, hal::close(kBad));
+  int fds[2] = {7, 7};
+  CHECK_EQUAL(-EINVAL, hal::pipe2(fds, 0x7fffffff));
+  CHECK_EQUAL(7, fds[0]);
+  CHECK_EQUAL(-ENOENT, hal::open("/nonexistent/evl", 0, 0));
+  CHECK_EQUAL(-EBADF, hal::dup(kBad));
+  hal::FileStat st{123, 456};
+  CHECK_EQUAL(-EBADF, hal::fstat(kBad, &st));
+  CHECK_EQUAL(123u, st.mode);
+  CHECK_EQUAL(-EBADF, hal::get_status_flags(kBad));
+  CHECK_EQUAL(-EBADF, hal::set_status_flags(kBad, 0));
+  CHECK_EQUAL(-EBADF, hal::ioctl(kBad, 0x541B, &st));
+  // and a success, for the outputs
+  CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));
+  CHECK_EQUAL(0, hal::fstat(fds[0], &st));
+  CHECK_EQUAL(hal::kSIfifo, st.mode & hal::kSIfmt);
+  CHECK_EQUAL(0, st.size);
+  CHECK_EQUAL(0, hal::close(fds[0]));
+  CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
+TEST(SysLinux, a_pty_name_that_does_not_fit_is_erange_and_leaks_nothing) {
+  int m = 42, s = 42;
+  char name[4];
+  CHECK_EQUAL(-ERANGE, hal::openpty(&m, &s, name, sizeof name));
+  CHECK_EQUAL(42, m);
+  CHECK_EQUAL(42, s);
+}
+
+TEST(SysLinux, socket_calls_report_errno) {
+  hal::SockAddr a;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:1", &a));
+  CHECK_EQUAL(-EAFNOSUPPORT, hal::socket(4242, kSockStream, 0));
+  int fds[2] = {7, 7};
+  CHECK_EQUAL(-EAFNOSUPPORT, hal::socketpair(4242, kSockStream, 0, fds));  // (Linux may write fds)
+  CHECK_EQUAL(-EBADF, hal::bind(kBad, &a));
+  CHECK_EQUAL(-EBADF, hal::connect(kBad, &a));
+  CHECK_EQUAL(-EBADF, hal::listen(kBad, 1));
+  CHECK_EQUAL(-EBADF, hal::accept4(kBad, &a, 0));
+  CHECK_EQUAL(-EBADF, hal::accept4(kBad, nullptr, 0));
+  int v = 0;
+  uint32_t len = sizeof v;
+  CHECK_EQUAL(-EBADF, hal::getsockopt(kBad, 1, 4, &v, &len));
+  CHECK_EQUAL(-EBADF, hal::setsockopt(kBad, 1, 4, &v, sizeof v));
+  CHECK_EQUAL(-EBADF, hal::getsockname(kBad, &a));
+  CHECK_EQUAL(-EBADF, hal::getpeername(kBad, &a));
+  char b[4] = {};
+  CHECK_EQUAL(-EBADF, hal::sendto(kBad, b, sizeof b, 0, nullptr));
+  CHECK_EQUAL(-EBADF, hal::sendto(kBad, b, sizeof b, 0, &a));
+  CHECK_EQUAL(-EBADF, hal::recvfrom(kBad, b, sizeof b, 0, nullptr));
+  CHECK_EQUAL(-EBADF, hal::recvfrom(kBad, b, sizeof b, 0, &a));
+  CHECK_EQUAL(-EBADF, hal::shutdown(kBad, 2));
+}
+
+TEST(SysLinux, optional_outputs_of_accept_and_recvfrom) {
+  int fds[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::socketpair(kAfUnix, kSockStream | hal::kCloexec, 0, fds));
+  char b[8] = {};
+  CHECK_EQUAL(3, hal::sendto(fds[0], "abc", 3, 0, nullptr));
+  hal::SockAddr from;
+  from.len = 99;
+  CHECK_EQUAL(3, hal::recvfrom(fds[1], b, sizeof b, 0, &from));
+  CHECK(from.len <= sizeof from.data);  // an unnamed peer: just the family, or nothing
+  CHECK_EQUAL(3, hal::sendto(fds[1], "def", 3, 0, nullptr));
+  CHECK_EQUAL(3, hal::recvfrom(fds[0], b, sizeof b, 0, nullptr));
+  MEMCMP_EQUAL("def", b, 3);
+  CHECK_EQUAL(0, hal::close(fds[0]));
+  CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
+TEST(SysLinux, process_signal_and_timer_calls_report_errno) {
+  char arg0[] = "nonexistent";
+  char* argv[] = {arg0, nullptr};
+  int pid = 77;
+  int status = 0;
+  const int r = hal::spawn("/nonexistent/evl-child", argv, &pid);
+  if (r == 0) {
+    // POSIX lets posix_spawn report a failed exec as exit status 127
+    // instead; qemu-user does (it runs glibc's vfork-style clone as a fork).
+    CHECK_EQUAL(pid, hal::waitpid(pid, &status, 0));
+    CHECK(hal::exited_normally(status));
+    CHECK_EQUAL(127, hal::exit_status(status));
+  } else {
+    CHECK_EQUAL(-ENOENT, r);
+    CHECK_EQUAL(77, pid);
+  }
+  CHECK_EQUAL(-ECHILD, hal::waitpid(-1, &status, hal::kWnohang));
+  const int pidfd = hal::pidfd_open(-1);
+  CHECK(pidfd == -EINVAL || pidfd == -ENOSYS);
+  CHECK_EQUAL(-EINVAL, hal::epoll_create1(0x7fffffff));
+  hal::EpollEvent ev{};
+  CHECK_EQUAL(-EBADF, hal::epoll_ctl(kBad, hal::kEpollCtlAdd, 0, &ev));
+  CHECK_EQUAL(-EBADF, hal::epoll_wait(kBad, &ev, 1, 0));
+  CHECK_EQUAL(-EINVAL, hal::eventfd(0, 0x7fffffff));
+  CHECK_EQUAL(-EBADF, hal::signalfd(-2, 1, 0));
+  uint64_t mask = 0;
+  uint64_t old = 0x55;
+  CHECK_EQUAL(-EINVAL, hal::sigprocmask(99, &mask, &old));
+  CHECK_EQUAL(0x55u, old);
+  CHECK_EQUAL(0, hal::sigprocmask(0 /* SIG_BLOCK */, nullptr, nullptr));
+  CHECK_EQUAL(-ESRCH, hal::kill(0x7ffffff0, 0));
+  hal::Timespec ts{5, 6};
+  CHECK_EQUAL(-EINVAL, hal::clock_gettime(kClockBogus, &ts));
+  CHECK_EQUAL(5, ts.sec);
+  CHECK_EQUAL(-EINVAL, hal::timerfd_create(kClockBogus, 0));
+  hal::Itimerspec its{};
+  hal::Itimerspec old_its{{1, 2}, {3, 4}};
+  CHECK_EQUAL(-EBADF, hal::timerfd_settime(kBad, 0, &its, &old_its));
+  CHECK_EQUAL(1, old_its.interval.sec);
+  CHECK_EQUAL(-EBADF, hal::timerfd_gettime(kBad, &old_its));
+  CHECK_EQUAL(3, old_its.value.sec);
+}
