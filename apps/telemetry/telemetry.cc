@@ -229,9 +229,20 @@ void App::on_sentence(const char* s, size_t len, void* ctx) {
     return;
   }
   ++a->c_.sentences;
-  r.wall_ns = a->loop_->now(evl::Clock::kRealtime);
+  r.wall_ns = a->stamp();
   (void)a->store_.push(r);
   a->maybe_send();
+}
+
+// The loop's wall time, cached per iteration, is the same for every
+// sentence of one read: each record gets 1 ns more than the last instead,
+// unless the clock has stepped back by more than a second (then it follows
+// the clock: the store re-stamps what it buffered, see Store::apply_step).
+int64_t App::stamp() {
+  const int64_t now = loop_->now(evl::Clock::kRealtime);
+  const bool behind = now <= last_stamp_ns_ && last_stamp_ns_ - now < evl::kSec;
+  last_stamp_ns_ = behind ? last_stamp_ns_ + 1 : now;
+  return last_stamp_ns_;
 }
 
 void App::on_bad(nmea::Bad why, void* ctx) {

@@ -156,6 +156,11 @@ class App {
   uint32_t retry_attempt_ = 0;
   evl::TimerHandle retry_timer_;  // http: a refused or failed batch waits for this
   uint32_t batch_tag_ = 0;
+  // The last record's stamp: records get strictly increasing stamps (see
+  // stamp()), so that InfluxDB, which keeps one point per series and time,
+  // keeps every one.
+  int64_t last_stamp_ns_ = INT64_MIN;
+  int64_t stamp();
   char topic_data_[160] = {};
   char topic_health_[160] = {};
   mqtt::Presence presence_;

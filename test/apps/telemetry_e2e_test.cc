@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "CppUTest/TestHarness.h"
 #include "apps/sensor_sim/sim.h"
@@ -59,6 +61,10 @@ struct Collector {
   uint64_t datagrams = 0;
   int64_t step_old_wall = 0;      // wall time just before the NTP step
   uint64_t stale_after_step = 0;  // records seen after the step stamped before it
+  // Records whose measurement and stamp equal an earlier one's: InfluxDB
+  // would keep only the last of them (same series, same time: one point).
+  std::set<std::pair<std::string, long long>> stamps;
+  uint64_t same_stamp = 0;
   evl::IoHandle listener;
 };
 
@@ -75,6 +81,7 @@ void count_lines(Collector* c, const char* data, size_t len) {
     CHECK(line.compare(0, 4, "gps,") == 0 || line.compare(0, 4, "env,") == 0);
     ++c->records;
     const long long ts = std::atoll(line.c_str() + line.rfind(' ') + 1);
+    if (!c->stamps.emplace(line.substr(0, 3), ts).second) ++c->same_stamp;
     if (ts < c->min_stamp) c->min_stamp = ts;
     if (c->step_old_wall != 0 && ts < c->step_old_wall) ++c->stale_after_step;
   }
@@ -247,6 +254,7 @@ TEST(TelemetryE2e, a_day_of_records_through_outages_garbage_and_a_clock_step) {
   // Records buffered during the outage were taken before the step and
   // delivered after it: they carry corrected stamps, none from before it.
   CHECK_EQUAL(0u, col.stale_after_step);
+  CHECK_EQUAL(0u, col.same_stamp);  // GGA and RMC of one read get distinct stamps
   CHECK(col.health >= 1300);  // one a minute, minus those due during outages
   CHECK(loop->verify());
 }
@@ -373,4 +381,51 @@ TEST(TelemetryE2e, an_unplugged_serial_adapter_is_closed_and_reopened_when_it_re
   app->stop();
   const telemetry::Store& st = app->store();
   CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
+}
+
+// Found while writing the netfaults stage: every record took the loop's
+// cached wall time, so the sentences of one read (GGA and RMC of a report,
+// read together when the loop was busy or the line fast) had the same stamp
+// and InfluxDB, which keeps one point per series and time, kept only the
+// last of them while telemetry counted all as delivered.
+TEST(TelemetryE2e, sentences_read_together_get_distinct_stamps) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Collector col;
+  col.loop = loop.get();
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9300", &col.at));
+  collector_up(&col);
+  sim::SimConfig sc;
+  sim::SentenceSource source(sc);
+  Sensor sensor{&k, &dev, &source};
+  struct Busy {
+    Sensor* s;
+  } busy{&sensor};
+  evl::TimerSpec every_second;
+  every_second.period_ns = kSec;
+  evl::TimerHandle sensor_timer, end;
+  // Each report is emitted, then the loop is busy for 500 ms: the whole
+  // report (three sentences) is waiting when the line is read.
+  CHECK_EQUAL(0, loop->timer_start(
+                     every_second,
+                     [](evl::Loop& lp, evl::TimerHandle h, uint32_t n, void* ctx) {
+                       Sensor* s = static_cast<Busy*>(ctx)->s;
+                       on_sensor(lp, h, n, s);
+                       s->k->advance(500 * kMs);
+                     },
+                     &busy, &sensor_timer));
+  telemetry::Config cfg = config("udp://127.0.0.1:9300");
+  cfg.batch_delay_ms = 100;
+  app::Log log("telemetry");
+  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
+  char err[256] = {};
+  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+  CHECK_EQUAL(0, loop->timer_after(60 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  app->stop();
+  if (col.io) on_collector(*loop, col.io, evl::kIn, &col);
+  CHECK(col.records >= 150);  // three a second
+  CHECK_EQUAL(0u, col.same_stamp);
 }
