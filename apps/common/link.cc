@@ -275,12 +275,14 @@ int Link::stream_progress(int64_t now) {
 
 void Link::check() {
   const int64_t now = loop_->now(evl::Clock::kMonotonic);
+  const uint64_t acked_before = acked_;
   const int progress = carrier_->progress(*this, now);
   if (progress < 0) return;
   const bool all_acked = progress > 0;
   const bool proven = state_ == State::kUp && all_acked && stats_.bytes_out > written_at_up_ &&
                       now - up_since_ns_ >= evl::ms_to_ns(cfg_.stable_ms);
   enter(proven ? State::kDelivering : state_, check_ms(cfg_));
+  if (state_ == State::kDelivering && (all_acked || acked_ != acked_before)) delivered_ns_ = now;
   if (!proven) return;
   attempt_ = 0;
   if (ev_.delivering != nullptr) ev_.delivering(ev_.ctx);
@@ -389,6 +391,14 @@ void Link::probe() {
 void Link::drop(int err) {
   if (state_ == State::kIdle || state_ == State::kBackoff) return;
   fail(err);
+}
+
+long Link::unacknowledged() const {
+  if (!up()) return -ENOTCONN;
+  if (!stream()) return 0;
+  const long in_kernel = hal::stream_unacked(fd_);
+  if (in_kernel < 0) return in_kernel;
+  return in_kernel + static_cast<long>(out_.size());
 }
 
 void Link::flush() {

@@ -137,6 +137,16 @@ class Link {
   // is retried after the back-off, as any failure. No-op unless connected
   // or connecting.
   void drop(int err);
+  // The last check that found a proven connection (kDelivering) taking
+  // bytes: the peer acknowledged more, or holds nothing unacknowledged
+  // (monotonic ns; 0: never). A peer that stops taking bytes (a black hole,
+  // a hung server) freezes it long before a stall ends the connection.
+  int64_t delivered_ns() const { return delivered_ns_; }
+  // Bytes given to send() that the peer has not acknowledged yet: the
+  // out-ring plus what the kernel holds unacknowledged (SIOCOUTQ, asked
+  // now). 0 for datagrams. -errno if the kernel cannot tell, -ENOTCONN
+  // unless up().
+  [[nodiscard]] long unacknowledged() const;
   size_t out_space() const { return out_.space(); }
   size_t out_pending() const { return out_.size(); }
   const LinkStats& stats() const { return stats_; }
@@ -182,6 +192,7 @@ class Link {
   uint64_t written_at_up_ = 0;  // stats_.bytes_out when the connection came up
   uint64_t acked_ = 0;          // bytes the peer acknowledged, at the last check
   int64_t progress_ns_ = 0;     // the last check that saw the peer take bytes
+  int64_t delivered_ns_ = 0;    // the same, once the connection was proven
   hal::Ring<kOutBytes> out_;
   char in_[kInBytes] = {};
   size_t in_len_ = 0;

@@ -1,5 +1,6 @@
 #include "apps/heartbeat/heartbeat.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -75,8 +76,8 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     stop();  // leave nothing half-started
     return r;
   }
-  // Down from the start: if no connection comes up, the alarm follows.
-  (void)loop.timer_after(evl::ms_to_ns(cfg_.alarm_after_ms), on_alarm, this, &alarm_timer_);
+  // Nothing delivered yet: if that lasts, the alarm follows.
+  check_alarm();
   watchdog_.notify("READY=1");
   log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
             static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
@@ -182,6 +183,9 @@ void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx)
                               a->cfg_.id, static_cast<unsigned long long>(seq),
                               static_cast<long long>((now - a->start_ns_) / kMs),
                               static_cast<long long>(now));
+  // Beats flow again on a connection that never dropped (a black hole
+  // shorter than the stall timeout): that ends the alarm too.
+  if (a->alarm_ && a->link().delivered_ns() > a->alarm_raised_ns_) a->clear_alarm();
   if (!a->connected()) {
     ++a->c_.missed_down;
     return;
@@ -242,17 +246,10 @@ void App::on_up(void* ctx) {
 // beat written and acknowledged, not merely connected.
 void App::on_delivering(void* ctx) {
   auto* a = static_cast<App*>(ctx);
+  if (a->alarm_) a->clear_alarm();
   if (!a->down_) return;
   a->down_ = false;
-  a->loop_->timer_clear(&a->alarm_timer_);
   a->log_->log(app::Level::kInfo, "delivering to %s", a->cfg_.server);
-  if (a->alarm_) {
-    a->alarm_ = false;
-    ++a->c_.alarms_cleared;
-    a->log_->log(app::Level::kError, "ALARM CLEARED: link to %s is back", a->cfg_.server);
-    a->run_alarm_command("clear");
-    a->publish_alarm("clear");
-  }
 }
 
 void App::on_down(void* ctx, int err) {
@@ -262,22 +259,47 @@ void App::on_down(void* ctx, int err) {
   ++a->c_.outages;
   a->log_->log(app::Level::kWarning, "link to %s down: %s; reconnecting", a->cfg_.server,
                err != 0 ? std::strerror(-err) : "closed by the server");
-  if (!a->alarm_ && !a->alarm_timer_) {
-    (void)a->loop_->timer_after(evl::ms_to_ns(a->cfg_.alarm_after_ms), on_alarm, a,
-                                &a->alarm_timer_);
+}
+
+// The alarm rises when no beat has been delivered for alarm_after_ms: since
+// the link last saw the peer take bytes on a proven connection
+// (Link::delivered_ns), or since the start. Not since the link went down:
+// a black hole is seen as down only when the stall timeout ends the
+// connection, and one shorter than that would raise nothing. One timer,
+// always armed while the alarm is not raised, at the moment it would rise;
+// it moves itself on when deliveries came meanwhile.
+void App::check_alarm() {
+  if (alarm_) return;
+  const int64_t now = loop_->now(evl::Clock::kMonotonic);
+  const int64_t last = std::max(start_ns_, link().delivered_ns());
+  const int64_t due = evl::add_sat(last, evl::ms_to_ns(cfg_.alarm_after_ms));
+  if (now < due) {
+    loop_->timer_clear(&alarm_timer_);
+    (void)loop_->timer_after(due - now, on_alarm, this, &alarm_timer_);
+    return;
   }
+  alarm_ = true;
+  alarm_raised_ns_ = now;
+  ++c_.alarms_raised;
+  log_->log(app::Level::kError, "ALARM: no heartbeat delivered to %s for more than %lld ms",
+            cfg_.server, static_cast<long long>(cfg_.alarm_after_ms));
+  run_alarm_command("raise");
+  publish_alarm("raise");
+}
+
+void App::clear_alarm() {
+  alarm_ = false;
+  ++c_.alarms_cleared;
+  log_->log(app::Level::kError, "ALARM CLEARED: heartbeats reach %s again", cfg_.server);
+  run_alarm_command("clear");
+  publish_alarm("clear");
+  check_alarm();  // armed for the next outage
 }
 
 void App::on_alarm(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   a->alarm_timer_ = evl::TimerHandle{};
-  if (a->alarm_ || !a->down_) return;
-  a->alarm_ = true;
-  ++a->c_.alarms_raised;
-  a->log_->log(app::Level::kError, "ALARM: link to %s down for more than %lld ms", a->cfg_.server,
-               static_cast<long long>(a->cfg_.alarm_after_ms));
-  a->run_alarm_command("raise");
-  a->publish_alarm("raise");
+  a->check_alarm();
 }
 
 void App::run_alarm_command(const char* arg) {

@@ -112,6 +112,8 @@ class App {
   static size_t on_received(void* ctx, const char* data, size_t len);
   static void on_line(void* ctx, const char* line, size_t len);
 
+  void check_alarm();
+  void clear_alarm();
   void run_alarm_command(const char* arg);
   bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
   bool connected() const;
@@ -141,6 +143,7 @@ class App {
   uint64_t seq_ = 0;
   int64_t sent_ns_[64] = {};  // send time by seq % 64, for round trips
   bool alarm_ = false;
+  int64_t alarm_raised_ns_ = 0;
   bool down_ = true;
   app::Watchdog watchdog_;
 };

@@ -2,11 +2,13 @@
 // with a store-and-forward buffer in between. main.cc only parses options
 // and runs it; tests and simulations run it on the fake kernel.
 //
-// Delivery: records leave the store only once sent: for UDP when the
-// datagram was handed to the kernel, for TCP when the batch's bytes were
-// written into the socket. A connection that drops with a batch half-written
-// resends the batch after reconnecting (at-least-once: the collector may see
-// a point twice; InfluxDB keeps one per series and timestamp). When the store
+// Delivery: records leave the store only once delivered: for UDP when the
+// datagram was handed to the kernel (UDP cannot know more), for TCP when the
+// collector's TCP has acknowledged every byte of the batch (SIOCOUTQ, see
+// confirm()). A connection that drops with a batch in flight resends the
+// batch after reconnecting (at-least-once: the collector may see a point
+// twice when it got the bytes but their acknowledgement was lost; InfluxDB
+// keeps one point per series and timestamp, and stamps are unique). When the store
 // is full the oldest record not in flight is dropped and counted (Store), so
 // every accepted record is counted once, as delivered or as dropped.
 //
@@ -119,6 +121,8 @@ class App {
   static void on_link_down(void* ctx, int err);
   static void on_link_closed(void* ctx, int err);
   static void on_drained(void* ctx);
+  static void on_ack_poll(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  void confirm(bool later);
   static void on_mqtt_up(void* ctx);
   static void on_refused(void* ctx, uint8_t code);
   static void on_acked(void* ctx, uint32_t tag);
@@ -155,6 +159,8 @@ class App {
   bool health_in_flight_ = false;  // http: the open POST is a health line
   uint32_t retry_attempt_ = 0;
   evl::TimerHandle retry_timer_;  // http: a refused or failed batch waits for this
+  evl::TimerHandle ack_timer_;    // tcp: until the collector's TCP acknowledged the batch
+  int64_t ack_poll_ms_ = 0;
   uint32_t batch_tag_ = 0;
   // The last record's stamp: records get strictly increasing stamps (see
   // stamp()), so that InfluxDB, which keeps one point per series and time,

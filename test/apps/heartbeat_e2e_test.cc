@@ -434,3 +434,83 @@ TEST(HeartbeatE2e, a_failing_alarm_command_is_counted_and_one_runs_at_a_time) {
   CHECK_EQUAL(-ECHILD, hal::waitpid(-1, nullptr, hal::kWnohang));  // reaped, no zombie
   hb.stop();
 }
+
+namespace {
+
+struct Pause {
+  Server* s;
+  bool paused = false;
+  int fd = -1;
+};
+
+// The server stops reading (its watcher stops; its socket stays open, so
+// the peer's TCP keeps the bytes unacknowledged), then reads again.
+void on_pause(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* p = static_cast<Pause*>(ctx);
+  p->paused = !p->paused;
+  if (p->paused) {
+    p->fd = loop.io_fd(p->s->conn);
+    CHECK_EQUAL(0, loop.io_stop(p->s->conn));
+  } else {
+    CHECK_EQUAL(0, loop.io_start(p->fd, evl::kIn, on_conn, p->s, &p->s->conn));
+  }
+}
+
+}  // namespace
+
+// Found by the netfaults stage: a black hole of 15 s with --alarm-after-ms
+// 5000 raised nothing, because the alarm counted from the link going down,
+// and the link saw the black hole only when its stall timeout (5 s) ended
+// the connection: the alarm came 10 s after the last delivered beat, and a
+// black hole shorter than that raised none. Here the stall timeout is 30 s:
+// the connection never drops, and the alarm still rises 3 s after the last
+// beat the server took, and clears when it takes beats again.
+TEST(HeartbeatE2e, a_black_hole_shorter_than_the_stall_timeout_raises_and_clears_the_alarm) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Server server;
+  server.loop = loop.get();
+  server.period_ns = 250 * kMs;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9020", &server.at));
+  server_up(&server);
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9020");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.period_ms = 250;
+  cfg.alarm_after_ms = 3000;
+  cfg.link.stall_timeout_ms = 30000;
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  const int64_t t0 = k.monotonic_ns();
+  server.start_ns = t0;
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  Pause pause{&server};
+  evl::TimerHandle p1, p2;
+  CHECK_EQUAL(0, loop->timer_after(10 * kSec, on_pause, &pause, &p1));  // 8 s without reading
+  CHECK_EQUAL(0, loop->timer_after(18 * kSec, on_pause, &pause, &p2));
+  int64_t raised_ms = -1, cleared_ms = -1;
+  while (k.monotonic_ns() - t0 < 25 * kSec) {
+    const int r = loop->run_once(50);
+    CHECK(r >= 0 || r == -EINTR);
+    const int64_t at = (k.monotonic_ns() - t0) / kMs;
+    if (raised_ms < 0 && hb.alarm_raised()) raised_ms = at;
+    if (raised_ms >= 0 && cleared_ms < 0 && !hb.alarm_raised()) cleared_ms = at;
+  }
+  hb.stop();
+  const heartbeat::Counters& c = hb.counters();
+  std::printf("\nraised at %lld ms, cleared at %lld ms\n", static_cast<long long>(raised_ms),
+              static_cast<long long>(cleared_ms));
+  CHECK_EQUAL(1u, c.alarms_raised);
+  CHECK_EQUAL(1u, c.alarms_cleared);
+  CHECK_EQUAL(1u, hb.link().stats().connects);  // never dropped
+  // The last beat taken left at 10.0 s; deliveries are seen on the link's
+  // check tick (1 s), so the alarm rises 3 s after the last tick that saw
+  // one: within a tick of 13 s (12.75 s here).
+  CHECK(raised_ms >= 13000 - 1000);
+  CHECK(raised_ms <= 13000 + 1000);
+  CHECK(cleared_ms >= 18000);
+  CHECK(cleared_ms <= 18000 + 1000);
+}

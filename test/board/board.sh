@@ -200,7 +200,7 @@ boot() {
   check "heartbeat-beat-before-($beats1)-and-after-($beats2)-the-outage" \
     "$([ "$beats1" -ge 10 ] && [ "${beats2:-0}" -ge 3 ] && echo PASS || echo FAIL)"
   check "the-alarm-was-raised-and-cleared" \
-    "$(grep -q 'ALARM: link' "$log" && grep -q 'ALARM CLEARED' "$log" && echo PASS || echo FAIL)"
+    "$(grep -q 'ALARM: no heartbeat delivered' "$log" && grep -q 'ALARM CLEARED' "$log" && echo PASS || echo FAIL)"
   rm -rf "$work"
   return "$rc"
 }
