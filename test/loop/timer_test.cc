@@ -443,3 +443,29 @@ TEST(Timer, catch_up_realtime_timer_behind_a_backward_step_still_fires) {
   CHECK_EQUAL(4u, f.at.size());
   CHECK_EQUAL(2, st.calls);
 }
+
+// Issue #15: a timer wake-up costs epoll_wait and the timerfd_settime that
+// arms the next deadline, and no read of the timerfd (re-arming clears its
+// expiration); a wall-clock timer still reads it, for ECANCELED.
+TEST(Timer, a_timer_wake_up_is_two_system_calls) {
+  struct Count {
+    int n = 0;
+  } count;
+  evl::TimerSpec spec;
+  spec.period_ns = 10 * kMs;
+  TimerHandle h;
+  CHECK_EQUAL(
+      0, loop->timer_start(
+             spec, [](evl::Loop&, TimerHandle, uint32_t, void* c) { ++static_cast<Count*>(c)->n; },
+             &count, &h));
+  CHECK_EQUAL(1, loop->run_once(-1));  // the first arm
+  k->reset_calls();
+  for (int i = 0; i < 100; ++i) CHECK_EQUAL(1, loop->run_once(-1));
+  CHECK_EQUAL(101, count.n);
+  CHECK_EQUAL(100u, k->calls(fake::Call::kEpollWait));
+  CHECK_EQUAL(100u, k->calls(fake::Call::kTimerfdSettime));
+  CHECK_EQUAL(0u, k->calls(fake::Call::kRead));
+  CHECK_EQUAL(0, loop->timer_stop(h));
+  CHECK_EQUAL(0, loop->run_once(0));  // disarmed: nothing left readable
+  CHECK_EQUAL(0, loop->run_once(0));
+}
