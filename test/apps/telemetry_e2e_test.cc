@@ -255,7 +255,7 @@ TEST(TelemetryE2e, a_day_of_records_through_outages_garbage_and_a_clock_step) {
   // delivered after it: they carry corrected stamps, none from before it.
   CHECK_EQUAL(0u, col.stale_after_step);
   CHECK_EQUAL(0u, col.same_stamp);  // GGA and RMC of one read get distinct stamps
-  CHECK(col.health >= 1300);  // one a minute, minus those due during outages
+  CHECK(col.health >= 1300);        // one a minute, minus those due during outages
   CHECK(loop->verify());
 }
 
