@@ -63,8 +63,13 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
   if (epfd_ < 0) return -EINVAL;
   const int r = timer_fd_for(spec.clock);
   if (r < 0) return r;
-  const int64_t base = spec.clock == Clock::kMonotonic ? timer_base_ns() : now(spec.clock);
-  const int64_t deadline = spec.deadline_ns != 0 ? spec.deadline_ns : add_sat(base, spec.period_ns);
+  // The clock is read only when the deadline is not given (#15: timer_after
+  // read it twice outside callbacks).
+  int64_t deadline = spec.deadline_ns;
+  if (deadline == 0) {
+    const int64_t base = spec.clock == Clock::kMonotonic ? timer_base_ns() : now(spec.clock);
+    deadline = add_sat(base, spec.period_ns);
+  }
   uint32_t i = 0;
   const int s = timers_.start(spec.clock, deadline, spec.period_ns, spec.overrun,
                               static_cast<uint32_t>(spec.slack_ns / 1000), fn, ctx, &i);

@@ -4,6 +4,8 @@
 // (collection is switched on only around the measured part).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -29,6 +31,8 @@ struct Lateness {
 
 #define BENCH_BACKEND(name)                             \
   Phase name##_chain(int n, int a, uint64_t events);    \
+  Phase name##_timer_start(int t);                      \
+  Phase name##_timer_stop(int t);                       \
   Phase name##_timer_restart(int t, uint64_t restarts); \
   Phase name##_timer_fire(int t);                       \
   Lateness name##_accuracy(int period_us, int seconds);
@@ -39,6 +43,36 @@ BENCH_BACKEND(libuv)
 BENCH_BACKEND(ours)
 
 #undef BENCH_BACKEND
+
+// One chain watcher's context and work, the same for every backend: its
+// callback gets this from its own context (never from the loop), reads the
+// byte from its end and passes it to the next pair. True when the chain has
+// carried `target` events.
+struct ChainLink {
+  int fd = -1;
+  int next_wr = -1;
+  uint64_t* events = nullptr;
+  uint64_t target = 0;
+};
+inline bool chain_step(const ChainLink& l) {
+  char b;
+  if (read(l.fd, &b, 1) != 1) return false;
+  const ssize_t w = write(l.next_wr, &b, 1);
+  (void)w;
+  return ++*l.events >= l.target;
+}
+// n links over the pairs: link i reads fd[i] and writes the peer of i + 1.
+std::vector<ChainLink> chain_links(const std::vector<int>& fd, const std::vector<int>& peer,
+                                   uint64_t* events, uint64_t target);
+
+// Timer deadlines, the same for every backend: start, stop and restart use
+// random delays in [1 s, 2 s); fire uses random, distinct delays in
+// [2 ms, 102 ms) (libuv rounds them to its millisecond), then waits
+// kFireWaitNs so that all are due, and measures the loop iterations that
+// fire them. Nanoseconds, from the same seed.
+std::vector<uint64_t> delays_ns(int t, uint64_t lo, uint64_t hi);
+constexpr uint64_t kFireLoNs = 2000000, kFireHiNs = 102000000, kFireWaitNs = 105000000;
+constexpr uint64_t kSecLoNs = 1000000000, kSecHiNs = 2000000000;
 
 // Around the measured part of a phase.
 void measure_begin();

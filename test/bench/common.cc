@@ -35,6 +35,21 @@ void pairs(int n, std::vector<int>* fd, std::vector<int>* peer) {
   }
 }
 
+std::vector<ChainLink> chain_links(const std::vector<int>& fd, const std::vector<int>& peer,
+                                   uint64_t* events, uint64_t target) {
+  const size_t n = fd.size();
+  std::vector<ChainLink> links(n);
+  for (size_t i = 0; i < n; ++i) links[i] = ChainLink{fd[i], peer[(i + 1) % n], events, target};
+  return links;
+}
+
+std::vector<uint64_t> delays_ns(int t, uint64_t lo, uint64_t hi) {
+  Rand r;
+  std::vector<uint64_t> d(static_cast<size_t>(t));
+  for (auto& v : d) v = r.in(lo, hi);
+  return d;
+}
+
 void raise_fd_limit() {
   rlimit r{};
   if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {

@@ -13,19 +13,11 @@ namespace {
 
 struct Link {
   ev_io io;
-  int wr_next;
-  uint64_t* events;
-  uint64_t target;
+  ChainLink* link;
 };
 
 void on_io(struct ev_loop* loop, ev_io* w, int) {
-  auto* l = reinterpret_cast<Link*>(w);
-  char b;
-  if (read(w->fd, &b, 1) == 1) {
-    const ssize_t r = write(l->wr_next, &b, 1);
-    (void)r;
-    if (++*l->events >= l->target) ev_break(loop, EVBREAK_ALL);
-  }
+  if (chain_step(*reinterpret_cast<Link*>(w)->link)) ev_break(loop, EVBREAK_ALL);
 }
 
 struct Timers {
@@ -80,15 +72,14 @@ Phase libev_chain(int n, int a, uint64_t events) {
   struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
   std::vector<int> rd, wr;
   pairs(n, &rd, &wr);
-  std::vector<Link> links(static_cast<size_t>(n));
   uint64_t count = 0;
+  std::vector<ChainLink> chain = chain_links(rd, wr, &count, events);
+  std::vector<Link> links(static_cast<size_t>(n));
   const uint64_t t0 = now_ns();
   for (int i = 0; i < n; ++i) {
     Link& l = links[static_cast<size_t>(i)];
     ev_io_init(&l.io, on_io, rd[static_cast<size_t>(i)], EV_READ);
-    l.wr_next = wr[static_cast<size_t>((i + 1) % n)];
-    l.events = &count;
-    l.target = events;
+    l.link = &chain[static_cast<size_t>(i)];
     ev_io_start(loop, &l.io);
   }
   ev_run(loop, EVRUN_NOWAIT);  // libev applies fd changes lazily: count them in setup
@@ -106,6 +97,52 @@ Phase libev_chain(int n, int a, uint64_t events) {
   ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(count);
   for (auto& l : links) ev_io_stop(loop, &l.io);
   for (int fd : rd) close(fd);
+  ev_loop_destroy(loop);
+  return ph;
+}
+
+Phase libev_timer_start(int t) {
+  Phase ph;
+  struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
+  Timers timers;
+  timers.t.resize(static_cast<size_t>(t));
+  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
+  measure_begin();
+  const uint64_t t1 = now_ns();
+  for (int i = 0; i < t; ++i) {
+    ev_timer& w = timers.t[static_cast<size_t>(i)];
+    ev_timer_init(&w, on_timer, static_cast<double>(d[static_cast<size_t>(i)]) / 1e9, 0.);
+    w.data = &timers;
+    ev_timer_start(loop, &w);
+  }
+  const uint64_t t2 = now_ns();
+  measure_end();
+  ph.ops = static_cast<uint64_t>(t);
+  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  for (auto& w : timers.t) ev_timer_stop(loop, &w);
+  ev_loop_destroy(loop);
+  return ph;
+}
+
+Phase libev_timer_stop(int t) {
+  Phase ph;
+  struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
+  Timers timers;
+  timers.t.resize(static_cast<size_t>(t));
+  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
+  for (int i = 0; i < t; ++i) {
+    ev_timer& w = timers.t[static_cast<size_t>(i)];
+    ev_timer_init(&w, on_timer, static_cast<double>(d[static_cast<size_t>(i)]) / 1e9, 0.);
+    w.data = &timers;
+    ev_timer_start(loop, &w);
+  }
+  measure_begin();
+  const uint64_t t1 = now_ns();
+  for (auto& w : timers.t) ev_timer_stop(loop, &w);
+  const uint64_t t2 = now_ns();
+  measure_end();
+  ph.ops = static_cast<uint64_t>(t);
+  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
   ev_loop_destroy(loop);
   return ph;
 }
@@ -139,14 +176,17 @@ Phase libev_timer_fire(int t) {
   struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
   Timers timers;
   timers.t.resize(static_cast<size_t>(t));
-  for (auto& w : timers.t) {
-    ev_timer_init(&w, on_timer, 0.002, 0.);
+  const std::vector<uint64_t> d = delays_ns(t, kFireLoNs, kFireHiNs);
+  ev_now_update(loop);
+  const uint64_t base = now_ns();
+  for (int i = 0; i < t; ++i) {
+    ev_timer& w = timers.t[static_cast<size_t>(i)];
+    ev_timer_init(&w, on_timer, static_cast<double>(d[static_cast<size_t>(i)]) / 1e9, 0.);
     w.data = &timers;
     ev_timer_start(loop, &w);
   }
-  // Wait until they are all due, then measure the one iteration that fires them.
-  const uint64_t due = now_ns() + 3000000;
-  while (now_ns() < due) {
+  // Wait until they are all due, then measure the iterations that fire them.
+  while (now_ns() < base + kFireWaitNs) {
   }
   ev_now_update(loop);
   measure_begin();

@@ -14,20 +14,11 @@ namespace {
 
 struct Link {
   uv_poll_t poll;
-  int rd;
-  int wr_next;
-  uint64_t* events;
-  uint64_t target;
+  ChainLink* link;
 };
 
 void on_poll(uv_poll_t* p, int, int) {
-  auto* l = reinterpret_cast<Link*>(p);
-  char b;
-  if (read(l->rd, &b, 1) == 1) {
-    const ssize_t r = write(l->wr_next, &b, 1);
-    (void)r;
-    if (++*l->events >= l->target) uv_stop(p->loop);
-  }
+  if (chain_step(*reinterpret_cast<Link*>(p)->link)) uv_stop(p->loop);
 }
 
 struct Timers {
@@ -91,16 +82,14 @@ Phase libuv_chain(int n, int a, uint64_t events) {
   uv_loop_init(&loop);
   std::vector<int> rd, wr;
   pairs(n, &rd, &wr);
-  std::vector<Link> links(static_cast<size_t>(n));
   uint64_t count = 0;
+  std::vector<ChainLink> chain = chain_links(rd, wr, &count, events);
+  std::vector<Link> links(static_cast<size_t>(n));
   const uint64_t t0 = now_ns();
   for (int i = 0; i < n; ++i) {
     Link& l = links[static_cast<size_t>(i)];
-    l.rd = rd[static_cast<size_t>(i)];
-    l.wr_next = wr[static_cast<size_t>((i + 1) % n)];
-    l.events = &count;
-    l.target = events;
-    uv_poll_init(&loop, &l.poll, l.rd);
+    l.link = &chain[static_cast<size_t>(i)];
+    uv_poll_init(&loop, &l.poll, rd[static_cast<size_t>(i)]);
     uv_poll_start(&l.poll, UV_READABLE, on_poll);
   }
   uv_run(&loop, UV_RUN_NOWAIT);  // libuv applies fd changes lazily: count them in setup
@@ -118,6 +107,56 @@ Phase libuv_chain(int n, int a, uint64_t events) {
   ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(count);
   close_all(&loop);
   for (int fd : rd) close(fd);
+  return ph;
+}
+
+// libuv's timers take milliseconds: the same delays, rounded.
+Phase libuv_timer_start(int t) {
+  Phase ph;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Timers timers;
+  timers.t.resize(static_cast<size_t>(t));
+  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
+  for (auto& w : timers.t) {
+    uv_timer_init(&loop, &w);  // initialisation is not starting: not measured
+    w.data = &timers;
+  }
+  measure_begin();
+  const uint64_t t1 = now_ns();
+  for (int i = 0; i < t; ++i) {
+    uv_timer_start(&timers.t[static_cast<size_t>(i)], on_timer, d[static_cast<size_t>(i)] / 1000000,
+                   0);
+  }
+  const uint64_t t2 = now_ns();
+  measure_end();
+  ph.ops = static_cast<uint64_t>(t);
+  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  close_all(&loop);
+  return ph;
+}
+
+Phase libuv_timer_stop(int t) {
+  Phase ph;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  Timers timers;
+  timers.t.resize(static_cast<size_t>(t));
+  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
+  for (int i = 0; i < t; ++i) {
+    uv_timer_t& w = timers.t[static_cast<size_t>(i)];
+    uv_timer_init(&loop, &w);
+    w.data = &timers;
+    uv_timer_start(&w, on_timer, d[static_cast<size_t>(i)] / 1000000, 0);
+  }
+  measure_begin();
+  const uint64_t t1 = now_ns();
+  for (auto& w : timers.t) uv_timer_stop(&w);
+  const uint64_t t2 = now_ns();
+  measure_end();
+  ph.ops = static_cast<uint64_t>(t);
+  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  close_all(&loop);
   return ph;
 }
 
@@ -151,13 +190,16 @@ Phase libuv_timer_fire(int t) {
   uv_loop_init(&loop);
   Timers timers;
   timers.t.resize(static_cast<size_t>(t));
-  for (auto& w : timers.t) {
+  const std::vector<uint64_t> d = delays_ns(t, kFireLoNs, kFireHiNs);
+  uv_update_time(&loop);
+  const uint64_t base = now_ns();
+  for (int i = 0; i < t; ++i) {
+    uv_timer_t& w = timers.t[static_cast<size_t>(i)];
     uv_timer_init(&loop, &w);
     w.data = &timers;
-    uv_timer_start(&w, on_timer, 2, 0);
+    uv_timer_start(&w, on_timer, d[static_cast<size_t>(i)] / 1000000, 0);
   }
-  const uint64_t due = now_ns() + 4000000;
-  while (now_ns() < due) {
+  while (now_ns() < base + kFireWaitNs) {
   }
   uv_update_time(&loop);
   measure_begin();

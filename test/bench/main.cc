@@ -63,6 +63,18 @@ Phase run_phase(const std::string& backend, const Key& k, uint64_t ops) {
     if (backend == "libuv") return bench::libuv_chain(k.n, k.a, ops);
     return bench::ours_chain(k.n, k.a, ops);
   }
+  if (k.workload == "timer_start") {
+    if (backend == "bare") return bench::bare_timer_start(k.t);
+    if (backend == "libev") return bench::libev_timer_start(k.t);
+    if (backend == "libuv") return bench::libuv_timer_start(k.t);
+    return bench::ours_timer_start(k.t);
+  }
+  if (k.workload == "timer_stop") {
+    if (backend == "bare") return bench::bare_timer_stop(k.t);
+    if (backend == "libev") return bench::libev_timer_stop(k.t);
+    if (backend == "libuv") return bench::libuv_timer_stop(k.t);
+    return bench::ours_timer_stop(k.t);
+  }
   if (k.workload == "timer_restart") {
     if (backend == "bare") return bench::bare_timer_restart(k.t, ops);
     if (backend == "libev") return bench::libev_timer_restart(k.t, ops);
@@ -161,7 +173,9 @@ int main(int argc, char** argv) {
   for (int n : {100, 1000, 10000}) {
     for (int a : {1, 100}) keys.push_back(Key{"chain", n, a, 0});
   }
-  for (int t : {1000, 10000, 100000}) keys.push_back(Key{"timer_restart", 0, 0, t});
+  for (const char* w : {"timer_start", "timer_stop", "timer_restart"}) {
+    for (int t : {1000, 10000, 100000}) keys.push_back(Key{w, 0, 0, t});
+  }
   for (int t : {1000, 10000, 100000}) keys.push_back(Key{"timer_fire", 0, 0, t});
   std::map<std::pair<Key, std::string>, Samples> res;
   for (int r = 0; r < reps; ++r) {

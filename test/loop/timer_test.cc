@@ -469,3 +469,19 @@ TEST(Timer, a_timer_wake_up_is_two_system_calls) {
   CHECK_EQUAL(0, loop->run_once(0));  // disarmed: nothing left readable
   CHECK_EQUAL(0, loop->run_once(0));
 }
+
+// Issue #15: timer_after outside callbacks reads the clock once (it read it
+// a second time in timer_start for a value it did not use), and starting
+// with a given deadline reads it not at all.
+TEST(Timer, starting_a_timer_reads_the_clock_only_when_it_needs_it) {
+  TimerHandle a, b;
+  Fired f;
+  k->reset_calls();
+  CHECK_EQUAL(0, loop->timer_after(kSec, on_timer, &f, &a));
+  CHECK_EQUAL(1u, k->calls(fake::Call::kClockGettime));
+  evl::TimerSpec at;
+  at.deadline_ns = k->monotonic_ns() + 2 * kSec;
+  k->reset_calls();
+  CHECK_EQUAL(0, loop->timer_start(at, on_timer, &f, &b));
+  CHECK_EQUAL(0u, k->calls(fake::Call::kClockGettime));
+}
