@@ -105,6 +105,11 @@ struct Heap {
   }
 };
 
+// Timer i at base + d[i].
+void push_all(Heap* h, const std::vector<uint64_t>& d, uint64_t base) {
+  for (size_t i = 0; i < d.size(); ++i) h->push(static_cast<uint32_t>(i), base + d[i]);
+}
+
 }  // namespace
 
 Phase bare_chain(int n, int a, uint64_t events) {
@@ -144,8 +149,7 @@ Phase bare_chain(int n, int a, uint64_t events) {
   }
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = count;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(count);
+  per_op(&ph, t1, t2, count);
   for (int fd : rd) close(fd);
   close(ep);
   return ph;
@@ -161,11 +165,10 @@ Phase bare_timer_start(int t) {
   measure_begin();
   const uint64_t t1 = now_ns();
   const uint64_t base = now_ns();
-  for (int i = 0; i < t; ++i) h.push(static_cast<uint32_t>(i), base + d[static_cast<size_t>(i)]);
+  push_all(&h, d, base);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   return ph;
 }
 
@@ -175,14 +178,13 @@ Phase bare_timer_stop(int t) {
   h.init(static_cast<size_t>(t));
   const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
   const uint64_t base = now_ns();
-  for (int i = 0; i < t; ++i) h.push(static_cast<uint32_t>(i), base + d[static_cast<size_t>(i)]);
+  push_all(&h, d, base);
   measure_begin();
   const uint64_t t1 = now_ns();
   for (int i = 0; i < t; ++i) h.remove(static_cast<uint32_t>(i));
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   return ph;
 }
 
@@ -215,8 +217,7 @@ Phase bare_timer_restart(int t, uint64_t restarts) {
   set_timerfd(tfd, h.at[h.heap[0]]);  // one re-arm for the batch, as a loop would
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = restarts;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(restarts);
+  per_op(&ph, t1, t2, restarts);
   close(ep);
   close(tfd);
   return ph;
@@ -228,7 +229,7 @@ Phase bare_timer_fire(int t) {
   h.init(static_cast<size_t>(t));
   const std::vector<uint64_t> d = delays_ns(t, kFireLoNs, kFireHiNs);
   const uint64_t base = now_ns();
-  for (int i = 0; i < t; ++i) h.push(static_cast<uint32_t>(i), base + d[static_cast<size_t>(i)]);
+  push_all(&h, d, base);
   const int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   epoll_event ev{};
@@ -255,8 +256,7 @@ Phase bare_timer_fire(int t) {
   }
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = fired.n;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(fired.n);
+  per_op(&ph, t1, t2, fired.n);
   close(ep);
   close(tfd);
   return ph;

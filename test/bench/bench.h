@@ -74,6 +74,12 @@ std::vector<uint64_t> delays_ns(int t, uint64_t lo, uint64_t hi);
 constexpr uint64_t kFireLoNs = 2000000, kFireHiNs = 102000000, kFireWaitNs = 105000000;
 constexpr uint64_t kSecLoNs = 1000000000, kSecHiNs = 2000000000;
 
+// ops and ns_per_op of a measured part that ran from t1 to t2.
+inline void per_op(Phase* ph, uint64_t t1, uint64_t t2, uint64_t ops) {
+  ph->ops = ops;
+  ph->ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(ops);
+}
+
 // Around the measured part of a phase.
 void measure_begin();
 void measure_end();

@@ -65,6 +65,16 @@ void on_tick(struct ev_loop* loop, ev_timer* w, int) {
   if (a->n >= a->ticks) ev_break(loop, EVBREAK_ALL);
 }
 
+// Starts timers.t[i] (sized by the caller) d[i] after libev's now.
+void start_all(struct ev_loop* loop, Timers* timers, const std::vector<uint64_t>& d) {
+  for (size_t i = 0; i < d.size(); ++i) {
+    ev_timer& w = timers->t[i];
+    ev_timer_init(&w, on_timer, static_cast<double>(d[i]) / 1e9, 0.);
+    w.data = timers;
+    ev_timer_start(loop, &w);
+  }
+}
+
 }  // namespace
 
 Phase libev_chain(int n, int a, uint64_t events) {
@@ -93,8 +103,7 @@ Phase libev_chain(int n, int a, uint64_t events) {
   ev_run(loop, 0);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = count;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(count);
+  per_op(&ph, t1, t2, count);
   for (auto& l : links) ev_io_stop(loop, &l.io);
   for (int fd : rd) close(fd);
   ev_loop_destroy(loop);
@@ -105,20 +114,14 @@ Phase libev_timer_start(int t) {
   Phase ph;
   struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
   Timers timers;
-  timers.t.resize(static_cast<size_t>(t));
   const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
+  timers.t.resize(d.size());
   measure_begin();
   const uint64_t t1 = now_ns();
-  for (int i = 0; i < t; ++i) {
-    ev_timer& w = timers.t[static_cast<size_t>(i)];
-    ev_timer_init(&w, on_timer, static_cast<double>(d[static_cast<size_t>(i)]) / 1e9, 0.);
-    w.data = &timers;
-    ev_timer_start(loop, &w);
-  }
+  start_all(loop, &timers, d);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   for (auto& w : timers.t) ev_timer_stop(loop, &w);
   ev_loop_destroy(loop);
   return ph;
@@ -129,20 +132,13 @@ Phase libev_timer_stop(int t) {
   struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
   Timers timers;
   timers.t.resize(static_cast<size_t>(t));
-  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
-  for (int i = 0; i < t; ++i) {
-    ev_timer& w = timers.t[static_cast<size_t>(i)];
-    ev_timer_init(&w, on_timer, static_cast<double>(d[static_cast<size_t>(i)]) / 1e9, 0.);
-    w.data = &timers;
-    ev_timer_start(loop, &w);
-  }
+  start_all(loop, &timers, delays_ns(t, kSecLoNs, kSecHiNs));
   measure_begin();
   const uint64_t t1 = now_ns();
   for (auto& w : timers.t) ev_timer_stop(loop, &w);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   ev_loop_destroy(loop);
   return ph;
 }
@@ -164,8 +160,7 @@ Phase libev_timer_restart(int t, uint64_t restarts) {
   trigger.data = &rs;
   ev_timer_start(loop, &trigger);
   ev_run(loop, 0);
-  ph.ops = restarts;
-  ph.ns_per_op = static_cast<double>(rs.t2 - rs.t1) / static_cast<double>(restarts);
+  per_op(&ph, rs.t1, rs.t2, restarts);
   for (auto& w : timers.t) ev_timer_stop(loop, &w);
   ev_loop_destroy(loop);
   return ph;
@@ -176,15 +171,9 @@ Phase libev_timer_fire(int t) {
   struct ev_loop* loop = ev_loop_new(EVBACKEND_EPOLL);
   Timers timers;
   timers.t.resize(static_cast<size_t>(t));
-  const std::vector<uint64_t> d = delays_ns(t, kFireLoNs, kFireHiNs);
   ev_now_update(loop);
   const uint64_t base = now_ns();
-  for (int i = 0; i < t; ++i) {
-    ev_timer& w = timers.t[static_cast<size_t>(i)];
-    ev_timer_init(&w, on_timer, static_cast<double>(d[static_cast<size_t>(i)]) / 1e9, 0.);
-    w.data = &timers;
-    ev_timer_start(loop, &w);
-  }
+  start_all(loop, &timers, delays_ns(t, kFireLoNs, kFireHiNs));
   // Wait until they are all due, then measure the iterations that fire them.
   while (now_ns() < base + kFireWaitNs) {
   }
@@ -194,8 +183,7 @@ Phase libev_timer_fire(int t) {
   while (timers.fired < static_cast<uint64_t>(t)) ev_run(loop, EVRUN_ONCE);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = timers.fired;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(timers.fired);
+  per_op(&ph, t1, t2, timers.fired);
   ev_loop_destroy(loop);
   return ph;
 }

@@ -74,6 +74,19 @@ void close_all(uv_loop_t* loop) {
   uv_loop_close(loop);
 }
 
+// Starts timers.t[i] (initialised, sized by the caller) d[i] rounded to ms.
+void start_all(Timers* timers, const std::vector<uint64_t>& d) {
+  for (size_t i = 0; i < d.size(); ++i) uv_timer_start(&timers->t[i], on_timer, d[i] / 1000000, 0);
+}
+
+void init_all(uv_loop_t* loop, Timers* timers, int t) {
+  timers->t.resize(static_cast<size_t>(t));
+  for (auto& w : timers->t) {
+    uv_timer_init(loop, &w);
+    w.data = timers;
+  }
+}
+
 }  // namespace
 
 Phase libuv_chain(int n, int a, uint64_t events) {
@@ -103,8 +116,7 @@ Phase libuv_chain(int n, int a, uint64_t events) {
   uv_run(&loop, UV_RUN_DEFAULT);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = count;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(count);
+  per_op(&ph, t1, t2, count);
   close_all(&loop);
   for (int fd : rd) close(fd);
   return ph;
@@ -116,22 +128,14 @@ Phase libuv_timer_start(int t) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   Timers timers;
-  timers.t.resize(static_cast<size_t>(t));
+  init_all(&loop, &timers, t);  // initialisation is not starting: not measured
   const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
-  for (auto& w : timers.t) {
-    uv_timer_init(&loop, &w);  // initialisation is not starting: not measured
-    w.data = &timers;
-  }
   measure_begin();
   const uint64_t t1 = now_ns();
-  for (int i = 0; i < t; ++i) {
-    uv_timer_start(&timers.t[static_cast<size_t>(i)], on_timer, d[static_cast<size_t>(i)] / 1000000,
-                   0);
-  }
+  start_all(&timers, d);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   close_all(&loop);
   return ph;
 }
@@ -141,21 +145,14 @@ Phase libuv_timer_stop(int t) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   Timers timers;
-  timers.t.resize(static_cast<size_t>(t));
-  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
-  for (int i = 0; i < t; ++i) {
-    uv_timer_t& w = timers.t[static_cast<size_t>(i)];
-    uv_timer_init(&loop, &w);
-    w.data = &timers;
-    uv_timer_start(&w, on_timer, d[static_cast<size_t>(i)] / 1000000, 0);
-  }
+  init_all(&loop, &timers, t);
+  start_all(&timers, delays_ns(t, kSecLoNs, kSecHiNs));
   measure_begin();
   const uint64_t t1 = now_ns();
   for (auto& w : timers.t) uv_timer_stop(&w);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   close_all(&loop);
   return ph;
 }
@@ -178,8 +175,7 @@ Phase libuv_timer_restart(int t, uint64_t restarts) {
   trigger.data = &rs;
   uv_timer_start(&trigger, do_restarts, 0, 0);
   uv_run(&loop, UV_RUN_DEFAULT);
-  ph.ops = restarts;
-  ph.ns_per_op = static_cast<double>(rs.t2 - rs.t1) / static_cast<double>(restarts);
+  per_op(&ph, rs.t1, rs.t2, restarts);
   close_all(&loop);
   return ph;
 }
@@ -189,16 +185,10 @@ Phase libuv_timer_fire(int t) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   Timers timers;
-  timers.t.resize(static_cast<size_t>(t));
-  const std::vector<uint64_t> d = delays_ns(t, kFireLoNs, kFireHiNs);
+  init_all(&loop, &timers, t);
   uv_update_time(&loop);
   const uint64_t base = now_ns();
-  for (int i = 0; i < t; ++i) {
-    uv_timer_t& w = timers.t[static_cast<size_t>(i)];
-    uv_timer_init(&loop, &w);
-    w.data = &timers;
-    uv_timer_start(&w, on_timer, d[static_cast<size_t>(i)] / 1000000, 0);
-  }
+  start_all(&timers, delays_ns(t, kFireLoNs, kFireHiNs));
   while (now_ns() < base + kFireWaitNs) {
   }
   uv_update_time(&loop);
@@ -207,8 +197,7 @@ Phase libuv_timer_fire(int t) {
   while (timers.fired < static_cast<uint64_t>(t)) uv_run(&loop, UV_RUN_ONCE);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = timers.fired;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(timers.fired);
+  per_op(&ph, t1, t2, timers.fired);
   close_all(&loop);
   return ph;
 }

@@ -70,6 +70,15 @@ void on_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx) {
   }
 }
 
+// Starts timers.h[i] (sized by the caller) at base + d[i].
+void start_all(evl::Loop& loop, Timers* timers, const std::vector<uint64_t>& d, int64_t base) {
+  evl::TimerSpec spec;
+  for (size_t i = 0; i < d.size(); ++i) {
+    spec.deadline_ns = base + static_cast<int64_t>(d[i]);
+    (void)loop.timer_start(spec, on_timer, timers, &timers->h[i]);
+  }
+}
+
 }  // namespace
 
 Phase ours_chain(int n, int a, uint64_t events) {
@@ -101,8 +110,7 @@ Phase ours_chain(int n, int a, uint64_t events) {
   const uint64_t t2 = now_ns();
   measure_end();
   const hal::SyscallCounts& after = hal::syscall_counts();
-  ph.ops = count;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(count);
+  per_op(&ph, t1, t2, count);
   const double ops = static_cast<double>(count);
   // The loop's own system calls (the callbacks' read and write are not
   // counted: they do not go through the seam).
@@ -126,16 +134,10 @@ Phase ours_timer_start(int t) {
   const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
   measure_begin();
   const uint64_t t1 = now_ns();
-  const int64_t base = loop.now(evl::Clock::kMonotonic);
-  evl::TimerSpec spec;
-  for (int i = 0; i < t; ++i) {
-    spec.deadline_ns = base + static_cast<int64_t>(d[static_cast<size_t>(i)]);
-    (void)loop.timer_start(spec, on_timer, &timers, &timers.h[static_cast<size_t>(i)]);
-  }
+  start_all(loop, &timers, d, loop.now(evl::Clock::kMonotonic));
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   loop.close();
   return ph;
 }
@@ -146,20 +148,13 @@ Phase ours_timer_stop(int t) {
   (void)loop.init();
   Timers timers;
   timers.h.resize(static_cast<size_t>(t));
-  const std::vector<uint64_t> d = delays_ns(t, kSecLoNs, kSecHiNs);
-  const int64_t base = loop.now(evl::Clock::kMonotonic);
-  evl::TimerSpec spec;
-  for (int i = 0; i < t; ++i) {
-    spec.deadline_ns = base + static_cast<int64_t>(d[static_cast<size_t>(i)]);
-    (void)loop.timer_start(spec, on_timer, &timers, &timers.h[static_cast<size_t>(i)]);
-  }
+  start_all(loop, &timers, delays_ns(t, kSecLoNs, kSecHiNs), loop.now(evl::Clock::kMonotonic));
   measure_begin();
   const uint64_t t1 = now_ns();
   for (const evl::TimerHandle h : timers.h) (void)loop.timer_stop(h);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = static_cast<uint64_t>(t);
-  ph.ns_per_op = static_cast<double>(t2 - t1) / t;
+  per_op(&ph, t1, t2, static_cast<uint64_t>(t));
   loop.close();
   return ph;
 }
@@ -181,8 +176,7 @@ Phase ours_timer_restart(int t, uint64_t restarts) {
   const hal::SyscallCounts before = hal::syscall_counts();
   (void)loop.run();
   const hal::SyscallCounts& after = hal::syscall_counts();
-  ph.ops = restarts;
-  ph.ns_per_op = static_cast<double>(rs.t2 - rs.t1) / static_cast<double>(restarts);
+  per_op(&ph, rs.t1, rs.t2, restarts);
   ph.timerfd_arms_per_op = static_cast<double>(after.timerfd_settime - before.timerfd_settime) /
                            static_cast<double>(restarts);
   loop.close();
@@ -195,13 +189,8 @@ Phase ours_timer_fire(int t) {
   (void)loop.init();
   Timers timers;
   timers.h.resize(static_cast<size_t>(t));
-  const std::vector<uint64_t> d = delays_ns(t, kFireLoNs, kFireHiNs);
   const int64_t base = loop.now(evl::Clock::kMonotonic);
-  evl::TimerSpec spec;
-  for (int i = 0; i < t; ++i) {
-    spec.deadline_ns = base + static_cast<int64_t>(d[static_cast<size_t>(i)]);
-    (void)loop.timer_start(spec, on_timer, &timers, &timers.h[static_cast<size_t>(i)]);
-  }
+  start_all(loop, &timers, delays_ns(t, kFireLoNs, kFireHiNs), base);
   while (now_ns() < static_cast<uint64_t>(base) + kFireWaitNs) {
   }
   measure_begin();
@@ -209,8 +198,7 @@ Phase ours_timer_fire(int t) {
   while (timers.fired < static_cast<uint64_t>(t)) (void)loop.run_once(-1);
   const uint64_t t2 = now_ns();
   measure_end();
-  ph.ops = timers.fired;
-  ph.ns_per_op = static_cast<double>(t2 - t1) / static_cast<double>(timers.fired);
+  per_op(&ph, t1, t2, timers.fired);
   loop.close();
   return ph;
 }
