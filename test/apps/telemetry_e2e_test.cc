@@ -191,6 +191,47 @@ telemetry::Config config(const char* collector) {
   return cfg;
 }
 
+// A sensor on /dev/ttyS1 and a collector, on one fake kernel and loop; the
+// sensor reports every second (through on_sensor, or a wrapper of it).
+struct Rig {
+  fake::Kernel k;
+  fake::SerialDevice& dev;
+  std::unique_ptr<TestLoop> loop;
+  Collector col;
+  sim::SimConfig sc;
+  sim::SentenceSource source{sc};
+  Sensor sensor;
+  evl::TimerHandle sensor_timer, end;
+  app::Log log{"telemetry"};
+  std::unique_ptr<telemetry::App> app;
+
+  Rig(const char* at, bool tcp, evl::TimerFn tick = on_sensor, void* tick_ctx = nullptr)
+      : dev(k.add_serial("/dev/ttyS1")), loop(new TestLoop()), sensor{&k, &dev, &source} {
+    CHECK_EQUAL(0, loop->init());
+    col.loop = loop.get();
+    col.tcp = tcp;
+    CHECK_EQUAL(0, hal::parse_address(at, &col.at));
+    collector_up(&col);
+    evl::TimerSpec every_second;
+    every_second.period_ns = kSec;
+    CHECK_EQUAL(0, loop->timer_start(every_second, tick, tick_ctx != nullptr ? tick_ctx : &sensor,
+                                     &sensor_timer));
+  }
+  void start(const telemetry::Config& cfg) {
+    app.reset(new telemetry::App(cfg, &log));
+    char err[256] = {};
+    CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+  }
+  // Runs for `seconds` of virtual time, stops the app, and reads what the
+  // collector holds after its last batch.
+  void run_for(int64_t seconds) {
+    CHECK_EQUAL(0, loop->timer_after(seconds * kSec, on_end, nullptr, &end));
+    CHECK_EQUAL(0, loop->run());
+    app->stop();
+    if (col.io) on_collector(*loop, col.io, evl::kIn, &col);
+  }
+};
+
 }  // namespace
 
 TEST_GROUP(TelemetryE2e){};
@@ -260,36 +301,15 @@ TEST(TelemetryE2e, a_day_of_records_through_outages_garbage_and_a_clock_step) {
 }
 
 TEST(TelemetryE2e, a_stalled_tcp_collector_fills_the_buffer_and_drops_are_counted) {
-  fake::Kernel k;
-  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  Collector col;
-  col.loop = loop.get();
-  col.tcp = true;
-  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9200", &col.at));
-  collector_up(&col);
-  sim::SimConfig sc;
-  sim::SentenceSource source(sc);
-  Sensor sensor{&k, &dev, &source};
-  evl::TimerSpec every_second;
-  every_second.period_ns = kSec;
-  evl::TimerHandle sensor_timer;
-  CHECK_EQUAL(0, loop->timer_start(every_second, on_sensor, &sensor, &sensor_timer));
-  app::Log log("telemetry");
-  std::unique_ptr<telemetry::App> app(new telemetry::App(config("tcp://127.0.0.1:9200"), &log));
-  char err[256] = {};
-  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
-  struct Stall {
-    Collector* c;
-  } stall{&col};
-  evl::TimerHandle s1, s2, end;
+  Rig r("127.0.0.1:9200", true);
+  r.start(config("tcp://127.0.0.1:9200"));
+  evl::TimerHandle s1, s2;
   // The collector hangs from 10 min to 3 h: it reads nothing and accepts
   // nothing (its watchers stop, its sockets stay open), then catches up.
-  CHECK_EQUAL(0, loop->timer_after(
+  CHECK_EQUAL(0, r.loop->timer_after(
                      600 * kSec,
                      [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
-                       Collector* c = static_cast<Stall*>(ctx)->c;
+                       auto* c = static_cast<Collector*>(ctx);
                        c->stalled_fd = lp.io_fd(c->io);
                        c->listen_fd = lp.io_fd(c->listener);
                        CHECK_EQUAL(0, lp.io_stop(c->io));
@@ -297,29 +317,26 @@ TEST(TelemetryE2e, a_stalled_tcp_collector_fills_the_buffer_and_drops_are_counte
                        c->io = evl::IoHandle{};
                        c->listener = evl::IoHandle{};
                      },
-                     &stall, &s1));
-  CHECK_EQUAL(0, loop->timer_after(
+                     &r.col, &s1));
+  CHECK_EQUAL(0, r.loop->timer_after(
                      3 * 3600 * kSec,
                      [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
-                       Collector* c = static_cast<Stall*>(ctx)->c;
+                       auto* c = static_cast<Collector*>(ctx);
                        drain(c, c->stalled_fd);
                        CHECK_EQUAL(0, hal::close(c->stalled_fd));
                        CHECK_EQUAL(0,
                                    lp.io_start(c->listen_fd, evl::kIn, on_accept, c, &c->listener));
                      },
-                     &stall, &s2));
-  CHECK_EQUAL(0, loop->timer_after(4 * 3600 * kSec, on_end, nullptr, &end));
-  CHECK_EQUAL(0, loop->run());
-  app->stop();
-  if (col.io) on_collector(*loop, col.io, evl::kIn, &col);
-  const telemetry::Store& st = app->store();
+                     &r.col, &s2));
+  r.run_for(4 * 3600);
+  const telemetry::Store& st = r.app->store();
   CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
   CHECK(st.dropped() > 1000);  // hours of stall: far more than 1024 records
   // Whatever was delivered arrived (at least once: TCP batches may repeat).
-  CHECK(col.records >= st.delivered());
+  CHECK(r.col.records >= st.delivered());
   // A peer that stops reading is an outage: seen as a stall, then retried.
-  CHECK(app->link().stats().stalls >= 1);
-  CHECK(app->link().stats().failures >= app->link().stats().stalls);
+  CHECK(r.app->link().stats().stalls >= 1);
+  CHECK(r.app->link().stats().failures >= r.app->link().stats().stalls);
 }
 
 // The field fault: closing the pty under a running telemetry (an unplugged
@@ -389,45 +406,26 @@ TEST(TelemetryE2e, an_unplugged_serial_adapter_is_closed_and_reopened_when_it_re
 // and InfluxDB, which keeps one point per series and time, kept only the
 // last of them while telemetry counted all as delivered.
 TEST(TelemetryE2e, sentences_read_together_get_distinct_stamps) {
-  fake::Kernel k;
-  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  Collector col;
-  col.loop = loop.get();
-  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9300", &col.at));
-  collector_up(&col);
-  sim::SimConfig sc;
-  sim::SentenceSource source(sc);
-  Sensor sensor{&k, &dev, &source};
-  struct Busy {
-    Sensor* s;
-  } busy{&sensor};
-  evl::TimerSpec every_second;
-  every_second.period_ns = kSec;
-  evl::TimerHandle sensor_timer, end;
   // Each report is emitted, then the loop is busy for 500 ms: the whole
   // report (three sentences) is waiting when the line is read.
-  CHECK_EQUAL(0, loop->timer_start(
-                     every_second,
-                     [](evl::Loop& lp, evl::TimerHandle h, uint32_t n, void* ctx) {
-                       Sensor* s = static_cast<Busy*>(ctx)->s;
-                       on_sensor(lp, h, n, s);
-                       s->k->advance(500 * kMs);
-                     },
-                     &busy, &sensor_timer));
+  struct Busy {
+    Sensor* s = nullptr;
+  } busy;
+  Rig r(
+      "127.0.0.1:9300", false,
+      [](evl::Loop& lp, evl::TimerHandle h, uint32_t n, void* ctx) {
+        Sensor* s = static_cast<Busy*>(ctx)->s;
+        on_sensor(lp, h, n, s);
+        s->k->advance(500 * kMs);
+      },
+      &busy);
+  busy.s = &r.sensor;
   telemetry::Config cfg = config("udp://127.0.0.1:9300");
   cfg.batch_delay_ms = 100;
-  app::Log log("telemetry");
-  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
-  char err[256] = {};
-  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
-  CHECK_EQUAL(0, loop->timer_after(60 * kSec, on_end, nullptr, &end));
-  CHECK_EQUAL(0, loop->run());
-  app->stop();
-  if (col.io) on_collector(*loop, col.io, evl::kIn, &col);
-  CHECK(col.records >= 150);  // three a second
-  CHECK_EQUAL(0u, col.same_stamp);
+  r.start(cfg);
+  r.run_for(60);
+  CHECK(r.col.records >= 150);  // three a second
+  CHECK_EQUAL(0u, r.col.same_stamp);
 }
 
 // Found by the netfaults stage (204 of 2182 records counted delivered never
@@ -436,32 +434,15 @@ TEST(TelemetryE2e, sentences_read_together_get_distinct_stamps) {
 // stops reading, then its connection is reset with those bytes unread:
 // they must be sent again, and delivered counts only what arrived.
 TEST(TelemetryE2e, a_reset_with_written_but_unacknowledged_batches_sends_them_again) {
-  fake::Kernel k;
-  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  Collector col;
-  col.loop = loop.get();
-  col.tcp = true;
-  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9400", &col.at));
-  collector_up(&col);
-  sim::SimConfig sc;
-  sim::SentenceSource source(sc);
-  Sensor sensor{&k, &dev, &source};
-  evl::TimerSpec every_second;
-  every_second.period_ns = kSec;
-  evl::TimerHandle sensor_timer, hang, reset, end;
-  CHECK_EQUAL(0, loop->timer_start(every_second, on_sensor, &sensor, &sensor_timer));
-  app::Log log("telemetry");
-  std::unique_ptr<telemetry::App> app(new telemetry::App(config("tcp://127.0.0.1:9400"), &log));
-  char err[256] = {};
-  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+  Rig r("127.0.0.1:9400", true);
+  r.start(config("tcp://127.0.0.1:9400"));
   struct Hang {
     Collector* c;
     fake::Kernel* k;
     int fd;
-  } h{&col, &k, -1};
-  CHECK_EQUAL(0, loop->timer_after(
+  } h{&r.col, &r.k, -1};
+  evl::TimerHandle hang, reset;
+  CHECK_EQUAL(0, r.loop->timer_after(
                      60 * kSec,
                      [](evl::Loop& lp, evl::TimerHandle, uint32_t, void* ctx) {
                        auto* x = static_cast<Hang*>(ctx);
@@ -470,7 +451,7 @@ TEST(TelemetryE2e, a_reset_with_written_but_unacknowledged_batches_sends_them_ag
                        x->c->io = evl::IoHandle{};
                      },
                      &h, &hang));
-  CHECK_EQUAL(0, loop->timer_after(
+  CHECK_EQUAL(0, r.loop->timer_after(
                      64 * kSec,
                      [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
                        auto* x = static_cast<Hang*>(ctx);
@@ -479,14 +460,11 @@ TEST(TelemetryE2e, a_reset_with_written_but_unacknowledged_batches_sends_them_ag
                        x->c->partial.clear();
                      },
                      &h, &reset));
-  CHECK_EQUAL(0, loop->timer_after(300 * kSec, on_end, nullptr, &end));
-  CHECK_EQUAL(0, loop->run());
-  app->stop();
-  if (col.io) on_collector(*loop, col.io, evl::kIn, &col);
-  const telemetry::Store& st = app->store();
+  r.run_for(300);
+  const telemetry::Store& st = r.app->store();
   CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
   CHECK_EQUAL(0u, st.dropped());
   CHECK(st.delivered() > 800);
-  CHECK(col.records >= st.delivered());  // every record counted delivered arrived
-  CHECK(app->link().stats().failures >= 1);
+  CHECK(r.col.records >= st.delivered());  // every record counted delivered arrived
+  CHECK(r.app->link().stats().failures >= 1);
 }
