@@ -61,8 +61,9 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
   if (spec.deadline_ns == 0 && spec.period_ns == 0) return -EINVAL;
   if (spec.overrun != Overrun::kSkip && spec.overrun != Overrun::kCatchUp) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
-  const int r = timer_fd_for(spec.clock);
-  if (r < 0) return r;
+  if (timer_fd_[static_cast<int>(spec.clock)] < 0) {  // the first timer on this clock
+    if (const int r = timer_fd_for(spec.clock); r < 0) return r;
+  }
   // The clock is read only when the deadline is not given (#15: timer_after
   // read it twice outside callbacks).
   int64_t deadline = spec.deadline_ns;
