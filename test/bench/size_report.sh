@@ -6,12 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-TARGETS=(//loop //test/bench:sizes //apps/heartbeat //apps/telemetry)
+TARGETS=(//loop //test/bench:sizes //test/bench:io_timers_only //apps/heartbeat //apps/telemetry)
 declare -A PREFIX=([x86_64]="" [armv7]="arm-linux-gnueabihf-" [aarch64]="aarch64-linux-gnu-")
 declare -A FLAGS=([x86_64]="" [armv7]="--config=armv7" [aarch64]="--config=aarch64")
 
 printf '| arch | part | .text | .data | .bss |\n|---|---|---|---|---|\n'
-declare -A SLOTS
+declare -A SLOTS KIND
 for arch in x86_64 armv7 aarch64; do
   # shellcheck disable=SC2086
   bazel build -c opt ${FLAGS[$arch]} --config=size --platform_suffix="-size-$arch" \
@@ -25,8 +25,26 @@ for arch in x86_64 armv7 aarch64; do
     read -r t d b _ < <("$size" "$out/apps/$app/$app" | tail -n1)
     printf '| %s | %s (whole binary) | %s | %s | %s |\n' "$arch" "$app" "$t" "$d" "$b"
   done
+  # What a program with only io watchers and timers keeps of the loop:
+  # every evl:: function in the linked binary (sections collected).
+  keep=0
+  while read -r _ sz type name; do
+    case "$type" in t | T | w | W) ;; *) continue ;; esac
+    case "$name" in evl::*) keep=$((keep + 16#$sz)) ;; esac
+  done < <("${PREFIX[$arch]}nm" -C -S --size-sort "$out/test/bench/io_timers_only")
+  printf '| %s | loop code kept by an io+timers program | %s | | |\n' "$arch" "$keep"
+  KIND[$arch]="$("$size" "$out/loop/libloop.a" | awk 'NR > 1 {print $6, $1}')"
   SLOTS[$arch]="$("$nm" -S --size-sort "$out/test/bench/_objs/sizes/sizes.o" 2>/dev/null \
     || "$nm" -S "$out"/test/bench/_objs/sizes/*.o)"
+done
+
+printf '\n| .text per part of the loop (-Os) | x86_64 | armv7 | aarch64 |\n|---|---|---|---|\n'
+for obj in $(printf '%s\n' "${KIND[armv7]}" | awk '{print $1}'); do
+  row="| ${obj%%.*} |"
+  for arch in x86_64 armv7 aarch64; do
+    row="$row $(printf '%s\n' "${KIND[$arch]}" | awk -v o="$obj" '$1 == o {print $2}') |"
+  done
+  printf '%s\n' "$row"
 done
 
 printf '\n| sizeof | x86_64 | armv7 | aarch64 |\n|---|---|---|---|\n'
