@@ -110,9 +110,7 @@ const LoopHealth& Loop::health() {
 // One clock read per callback: each callback is timed from the previous
 // mark (the end of the last callback, or the return of epoll_wait), so loop
 // overhead between callbacks is charged to the next one.
-void Loop::timed_end() {
-  ++health_.callbacks;
-  if (!time_callbacks_) return;
+void Loop::time_callback() {
   const int64_t t = now_ns(hal::kClockMonotonic);
   const int64_t d = t - mark_ns_;
   if (d > health_.callback_ns_max) health_.callback_ns_max = d;

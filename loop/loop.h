@@ -354,7 +354,12 @@ class Loop {
   void expire_timers(Clock clock);
   void on_clock_step();
   int64_t realtime_offset() const;
-  void timed_end();
+  // After each callback: counted, and timed when callback timing is on.
+  void timed_end() {
+    ++health_.callbacks;
+    if (time_callbacks_) time_callback();
+  }
+  void time_callback();
   int64_t timer_base_ns();
   void begin_dispatch();
 
