@@ -396,9 +396,10 @@ void Link::drop(int err) {
 long Link::unacknowledged() const {
   if (!up()) return -ENOTCONN;
   if (!stream()) return 0;
+  // A kernel that cannot tell counts as nothing pending, as for the stall
+  // check: what was written then counts as taken.
   const long in_kernel = hal::stream_unacked(fd_);
-  if (in_kernel < 0) return in_kernel;
-  return in_kernel + static_cast<long>(out_.size());
+  return (in_kernel > 0 ? in_kernel : 0) + static_cast<long>(out_.size());
 }
 
 void Link::flush() {

@@ -144,8 +144,8 @@ class Link {
   int64_t delivered_ns() const { return delivered_ns_; }
   // Bytes given to send() that the peer has not acknowledged yet: the
   // out-ring plus what the kernel holds unacknowledged (SIOCOUTQ, asked
-  // now). 0 for datagrams. -errno if the kernel cannot tell, -ENOTCONN
-  // unless up().
+  // now; a kernel that cannot tell holds nothing). 0 for datagrams;
+  // -ENOTCONN unless up().
   [[nodiscard]] long unacknowledged() const;
   size_t out_space() const { return out_.space(); }
   size_t out_pending() const { return out_.size(); }

@@ -351,7 +351,7 @@ void App::confirm(bool later) {
     if (later) maybe_send();
     return;
   }
-  if (unacked < 0 || ack_timer_) return;  // down: closed() abandons the batch
+  if (unacked < 0 || ack_timer_) return;  // -ENOTCONN: closed() abandons the batch
   ack_poll_ms_ = ack_poll_ms_ == 0 ? 5 : std::min<int64_t>(ack_poll_ms_ * 2, 500);
   (void)loop_->timer_after(evl::ms_to_ns(ack_poll_ms_), on_ack_poll, this, &ack_timer_);
 }

@@ -474,3 +474,21 @@ TEST(Link, closed_comes_for_every_connection_end_down_once_per_outage) {
   CHECK(g_closed == f.seen.ups || g_closed == f.seen.ups - 1);  // the last may still be open
   CHECK_EQUAL(1u, f.seen.downs.size());
 }
+
+// What telemetry waits for before a TCP batch counts as delivered.
+TEST(Link, unacknowledged_counts_what_the_peer_has_not_taken) {
+  Fixture f;
+  CHECK_EQUAL(-ENOTCONN, f.link.unacknowledged());
+  f.server.mode = Peer::kStopsReading;
+  listen(&f.server);
+  f.start("tcp://127.0.0.1:7000");
+  f.run_until(State::kUp, kSec);
+  CHECK_EQUAL(0, f.link.unacknowledged());
+  CHECK_EQUAL(0, f.link.send("beat\n", 5));
+  f.run_for(100 * kMs);
+  CHECK_EQUAL(5, f.link.unacknowledged());  // written, not taken
+  // A kernel that cannot tell (SIOCOUTQ failing): nothing pending, as the
+  // stall check assumes.
+  f.k.fail_next(fake::Call::kIoctl, ENOTTY);
+  CHECK_EQUAL(0, f.link.unacknowledged());
+}
