@@ -233,31 +233,46 @@ feed_uart() {
   exec 3>&-
 }
 
-# Loopback ports for the host's collector and server (10.0.2.2 in the guest).
-UDP_PORT=$((20000 + RANDOM % 20000))
-TCP_PORT=$((UDP_PORT + 1))
+# Each board gets its own loopback ports for the host's collector and
+# server (10.0.2.2 in the guest), baked into its image.
+BASE_PORT=$((20000 + RANDOM % 20000))
+declare -A KDIR IMAGE NTESTS UPORT TPORT
 
-PASSED=0
-FAILED=0
+# Fetches the kernel and makes the image of every board first, one at a
+# time (apt-get download shares its cache).
+i=0
 for board in "${BOARDS[@]}"; do
   case "$board" in armv7 | armv7-rt | aarch64 | vexpress) ;; *) die "unknown board $board" ;; esac
-  start=$SECONDS
+  UDP_PORT=$((BASE_PORT + 2 * i))
+  TCP_PORT=$((UDP_PORT + 1))
+  i=$((i + 1))
+  UPORT[$board]=$UDP_PORT
+  TPORT[$board]=$TCP_PORT
   meta="$(board_meta "$board")"
   pkg="$(versioned "$meta")"
   [ -n "$pkg" ] || die "cannot find the kernel package behind $meta (apt-get update?)"
-  kdir="$(fetch "$pkg")" || exit 1
-  image="$(mktemp /tmp/evl-board-$board.XXXXXX.cpio.gz)"
-  n="$(build_image "$board" "$kdir" "$image")" || exit 1
-  log="/tmp/evl-board-$board.log"
-  boot "$board" "$kdir" "$image" "$log"
+  KDIR[$board]="$(fetch "$pkg")" || exit 1
+  IMAGE[$board]="$(mktemp /tmp/evl-board-$board.XXXXXX.cpio.gz)"
+  NTESTS[$board]="$(build_image "$board" "${KDIR[$board]}" "${IMAGE[$board]}")" || exit 1
+done
+
+# Boots one board and reports it: its summary line, and "passed failed" in
+# $RESULTS/<board>.
+RESULTS="$(mktemp -d /tmp/evl-board-results.XXXXXX)"
+run_board() {
+  local board="$1" start=$SECONDS
+  UDP_PORT=${UPORT[$board]}
+  TCP_PORT=${TPORT[$board]}
+  local log="/tmp/evl-board-$board.log" rc p f summary last kdir="${KDIR[$board]}"
+  boot "$board" "$kdir" "${IMAGE[$board]}" "$log"
   rc=$?
-  rm -f "$image"
-  [ -n "${EVL_BOARD_SHELL:-}" ] && continue
+  rm -f "${IMAGE[$board]}"
+  [ -n "${EVL_BOARD_SHELL:-}" ] && return 0
   if ! grep -q '^EVL-INIT: board' "$log"; then
     printf 'board %s: the kernel did not reach /init within %s s (log: %s)\n' "$board" \
       "$BOOT_TIMEOUT_S" "$log"
-    FAILED=$((FAILED + 1))
-    continue
+    echo "0 1" >"$RESULTS/$board"
+    return 0
   fi
   p="$(grep -cE '^EVL-(TEST|CHECK) .* ?PASS' "$log")"
   f="$(grep -cE '^EVL-(TEST|CHECK) .* ?FAIL' "$log")"
@@ -269,9 +284,33 @@ for board in "${BOARDS[@]}"; do
   fi
   grep -E '^EVL-(TEST|CHECK) .* ?FAIL' "$log" | sed 's/^/  /'
   printf 'board %s (%s, %s): %s passed, %s failed (%s test binaries, the daemons, 3 checks), %ss\n' \
-    "$board" "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$f" "$n" "$((SECONDS - start))"
+    "$board" "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$f" "${NTESTS[$board]}" \
+    "$((SECONDS - start))"
+  echo "$p $f" >"$RESULTS/$board"
+}
+
+# Two boards at a time: each qemu emulates one CPU, and CI has two cores.
+# (One at a time with EVL_BOARD_SHELL, which is interactive.)
+lanes=2
+[ -n "${EVL_BOARD_SHELL:-}" ] && lanes=1
+for ((k = 0; k < ${#BOARDS[@]}; k += lanes)); do
+  if [ "$lanes" -eq 1 ]; then
+    run_board "${BOARDS[$k]}"
+    continue
+  fi
+  for ((j = k; j < k + lanes && j < ${#BOARDS[@]}; j++)); do
+    run_board "${BOARDS[$j]}" &
+  done
+  wait
+done
+PASSED=0
+FAILED=0
+for board in "${BOARDS[@]}"; do
+  [ -f "$RESULTS/$board" ] || continue
+  read -r p f <"$RESULTS/$board"
   PASSED=$((PASSED + p))
   FAILED=$((FAILED + f))
 done
+rm -rf "$RESULTS"
 printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" -eq 0 ]

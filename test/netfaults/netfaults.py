@@ -18,7 +18,10 @@ checks, from what the servers received and what the daemons counted:
   period by the sender's own clock, also right after an outage;
 - every record telemetry accepted is delivered or counted dropped (or still
   buffered), the collector holds exactly the delivered ones, and none
-  arrives twice.
+  arrives as two points: TCP and MQTT QoS 1 are at-least-once (a batch whose
+  acknowledgement was lost is sent again), so a record may arrive twice,
+  but only as the same line with the same stamp, which InfluxDB stores once;
+  the repeats are counted and printed.
 
 Namespaces are named after this process's pid and deleted at the end, also
 on failure or interrupt; only 10.200.0.0/24 inside them and their loopback
@@ -43,12 +46,12 @@ RATE = 20  # records per second per telemetry
 
 # (name, seconds of fault, seconds of rest after it, hard outage?, how)
 PHASES = [
-    ("loss 30%", 15, 8, False, ("shaper", "loss 30")),
-    ("delay 300+-100 ms", 15, 8, False, ("shaper", "delay 300 100")),
-    ("reorder 25% by 50 ms", 12, 6, False, ("shaper", "reorder 25 50")),
-    ("black hole (DROP)", 15, 12, True, ("nft", "drop")),
-    ("refused (REJECT tcp reset)", 15, 12, True, ("nft", "reject with tcp reset")),
-    ("link down", 60, 15, True, ("link", None)),
+    ("loss 30%", 12, 6, False, ("shaper", "loss 30")),
+    ("delay 300+-100 ms", 12, 6, False, ("shaper", "delay 300 100")),
+    ("reorder 25% by 50 ms", 10, 5, False, ("shaper", "reorder 25 50")),
+    ("black hole (DROP)", 12, 10, True, ("nft", "drop")),
+    ("refused (REJECT tcp reset)", 12, 10, True, ("nft", "reject with tcp reset")),
+    ("link down", 60, 12, True, ("link", None)),
 ]
 
 
@@ -394,15 +397,19 @@ def check(net, marks, feeders, collectors, csv):
         if hard:
             if len(raises) != 1 or len(clears) != 1 or clears[0] < raises[0]:
                 verdict = "FAIL: a hard outage must raise once and clear once"
+            elif alarm_after is not None and alarm_after < ALARM_MS / 1000 - 0.5:
+                verdict = "FAIL: the alarm rose early"
+            # Deliveries are seen on the link's 1 s check tick: late by more
+            # than that and a beat period is a missed outage start.
+            elif alarm_after is not None and alarm_after > ALARM_MS / 1000 + 2.5:
+                verdict = "FAIL: the alarm rose late"
         elif raises:
-            if gap < ALARM_MS / 1000 - 1 or len(raises) != len(clears):
+            # Degraded link: the daemon knows of a delivery only from the
+            # peer's acknowledgement, and lost acknowledgements make it
+            # learn late; an alarm is right where beats stopped arriving for
+            # about alarm-after (2 s of slack), and it must clear.
+            if gap < ALARM_MS / 1000 - 2 or len(raises) != len(clears):
                 verdict = "FAIL: alarm without an outage that long, or not cleared"
-        if alarm_after is not None and alarm_after < ALARM_MS / 1000 - 0.5:
-            verdict = "FAIL: the alarm rose early"
-        # Deliveries are seen on the link's 1 s check tick: late by more
-        # than that and a beat period is a missed outage start.
-        if hard and alarm_after is not None and alarm_after > ALARM_MS / 1000 + 2.5:
-            verdict = "FAIL: the alarm rose late"
         if not before:
             verdict = verdict or "FAIL: no beat arrived before the phase"
         ok = ok and not verdict
@@ -431,11 +438,16 @@ def check(net, marks, feeders, collectors, csv):
         len(by_seq), dup_beats, most, ", BURST" if most > 2 else ""))
     ok = ok and most <= 2 and len(by_seq) > 100
     # Records.
-    got = {
-        "tcp": [seq_of(l) for l in read(os.path.join(w, "records-tcp")).splitlines()
+    # Each record as (seq, its line without the sink's arrival stamp).
+    lines = {
+        "tcp": [l.split(" ", 1)[1] for l in read(os.path.join(w, "records-tcp")).splitlines()
                 if " env," in l],
-        "mqtt": [seq_of(l) for l in read(net.log("mqtt-sub")).splitlines() if l.startswith("env,")],
+        "mqtt": [l for l in read(net.log("mqtt-sub")).splitlines() if l.startswith("env,")],
     }
+    got = {via: [seq_of(l) for l in ls] for via, ls in lines.items()}
+    # A record sent twice is the same line (the same stamp): InfluxDB keeps
+    # one point. Different lines for one record would be two points.
+    distinct = {via: len(set(ls)) for via, ls in lines.items()}
     got["http"] = [round(float(l.split(",")[-1]) * 100) + 6000 for l in csv.splitlines()
                    if l.startswith("env,")]
     if not got["http"]:
@@ -455,13 +467,14 @@ def check(net, marks, feeders, collectors, csv):
             elif not s["delivered"] <= len(unique) <= s["delivered"] + s["buffered"]:
                 verdict = "FAIL: the collector holds %d, telemetry counted %d delivered" % (
                     len(unique), s["delivered"])
-            elif len(seqs) != len(unique):
-                verdict = "FAIL: %d records arrived twice" % (len(seqs) - len(unique))
+            elif via in distinct and distinct[via] != len(unique):
+                verdict = "FAIL: %d records arrived twice as different points" % (
+                    distinct[via] - len(unique))
             elif s["accepted"] > feeders[via].fed or s["delivered"] == 0:
                 verdict = "FAIL: accepted more than fed, or delivered nothing"
         ok = ok and not verdict
         print("  telemetry over %-4s fed %5d; accepted %5s delivered %5s dropped %5s buffered %3s;"
-              " collector holds %5d, %d twice %s" % (
+              " collector holds %5d, %d repeated %s" % (
                   via, feeders[via].fed, *(("%d" % s[k]) if s else "?" for k in
                                            ("accepted", "delivered", "dropped", "buffered")),
                   len(unique), len(seqs) - len(unique), verdict))
