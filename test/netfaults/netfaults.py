@@ -377,8 +377,8 @@ def check(net, marks, feeders, collectors, csv):
     w = net.work
     ok = True
     arrivals = beats(os.path.join(w, "beats"))
-    alarms = [(l.split()[0], float(l.split()[1])) for l in read(os.path.join(w, "alarms")).splitlines()
-              if len(l.split()) == 2]
+    alarms = [(k, float(t)) for k, t in
+              (l.split() for l in read(os.path.join(w, "alarms")).splitlines() if len(l.split()) == 2)]
     # Per phase: the longest gap between beats arriving (the outage the
     # server saw), when the alarm rose after the last beat, when it cleared
     # after the fault ended.
@@ -418,10 +418,10 @@ def check(net, marks, feeders, collectors, csv):
             "%.1f s" % alarm_after if alarm_after is not None else "-",
             "%.1f s" % cleared_after if cleared_after is not None else "-",
             "%d/%d" % (len(raises), len(clears)), verdict))
-    if [k for k, _ in alarms].count("raise") != [k for k, _ in alarms].count("clear"):
+    kinds = [k for k, _ in alarms]
+    if kinds.count("raise") != kinds.count("clear"):
         ok = False
-        print("  FAIL: alarms raised %d, cleared %d" % ([k for k, _ in alarms].count("raise"),
-                                                       [k for k, _ in alarms].count("clear")))
+        print("  FAIL: alarms raised %d, cleared %d" % (kinds.count("raise"), kinds.count("clear")))
     # No burst: by the sender's own clock, never more than two beats within
     # one period (a tick the loop ran late, then the next on its phase, is
     # two; a catch-up after an outage would be many).
