@@ -108,6 +108,8 @@ constexpr int kRdOnly = 0;
 constexpr int kWrOnly = 1;
 constexpr int kRdWr = 2;
 constexpr int kNoCtty = 0400;
+constexpr int kCreat = 0100;
+constexpr int kTrunc = 01000;
 
 // Sockets (the generic Linux values, shared by x86-64, arm and arm64).
 constexpr int kAfUnix = 1;
@@ -188,6 +190,9 @@ constexpr unsigned long kWdiocKeepalive = 0x80045705UL;
 [[nodiscard]] int pipe2(int fds[2], int flags);
 
 [[nodiscard]] int open(const char* path, int flags, unsigned int mode);
+[[nodiscard]] int fsync(int fd);
+[[nodiscard]] int rename(const char* from, const char* to);
+[[nodiscard]] int unlink(const char* path);
 [[nodiscard]] int dup(int fd);
 // fstat, reduced to what the product needs: the file type and the size.
 struct FileStat {

@@ -3,10 +3,14 @@
 #ifdef EVL_SYSCALL_COUNTERS
 #include "hal/sys_counters.h"
 #endif
+#ifdef EVL_FLIGHT_RECORDER
+#include "hal/flight_calls.h"
+#endif
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstddef>
 #include <cstdlib>
 #include <ctime>
@@ -65,6 +69,7 @@ static_assert(offsetof(SignalfdSiginfo, addr) == offsetof(signalfd_siginfo, ssi_
               "siginfo layout");
 
 static_assert(kRdWr == O_RDWR && kWrOnly == O_WRONLY && kNoCtty == O_NOCTTY, "open flags");
+static_assert(kCreat == O_CREAT && kTrunc == O_TRUNC, "open flags");
 static_assert(kAfUnix == AF_UNIX && kAfInet == AF_INET && kAfInet6 == AF_INET6, "families");
 static_assert(kSockStream == SOCK_STREAM && kSockDgram == SOCK_DGRAM, "socket types");
 static_assert(kCloexec == SOCK_CLOEXEC && kNonblock == SOCK_NONBLOCK, "socket flags");
@@ -103,6 +108,24 @@ SyscallCounts g_counts;  // benchmark builds only
 #define EVL_COUNT(field) ((void)0)
 #endif
 
+// The flight recorder's note of a call (//hal:sys_record only): the
+// arguments as flight::args::NAME(...) builds them, the result, the bytes
+// the call gave back. Nothing is evaluated unless recording.
+#ifdef EVL_FLIGHT_RECORDER
+#define EVL_REC(call, result, a, out, len)                                              \
+  (flight::g_on ? flight::record(flight::Call::call, (result), flight::args::a, (out), \
+                                 static_cast<size_t>(len))                                 \
+                : (void)0)
+#define EVL_REC2(call, result, a, out1, len1, out2, len2)                                 \
+  (flight::g_on ? flight::record2(flight::Call::call, (result), flight::args::a, (out1), \
+                                  static_cast<size_t>(len1), (out2),                         \
+                                  static_cast<size_t>(len2))                                 \
+                : (void)0)
+#else
+#define EVL_REC(call, result, args, out, len) ((void)0)
+#define EVL_REC2(call, result, args, out1, len1, out2, len2) ((void)0)
+#endif
+
 int ret(int r) { return r < 0 ? -errno : r; }
 long ret_long(ssize_t r) { return r < 0 ? -errno : static_cast<long>(r); }
 
@@ -130,39 +153,7 @@ timespec to_ts(const Timespec& t) {
 
 Timespec from_ts(const timespec& t) { return Timespec{t.tv_sec, t.tv_nsec}; }
 
-}  // namespace
-
-#ifdef EVL_SYSCALL_COUNTERS
-const SyscallCounts& syscall_counts() { return g_counts; }
-#endif
-
-long read(int fd, void* buf, size_t count) {
-  EVL_COUNT(read);
-  return ret_long(::read(fd, buf, count));
-}
-long write(int fd, const void* buf, size_t count) {
-  EVL_COUNT(write);
-  return ret_long(::write(fd, buf, count));
-}
-int close(int fd) { return ret(::close(fd)); }
-int pipe2(int fds[2], int flags) { return ret(::pipe2(fds, flags)); }
-
-int open(const char* path, int flags, unsigned int mode) {
-  return ret(::open(path, flags, static_cast<mode_t>(mode)));
-}
-int dup(int fd) { return ret(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
-int fstat(int fd, FileStat* out) {
-  struct stat st {};
-  if (::fstat(fd, &st) < 0) return -errno;
-  out->mode = static_cast<uint32_t>(st.st_mode);
-  out->size = static_cast<int64_t>(st.st_size);
-  return 0;
-}
-int get_status_flags(int fd) { return ret(::fcntl(fd, F_GETFL)); }
-int set_status_flags(int fd, int flags) { return ret(::fcntl(fd, F_SETFL, flags)); }
-int ioctl(int fd, unsigned long request, void* arg) { return ret(::ioctl(fd, request, arg)); }
-
-int openpty(int* master, int* slave, char* name, size_t name_len) {
+int openpty_real(int* master, int* slave, char* name, size_t name_len) {
   const int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
   if (m < 0) return -errno;
   if (::grantpt(m) < 0 || ::unlockpt(m) < 0 || ::ptsname_r(m, name, name_len) != 0) {
@@ -184,69 +175,237 @@ int openpty(int* master, int* slave, char* name, size_t name_len) {
   return 0;
 }
 
-int socket(int domain, int type, int protocol) { return ret(::socket(domain, type, protocol)); }
+int pidfd_open_real(int pid) {
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) return -errno;
+  const int r = ::fcntl(static_cast<int>(fd), F_SETFL, O_NONBLOCK);
+  // GCOVR_EXCL_START: F_SETFL on a pidfd just made cannot fail; kept for safety.
+  if (r < 0) {
+    const int e = -errno;
+    ::close(static_cast<int>(fd));
+    return e;
+  }
+  // GCOVR_EXCL_STOP
+  return static_cast<int>(fd);
+}
+
+#ifdef EVL_FLIGHT_RECORDER
+size_t addr_len(const SockAddr* a) { return a->len < sizeof a->data ? a->len : sizeof a->data; }
+
+void record_epoll_wait(int epfd, const EpollEvent* events, int maxevents, int timeout_ms, int r) {
+  flight::WireEvent wire[flight::kMaxOutBytes / sizeof(flight::WireEvent)];
+  const size_t cap = sizeof wire / sizeof wire[0];
+  const size_t n = r > 0 ? (static_cast<size_t>(r) < cap ? static_cast<size_t>(r) : cap) : 0;
+  for (size_t i = 0; i < n; ++i) wire[i] = flight::WireEvent{events[i].events, 0, events[i].data};
+  flight::record(flight::Call::kEpollWait, r, flight::args::epoll_wait(epfd, maxevents, timeout_ms),
+                 wire, sizeof(wire[0]) * n);
+}
+#endif
+
+}  // namespace
+
+#ifdef EVL_SYSCALL_COUNTERS
+const SyscallCounts& syscall_counts() { return g_counts; }
+#endif
+
+long read(int fd, void* buf, size_t count) {
+  EVL_COUNT(read);
+  const long r = ret_long(::read(fd, buf, count));
+  EVL_REC(kRead, r, read(fd, count), buf, r > 0 ? r : 0);
+  return r;
+}
+long write(int fd, const void* buf, size_t count) {
+  EVL_COUNT(write);
+  const long r = ret_long(::write(fd, buf, count));
+  EVL_REC(kWrite, r, write(fd, buf, count), nullptr, 0);
+  return r;
+}
+int close(int fd) {
+  const int r = ret(::close(fd));
+  EVL_REC(kClose, r, fd(fd), nullptr, 0);
+  return r;
+}
+int pipe2(int fds[2], int flags) {
+  const int r = ret(::pipe2(fds, flags));
+  EVL_REC(kPipe2, r, flags(flags), fds, r == 0 ? 2 * sizeof(int) : 0);
+  return r;
+}
+
+int open(const char* path, int flags, unsigned int mode) {
+  const int r = ret(::open(path, flags, static_cast<mode_t>(mode)));
+  EVL_REC(kOpen, r, open(path, flags, mode), nullptr, 0);
+  return r;
+}
+int fsync(int fd) {
+  const int r = ret(::fsync(fd));
+  EVL_REC(kFsync, r, fd(fd), nullptr, 0);
+  return r;
+}
+int rename(const char* from, const char* to) {
+  const int r = ret(::rename(from, to));
+  EVL_REC(kRename, r, rename(from, to), nullptr, 0);
+  return r;
+}
+int unlink(const char* path) {
+  const int r = ret(::unlink(path));
+  EVL_REC(kUnlink, r, path(path), nullptr, 0);
+  return r;
+}
+int dup(int fd) {
+  const int r = ret(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  EVL_REC(kDup, r, fd(fd), nullptr, 0);
+  return r;
+}
+int fstat(int fd, FileStat* out) {
+  struct stat st {};
+  const int r = ret(::fstat(fd, &st));
+  if (r == 0) {
+    out->mode = static_cast<uint32_t>(st.st_mode);
+    out->size = static_cast<int64_t>(st.st_size);
+  }
+  EVL_REC(kFstat, r, fd(fd), out, r == 0 ? sizeof *out : 0);
+  return r;
+}
+int get_status_flags(int fd) {
+  const int r = ret(::fcntl(fd, F_GETFL));
+  EVL_REC(kGetFlags, r, fd(fd), nullptr, 0);
+  return r;
+}
+int set_status_flags(int fd, int flags) {
+  const int r = ret(::fcntl(fd, F_SETFL, flags));
+  EVL_REC(kSetFlags, r, fd_value(fd, flags), nullptr, 0);
+  return r;
+}
+int ioctl(int fd, unsigned long request, void* arg) {
+#ifdef EVL_FLIGHT_RECORDER
+  // The argument's bytes are hashed before the call (what was set) and kept
+  // after it (what was got).
+  const flight::Args in = flight::g_on ? flight::args::ioctl(fd, request, arg) : flight::Args{};
+  const int r = ret(::ioctl(fd, request, arg));
+  if (flight::g_on) {
+    flight::record(flight::Call::kIoctl, r, in, arg,
+                   arg != nullptr ? flight::args::ioctl_bytes(request) : 0);
+  }
+  return r;
+#else
+  return ret(::ioctl(fd, request, arg));
+#endif
+}
+
+int openpty(int* master, int* slave, char* name, size_t name_len) {
+  const int r = openpty_real(master, slave, name, name_len);
+#ifdef EVL_FLIGHT_RECORDER
+  if (flight::g_on) {
+    int fds[2] = {r == 0 ? *master : -1, r == 0 ? *slave : -1};
+    const size_t n = r == 0 ? std::strlen(name) + 1 : 0;
+    flight::record2(flight::Call::kOpenpty, r, flight::args::of({static_cast<int64_t>(name_len)}),
+                    fds, r == 0 ? sizeof fds : 0, name, n);
+  }
+#endif
+  return r;
+}
+
+int socket(int domain, int type, int protocol) {
+  const int r = ret(::socket(domain, type, protocol));
+  EVL_REC(kSocket, r, socket(domain, type, protocol), nullptr, 0);
+  return r;
+}
 int socketpair(int domain, int type, int protocol, int fds[2]) {
-  return ret(::socketpair(domain, type, protocol, fds));
+  const int r = ret(::socketpair(domain, type, protocol, fds));
+  EVL_REC(kSocketpair, r, socket(domain, type, protocol), fds, r == 0 ? 2 * sizeof(int) : 0);
+  return r;
 }
 int bind(int fd, const SockAddr* addr) {
-  return ret(::bind(fd, reinterpret_cast<const sockaddr*>(addr->data), addr->len));
+  const int r = ret(::bind(fd, reinterpret_cast<const sockaddr*>(addr->data), addr->len));
+  EVL_REC(kBind, r, address(fd, addr), nullptr, 0);
+  return r;
 }
 int connect(int fd, const SockAddr* addr) {
-  return ret(::connect(fd, reinterpret_cast<const sockaddr*>(addr->data), addr->len));
+  const int r = ret(::connect(fd, reinterpret_cast<const sockaddr*>(addr->data), addr->len));
+  EVL_REC(kConnect, r, address(fd, addr), nullptr, 0);
+  return r;
 }
-int listen(int fd, int backlog) { return ret(::listen(fd, backlog)); }
+int listen(int fd, int backlog) {
+  const int r = ret(::listen(fd, backlog));
+  EVL_REC(kListen, r, fd_value(fd, backlog), nullptr, 0);
+  return r;
+}
 int accept4(int fd, SockAddr* peer, int flags) {
   socklen_t len = sizeof peer->data;
-  const int r = ::accept4(fd, peer != nullptr ? reinterpret_cast<sockaddr*>(peer->data) : nullptr,
-                          peer != nullptr ? &len : nullptr, flags);
+  const int r = ret(::accept4(fd, peer != nullptr ? reinterpret_cast<sockaddr*>(peer->data) : nullptr,
+                              peer != nullptr ? &len : nullptr, flags));
   if (r >= 0 && peer != nullptr) peer->len = len;
-  return ret(r);
+  EVL_REC2(kAccept4, r, accept4(fd, peer, flags), peer, r >= 0 && peer != nullptr ? 4 : 0,
+           peer != nullptr ? peer->data : nullptr, r >= 0 && peer != nullptr ? addr_len(peer) : 0);
+  return r;
 }
 int getsockopt(int fd, int level, int name, void* value, uint32_t* len) {
   socklen_t l = *len;
-  const int r = ::getsockopt(fd, level, name, value, &l);
+#ifdef EVL_FLIGHT_RECORDER
+  const uint32_t len_in = *len;
+#endif
+  const int r = ret(::getsockopt(fd, level, name, value, &l));
   *len = l;
-  return ret(r);
+  EVL_REC2(kGetsockopt, r, getsockopt(fd, level, name, len_in), len, r == 0 ? 4 : 0, value,
+           r == 0 ? (l < len_in ? l : len_in) : 0);
+  return r;
 }
 int setsockopt(int fd, int level, int name, const void* value, uint32_t len) {
-  return ret(::setsockopt(fd, level, name, value, len));
+  const int r = ret(::setsockopt(fd, level, name, value, len));
+  EVL_REC(kSetsockopt, r, setsockopt(fd, level, name, value, len), nullptr, 0);
+  return r;
 }
 int getsockname(int fd, SockAddr* addr) {
   socklen_t len = sizeof addr->data;
-  const int r = ::getsockname(fd, reinterpret_cast<sockaddr*>(addr->data), &len);
+  const int r = ret(::getsockname(fd, reinterpret_cast<sockaddr*>(addr->data), &len));
   addr->len = len;
-  return ret(r);
+  EVL_REC2(kGetsockname, r, fd(fd), addr, r == 0 ? 4 : 0, addr->data, r == 0 ? addr_len(addr) : 0);
+  return r;
 }
 int getpeername(int fd, SockAddr* addr) {
   socklen_t len = sizeof addr->data;
-  const int r = ::getpeername(fd, reinterpret_cast<sockaddr*>(addr->data), &len);
+  const int r = ret(::getpeername(fd, reinterpret_cast<sockaddr*>(addr->data), &len));
   addr->len = len;
-  return ret(r);
+  EVL_REC2(kGetpeername, r, fd(fd), addr, r == 0 ? 4 : 0, addr->data, r == 0 ? addr_len(addr) : 0);
+  return r;
 }
 long sendto(int fd, const void* buf, size_t len, int flags, const SockAddr* to) {
-  return ret_long(::sendto(fd, buf, len, flags,
-                           to != nullptr ? reinterpret_cast<const sockaddr*>(to->data) : nullptr,
-                           to != nullptr ? to->len : 0));
+  const long r = ret_long(::sendto(fd, buf, len, flags,
+                                   to != nullptr ? reinterpret_cast<const sockaddr*>(to->data) : nullptr,
+                                   to != nullptr ? to->len : 0));
+  EVL_REC(kSendto, r, sendto(fd, buf, len, flags, to), nullptr, 0);
+  return r;
 }
 long recvfrom(int fd, void* buf, size_t len, int flags, SockAddr* from) {
   socklen_t l = sizeof(SockAddr::data);
-  const ssize_t r = ::recvfrom(fd, buf, len, flags,
-                               from != nullptr ? reinterpret_cast<sockaddr*>(from->data) : nullptr,
-                               from != nullptr ? &l : nullptr);
+  const long r = ret_long(::recvfrom(fd, buf, len, flags,
+                                     from != nullptr ? reinterpret_cast<sockaddr*>(from->data) : nullptr,
+                                     from != nullptr ? &l : nullptr));
   if (r >= 0 && from != nullptr) from->len = l;
-  return ret_long(r);
+  // The bytes copied (r may be larger with MSG_TRUNC), then the sender's address.
+  EVL_REC2(kRecvfrom, r, recvfrom(fd, len, flags, from), buf,
+           r > 0 ? (static_cast<size_t>(r) < len ? static_cast<size_t>(r) : len) : 0, from,
+           r >= 0 && from != nullptr ? 4 + addr_len(from) : 0);
+  return r;
 }
-int shutdown(int fd, int how) { return ret(::shutdown(fd, how)); }
+int shutdown(int fd, int how) {
+  const int r = ret(::shutdown(fd, how));
+  EVL_REC(kShutdown, r, fd_value(fd, how), nullptr, 0);
+  return r;
+}
 
 int spawn(const char* path, char* const argv[], int* pid) {
   pid_t p = 0;
-  const int r = ::posix_spawn(&p, path, nullptr, nullptr, argv, environ);
-  if (r != 0) return -r;
-  *pid = p;
-  return 0;
+  const int e = ::posix_spawn(&p, path, nullptr, nullptr, argv, environ);
+  if (e == 0) *pid = p;
+  EVL_REC(kSpawn, -e, spawn(path, argv), pid, e == 0 ? sizeof *pid : 0);
+  return -e;
 }
-int waitpid(int pid, int* status, int options) { return ret(::waitpid(pid, status, options)); }
-
+int waitpid(int pid, int* status, int options) {
+  const int r = ret(::waitpid(pid, status, options));
+  EVL_REC(kWaitpid, r, fd_value(pid, options), status, r > 0 ? sizeof *status : 0);
+  return r;
+}
 namespace {
 std::atomic<uint64_t> g_claimed_signals{0};
 }  // namespace
@@ -263,61 +422,82 @@ void signal_release(uint64_t mask) {
   g_claimed_signals.fetch_and(~mask, std::memory_order_acq_rel);
 }
 int pidfd_open(int pid) {
-  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
-  if (fd < 0) return -errno;
-  const int r = ::fcntl(static_cast<int>(fd), F_SETFL, O_NONBLOCK);
-  // GCOVR_EXCL_START: F_SETFL on a pidfd just made cannot fail; kept for safety.
-  if (r < 0) {
-    const int e = -errno;
-    ::close(static_cast<int>(fd));
-    return e;
-  }
-  // GCOVR_EXCL_STOP
-  return static_cast<int>(fd);
+  int r = pidfd_open_real(pid);
+  EVL_REC(kPidfdOpen, r, fd(pid), nullptr, 0);
+  return r;
 }
 
-int epoll_create1(int flags) { return ret(::epoll_create1(flags)); }
+int epoll_create1(int flags) {
+  const int r = ret(::epoll_create1(flags));
+  EVL_REC(kEpollCreate1, r, flags(flags), nullptr, 0);
+  return r;
+}
 
 int epoll_ctl(int epfd, int op, int fd, EpollEvent* event) {
   EVL_COUNT(epoll_ctl);
-  return ret(::epoll_ctl(epfd, op, fd, reinterpret_cast<epoll_event*>(event)));
+  const int r = ret(::epoll_ctl(epfd, op, fd, reinterpret_cast<epoll_event*>(event)));
+  EVL_REC(kEpollCtl, r, epoll_ctl(epfd, op, fd, event), nullptr, 0);
+  return r;
 }
 
 int epoll_wait(int epfd, EpollEvent* events, int maxevents, int timeout_ms) {
   EVL_COUNT(epoll_wait);
-  return ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), maxevents, timeout_ms));
+  const int r =
+      ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), maxevents, timeout_ms));
+#ifdef EVL_FLIGHT_RECORDER
+  if (flight::g_on) record_epoll_wait(epfd, events, maxevents, timeout_ms, r);
+#endif
+  return r;
 }
 
-int eventfd(unsigned int initval, int flags) { return ret(::eventfd(initval, flags)); }
+int eventfd(unsigned int initval, int flags) {
+  const int r = ret(::eventfd(initval, flags));
+  EVL_REC(kEventfd, r, fd_value(static_cast<int>(initval), flags), nullptr, 0);
+  return r;
+}
 
 int signalfd(int fd, uint64_t mask, int flags) {
   sigset_t set;
   to_sigset(mask, &set);
-  return ret(::signalfd(fd, &set, flags));
+  const int r = ret(::signalfd(fd, &set, flags));
+  EVL_REC(kSignalfd, r, signalfd(fd, mask, flags), nullptr, 0);
+  return r;
 }
 
 int sigprocmask(int how, const uint64_t* set, uint64_t* old) {
   sigset_t s;
   sigset_t o;
   if (set != nullptr) to_sigset(*set, &s);
-  const int r = ::pthread_sigmask(how, set != nullptr ? &s : nullptr, &o);
-  if (r != 0) return -r;
-  if (old != nullptr) *old = from_sigset(&o);
-  return 0;
+  const int e = ::pthread_sigmask(how, set != nullptr ? &s : nullptr, &o);
+  if (e == 0 && old != nullptr) *old = from_sigset(&o);
+  EVL_REC(kSigprocmask, -e, sigprocmask(how, set, old), old, e == 0 && old != nullptr ? 8 : 0);
+  return -e;
 }
 
-int kill(int pid, int signo) { return ret(::kill(pid, signo)); }
-int getpid() { return ::getpid(); }
+int kill(int pid, int signo) {
+  const int r = ret(::kill(pid, signo));
+  EVL_REC(kKill, r, fd_value(pid, signo), nullptr, 0);
+  return r;
+}
+int getpid() {
+  const int r = ::getpid();
+  EVL_REC(kGetpid, r, of({}), nullptr, 0);
+  return r;
+}
 
 int clock_gettime(int clock_id, Timespec* ts) {
   timespec t{};
-  const int r = ::clock_gettime(clock_id, &t);
-  if (r < 0) return -errno;
-  *ts = from_ts(t);
-  return 0;
+  const int r = ret(::clock_gettime(clock_id, &t));
+  if (r == 0) *ts = from_ts(t);
+  EVL_REC(kClockGettime, r, fd(clock_id), ts, r == 0 ? sizeof *ts : 0);
+  return r;
 }
 
-int timerfd_create(int clock_id, int flags) { return ret(::timerfd_create(clock_id, flags)); }
+int timerfd_create(int clock_id, int flags) {
+  const int r = ret(::timerfd_create(clock_id, flags));
+  EVL_REC(kTimerfdCreate, r, fd_value(clock_id, flags), nullptr, 0);
+  return r;
+}
 
 int timerfd_settime(int fd, int flags, const Itimerspec* value, Itimerspec* old) {
   EVL_COUNT(timerfd_settime);
@@ -325,18 +505,19 @@ int timerfd_settime(int fd, int flags, const Itimerspec* value, Itimerspec* old)
   itimerspec o{};
   v.it_interval = to_ts(value->interval);
   v.it_value = to_ts(value->value);
-  const int r = ::timerfd_settime(fd, flags, &v, &o);
-  if (r < 0) return -errno;
-  if (old != nullptr) *old = Itimerspec{from_ts(o.it_interval), from_ts(o.it_value)};
-  return 0;
+  const int r = ret(::timerfd_settime(fd, flags, &v, &o));
+  if (r == 0 && old != nullptr) *old = Itimerspec{from_ts(o.it_interval), from_ts(o.it_value)};
+  EVL_REC(kTimerfdSettime, r, timerfd_settime(fd, flags, value, old), old,
+          r == 0 && old != nullptr ? sizeof *old : 0);
+  return r;
 }
 
 int timerfd_gettime(int fd, Itimerspec* curr) {
   itimerspec c{};
-  const int r = ::timerfd_gettime(fd, &c);
-  if (r < 0) return -errno;
-  *curr = Itimerspec{from_ts(c.it_interval), from_ts(c.it_value)};
-  return 0;
+  const int r = ret(::timerfd_gettime(fd, &c));
+  if (r == 0) *curr = Itimerspec{from_ts(c.it_interval), from_ts(c.it_value)};
+  EVL_REC(kTimerfdGettime, r, fd(fd), curr, r == 0 ? sizeof *curr : 0);
+  return r;
 }
 
 }  // namespace hal

@@ -26,6 +26,10 @@ void on_hup(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx) {
   s->log->log(Level::kInfo, "SIGHUP: log reopened");
 }
 
+void on_dump(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx) {
+  flight_dump(*static_cast<State*>(ctx)->log, "SIGUSR2");
+}
+
 void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
   static_cast<State*>(ctx)->stopping = true;
   loop.stop();
@@ -35,11 +39,12 @@ void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
 
 int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks& hooks) {
   State st{&log};
-  evl::SignalHandle term, intr, hup;
+  evl::SignalHandle term, intr, hup, usr2;
   evl::TimerHandle deadline;
   int r = loop.signal_start(hal::kSigTerm, on_stop_signal, &st, &term);
   if (r == 0) r = loop.signal_start(hal::kSigInt, on_stop_signal, &st, &intr);
   if (r == 0) r = loop.signal_start(hal::kSigHup, on_hup, &st, &hup);
+  if (r == 0 && flight::recording()) r = loop.signal_start(hal::kSigUsr2, on_dump, &st, &usr2);
   if (r == 0 && run_for_ms > 0)
     r = loop.timer_after(evl::ms_to_ns(run_for_ms), on_deadline, &st, &deadline);
   if (r < 0) {
@@ -53,11 +58,36 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   if (st.signo != 0)
     log.log(Level::kInfo, "%s: stopping", st.signo == hal::kSigInt ? "SIGINT" : "SIGTERM");
   hooks.stop(hooks.ctx);
-  for (evl::SignalHandle h : {term, intr, hup}) {
+  for (evl::SignalHandle h : {term, intr, hup, usr2}) {
     if (h) (void)loop.signal_stop(h);
   }
   if (deadline) (void)loop.timer_stop(deadline);
   return r < 0 ? r : 0;
+}
+
+int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOptions& d,
+                          int argc, char** argv) {
+  ParseResult pr;
+  if (parse_command_line(t.data(), t.size(), argc, argv, &pr) < 0 || pr.help || pr.version ||
+      d.flight_recorder[0] == '\0') {
+    return -1;
+  }
+  const auto bytes = static_cast<size_t>(d.flight_recorder_kib) * 1024;
+  if (const int r = flight::start(prog, argc, argv, d.flight_recorder, bytes); r < 0) {
+    std::fprintf(stderr, "%s: cannot start the flight recorder (%s): %s\n", prog,
+                 d.flight_recorder, std::strerror(-r));
+    return 2;
+  }
+  return -1;
+}
+
+void flight_dump(Log& log, const char* reason) {
+  if (!flight::recording()) return;
+  log.log(Level::kInfo, "flight recorder: writing %s (%s)", flight::path(), reason);
+  if (const int r = flight::dump(reason); r < 0) {
+    log.log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(),
+            std::strerror(-r));
+  }
 }
 
 void prepare_output(evl::Loop& loop, Log& log) {

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "apps/common/log.h"
+#include "apps/common/options.h"
+#include "hal/flight.h"
 #include "loop/loop.h"
 
 namespace app {
@@ -16,6 +18,20 @@ struct DaemonHooks {
   void (*stop)(void* ctx);  // flush and stop the app's watchers
   void* ctx;
 };
+
+// The flight recorder (hal/flight.h, README "A bug seen on a board"). Call
+// it first in main(), once the option table is built: it reads the command
+// line alone, so that the recording holds every system call after it, the
+// config file's reads included. Returns -1 to go on (recording if
+// --flight-recorder was given; a bad command line is left to
+// handle_options()), or 2 after a line on stderr when the recorder cannot
+// start.
+[[nodiscard]] int start_flight_recorder(const char* prog, const OptionTable& t,
+                                        const DaemonOptions& d, int argc, char** argv);
+// Writes the recording to its file, when recording: a log line before (so
+// the recording ends with it) and one after a failure. reason goes into the
+// file's header: SIGUSR2, alarm, exit, error.
+void flight_dump(Log& log, const char* reason);
 
 // Runs loop until a stop signal or run_for_ms (0: forever). Returns 0, or the
 // loop's error. The app's stop hook runs before it returns.
@@ -36,12 +52,14 @@ template <class App>
 int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for_ms) {
   if (const int r = loop.init(); r < 0) {
     std::fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, std::strerror(-r));
+    flight_dump(log, "error");
     return 1;
   }
   prepare_output(loop, log);
   char err[256];
   if (app.start(loop, err, sizeof err) < 0) {
     log.log(Level::kError, "%s", err);
+    flight_dump(log, "error");
     log.detach();
     return 2;
   }
@@ -51,6 +69,7 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
   app.summary(line, sizeof line);
   log.log(Level::kInfo, "%s", line);
   log.detach();
+  flight_dump(log, r < 0 ? "error" : "exit");
   return r < 0 ? 1 : 0;
 }
 

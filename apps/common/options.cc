@@ -179,6 +179,11 @@ int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r)
                     static_cast<int>(key_len), t);
       return -EINVAL;
     }
+    if (o->command_line_only) {
+      std::snprintf(r->error, sizeof r->error, "%s'%s' is accepted on the command line only",
+                    where, o->name);
+      return -EINVAL;
+    }
     if (set(*o, *value != '\0' ? value : nullptr, where, r) < 0) return -EINVAL;
   }
   return 0;
@@ -190,10 +195,19 @@ void OptionTable::add(const Option& o) {
   if (n_ < kMax) opts_[n_++] = o;  // a table is built by code, once: kMax is sized for it
 }
 
-void add_daemon_options(OptionTable* t, bool* use_syslog, int64_t* run_for_ms) {
-  t->add(flag_option("syslog", "log to syslog (/dev/log) instead of stderr", use_syslog));
+void add_daemon_options(OptionTable* t, DaemonOptions* d) {
+  t->add(flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &d->use_syslog));
   t->add(int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
-                    run_for_ms, 0, INT64_MAX / evl::kMs));
+                    &d->run_for_ms, 0, INT64_MAX / evl::kMs));
+  Option rec = string_option("flight-recorder", "PATH",
+                             "record system calls; write them to PATH on SIGUSR2, alarm, exit",
+                             d->flight_recorder, sizeof d->flight_recorder);
+  rec.command_line_only = true;
+  t->add(rec);
+  Option kib = int_option("flight-recorder-kib", "KIB", "the recorder's ring (default 1024)",
+                          &d->flight_recorder_kib, 64, 16384);
+  kib.command_line_only = true;
+  t->add(kib);
 }
 
 Option string_option(const char* name, const char* value_name, const char* help, char* buf,
@@ -213,6 +227,7 @@ Option flag_option(const char* name, const char* help, bool* v) {
 namespace {
 
 int parse_all(const Option* opts, size_t n, int argc, char** argv, ParseResult* r);
+int parse_args(const Option* opts, size_t n, int argc, char** argv, ParseResult* r);
 
 }  // namespace
 
@@ -224,6 +239,10 @@ int parse_options(const Option* opts, size_t n, int argc, char** argv, ParseResu
     if (static_cast<unsigned char>(*c) < 0x20 || *c == 0x7f) *c = '?';
   }
   return rc;
+}
+
+int parse_command_line(const Option* opts, size_t n, int argc, char** argv, ParseResult* r) {
+  return parse_args(opts, n, argc, argv, r);
 }
 
 namespace {
@@ -247,6 +266,10 @@ int parse_all(const Option* opts, size_t n, int argc, char** argv, ParseResult* 
     }
     if (path != nullptr && parse_config(opts, n, path, r) < 0) return -EINVAL;
   }
+  return parse_args(opts, n, argc, argv, r);
+}
+
+int parse_args(const Option* opts, size_t n, int argc, char** argv, ParseResult* r) {
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
     if (std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0) {

@@ -26,6 +26,7 @@ struct Option {
   int64_t min;
   int64_t max;
   size_t buf_len;
+  bool command_line_only = false;  // a config file naming it is an error
 };
 
 Option string_option(const char* name, const char* value_name, const char* help, char* buf,
@@ -37,7 +38,7 @@ Option flag_option(const char* name, const char* help, bool* v);
 // A main()'s option table: its own rows, then the shared ones (below).
 class OptionTable {
  public:
-  static constexpr size_t kMax = 40;
+  static constexpr size_t kMax = 48;
   void add(const Option& o);
   const Option* data() const { return opts_; }
   size_t size() const { return n_; }
@@ -47,8 +48,16 @@ class OptionTable {
   size_t n_ = 0;
 };
 
-// The rows every daemon shares: --syslog and --run-for-ms.
-void add_daemon_options(OptionTable* t, bool* use_syslog, int64_t* run_for_ms);
+// The rows every daemon shares: --syslog, --run-for-ms, and the flight
+// recorder's --flight-recorder PATH and --flight-recorder-kib N (command
+// line only: see start_flight_recorder() in daemon.h).
+struct DaemonOptions {
+  bool use_syslog = false;
+  int64_t run_for_ms = 0;
+  char flight_recorder[200] = {};
+  int64_t flight_recorder_kib = 1024;
+};
+void add_daemon_options(OptionTable* t, DaemonOptions* d);
 
 struct ParseResult {
   bool help = false;
@@ -59,6 +68,10 @@ struct ParseResult {
 // Parses argv (argv[0] is the program). 0, or -EINVAL with result->error set.
 [[nodiscard]] int parse_options(const Option* opts, size_t n, int argc, char** argv,
                                 ParseResult* result);
+// The command line alone (no config file is read): what the flight
+// recorder needs before anything else runs. Same results as parse_options().
+[[nodiscard]] int parse_command_line(const Option* opts, size_t n, int argc, char** argv,
+                                     ParseResult* result);
 // Writes the usage text to fd: the summary, then every option with its help.
 void print_help(int fd, const char* usage, const Option* opts, size_t n);
 

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "apps/common/daemon.h"
+
 namespace heartbeat {
 
 using evl::kMs;
@@ -285,6 +287,7 @@ void App::check_alarm() {
             cfg_.server, static_cast<long long>(cfg_.alarm_after_ms));
   run_alarm_command("raise");
   publish_alarm("raise");
+  app::flight_dump(*log_, "alarm");
 }
 
 void App::clear_alarm() {

@@ -111,6 +111,26 @@ class RegularFile : public File {
   size_t pos_ = 0;
 };
 
+// A file made by open(O_CREAT): writes append to its content, which the
+// kernel keeps by path (renames move it) for tests to read.
+class CreatedFile : public File {
+ public:
+  explicit CreatedFile(std::shared_ptr<std::string> content) : content_(std::move(content)) {}
+  uint32_t poll() const override { return hal::kEpollIn | hal::kEpollOut; }
+  long read(void*, size_t) override { return -9; }  // opened write-only: EBADF
+  long write(const void* buf, size_t count) override {
+    content_->append(static_cast<const char*>(buf), count);
+    return static_cast<long>(count);
+  }
+  bool pollable() const override { return false; }
+  const char* type() const override { return "created"; }
+  uint32_t mode() const override { return hal::kSIfreg | 0644; }
+  int64_t size() const override { return static_cast<int64_t>(content_->size()); }
+
+ private:
+  std::shared_ptr<std::string> content_;
+};
+
 // A directory (reads fail with EISDIR), /dev/zero (endless zeros) or a
 // FIFO with no writer ever (reads would block).
 class SpecialFile : public File {

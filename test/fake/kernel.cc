@@ -44,6 +44,9 @@ const char* const kCallNames[] = {
     "fcntl",
     "pidfd_open",
     "waitpid",
+    "fsync",
+    "rename",
+    "unlink",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");

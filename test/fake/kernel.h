@@ -58,6 +58,9 @@ enum class Call {
   kFcntl,
   kPidfdOpen,
   kWaitpid,
+  kFsync,
+  kRename,
+  kUnlink,
   kCount,
 };
 
@@ -231,6 +234,9 @@ class Kernel {
   enum class Special { kDirectory, kZero, kFifo };
   void add_special_path(const char* path, Special kind);
   void deny_path(const char* path);
+  // Files created by open(O_CREAT): their content by path (after renames),
+  // or null if no such file exists.
+  const std::string* created_file(const char* path) const;
   // The argv of every spawn() so far, one string per argument.
   const std::vector<std::vector<std::string>>& spawned() const { return spawned_; }
   // How the processes spawned from now on behave: each exits exit_after_ns
@@ -293,6 +299,9 @@ class Kernel {
   int sys_spawn(const char* path, char* const argv[], int* pid);
   int sys_waitpid(int pid, int* status, int options);
   int sys_pidfd_open(int pid);
+  int sys_fsync(int fd);
+  int sys_rename(const char* from, const char* to);
+  int sys_unlink(const char* path);
 
   static constexpr int kPid = 4242;
   static constexpr int kMaxFds = 1024;
@@ -332,6 +341,7 @@ class Kernel {
   std::vector<std::pair<std::string, std::string>> regular_paths_;
   std::vector<std::string> denied_paths_;
   std::vector<std::pair<std::string, Special>> special_paths_;
+  std::vector<std::pair<std::string, std::shared_ptr<std::string>>> created_;
   std::vector<std::vector<std::string>> spawned_;
   std::vector<Process> procs_;
   int64_t spawn_exit_after_ns_ = 0;

@@ -250,6 +250,15 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
     f->nonblock = (flags & hal::kNonblock) != 0;
     return install(f);
   }
+  for (auto& c : created_) {
+    if (c.first != p) continue;
+    if ((flags & hal::kTrunc) != 0) c.second->clear();
+    return install(std::make_shared<CreatedFile>(c.second));
+  }
+  if ((flags & hal::kCreat) != 0 && serial(path) == nullptr) {
+    created_.emplace_back(p, std::make_shared<std::string>());
+    return install(std::make_shared<CreatedFile>(created_.back().second));
+  }
   for (auto& e : serials_) {
     if (e.first != p) continue;
     if (e.second->exclusive()) return -EBUSY;  // TIOCEXCL, as seen by a non-root user
@@ -259,6 +268,42 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
     return install(f);
   }
   return -ENOENT;
+}
+
+int Kernel::sys_fsync(int fd) {
+  int err = 0;
+  if (fault(Call::kFsync, &err)) return -err;
+  return file(fd) == nullptr ? -EBADF : 0;
+}
+
+int Kernel::sys_rename(const char* from, const char* to) {
+  int err = 0;
+  if (fault(Call::kRename, &err)) return -err;
+  auto it = std::find_if(created_.begin(), created_.end(),
+                         [&](const auto& c) { return c.first == from; });
+  if (it == created_.end()) return -ENOENT;
+  std::shared_ptr<std::string> content = it->second;
+  created_.erase(it);
+  (void)sys_unlink(to);
+  created_.emplace_back(to, std::move(content));
+  return 0;
+}
+
+int Kernel::sys_unlink(const char* path) {
+  int err = 0;
+  if (fault(Call::kUnlink, &err)) return -err;
+  auto it = std::find_if(created_.begin(), created_.end(),
+                         [&](const auto& c) { return c.first == path; });
+  if (it == created_.end()) return -ENOENT;
+  created_.erase(it);
+  return 0;
+}
+
+const std::string* Kernel::created_file(const char* path) const {
+  for (const auto& c : created_) {
+    if (c.first == path) return c.second.get();
+  }
+  return nullptr;
 }
 
 int Kernel::sys_ioctl(int fd, unsigned long request, void* arg) {

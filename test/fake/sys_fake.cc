@@ -95,6 +95,21 @@ int open(const char* path, int flags, unsigned int mode) {
   return static_cast<int>(k.trace(Call::kOpen, k.sys_open(path, flags, mode)));
 }
 
+int fsync(int fd) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kFsync, k.sys_fsync(fd)));
+}
+
+int rename(const char* from, const char* to) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kRename, k.sys_rename(from, to)));
+}
+
+int unlink(const char* path) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kUnlink, k.sys_unlink(path)));
+}
+
 int dup(int fd) {
   Kernel& k = Kernel::current();
   return static_cast<int>(k.trace(Call::kOpen, k.sys_dup(fd)));

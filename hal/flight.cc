@@ -1,0 +1,404 @@
+#include "hal/flight.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "hal/sys.h"
+#include "loop/version.h"
+
+namespace flight {
+namespace {
+
+constexpr const char* kCallNames[] = {
+    "?",           "read",          "write",          "close",           "pipe2",
+    "open",        "dup",           "fstat",          "fcntl(F_GETFL)",  "fcntl(F_SETFL)",
+    "ioctl",       "openpty",       "socket",         "socketpair",      "bind",
+    "connect",     "listen",        "accept4",        "getsockopt",      "setsockopt",
+    "getsockname", "getpeername",   "sendto",         "recvfrom",        "shutdown",
+    "spawn",       "waitpid",       "pidfd_open",     "epoll_create1",   "epoll_ctl",
+    "epoll_wait",  "eventfd",       "signalfd",       "sigprocmask",     "kill",
+    "getpid",      "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+    "fsync",       "rename",        "unlink",
+};
+static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<size_t>(Call::kEnd),
+              "one name per call");
+
+#if defined(__x86_64__)
+constexpr const char* kArch = "x86_64";
+#elif defined(__aarch64__)
+constexpr const char* kArch = "aarch64";
+#elif defined(__arm__)
+constexpr const char* kArch = "armv7";
+#else
+constexpr const char* kArch = "unknown";
+#endif
+
+#ifdef __clang__
+constexpr const char* kCompiler = "clang " __clang_version__;
+#else
+constexpr const char* kCompiler = "gcc " __VERSION__;
+#endif
+
+#ifdef NDEBUG
+constexpr const char* kMode = " opt";
+#else
+constexpr const char* kMode = " dbg";
+#endif
+
+constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
+
+// The newest records, oldest first from tail_: [tail_, head_) or, once the
+// writing wrapped, [tail_, end_) then [0, head_).
+struct Ring {
+  uint8_t* buf = nullptr;
+  size_t cap = 0;
+  size_t head = 0;
+  size_t tail = 0;
+  size_t end = 0;
+  bool wrapped = false;
+  uint64_t count = 0;  // records held
+  uint64_t calls = 0;  // records ever written
+
+  void evict_oldest() {
+    RecordHead h;
+    std::memcpy(&h, buf + tail, sizeof h);
+    tail += h.size;
+    --count;
+    if (wrapped && tail == end) {
+      tail = 0;
+      wrapped = false;
+    }
+  }
+
+  // Room for len contiguous bytes at head, evicting the oldest as needed.
+  void reserve(size_t len) {
+    for (;;) {
+      if (count == 0) {
+        head = tail = end = 0;
+        wrapped = false;
+      }
+      if (!wrapped) {
+        if (head + len <= cap) return;
+        end = head;
+        head = 0;
+        wrapped = true;
+        continue;
+      }
+      if (head + len <= tail) return;
+      evict_oldest();
+    }
+  }
+};
+
+alignas(8) uint8_t g_storage[kMaxRingBytes];
+Ring g_ring;
+bool g_started = false;
+bool g_replaying = false;
+char g_path[240];
+char g_program[32];
+int g_argc = 0;
+char* const* g_argv = nullptr;
+
+void copy_str(char* dst, size_t cap, const char* src) {
+  size_t n = std::strlen(src);
+  if (n >= cap) n = cap - 1;
+  std::memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+size_t strings_bytes(int n, const char* (*get)(int)) {
+  size_t total = 0;
+  for (int i = 0; i < n; ++i) {
+    if (const char* s = get(i)) total += std::strlen(s) + 1;
+  }
+  return pad8(total);
+}
+
+const char* argv_at(int i) { return g_argv[i]; }
+
+// "NAME=value" of the i-th recorded variable that is set, from a static
+// buffer; nullptr if it is unset.
+const char* env_at(int i) {
+  static char buf[256];
+  const char* name = kRecordedEnv[i];
+  const char* v = std::getenv(name);
+  if (v == nullptr) return nullptr;
+  buf[0] = '\0';
+  copy_str(buf, sizeof buf, name);
+  const size_t n = std::strlen(buf);
+  buf[n] = '=';
+  copy_str(buf + n + 1, sizeof buf - n - 1, v);
+  return buf;
+}
+constexpr int kEnvCount = static_cast<int>(sizeof kRecordedEnv / sizeof kRecordedEnv[0]);
+
+int write_all(int fd, const void* p, size_t len) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  while (len > 0) {
+    const long n = hal::write(fd, b, len);
+    if (n == -EINTR) continue;
+    if (n < 0) return static_cast<int>(n);
+    if (n == 0) return -EIO;
+    b += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+int write_strings(int fd, int n, const char* (*get)(int)) {
+  size_t written = 0;
+  for (int i = 0; i < n; ++i) {
+    const char* s = get(i);
+    if (s == nullptr) continue;
+    const size_t len = std::strlen(s) + 1;
+    if (const int r = write_all(fd, s, len); r < 0) return r;
+    written += len;
+  }
+  static const uint8_t zeros[8] = {};
+  return write_all(fd, zeros, pad8(written) - written);
+}
+
+FileHeader make_header(const char* reason) {
+  FileHeader h{};
+  std::memcpy(h.magic, kMagic, sizeof h.magic);
+  h.version = kVersion;
+  h.header_bytes = sizeof h;
+  copy_str(h.program, sizeof h.program, g_program);
+  copy_str(h.evl_version, sizeof h.evl_version, EVL_VERSION_STRING);
+  copy_str(h.build, sizeof h.build, kCompiler);
+  const size_t n = std::strlen(h.build);
+  copy_str(h.build + n, sizeof h.build - n, kMode);
+  copy_str(h.arch, sizeof h.arch, kArch);
+  copy_str(h.reason, sizeof h.reason, reason);
+  h.first_seq = g_ring.calls - g_ring.count;
+  h.records = g_ring.count;
+  h.record_bytes = kept_bytes();
+  h.argc = static_cast<uint32_t>(g_argc);
+  h.argv_bytes = static_cast<uint32_t>(strings_bytes(g_argc, argv_at));
+  h.env_bytes = static_cast<uint32_t>(strings_bytes(kEnvCount, env_at));
+  h.ring_bytes = static_cast<uint32_t>(g_ring.cap);
+  return h;
+}
+
+int write_file(int fd, const char* reason) {
+  const FileHeader h = make_header(reason);
+  int r = write_all(fd, &h, sizeof h);
+  if (r == 0) r = write_strings(fd, g_argc, argv_at);
+  if (r == 0) r = write_strings(fd, kEnvCount, env_at);
+  const Ring& g = g_ring;
+  if (r == 0 && g.count > 0) {
+    r = write_all(fd, g.buf + g.tail, (g.wrapped ? g.end : g.head) - g.tail);
+    if (r == 0 && g.wrapped) r = write_all(fd, g.buf, g.head);
+  }
+  if (r == 0) r = hal::fsync(fd);
+  return r;
+}
+
+}  // namespace
+
+const char* call_name(Call c) {
+  const auto i = static_cast<size_t>(c);
+  return i < static_cast<size_t>(Call::kEnd) ? kCallNames[i] : "?";
+}
+
+int64_t hash_str(const char* s) { return s == nullptr ? 0 : hash(s, std::strlen(s)); }
+
+int start(const char* program, int argc, char* const* argv, const char* path, size_t ring_bytes) {
+  if (g_started) return -EALREADY;
+  if (ring_bytes < kMinRingBytes || ring_bytes > kMaxRingBytes || path == nullptr ||
+      std::strlen(path) + 5 > sizeof g_path || argc < 0) {
+    return -EINVAL;
+  }
+  copy_str(g_path, sizeof g_path, path);
+  copy_str(g_program, sizeof g_program, program);
+  g_argc = argc;
+  g_argv = argv;
+  g_ring = Ring{};
+  g_ring.buf = g_storage;
+  g_ring.cap = ring_bytes & ~size_t{7};
+  g_started = true;
+  g_on = !g_replaying;
+  return 0;
+}
+
+void stop() {
+  g_on = false;
+  g_started = false;
+  g_ring = Ring{};
+}
+
+bool recording() { return g_started; }
+const char* path() { return g_path; }
+void set_replaying(bool on) { g_replaying = on; }
+uint64_t calls() { return g_ring.calls; }
+uint64_t kept_first() { return g_ring.calls - g_ring.count; }
+
+size_t kept_bytes() {
+  const Ring& g = g_ring;
+  if (g.count == 0) return 0;
+  return g.wrapped ? (g.end - g.tail) + g.head : g.head - g.tail;
+}
+
+void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
+             const void* out2, size_t len2) {
+  uint8_t flags = 0;
+  if (len1 + len2 > kMaxOutBytes) {
+    flags = kTruncated;
+    if (len1 > kMaxOutBytes) len1 = kMaxOutBytes;
+    len2 = kMaxOutBytes - len1;
+  }
+  const size_t arg_bytes = sizeof(int64_t) * static_cast<size_t>(args.n);
+  const size_t size = pad8(sizeof(RecordHead) + arg_bytes + len1 + len2);
+  Ring& g = g_ring;
+  g.reserve(size);
+  uint8_t* p = g.buf + g.head;
+  const RecordHead h{static_cast<uint32_t>(size),
+                     static_cast<uint32_t>(g.calls),
+                     static_cast<uint16_t>(c),
+                     static_cast<uint8_t>(args.n),
+                     flags,
+                     static_cast<uint32_t>(len1 + len2),
+                     result};
+  std::memcpy(p, &h, sizeof h);
+  std::memcpy(p + sizeof h, args.v, arg_bytes);
+  if (len1 > 0) std::memcpy(p + sizeof h + arg_bytes, out1, len1);
+  if (len2 > 0) std::memcpy(p + sizeof h + arg_bytes + len1, out2, len2);
+  g.head += size;
+  ++g.count;
+  ++g.calls;
+}
+
+void record(Call c, int64_t result, const Args& args, const void* out, size_t out_len) {
+  record2(c, result, args, out, out_len, nullptr, 0);
+}
+
+int dump(const char* reason) {
+  if (g_replaying) return 0;
+  if (!g_started) return -EINVAL;
+  g_on = false;  // the dump's own calls are not part of the recording
+  char tmp[sizeof g_path + 4];
+  copy_str(tmp, sizeof tmp, g_path);
+  copy_str(tmp + std::strlen(tmp), 5, ".tmp");
+  int r = hal::open(tmp, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
+  if (r >= 0) {
+    const int fd = r;
+    r = write_file(fd, reason);
+    const int rc = hal::close(fd);
+    if (r == 0) r = rc;
+    if (r == 0) r = hal::rename(tmp, g_path);
+    if (r < 0) (void)hal::unlink(tmp);
+  }
+  g_on = true;
+  return r < 0 ? r : 0;
+}
+
+// Reading.
+
+namespace {
+
+bool fail(char* err, size_t len, const char* what) {
+  copy_str(err, len, what);
+  return false;
+}
+
+// Checks that block holds n NUL-terminated strings within len bytes.
+bool strings_ok(const uint8_t* block, size_t len, uint32_t n) {
+  size_t pos = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const void* nul = std::memchr(block + pos, 0, len - pos);
+    if (nul == nullptr) return false;
+    pos = static_cast<size_t>(static_cast<const uint8_t*>(nul) - block) + 1;
+  }
+  return true;
+}
+
+// The i-th NUL-terminated string of block, or nullptr past its end.
+const char* nth_string(const uint8_t* block, size_t len, uint32_t i) {
+  size_t pos = 0;
+  for (uint32_t k = 0; pos < len; ++k) {
+    const char* s = reinterpret_cast<const char*>(block + pos);
+    if (k == i) return s;
+    pos += std::strlen(s) + 1;
+  }
+  return nullptr;
+}
+
+bool records_ok(const uint8_t* p, uint64_t bytes, uint64_t count, char* err, size_t err_len) {
+  uint64_t pos = 0;
+  for (uint64_t i = 0; i < count; ++i) {
+    RecordHead h;
+    if (bytes - pos < sizeof h) return fail(err, err_len, "a record runs past the end of the file");
+    std::memcpy(&h, p + pos, sizeof h);
+    const uint64_t need = sizeof h + sizeof(int64_t) * uint64_t{h.nargs} + h.out_len;
+    if (h.size % 8 != 0 || h.size < need || h.size > bytes - pos || h.nargs > kMaxArgs) {
+      return fail(err, err_len, "a record's framing is broken");
+    }
+    if (h.call == 0 || h.call >= static_cast<uint16_t>(Call::kEnd)) {
+      return fail(err, err_len, "a record names an unknown call");
+    }
+    pos += h.size;
+  }
+  if (pos != bytes) return fail(err, err_len, "the records do not fill the file");
+  return true;
+}
+
+}  // namespace
+
+int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
+  if (len < sizeof hdr_ || std::memcmp(data, kMagic, sizeof kMagic) != 0) {
+    fail(err, err_len, "not a flight recording (bad magic)");
+    return -EINVAL;
+  }
+  std::memcpy(&hdr_, data, sizeof hdr_);
+  if (hdr_.version != kVersion || hdr_.header_bytes != sizeof hdr_) {
+    fail(err, err_len, "a flight recording of another format version");
+    return -EINVAL;
+  }
+  const uint64_t need = uint64_t{sizeof hdr_} + hdr_.argv_bytes + hdr_.env_bytes + hdr_.record_bytes;
+  if (need != len || hdr_.argv_bytes % 8 != 0 || hdr_.env_bytes % 8 != 0) {
+    fail(err, err_len, "the file's length does not match its header (cut short?)");
+    return -EINVAL;
+  }
+  argv_ = data + sizeof hdr_;
+  env_ = argv_ + hdr_.argv_bytes;
+  records_ = env_ + hdr_.env_bytes;
+  if (!strings_ok(argv_, hdr_.argv_bytes, hdr_.argc)) {
+    fail(err, err_len, "the recorded argv is broken");
+    return -EINVAL;
+  }
+  if (hdr_.env_bytes > 0 && env_[hdr_.env_bytes - 1] != '\0') {
+    fail(err, err_len, "the recorded environment is broken");
+    return -EINVAL;
+  }
+  if (!records_ok(records_, hdr_.record_bytes, hdr_.records, err, err_len)) return -EINVAL;
+  pos_ = 0;
+  return 0;
+}
+
+const char* Reader::arg(uint32_t i) const {
+  return i < hdr_.argc ? nth_string(argv_, hdr_.argv_bytes, i) : nullptr;
+}
+
+const char* Reader::env(uint32_t i) const {
+  const char* s = nth_string(env_, hdr_.env_bytes, i);
+  return s != nullptr && *s != '\0' ? s : nullptr;  // an empty string is the padding
+}
+
+bool Reader::next(Record* r) {
+  if (pos_ >= hdr_.record_bytes) return false;
+  RecordHead h;
+  std::memcpy(&h, records_ + pos_, sizeof h);
+  r->call = static_cast<Call>(h.call);
+  r->flags = h.flags;
+  r->seq = h.seq;
+  r->result = h.result;
+  r->nargs = h.nargs;
+  r->args = reinterpret_cast<const int64_t*>(records_ + pos_ + sizeof h);
+  r->out = records_ + pos_ + sizeof h + sizeof(int64_t) * h.nargs;
+  r->out_len = h.out_len;
+  pos_ += h.size;
+  return true;
+}
+
+}  // namespace flight

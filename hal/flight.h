@@ -1,0 +1,202 @@
+// The flight recorder: the seam's calls, their results and the bytes the
+// kernel gave back, kept in a fixed ring in static memory, and written to a
+// file on demand. A recording is replayed on the host by //test/fake:replay,
+// which runs the same app code on a kernel that answers every call from the
+// recording (README: "A bug seen on a board, replayed on your desk").
+//
+// Recording: //hal:sys_record is //hal:sys_linux with one note() per call.
+// Nothing is recorded until start(); after it, each call costs a record in
+// the ring (see the benchmark's "recorder" rows). Binaries linking
+// //hal:sys_linux have no recorder at all. Single-threaded, as the loop.
+//
+// The ring keeps the newest calls: when it is full the oldest records go.
+// A recording that lost its first calls cannot re-run the app (its state at
+// the first kept call is unknown); the replay then prints the kept calls
+// from the oldest whole loop iteration instead (see test/fake/replay.cc).
+//
+// File format (version 1, little-endian, every part 8-byte aligned):
+//   FileHeader, then argv (argc NUL-terminated strings), then the recorded
+//   environment ("NAME=value" strings), each block padded to 8 bytes, then
+//   `records` records in call order. A record: RecordHead, nargs int64
+//   arguments, out_len bytes the call returned, padded to 8. seq counts
+//   every call since start() from 0, so the first record's seq says how many
+//   were lost to the ring.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace flight {
+
+enum class Call : uint16_t {
+  kRead = 1,
+  kWrite,
+  kClose,
+  kPipe2,
+  kOpen,
+  kDup,
+  kFstat,
+  kGetFlags,
+  kSetFlags,
+  kIoctl,
+  kOpenpty,
+  kSocket,
+  kSocketpair,
+  kBind,
+  kConnect,
+  kListen,
+  kAccept4,
+  kGetsockopt,
+  kSetsockopt,
+  kGetsockname,
+  kGetpeername,
+  kSendto,
+  kRecvfrom,
+  kShutdown,
+  kSpawn,
+  kWaitpid,
+  kPidfdOpen,
+  kEpollCreate1,
+  kEpollCtl,
+  kEpollWait,
+  kEventfd,
+  kSignalfd,
+  kSigprocmask,
+  kKill,
+  kGetpid,
+  kClockGettime,
+  kTimerfdCreate,
+  kTimerfdSettime,
+  kTimerfdGettime,
+  kFsync,
+  kRename,
+  kUnlink,
+  kEnd,  // one past the last
+};
+const char* call_name(Call c);
+
+constexpr uint32_t kVersion = 1;
+constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
+constexpr int kMaxArgs = 6;
+constexpr size_t kMaxRingBytes = size_t{16} << 20;  // static storage, touched only as used
+constexpr size_t kMinRingBytes = size_t{64} << 10;  // at least two of the largest records
+constexpr size_t kDefaultRingBytes = size_t{1} << 20;
+// Bytes of one call's output kept at most; a record cut here is flagged and
+// the replay stops at it.
+constexpr uint32_t kMaxOutBytes = 16384;
+// The environment variables the daemons read, kept so the replay sees them.
+constexpr const char* kRecordedEnv[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC"};
+
+struct FileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t header_bytes;  // sizeof(FileHeader)
+  char program[32];       // the name given to start()
+  char evl_version[16];
+  char build[64];   // compiler and build mode
+  char arch[16];    // x86_64, armv7, aarch64
+  char reason[32];  // why it was written: SIGUSR2, alarm, exit, error
+  uint64_t first_seq;
+  uint64_t records;
+  uint64_t record_bytes;
+  uint32_t argc;
+  uint32_t argv_bytes;  // padded to 8
+  uint32_t env_bytes;   // padded to 8
+  uint32_t ring_bytes;
+};
+static_assert(sizeof(FileHeader) == 216, "the file header has one layout on every target");
+
+struct RecordHead {
+  uint32_t size;  // the whole record, padded to 8; 0 marks the ring's wrap
+  uint32_t seq;   // low 32 bits of the call's number
+  uint16_t call;
+  uint8_t nargs;
+  uint8_t flags;  // kTruncated
+  uint32_t out_len;
+  int64_t result;
+};
+static_assert(sizeof(RecordHead) == 24, "one record layout on every target");
+constexpr uint8_t kTruncated = 1;
+
+struct Args {
+  int64_t v[kMaxArgs];
+  int n;
+};
+
+// FNV-1a of bytes: how arguments the kernel only reads (written bytes,
+// paths, addresses) are compared without keeping them.
+inline int64_t hash(const void* p, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const auto* b = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < len; ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
+  return static_cast<int64_t>(h);
+}
+int64_t hash_str(const char* s);
+
+// Starts recording into the first ring_bytes of the static ring (rounded
+// down to 8; kMinRingBytes..kMaxRingBytes). path is where dump() writes;
+// program, argv and the recorded environment go into the header. Returns 0,
+// -EINVAL for a bad size or an over-long path, -EALREADY if recording.
+[[nodiscard]] int start(const char* program, int argc, char* const* argv, const char* path,
+                        size_t ring_bytes);
+// Ends recording (tests); the ring is forgotten.
+void stop();
+bool recording();
+const char* path();
+
+// The recording seam calls this after every call (only while recording()).
+void record(Call c, int64_t result, const Args& args, const void* out, size_t out_len);
+// The same for calls with two outputs (pipe2's fds and nothing, recvfrom's
+// bytes and address): the record holds both, one after the other.
+void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
+             const void* out2, size_t len2);
+inline bool g_on = false;  // recording() for the seam's fast path
+
+// Writes the ring to path() atomically: path.tmp, fsync, rename. The calls
+// the dump makes are not recorded. 0 or -errno (the temporary file is
+// removed on failure). A no-op returning 0 when replaying.
+[[nodiscard]] int dump(const char* reason);
+// The replay kernel sets this: start() only notes the path, dump() writes
+// nothing, so the app takes the same paths as when it recorded.
+void set_replaying(bool on = true);
+
+// Counters of the current recording.
+uint64_t calls();        // recorded since start()
+uint64_t kept_first();   // seq of the oldest record still in the ring
+size_t kept_bytes();
+
+// Reading a recording (the replay, tests).
+struct Record {
+  Call call;
+  uint8_t flags;
+  uint32_t seq;
+  int64_t result;
+  int nargs;
+  const int64_t* args;
+  const uint8_t* out;
+  uint32_t out_len;
+};
+
+class Reader {
+ public:
+  // Checks the header and every record's framing over the whole file. 0,
+  // or -EINVAL with the reason in err. data must outlive the reader.
+  [[nodiscard]] int open(const uint8_t* data, size_t len, char* err, size_t err_len);
+  const FileHeader& header() const { return hdr_; }
+  // argv[i] of the recorded process (i < argc), and the recorded
+  // environment's i-th "NAME=value" string (nullptr past the end).
+  const char* arg(uint32_t i) const;
+  const char* env(uint32_t i) const;
+  // The records in order: false after the last.
+  bool next(Record* r);
+  void rewind() { pos_ = 0; }
+
+ private:
+  FileHeader hdr_{};
+  const uint8_t* argv_ = nullptr;
+  const uint8_t* env_ = nullptr;
+  const uint8_t* records_ = nullptr;
+  size_t pos_ = 0;
+};
+
+}  // namespace flight

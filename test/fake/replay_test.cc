@@ -1,0 +1,206 @@
+// The replay kernel against recordings built here call by call: what it
+// hands back, and where it reports a program that no longer makes the
+// recorded calls.
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hal/flight_calls.h"
+#include "hal/sys.h"
+#include "test/fake/replay.h"
+// After the standard containers: CppUTest redefines new.
+#include "CppUTest/TestHarness.h"
+
+namespace {
+
+// A recording in the file format of hal/flight.h.
+class Recording {
+ public:
+  void add(flight::Call c, int64_t result, const flight::Args& a, const void* out = nullptr,
+           size_t out_len = 0, uint8_t flags = 0) {
+    const size_t size = (sizeof(flight::RecordHead) + 8 * static_cast<size_t>(a.n) + out_len + 7) &
+                        ~size_t{7};
+    const flight::RecordHead h{static_cast<uint32_t>(size), static_cast<uint32_t>(count_++),
+                               static_cast<uint16_t>(c), static_cast<uint8_t>(a.n),
+                               flags, static_cast<uint32_t>(out_len), result};
+    const size_t at = records_.size();
+    records_.resize(at + size);
+    std::memcpy(&records_[at], &h, sizeof h);
+    std::memcpy(&records_[at + sizeof h], a.v, 8 * static_cast<size_t>(a.n));
+    if (out_len > 0) std::memcpy(&records_[at + sizeof h + 8 * a.n], out, out_len);
+  }
+  std::vector<uint8_t> bytes(const char* reason) const {
+    flight::FileHeader h{};
+    std::memcpy(h.magic, flight::kMagic, sizeof h.magic);
+    h.version = flight::kVersion;
+    h.header_bytes = sizeof h;
+    std::strcpy(h.program, "test");
+    std::strcpy(h.reason, reason);
+    h.records = count_;
+    h.record_bytes = records_.size();
+    h.argc = 1;
+    h.argv_bytes = 8;
+    std::vector<uint8_t> out(sizeof h + 8);
+    std::memcpy(out.data(), &h, sizeof h);
+    std::memcpy(&out[sizeof h], "test\0\0\0", 8);
+    out.insert(out.end(), records_.begin(), records_.end());
+    return out;
+  }
+
+ private:
+  std::vector<uint8_t> records_;
+  uint64_t count_ = 0;
+};
+
+constexpr uint64_t kRecordedCookie = 0x1234;
+constexpr uint64_t kReplayCookie = 0xabcd;
+
+// What the little program below did when it was recorded.
+Recording recorded() {
+  Recording r;
+  const hal::Timespec ts{100, 5};
+  r.add(flight::Call::kClockGettime, 0, flight::args::fd(hal::kClockMonotonic), &ts, sizeof ts);
+  r.add(flight::Call::kRead, 6, flight::args::read(5, 16), "hello\n", 6);
+  r.add(flight::Call::kWrite, 6, flight::args::write(9, "hello\n", 6));
+  hal::EpollEvent ev{hal::kEpollIn, kRecordedCookie};
+  r.add(flight::Call::kEpollCtl, 0, flight::args::epoll_ctl(4, hal::kEpollCtlAdd, 5, &ev));
+  const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie};
+  r.add(flight::Call::kEpollWait, 1, flight::args::epoll_wait(4, 8, -1), &w, sizeof w);
+  return r;
+}
+
+struct Seen {
+  hal::Timespec ts{};
+  std::string read;
+  uint64_t cookie = 0;
+};
+
+// The program; `changed` makes it write other bytes at its third call.
+Seen program(bool changed) {
+  Seen s;
+  (void)hal::clock_gettime(hal::kClockMonotonic, &s.ts);
+  char buf[16];
+  const long n = hal::read(5, buf, sizeof buf);
+  if (n > 0) s.read.assign(buf, static_cast<size_t>(n));
+  (void)hal::write(9, changed ? "hellO\n" : buf, n > 0 ? static_cast<size_t>(n) : 0);
+  hal::EpollEvent ev{hal::kEpollIn, kReplayCookie};
+  (void)hal::epoll_ctl(4, hal::kEpollCtlAdd, 5, &ev);
+  hal::EpollEvent out[8];
+  if (hal::epoll_wait(4, out, 8, -1) == 1) s.cookie = out[0].data;
+  return s;
+}
+
+}  // namespace
+
+TEST_GROUP(Replay) {
+  replay::Player player;
+  void load(const Recording& r, const char* reason = "exit") {
+    char err[128] = {};
+    const int rc = player.load(r.bytes(reason), err, sizeof err);
+    CHECK_EQUAL_TEXT(0, rc, err);
+    player.set_exit_on_divergence(false);
+    replay::Player::set_current(&player);
+  }
+  void teardown() override { replay::Player::set_current(nullptr); }
+};
+
+TEST(Replay, the_program_gets_the_recorded_results_bytes_and_its_own_cookies) {
+  load(recorded());
+  const Seen s = program(false);
+  CHECK_EQUAL(0, player.failure());
+  CHECK_EQUAL(100, s.ts.sec);
+  CHECK_EQUAL(5, s.ts.nsec);
+  CHECK_EQUAL(std::string("hello\n"), s.read);
+  CHECK_EQUAL(kReplayCookie, s.cookie);
+  CHECK_EQUAL(5u, player.replayed());
+  CHECK(player.finished());
+}
+
+TEST(Replay, a_changed_program_is_reported_at_the_first_call_that_differs) {
+  load(recorded());
+  (void)program(true);
+  CHECK_EQUAL(replay::kDiverged, player.failure());
+  STRCMP_CONTAINS("DIVERGED at call #2", player.message());
+  STRCMP_CONTAINS("the recording has write(9, 6, ", player.message());
+  STRCMP_CONTAINS("the program made write(9, 6, ", player.message());
+  CHECK_EQUAL(2u, player.replayed());
+}
+
+TEST(Replay, another_call_in_place_of_the_recorded_one_is_reported) {
+  load(recorded());
+  hal::Timespec ts{};
+  (void)hal::clock_gettime(hal::kClockMonotonic, &ts);
+  CHECK_EQUAL(-EIO, hal::close(5));  // the recording has a read here
+  STRCMP_CONTAINS("DIVERGED at call #1: the recording has read(5, 16) = 6, the program made close(5)",
+                  player.message());
+}
+
+TEST(Replay, a_program_that_stops_early_or_runs_past_an_exit_recording_diverges) {
+  load(recorded());
+  hal::Timespec ts{};
+  (void)hal::clock_gettime(hal::kClockMonotonic, &ts);
+  CHECK_FALSE(player.finished());
+  STRCMP_CONTAINS("the program ended, but the recording goes on with read(5, 16) = 6",
+                  player.message());
+
+  load(recorded());
+  (void)program(false);
+  CHECK_EQUAL(-EIO, hal::close(3));
+  CHECK_EQUAL(replay::kDiverged, player.failure());
+  STRCMP_CONTAINS("the recording ends (written on exit) but the program made close(3)",
+                  player.message());
+}
+
+TEST(Replay, a_recording_written_while_running_ends_without_a_failure) {
+  load(recorded(), "SIGUSR2");
+  (void)program(false);
+  CHECK_EQUAL(-EIO, hal::close(3));
+  CHECK_EQUAL(0, player.failure());
+  CHECK(player.ended());
+  STRCMP_CONTAINS("written on SIGUSR2 while the daemon ran", player.message());
+}
+
+TEST(Replay, a_record_cut_by_the_recorder_stops_the_replay) {
+  Recording r;
+  const std::string big(64, 'b');
+  r.add(flight::Call::kRead, 100000, flight::args::read(5, 200000), big.data(), big.size(),
+        flight::kTruncated);
+  load(r);
+  std::vector<char> buf(200000);
+  CHECK_EQUAL(-EIO, hal::read(5, buf.data(), buf.size()));
+  CHECK_EQUAL(replay::kCut, player.failure());
+  STRCMP_CONTAINS("recorded cut short", player.message());
+}
+
+TEST(Replay, outputs_of_sockets_and_addresses_come_back_in_their_parts) {
+  Recording r;
+  uint8_t out[4 + 16] = {};
+  const uint32_t len = 16;
+  std::memcpy(out, &len, 4);
+  out[4] = hal::kAfInet;
+  r.add(flight::Call::kAccept4, 11, flight::args::accept4(3, reinterpret_cast<hal::SockAddr*>(1),
+                                                        hal::kNonblock),
+        out, sizeof out);
+  uint8_t rv[3 + 4 + 16] = {'a', 'b', 'c'};
+  std::memcpy(rv + 3, &len, 4);
+  r.add(flight::Call::kRecvfrom, 3, flight::args::recvfrom(11, 64, 0, reinterpret_cast<hal::SockAddr*>(1)),
+        rv, sizeof rv);
+  int fds[2] = {7, 8};
+  r.add(flight::Call::kPipe2, 0, flight::args::flags(hal::kCloexec), fds, sizeof fds);
+  load(r);
+  hal::SockAddr peer;
+  CHECK_EQUAL(11, hal::accept4(3, &peer, hal::kNonblock));
+  CHECK_EQUAL(16u, peer.len);
+  CHECK_EQUAL(hal::kAfInet, peer.data[0]);
+  char buf[64];
+  hal::SockAddr from;
+  CHECK_EQUAL(3, hal::recvfrom(11, buf, sizeof buf, 0, &from));
+  CHECK_EQUAL(std::string("abc"), std::string(buf, 3));
+  CHECK_EQUAL(16u, from.len);
+  int p[2] = {};
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec));
+  CHECK_EQUAL(7, p[0]);
+  CHECK_EQUAL(8, p[1]);
+  CHECK(player.finished());
+}

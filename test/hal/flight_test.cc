@@ -1,0 +1,256 @@
+// The flight recorder's ring, its file and the reader, on the fake kernel
+// (the records are made here by hand: the fake seam does not record).
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/flight.h"
+#include "hal/flight_calls.h"
+#include "test/fake/kernel.h"
+
+using fake::Call;
+
+namespace {
+
+char arg0[] = "heartbeat";
+char arg1[] = "--server";
+char arg2[] = "tcp://10.0.0.1:9000";
+char arg3[] = "";  // an empty argument is kept as one
+char* const kArgv[] = {arg0, arg1, arg2, arg3, nullptr};
+
+// One read of `n` bytes of `c`, recorded as the seam does.
+void record_read(int fd, size_t n, char c) {
+  std::string bytes(n, c);
+  flight::record(flight::Call::kRead, static_cast<int64_t>(n), flight::args::read(fd, 4096),
+                 bytes.data(), n);
+}
+
+std::vector<uint8_t> file_bytes(fake::Kernel& k, const char* path) {
+  const std::string* s = k.created_file(path);
+  if (s == nullptr) return {};
+  return std::vector<uint8_t>(s->begin(), s->end());
+}
+
+}  // namespace
+
+TEST_GROUP(Flight) {
+  fake::Kernel* k = nullptr;
+  void setup() override { k = new fake::Kernel(); }
+  void teardown() override {
+    flight::stop();
+    ::unsetenv("WATCHDOG_USEC");
+    delete k;
+  }
+  int start(size_t ring = flight::kMinRingBytes) {
+    return flight::start("heartbeat", 4, kArgv, "/var/evl/hb.rec", ring);
+  }
+  void open_reader(flight::Reader* r, std::vector<uint8_t>* bytes) {
+    *bytes = file_bytes(*k, "/var/evl/hb.rec");
+    char err[128] = {};
+    const int rc = r->open(bytes->data(), bytes->size(), err, sizeof err);
+    CHECK_EQUAL_TEXT(0, rc, err);
+  }
+};
+
+TEST(Flight, records_come_back_in_order_with_their_arguments_and_bytes) {
+  ::setenv("WATCHDOG_USEC", "5000000", 1);
+  CHECK_EQUAL(0, start());
+  CHECK(flight::recording());
+  record_read(7, 5, 'a');
+  const hal::Timespec ts{12, 345};
+  flight::record(flight::Call::kClockGettime, 0, flight::args::fd(hal::kClockMonotonic), &ts,
+                 sizeof ts);
+  flight::record(flight::Call::kWrite, -EAGAIN, flight::args::write(2, "x\n", 2), nullptr, 0);
+  CHECK_EQUAL(0, flight::dump("SIGUSR2"));
+  CHECK(k->created_file("/var/evl/hb.rec.tmp") == nullptr);  // renamed over the target
+
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  STRCMP_EQUAL("heartbeat", r.header().program);
+  STRCMP_EQUAL("SIGUSR2", r.header().reason);
+  CHECK_EQUAL(0u, r.header().first_seq);
+  CHECK_EQUAL(3u, r.header().records);
+  CHECK_EQUAL(4u, r.header().argc);
+  STRCMP_EQUAL("tcp://10.0.0.1:9000", r.arg(2));
+  STRCMP_EQUAL("", r.arg(3));
+  CHECK(r.arg(4) == nullptr);
+  STRCMP_EQUAL("WATCHDOG_USEC=5000000", r.env(0));
+  CHECK(r.env(1) == nullptr);
+
+  flight::Record rec;
+  CHECK(r.next(&rec));
+  CHECK(rec.call == flight::Call::kRead);
+  CHECK_EQUAL(5, rec.result);
+  CHECK_EQUAL(2, rec.nargs);
+  CHECK_EQUAL(7, rec.args[0]);
+  CHECK_EQUAL(std::string("aaaaa"), std::string(reinterpret_cast<const char*>(rec.out), 5));
+  CHECK(r.next(&rec));
+  CHECK(rec.call == flight::Call::kClockGettime);
+  hal::Timespec got{};
+  CHECK_EQUAL(sizeof got, rec.out_len);
+  std::memcpy(&got, rec.out, sizeof got);
+  CHECK_EQUAL(345, got.nsec);
+  CHECK(r.next(&rec));
+  CHECK(rec.call == flight::Call::kWrite);
+  CHECK_EQUAL(-EAGAIN, rec.result);
+  CHECK_EQUAL(flight::hash("x\n", 2), rec.args[2]);
+  CHECK_EQUAL(2u, rec.seq);
+  CHECK_FALSE(r.next(&rec));
+}
+
+TEST(Flight, a_full_ring_keeps_the_newest_whole_records) {
+  CHECK_EQUAL(0, start());
+  for (int i = 0; i < 5000; ++i) record_read(3, static_cast<size_t>(1 + i % 200), 'x');
+  CHECK_EQUAL(5000u, flight::calls());
+  CHECK(flight::kept_first() > 0);
+  CHECK(flight::kept_bytes() <= flight::kMinRingBytes);
+  CHECK(flight::kept_bytes() > flight::kMinRingBytes - 400);  // the ring is used, bar one gap
+  CHECK_EQUAL(0, flight::dump("alarm"));
+
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  CHECK_EQUAL(flight::kept_first(), r.header().first_seq);
+  CHECK_EQUAL(5000u, r.header().first_seq + r.header().records);
+  flight::Record rec;
+  uint64_t seq = r.header().first_seq;
+  while (r.next(&rec)) {
+    CHECK_EQUAL(static_cast<uint32_t>(seq), rec.seq);
+    CHECK_EQUAL(static_cast<int64_t>(1 + seq % 200), rec.result);  // its own bytes, whole
+    CHECK_EQUAL(rec.result, static_cast<int64_t>(rec.out_len));
+    ++seq;
+  }
+  CHECK_EQUAL(5000u, seq);
+}
+
+TEST(Flight, an_output_over_the_limit_is_kept_cut_and_flagged) {
+  CHECK_EQUAL(0, start());
+  record_read(3, flight::kMaxOutBytes + 100, 'z');
+  CHECK_EQUAL(0, flight::dump("exit"));
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  flight::Record rec;
+  CHECK(r.next(&rec));
+  CHECK_EQUAL(flight::kTruncated, rec.flags);
+  CHECK_EQUAL(flight::kMaxOutBytes, rec.out_len);
+  CHECK_EQUAL(static_cast<int64_t>(flight::kMaxOutBytes + 100), rec.result);
+}
+
+TEST(Flight, the_dump_makes_no_record_of_its_own_calls) {
+  CHECK_EQUAL(0, start());
+  record_read(3, 1, 'a');
+  CHECK_EQUAL(0, flight::dump("SIGUSR2"));
+  CHECK(flight::g_on);  // recording again after the dump
+  CHECK_EQUAL(1u, flight::calls());
+}
+
+TEST(Flight, a_failed_dump_leaves_the_previous_file_and_no_temporary) {
+  CHECK_EQUAL(0, start());
+  record_read(3, 1, 'a');
+  CHECK_EQUAL(0, flight::dump("SIGUSR2"));
+  const std::vector<uint8_t> first = file_bytes(*k, "/var/evl/hb.rec");
+  record_read(3, 2, 'b');
+  for (Call c : {Call::kWrite, Call::kFsync, Call::kRename, Call::kClose}) {
+    k->fail_next(c, c == Call::kWrite ? ENOSPC : EIO);
+    CHECK_EQUAL(c == Call::kWrite ? -ENOSPC : -EIO, flight::dump("alarm"));
+    CHECK(first == file_bytes(*k, "/var/evl/hb.rec"));
+    CHECK(k->created_file("/var/evl/hb.rec.tmp") == nullptr);
+    CHECK(flight::g_on);
+  }
+  k->fail_next(Call::kOpen, EACCES);
+  CHECK_EQUAL(-EACCES, flight::dump("alarm"));
+  CHECK(first == file_bytes(*k, "/var/evl/hb.rec"));
+}
+
+TEST(Flight, short_writes_and_eintr_still_write_the_whole_file) {
+  CHECK_EQUAL(0, start());
+  for (int i = 0; i < 50; ++i) record_read(3, 100, 'q');
+  k->fail_next(Call::kWrite, EINTR);
+  k->short_next(Call::kWrite, 10);
+  CHECK_EQUAL(0, flight::dump("exit"));
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  CHECK_EQUAL(50u, r.header().records);
+}
+
+TEST(Flight, start_refuses_bad_sizes_long_paths_and_a_second_start) {
+  CHECK_EQUAL(-EINVAL, start(flight::kMinRingBytes - 8));
+  CHECK_EQUAL(-EINVAL, start(flight::kMaxRingBytes + 8));
+  const std::string long_path(300, 'p');
+  CHECK_EQUAL(-EINVAL, flight::start("x", 0, kArgv, long_path.c_str(), flight::kMinRingBytes));
+  CHECK_EQUAL(-EINVAL, flight::dump("exit"));  // not recording
+  CHECK_EQUAL(0, start());
+  CHECK_EQUAL(-EALREADY, start());
+}
+
+TEST(Flight, the_reader_refuses_what_is_not_a_whole_recording) {
+  CHECK_EQUAL(0, start());
+  record_read(3, 8, 'a');
+  record_read(3, 8, 'b');
+  CHECK_EQUAL(0, flight::dump("exit"));
+  const std::vector<uint8_t> good = file_bytes(*k, "/var/evl/hb.rec");
+  char err[128];
+  flight::Reader r;
+  CHECK_EQUAL(0, r.open(good.data(), good.size(), err, sizeof err));
+
+  std::vector<uint8_t> bad = good;
+  bad[0] = 'X';
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("magic", err);
+
+  bad = good;
+  bad.resize(bad.size() - 8);
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("cut short", err);
+
+  bad = good;
+  bad[8] = 9;  // version
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("version", err);
+
+  flight::FileHeader h;
+  std::memcpy(&h, good.data(), sizeof h);
+  const size_t first_record = sizeof h + h.argv_bytes + h.env_bytes;
+  bad = good;
+  bad[first_record] = 12;  // a size that is no multiple of 8
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("framing", err);
+
+  bad = good;
+  bad[first_record + 8] = 0xee;  // the call
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("unknown call", err);
+
+  bad = good;
+  bad[sizeof h - 1] = 0x40;  // ring_bytes' top byte: harmless
+  CHECK_EQUAL(0, r.open(bad.data(), bad.size(), err, sizeof err));
+  bad = good;
+  std::memset(bad.data() + sizeof h, 'a', h.argv_bytes);  // argv without its NULs
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("argv", err);
+}
+
+TEST(Flight, replaying_starts_without_recording_and_dumps_nothing) {
+  flight::set_replaying();
+  CHECK_EQUAL(0, start());
+  CHECK(flight::recording());
+  CHECK_FALSE(flight::g_on);
+  CHECK_EQUAL(0, flight::dump("exit"));
+  CHECK(k->created_file("/var/evl/hb.rec") == nullptr);
+  flight::set_replaying(false);
+}
+
+TEST(Flight, every_call_has_a_name) {
+  for (int c = 1; c < static_cast<int>(flight::Call::kEnd); ++c) {
+    CHECK(std::strcmp("?", flight::call_name(static_cast<flight::Call>(c))) != 0);
+  }
+  STRCMP_EQUAL("?", flight::call_name(flight::Call::kEnd));
+  STRCMP_EQUAL("epoll_wait", flight::call_name(flight::Call::kEpollWait));
+  STRCMP_EQUAL("fstat", flight::call_name(flight::Call::kFstat));
+}
