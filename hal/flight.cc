@@ -355,7 +355,8 @@ int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
     fail(err, err_len, "a flight recording of another format version");
     return -EINVAL;
   }
-  const uint64_t need = uint64_t{sizeof hdr_} + hdr_.argv_bytes + hdr_.env_bytes + hdr_.record_bytes;
+  const uint64_t need =
+      uint64_t{sizeof hdr_} + hdr_.argv_bytes + hdr_.env_bytes + hdr_.record_bytes;
   if (need != len || hdr_.argv_bytes % 8 != 0 || hdr_.env_bytes % 8 != 0) {
     fail(err, err_len, "the file's length does not match its header (cut short?)");
     return -EINVAL;

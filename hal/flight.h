@@ -161,8 +161,8 @@ inline bool g_on = false;  // recording() for the seam's fast path
 void set_replaying(bool on = true);
 
 // Counters of the current recording.
-uint64_t calls();        // recorded since start()
-uint64_t kept_first();   // seq of the oldest record still in the ring
+uint64_t calls();       // recorded since start()
+uint64_t kept_first();  // seq of the oldest record still in the ring
 size_t kept_bytes();
 
 // Reading a recording (the replay, tests).

@@ -86,8 +86,8 @@ inline Args spawn(const char* path, char* const argv[]) {
   return of({u(h)});
 }
 inline Args epoll_ctl(int epfd, int op, int fd, const hal::EpollEvent* ev) {
-  return of({epfd, op, fd, ev != nullptr ? int64_t{ev->events} : -1,
-             ev != nullptr ? u(ev->data) : 0});
+  return of(
+      {epfd, op, fd, ev != nullptr ? int64_t{ev->events} : -1, ev != nullptr ? u(ev->data) : 0});
 }
 constexpr int kEpollCtlCookie = 4;  // the argument the replay maps, not compares
 inline Args epoll_wait(int epfd, int maxevents, int timeout_ms) {
@@ -97,7 +97,8 @@ inline Args signalfd(int fd, uint64_t mask, int flags) { return of({fd, u(mask),
 inline Args sigprocmask(int how, const uint64_t* set, const uint64_t* old) {
   return of({how, set != nullptr ? u(*set) : -1, old != nullptr});
 }
-inline Args timerfd_settime(int fd, int flags, const hal::Itimerspec* v, const hal::Itimerspec* old) {
+inline Args timerfd_settime(int fd, int flags, const hal::Itimerspec* v,
+                            const hal::Itimerspec* old) {
   return of({fd, flags, v->value.sec, v->value.nsec, hash(&v->interval, sizeof v->interval),
              old != nullptr});
 }

@@ -10,8 +10,8 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 
@@ -37,6 +37,7 @@
 namespace hal {
 namespace {
 
+static_assert(sizeof(time_t) == 8, "64-bit time_t (BUILD.bazel sets _TIME_BITS=64 for armv7)");
 static_assert(kCloexec == O_CLOEXEC && kNonblock == O_NONBLOCK, "fd flags");
 static_assert(kCloexec == EPOLL_CLOEXEC && kCloexec == EFD_CLOEXEC, "cloexec");
 static_assert(kCloexec == SFD_CLOEXEC && kCloexec == TFD_CLOEXEC, "cloexec");
@@ -112,14 +113,13 @@ SyscallCounts g_counts;  // benchmark builds only
 // arguments as flight::args::NAME(...) builds them, the result, the bytes
 // the call gave back. Nothing is evaluated unless recording.
 #ifdef EVL_FLIGHT_RECORDER
-#define EVL_REC(call, result, a, out, len)                                              \
+#define EVL_REC(call, result, a, out, len)                                             \
   (flight::g_on ? flight::record(flight::Call::call, (result), flight::args::a, (out), \
-                                 static_cast<size_t>(len))                                 \
+                                 static_cast<size_t>(len))                             \
                 : (void)0)
-#define EVL_REC2(call, result, a, out1, len1, out2, len2)                                 \
-  (flight::g_on ? flight::record2(flight::Call::call, (result), flight::args::a, (out1), \
-                                  static_cast<size_t>(len1), (out2),                         \
-                                  static_cast<size_t>(len2))                                 \
+#define EVL_REC2(call, result, a, out1, len1, out2, len2)                                       \
+  (flight::g_on ? flight::record2(flight::Call::call, (result), flight::args::a, (out1),        \
+                                  static_cast<size_t>(len1), (out2), static_cast<size_t>(len2)) \
                 : (void)0)
 #else
 #define EVL_REC(call, result, args, out, len) ((void)0)
@@ -332,8 +332,9 @@ int listen(int fd, int backlog) {
 }
 int accept4(int fd, SockAddr* peer, int flags) {
   socklen_t len = sizeof peer->data;
-  const int r = ret(::accept4(fd, peer != nullptr ? reinterpret_cast<sockaddr*>(peer->data) : nullptr,
-                              peer != nullptr ? &len : nullptr, flags));
+  const int r =
+      ret(::accept4(fd, peer != nullptr ? reinterpret_cast<sockaddr*>(peer->data) : nullptr,
+                    peer != nullptr ? &len : nullptr, flags));
   if (r >= 0 && peer != nullptr) peer->len = len;
   EVL_REC2(kAccept4, r, accept4(fd, peer, flags), peer, r >= 0 && peer != nullptr ? 4 : 0,
            peer != nullptr ? peer->data : nullptr, r >= 0 && peer != nullptr ? addr_len(peer) : 0);
@@ -370,17 +371,17 @@ int getpeername(int fd, SockAddr* addr) {
   return r;
 }
 long sendto(int fd, const void* buf, size_t len, int flags, const SockAddr* to) {
-  const long r = ret_long(::sendto(fd, buf, len, flags,
-                                   to != nullptr ? reinterpret_cast<const sockaddr*>(to->data) : nullptr,
-                                   to != nullptr ? to->len : 0));
+  const long r = ret_long(::sendto(
+      fd, buf, len, flags, to != nullptr ? reinterpret_cast<const sockaddr*>(to->data) : nullptr,
+      to != nullptr ? to->len : 0));
   EVL_REC(kSendto, r, sendto(fd, buf, len, flags, to), nullptr, 0);
   return r;
 }
 long recvfrom(int fd, void* buf, size_t len, int flags, SockAddr* from) {
   socklen_t l = sizeof(SockAddr::data);
-  const long r = ret_long(::recvfrom(fd, buf, len, flags,
-                                     from != nullptr ? reinterpret_cast<sockaddr*>(from->data) : nullptr,
-                                     from != nullptr ? &l : nullptr));
+  const long r = ret_long(::recvfrom(
+      fd, buf, len, flags, from != nullptr ? reinterpret_cast<sockaddr*>(from->data) : nullptr,
+      from != nullptr ? &l : nullptr));
   if (r >= 0 && from != nullptr) from->len = l;
   // The bytes copied (r may be larger with MSG_TRUNC), then the sender's address.
   EVL_REC2(kRecvfrom, r, recvfrom(fd, len, flags, from), buf,

@@ -65,8 +65,8 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   return r < 0 ? r : 0;
 }
 
-int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOptions& d,
-                          int argc, char** argv) {
+int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOptions& d, int argc,
+                          char** argv) {
   ParseResult pr;
   if (parse_command_line(t.data(), t.size(), argc, argv, &pr) < 0 || pr.help || pr.version ||
       d.flight_recorder[0] == '\0') {
@@ -74,8 +74,8 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
   }
   const auto bytes = static_cast<size_t>(d.flight_recorder_kib) * 1024;
   if (const int r = flight::start(prog, argc, argv, d.flight_recorder, bytes); r < 0) {
-    std::fprintf(stderr, "%s: cannot start the flight recorder (%s): %s\n", prog,
-                 d.flight_recorder, std::strerror(-r));
+    std::fprintf(stderr, "%s: cannot start the flight recorder (%s): %s\n", prog, d.flight_recorder,
+                 std::strerror(-r));
     return 2;
   }
   return -1;

@@ -180,8 +180,8 @@ int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r)
       return -EINVAL;
     }
     if (o->command_line_only) {
-      std::snprintf(r->error, sizeof r->error, "%s'%s' is accepted on the command line only",
-                    where, o->name);
+      std::snprintf(r->error, sizeof r->error, "%s'%s' is accepted on the command line only", where,
+                    o->name);
       return -EINVAL;
     }
     if (set(*o, *value != '\0' ? value : nullptr, where, r) < 0) return -EINVAL;
@@ -212,16 +212,16 @@ void add_daemon_options(OptionTable* t, DaemonOptions* d) {
 
 Option string_option(const char* name, const char* value_name, const char* help, char* buf,
                      size_t len) {
-  return Option{name, Option::Kind::kString, value_name, help, buf, 0, 0, len};
+  return Option{name, Option::Kind::kString, false, value_name, help, buf, 0, 0, len};
 }
 
 Option int_option(const char* name, const char* value_name, const char* help, int64_t* v,
                   int64_t min, int64_t max) {
-  return Option{name, Option::Kind::kInt, value_name, help, v, min, max, 0};
+  return Option{name, Option::Kind::kInt, false, value_name, help, v, min, max, 0};
 }
 
 Option flag_option(const char* name, const char* help, bool* v) {
-  return Option{name, Option::Kind::kFlag, nullptr, help, v, 0, 0, 0};
+  return Option{name, Option::Kind::kFlag, false, nullptr, help, v, 0, 0, 0};
 }
 
 namespace {

@@ -20,13 +20,13 @@ struct Option {
   enum class Kind : uint8_t { kString, kInt, kFlag };
   const char* name;  // without the dashes
   Kind kind;
-  const char* value_name;  // for --help
+  bool command_line_only = false;  // a config file naming it is an error
+  const char* value_name;          // for --help
   const char* help;
   void* target;  // char[buf_len] / int64_t / bool
   int64_t min;
   int64_t max;
   size_t buf_len;
-  bool command_line_only = false;  // a config file naming it is an error
 };
 
 Option string_option(const char* name, const char* value_name, const char* help, char* buf,

@@ -6,8 +6,8 @@
 
 #include "apps/common/daemon.h"
 #include "apps/common/options.h"
-#include "apps/heartbeat/main.h"
 #include "apps/heartbeat/heartbeat.h"
+#include "apps/heartbeat/main.h"
 #include "loop/static_loop.h"
 
 namespace {

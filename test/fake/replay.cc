@@ -301,8 +301,8 @@ int epoll_create1(int flags) {
   return static_cast<int>(next(Call::kEpollCreate1, args::flags(flags)).result);
 }
 int epoll_ctl(int epfd, int op, int fd, EpollEvent* event) {
-  const auto& r = next(Call::kEpollCtl, args::epoll_ctl(epfd, op, fd, event),
-                       args::kEpollCtlCookie);
+  const auto& r =
+      next(Call::kEpollCtl, args::epoll_ctl(epfd, op, fd, event), args::kEpollCtlCookie);
   if (event != nullptr && r.nargs > args::kEpollCtlCookie) {
     replay::Player::current()->map_cookie(static_cast<uint64_t>(r.args[args::kEpollCtlCookie]),
                                           event->data);

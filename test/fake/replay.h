@@ -24,11 +24,11 @@
 namespace replay {
 
 // Exit codes of a replay.
-constexpr int kOk = 0;         // the program made every recorded call
-constexpr int kDiverged = 3;   // it made another call, or ran past the end
-constexpr int kCut = 4;        // a record's output was cut by the recorder
-constexpr int kBadFile = 5;    // not a recording this replay can read
-constexpr int kWrapped = 6;    // the ring lost the first calls: trace only
+constexpr int kOk = 0;        // the program made every recorded call
+constexpr int kDiverged = 3;  // it made another call, or ran past the end
+constexpr int kCut = 4;       // a record's output was cut by the recorder
+constexpr int kBadFile = 5;   // not a recording this replay can read
+constexpr int kWrapped = 6;   // the ring lost the first calls: trace only
 
 class Player {
  public:

@@ -41,11 +41,12 @@ bool read_file(const char* path, std::vector<uint8_t>* out) {
 // there, since its state at that call is not in the recording.
 int print_wrapped(replay::Player& p) {
   const flight::FileHeader& h = p.reader().header();
-  std::printf("replay: this recording kept the last %llu calls of %llu (the ring of %u bytes "
-              "wrapped), so the program cannot be re-run from its start. The kept calls, from "
-              "the oldest whole loop iteration:\n",
-              static_cast<unsigned long long>(h.records),
-              static_cast<unsigned long long>(h.first_seq + h.records), h.ring_bytes);
+  std::printf(
+      "replay: this recording kept the last %llu calls of %llu (the ring of %u bytes "
+      "wrapped), so the program cannot be re-run from its start. The kept calls, from "
+      "the oldest whole loop iteration:\n",
+      static_cast<unsigned long long>(h.records),
+      static_cast<unsigned long long>(h.first_seq + h.records), h.ring_bytes);
   flight::Record rec;
   bool started = false;
   flight::Reader& reader = p.reader();

@@ -19,11 +19,15 @@ class Recording {
  public:
   void add(flight::Call c, int64_t result, const flight::Args& a, const void* out = nullptr,
            size_t out_len = 0, uint8_t flags = 0) {
-    const size_t size = (sizeof(flight::RecordHead) + 8 * static_cast<size_t>(a.n) + out_len + 7) &
-                        ~size_t{7};
-    const flight::RecordHead h{static_cast<uint32_t>(size), static_cast<uint32_t>(count_++),
-                               static_cast<uint16_t>(c), static_cast<uint8_t>(a.n),
-                               flags, static_cast<uint32_t>(out_len), result};
+    const size_t size =
+        (sizeof(flight::RecordHead) + 8 * static_cast<size_t>(a.n) + out_len + 7) & ~size_t{7};
+    const flight::RecordHead h{static_cast<uint32_t>(size),
+                               static_cast<uint32_t>(count_++),
+                               static_cast<uint16_t>(c),
+                               static_cast<uint8_t>(a.n),
+                               flags,
+                               static_cast<uint32_t>(out_len),
+                               result};
     const size_t at = records_.size();
     records_.resize(at + size);
     std::memcpy(&records_[at], &h, sizeof h);
@@ -132,8 +136,9 @@ TEST(Replay, another_call_in_place_of_the_recorded_one_is_reported) {
   hal::Timespec ts{};
   (void)hal::clock_gettime(hal::kClockMonotonic, &ts);
   CHECK_EQUAL(-EIO, hal::close(5));  // the recording has a read here
-  STRCMP_CONTAINS("DIVERGED at call #1: the recording has read(5, 16) = 6, the program made close(5)",
-                  player.message());
+  STRCMP_CONTAINS(
+      "DIVERGED at call #1: the recording has read(5, 16) = 6, the program made close(5)",
+      player.message());
 }
 
 TEST(Replay, a_program_that_stops_early_or_runs_past_an_exit_recording_diverges) {
@@ -179,13 +184,13 @@ TEST(Replay, outputs_of_sockets_and_addresses_come_back_in_their_parts) {
   const uint32_t len = 16;
   std::memcpy(out, &len, 4);
   out[4] = hal::kAfInet;
-  r.add(flight::Call::kAccept4, 11, flight::args::accept4(3, reinterpret_cast<hal::SockAddr*>(1),
-                                                        hal::kNonblock),
-        out, sizeof out);
+  r.add(flight::Call::kAccept4, 11,
+        flight::args::accept4(3, reinterpret_cast<hal::SockAddr*>(1), hal::kNonblock), out,
+        sizeof out);
   uint8_t rv[3 + 4 + 16] = {'a', 'b', 'c'};
   std::memcpy(rv + 3, &len, 4);
-  r.add(flight::Call::kRecvfrom, 3, flight::args::recvfrom(11, 64, 0, reinterpret_cast<hal::SockAddr*>(1)),
-        rv, sizeof rv);
+  r.add(flight::Call::kRecvfrom, 3,
+        flight::args::recvfrom(11, 64, 0, reinterpret_cast<hal::SockAddr*>(1)), rv, sizeof rv);
   int fds[2] = {7, 8};
   r.add(flight::Call::kPipe2, 0, flight::args::flags(hal::kCloexec), fds, sizeof fds);
   load(r);

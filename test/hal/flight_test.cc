@@ -47,7 +47,7 @@ TEST_GROUP(Flight) {
   int start(size_t ring = flight::kMinRingBytes) {
     return flight::start("heartbeat", 4, kArgv, "/var/evl/hb.rec", ring);
   }
-  void open_reader(flight::Reader* r, std::vector<uint8_t>* bytes) {
+  void open_reader(flight::Reader * r, std::vector<uint8_t> * bytes) {
     *bytes = file_bytes(*k, "/var/evl/hb.rec");
     char err[128] = {};
     const int rc = r->open(bytes->data(), bytes->size(), err, sizeof err);

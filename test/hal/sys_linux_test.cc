@@ -135,3 +135,24 @@ TEST(SysLinux, process_signal_and_timer_calls_report_errno) {
   CHECK_EQUAL(-EBADF, hal::timerfd_gettime(kBad, &old_its));
   CHECK_EQUAL(3, old_its.value.sec);
 }
+
+// A deadline past 2038 must reach the kernel whole. On armv7 with a 32-bit
+// time_t it used to be cut to 32 bits, landing in the past: the loop's far
+// realtime wake-up (armed only to see clock steps) then fired at once, for
+// ever, and telemetry spun at 100% CPU (found by the flight recorder's
+// armv7 recording).
+TEST(SysLinux, a_deadline_after_2038_is_not_cut_to_32_bits) {
+  const int fd = hal::timerfd_create(hal::kClockRealtime, hal::kCloexec | hal::kNonblock);
+  CHECK(fd >= 0);
+  const hal::Itimerspec far{{0, 0}, {int64_t{4102444800}, 0}};  // 2100-01-01
+  CHECK_EQUAL(0, hal::timerfd_settime(fd, hal::kTfdTimerAbstime, &far, nullptr));
+  hal::Itimerspec left{};
+  CHECK_EQUAL(0, hal::timerfd_gettime(fd, &left));
+  CHECK(left.value.sec > int64_t{1} << 31);  // more than 68 years still to go
+  uint64_t expirations = 0;
+  CHECK_EQUAL(-EAGAIN, hal::read(fd, &expirations, sizeof expirations));
+  hal::Timespec now{};
+  CHECK_EQUAL(0, hal::clock_gettime(hal::kClockRealtime, &now));
+  CHECK(now.sec > 1700000000);
+  CHECK_EQUAL(0, hal::close(fd));
+}

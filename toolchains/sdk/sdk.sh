@@ -53,7 +53,7 @@ make_one() {
   objs="$(mktemp -d)"
   local a
   for a in "$bin"/loop/libloop.a "$bin"/hal/lib*.a; do
-    case "$a" in *sys_linux_counted*) continue ;; esac
+    case "$a" in *sys_linux_counted* | *sys_record*) continue ;; esac  # the same sys_linux.o, built otherwise
     (cd "$objs" && "${PREFIX[$arch]}ar" x "$OLDPWD/$a") || die "cannot unpack $a"
   done
   "${PREFIX[$arch]}ar" rcs "$stage/lib/libevl.a" "$objs"/*.o || die "cannot make libevl.a"

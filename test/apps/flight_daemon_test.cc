@@ -1,0 +1,175 @@
+// The daemons' side of the flight recorder, on the fake kernel: the options,
+// and the dumps on SIGUSR2 and on heartbeat's alarm (the fake seam records
+// nothing, so the files hold a header and no calls; hal/flight_test.cc and
+// test/flight/ check the records themselves).
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/common/daemon.h"
+#include "apps/common/log.h"
+#include "apps/common/options.h"
+#include "apps/heartbeat/heartbeat.h"
+#include "hal/flight.h"
+#include "loop/static_loop.h"
+#include "test/fake/kernel.h"
+
+using evl::kMs;
+using evl::kSec;
+
+namespace {
+
+using TestLoop = evl::StaticLoop<8, 16, 4, 1, 4>;
+
+struct Argv {
+  char storage[8][128];
+  char* argv[9] = {};
+  int argc = 0;
+  Argv(std::initializer_list<const char*> args) {
+    for (const char* a : args) {
+      std::snprintf(storage[argc], sizeof storage[argc], "%s", a);
+      argv[argc] = storage[argc];
+      ++argc;
+    }
+  }
+};
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  long n;
+  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+std::string reason_of(const std::string* file) {
+  if (file == nullptr || file->size() < sizeof(flight::FileHeader)) return "(no file)";
+  flight::FileHeader h;
+  std::memcpy(&h, file->data(), sizeof h);
+  return h.reason;
+}
+
+void send_signal(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), *static_cast<int*>(ctx)));
+}
+
+}  // namespace
+
+TEST_GROUP(FlightDaemon) {
+  fake::Kernel* k = nullptr;
+  app::DaemonOptions d;
+  app::OptionTable t;
+  char server[64] = {};
+  void setup() override {
+    k = new fake::Kernel();
+    t.add(app::string_option("server", "URL", "server", server, sizeof server));
+    app::add_daemon_options(&t, &d);
+  }
+  void teardown() override {
+    flight::stop();
+    delete k;
+  }
+};
+
+TEST(FlightDaemon, the_recorder_starts_from_the_command_line_before_any_file_is_read) {
+  Argv a({"heartbeat", "--config", "/etc/missing.conf", "--flight-recorder", "/var/hb.rec",
+          "--flight-recorder-kib=256"});
+  CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+  CHECK(flight::recording());
+  STRCMP_EQUAL("/var/hb.rec", flight::path());
+  CHECK_EQUAL(0, k->calls(fake::Call::kOpen));  // the config file is left to handle_options
+}
+
+TEST(FlightDaemon, no_recorder_without_the_option_or_with_a_bad_command_line) {
+  Argv none({"heartbeat", "--server", "tcp://1.2.3.4:5"});
+  CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, none.argc, none.argv));
+  CHECK_FALSE(flight::recording());
+  Argv small({"heartbeat", "--flight-recorder", "/var/hb.rec", "--flight-recorder-kib", "8"});
+  CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, small.argc, small.argv));
+  CHECK_FALSE(flight::recording());  // handle_options() then reports the bad size
+  Argv help({"heartbeat", "--flight-recorder", "/var/hb.rec", "--help"});
+  CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, help.argc, help.argv));
+  CHECK_FALSE(flight::recording());
+}
+
+TEST(FlightDaemon, a_recorder_that_cannot_start_is_exit_code_2) {
+  CHECK_EQUAL(0, flight::start("other", 0, nullptr, "/var/x.rec", flight::kMinRingBytes));
+  Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec"});
+  CHECK_EQUAL(2, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+}
+
+TEST(FlightDaemon, a_config_file_cannot_name_the_recorder) {
+  k->add_regular_path("/etc/hb.conf", "server = tcp://1.2.3.4:5\nflight-recorder = /var/x\n");
+  Argv a({"heartbeat", "--config", "/etc/hb.conf"});
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, app::parse_options(t.data(), t.size(), a.argc, a.argv, &r));
+  STRCMP_EQUAL("/etc/hb.conf:2: 'flight-recorder' is accepted on the command line only", r.error);
+}
+
+TEST(FlightDaemon, sigusr2_writes_the_recording_and_says_so) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  int p[2];
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec | hal::kNonblock));
+  app::Log log("heartbeat", p[1]);
+  int usr2 = hal::kSigUsr2;
+  int term = hal::kSigTerm;
+  evl::TimerHandle t1, t2;
+  CHECK_EQUAL(0, loop->timer_after(100 * kMs, send_signal, &usr2, &t1));
+  CHECK_EQUAL(0, loop->timer_after(200 * kMs, send_signal, &term, &t2));
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
+  STRCMP_EQUAL("SIGUSR2", reason_of(k->created_file("/var/hb.rec")).c_str());
+  STRCMP_CONTAINS("heartbeat: info: flight recorder: writing /var/hb.rec (SIGUSR2)\n",
+                  read_all(p[0]).c_str());
+  CHECK_EQUAL(0u, k->delivered_unblocked(hal::kSigUsr2));  // taken by the loop, not the default
+
+  // A dump that fails says why, and the daemon goes on.
+  k->fail_next(fake::Call::kOpen, EROFS);
+  CHECK_EQUAL(0, loop->timer_after(100 * kMs, send_signal, &usr2, &t1));
+  CHECK_EQUAL(0, loop->timer_after(200 * kMs, send_signal, &term, &t2));
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
+  STRCMP_CONTAINS(
+      "heartbeat: error: flight recorder: cannot write /var/hb.rec: Read-only file system\n",
+      read_all(p[0]).c_str());
+  CHECK_EQUAL(0, hal::close(p[0]));
+  CHECK_EQUAL(0, hal::close(p[1]));
+}
+
+TEST(FlightDaemon, without_the_recorder_sigusr2_is_left_alone) {
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  app::Log log("heartbeat", 2);
+  int term = hal::kSigTerm;
+  evl::TimerHandle t2;
+  CHECK_EQUAL(0, loop->timer_after(100 * kMs, send_signal, &term, &t2));
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
+  CHECK_EQUAL(0u, k->claimed_signals() & hal::sig_bit(hal::kSigUsr2));
+  CHECK(k->created_file("/var/hb.rec") == nullptr);
+}
+
+TEST(FlightDaemon, heartbeats_alarm_writes_the_recording) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9401");  // nobody listens
+  cfg.period_ms = 100;
+  cfg.alarm_after_ms = 1000;
+  app::Log log("heartbeat", 2);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  int term = hal::kSigTerm;
+  evl::TimerHandle t2;
+  CHECK_EQUAL(0, loop->timer_after(3 * kSec, send_signal, &term, &t2));
+  CHECK_EQUAL(0,
+              app::run_daemon(
+                  *loop, log, 0,
+                  app::DaemonHooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); }, &hb}));
+  CHECK_EQUAL(1u, hb.counters().alarms_raised);
+  STRCMP_EQUAL("alarm", reason_of(k->created_file("/var/hb.rec")).c_str());
+}

@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Records heartbeat and telemetry on the real kernel, replays them on the host.
+
+Each daemon runs on loopback against a server this script owns (a TCP
+collector that acknowledges beats), through an outage (the server goes away
+for a while, then comes back), with --flight-recorder. Recordings are taken
+at the alarm (heartbeat), on SIGUSR2 and at exit. Each is replayed with
+//test/fake:replay, which must print exactly the daemon's log lines (the
+counters are in the last one) and end with "replay: OK". A copy of the exit
+recording with one option changed (--period-ms / --batch-delay-ms) must be
+reported as diverging at the first call that differs: found here by reading
+the recording, independently of the replay.
+
+--run-under runs the recording daemons under an emulator (qemu-arm ...):
+recordings made for armv7 or aarch64 replay on the x86-64 host.
+
+Exit status: 0 pass, 1 fail, 2 setup error.
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HEADER = struct.Struct("<8sII32s16s64s16s32sQQQIIII")
+RECORD = struct.Struct("<IIHBBIq")
+KWRITE, KSOCKET, KSENDTO = 2, 12, 22  # flight::Call
+OUTAGE = {"heartbeat": " down: ", "telemetry": " unreachable: "}  # in the outage's log line
+
+
+class SetupError(Exception):
+    pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server(threading.Thread):
+    """A TCP server on loopback: reads lines, answers HB lines with ACKs.
+    down() closes the listener and every connection; up() listens again."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.lock = threading.Lock()
+        self.listener = None
+        self.conns = []
+        self.lines = 0
+        self.stop = threading.Event()
+
+    def up(self):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(8)
+        s.settimeout(0.05)
+        with self.lock:
+            self.listener = s
+
+    def down(self):
+        with self.lock:
+            for c in self.conns:
+                c.close()
+            self.conns = []
+            if self.listener is not None:
+                self.listener.close()
+            self.listener = None
+
+    def run(self):
+        bufs = {}
+        while not self.stop.is_set():
+            with self.lock:
+                listener = self.listener
+                conns = list(self.conns)
+            if listener is not None:
+                try:
+                    c, _ = listener.accept()
+                    c.setblocking(False)
+                    with self.lock:
+                        self.conns.append(c)
+                except (socket.timeout, OSError):
+                    pass
+            else:
+                time.sleep(0.05)
+            for c in conns:
+                try:
+                    data = c.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    continue
+                buf = bufs.get(c, b"") + data
+                *lines, rest = buf.split(b"\n")
+                bufs[c] = rest
+                for line in lines:
+                    self.lines += 1
+                    if line.startswith(b"HB "):
+                        seq = line.split(b"seq=")[1].split(b" ")[0]
+                        try:
+                            c.send(b"ACK seq=" + seq + b"\n")
+                        except OSError:
+                            pass
+
+
+def xdr(seq):
+    body = "IIXDR,C,%.2f,C,T" % ((seq - 6000) / 100.0)
+    sum_ = 0
+    for ch in body:
+        sum_ ^= ord(ch)
+    return ("$%s*%02X\r\n" % (body, sum_)).encode()
+
+
+class Feeder(threading.Thread):
+    """Ten unique XDR records a second on a pty (telemetry's sensor)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.master, self.slave = os.openpty()
+        os.set_blocking(self.master, False)
+        self.path = os.ttyname(self.slave)
+        self.fed = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            try:
+                os.write(self.master, xdr(self.fed))
+                self.fed += 1
+            except BlockingIOError:
+                pass
+            time.sleep(0.1)
+
+
+def header(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    h = HEADER.unpack_from(data)
+    return data, {
+        "reason": h[7].rstrip(b"\0").decode(),
+        "arch": h[6].rstrip(b"\0").decode(),
+        "first_seq": h[8],
+        "records": h[9],
+        "argv_bytes": h[12],
+        "env_bytes": h[13],
+    }
+
+
+def records(path):
+    """(call, result, args) of every record."""
+    data, h = header(path)
+    pos = HEADER.size + h["argv_bytes"] + h["env_bytes"]
+    out = []
+    for _ in range(h["records"]):
+        size, _seq, call, nargs, _flags, _out_len, result = RECORD.unpack_from(data, pos)
+        args = struct.unpack_from("<%dq" % nargs, data, pos + RECORD.size)
+        out.append((call, result, args))
+        pos += size
+    return out
+
+
+def first_send(path, fd):
+    """Index of the first recorded write or send to fd (None: the first
+    socket's fd)."""
+    recs = records(path)
+    if fd is None:
+        fd = next(r for c, r, _ in recs if c == KSOCKET)
+    return next(i for i, (c, _, a) in enumerate(recs) if c in (KWRITE, KSENDTO) and a[0] == fd)
+
+
+def wait_for(what, cond, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise SetupError("timed out waiting for " + what)
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def replay(replay_bin, rec):
+    p = subprocess.run([replay_bin, rec], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def app_lines(text, prog):
+    return [l for l in text.splitlines() if l.startswith(prog + ": ")]
+
+
+class Run:
+    def __init__(self, work, label):
+        self.work = work
+        self.label = label
+        self.failures = []
+
+    def check(self, ok, what):
+        print("  %s: %s" % ("ok  " if ok else "FAIL", what))
+        if not ok:
+            self.failures.append(what)
+
+
+def record(run, prog, argv, server, rec, log, feeder=None):
+    """Runs prog through an outage; returns the saved recordings by reason."""
+    saved = {}
+
+    def save_when(reason, timeout):
+        def ready():
+            try:
+                return header(rec)[1]["reason"] == reason
+            except (FileNotFoundError, struct.error):
+                return False
+
+        wait_for("the %s recording" % reason, ready, timeout)
+        dst = rec + "." + reason
+        shutil.copyfile(rec, dst)
+        saved[reason] = dst
+
+    with open(log, "w") as err:
+        p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
+    try:
+        wait_for(prog + " delivering", lambda: "delivering" in read(log), 20)
+        time.sleep(1.0)
+        server.down()
+        if prog == "heartbeat":
+            save_when("alarm", 20)
+        else:
+            wait_for("telemetry to see the outage", lambda: OUTAGE[prog] in read(log), 20)
+        time.sleep(1.0)
+        server.up()
+        wait_for(prog + " delivering again",
+                 lambda: read(log).count("delivering") >= 2, 30)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGUSR2)
+        save_when("SIGUSR2", 20)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=20)
+        run.check(rc == 0, "%s exits 0 on SIGTERM (got %s)" % (prog, rc))
+        save_when("exit", 5)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return saved
+
+
+def check_replays(run, prog, replay_bin, saved, log, change, first_fd):
+    daemon = app_lines(read(log), prog)
+    run.check(any(OUTAGE[prog] in l for l in daemon), "%s logged the outage" % prog)
+    for reason, rec in sorted(saved.items()):
+        _, h = header(rec)
+        rc, out, err = replay(replay_bin, rec)
+        replayed = app_lines(err, prog)
+        # The daemon's lines up to the one announcing this recording.
+        mark = next((i for i, l in enumerate(daemon) if "(%s)" % reason in l and "flight" in l),
+                    None)
+        want = daemon if reason == "exit" else daemon[: (mark + 1) if mark is not None else 0]
+        run.check(rc == 0 and "replay: OK" in err,
+                  "%s %s recording (%s, %d calls) replays: rc %d, %s" %
+                  (prog, reason, h["arch"], h["records"], rc,
+                   (err.strip().splitlines() or ["(no output)"])[-1]))
+        run.check(replayed == want and len(want) > 2,
+                  "%s %s replay prints the daemon's %d log lines" % (prog, reason, len(want)))
+        if replayed != want:
+            for a, b in zip(want + ["<none>"] * 3, replayed + ["<none>"] * 3):
+                if a != b:
+                    print("    daemon: %s\n    replay: %s" % (a, b))
+                    break
+    # The same recording with one option changed: the first call that
+    # differs is the first write of the changed value (heartbeat: its first
+    # log line names the period; telemetry: its first batch to the collector
+    # carries the device id).
+    rec = saved["exit"]
+    data, _ = header(rec)
+    old, new = change
+    changed = rec + ".changed"
+    with open(changed, "wb") as f:
+        f.write(data.replace(old, new, 1))
+    expect = first_send(rec, first_fd)
+    rc, out, err = replay(replay_bin, changed)
+    run.check(rc == 3 and ("DIVERGED at call #%d: the recording has " % expect) in err,
+              "%s with %s for %s diverges at call #%s, where it first sends the value: %s" %
+              (prog, new.decode(), old.decode(), expect,
+               (err.strip().splitlines() or ["(no output)"])[-1][:160]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True, help="bazel-bin of the recording daemons")
+    ap.add_argument("--replay", required=True, help="the host's replay binary")
+    ap.add_argument("--run-under", default="", help="emulator command for the daemons")
+    ap.add_argument("--label", default="host")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    under = args.run_under.split()
+    work = tempfile.mkdtemp(prefix="evl-flight-")
+    run = Run(work, args.label)
+    print("flight recorder, %s: recording on the real kernel, replaying on the host (%s)" %
+          (args.label, work))
+    servers = []
+    feeder = None
+    try:
+        # heartbeat: beats every 100 ms, alarm after 800 ms without delivery.
+        port = free_port()
+        server = Server(port)
+        server.up()
+        server.start()
+        servers.append(server)
+        rec = os.path.join(work, "hb.rec")
+        log = os.path.join(work, "heartbeat.log")
+        argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
+                        "--server", "tcp://127.0.0.1:%d" % port, "--period-ms", "100",
+                        "--alarm-after-ms", "800", "--backoff-initial-ms", "100", "--backoff-max-ms", "300",
+                        "--flight-recorder", rec]
+        saved = record(run, "heartbeat", argv, server, rec, log)
+        check_replays(run, "heartbeat", args.replay, saved, log, (b"100", b"101"), 2)
+
+        # telemetry: XDR records from a pty to a TCP collector.
+        port = free_port()
+        server = Server(port)
+        server.up()
+        server.start()
+        servers.append(server)
+        feeder = Feeder()
+        feeder.start()
+        rec = os.path.join(work, "tm.rec")
+        log = os.path.join(work, "telemetry.log")
+        argv = under + [os.path.join(args.bin, "apps/telemetry/telemetry"),
+                        "--serial", feeder.path, "--collector", "tcp://127.0.0.1:%d" % port,
+                        "--batch-delay-ms", "200", "--id", "board-7", "--backoff-initial-ms", "100", "--backoff-max-ms", "300",
+                        "--flight-recorder", rec, "--flight-recorder-kib", "4096"]
+        saved = record(run, "telemetry", argv, server, rec, log, feeder)
+        check_replays(run, "telemetry", args.replay, saved, log, (b"board-7", b"board-8"),
+                      None)
+    except SetupError as e:
+        print("flight: setup error: %s" % e)
+        for name in ("heartbeat.log", "telemetry.log"):
+            print("--- %s\n%s" % (name, read(os.path.join(work, name))[-3000:]))
+        return 2
+    finally:
+        for s in servers:
+            s.stop.set()
+            s.down()
+        if feeder is not None:
+            feeder.done.set()
+        if not args.keep and not run.failures:
+            shutil.rmtree(work, ignore_errors=True)
+    if run.failures:
+        print("flight, %s: %d check(s) failed; recordings kept in %s" %
+              (args.label, len(run.failures), work))
+        return 1
+    print("flight, %s: all checks passed" % args.label)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

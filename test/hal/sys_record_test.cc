@@ -1,0 +1,121 @@
+// The recording seam (//hal:sys_record) on Linux: what it keeps of real
+// calls. This binary also runs sys_linux_test's and pty_test's cases with
+// the recorder on (record_on.cc), so every call's record path runs.
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/flight.h"
+#include "hal/flight_calls.h"
+#include "hal/sys.h"
+
+namespace {
+
+std::string g_dir;
+
+// The records made since `from` (a dump of the ring, read back).
+std::vector<flight::Record> records_since(uint64_t from, std::vector<uint8_t>* file) {
+  CHECK_EQUAL(0, flight::dump("test"));
+  const int fd = hal::open(flight::path(), hal::kRdOnly | hal::kCloexec, 0);
+  CHECK(fd >= 0);
+  hal::FileStat st{};
+  CHECK_EQUAL(0, hal::fstat(fd, &st));
+  file->resize(static_cast<size_t>(st.size));
+  CHECK_EQUAL(st.size, hal::read(fd, file->data(), file->size()));
+  CHECK_EQUAL(0, hal::close(fd));
+  flight::Reader r;
+  char err[128];
+  CHECK_EQUAL(0, r.open(file->data(), file->size(), err, sizeof err));
+  std::vector<flight::Record> out;
+  flight::Record rec;
+  uint64_t seq = r.header().first_seq;
+  while (r.next(&rec)) {
+    if (seq++ >= from) out.push_back(rec);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_GROUP(SysRecord){};
+
+TEST(SysRecord, reads_writes_pipes_and_clocks_are_kept_with_their_bytes) {
+  CHECK(flight::recording());
+  const uint64_t from = flight::calls();
+  int p[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec | hal::kNonblock));
+  CHECK_EQUAL(3, hal::write(p[1], "abc", 3));
+  char buf[8] = {};
+  CHECK_EQUAL(3, hal::read(p[0], buf, sizeof buf));
+  CHECK_EQUAL(-EAGAIN, hal::read(p[0], buf, sizeof buf));
+  hal::Timespec ts{};
+  CHECK_EQUAL(0, hal::clock_gettime(hal::kClockMonotonic, &ts));
+  CHECK_EQUAL(0, hal::close(p[0]));
+  CHECK_EQUAL(0, hal::close(p[1]));
+
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK_EQUAL(7u, recs.size());
+  CHECK(recs[0].call == flight::Call::kPipe2);
+  int fds[2];
+  CHECK_EQUAL(sizeof fds, recs[0].out_len);
+  std::memcpy(fds, recs[0].out, sizeof fds);
+  CHECK_EQUAL(p[0], fds[0]);
+  CHECK_EQUAL(p[1], fds[1]);
+  CHECK(recs[1].call == flight::Call::kWrite);
+  CHECK_EQUAL(flight::hash("abc", 3), recs[1].args[2]);
+  CHECK_EQUAL(0u, recs[1].out_len);
+  CHECK(recs[2].call == flight::Call::kRead);
+  CHECK_EQUAL(std::string("abc"), std::string(reinterpret_cast<const char*>(recs[2].out), 3));
+  CHECK_EQUAL(-EAGAIN, recs[3].result);
+  CHECK_EQUAL(0u, recs[3].out_len);
+  hal::Timespec kept{};
+  std::memcpy(&kept, recs[4].out, sizeof kept);
+  CHECK_EQUAL(ts.sec, kept.sec);
+  CHECK_EQUAL(ts.nsec, kept.nsec);
+  CHECK(recs[6].call == flight::Call::kClose);
+}
+
+TEST(SysRecord, epoll_events_are_kept_in_one_layout_for_every_target) {
+  const uint64_t from = flight::calls();
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  const int ev = hal::eventfd(1, hal::kCloexec | hal::kNonblock);
+  hal::EpollEvent in{hal::kEpollIn, 0x1122334455667788ULL};
+  CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, ev, &in));
+  hal::EpollEvent out[4];
+  CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));
+  CHECK_EQUAL(0, hal::close(ev));
+  CHECK_EQUAL(0, hal::close(ep));
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK(recs[2].call == flight::Call::kEpollCtl);
+  CHECK_EQUAL(static_cast<int64_t>(0x1122334455667788ULL), recs[2].args[4]);
+  CHECK(recs[3].call == flight::Call::kEpollWait);
+  flight::WireEvent w{};
+  CHECK_EQUAL(sizeof w, recs[3].out_len);
+  std::memcpy(&w, recs[3].out, sizeof w);
+  CHECK_EQUAL(hal::kEpollIn, w.events);
+  CHECK_EQUAL(0x1122334455667788ULL, w.data);
+}
+
+TEST(SysRecord, the_dump_is_not_recorded_and_a_failed_call_is) {
+  const uint64_t before = flight::calls();
+  std::vector<uint8_t> file;
+  (void)records_since(before, &file);
+  // The dump's open, writes, fsync, close, rename: none recorded; the
+  // reading back (open, fstat, read, close) is.
+  CHECK_EQUAL(before + 4, flight::calls());
+  CHECK_EQUAL(-EBADF, hal::fsync(-1));
+  CHECK_EQUAL(-ENOENT, hal::unlink("/nonexistent/evl"));
+  CHECK_EQUAL(-ENOENT, hal::rename("/nonexistent/a", "/nonexistent/b"));
+  const std::vector<flight::Record> recs = records_since(before + 4, &file);
+  CHECK_EQUAL(3u, recs.size());
+  CHECK(recs[0].call == flight::Call::kFsync);
+  CHECK_EQUAL(-EBADF, recs[0].result);
+  CHECK(recs[1].call == flight::Call::kUnlink);
+  CHECK_EQUAL(flight::hash_str("/nonexistent/evl"), recs[1].args[0]);
+  CHECK(recs[2].call == flight::Call::kRename);
+}
