@@ -240,6 +240,28 @@ size_t kept_bytes() {
   return g.wrapped ? (g.end - g.tail) + g.head : g.head - g.tail;
 }
 
+uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t out_len, uint8_t flags) {
+  const auto nargs = static_cast<size_t>(args.n);
+  const size_t size = pad8(sizeof(RecordHead) + sizeof(int64_t) * nargs + out_len);
+  Ring& g = g_ring;
+  g.reserve(size);
+  uint8_t* p = g.buf + g.head;
+  const RecordHead h{static_cast<uint32_t>(size),
+                     static_cast<uint32_t>(g.calls),
+                     static_cast<uint16_t>(c),
+                     static_cast<uint8_t>(nargs),
+                     flags,
+                     static_cast<uint32_t>(out_len),
+                     result};
+  std::memcpy(p, &h, sizeof h);
+  p += sizeof h;
+  for (size_t i = 0; i < nargs; ++i, p += sizeof(int64_t)) std::memcpy(p, &args.v[i], 8);
+  g.head += size;
+  ++g.count;
+  ++g.calls;
+  return p;
+}
+
 void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
              const void* out2, size_t len2) {
   uint8_t flags = 0;
@@ -248,29 +270,16 @@ void record2(Call c, int64_t result, const Args& args, const void* out1, size_t 
     if (len1 > kMaxOutBytes) len1 = kMaxOutBytes;
     len2 = kMaxOutBytes - len1;
   }
-  const size_t arg_bytes = sizeof(int64_t) * static_cast<size_t>(args.n);
-  const size_t size = pad8(sizeof(RecordHead) + arg_bytes + len1 + len2);
-  Ring& g = g_ring;
-  g.reserve(size);
-  uint8_t* p = g.buf + g.head;
-  const RecordHead h{static_cast<uint32_t>(size),
-                     static_cast<uint32_t>(g.calls),
-                     static_cast<uint16_t>(c),
-                     static_cast<uint8_t>(args.n),
-                     flags,
-                     static_cast<uint32_t>(len1 + len2),
-                     result};
-  std::memcpy(p, &h, sizeof h);
-  std::memcpy(p + sizeof h, args.v, arg_bytes);
-  if (len1 > 0) std::memcpy(p + sizeof h + arg_bytes, out1, len1);
-  if (len2 > 0) std::memcpy(p + sizeof h + arg_bytes + len1, out2, len2);
-  g.head += size;
-  ++g.count;
-  ++g.calls;
+  uint8_t* out = begin_record(c, result, args, len1 + len2, flags);
+  if (len1 > 0) std::memcpy(out, out1, len1);
+  if (len2 > 0) std::memcpy(out + len1, out2, len2);
 }
 
 void record(Call c, int64_t result, const Args& args, const void* out, size_t out_len) {
-  record2(c, result, args, out, out_len, nullptr, 0);
+  const uint8_t flags = out_len > kMaxOutBytes ? kTruncated : 0;
+  if (out_len > kMaxOutBytes) out_len = kMaxOutBytes;
+  uint8_t* p = begin_record(c, result, args, out_len, flags);
+  if (out_len > 0) std::memcpy(p, out, out_len);
 }
 
 int dump(const char* reason) {

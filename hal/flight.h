@@ -151,6 +151,11 @@ void record(Call c, int64_t result, const Args& args, const void* out, size_t ou
 void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
              const void* out2, size_t len2);
 inline bool g_on = false;  // recording() for the seam's fast path
+// A record whose output the caller writes in place: its head and arguments
+// are written, and the returned pointer is where its out_len bytes go
+// (out_len <= kMaxOutBytes). For outputs that are converted on the way in
+// (epoll events).
+uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t out_len, uint8_t flags);
 
 // Writes the ring to path() atomically: path.tmp, fsync, rename. The calls
 // the dump makes are not recorded. 0 or -errno (the temporary file is

@@ -8,7 +8,6 @@
 #pragma once
 
 #include <cstring>
-#include <initializer_list>
 
 #include "hal/flight.h"
 #include "hal/sys.h"
@@ -16,25 +15,25 @@
 namespace flight {
 namespace args {
 
-inline Args of(std::initializer_list<int64_t> v) {
-  Args a{};
-  for (int64_t x : v) a.v[a.n++] = x;
-  return a;
+template <class... T>
+inline Args of(T... v) {
+  static_assert(sizeof...(T) <= kMaxArgs, "at most kMaxArgs arguments");
+  return Args{{static_cast<int64_t>(v)...}, static_cast<int>(sizeof...(T))};
 }
 inline int64_t u(uint64_t v) { return static_cast<int64_t>(v); }
 
-inline Args read(int fd, size_t count) { return of({fd, u(count)}); }
+inline Args read(int fd, size_t count) { return of(fd, u(count)); }
 inline Args write(int fd, const void* buf, size_t count) {
-  return of({fd, u(count), hash(buf, count)});
+  return of(fd, u(count), hash(buf, count));
 }
-inline Args fd(int fd) { return of({fd}); }
-inline Args flags(int flags) { return of({flags}); }
-inline Args fd_value(int fd, int64_t v) { return of({fd, v}); }
+inline Args fd(int fd) { return of(fd); }
+inline Args flags(int flags) { return of(flags); }
+inline Args fd_value(int fd, int64_t v) { return of(fd, v); }
 inline Args open(const char* path, int flags, unsigned int mode) {
-  return of({hash_str(path), flags, mode});
+  return of(hash_str(path), flags, mode);
 }
-inline Args path(const char* p) { return of({hash_str(p)}); }
-inline Args rename(const char* from, const char* to) { return of({hash_str(from), hash_str(to)}); }
+inline Args path(const char* p) { return of(hash_str(p)); }
+inline Args rename(const char* from, const char* to) { return of(hash_str(from), hash_str(to)); }
 
 // Bytes an ioctl's argument points at, for the requests the product uses.
 inline size_t ioctl_bytes(unsigned long request) {
@@ -53,54 +52,54 @@ inline size_t ioctl_bytes(unsigned long request) {
 }
 inline Args ioctl(int fd, unsigned long request, const void* arg) {
   const size_t n = arg != nullptr ? ioctl_bytes(request) : 0;
-  return of({fd, u(request), n > 0 ? hash(arg, n) : 0});
+  return of(fd, u(request), n > 0 ? hash(arg, n) : 0);
 }
 
-inline Args socket(int domain, int type, int protocol) { return of({domain, type, protocol}); }
+inline Args socket(int domain, int type, int protocol) { return of(domain, type, protocol); }
 inline int64_t addr_hash(const hal::SockAddr* a) {
   if (a == nullptr) return 0;
   const size_t n = a->len < sizeof a->data ? a->len : sizeof a->data;
   return hash(a->data, n);
 }
-inline Args address(int fd, const hal::SockAddr* addr) { return of({fd, addr_hash(addr)}); }
+inline Args address(int fd, const hal::SockAddr* addr) { return of(fd, addr_hash(addr)); }
 inline Args accept4(int fd, const hal::SockAddr* peer, int flags) {
-  return of({fd, peer != nullptr, flags});
+  return of(fd, peer != nullptr, flags);
 }
 inline Args getsockopt(int fd, int level, int name, uint32_t len) {
-  return of({fd, level, name, len});
+  return of(fd, level, name, len);
 }
 inline Args setsockopt(int fd, int level, int name, const void* value, uint32_t len) {
-  return of({fd, level, name, len, hash(value, len)});
+  return of(fd, level, name, len, hash(value, len));
 }
 inline Args sendto(int fd, const void* buf, size_t len, int flags, const hal::SockAddr* to) {
-  return of({fd, u(len), flags, hash(buf, len), addr_hash(to)});
+  return of(fd, u(len), flags, hash(buf, len), addr_hash(to));
 }
 inline Args recvfrom(int fd, size_t len, int flags, const hal::SockAddr* from) {
-  return of({fd, u(len), flags, from != nullptr});
+  return of(fd, u(len), flags, from != nullptr);
 }
 inline Args spawn(const char* path, char* const argv[]) {
   uint64_t h = static_cast<uint64_t>(hash_str(path));
   for (int i = 0; argv != nullptr && argv[i] != nullptr; ++i) {
     h = h * 31 + static_cast<uint64_t>(hash_str(argv[i]));
   }
-  return of({u(h)});
+  return of(u(h));
 }
 inline Args epoll_ctl(int epfd, int op, int fd, const hal::EpollEvent* ev) {
-  return of(
-      {epfd, op, fd, ev != nullptr ? int64_t{ev->events} : -1, ev != nullptr ? u(ev->data) : 0});
+  return of(epfd, op, fd, ev != nullptr ? int64_t{ev->events} : -1,
+            ev != nullptr ? u(ev->data) : 0);
 }
 constexpr int kEpollCtlCookie = 4;  // the argument the replay maps, not compares
 inline Args epoll_wait(int epfd, int maxevents, int timeout_ms) {
-  return of({epfd, maxevents, timeout_ms});
+  return of(epfd, maxevents, timeout_ms);
 }
-inline Args signalfd(int fd, uint64_t mask, int flags) { return of({fd, u(mask), flags}); }
+inline Args signalfd(int fd, uint64_t mask, int flags) { return of(fd, u(mask), flags); }
 inline Args sigprocmask(int how, const uint64_t* set, const uint64_t* old) {
-  return of({how, set != nullptr ? u(*set) : -1, old != nullptr});
+  return of(how, set != nullptr ? u(*set) : -1, old != nullptr);
 }
 inline Args timerfd_settime(int fd, int flags, const hal::Itimerspec* v,
                             const hal::Itimerspec* old) {
-  return of({fd, flags, v->value.sec, v->value.nsec, hash(&v->interval, sizeof v->interval),
-             old != nullptr});
+  return of(fd, flags, v->value.sec, v->value.nsec, hash(&v->interval, sizeof v->interval),
+            old != nullptr);
 }
 
 }  // namespace args

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include <asm/termbits.h>
@@ -193,12 +194,16 @@ int pidfd_open_real(int pid) {
 size_t addr_len(const SockAddr* a) { return a->len < sizeof a->data ? a->len : sizeof a->data; }
 
 void record_epoll_wait(int epfd, const EpollEvent* events, int maxevents, int timeout_ms, int r) {
-  flight::WireEvent wire[flight::kMaxOutBytes / sizeof(flight::WireEvent)];
-  const size_t cap = sizeof wire / sizeof wire[0];
+  const size_t cap = flight::kMaxOutBytes / sizeof(flight::WireEvent);
   const size_t n = r > 0 ? (static_cast<size_t>(r) < cap ? static_cast<size_t>(r) : cap) : 0;
-  for (size_t i = 0; i < n; ++i) wire[i] = flight::WireEvent{events[i].events, 0, events[i].data};
-  flight::record(flight::Call::kEpollWait, r, flight::args::epoll_wait(epfd, maxevents, timeout_ms),
-                 wire, sizeof(wire[0]) * n);
+  uint8_t* out = flight::begin_record(
+      flight::Call::kEpollWait, r, flight::args::epoll_wait(epfd, maxevents, timeout_ms),
+      sizeof(flight::WireEvent) * n,
+      n < static_cast<size_t>(r > 0 ? r : 0) ? flight::kTruncated : uint8_t{0});
+  for (size_t i = 0; i < n; ++i, out += sizeof(flight::WireEvent)) {
+    const flight::WireEvent w{events[i].events, 0, events[i].data};
+    std::memcpy(out, &w, sizeof w);
+  }
 }
 #endif
 
@@ -298,7 +303,7 @@ int openpty(int* master, int* slave, char* name, size_t name_len) {
   if (flight::g_on) {
     int fds[2] = {r == 0 ? *master : -1, r == 0 ? *slave : -1};
     const size_t n = r == 0 ? std::strlen(name) + 1 : 0;
-    flight::record2(flight::Call::kOpenpty, r, flight::args::of({static_cast<int64_t>(name_len)}),
+    flight::record2(flight::Call::kOpenpty, r, flight::args::of(static_cast<int64_t>(name_len)),
                     fds, r == 0 ? sizeof fds : 0, name, n);
   }
 #endif
@@ -482,7 +487,7 @@ int kill(int pid, int signo) {
 }
 int getpid() {
   const int r = ::getpid();
-  EVL_REC(kGetpid, r, of({}), nullptr, 0);
+  EVL_REC(kGetpid, r, of(), nullptr, 0);
   return r;
 }
 

@@ -130,6 +130,23 @@ double count_instructions(const char* self, const std::string& backend, const Ke
   return instr;
 }
 
+// One phase of ours in another binary (bench_recorder); its ns per op.
+double run_in(const std::string& bin, const Key& k, uint64_t ops) {
+  char cmd[1024];
+  std::snprintf(cmd, sizeof cmd, "%s --phase ours %s %d %d %d %llu 2>/dev/null", bin.c_str(),
+                k.workload.c_str(), k.n, k.a, k.t, static_cast<unsigned long long>(ops));
+  FILE* p = popen(cmd, "r");
+  if (p == nullptr) return -1;
+  unsigned long long done = 0;
+  double ns = -1;
+  if (std::fscanf(p, "%llu %lf", &done, &ns) != 2) ns = -1;
+  return pclose(p) == 0 ? ns : -1;
+}
+
+// The flight recorder's rows: the chain at n 1000 and 10000, a 1 and 100.
+bool recorder_row(const Key& k) { return k.workload == "chain" && k.n >= 1000; }
+constexpr const char* kRecorder = "ours+recorder";
+
 std::string num(double v, int digits = 1) {
   if (v < 0) return "-";
   char b[32];
@@ -144,7 +161,7 @@ int main(int argc, char** argv) {
   if (argc == 8 && std::strcmp(argv[1], "--phase") == 0) {
     Key k{argv[3], std::atoi(argv[4]), std::atoi(argv[5]), std::atoi(argv[6])};
     const Phase ph = run_phase(argv[2], k, std::strtoull(argv[7], nullptr, 10));
-    std::printf("%llu\n", static_cast<unsigned long long>(ph.ops));
+    std::printf("%llu %.3f\n", static_cast<unsigned long long>(ph.ops), ph.ns_per_op);
     return 0;
   }
   const char* json = nullptr;
@@ -177,6 +194,12 @@ int main(int argc, char** argv) {
     for (int t : {1000, 10000, 100000}) keys.push_back(Key{w, 0, 0, t});
   }
   for (int t : {1000, 10000, 100000}) keys.push_back(Key{"timer_fire", 0, 0, t});
+  char self[4096] = {};
+  if (readlink("/proc/self/exe", self, sizeof self - 1) <= 0) instr = false;
+  // bench_recorder sits beside this binary (a data dependency).
+  std::string recorder = self;
+  recorder = recorder.substr(0, recorder.rfind('/') + 1) + "bench_recorder";
+  const bool with_recorder = self[0] != '\0' && access(recorder.c_str(), X_OK) == 0;
   std::map<std::pair<Key, std::string>, Samples> res;
   for (int r = 0; r < reps; ++r) {
     for (const Key& k : keys) {
@@ -187,6 +210,9 @@ int main(int argc, char** argv) {
         s.ns.push_back(ph.ns_per_op);
         s.setup_ns.push_back(ph.setup_ns_per_watcher);
         s.last = ph;
+      }
+      if (with_recorder && recorder_row(k)) {
+        res[{k, kRecorder}].ns.push_back(run_in(recorder, k, chain_events));
       }
     }
     std::fprintf(stderr, "bench: repetition %d of %d done\n", r + 1, reps);
@@ -201,14 +227,15 @@ int main(int argc, char** argv) {
       s.late.skipped += l.skipped;
     }
   }
-  char self[4096] = {};
-  if (instr && readlink("/proc/self/exe", self, sizeof self - 1) <= 0) instr = false;
   if (instr) {
     std::fprintf(stderr, "bench: counting instructions under callgrind...\n");
     for (const Key& k : keys) {
       for (const char* b : kBackends) {
         const uint64_t ops = k.workload == "chain" ? 20000 : 100000;
         res[{k, b}].instr = count_instructions(self, b, k, ops);
+      }
+      if (with_recorder && recorder_row(k)) {
+        res[{k, kRecorder}].instr = count_instructions(recorder.c_str(), "ours", k, 20000);
       }
     }
   }
@@ -252,6 +279,22 @@ int main(int argc, char** argv) {
                 num(percentile(s.late.us, 0.99)).c_str(), num(percentile(s.late.us, 1.0)).c_str(),
                 static_cast<unsigned long long>(s.late.ticks),
                 static_cast<unsigned long long>(s.late.skipped));
+  }
+  if (with_recorder) {
+    std::printf(
+        "\n| flight recorder (ours recording every seam call into a 1 MiB ring) | n | a | "
+        "ours instr/event | recording instr/event | more | ours ns/event | recording ns/event |\n");
+    std::printf("|---|---|---|---|---|---|---|---|\n");
+    for (const Key& k : keys) {
+      if (!recorder_row(k)) continue;
+      const Samples& o = res[{k, "ours"}];
+      const Samples& c = res[{k, kRecorder}];
+      std::printf(
+          "| chain | %d | %d | %s | %s | %s | %s | %s |\n", k.n, k.a, num(o.instr).c_str(),
+          num(c.instr).c_str(),
+          o.instr > 0 && c.instr > 0 ? (num(100 * (c.instr / o.instr - 1), 1) + "%").c_str() : "-",
+          num(median(o.ns)).c_str(), num(median(c.ns)).c_str());
+    }
   }
   const Phase& oc = res[{Key{"chain", 1000, 1, 0}, "ours"}].last;
   std::printf(

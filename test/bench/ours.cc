@@ -10,6 +10,12 @@
 #include "loop/static_loop.h"
 #include "test/bench/bench.h"
 
+#ifdef EVL_BENCH_RECORDER
+#include <cstdlib>
+
+#include "hal/flight.h"
+#endif
+
 namespace bench {
 namespace {
 
@@ -83,6 +89,15 @@ void start_all(evl::Loop& loop, Timers* timers, const std::vector<uint64_t>& d, 
 
 Phase ours_chain(int n, int a, uint64_t events) {
   Phase ph;
+#ifdef EVL_BENCH_RECORDER
+  // Recording from here on: the default ring, wrapping during the run.
+  static char prog[] = "bench";
+  static char* argv[] = {prog, nullptr};
+  if (!flight::recording() &&
+      flight::start(prog, 1, argv, "/tmp/evl-bench.rec", flight::kDefaultRingBytes) != 0) {
+    std::abort();
+  }
+#endif
   evl::Loop& loop = g_loop;
   (void)loop.init();
   std::vector<int> rd, wr;

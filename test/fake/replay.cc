@@ -217,7 +217,7 @@ int ioctl(int fd, unsigned long request, void* arg) {
   return static_cast<int>(r.result);
 }
 int openpty(int* master, int* slave, char* name, size_t name_len) {
-  const auto& r = next(Call::kOpenpty, args::of({static_cast<int64_t>(name_len)}));
+  const auto& r = next(Call::kOpenpty, args::of(static_cast<int64_t>(name_len)));
   int fds[2] = {-1, -1};
   const size_t n = take(r, 0, fds, sizeof fds);
   if (r.result == 0) {
@@ -344,7 +344,7 @@ bool signal_claim(uint64_t mask) {
   return true;
 }
 void signal_release(uint64_t mask) { g_claimed.fetch_and(~mask); }
-int getpid() { return static_cast<int>(next(Call::kGetpid, args::of({})).result); }
+int getpid() { return static_cast<int>(next(Call::kGetpid, args::of()).result); }
 
 int clock_gettime(int clock_id, Timespec* ts) {
   const auto& r = next(Call::kClockGettime, args::fd(clock_id));
