@@ -333,6 +333,27 @@ def main():
         saved = record(run, "heartbeat", argv, server, rec, log)
         check_replays(run, "heartbeat", args.replay, saved, log, (b"100", b"101"), 2)
 
+        # A ring too small for the run: the replay says it cannot re-run the
+        # program and prints the kept calls from a whole loop iteration.
+        rec = os.path.join(work, "small.rec")
+        log = os.path.join(work, "small.log")
+        argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
+                        "--server", "tcp://127.0.0.1:%d" % port, "--period-ms", "10",
+                        "--run-for-ms", "3000", "--flight-recorder", rec,
+                        "--flight-recorder-kib", "64"]
+        with open(log, "w") as err:
+            rc = subprocess.run(argv, stderr=err, stdout=subprocess.DEVNULL, timeout=60).returncode
+        _, h = header(rec)
+        rc, out, err = replay(args.replay, rec)
+        lines = out.splitlines()
+        run.check(rc == 6 and h["first_seq"] > 0 and len(lines) > 2 and
+                  lines[0].startswith("replay: this recording kept the last %d calls of %d" %
+                                      (h["records"], h["first_seq"] + h["records"])) and
+                  " epoll_wait(" in lines[1],
+                  "a wrapped ring (%d of %d calls kept) is printed, not re-run: rc %d, %s" %
+                  (h["records"], h["first_seq"] + h["records"], rc,
+                   lines[1] if len(lines) > 1 else "(no output)"))
+
         # telemetry: XDR records from a pty to a TCP collector.
         port = free_port()
         server = Server(port)
