@@ -202,6 +202,13 @@ const char* call_name(Call c) {
   return i < static_cast<size_t>(Call::kEnd) ? kCallNames[i] : "?";
 }
 
+int64_t hash(const void* p, size_t len) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  const auto* b = static_cast<const uint8_t*>(p);
+  for (size_t i = 0; i < len; ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
+  return static_cast<int64_t>(h);
+}
+
 int64_t hash_str(const char* s) { return s == nullptr ? 0 : hash(s, std::strlen(s)); }
 
 int start(const char* program, int argc, char* const* argv, const char* path, size_t ring_bytes) {

@@ -103,6 +103,8 @@ TEST(Flight, records_come_back_in_order_with_their_arguments_and_bytes) {
 }
 
 TEST(Flight, a_full_ring_keeps_the_newest_whole_records) {
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
   CHECK_EQUAL(0, start());
   for (int i = 0; i < 5000; ++i) record_read(3, static_cast<size_t>(1 + i % 200), 'x');
   CHECK_EQUAL(5000u, flight::calls());
@@ -116,6 +118,7 @@ TEST(Flight, a_full_ring_keeps_the_newest_whole_records) {
   open_reader(&r, &bytes);
   CHECK_EQUAL(flight::kept_first(), r.header().first_seq);
   CHECK_EQUAL(5000u, r.header().first_seq + r.header().records);
+  CHECK(r.env(0) == nullptr);  // neither variable was set
   flight::Record rec;
   uint64_t seq = r.header().first_seq;
   while (r.next(&rec)) {
@@ -190,6 +193,7 @@ TEST(Flight, start_refuses_bad_sizes_long_paths_and_a_second_start) {
 }
 
 TEST(Flight, the_reader_refuses_what_is_not_a_whole_recording) {
+  ::setenv("WATCHDOG_USEC", "1234567", 1);  // 21 bytes and a NUL: padded to 24
   CHECK_EQUAL(0, start());
   record_read(3, 8, 'a');
   record_read(3, 8, 'b');
@@ -234,6 +238,12 @@ TEST(Flight, the_reader_refuses_what_is_not_a_whole_recording) {
   std::memset(bad.data() + sizeof h, 'a', h.argv_bytes);  // argv without its NULs
   CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
   STRCMP_CONTAINS("argv", err);
+
+  CHECK_EQUAL(24u, h.env_bytes);
+  bad = good;
+  bad[sizeof h + h.argv_bytes + h.env_bytes - 1] = 'x';  // the environment's last NUL
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("environment", err);
 }
 
 TEST(Flight, replaying_starts_without_recording_and_dumps_nothing) {

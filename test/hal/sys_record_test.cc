@@ -119,3 +119,29 @@ TEST(SysRecord, the_dump_is_not_recorded_and_a_failed_call_is) {
   CHECK_EQUAL(flight::hash_str("/nonexistent/evl"), recs[1].args[0]);
   CHECK(recs[2].call == flight::Call::kRename);
 }
+
+TEST(SysRecord, an_output_over_16_kib_is_kept_cut_and_odd_calls_are_kept_too) {
+  const uint64_t from = flight::calls();
+  int sp[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::socketpair(hal::kAfUnix, hal::kSockDgram | hal::kCloexec, 0, sp));
+  std::vector<char> big(flight::kMaxOutBytes + 1000, 'd');
+  CHECK_EQUAL(static_cast<long>(big.size()),
+              hal::sendto(sp[0], big.data(), big.size(), 0, nullptr));
+  hal::SockAddr from_addr;
+  CHECK_EQUAL(static_cast<long>(big.size()),
+              hal::recvfrom(sp[1], big.data(), big.size(), 0, &from_addr));
+  int x = 0;
+  CHECK_EQUAL(-EBADF, hal::ioctl(-1, 0x1234, &x));  // a request the recorder does not know
+  CHECK(hal::getpid() > 0);
+  CHECK_EQUAL(0, hal::close(sp[0]));
+  CHECK_EQUAL(0, hal::close(sp[1]));
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK(recs[2].call == flight::Call::kRecvfrom);
+  CHECK_EQUAL(flight::kTruncated, recs[2].flags);
+  CHECK_EQUAL(flight::kMaxOutBytes, recs[2].out_len);
+  CHECK(recs[3].call == flight::Call::kIoctl);
+  CHECK_EQUAL(0u, recs[3].out_len);
+  CHECK(recs[4].call == flight::Call::kGetpid);
+  CHECK_EQUAL(0, recs[4].nargs);
+}
