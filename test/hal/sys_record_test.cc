@@ -131,7 +131,10 @@ TEST(SysRecord, an_output_over_16_kib_is_kept_cut_and_odd_calls_are_kept_too) {
   CHECK_EQUAL(static_cast<long>(big.size()),
               hal::recvfrom(sp[1], big.data(), big.size(), 0, &from_addr));
   int x = 0;
-  CHECK_EQUAL(-EBADF, hal::ioctl(-1, 0x1234, &x));  // a request the recorder does not know
+  // A request the recorder does not know (qemu-user refuses it before the
+  // fd: ENOSYS).
+  const int r = hal::ioctl(-1, 0x1234, &x);
+  CHECK(r == -EBADF || r == -ENOSYS);
   CHECK(hal::getpid() > 0);
   CHECK_EQUAL(0, hal::close(sp[0]));
   CHECK_EQUAL(0, hal::close(sp[1]));
