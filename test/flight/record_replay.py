@@ -29,6 +29,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from xdr_feed import Feeder  # noqa: E402
+
 HEADER = struct.Struct("<8sII32s16s64s16s32sQQQIIII")
 RECORD = struct.Struct("<IIHBBIq")
 KWRITE, KSOCKET, KSENDTO = 2, 12, 22  # flight::Call
@@ -112,35 +115,6 @@ class Server(threading.Thread):
                             c.send(b"ACK seq=" + seq + b"\n")
                         except OSError:
                             pass
-
-
-def xdr(seq):
-    body = "IIXDR,C,%.2f,C,T" % ((seq - 6000) / 100.0)
-    sum_ = 0
-    for ch in body:
-        sum_ ^= ord(ch)
-    return ("$%s*%02X\r\n" % (body, sum_)).encode()
-
-
-class Feeder(threading.Thread):
-    """Ten unique XDR records a second on a pty (telemetry's sensor)."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.master, self.slave = os.openpty()
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-        self.fed = 0
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            try:
-                os.write(self.master, xdr(self.fed))
-                self.fed += 1
-            except BlockingIOError:
-                pass
-            time.sleep(0.1)
 
 
 def header(path):
@@ -360,7 +334,7 @@ def main():
         server.up()
         server.start()
         servers.append(server)
-        feeder = Feeder()
+        feeder = Feeder(10)
         feeder.start()
         rec = os.path.join(work, "tm.rec")
         log = os.path.join(work, "telemetry.log")

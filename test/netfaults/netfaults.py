@@ -163,6 +163,8 @@ class Net:
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
+from xdr_feed import Feeder  # noqa: E402
 
 
 def read(path):
@@ -180,39 +182,6 @@ def wait_for(cond, seconds, what):
             return
         time.sleep(0.1)
     raise SetupError("timed out waiting for " + what)
-
-
-def xdr(seq):
-    body = "IIXDR,C,%.2f,C,T" % ((seq - 6000) / 100.0)
-    sum_ = 0
-    for ch in body:
-        sum_ ^= ord(ch)
-    return ("$%s*%02X\r\n" % (body, sum_)).encode()
-
-
-class Feeder(threading.Thread):
-    """Writes unique XDR records (temperature (seq - 6000) / 100) to a pty."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.master, self.slave = os.openpty()
-        os.set_blocking(self.master, False)
-        self.path = os.ttyname(self.slave)
-        self.fed = 0
-        self.running = threading.Event()
-        self.done = threading.Event()
-
-    def run(self):
-        self.running.wait()
-        next_at = time.monotonic()
-        while not self.done.is_set():
-            try:
-                os.write(self.master, xdr(self.fed))
-                self.fed += 1
-            except BlockingIOError:
-                pass  # telemetry is not reading: try the same record later
-            next_at += 1.0 / RATE
-            time.sleep(max(0.0, next_at - time.monotonic()))
 
 
 def seq_of(line):
@@ -308,7 +277,7 @@ def run(net, bin_dir, phases):
     }
     feeders = {}
     for via, url in collectors.items():
-        feeders[via] = Feeder()
+        feeders[via] = Feeder(RATE, running=False)
         net.start("telemetry-" + via, [os.path.join(bin_dir, "apps/telemetry/telemetry"),
                                        "--serial", feeders[via].path, "--baud", "115200",
                                        "--collector", url, "--id", "nf-" + via,
