@@ -17,6 +17,7 @@
 
 #include "apps/heartbeat/main.h"
 #include "apps/telemetry/main.h"
+#include "loop/version.h"
 #include "test/fake/replay.h"
 
 namespace {
@@ -97,6 +98,12 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "replay: %s recorded by %s (evl %s, %s, %s), written on %s, %llu calls\n",
                path.c_str(), h.program, h.evl_version, h.arch, h.build, h.reason,
                static_cast<unsigned long long>(h.records));
+  if (std::strcmp(h.evl_version, EVL_VERSION_STRING) != 0) {
+    std::fprintf(stderr,
+                 "replay: warning: recorded by evl %s, replayed by evl %s: a divergence may be "
+                 "that difference\n",
+                 h.evl_version, EVL_VERSION_STRING);
+  }
   if (h.first_seq != 0) return print_wrapped(player);
   int (*entry)(int, char**) = nullptr;
   if (std::strcmp(h.program, "heartbeat") == 0) entry = heartbeat_main;

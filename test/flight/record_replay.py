@@ -258,6 +258,15 @@ def check_replays(run, prog, replay_bin, saved, log, change, first_fd):
                 if a != b:
                     print("    daemon: %s\n    replay: %s" % (a, b))
                     break
+    # Recorded by another evl version: the replay says so first.
+    rec = saved["exit"]
+    data, _ = header(rec)
+    other = rec + ".other-version"
+    with open(other, "wb") as f:
+        f.write(data[:48] + b"0.0.9".ljust(16, b"\0") + data[64:])
+    rc, out, err = replay(replay_bin, other)
+    run.check("warning: recorded by evl 0.0.9, replayed by evl" in err,
+              "%s recording of another evl version is flagged" % prog)
     # The same recording with one option changed: the first call that
     # differs is the first write of the changed value (heartbeat: its first
     # log line names the period; telemetry: its first batch to the collector
