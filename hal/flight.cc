@@ -48,47 +48,15 @@ constexpr const char* kMode = " dbg";
 
 constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
 
-// The newest records, oldest first from tail_: [tail_, head_) or, once the
-// writing wrapped, [tail_, end_) then [0, head_).
+// The ring: whole blocks of kBlockBytes, filled one after the other; a
+// record never straddles two. When the writer moves into the oldest block,
+// that block is dropped whole, so a record costs no eviction work. A
+// filled block ends where a zero size is written, or at its end.
 struct Ring {
   uint8_t* buf = nullptr;
-  size_t cap = 0;
-  size_t head = 0;
-  size_t tail = 0;
-  size_t end = 0;
-  bool wrapped = false;
-  uint64_t count = 0;  // records held
-  uint64_t calls = 0;  // records ever written
-
-  void evict_oldest() {
-    RecordHead h;
-    std::memcpy(&h, buf + tail, sizeof h);
-    tail += h.size;
-    --count;
-    if (wrapped && tail == end) {
-      tail = 0;
-      wrapped = false;
-    }
-  }
-
-  // Room for len contiguous bytes at head, evicting the oldest as needed.
-  void reserve(size_t len) {
-    for (;;) {
-      if (count == 0) {
-        head = tail = end = 0;
-        wrapped = false;
-      }
-      if (!wrapped) {
-        if (head + len <= cap) return;
-        end = head;
-        head = 0;
-        wrapped = true;
-        continue;
-      }
-      if (head + len <= tail) return;
-      evict_oldest();
-    }
-  }
+  size_t blocks = 0;
+  size_t head_block = 0;  // the block being filled (ring::g_head is in it)
+  size_t tail_block = 0;  // the oldest block kept
 };
 
 alignas(8) uint8_t g_storage[kMaxRingBytes];
@@ -159,6 +127,48 @@ int write_strings(int fd, int n, const char* (*get)(int)) {
   return write_all(fd, zeros, pad8(written) - written);
 }
 
+size_t kept_blocks() {
+  const Ring& g = g_ring;
+  return g.buf == nullptr ? 0 : (g.head_block + g.blocks - g.tail_block) % g.blocks + 1;
+}
+
+// The records of the i-th kept block (0: the oldest).
+struct Span {
+  const uint8_t* start;
+  size_t bytes;
+  uint64_t records;
+};
+Span span(size_t i) {
+  const Ring& g = g_ring;
+  const size_t b = (g.tail_block + i) % g.blocks;
+  const uint8_t* start = g.buf + b * kBlockBytes;
+  const size_t limit =
+      b == g.head_block ? static_cast<size_t>(ring::g_head - start) : size_t{kBlockBytes};
+  Span sp{start, 0, 0};
+  while (limit - sp.bytes >= sizeof(RecordHead)) {
+    uint32_t size = 0;
+    std::memcpy(&size, start + sp.bytes, sizeof size);
+    if (size == 0) break;
+    sp.bytes += size;
+    ++sp.records;
+  }
+  return sp;
+}
+
+struct Kept {
+  uint64_t records;
+  size_t bytes;
+};
+Kept kept() {
+  Kept k{0, 0};
+  for (size_t i = 0; i < kept_blocks(); ++i) {
+    const Span sp = span(i);
+    k.records += sp.records;
+    k.bytes += sp.bytes;
+  }
+  return k;
+}
+
 FileHeader make_header(const char* reason) {
   FileHeader h{};
   std::memcpy(h.magic, kMagic, sizeof h.magic);
@@ -171,13 +181,14 @@ FileHeader make_header(const char* reason) {
   copy_str(h.build + n, sizeof h.build - n, kMode);
   copy_str(h.arch, sizeof h.arch, kArch);
   copy_str(h.reason, sizeof h.reason, reason);
-  h.first_seq = g_ring.calls - g_ring.count;
-  h.records = g_ring.count;
-  h.record_bytes = kept_bytes();
+  const Kept k = kept();
+  h.first_seq = ring::g_calls - k.records;
+  h.records = k.records;
+  h.record_bytes = k.bytes;
   h.argc = static_cast<uint32_t>(g_argc);
   h.argv_bytes = static_cast<uint32_t>(strings_bytes(g_argc, argv_at));
   h.env_bytes = static_cast<uint32_t>(strings_bytes(kEnvCount, env_at));
-  h.ring_bytes = static_cast<uint32_t>(g_ring.cap);
+  h.ring_bytes = static_cast<uint32_t>(g_ring.blocks * kBlockBytes);
   return h;
 }
 
@@ -186,10 +197,9 @@ int write_file(int fd, const char* reason) {
   int r = write_all(fd, &h, sizeof h);
   if (r == 0) r = write_strings(fd, g_argc, argv_at);
   if (r == 0) r = write_strings(fd, kEnvCount, env_at);
-  const Ring& g = g_ring;
-  if (r == 0 && g.count > 0) {
-    r = write_all(fd, g.buf + g.tail, (g.wrapped ? g.end : g.head) - g.tail);
-    if (r == 0 && g.wrapped) r = write_all(fd, g.buf, g.head);
+  for (size_t i = 0; r == 0 && i < kept_blocks(); ++i) {
+    const Span sp = span(i);
+    r = write_all(fd, sp.start, sp.bytes);
   }
   if (r == 0) r = hal::fsync(fd);
   return r;
@@ -221,9 +231,10 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   copy_str(g_program, sizeof g_program, program);
   g_argc = argc;
   g_argv = argv;
-  g_ring = Ring{};
-  g_ring.buf = g_storage;
-  g_ring.cap = ring_bytes & ~size_t{7};
+  g_ring = Ring{g_storage, ring_bytes / kBlockBytes, 0, 0};
+  ring::g_head = g_storage;
+  ring::g_block_end = g_storage + kBlockBytes;
+  ring::g_calls = 0;
   g_started = true;
   g_on = !g_replaying;
   return 0;
@@ -233,40 +244,28 @@ void stop() {
   g_on = false;
   g_started = false;
   g_ring = Ring{};
+  ring::g_head = ring::g_block_end = nullptr;
+  ring::g_calls = 0;
 }
 
 bool recording() { return g_started; }
 const char* path() { return g_path; }
 void set_replaying(bool on) { g_replaying = on; }
-uint64_t calls() { return g_ring.calls; }
-uint64_t kept_first() { return g_ring.calls - g_ring.count; }
+uint64_t calls() { return ring::g_calls; }
+uint64_t kept_first() { return ring::g_calls - kept().records; }
+size_t kept_bytes() { return kept().bytes; }
 
-size_t kept_bytes() {
-  const Ring& g = g_ring;
-  if (g.count == 0) return 0;
-  return g.wrapped ? (g.end - g.tail) + g.head : g.head - g.tail;
-}
-
-uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t out_len, uint8_t flags) {
-  const auto nargs = static_cast<size_t>(args.n);
-  const size_t size = pad8(sizeof(RecordHead) + sizeof(int64_t) * nargs + out_len);
+uint8_t* ring::next_block() {
   Ring& g = g_ring;
-  g.reserve(size);
-  uint8_t* p = g.buf + g.head;
-  const RecordHead h{static_cast<uint32_t>(size),
-                     static_cast<uint32_t>(g.calls),
-                     static_cast<uint16_t>(c),
-                     static_cast<uint8_t>(nargs),
-                     flags,
-                     static_cast<uint32_t>(out_len),
-                     result};
-  std::memcpy(p, &h, sizeof h);
-  p += sizeof h;
-  for (size_t i = 0; i < nargs; ++i, p += sizeof(int64_t)) std::memcpy(p, &args.v[i], 8);
-  g.head += size;
-  ++g.count;
-  ++g.calls;
-  return p;
+  if (g_block_end - g_head >= static_cast<ptrdiff_t>(sizeof(uint32_t))) {
+    const uint32_t end = 0;  // this block's records end here
+    std::memcpy(g_head, &end, sizeof end);
+  }
+  g.head_block = (g.head_block + 1) % g.blocks;
+  if (g.head_block == g.tail_block) g.tail_block = (g.tail_block + 1) % g.blocks;
+  g_head = g.buf + g.head_block * kBlockBytes;
+  g_block_end = g_head + kBlockBytes;
+  return g_head;
 }
 
 void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,

@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace flight {
 
@@ -79,7 +80,11 @@ constexpr uint32_t kVersion = 1;
 constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
 constexpr int kMaxArgs = 6;
 constexpr size_t kMaxRingBytes = size_t{16} << 20;  // static storage, touched only as used
-constexpr size_t kMinRingBytes = size_t{64} << 10;  // at least two of the largest records
+// The ring is whole blocks (rounded down); the oldest block is dropped whole
+// when the writer needs it, so the ring keeps at least its size less one
+// block. A block holds the largest record.
+constexpr size_t kBlockBytes = size_t{32} << 10;
+constexpr size_t kMinRingBytes = 2 * kBlockBytes;
 constexpr size_t kDefaultRingBytes = size_t{1} << 20;
 // Bytes of one call's output kept at most; a record cut here is flagged and
 // the replay stops at it.
@@ -147,11 +152,35 @@ void record(Call c, int64_t result, const Args& args, const void* out, size_t ou
 void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
              const void* out2, size_t len2);
 inline bool g_on = false;  // recording() for the seam's fast path
+// The ring's write position (flight.cc owns the ring; here so that a record
+// costs no call).
+namespace ring {
+inline uint8_t* g_head = nullptr;       // where the next record goes
+inline uint8_t* g_block_end = nullptr;  // the end of the block being filled
+inline uint64_t g_calls = 0;            // records ever written
+uint8_t* next_block();                  // moves to the next block, drops the oldest
+}  // namespace ring
+
 // A record whose output the caller writes in place: its head and arguments
 // are written, and the returned pointer is where its out_len bytes go
-// (out_len <= kMaxOutBytes). For outputs that are converted on the way in
-// (epoll events).
-uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t out_len, uint8_t flags);
+// (out_len <= kMaxOutBytes). record() and record2() use it; the seam uses
+// it directly for outputs converted on the way in (epoll events).
+inline uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t out_len,
+                             uint8_t flags) {
+  const auto nargs = static_cast<size_t>(args.n);
+  const size_t size = (sizeof(RecordHead) + sizeof(int64_t) * nargs + out_len + 7) & ~size_t{7};
+  uint8_t* p = ring::g_head;
+  if (size > static_cast<size_t>(ring::g_block_end - p)) p = ring::next_block();
+  ring::g_head = p + size;
+  const RecordHead h{static_cast<uint32_t>(size), static_cast<uint32_t>(ring::g_calls++),
+                     static_cast<uint16_t>(c),    static_cast<uint8_t>(nargs),
+                     flags,                       static_cast<uint32_t>(out_len),
+                     result};
+  std::memcpy(p, &h, sizeof h);
+  p += sizeof h;
+  for (size_t i = 0; i < nargs; ++i, p += sizeof(int64_t)) std::memcpy(p, &args.v[i], 8);
+  return p;
+}
 
 // Writes the ring to path() atomically: path.tmp, fsync, rename. The calls
 // the dump makes are not recorded. 0 or -errno (the temporary file is

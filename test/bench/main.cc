@@ -95,17 +95,17 @@ Lateness run_accuracy(const std::string& backend, int seconds) {
 }
 
 // Runs this binary under callgrind for one phase; instructions per op.
-double count_instructions(const char* self, const std::string& backend, const Key& k,
-                          uint64_t ops) {
+double count_instructions(const char* self, const std::string& backend, const Key& k, uint64_t ops,
+                          const char* env = "") {
   char out[] = "/tmp/evl-bench-cg.XXXXXX";
   const int fd = mkstemp(out);
   if (fd < 0) return -1;
   close(fd);
   char cmd[1024];
   std::snprintf(cmd, sizeof cmd,
-                "valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=%s "
+                "%svalgrind --tool=callgrind --collect-atstart=no --callgrind-out-file=%s "
                 "%s --phase %s %s %d %d %d %llu 2>/dev/null",
-                out, self, backend.c_str(), k.workload.c_str(), k.n, k.a, k.t,
+                env, out, self, backend.c_str(), k.workload.c_str(), k.n, k.a, k.t,
                 static_cast<unsigned long long>(ops));
   FILE* p = popen(cmd, "r");
   if (p == nullptr) return -1;
@@ -131,9 +131,9 @@ double count_instructions(const char* self, const std::string& backend, const Ke
 }
 
 // One phase of ours in another binary (bench_recorder); its ns per op.
-double run_in(const std::string& bin, const Key& k, uint64_t ops) {
+double run_in(const std::string& bin, const Key& k, uint64_t ops, const char* env) {
   char cmd[1024];
-  std::snprintf(cmd, sizeof cmd, "%s --phase ours %s %d %d %d %llu 2>/dev/null", bin.c_str(),
+  std::snprintf(cmd, sizeof cmd, "%s%s --phase ours %s %d %d %d %llu 2>/dev/null", env, bin.c_str(),
                 k.workload.c_str(), k.n, k.a, k.t, static_cast<unsigned long long>(ops));
   FILE* p = popen(cmd, "r");
   if (p == nullptr) return -1;
@@ -146,6 +146,8 @@ double run_in(const std::string& bin, const Key& k, uint64_t ops) {
 // The flight recorder's rows: the chain at n 1000 and 10000, a 1 and 100.
 bool recorder_row(const Key& k) { return k.workload == "chain" && k.n >= 1000; }
 constexpr const char* kRecorder = "ours+recorder";
+constexpr const char* kRecorderOff = "ours+recorder-off";  // linked, not started
+constexpr const char* kOff = "EVL_BENCH_RECORDER=off ";
 
 std::string num(double v, int digits = 1) {
   if (v < 0) return "-";
@@ -212,7 +214,8 @@ int main(int argc, char** argv) {
         s.last = ph;
       }
       if (with_recorder && recorder_row(k)) {
-        res[{k, kRecorder}].ns.push_back(run_in(recorder, k, chain_events));
+        res[{k, kRecorder}].ns.push_back(run_in(recorder, k, chain_events, ""));
+        res[{k, kRecorderOff}].ns.push_back(run_in(recorder, k, chain_events, kOff));
       }
     }
     std::fprintf(stderr, "bench: repetition %d of %d done\n", r + 1, reps);
@@ -236,6 +239,7 @@ int main(int argc, char** argv) {
       }
       if (with_recorder && recorder_row(k)) {
         res[{k, kRecorder}].instr = count_instructions(recorder.c_str(), "ours", k, 20000);
+        res[{k, kRecorderOff}].instr = count_instructions(recorder.c_str(), "ours", k, 20000, kOff);
       }
     }
   }
@@ -282,18 +286,20 @@ int main(int argc, char** argv) {
   }
   if (with_recorder) {
     std::printf(
-        "\n| flight recorder (ours recording every seam call into a 1 MiB ring) | n | a | "
-        "ours instr/event | recording instr/event | more | ours ns/event | recording ns/event |\n");
-    std::printf("|---|---|---|---|---|---|---|---|\n");
+        "\n| flight recorder: ours' chain with //hal:sys_record, off (linked, not started) and "
+        "on (every seam call recorded into a 1 MiB ring) | n | a | ours instr/event | off | on | "
+        "on: more | ours ns/event | off | on |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (const Key& k : keys) {
       if (!recorder_row(k)) continue;
       const Samples& o = res[{k, "ours"}];
+      const Samples& f = res[{k, kRecorderOff}];
       const Samples& c = res[{k, kRecorder}];
-      std::printf(
-          "| chain | %d | %d | %s | %s | %s | %s | %s |\n", k.n, k.a, num(o.instr).c_str(),
-          num(c.instr).c_str(),
-          o.instr > 0 && c.instr > 0 ? (num(100 * (c.instr / o.instr - 1), 1) + "%").c_str() : "-",
-          num(median(o.ns)).c_str(), num(median(c.ns)).c_str());
+      const std::string more =
+          o.instr > 0 && c.instr > 0 ? num(100 * (c.instr / o.instr - 1), 1) + "%" : "-";
+      std::printf("| chain | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", k.n, k.a,
+                  num(o.instr).c_str(), num(f.instr).c_str(), num(c.instr).c_str(), more.c_str(),
+                  num(median(o.ns)).c_str(), num(median(f.ns)).c_str(), num(median(c.ns)).c_str());
     }
   }
   const Phase& oc = res[{Key{"chain", 1000, 1, 0}, "ours"}].last;

@@ -12,6 +12,7 @@
 
 #ifdef EVL_BENCH_RECORDER
 #include <cstdlib>
+#include <cstring>
 
 #include "hal/flight.h"
 #endif
@@ -90,10 +91,13 @@ void start_all(evl::Loop& loop, Timers* timers, const std::vector<uint64_t>& d, 
 Phase ours_chain(int n, int a, uint64_t events) {
   Phase ph;
 #ifdef EVL_BENCH_RECORDER
-  // Recording from here on: the default ring, wrapping during the run.
+  // Recording from here on: the default ring, wrapping during the run
+  // (EVL_BENCH_RECORDER=off: linked but not started).
   static char prog[] = "bench";
   static char* argv[] = {prog, nullptr};
-  if (!flight::recording() &&
+  const char* mode = std::getenv("EVL_BENCH_RECORDER");
+  const bool off = mode != nullptr && std::strcmp(mode, "off") == 0;
+  if (!off && !flight::recording() &&
       flight::start(prog, 1, argv, "/tmp/evl-bench.rec", flight::kDefaultRingBytes) != 0) {
     std::abort();
   }
