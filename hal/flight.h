@@ -172,9 +172,12 @@ inline uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t ou
   uint8_t* p = ring::g_head;
   if (size > static_cast<size_t>(ring::g_block_end - p)) p = ring::next_block();
   ring::g_head = p + size;
-  const RecordHead h{static_cast<uint32_t>(size), static_cast<uint32_t>(ring::g_calls++),
-                     static_cast<uint16_t>(c),    static_cast<uint8_t>(nargs),
-                     flags,                       static_cast<uint32_t>(out_len),
+  const RecordHead h{static_cast<uint32_t>(size),
+                     static_cast<uint32_t>(ring::g_calls++),
+                     static_cast<uint16_t>(c),
+                     static_cast<uint8_t>(nargs),
+                     flags,
+                     static_cast<uint32_t>(out_len),
                      result};
   std::memcpy(p, &h, sizeof h);
   p += sizeof h;
