@@ -9,8 +9,10 @@
 # daemons run on the board: telemetry reads NMEA that this script writes
 # into the board's second UART (a 16550 on PCI, or the vexpress's second
 # PL011) and forwards to a UDP collector here; heartbeat beats to a TCP
-# server here that goes away for 4 s (the alarm rises and clears). Their
-# checks are EVL-CHECK lines.
+# server here that goes away for 4 s (the alarm rises and clears), with its
+# flight recorder on: the board prints the recording in base64 and this
+# script replays it on the host (//test/fake:replay), which must print the
+# board's heartbeat log lines. Their checks are EVL-CHECK lines.
 #
 #   bash test/board/board.sh [BOARD...]    # armv7 armv7-rt aarch64 vexpress (default: all)
 #   EVL_BOARD_SHELL=1 bash test/board/board.sh armv7   # a shell on the console after the tests
@@ -29,6 +31,8 @@ BOARDS=("$@")
 
 die() { printf 'board: error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$CACHE" || die "cannot create $CACHE"
+REPLAY=bazel-out/k8-fastbuild/bin/test/fake/replay
+bazel build //test/fake:replay >/dev/null 2>&1 || die "cannot build the host's //test/fake:replay"
 
 # The versioned package behind a Debian meta package (linux-image-armmp:armhf
 # -> linux-image-6.1.0-NN-armmp:armhf).
@@ -119,8 +123,9 @@ build_image() {
   # host's 127.0.0.1 in qemu's user network.
   cat >>"$root/tests.list" <<LIST
 & /apps/telemetry --serial $uart --baud 115200 --collector udp://10.0.2.2:$UDP_PORT --id board-7 --batch-max 5 --batch-delay-ms 200 --health-period-ms 100000 --run-for-ms 25000
-& /apps/heartbeat --server tcp://10.0.2.2:$TCP_PORT --id board-7 --period-ms 200 --alarm-after-ms 1500 --backoff-initial-ms 100 --backoff-max-ms 500 --run-for-ms 25000
+& /apps/heartbeat --server tcp://10.0.2.2:$TCP_PORT --id board-7 --period-ms 200 --alarm-after-ms 1500 --backoff-initial-ms 100 --backoff-max-ms 500 --run-for-ms 25000 --flight-recorder /tmp/hb.rec
 wait
+/bin/busybox base64 /tmp/hb.rec
 LIST
   # What the README tests read from the working folder.
   mkdir -p "$root/work/apps/examples"
@@ -201,6 +206,18 @@ boot() {
     "$([ "$beats1" -ge 10 ] && [ "${beats2:-0}" -ge 3 ] && echo PASS || echo FAIL)"
   check "the-alarm-was-raised-and-cleared" \
     "$(grep -q 'ALARM: no heartbeat delivered' "$log" && grep -q 'ALARM CLEARED' "$log" && echo PASS || echo FAIL)"
+  # heartbeat's flight recording, printed in base64 by the board after the
+  # daemons ended, replayed here: the same log lines, every call made.
+  sed -n '/^EVL-RUN \/bin\/busybox base64/,/^EVL-TEST \/bin\/busybox base64/p' "$log" | tr -d '\r' |
+    grep -E '^[A-Za-z0-9+/=]+$' | base64 -d >"$work/hb.rec" 2>/dev/null
+  "$REPLAY" "$work/hb.rec" >"$work/replay.out" 2>"$work/replay.err"
+  local replayed=$? calls
+  calls="$(sed -n 's/^replay: OK: the program made the \([0-9]*\) recorded calls.*/\1/p' "$work/replay.err")"
+  grep '^heartbeat: ' "$log" | tr -d '\r' >"$work/board.lines"
+  grep '^heartbeat: ' "$work/replay.err" >"$work/replay.lines"
+  check "heartbeat-recorded-on-the-board-replays-on-the-host-(${calls:-no}-calls)" \
+    "$([ "$replayed" -eq 0 ] && [ -n "$calls" ] && cmp -s "$work/board.lines" "$work/replay.lines" &&
+      grep -q 'ALARM: no heartbeat delivered' "$work/replay.lines" && echo PASS || echo FAIL)"
   rm -rf "$work"
   return "$rc"
 }
@@ -283,7 +300,7 @@ run_board() {
     f=$((f + 1))
   fi
   grep -E '^EVL-(TEST|CHECK) .* ?FAIL' "$log" | sed 's/^/  /'
-  printf 'board %s (%s, %s): %s passed, %s failed (%s test binaries, the daemons, 3 checks), %ss\n' \
+  printf 'board %s (%s, %s): %s passed, %s failed (%s test binaries, the daemons, the recording, 4 checks), %ss\n' \
     "$board" "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$f" "${NTESTS[$board]}" \
     "$((SECONDS - start))"
   echo "$p $f" >"$RESULTS/$board"
