@@ -4,12 +4,13 @@
 // which runs the same app code on a kernel that answers every call from the
 // recording (README: "A bug seen on a board, replayed on your desk").
 //
-// Recording: //hal:sys_record is //hal:sys_linux with one note() per call.
+// Recording: //hal:sys_record is //hal:sys_linux with one record per call.
 // Nothing is recorded until start(); after it, each call costs a record in
-// the ring (see the benchmark's "recorder" rows). Binaries linking
+// the ring (see the benchmark's "flight recorder" table). Binaries linking
 // //hal:sys_linux have no recorder at all. Single-threaded, as the loop.
 //
-// The ring keeps the newest calls: when it is full the oldest records go.
+// The ring keeps the newest calls in whole blocks of kBlockBytes: when the
+// writer needs a block, the oldest one is dropped whole.
 // A recording that lost its first calls cannot re-run the app (its state at
 // the first kept call is unknown); the replay then prints the kept calls
 // from the oldest whole loop iteration instead (see test/fake/replay.cc).
