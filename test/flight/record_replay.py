@@ -258,6 +258,14 @@ def check_replays(run, prog, replay_bin, saved, log, change, first_fd):
                 if a != b:
                     print("    daemon: %s\n    replay: %s" % (a, b))
                     break
+    # What is not a whole recording is refused with the reason (exit 5).
+    rc, out, err = replay(replay_bin, rec + ".missing")
+    run.check(rc == 5 and "cannot read" in err, "a missing recording is exit 5: %s" % err.strip())
+    cut = rec + ".cut"
+    with open(cut, "wb") as f:
+        f.write(header(rec)[0][:-8])
+    rc, out, err = replay(replay_bin, cut)
+    run.check(rc == 5 and "cut short" in err, "a cut recording is exit 5: %s" % err.strip())
     # Recorded by another evl version: the replay says so first.
     rec = saved["exit"]
     data, _ = header(rec)
