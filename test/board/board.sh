@@ -206,6 +206,15 @@ boot() {
     "$([ "$beats1" -ge 10 ] && [ "${beats2:-0}" -ge 3 ] && echo PASS || echo FAIL)"
   check "the-alarm-was-raised-and-cleared" \
     "$(grep -q 'ALARM: no heartbeat delivered' "$log" && grep -q 'ALARM CLEARED' "$log" && echo PASS || echo FAIL)"
+  # Neither daemon may spin: 25 s of a beat every 200 ms and a few records a
+  # second take a fraction of a second of CPU, even emulated; a daemon stuck
+  # in a busy loop takes all 25 (telemetry did on armv7 while the seam cut
+  # times to a 32-bit time_t).
+  local cpu_t cpu_h
+  cpu_t="$(sed -n 's/^EVL-TEST \/apps\/telemetry .*cpu \([0-9.]*\) s).*/\1/p' "$log" | tr -d '\r')"
+  cpu_h="$(sed -n 's/^EVL-TEST \/apps\/heartbeat .*cpu \([0-9.]*\) s).*/\1/p' "$log" | tr -d '\r')"
+  check "the-daemons-did-not-spin-(cpu-telemetry-${cpu_t:-?}-s,-heartbeat-${cpu_h:-?}-s-in-25-s)" \
+    "$(awk -v t="${cpu_t:-99}" -v h="${cpu_h:-99}" 'BEGIN { print (t < 5 && h < 5) ? "PASS" : "FAIL" }')"
   # heartbeat's flight recording, printed in base64 by the board after the
   # daemons ended, replayed here: the same log lines, every call made.
   sed -n '/^EVL-RUN \/bin\/busybox base64/,/^EVL-TEST \/bin\/busybox base64/p' "$log" | tr -d '\r' |
@@ -300,7 +309,7 @@ run_board() {
     f=$((f + 1))
   fi
   grep -E '^EVL-(TEST|CHECK) .* ?FAIL' "$log" | sed 's/^/  /'
-  printf 'board %s (%s, %s): %s passed, %s failed (%s test binaries, the daemons, the recording, 4 checks), %ss\n' \
+  printf 'board %s (%s, %s): %s passed, %s failed (%s test binaries, the daemons, the recording, 5 checks), %ss\n' \
     "$board" "$(basename "$kdir")" "$(board_arch "$board")" "$p" "$f" "${NTESTS[$board]}" \
     "$((SECONDS - start))"
   echo "$p $f" >"$RESULTS/$board"

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,19 +105,28 @@ static pid_t start(char* cmdline) {
   return pid;
 }
 
+/* The CPU time (user + system) of the last command finish() reaped. */
+static double last_cpu_s;
+
 /* Its exit status, 128 + signal for a death. */
 static int finish(pid_t pid) {
   int status = 0;
+  struct rusage ru;
+  last_cpu_s = 0;
   if (pid < 0) return 127;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (wait4(pid, &status, 0, &ru) < 0) {
+    if (errno != EINTR) return 127;
   }
+  last_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static int passed, failed;
 
 static void result(const char* name, int rc, double t0) {
-  printf("EVL-TEST %s %s (exit %d, %.1f s)\n", name, rc == 0 ? "PASS" : "FAIL", rc, now_s() - t0);
+  printf("EVL-TEST %s %s (exit %d, %.1f s, cpu %.2f s)\n", name, rc == 0 ? "PASS" : "FAIL", rc,
+         now_s() - t0, last_cpu_s);
   fflush(stdout);
   if (rc == 0) {
     ++passed;
