@@ -9,6 +9,7 @@
 
 #include "apps/common/log.h"
 #include "apps/common/options.h"
+#include "apps/common/watchdog.h"
 #include "hal/flight.h"
 #include "loop/loop.h"
 
@@ -71,6 +72,26 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
   log.detach();
   flight_dump(log, r < 0 ? "error" : "exit");
   return r < 0 ? 1 : 0;
+}
+
+// What both daemons' main() do once their options are parsed: refuse a
+// back-off range upside down (exit 2), open the log (syslog if asked), take
+// systemd's watchdog settings from the environment (a bad one is a warning),
+// and serve App(cfg, &log). The App is static: some are large.
+template <class App, class Config>
+int serve_app(const char* prog, Config& cfg, const DaemonOptions& d, evl::Loop& loop) {
+  if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
+    std::fprintf(stderr, "%s: --backoff-max-ms must be >= --backoff-initial-ms\n", prog);
+    return 2;
+  }
+  static Log log(prog);
+  open_log(prog, log, d.use_syslog);
+  char env_err[160];
+  if (Watchdog::from_environment(&cfg.watchdog, env_err, sizeof env_err) < 0) {
+    log.log(Level::kWarning, "%s", env_err);
+  }
+  static App a(cfg, &log);
+  return serve(prog, loop, log, a, d.run_for_ms);
 }
 
 }  // namespace app

@@ -54,16 +54,5 @@ int heartbeat_main(int argc, char** argv) {
     std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
     return 2;
   }
-  if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
-    std::fprintf(stderr, "heartbeat: --backoff-max-ms must be >= --backoff-initial-ms\n");
-    return 2;
-  }
-  app::Log log("heartbeat");
-  app::open_log("heartbeat", log, d.use_syslog);
-  char env_err[160];
-  if (app::Watchdog::from_environment(&cfg.watchdog, env_err, sizeof env_err) < 0) {
-    log.log(app::Level::kWarning, "%s", env_err);
-  }
-  heartbeat::App a(cfg, &log);
-  return app::serve("heartbeat", g_loop, log, a, d.run_for_ms);
+  return app::serve_app<heartbeat::App>("heartbeat", cfg, d, g_loop);
 }

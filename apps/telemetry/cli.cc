@@ -62,16 +62,5 @@ int telemetry_main(int argc, char** argv) {
   if (const int rc = app::handle_options("telemetry", usage, t.data(), t.size(), argc, argv);
       rc >= 0)
     return rc;
-  if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
-    std::fprintf(stderr, "telemetry: --backoff-max-ms must be >= --backoff-initial-ms\n");
-    return 2;
-  }
-  app::Log log("telemetry");
-  app::open_log("telemetry", log, d.use_syslog);
-  char env_err[160];
-  if (app::Watchdog::from_environment(&cfg.watchdog, env_err, sizeof env_err) < 0) {
-    log.log(app::Level::kWarning, "%s", env_err);
-  }
-  static telemetry::App a(cfg, &log);
-  return app::serve("telemetry", g_loop, log, a, d.run_for_ms);
+  return app::serve_app<telemetry::App>("telemetry", cfg, d, g_loop);
 }
