@@ -117,12 +117,10 @@ void Loop::time_callback() {
   mark_ns_ = t;
 }
 
-int64_t Loop::timer_base_ns() {
+int64_t Loop::timer_base_slow() {
   if (!dispatching_) return now_ns(hal::kClockMonotonic);
-  if (!mark_valid_) {
-    mark_ns_ = now_ns(hal::kClockMonotonic);
-    mark_valid_ = true;
-  }
+  mark_ns_ = now_ns(hal::kClockMonotonic);
+  mark_valid_ = true;
   return mark_ns_;
 }
 

@@ -227,10 +227,12 @@ class Loop {
   // One-shot on the monotonic clock, delay_ns from now (>= 0).
   [[nodiscard]] int timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out);
   // Any timer: see TimerSpec. -EINVAL for a negative deadline, period or
-  // slack, or a deadline of 0 without a period.
+  // slack, or a deadline of 0 without a period; -ENOSPC when the timers, the
+  // clock's timers or (for one with a period or a slack) the periodic timers
+  // of StaticLoop are all in use.
   [[nodiscard]] int timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out);
   // New deadline delay_ns from now on the timer's clock (the idle-timeout
-  // pattern: cheap when it moves the deadline later). Works on a one-shot
+  // pattern), O(log n) in the clock's timers. Works on a one-shot
   // timer inside its own callback, re-arming it. A periodic timer continues
   // its period from the new deadline.
   [[nodiscard]] int timer_restart(TimerHandle h, int64_t delay_ns);
@@ -239,7 +241,8 @@ class Loop {
   // Changes a timer's period (0: one-shot) from its next expiry on (libuv's
   // uv_timer_set_repeat): the expiry already scheduled stays. Inside the
   // callback of a one-shot timer that has fired, the timer has ended: a
-  // period given there does not revive it.
+  // period given there does not revive it. -ENOSPC when a one-shot timer
+  // is given a period and the periodic timers of StaticLoop are all in use.
   [[nodiscard]] int timer_set_period(TimerHandle h, int64_t period_ns);
   // Stops *h if it names a live timer, then zeroes it: "stop if armed and
   // forget", for owners that keep one handle per purpose. A zero or stale
@@ -348,7 +351,16 @@ class Loop {
   void reap_polled_children();
   int watch_sigchld(bool on);
   int update_signal_mask(uint64_t new_mask);
-  int timer_find(TimerHandle h, uint32_t* index) const;
+  // The slot index a live timer handle names, or kNoSlot: one comparison
+  // of the whole handle against the one the slot would give now.
+  uint32_t timer_index(TimerHandle h) const {
+    const uint32_t i = handle::index(h.raw);
+    const Pool<TimerSlot>& pool = timers_.pool();
+    if (i >= pool.capacity()) return kNoSlot;
+    const uint32_t m = pool.at(i).meta;
+    if (!meta::live(m) || h.raw != handle::pack(salt_, Kind::kTimer, meta::gen(m), i)) return kNoSlot;
+    return i;
+  }
   int timer_fd_for(Clock clock);
   int arm_timers();
   void expire_timers(Clock clock);
@@ -360,7 +372,9 @@ class Loop {
     if (time_callbacks_) time_callback();
   }
   void time_callback();
-  int64_t timer_base_ns();
+  // The monotonic time relative timers count from (see the Timers section).
+  int64_t timer_base_ns() { return dispatching_ && mark_valid_ ? mark_ns_ : timer_base_slow(); }
+  int64_t timer_base_slow();
   void begin_dispatch();
 
   uint32_t fd_index_find(int fd) const;

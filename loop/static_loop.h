@@ -25,11 +25,14 @@ namespace detail {
 // A base class, so the arrays exist before Loop's constructor fills them.
 template <uint32_t IoCapacity, uint32_t TimerCapacity, uint32_t SignalCapacity,
           uint32_t WakeCapacity, uint32_t DeferCapacity, uint32_t EventCapacity,
-          uint32_t OtherClockTimers, uint32_t ChildCapacity, uint32_t HookCapacity>
+          uint32_t OtherClockTimers, uint32_t ChildCapacity, uint32_t HookCapacity,
+          uint32_t PeriodicTimers>
 struct LoopArrays {
   static constexpr uint32_t kFdIndexSize = round_up_pow2(2 * IoCapacity);
   static constexpr uint32_t kOther = std::min(OtherClockTimers, TimerCapacity);
+  static constexpr uint32_t kExtras = std::min(PeriodicTimers, TimerCapacity);
   TimerSlot timers[TimerCapacity];
+  TimerExtra extras[kExtras];
   HeapEntry mono_heap[TimerCapacity];
   HeapEntry boot_heap[kOther];
   HeapEntry real_heap[kOther];
@@ -60,8 +63,8 @@ struct LoopArrays {
     st.hook_capacity = HookCapacity;
     st.events = events;
     st.event_capacity = EventCapacity;
-    st.timers = TimerStorage{
-        timers, TimerCapacity, {mono_heap, boot_heap, real_heap}, {TimerCapacity, kOther, kOther}};
+    st.timers = TimerStorage{timers,  TimerCapacity, {mono_heap, boot_heap, real_heap},
+                             {TimerCapacity, kOther, kOther}, extras, kExtras};
     return st;
   }
 };
@@ -71,22 +74,27 @@ struct LoopArrays {
 // Capacities: io watchers, timers (all clocks), signals, wake-up watchers,
 // deferred calls, epoll events fetched per iteration, how many of the
 // timers may be on CLOCK_BOOTTIME and on CLOCK_REALTIME each, child
-// process watchers, and prepare and check hooks (together).
+// process watchers, prepare and check hooks (together), and how many of the
+// timers may have a period or a slack (a TimerExtra each, 24 bytes).
 template <uint32_t IoCapacity, uint32_t TimerCapacity = 16, uint32_t SignalCapacity = 8,
           uint32_t WakeCapacity = 4, uint32_t DeferCapacity = 16, uint32_t EventCapacity = 64,
-          uint32_t OtherClockTimers = 16, uint32_t ChildCapacity = 2, uint32_t HookCapacity = 2>
-class StaticLoop : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity,
-                                              WakeCapacity, DeferCapacity, EventCapacity,
-                                              OtherClockTimers, ChildCapacity, HookCapacity>,
-                   public Loop {
+          uint32_t OtherClockTimers = 16, uint32_t ChildCapacity = 2, uint32_t HookCapacity = 2,
+          uint32_t PeriodicTimers = 16>
+class StaticLoop
+    : private detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
+                                 DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity,
+                                 HookCapacity, PeriodicTimers>,
+      public Loop {
   static_assert(IoCapacity >= 1 && SignalCapacity >= 1 && WakeCapacity >= 1, "capacity");
   static_assert(DeferCapacity >= 1 && EventCapacity >= 1 && TimerCapacity >= 1, "capacity");
   static_assert(OtherClockTimers >= 1 && ChildCapacity >= 1 && HookCapacity >= 1, "capacity");
+  static_assert(PeriodicTimers >= 1, "capacity");
   static_assert(IoCapacity <= handle::kMaxIndex && TimerCapacity <= handle::kMaxIndex,
                 "capacity above the handle's index range");
   using Arrays =
       detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity, DeferCapacity,
-                         EventCapacity, OtherClockTimers, ChildCapacity, HookCapacity>;
+                         EventCapacity, OtherClockTimers, ChildCapacity, HookCapacity,
+                         PeriodicTimers>;
 
  public:
   StaticLoop() : Arrays(), Loop(Arrays::storage()) {}

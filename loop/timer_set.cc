@@ -1,30 +1,47 @@
 #include "loop/timer_set.h"
 
-#include <cerrno>
-
 #include "loop/time.h"
 
 namespace evl {
 namespace {
 
-constexpr uint32_t kArity = 4;
-constexpr uint32_t kLiftedBit = timer_bits::kLifted;
+uint32_t first_child(uint32_t pos) { return pos * kHeapArity + 1; }
 
-uint32_t parent(uint32_t pos) { return (pos - 1) / kArity; }
-uint32_t first_child(uint32_t pos) { return pos * kArity + 1; }
+bool before(const HeapEntry& a, const HeapEntry& b) {
+  return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
+}
+
+// The smallest of pos's children in a heap of n entries, or kNoSlot for a
+// leaf. A full family (the common case) is a tournament of three.
+uint32_t min_child(const HeapEntry* h, uint32_t pos, uint32_t n) {
+  const uint32_t first = first_child(pos);
+  if (first + kHeapArity <= n) {
+    const HeapEntry* ch = h + first;
+    const uint32_t a = before(ch[1], ch[0]) ? 1 : 0;
+    const uint32_t b = before(ch[3], ch[2]) ? 3 : 2;
+    return first + (before(ch[b], ch[a]) ? b : a);
+  }
+  if (first >= n) return kNoSlot;
+  uint32_t best = first;
+  for (uint32_t k = first + 1; k < n; ++k) {
+    if (before(h[k], h[best])) best = k;
+  }
+  return best;
+}
 
 }  // namespace
 
 void TimerSet::init(const TimerStorage& st, uint32_t* keepers) {
   st_ = st;
   pool_.init(st.slots, st.capacity, keepers);
-  for (uint32_t& n : heap_size_) n = 0;
+  for (int c = 0; c < kClockCount; ++c) heap_size_[c] = parked_[c] = used_[c] = 0;
   seq_ = 0;
-}
-
-void TimerSet::place(int c, uint32_t pos, const HeapEntry& e) {
-  st_.heaps[c][pos] = e;
-  st_.slots[e.slot].heap_pos = pos;
+  extra_free_ = kNoSlot;
+  extras_used_ = 0;
+  for (uint32_t i = st.extra_capacity; i-- > 0;) {
+    st.extras[i].next_free = extra_free_;
+    extra_free_ = i;
+  }
 }
 
 void TimerSet::sift_up(int c, uint32_t pos, HeapEntry e) {
@@ -42,24 +59,28 @@ void TimerSet::sift_down(int c, uint32_t pos, HeapEntry e) {
   HeapEntry* h = st_.heaps[c];
   const uint32_t n = heap_size_[c];
   for (;;) {
-    const uint32_t first = first_child(pos);
-    if (first >= n) break;
-    const uint32_t end = first + kArity < n ? first + kArity : n;
-    uint32_t best = first;
-    for (uint32_t k = first + 1; k < end; ++k) {
-      if (less(h[k], h[best])) best = k;
-    }
-    if (!less(h[best], e)) break;
+    const uint32_t best = min_child(h, pos, n);
+    if (best == kNoSlot || !less(h[best], e)) break;
     place(c, pos, h[best]);
     pos = best;
   }
   place(c, pos, e);
 }
 
-void TimerSet::heap_push(int c, uint32_t slot) {
-  const TimerSlot& s = st_.slots[slot];
-  const uint32_t pos = heap_size_[c]++;
-  sift_up(c, pos, HeapEntry{s.deadline_ns, slot, s.seq});
+// Replaces the top with e, Floyd's way: the hole goes down to a leaf along
+// the smaller children (no comparison with e on the way), then e rises from
+// there. An entry that replaces the top (the heap's last one, a periodic
+// timer's next deadline) mostly belongs near the leaves, so this takes
+// fewer comparisons than sifting e down.
+void TimerSet::replace_top(int c, HeapEntry e) {
+  HeapEntry* h = st_.heaps[c];
+  const uint32_t n = heap_size_[c];
+  uint32_t pos = 0;
+  for (uint32_t best = min_child(h, 0, n); best != kNoSlot; best = min_child(h, pos, n)) {
+    place(c, pos, h[best]);
+    pos = best;
+  }
+  sift_up(c, pos, e);
 }
 
 void TimerSet::heap_remove(int c, uint32_t pos) {
@@ -68,90 +89,97 @@ void TimerSet::heap_remove(int c, uint32_t pos) {
   const uint32_t last = --heap_size_[c];
   if (pos == last) return;
   const HeapEntry moved = h[last];
-  if (pos > 0 && less(moved, h[parent(pos)])) {
+  if (pos == 0) {
+    replace_top(c, moved);
+  } else if (less(moved, h[parent(pos)])) {
     sift_up(c, pos, moved);
   } else {
     sift_down(c, pos, moved);
   }
 }
 
-// A top entry whose slot was restarted later gets its true key and sinks.
-void TimerSet::fix_top(int c) {
-  HeapEntry* h = st_.heaps[c];
-  while (heap_size_[c] > 0) {
-    TimerSlot& s = st_.slots[h[0].slot];
-    if (h[0].seq == s.seq) {
-      if (h[0].key_ns == s.deadline_ns) return;
-      if ((s.meta & kLiftedBit) != 0 && h[0].key_ns >= s.deadline_ns) return;
-    }
-    s.meta &= ~kLiftedBit;
-    sift_down(c, 0, HeapEntry{s.deadline_ns, h[0].slot, s.seq});
-  }
+// The top entry waits at the array's end until unpark(). There is room:
+// heap entries + parked entries <= the clock's timers <= the array's size.
+void TimerSet::park_top(int c) {
+  const HeapEntry e = st_.heaps[c][0];
+  heap_remove(c, 0);
+  place(c, st_.heap_capacity[c] - ++parked_[c], e);
 }
 
-int TimerSet::start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
-                    uint32_t slack_us, TimerFn fn, void* ctx, uint32_t* index) {
+void TimerSet::unpark(Clock clock) {
   const int c = static_cast<int>(clock);
-  if (heap_size_[c] >= st_.heap_capacity[c]) return -ENOSPC;
-  uint32_t i = 0;
-  TimerSlot* s = pool_.alloc(&i);
-  if (s == nullptr) return -ENOSPC;
-  s->fn = fn;
-  s->ctx = ctx;
-  s->deadline_ns = deadline_ns;
-  s->period_ns = period_ns;
-  s->meta |= (static_cast<uint32_t>(c) << timer_bits::kClockShift) |
-             (overrun == Overrun::kCatchUp ? timer_bits::kCatchUp : 0);
-  s->seq = seq_++;
-  s->slack_us = slack_us;
-  heap_push(c, i);
-  *index = i;
-  return 0;
-}
-
-void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
-  TimerSlot& s = st_.slots[index];
-  s.meta &= ~kLiftedBit;
-  const int c = static_cast<int>(clock_of(s));
-  s.deadline_ns = deadline_ns;
-  s.seq = seq_++;
-  if (!in_heap(s)) {
-    heap_push(c, index);
-    return;
+  while (parked_[c] > 0) {
+    const HeapEntry e = st_.heaps[c][st_.heap_capacity[c] - parked_[c]];
+    --parked_[c];
+    sift_up(c, heap_size_[c]++, e);
   }
-  HeapEntry& e = st_.heaps[c][s.heap_pos];
-  if (deadline_ns >= e.key_ns) return;  // later: fixed up when it reaches the top
-  sift_up(c, s.heap_pos, HeapEntry{deadline_ns, index, s.seq});
 }
 
-void TimerSet::stop(uint32_t index) {
+void TimerSet::remove_parked(int c, uint32_t pos) {
+  HeapEntry* h = st_.heaps[c];
+  const uint32_t lowest = st_.heap_capacity[c] - parked_[c]--;
+  st_.slots[h[pos].slot].heap_pos = kNoSlot;
+  if (pos != lowest) place(c, pos, h[lowest]);
+}
+
+void TimerSet::free_extra(TimerSlot& s) {
+  auto* x = static_cast<TimerExtra*>(s.ctx);
+  x->next_free = extra_free_;
+  extra_free_ = static_cast<uint32_t>(x - st_.extras);
+  --extras_used_;
+}
+
+void TimerSet::attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us) {
+  TimerExtra& x = st_.extras[extra_free_];
+  extra_free_ = x.next_free;
+  ++extras_used_;
+  x.ctx = s.ctx;
+  x.period_ns = period_ns;
+  x.slack_us = slack_us;
+  s.ctx = &x;
+  s.meta |= timer_bits::kExtra;
+}
+
+
+
+
+
+int TimerSet::set_period(uint32_t index, int64_t period_ns) {
   TimerSlot& s = st_.slots[index];
-  if (in_heap(s)) heap_remove(static_cast<int>(clock_of(s)), s.heap_pos);
-  pool_.release(index);
+  if ((s.meta & timer_bits::kExtra) != 0) {
+    static_cast<TimerExtra*>(s.ctx)->period_ns = period_ns;
+    return 0;
+  }
+  if (period_ns == 0) return 0;
+  if (extra_free_ == kNoSlot) return -ENOSPC;
+  attach_extra(s, period_ns, 0);
+  return 0;
 }
 
 void TimerSet::finish(uint32_t index) {
   const TimerSlot& s = st_.slots[index];
   // Out of the heap after its callback: a one-shot that was not restarted
   // (also one given a period inside that callback: it had already ended).
-  if (meta::live(s.meta) && !in_heap(s)) pool_.release(index);
+  if (meta::live(s.meta) && !scheduled(s)) release(index);
 }
 
-int64_t TimerSet::arm_time(Clock clock) {
+int64_t TimerSet::arm_time(Clock clock) const {
   const int c = static_cast<int>(clock);
-  fix_top(c);
   const uint32_t n = heap_size_[c];
-  if (n == 0) return kNever;
   const HeapEntry* h = st_.heaps[c];
-  const TimerSlot& top = st_.slots[h[0].slot];
-  const int64_t slack_ns = int64_t{top.slack_us} * 1000;
-  // The slack counts from the deadline; a lifted key (see pop_due) is only a
-  // lower bound.
-  int64_t t = top.deadline_ns > kNever - slack_ns ? kNever : top.deadline_ns + slack_ns;
-  if (t < h[0].key_ns) t = h[0].key_ns;
-  // Every other timer is due no earlier than the smallest child's key.
-  for (uint32_t k = 1; k <= kArity && k < n; ++k) {
-    if (h[k].key_ns < t) t = h[k].key_ns;
+  int64_t t = kNever;
+  if (n > 0) {
+    const TimerExtra* x = extra_of(st_.slots[h[0].slot]);
+    const int64_t slack_ns = x != nullptr ? int64_t{x->slack_us} * 1000 : 0;
+    t = add_sat(h[0].key_ns, slack_ns);
+    // Every other timer is due no earlier than the smallest child's key.
+    for (uint32_t k = 1; k <= kHeapArity && k < n; ++k) {
+      if (h[k].key_ns < t) t = h[k].key_ns;
+    }
+  }
+  // Parked entries are due (only inside a batch).
+  for (uint32_t pos = st_.heap_capacity[c] - parked_[c]; pos < st_.heap_capacity[c]; ++pos) {
+    if (h[pos].key_ns < t) t = h[pos].key_ns;
   }
   return t;
 }
@@ -159,69 +187,55 @@ int64_t TimerSet::arm_time(Clock clock) {
 uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint32_t* missed,
                            int64_t* lag_ns) {
   const int c = static_cast<int>(clock);
-  fix_top(c);
-  if (heap_size_[c] == 0) return kNoSlot;
-  HeapEntry top = st_.heaps[c][0];
-  if (top.key_ns > now_ns) return kNoSlot;
-  // Started, restarted or rescheduled during this batch and already due: it
-  // fires in the next iteration. Its key becomes now, which sorts it after
-  // every older entry due now, so it hides none of them; its deadline stays
-  // for lag and phase. Once such an entry is on top, nothing else is due.
-  while (static_cast<int32_t>(top.seq - batch_seq) >= 0) {
-    TimerSlot& t = st_.slots[top.slot];
-    if ((t.meta & kLiftedBit) != 0 && top.key_ns == now_ns) return kNoSlot;
-    t.meta |= kLiftedBit;
-    sift_down(c, 0, HeapEntry{now_ns, top.slot, top.seq});
-    fix_top(c);
-    top = st_.heaps[c][0];
-    if (top.key_ns > now_ns) return kNoSlot;
+  const HeapEntry* h = st_.heaps[c];
+  for (;;) {
+    if (heap_size_[c] == 0 || h[0].key_ns > now_ns) return kNoSlot;
+    // Started, restarted or rescheduled during this batch and already due:
+    // it fires in the next iteration.
+    if (static_cast<int32_t>(h[0].seq - batch_seq) < 0) break;
+    park_top(c);
   }
-  TimerSlot& s = st_.slots[top.slot];
-  s.meta &= ~kLiftedBit;
-  *lag_ns = now_ns - s.deadline_ns;
+  const HeapEntry top = h[0];
+  const TimerSlot& s = st_.slots[top.slot];
+  *lag_ns = now_ns - top.key_ns;
   *missed = 0;
-  if (s.period_ns == 0) {
+  const TimerExtra* x = extra_of(s);
+  if (x == nullptr || x->period_ns == 0) {
     heap_remove(c, 0);
     return top.slot;
   }
   // Keep the phase: deadline n = first + n * period, whatever the latency.
   int64_t ticks = 1;
   if ((s.meta & timer_bits::kCatchUp) == 0) {
-    ticks = (now_ns - s.deadline_ns) / s.period_ns + 1;
+    ticks = (now_ns - top.key_ns) / x->period_ns + 1;
     const int64_t skipped = ticks - 1;
     *missed = skipped > 0xffffffffLL ? 0xffffffffu : static_cast<uint32_t>(skipped);
   }
-  s.deadline_ns = add_sat(s.deadline_ns, mul_sat(ticks, s.period_ns));  // kNever past the range
-  s.seq = seq_++;
-  sift_down(c, 0, HeapEntry{s.deadline_ns, top.slot, s.seq});
+  // kNever past the range.
+  const int64_t next = add_sat(top.key_ns, mul_sat(ticks, x->period_ns));
+  replace_top(c, HeapEntry{next, top.slot, seq_++});
   return top.slot;
 }
 
-void TimerSet::clock_stepped(Clock clock) {
-  const int c = static_cast<int>(clock);
-  HeapEntry* h = st_.heaps[c];
-  const uint32_t n = heap_size_[c];
-  bool changed = false;
-  for (uint32_t pos = 0; pos < n; ++pos) {
-    TimerSlot& s = st_.slots[h[pos].slot];
-    if ((s.meta & kLiftedBit) == 0) continue;
-    s.meta &= ~kLiftedBit;
-    h[pos].key_ns = s.deadline_ns;
-    changed = true;
-  }
-  if (!changed || n < 2) return;
-  for (uint32_t pos = parent(n - 1) + 1; pos-- > 0;) sift_down(c, pos, h[pos]);
-}
-
 bool TimerSet::verify() const {
+  uint32_t with_extra = 0;
+  for (uint32_t i = 0; i < st_.capacity; ++i) {
+    if (meta::live(st_.slots[i].meta) && (st_.slots[i].meta & timer_bits::kExtra) != 0) {
+      ++with_extra;
+    }
+  }
+  if (with_extra != extras_used_) return false;
   for (int c = 0; c < kClockCount; ++c) {
     const HeapEntry* h = st_.heaps[c];
-    for (uint32_t pos = 0; pos < heap_size_[c]; ++pos) {
+    const uint32_t cap = st_.heap_capacity[c];
+    if (heap_size_[c] + parked_[c] > used_[c] || used_[c] > cap) return false;
+    for (uint32_t pos = 0; pos < cap; ++pos) {
+      if (pos == heap_size_[c]) pos = cap - parked_[c];  // skip the unused middle
+      if (pos >= cap) break;
       const TimerSlot& s = st_.slots[h[pos].slot];
       if (!meta::live(s.meta) || s.heap_pos != pos) return false;
       if (static_cast<int>(clock_of(s)) != c) return false;
-      if (h[pos].key_ns > s.deadline_ns && (s.meta & kLiftedBit) == 0) return false;
-      if (pos > 0 && less(h[pos], h[parent(pos)])) return false;
+      if (pos > 0 && pos < heap_size_[c] && less(h[pos], h[parent(pos)])) return false;
     }
   }
   return true;

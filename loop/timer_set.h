@@ -5,18 +5,22 @@
 // Timers live in a fixed pool of slots. Each clock has its own 4-ary
 // min-heap of (deadline, order) entries, kept beside the slots so that
 // comparisons touch only the heap array; each slot stores its heap position,
-// so stop and restart need no search.
+// so stop and restart need no search. The deadline lives only in the heap
+// entry: a timer costs its 24-byte slot (16 on 32-bit targets) and its
+// 16-byte entry. A period and a slack, which few timers have, live apart in
+// a small pool of TimerExtra (StaticLoop's PeriodicTimers).
 //
-// A restart that moves a deadline later (the idle-timeout pattern) only
-// writes the slot: the heap entry keeps the old, earlier key until it reaches
-// the top, where it is fixed up and sifted down once. A storm of restarts
-// thus costs O(1) each, and the heap stays correct because an entry's key
-// never exceeds its slot's deadline.
+// A timer started, restarted or rescheduled during a batch of expiries that
+// is already due fires in the next iteration: pop_due parks its entry at the
+// far end of the clock's heap array (which always has room: a clock holds no
+// more timers than its heap has entries), and unpark() puts the parked
+// entries back after the batch.
 //
 // Ordering: timers with the same deadline fire in the order they were
 // started or restarted (a sequence number breaks ties).
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 #include "loop/handle.h"
@@ -38,11 +42,10 @@ enum class Overrun : uint8_t {
 // missed: ticks skipped before this one (kSkip policy), else 0.
 using TimerFn = void (*)(Loop& loop, TimerHandle h, uint32_t missed, void* ctx);
 
-// A timer slot's kind bits in meta (slots.h): lifted (bit 0: the heap key was
-// moved past the current batch, see pop_due), clock (bits 1..2), catch-up
-// overrun policy (bit 3).
+// A timer slot's kind bits in meta (slots.h): extra (bit 0: ctx points to
+// the timer's TimerExtra), clock (bits 1..2), catch-up overrun policy (bit 3).
 namespace timer_bits {
-constexpr uint32_t kLifted = 1u << 0;
+constexpr uint32_t kExtra = 1u << 0;
 constexpr uint32_t kClockShift = 1;
 constexpr uint32_t kClockMask = 3u << kClockShift;
 constexpr uint32_t kCatchUp = 1u << 3;
@@ -50,27 +53,35 @@ constexpr uint32_t kCatchUp = 1u << 3;
 
 struct TimerSlot {
   TimerFn fn;
-  void* ctx;
-  int64_t deadline_ns;  // the true deadline; the heap key may be earlier
-  int64_t period_ns;    // 0 for one-shot
-  uint32_t meta;        // slots.h's layout; kind bits: TimerBits
-  uint32_t heap_pos;    // position in its clock's heap; free-list link when free
-  uint32_t seq;         // order of (re)start, for ties
-  uint32_t slack_us;    // may fire up to this late, to share a wake-up
+  void* ctx;          // the callback's ctx; with kExtra, the TimerExtra holding it
+  uint32_t meta;      // slots.h's layout; kind bits: timer_bits
+  uint32_t heap_pos;  // in its clock's heap array, kNoSlot if none; free-list link when free
   uint32_t& link() { return heap_pos; }
 };
 
+// What only some timers have: a period, a slack.
+struct TimerExtra {
+  void* ctx;  // the callback's
+  int64_t period_ns;  // 0 for one-shot
+  uint32_t slack_us;  // may fire up to this late, to share a wake-up
+  uint32_t next_free;
+};
+
+constexpr uint32_t kHeapArity = 4;
+
 struct HeapEntry {
-  int64_t key_ns;
+  int64_t key_ns;  // the deadline
   uint32_t slot;
-  uint32_t seq;
+  uint32_t seq;  // order of (re)start, for ties
 };
 
 struct TimerStorage {
   TimerSlot* slots;
   uint32_t capacity;
   HeapEntry* heaps[kClockCount];
-  uint32_t heap_capacity[kClockCount];
+  uint32_t heap_capacity[kClockCount];  // also the most timers the clock may hold
+  TimerExtra* extras;
+  uint32_t extra_capacity;
 };
 
 class TimerSet {
@@ -79,27 +90,31 @@ class TimerSet {
 
   void init(const TimerStorage& st, uint32_t* keepers = nullptr);
 
-  // Adds a timer; returns 0 and its slot index, -ENOSPC when the pool or the
-  // clock's heap is full.
+  // Adds a timer; returns 0 and its slot index, -ENOSPC when the pool is
+  // full, the clock holds as many timers as its heap has entries, or the
+  // timer has a period or slack and no TimerExtra is free.
   [[nodiscard]] int start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
                           uint32_t slack_us, TimerFn fn, void* ctx, uint32_t* index);
   void restart(uint32_t index, int64_t deadline_ns);
   void stop(uint32_t index);
+  // A new period from the next expiry on; -ENOSPC when the timer had none
+  // and no TimerExtra is free.
+  [[nodiscard]] int set_period(uint32_t index, int64_t period_ns);
 
   // When the clock's timerfd should next expire: the earliest deadline, or
   // later by the top timer's slack unless another timer is due first.
   // kNever when the clock has no timer.
-  int64_t arm_time(Clock clock);
+  int64_t arm_time(Clock clock) const;
 
   // The next timer due at now_ns and started before batch_seq, or kNoSlot.
   // A one-shot timer leaves the set (its slot stays allocated until the
   // caller releases it with finish()); a periodic timer is rescheduled.
-  // *missed receives the ticks skipped, *lag_ns how late it is.
+  // *missed receives the ticks skipped, *lag_ns how late it is. Entries due
+  // but (re)started from batch_seq on are parked until unpark().
   uint32_t pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint32_t* missed,
                    int64_t* lag_ns);
-  // After a step of the clock: keys that pop_due moved to "now" refer to the
-  // old time; they go back to their deadlines (O(n), steps are rare).
-  void clock_stepped(Clock clock);
+  // Ends a batch: parked entries go back into the heap.
+  void unpark(Clock clock);
   // Releases a one-shot timer after its callback, unless the callback
   // restarted or stopped it.
   void finish(uint32_t index);
@@ -107,31 +122,115 @@ class TimerSet {
   uint32_t next_seq() const { return seq_; }
   Pool<TimerSlot>& pool() { return pool_; }
   const Pool<TimerSlot>& pool() const { return pool_; }
-  uint32_t count(Clock clock) const { return heap_size_[static_cast<int>(clock)]; }
+  // Timers scheduled on the clock (in its heap or parked).
+  uint32_t count(Clock clock) const {
+    const int c = static_cast<int>(clock);
+    return heap_size_[c] + parked_[c];
+  }
   static Clock clock_of(const TimerSlot& s) {
     return static_cast<Clock>((s.meta & timer_bits::kClockMask) >> timer_bits::kClockShift);
   }
-  static bool in_heap(const TimerSlot& s) { return s.heap_pos != kNoSlot; }
+  static bool scheduled(const TimerSlot& s) { return s.heap_pos != kNoSlot; }
+  static void* ctx_of(const TimerSlot& s) {
+    return (s.meta & timer_bits::kExtra) != 0 ? static_cast<TimerExtra*>(s.ctx)->ctx : s.ctx;
+  }
+  // A scheduled timer's deadline.
+  int64_t deadline(uint32_t index) const {
+    const TimerSlot& s = st_.slots[index];
+    return st_.heaps[static_cast<int>(clock_of(s))][s.heap_pos].key_ns;
+  }
+  uint32_t extras_used() const { return extras_used_; }
 
-  // Checks the heap property, the slot <-> heap back-links and key <= deadline
-  // for every clock; returns false on the first violation.
+  // Checks the heap property, the slot <-> heap back-links, the parked
+  // entries and the extras for every clock; false on the first violation.
   bool verify() const;
 
  private:
-  bool less(const HeapEntry& a, const HeapEntry& b) const {
+  static bool less(const HeapEntry& a, const HeapEntry& b) {
     return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
   }
-  void place(int c, uint32_t pos, const HeapEntry& e);
+  static const TimerExtra* extra_of(const TimerSlot& s) {
+    return (s.meta & timer_bits::kExtra) != 0 ? static_cast<const TimerExtra*>(s.ctx) : nullptr;
+  }
+  void place(int c, uint32_t pos, const HeapEntry& e) {
+    st_.heaps[c][pos] = e;
+    st_.slots[e.slot].heap_pos = pos;
+  }
+  static uint32_t parent(uint32_t pos) { return (pos - 1) / kHeapArity; }
   void sift_up(int c, uint32_t pos, HeapEntry e);
   void sift_down(int c, uint32_t pos, HeapEntry e);
-  void heap_push(int c, uint32_t slot);
+  void replace_top(int c, HeapEntry e);
   void heap_remove(int c, uint32_t pos);
-  void fix_top(int c);
+  void park_top(int c);
+  void remove_parked(int c, uint32_t pos);
+  void attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us);
+  void free_extra(TimerSlot& s);
+  void release(uint32_t index) {
+    TimerSlot& s = st_.slots[index];
+    if ((s.meta & timer_bits::kExtra) != 0) free_extra(s);
+    --used_[static_cast<int>(clock_of(s))];
+    pool_.release(index);
+  }
 
   Pool<TimerSlot> pool_;
   TimerStorage st_{};
   uint32_t heap_size_[kClockCount] = {};
+  uint32_t parked_[kClockCount] = {};  // at the end of the heap array
+  uint32_t used_[kClockCount] = {};    // live timers of the clock, scheduled or not
   uint32_t seq_ = 0;
+  uint32_t extra_free_ = kNoSlot;
+  uint32_t extras_used_ = 0;
 };
+
+// The hot calls, inline: the loop's timer_start, timer_restart and
+// timer_stop are one call each.
+inline int TimerSet::start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
+                           uint32_t slack_us, TimerFn fn, void* ctx, uint32_t* index) {
+  const int c = static_cast<int>(clock);
+  if (used_[c] >= st_.heap_capacity[c]) return -ENOSPC;
+  const bool extra = period_ns != 0 || slack_us != 0;
+  if (extra && extra_free_ == kNoSlot) return -ENOSPC;
+  uint32_t i = 0;
+  TimerSlot* s = pool_.alloc(&i);
+  if (s == nullptr) return -ENOSPC;
+  s->fn = fn;
+  s->ctx = ctx;
+  s->meta |= (static_cast<uint32_t>(c) << timer_bits::kClockShift) |
+             (overrun == Overrun::kCatchUp ? timer_bits::kCatchUp : 0);
+  if (extra) attach_extra(*s, period_ns, slack_us);
+  ++used_[c];
+  sift_up(c, heap_size_[c]++, HeapEntry{deadline_ns, i, seq_++});
+  *index = i;
+  return 0;
+}
+
+inline void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
+  TimerSlot& s = st_.slots[index];
+  const int c = static_cast<int>(clock_of(s));
+  const HeapEntry e{deadline_ns, index, seq_++};
+  const uint32_t pos = s.heap_pos;
+  if (pos < heap_size_[c]) {
+    if (pos > 0 && less(e, st_.heaps[c][parent(pos)])) {
+      sift_up(c, pos, e);
+    } else {
+      sift_down(c, pos, e);
+    }
+    return;
+  }
+  if (pos != kNoSlot) remove_parked(c, pos);
+  sift_up(c, heap_size_[c]++, e);
+}
+
+inline void TimerSet::stop(uint32_t index) {
+  const TimerSlot& s = st_.slots[index];
+  const int c = static_cast<int>(clock_of(s));
+  const uint32_t pos = s.heap_pos;
+  if (pos < heap_size_[c]) {
+    heap_remove(c, pos);
+  } else if (pos != kNoSlot) {
+    remove_parked(c, pos);
+  }
+  release(index);
+}
 
 }  // namespace evl

@@ -26,12 +26,6 @@ int64_t Loop::now(Clock clock) const { return now_ns(kClockIds[static_cast<int>(
 
 int64_t Loop::realtime_offset() const { return now(Clock::kRealtime) - now(Clock::kMonotonic); }
 
-int Loop::timer_find(TimerHandle h, uint32_t* index) const {
-  if (lookup(timers_.pool(), h) == nullptr) return -ESTALE;
-  *index = handle::index(h.raw);
-  return 0;
-}
-
 int Loop::timer_fd_for(Clock clock) {
   const int c = static_cast<int>(clock);
   if (timer_fd_[c] >= 0) return 0;
@@ -81,9 +75,8 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
 }
 
 int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
-  uint32_t i = 0;
-  const int f = timer_find(h, &i);
-  if (f < 0) return f;
+  const uint32_t i = timer_index(h);
+  if (i == kNoSlot) return -ESTALE;
   if (delay_ns < 0) return -EINVAL;
   const Clock c = TimerSet::clock_of(timers_.pool().at(i));
   timers_.restart(i, add_sat(c == Clock::kMonotonic ? timer_base_ns() : now(c), delay_ns));
@@ -92,9 +85,8 @@ int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
 }
 
 int Loop::timer_restart_at(TimerHandle h, int64_t deadline_ns) {
-  uint32_t i = 0;
-  const int f = timer_find(h, &i);
-  if (f < 0) return f;
+  const uint32_t i = timer_index(h);
+  if (i == kNoSlot) return -ESTALE;
   if (deadline_ns < 0) return -EINVAL;
   timers_.restart(i, deadline_ns);
   timers_changed();
@@ -102,21 +94,18 @@ int Loop::timer_restart_at(TimerHandle h, int64_t deadline_ns) {
 }
 
 int Loop::timer_stop(TimerHandle h) {
-  uint32_t i = 0;
-  const int f = timer_find(h, &i);
-  if (f < 0) return f;
+  const uint32_t i = timer_index(h);
+  if (i == kNoSlot) return -ESTALE;
   timers_.stop(i);
   timers_changed();
   return 0;
 }
 
 int Loop::timer_set_period(TimerHandle h, int64_t period_ns) {
-  uint32_t i = 0;
-  const int f = timer_find(h, &i);
-  if (f < 0) return f;
+  const uint32_t i = timer_index(h);
+  if (i == kNoSlot) return -ESTALE;
   if (period_ns < 0) return -EINVAL;
-  timers_.pool().at(i).period_ns = period_ns;  // read at the next expiry
-  return 0;
+  return timers_.set_period(i, period_ns);  // read at the next expiry
 }
 
 void Loop::timer_clear(TimerHandle* h) {
@@ -126,12 +115,12 @@ void Loop::timer_clear(TimerHandle* h) {
 }
 
 int Loop::timer_remaining(TimerHandle h, int64_t* out_ns) {
-  uint32_t i = 0;
-  const int f = timer_find(h, &i);
-  if (f < 0) return f;
+  const uint32_t i = timer_index(h);
+  if (i == kNoSlot) return -ESTALE;
   if (out_ns == nullptr) return -EINVAL;
   const TimerSlot& s = timers_.pool().at(i);
-  const int64_t left = TimerSet::in_heap(s) ? s.deadline_ns - now(TimerSet::clock_of(s)) : 0;
+  const int64_t left =
+      TimerSet::scheduled(s) ? timers_.deadline(i) - now(TimerSet::clock_of(s)) : 0;
   *out_ns = left > 0 ? left : 0;
   return 0;
 }
@@ -186,7 +175,6 @@ int Loop::arm_timers() {
 
 void Loop::on_clock_step() {
   ++health_.clock_steps;
-  timers_.clock_stepped(Clock::kRealtime);
   const int64_t off = realtime_offset();
   const int64_t step = off - rt_offset_ns_;
   rt_offset_ns_ = off;
@@ -220,10 +208,12 @@ void Loop::expire_timers(Clock clock) {
     const uint32_t gen = meta::gen(s.meta);
     health_.timer_lag_ns_last = lag;
     if (lag > health_.timer_lag_ns_max) health_.timer_lag_ns_max = lag;
-    s.fn(*this, TimerHandle{handle::pack(salt_, Kind::kTimer, gen, i)}, missed, s.ctx);
+    s.fn(*this, TimerHandle{handle::pack(salt_, Kind::kTimer, gen, i)}, missed,
+         TimerSet::ctx_of(s));
     timed_end();
     if (timers_.pool().find(i, gen) != nullptr) timers_.finish(i);
   }
+  timers_.unpark(clock);
 }
 
 }  // namespace evl

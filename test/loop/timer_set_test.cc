@@ -31,19 +31,32 @@ struct Rng {
 };
 
 struct Fixture {
-  explicit Fixture(uint32_t n)
+  explicit Fixture(uint32_t n, uint32_t extras = 2)
       : slots(new evl::TimerSlot[n]),
         mono(new evl::HeapEntry[n]),
         other(new evl::HeapEntry[2]),
-        other2(new evl::HeapEntry[2]) {
-    set.init(evl::TimerStorage{slots.get(), n, {mono.get(), other.get(), other2.get()}, {n, 2, 2}});
+        other2(new evl::HeapEntry[2]),
+        extra(new evl::TimerExtra[extras]) {
+    set.init(evl::TimerStorage{slots.get(),
+                               n,
+                               {mono.get(), other.get(), other2.get()},
+                               {n, 2, 2},
+                               extra.get(),
+                               extras});
   }
   std::unique_ptr<evl::TimerSlot[]> slots;
   std::unique_ptr<evl::HeapEntry[]> mono;
   std::unique_ptr<evl::HeapEntry[]> other;
   std::unique_ptr<evl::HeapEntry[]> other2;
+  std::unique_ptr<evl::TimerExtra[]> extra;
   TimerSet set;
 };
+
+uint32_t start_at(Fixture& fx, int64_t deadline, Clock clock = Clock::kMonotonic) {
+  uint32_t i = 0;
+  CHECK_EQUAL(0, fx.set.start(clock, deadline, 0, Overrun::kSkip, 0, no_op, nullptr, &i));
+  return i;
+}
 
 }  // namespace
 
@@ -107,6 +120,7 @@ TEST(TimerSet, matches_sorted_reference_over_a_million_random_operations) {
         live[i] = false;
         ++fired;
       }
+      set.unpark(Clock::kMonotonic);
       // Rebuild the live list lazily after fires.
       size_t w = 0;
       for (uint32_t i : live_list) {
@@ -123,21 +137,115 @@ TEST(TimerSet, matches_sorted_reference_over_a_million_random_operations) {
   if (!model.empty()) CHECK(set.arm_time(Clock::kMonotonic) <= std::get<0>(*model.begin()));
 }
 
-TEST(TimerSet, later_restart_does_not_move_the_heap_until_its_old_deadline) {
+TEST(TimerSet, later_restart_moves_the_entry_at_once) {
   Fixture fx(4);
-  uint32_t a = 0;
-  uint32_t b = 0;
-  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 100, 0, Overrun::kSkip, 0, no_op, nullptr, &a));
-  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 200, 0, Overrun::kSkip, 0, no_op, nullptr, &b));
+  const uint32_t a = start_at(fx, 100);
+  const uint32_t b = start_at(fx, 200);
   fx.set.restart(a, 300);
-  CHECK_EQUAL(100, fx.mono[0].key_ns);                   // lazy: the old key is still on top
-  CHECK_EQUAL(200, fx.set.arm_time(Clock::kMonotonic));  // fixed up on demand
+  CHECK_EQUAL(200, fx.mono[0].key_ns);
+  CHECK_EQUAL(200, fx.set.arm_time(Clock::kMonotonic));
+  CHECK_EQUAL(300, fx.set.deadline(a));
   CHECK(fx.set.verify());
   uint32_t missed = 0;
   int64_t lag = 0;
   const uint32_t batch = fx.set.next_seq();
   CHECK_EQUAL(evl::kNoSlot, fx.set.pop_due(Clock::kMonotonic, 199, batch, &missed, &lag));
   CHECK_EQUAL(b, fx.set.pop_due(Clock::kMonotonic, 300, batch, &missed, &lag));
+  CHECK_EQUAL(a, fx.set.pop_due(Clock::kMonotonic, 300, batch, &missed, &lag));
+}
+
+// Due entries (re)started during a batch wait for the next one, in the
+// parked area at the array's end; a stop or restart there takes them out.
+TEST(TimerSet, entries_started_during_a_batch_are_parked_until_unpark) {
+  Fixture fx(6);
+  const uint32_t a = start_at(fx, 100);
+  const uint32_t b = start_at(fx, 150);
+  uint32_t missed = 0;
+  int64_t lag = 0;
+  const uint32_t batch = fx.set.next_seq();
+  CHECK_EQUAL(a, fx.set.pop_due(Clock::kMonotonic, 200, batch, &missed, &lag));
+  CHECK_EQUAL(100, lag);
+  fx.set.finish(a);
+  // In a's callback: three timers due now, one later; b is older.
+  const uint32_t c = start_at(fx, 50);
+  const uint32_t d = start_at(fx, 60);
+  const uint32_t e = start_at(fx, 70);
+  const uint32_t late = start_at(fx, 500);
+  CHECK_EQUAL(b, fx.set.pop_due(Clock::kMonotonic, 200, batch, &missed, &lag));
+  fx.set.finish(b);
+  CHECK_EQUAL(evl::kNoSlot, fx.set.pop_due(Clock::kMonotonic, 200, batch, &missed, &lag));
+  CHECK_EQUAL(4u, fx.set.count(Clock::kMonotonic));
+  CHECK_EQUAL(50, fx.set.arm_time(Clock::kMonotonic));  // parked ones are due
+  CHECK(fx.set.verify());
+  fx.set.stop(d);           // parked: taken out
+  fx.set.restart(e, 40);    // parked: back into the heap with its new deadline
+  CHECK(fx.set.verify());
+  fx.set.unpark(Clock::kMonotonic);
+  CHECK(fx.set.verify());
+  const uint32_t next = fx.set.next_seq();
+  CHECK_EQUAL(e, fx.set.pop_due(Clock::kMonotonic, 200, next, &missed, &lag));
+  CHECK_EQUAL(160, lag);
+  CHECK_EQUAL(c, fx.set.pop_due(Clock::kMonotonic, 200, next, &missed, &lag));
+  CHECK_EQUAL(150, lag);  // from its own deadline
+  CHECK_EQUAL(evl::kNoSlot, fx.set.pop_due(Clock::kMonotonic, 200, next, &missed, &lag));
+  CHECK_EQUAL(500, fx.set.deadline(late));
+}
+
+// A one-shot in its callback holds its slot and its place on the clock:
+// timers started there cannot take the room a restart of it needs.
+TEST(TimerSet, a_fired_timer_keeps_its_room_on_the_clock_until_finished) {
+  Fixture fx(8);
+  const uint32_t a = start_at(fx, 5, Clock::kRealtime);
+  uint32_t missed = 0;
+  int64_t lag = 0;
+  CHECK_EQUAL(a, fx.set.pop_due(Clock::kRealtime, 10, fx.set.next_seq(), &missed, &lag));
+  (void)start_at(fx, 20, Clock::kRealtime);
+  uint32_t i = 0;
+  CHECK_EQUAL(-ENOSPC,
+              fx.set.start(Clock::kRealtime, 30, 0, Overrun::kSkip, 0, no_op, nullptr, &i));
+  fx.set.restart(a, 40);  // fits: the realtime heap holds 2
+  CHECK(fx.set.verify());
+  CHECK_EQUAL(2u, fx.set.count(Clock::kRealtime));
+}
+
+// A period or a slack takes a TimerExtra; none left is -ENOSPC, and a
+// stopped or finished timer gives its back.
+TEST(TimerSet, periods_and_slacks_take_extras_and_give_them_back) {
+  Fixture fx(8, 2);
+  int ctx = 0;
+  uint32_t p = 0;
+  uint32_t q = 0;
+  uint32_t r = 0;
+  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 100, 10, Overrun::kSkip, 0, no_op, &ctx, &p));
+  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 100, 0, Overrun::kSkip, 5, no_op, &ctx, &q));
+  POINTERS_EQUAL(&ctx, TimerSet::ctx_of(fx.slots[p]));
+  POINTERS_EQUAL(&ctx, TimerSet::ctx_of(fx.slots[q]));
+  CHECK_EQUAL(2u, fx.set.extras_used());
+  CHECK_EQUAL(-ENOSPC, fx.set.start(Clock::kMonotonic, 100, 10, Overrun::kSkip, 0, no_op, &ctx, &r));
+  CHECK_EQUAL(2u, fx.set.pool().stats().used);
+  const uint32_t plain = start_at(fx, 100);
+  CHECK_EQUAL(-ENOSPC, fx.set.set_period(plain, 10));
+  CHECK_EQUAL(0, fx.set.set_period(plain, 0));
+  fx.set.stop(q);
+  CHECK_EQUAL(1u, fx.set.extras_used());
+  CHECK_EQUAL(0, fx.set.set_period(plain, 10));
+  CHECK_EQUAL(0, fx.set.set_period(plain, 20));  // has one: changed in place
+  CHECK_EQUAL(2u, fx.set.extras_used());
+  CHECK(fx.set.verify());
+  // A one-shot with a slack gives its extra back when it has fired.
+  fx.set.stop(p);
+  fx.set.stop(plain);
+  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 50, 0, Overrun::kSkip, 5, no_op, &ctx, &r));
+  uint32_t missed = 0;
+  int64_t lag = 0;
+  CHECK_EQUAL(5050, fx.set.arm_time(Clock::kMonotonic));  // 5 us of slack
+  const uint32_t other = start_at(fx, 100);
+  CHECK_EQUAL(100, fx.set.arm_time(Clock::kMonotonic));  // not past another's deadline
+  CHECK_EQUAL(r, fx.set.pop_due(Clock::kMonotonic, 60, fx.set.next_seq(), &missed, &lag));
+  fx.set.finish(r);
+  CHECK_EQUAL(0u, fx.set.extras_used());
+  CHECK_EQUAL(100, fx.set.deadline(other));
+  CHECK(fx.set.verify());
 }
 
 TEST(TimerSet, periodic_skip_and_catch_up_keep_the_phase) {
@@ -154,14 +262,15 @@ TEST(TimerSet, periodic_skip_and_catch_up_keep_the_phase) {
   CHECK_EQUAL(skip, fx.set.pop_due(Clock::kMonotonic, 4500, batch, &missed, &lag));
   CHECK_EQUAL(3u, missed);
   CHECK_EQUAL(3500, lag);
-  CHECK_EQUAL(5000, fx.slots[skip].deadline_ns);
+  CHECK_EQUAL(5000, fx.set.deadline(skip));
   CHECK_EQUAL(catchup, fx.set.pop_due(Clock::kMonotonic, 4500, batch, &missed, &lag));
   CHECK_EQUAL(0u, missed);
-  CHECK_EQUAL(2000, fx.slots[catchup].deadline_ns);
+  CHECK_EQUAL(2000, fx.set.deadline(catchup));
   CHECK_EQUAL(evl::kNoSlot, fx.set.pop_due(Clock::kMonotonic, 4500, batch, &missed, &lag));
+  fx.set.unpark(Clock::kMonotonic);
   batch = fx.set.next_seq();
   CHECK_EQUAL(catchup, fx.set.pop_due(Clock::kMonotonic, 4500, batch, &missed, &lag));
-  CHECK_EQUAL(3000, fx.slots[catchup].deadline_ns);
+  CHECK_EQUAL(3000, fx.set.deadline(catchup));
 }
 
 TEST(TimerSet, full_clock_heap_is_enospc_even_with_free_slots) {
