@@ -9,6 +9,10 @@ namespace evl {
 int Loop::child_start(int pid, ChildFn fn, void* ctx, ChildHandle* out) {
   if (out == nullptr || fn == nullptr || pid <= 0) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
+  parts_.close_children = &Loop::close_children;
+  parts_.dispatch_child = &Loop::dispatch_child;
+  parts_.reap_children = &Loop::reap_polled_children;
+  parts_.kick = &Loop::kick;
   uint32_t i = 0;
   ChildSlot* s = children_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
@@ -53,6 +57,14 @@ int Loop::child_stop(ChildHandle h) {
   }
   children_.release(handle::index(h.raw));
   return 0;
+}
+
+void Loop::close_children() {
+  for (uint32_t i = 0; i < children_.capacity(); ++i) {
+    if (children_.live(i)) {
+      (void)child_stop(ChildHandle{handle::pack(salt_, Kind::kChild, children_.gen_of(i), i)});
+    }
+  }
 }
 
 // Releases the watcher first, so that fn may start another in its place.

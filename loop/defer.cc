@@ -7,6 +7,9 @@ namespace evl {
 
 int Loop::defer(DeferFn fn, void* ctx, DeferHandle* out) {
   if (fn == nullptr) return -EINVAL;
+  parts_.close_defers = &Loop::close_defers;
+  parts_.run_defers = &Loop::run_defers;
+  parts_.kick = &Loop::kick;
   uint32_t i = 0;
   DeferSlot* s = defers_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
@@ -42,6 +45,13 @@ int Loop::defer_cancel(DeferHandle h) {
   }
   defers_.release(i);
   return 0;
+}
+
+void Loop::close_defers() {
+  while (defer_head_ != kNoSlot) {
+    const uint32_t i = defer_head_;
+    (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, defers_.gen_of(i), i)});
+  }
 }
 
 // Runs the calls queued before this iteration began; calls they queue have

@@ -15,6 +15,8 @@ constexpr uint32_t kCheckBit = 1;
 int Loop::hook_start(bool check, HookFn fn, void* ctx, uint64_t* raw) {
   if (raw == nullptr || fn == nullptr) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
+  parts_.close_hooks = &Loop::close_hooks;
+  parts_.run_hooks = &Loop::run_hooks;
   uint32_t i = 0;
   HookSlot* s = hooks_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
@@ -44,6 +46,12 @@ int Loop::check_stop(CheckHandle h) {
   if (lookup(hooks_, h) == nullptr) return -ESTALE;
   hooks_.release(handle::index(h.raw));
   return 0;
+}
+
+void Loop::close_hooks() {
+  for (uint32_t i = 0; i < hooks_.capacity(); ++i) {
+    if (hooks_.live(i)) hooks_.release(i);
+  }
 }
 
 // In start order; a hook started by another's callback waits for the next

@@ -38,23 +38,9 @@ void Loop::close() {
       (void)io_stop(IoHandle{handle::pack(salt_, Kind::kIo, io_.gen_of(i), i)});
     }
   }
-  for (uint32_t i = 0; i < signals_.capacity(); ++i) {
-    if (signals_.live(i)) {
-      (void)signal_stop(SignalHandle{handle::pack(salt_, Kind::kSignal, signals_.gen_of(i), i)});
-    }
-  }
-  for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
-    if (wakes_.live(i)) {
-      (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
-    }
-  }
-  for (uint32_t i = 0; i < children_.capacity(); ++i) {
-    if (children_.live(i)) {
-      (void)child_stop(ChildHandle{handle::pack(salt_, Kind::kChild, children_.gen_of(i), i)});
-    }
-  }
-  for (uint32_t i = 0; i < hooks_.capacity(); ++i) {
-    if (hooks_.live(i)) hooks_.release(i);
+  for (void (Loop::*part)() : {parts_.close_signals, parts_.close_wakes, parts_.close_children,
+                               parts_.close_hooks}) {
+    if (part != nullptr) (this->*part)();
   }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
     if (timers_.pool().live(i)) timers_.stop(i);
@@ -65,10 +51,7 @@ void Loop::close() {
     timer_fd_[c] = -1;
     armed_ns_[c] = TimerSet::kNever;
   }
-  while (defer_head_ != kNoSlot) {
-    const uint32_t i = defer_head_;
-    (void)defer_cancel(DeferHandle{handle::pack(salt_, Kind::kDefer, defers_.gen_of(i), i)});
-  }
+  if (parts_.close_defers != nullptr) (this->*parts_.close_defers)();
   for (int* fd : {&signal_fd_, &wake_fd_, &epfd_}) {
     if (*fd >= 0) (void)hal::close(*fd);
     *fd = -1;
@@ -159,11 +142,11 @@ int Loop::iterate(int timeout_ms) {
   ++health_.iterations;
   if (defer_head_ != kNoSlot || poll_children_) {
     begin_dispatch();
-    if (poll_children_) reap_polled_children();
-    run_defers();
+    if (poll_children_) (this->*parts_.reap_children)();
+    if (defer_head_ != kNoSlot) (this->*parts_.run_defers)();
     dispatching_ = false;
   }
-  if (hooks_.stats().used != 0) run_hooks(false);
+  if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(false);
   // Nothing may block once a deferred call is pending, the loop was stopped,
   // or nothing but weak watchers is left (nothing that keeps it alive).
   if (timeout_ms != 0 && (stop_requested_ || !alive() || defer_head_ != kNoSlot)) {
@@ -177,7 +160,7 @@ int Loop::iterate(int timeout_ms) {
   if (n < 0) return n;
   health_.events += static_cast<uint64_t>(n);
   begin_dispatch();
-  if (hooks_.stats().used != 0) run_hooks(true);
+  if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(true);
   for (int i = 0; i < n; ++i) dispatch(st_.events[i]);
   dispatching_ = false;
   if (embedded_) after_iteration_embedded();
@@ -189,7 +172,7 @@ int Loop::iterate(int timeout_ms) {
 // pending deferred calls kick the loop's eventfd.
 void Loop::after_iteration_embedded() {
   if (timers_dirty_) (void)arm_timers();  // on failure it stays dirty: retried
-  if (defer_head_ != kNoSlot || poll_children_) (void)kick();
+  if (defer_head_ != kNoSlot || poll_children_) (void)(this->*parts_.kick)();
 }
 
 int Loop::kick() {
@@ -236,15 +219,15 @@ void Loop::dispatch(const hal::EpollEvent& ev) {
   switch (handle::kind(data)) {
     case Kind::kIo: dispatch_io(data, ev.events); return;
     case Kind::kInternal: dispatch_internal(handle::index(data)); return;
-    case Kind::kChild: dispatch_child(data); return;
+    case Kind::kChild: (this->*parts_.dispatch_child)(data); return;
     default: ++health_.stale_events; return;  // GCOVR_EXCL_LINE: see above
   }
 }
 
 void Loop::dispatch_internal(uint32_t id) {
   switch (id) {
-    case kWakeFd: drain_wakes(); return;
-    case kSignalFd: drain_signals(); return;
+    case kWakeFd: (this->*parts_.drain_wakes)(); return;
+    case kSignalFd: (this->*parts_.drain_signals)(); return;
     case kTimerFd0:
     case kTimerFd0 + 1:
     case kTimerFd0 + 2: expire_timers(static_cast<Clock>(id - kTimerFd0)); return;

@@ -347,6 +347,11 @@ class Loop {
     if (embedded_ && !dispatching_) (void)arm_timers();
   }
   void dispatch_child(uint64_t data);
+  void close_signals();
+  void close_wakes();
+  void close_children();
+  void close_hooks();
+  void close_defers();
   void finish_child(uint32_t index, int status);
   void reap_polled_children();
   int watch_sigchld(bool on);
@@ -381,7 +386,27 @@ class Loop {
   void fd_index_insert(uint32_t slot);
   void fd_index_erase(int fd);
 
+  // The optional parts (signals, wake-ups, deferred calls, child watchers,
+  // hooks) are reached from the core (iterate, dispatch, close) only through
+  // these, set when a part is first used: a program that never uses a part
+  // links none of its code (with section garbage collection).
+  struct Parts {
+    void (Loop::*close_signals)() = nullptr;
+    void (Loop::*close_wakes)() = nullptr;
+    void (Loop::*close_children)() = nullptr;
+    void (Loop::*close_hooks)() = nullptr;
+    void (Loop::*close_defers)() = nullptr;
+    void (Loop::*run_defers)() = nullptr;       // set with a deferred call
+    void (Loop::*reap_children)() = nullptr;    // set with poll_children_
+    void (Loop::*run_hooks)(bool) = nullptr;    // set with a hook
+    void (Loop::*dispatch_child)(uint64_t) = nullptr;  // set before a pidfd is watched
+    void (Loop::*drain_wakes)() = nullptr;      // set with the eventfd
+    void (Loop::*drain_signals)() = nullptr;    // set with the signalfd
+    int (Loop::*kick)() = nullptr;              // set with defer_head_ or poll_children_
+  };
+
   LoopStorage st_;
+  Parts parts_;
   Pool<IoSlot> io_;
   Pool<SignalSlot> signals_;
   Pool<WakeSlot> wakes_;

@@ -23,6 +23,7 @@ int Loop::update_signal_mask(uint64_t new_mask) {
       return r;
     }
     signal_fd_ = fd;
+    parts_.drain_signals = &Loop::drain_signals;
     return 0;
   }
   const int r = hal::signalfd(signal_fd_, new_mask, 0);
@@ -73,6 +74,7 @@ int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
   if (out == nullptr || fn == nullptr) return -EINVAL;
   if (signo < 1 || signo > 64 || signo == hal::kSigKill || signo == hal::kSigStop) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
+  parts_.close_signals = &Loop::close_signals;
   uint32_t i = 0;
   SignalSlot* s = signals_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
@@ -88,6 +90,14 @@ int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
   s->seq = signal_seq_++;
   out->raw = handle::pack(salt_, Kind::kSignal, meta::gen(s->meta), i);
   return 0;
+}
+
+void Loop::close_signals() {
+  for (uint32_t i = 0; i < signals_.capacity(); ++i) {
+    if (signals_.live(i)) {
+      (void)signal_stop(SignalHandle{handle::pack(salt_, Kind::kSignal, signals_.gen_of(i), i)});
+    }
+  }
 }
 
 // The last watcher of a signal stopped: a delivery still pending is taken

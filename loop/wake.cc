@@ -21,6 +21,7 @@ int Loop::ensure_wake_fd() {
     return r;
   }
   wake_fd_ = fd;
+  parts_.drain_wakes = &Loop::drain_wakes;
   return 0;
 }
 
@@ -28,6 +29,7 @@ int Loop::wake_start(WakeFn fn, void* ctx, WakeHandle* out) {
   if (out == nullptr || fn == nullptr) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
   if (const int r = ensure_wake_fd(); r < 0) return r;
+  parts_.close_wakes = &Loop::close_wakes;
   uint32_t i = 0;
   WakeSlot* s = wakes_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
@@ -46,6 +48,14 @@ int Loop::wake_stop(WakeHandle h) {
   s->state.store(0, std::memory_order_release);
   wakes_.release(handle::index(h.raw));
   return 0;
+}
+
+void Loop::close_wakes() {
+  for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
+    if (wakes_.live(i)) {
+      (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
+    }
+  }
 }
 
 // Reads only what is fixed after wake_start (the eventfd, capacity, salt)

@@ -26,12 +26,19 @@ for arch in x86_64 armv7 aarch64; do
     printf '| %s | %s (whole binary) | %s | %s | %s |\n' "$arch" "$app" "$t" "$d" "$b"
   done
   # What a program with only io watchers and timers keeps of the loop:
-  # every evl:: function in the linked binary (sections collected).
+  # every evl:: function in the linked binary (sections collected), each
+  # address once (a constructor's or destructor's complete and base object
+  # symbols are one body at one address).
   keep=0
-  while read -r _ sz type name; do
+  declare -A seen=()
+  while read -r addr sz type name; do
     case "$type" in t | T | w | W) ;; *) continue ;; esac
-    case "$name" in evl::*) keep=$((keep + 16#$sz)) ;; esac
+    case "$name" in evl::*) ;; *) continue ;; esac
+    [[ -n "${seen[$addr]:-}" ]] && continue
+    seen[$addr]=1
+    keep=$((keep + 16#$sz))
   done < <("${PREFIX[$arch]}nm" -C -S --size-sort "$out/test/bench/io_timers_only")
+  unset seen
   printf '| %s | loop code kept by an io+timers program | %s | | |\n' "$arch" "$keep"
   KIND[$arch]="$("$size" "$out/loop/libloop.a" | awk 'NR > 1 {print $6, $1}')"
   SLOTS[$arch]="$("$nm" -S --size-sort "$out/test/bench/_objs/sizes/sizes.o" 2>/dev/null \
