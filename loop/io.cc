@@ -105,17 +105,6 @@ int Loop::io_fd(IoHandle h) const {
   return io_.at(i).fd;
 }
 
-void Loop::dispatch_io(uint64_t data, uint32_t events) {
-  const uint32_t i = handle::index(data);
-  IoSlot* s = io_.find(i, handle::gen(data));
-  if (s == nullptr) {
-    ++health_.stale_events;
-    return;
-  }
-  s->fn(*this, IoHandle{data}, events, s->ctx);
-  timed_end();
-}
-
 // Open addressing with linear probing; entries hold slot + 1 (0 is empty).
 // The table has at least twice as many entries as the pool has slots.
 uint32_t Loop::fd_index_find(int fd) const {

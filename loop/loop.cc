@@ -22,6 +22,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   const auto a = reinterpret_cast<uintptr_t>(this);
   salt_ = static_cast<uint16_t>(((a >> 4) ^ (a >> 16) ^ (a >> 28)) & 0xfff);
   if (salt_ == 0) salt_ = 1;
+  io_tag_ = static_cast<uint16_t>(handle::pack(salt_, Kind::kIo, 0, 0) >> 48);
 }
 
 int Loop::init() {
@@ -115,30 +116,11 @@ void Loop::begin_dispatch() {
   if (time_callbacks_) mark_ns_ = now_ns(hal::kClockMonotonic);
 }
 
-// A stop() requested before run() (or inside a callback) ends it before the
-// next iteration; the request is used up when run() or run_once() returns.
-int Loop::run() {
-  if (epfd_ < 0) return -EINVAL;
-  int r = 0;
-  while (!stop_requested_ && alive()) {
-    r = iterate(-1);
-    if (r < 0 && r != -EINTR) break;
-    r = 0;
-  }
-  stop_requested_ = false;
-  return r;
-}
-
-int Loop::run_once(int timeout_ms) {
-  if (epfd_ < 0) return -EINVAL;
-  const int r = iterate(timeout_ms);
-  stop_requested_ = false;
-  return r;
-}
-
 bool Loop::alive() const { return keepers_ != 0; }  // defers are never weak
 
-int Loop::iterate(int timeout_ms) {
+// Inlined into run() and run_once(): the busiest path, kept free of calls
+// but the wait and the callbacks.
+__attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
   ++health_.iterations;
   if (defer_head_ != kNoSlot || poll_children_) {
     begin_dispatch();
@@ -161,10 +143,38 @@ int Loop::iterate(int timeout_ms) {
   health_.events += static_cast<uint64_t>(n);
   begin_dispatch();
   if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(true);
-  for (int i = 0; i < n; ++i) dispatch(st_.events[i]);
+  for (int i = 0; i < n; ++i) {
+    const hal::EpollEvent& ev = st_.events[i];
+    if (static_cast<uint16_t>(ev.data >> 48) == io_tag_) {
+      dispatch_io(ev.data, ev.events);
+    } else {
+      dispatch(ev);
+    }
+  }
   dispatching_ = false;
   if (embedded_) after_iteration_embedded();
   return n;
+}
+
+// A stop() requested before run() (or inside a callback) ends it before the
+// next iteration; the request is used up when run() or run_once() returns.
+int Loop::run() {
+  if (epfd_ < 0) return -EINVAL;
+  int r = 0;
+  while (!stop_requested_ && alive()) {
+    r = iterate(-1);
+    if (r < 0 && r != -EINTR) break;
+    r = 0;
+  }
+  stop_requested_ = false;
+  return r;
+}
+
+int Loop::run_once(int timeout_ms) {
+  if (epfd_ < 0) return -EINVAL;
+  const int r = iterate(timeout_ms);
+  stop_requested_ = false;
+  return r;
 }
 
 // Embedded (fd() was asked for): the epoll fd must be readable whenever

@@ -319,7 +319,16 @@ class Loop {
   int epoll_add_internal(int fd, uint32_t id);
   uint64_t internal_data(uint32_t id) const;
   void dispatch(const hal::EpollEvent& ev);
-  void dispatch_io(uint64_t data, uint32_t events);
+  void dispatch_io(uint64_t data, uint32_t events) {
+    const uint32_t i = handle::index(data);
+    IoSlot* s = io_.find(i, handle::gen(data));
+    if (s == nullptr) {
+      ++health_.stale_events;
+      return;
+    }
+    s->fn(*this, IoHandle{data}, events, s->ctx);
+    timed_end();
+  }
   void dispatch_internal(uint32_t id);
   void run_defers();
   void drain_wakes();
@@ -432,6 +441,7 @@ class Loop {
   uint32_t defer_tail_ = kNoSlot;
   uint32_t defer_seq_ = 0;
   uint16_t salt_ = 0;
+  uint16_t io_tag_ = 0;  // the top 16 bits of this loop's io handles: salt and kind
   bool stop_requested_ = false;
   bool time_callbacks_ = false;
   bool mark_valid_ = false;    // mark_ns_ holds this iteration's time
