@@ -13,7 +13,8 @@ bool before(const HeapEntry& a, const HeapEntry& b) {
 
 // The smallest of pos's children in a heap of n entries, or kNoSlot for a
 // leaf. A full family (the common case) is a tournament of three.
-uint32_t min_child(const HeapEntry* h, uint32_t pos, uint32_t n) {
+__attribute__((always_inline)) inline uint32_t min_child(const HeapEntry* h, uint32_t pos,
+                                                        uint32_t n) {
   const uint32_t first = first_child(pos);
   if (first + kHeapArity <= n) {
     const HeapEntry* ch = h + first;
@@ -154,13 +155,6 @@ int TimerSet::set_period(uint32_t index, int64_t period_ns) {
   if (extra_free_ == kNoSlot) return -ENOSPC;
   attach_extra(s, period_ns, 0);
   return 0;
-}
-
-void TimerSet::finish(uint32_t index) {
-  const TimerSlot& s = st_.slots[index];
-  // Out of the heap after its callback: a one-shot that was not restarted
-  // (also one given a period inside that callback: it had already ended).
-  if (meta::live(s.meta) && !scheduled(s)) release(index);
 }
 
 int64_t TimerSet::arm_time(Clock clock) const {

@@ -221,6 +221,13 @@ inline void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
   sift_up(c, heap_size_[c]++, e);
 }
 
+inline void TimerSet::finish(uint32_t index) {
+  const TimerSlot& s = st_.slots[index];
+  // Out of the heap after its callback: a one-shot that was not restarted
+  // (also one given a period inside that callback: it had already ended).
+  if (meta::live(s.meta) && !scheduled(s)) release(index);
+}
+
 inline void TimerSet::stop(uint32_t index) {
   const TimerSlot& s = st_.slots[index];
   const int c = static_cast<int>(clock_of(s));
