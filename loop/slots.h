@@ -4,7 +4,7 @@
 //   bits 8..31  generation (24 bits, never 0 for a slot in use)
 //   bit  7      live: the slot holds a started watcher
 //   bit  6      weak: the watcher does not keep run() going (Loop::set_weak)
-//   bits 0..5   the kind's own bits (timers: clock, overrun policy, lifted;
+//   bits 0..5   the kind's own bits (timers: clock, overrun policy, extra;
 //               hooks: check; the other kinds use none)
 // A slot whose generation would wrap is retired instead of reused (see
 // Pool::release), so a handle is never valid twice.
