@@ -39,8 +39,8 @@ void Loop::close() {
       (void)io_stop(IoHandle{handle::pack(salt_, Kind::kIo, io_.gen_of(i), i)});
     }
   }
-  for (void (Loop::*part)() : {parts_.close_signals, parts_.close_wakes, parts_.close_children,
-                               parts_.close_hooks}) {
+  for (void (Loop::*part)() :
+       {parts_.close_signals, parts_.close_wakes, parts_.close_children, parts_.close_hooks}) {
     if (part != nullptr) (this->*part)();
   }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {

@@ -372,7 +372,8 @@ class Loop {
     const Pool<TimerSlot>& pool = timers_.pool();
     if (i >= pool.capacity()) return kNoSlot;
     const uint32_t m = pool.at(i).meta;
-    if (!meta::live(m) || h.raw != handle::pack(salt_, Kind::kTimer, meta::gen(m), i)) return kNoSlot;
+    if (!meta::live(m) || h.raw != handle::pack(salt_, Kind::kTimer, meta::gen(m), i))
+      return kNoSlot;
     return i;
   }
   int timer_fd_for(Clock clock);
@@ -405,13 +406,13 @@ class Loop {
     void (Loop::*close_children)() = nullptr;
     void (Loop::*close_hooks)() = nullptr;
     void (Loop::*close_defers)() = nullptr;
-    void (Loop::*run_defers)() = nullptr;       // set with a deferred call
-    void (Loop::*reap_children)() = nullptr;    // set with poll_children_
-    void (Loop::*run_hooks)(bool) = nullptr;    // set with a hook
+    void (Loop::*run_defers)() = nullptr;              // set with a deferred call
+    void (Loop::*reap_children)() = nullptr;           // set with poll_children_
+    void (Loop::*run_hooks)(bool) = nullptr;           // set with a hook
     void (Loop::*dispatch_child)(uint64_t) = nullptr;  // set before a pidfd is watched
-    void (Loop::*drain_wakes)() = nullptr;      // set with the eventfd
-    void (Loop::*drain_signals)() = nullptr;    // set with the signalfd
-    int (Loop::*kick)() = nullptr;              // set with defer_head_ or poll_children_
+    void (Loop::*drain_wakes)() = nullptr;             // set with the eventfd
+    void (Loop::*drain_signals)() = nullptr;           // set with the signalfd
+    int (Loop::*kick)() = nullptr;                     // set with defer_head_ or poll_children_
   };
 
   LoopStorage st_;

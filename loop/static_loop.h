@@ -63,8 +63,9 @@ struct LoopArrays {
     st.hook_capacity = HookCapacity;
     st.events = events;
     st.event_capacity = EventCapacity;
-    st.timers = TimerStorage{timers,  TimerCapacity, {mono_heap, boot_heap, real_heap},
-                             {TimerCapacity, kOther, kOther}, extras, kExtras};
+    st.timers = TimerStorage{
+        timers, TimerCapacity, {mono_heap, boot_heap, real_heap}, {TimerCapacity, kOther, kOther},
+        extras, kExtras};
     return st;
   }
 };
@@ -91,10 +92,9 @@ class StaticLoop
   static_assert(PeriodicTimers >= 1, "capacity");
   static_assert(IoCapacity <= handle::kMaxIndex && TimerCapacity <= handle::kMaxIndex,
                 "capacity above the handle's index range");
-  using Arrays =
-      detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity, DeferCapacity,
-                         EventCapacity, OtherClockTimers, ChildCapacity, HookCapacity,
-                         PeriodicTimers>;
+  using Arrays = detail::LoopArrays<IoCapacity, TimerCapacity, SignalCapacity, WakeCapacity,
+                                    DeferCapacity, EventCapacity, OtherClockTimers, ChildCapacity,
+                                    HookCapacity, PeriodicTimers>;
 
  public:
   StaticLoop() : Arrays(), Loop(Arrays::storage()) {}

@@ -14,7 +14,7 @@ bool before(const HeapEntry& a, const HeapEntry& b) {
 // The smallest of pos's children in a heap of n entries, or kNoSlot for a
 // leaf. A full family (the common case) is a tournament of three.
 __attribute__((always_inline)) inline uint32_t min_child(const HeapEntry* h, uint32_t pos,
-                                                        uint32_t n) {
+                                                         uint32_t n) {
   const uint32_t first = first_child(pos);
   if (first + kHeapArity <= n) {
     const HeapEntry* ch = h + first;
@@ -140,10 +140,6 @@ void TimerSet::attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us) 
   s.ctx = &x;
   s.meta |= timer_bits::kExtra;
 }
-
-
-
-
 
 int TimerSet::set_period(uint32_t index, int64_t period_ns) {
   TimerSlot& s = st_.slots[index];

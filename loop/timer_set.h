@@ -61,7 +61,7 @@ struct TimerSlot {
 
 // What only some timers have: a period, a slack.
 struct TimerExtra {
-  void* ctx;  // the callback's
+  void* ctx;          // the callback's
   int64_t period_ns;  // 0 for one-shot
   uint32_t slack_us;  // may fire up to this late, to share a wake-up
   uint32_t next_free;

@@ -37,12 +37,8 @@ struct Fixture {
         other(new evl::HeapEntry[2]),
         other2(new evl::HeapEntry[2]),
         extra(new evl::TimerExtra[extras]) {
-    set.init(evl::TimerStorage{slots.get(),
-                               n,
-                               {mono.get(), other.get(), other2.get()},
-                               {n, 2, 2},
-                               extra.get(),
-                               extras});
+    set.init(evl::TimerStorage{
+        slots.get(), n, {mono.get(), other.get(), other2.get()}, {n, 2, 2}, extra.get(), extras});
   }
   std::unique_ptr<evl::TimerSlot[]> slots;
   std::unique_ptr<evl::HeapEntry[]> mono;
@@ -177,8 +173,8 @@ TEST(TimerSet, entries_started_during_a_batch_are_parked_until_unpark) {
   CHECK_EQUAL(4u, fx.set.count(Clock::kMonotonic));
   CHECK_EQUAL(50, fx.set.arm_time(Clock::kMonotonic));  // parked ones are due
   CHECK(fx.set.verify());
-  fx.set.stop(d);           // parked: taken out
-  fx.set.restart(e, 40);    // parked: back into the heap with its new deadline
+  fx.set.stop(d);         // parked: taken out
+  fx.set.restart(e, 40);  // parked: back into the heap with its new deadline
   CHECK(fx.set.verify());
   fx.set.unpark(Clock::kMonotonic);
   CHECK(fx.set.verify());
@@ -221,7 +217,8 @@ TEST(TimerSet, periods_and_slacks_take_extras_and_give_them_back) {
   POINTERS_EQUAL(&ctx, TimerSet::ctx_of(fx.slots[p]));
   POINTERS_EQUAL(&ctx, TimerSet::ctx_of(fx.slots[q]));
   CHECK_EQUAL(2u, fx.set.extras_used());
-  CHECK_EQUAL(-ENOSPC, fx.set.start(Clock::kMonotonic, 100, 10, Overrun::kSkip, 0, no_op, &ctx, &r));
+  CHECK_EQUAL(-ENOSPC,
+              fx.set.start(Clock::kMonotonic, 100, 10, Overrun::kSkip, 0, no_op, &ctx, &r));
   CHECK_EQUAL(2u, fx.set.pool().stats().used);
   const uint32_t plain = start_at(fx, 100);
   CHECK_EQUAL(-ENOSPC, fx.set.set_period(plain, 10));
