@@ -19,7 +19,7 @@ constexpr const char* kCallNames[] = {
     "spawn",       "waitpid",       "pidfd_open",     "epoll_create1",   "epoll_ctl",
     "epoll_wait",  "eventfd",       "signalfd",       "sigprocmask",     "kill",
     "getpid",      "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
-    "fsync",       "rename",        "unlink",
+    "fsync",       "rename",        "unlink",         "on_crash",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<size_t>(Call::kEnd),
               "one name per call");
@@ -306,6 +306,42 @@ int dump(const char* reason) {
   }
   g_on = true;
   return r < 0 ? r : 0;
+}
+
+namespace {
+
+constexpr struct {
+  int signo;
+  const char* name;
+} kCrashes[] = {{hal::kSigSegv, "SIGSEGV"},
+                {hal::kSigBus, "SIGBUS"},
+                {hal::kSigIll, "SIGILL"},
+                {hal::kSigFpe, "SIGFPE"},
+                {hal::kSigAbrt, "SIGABRT"}};
+
+// On the alternate stack, the signal's action back to the default: the
+// ring goes to the file, then the signal ends the process as it would have.
+void crash_dump(int signo) {
+  const char* reason = "crash";
+  for (const auto& c : kCrashes) {
+    if (c.signo == signo) reason = c.name;
+  }
+  (void)dump(reason);
+  (void)hal::kill(hal::getpid(), signo);
+}
+
+}  // namespace
+
+int dump_on_crash() {
+  if (!g_started) return -EINVAL;
+  return hal::on_crash(&crash_dump);
+}
+
+bool crash_reason(const char* reason) {
+  for (const auto& c : kCrashes) {
+    if (std::strcmp(reason, c.name) == 0) return true;
+  }
+  return std::strcmp(reason, "crash") == 0;
 }
 
 // Reading.

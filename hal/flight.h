@@ -73,6 +73,7 @@ enum class Call : uint16_t {
   kFsync,
   kRename,
   kUnlink,
+  kOnCrash,
   kEnd,  // one past the last
 };
 const char* call_name(Call c);
@@ -190,6 +191,13 @@ inline uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t ou
 // the dump makes are not recorded. 0 or -errno (the temporary file is
 // removed on failure). A no-op returning 0 when replaying.
 [[nodiscard]] int dump(const char* reason);
+// Also writes the ring when the process crashes (SIGSEGV, SIGBUS, SIGILL,
+// SIGFPE, SIGABRT; hal::on_crash): the reason is the signal's name, and the
+// process then dies of that signal as it would have. 0, -EINVAL when not
+// recording, or on_crash's error.
+[[nodiscard]] int dump_on_crash();
+// Whether a recording was written by dump_on_crash() (its header's reason).
+bool crash_reason(const char* reason);
 // The replay kernel sets this: start() only notes the path, dump() writes
 // nothing, so the app takes the same paths as when it recorded.
 void set_replaying(bool on = true);

@@ -70,7 +70,12 @@ constexpr int kSigSetmask = 2;
 // <signal.h> in sys_linux.cc).
 constexpr int kSigHup = 1;
 constexpr int kSigInt = 2;
+constexpr int kSigIll = 4;
+constexpr int kSigAbrt = 6;
+constexpr int kSigBus = 7;
+constexpr int kSigFpe = 8;
 constexpr int kSigKill = 9;
+constexpr int kSigSegv = 11;
 constexpr int kSigUsr1 = 10;
 constexpr int kSigUsr2 = 12;
 constexpr int kSigPipe = 13;
@@ -262,6 +267,14 @@ constexpr int term_signal(int status) { return status & 0x7f; }
 [[nodiscard]] bool signal_claim(uint64_t mask);
 void signal_release(uint64_t mask);
 [[nodiscard]] int getpid();
+// Crashes: fn runs on an alternate stack (static, 64 KiB) when the process
+// gets SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGABRT, with that signal's
+// action already back to the default (SA_RESETHAND), so fn ends the
+// process by sending the signal again (kill(getpid(), signo)); it must
+// only make system calls through this seam. One handler per process;
+// nullptr puts the default actions back. 0 or -errno.
+using CrashFn = void (*)(int signo);
+[[nodiscard]] int on_crash(CrashFn fn);
 
 // Clocks and timers.
 [[nodiscard]] int clock_gettime(int clock_id, Timespec* ts);

@@ -62,7 +62,8 @@ static_assert(kSigBlock == SIG_BLOCK && kSigUnblock == SIG_UNBLOCK && kSigSetmas
 static_assert(kSigHup == SIGHUP && kSigInt == SIGINT && kSigKill == SIGKILL &&
                   kSigUsr1 == SIGUSR1 && kSigUsr2 == SIGUSR2 && kSigPipe == SIGPIPE &&
                   kSigAlrm == SIGALRM && kSigTerm == SIGTERM && kSigChld == SIGCHLD &&
-                  kSigStop == SIGSTOP,
+                  kSigStop == SIGSTOP && kSigIll == SIGILL && kSigAbrt == SIGABRT &&
+                  kSigBus == SIGBUS && kSigFpe == SIGFPE && kSigSegv == SIGSEGV,
               "signal numbers");
 static_assert(sizeof(SignalfdSiginfo) == sizeof(signalfd_siginfo), "siginfo size");
 static_assert(offsetof(SignalfdSiginfo, overrun) == offsetof(signalfd_siginfo, ssi_overrun),
@@ -495,6 +496,43 @@ int kill(int pid, int signo) {
 int getpid() {
   const int r = ::getpid();
   EVL_REC(kGetpid, r, of(), nullptr, 0);
+  return r;
+}
+
+namespace {
+
+CrashFn g_crash_fn = nullptr;
+alignas(16) unsigned char g_crash_stack[64 * 1024];  // a crash may be a stack overflow
+constexpr int kCrashSignals[] = {kSigSegv, kSigBus, kSigIll, kSigFpe, kSigAbrt};
+
+void crash_signal(int signo) {
+  const CrashFn fn = g_crash_fn;
+  if (fn != nullptr) fn(signo);
+}
+
+int set_crash_actions(CrashFn fn) {
+  if (fn != nullptr) {
+    stack_t ss{};
+    ss.ss_sp = g_crash_stack;
+    ss.ss_size = sizeof g_crash_stack;
+    if (::sigaltstack(&ss, nullptr) != 0) return -errno;
+  }
+  for (const int s : kCrashSignals) {
+    struct sigaction sa {};
+    sa.sa_handler = fn != nullptr ? crash_signal : SIG_DFL;
+    sa.sa_flags = fn != nullptr ? static_cast<int>(SA_ONSTACK | SA_RESETHAND | SA_NODEFER) : 0;
+    sigemptyset(&sa.sa_mask);
+    if (::sigaction(s, &sa, nullptr) != 0) return -errno;
+  }
+  g_crash_fn = fn;
+  return 0;
+}
+
+}  // namespace
+
+int on_crash(CrashFn fn) {
+  const int r = set_crash_actions(fn);
+  EVL_REC(kOnCrash, r, of(fn != nullptr), nullptr, 0);
   return r;
 }
 

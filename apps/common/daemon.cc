@@ -73,7 +73,9 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
     return -1;
   }
   const auto bytes = static_cast<size_t>(d.flight_recorder_kib) * 1024;
-  if (const int r = flight::start(prog, argc, argv, d.flight_recorder, bytes); r < 0) {
+  int r = flight::start(prog, argc, argv, d.flight_recorder, bytes);
+  if (r == 0) r = flight::dump_on_crash();
+  if (r < 0) {
     std::fprintf(stderr, "%s: cannot start the flight recorder (%s): %s\n", prog, d.flight_recorder,
                  std::strerror(-r));
     return 2;

@@ -23,7 +23,8 @@ struct DaemonHooks {
 // The flight recorder (hal/flight.h, README "A bug seen on a board"). Call
 // it first in main(), once the option table is built: it reads the command
 // line alone, so that the recording holds every system call after it, the
-// config file's reads included. Returns -1 to go on (recording if
+// config file's reads included. A crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+// SIGABRT) also writes the recording (flight::dump_on_crash). Returns -1 to go on (recording if
 // --flight-recorder was given; a bad command line is left to
 // handle_options()), or 2 after a line on stderr when the recorder cannot
 // start.

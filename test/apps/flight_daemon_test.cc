@@ -101,6 +101,23 @@ TEST(FlightDaemon, a_recorder_that_cannot_start_is_exit_code_2) {
   CHECK_EQUAL(2, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
 }
 
+// A crash (SIGSEGV, SIGABRT, ...) writes the recording too, named after
+// the signal; the process then dies of it (hal/flight_test.cc).
+TEST(FlightDaemon, a_crash_writes_the_recording) {
+  Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec"});
+  CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+  CHECK(k->crash(hal::kSigAbrt));
+  CHECK_EQUAL(std::string("SIGABRT"), reason_of(k->created_file("/var/hb.rec")));
+  CHECK_EQUAL(1u, k->delivered_unblocked(hal::kSigAbrt));
+}
+
+TEST(FlightDaemon, a_crash_handler_that_cannot_be_installed_is_exit_code_2) {
+  k->fail_next(fake::Call::kOnCrash, EINVAL);
+  Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec"});
+  CHECK_EQUAL(2, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+  CHECK_FALSE(k->crash(hal::kSigSegv));
+}
+
 TEST(FlightDaemon, a_config_file_cannot_name_the_recorder) {
   k->add_regular_path("/etc/hb.conf", "server = tcp://1.2.3.4:5\nflight-recorder = /var/x\n");
   Argv a({"heartbeat", "--config", "/etc/hb.conf"});

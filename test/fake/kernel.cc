@@ -47,6 +47,7 @@ const char* const kCallNames[] = {
     "fsync",
     "rename",
     "unlink",
+    "on_crash",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");
@@ -395,6 +396,21 @@ int Kernel::sys_kill(int pid, int signo) {
   }
   if (signo > 0) raise(signo);
   return 0;
+}
+
+int Kernel::sys_on_crash(hal::CrashFn fn) {
+  int err = 0;
+  if (fault(Call::kOnCrash, &err)) return -err;
+  crash_fn_ = fn;
+  return 0;
+}
+
+bool Kernel::crash(int signo) {
+  const hal::CrashFn fn = crash_fn_;
+  if (fn == nullptr) return false;
+  crash_fn_ = nullptr;
+  fn(signo);
+  return true;
 }
 
 int Kernel::sys_clock_gettime(int clock_id, hal::Timespec* ts) {

@@ -61,6 +61,7 @@ enum class Call {
   kFsync,
   kRename,
   kUnlink,
+  kOnCrash,
   kCount,
 };
 
@@ -184,6 +185,9 @@ class Kernel {
   // delivered to its default disposition.
   void raise(int signo);
   uint64_t blocked_mask() const { return blocked_; }
+  // A crash: calls the handler hal::on_crash() installed, as the kernel
+  // would for a fault, and resets it (SA_RESETHAND). False if none was.
+  bool crash(int signo);
   // The process-wide claim of hal::signal_claim(): one per fake process.
   bool claim_signals(uint64_t mask) {
     if ((claimed_signals_ & mask) != 0) return false;
@@ -272,6 +276,7 @@ class Kernel {
   int sys_sigprocmask(int how, const uint64_t* set, uint64_t* old);
   int sys_kill(int pid, int signo);
   int sys_getpid() const { return kPid; }
+  int sys_on_crash(hal::CrashFn fn);
   int sys_clock_gettime(int clock_id, hal::Timespec* ts);
   int sys_timerfd_create(int clock_id, int flags);
   int sys_timerfd_settime(int fd, int flags, const hal::Itimerspec* value, hal::Itimerspec* old);
@@ -365,6 +370,7 @@ class Kernel {
   int64_t realtime_offset_ns_ = 1767225600LL * 1000000000LL;  // 2026-01-01
   uint64_t blocked_ = 0;
   uint64_t pending_ = 0;
+  hal::CrashFn crash_fn_ = nullptr;
   uint64_t signal_seq_ = 1;
   uint64_t delivered_[65] = {};
   uint64_t would_block_ = 0;

@@ -67,9 +67,22 @@ const flight::Record& Player::expect(flight::Call c, const flight::Args& a, int 
   if (failure_ != 0 || ended_) return kFailed;
   char made[160];
   describe(made, sizeof made, c, a.v, a.n, 0);
-  *std::strrchr(made, '=') = '\0';  // the program's call has no result yet
+  char* eq = std::strrchr(made, '=');  // the program's call has no result yet
+  while (eq > made && eq[-1] == ' ') --eq;
+  *eq = '\0';
   if (!reader_.next(&rec_)) {
     const char* reason = reader_.header().reason;
+    if (flight::crash_reason(reason)) {
+      // The board crashed right after the last recorded call: a replay that
+      // reproduces the crash dies of it before asking for another.
+      std::snprintf(message_, sizeof message_,
+                    "replay: DIVERGED at call #%llu: the board crashed (%s) after the recorded "
+                    "calls, the program went on and made %s: the crash did not reproduce (a "
+                    "signal sent from outside, or a fault the recorded calls do not explain)",
+                    static_cast<unsigned long long>(index_), reason, made);
+      fail(kDiverged);
+      return kFailed;
+    }
     if (std::strcmp(reason, "exit") != 0 && std::strcmp(reason, "error") != 0) {
       // Written while the daemon ran (SIGUSR2, alarm): its end is the end.
       std::snprintf(message_, sizeof message_,
@@ -345,6 +358,11 @@ bool signal_claim(uint64_t mask) {
 }
 void signal_release(uint64_t mask) { g_claimed.fetch_and(~mask); }
 int getpid() { return static_cast<int>(next(Call::kGetpid, args::of()).result); }
+// The replayed program's handler is not installed: a crash in the replay
+// stops it where it happens (under a debugger, or with replay_main's note).
+int on_crash(CrashFn fn) {
+  return static_cast<int>(next(Call::kOnCrash, args::of(fn != nullptr)).result);
+}
 
 int clock_gettime(int clock_id, Timespec* ts) {
   const auto& r = next(Call::kClockGettime, args::fd(clock_id));

@@ -6,6 +6,7 @@
 // out as they did on the board; the last line says whether the program made
 // exactly the recorded calls. Exit codes: replay.h.
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -65,6 +66,22 @@ int print_wrapped(replay::Player& p) {
   return replay::kWrapped;
 }
 
+// A crash of the replayed program: said, then the process dies of it as
+// the board's did (a debugger stops at the faulting line before this).
+void on_replay_crash(int signo) {
+  replay::Player* p = replay::Player::current();
+  char line[256];
+  const int n = std::snprintf(
+      line, sizeof line,
+      "replay: the program crashed (signal %d) after replaying %llu of the %llu recorded calls "
+      "(the board's recording was written on %s)\n",
+      signo, static_cast<unsigned long long>(p->replayed()),
+      static_cast<unsigned long long>(p->reader().header().records), p->reader().header().reason);
+  if (n > 0) (void)!::write(2, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1);
+  ::signal(signo, SIG_DFL);
+  ::raise(signo);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,6 +138,7 @@ int main(int argc, char** argv) {
   for (uint32_t k = 0; k < h.argc; ++k) args.push_back(const_cast<char*>(player.reader().arg(k)));
   args.push_back(nullptr);
   flight::set_replaying();
+  for (const int s : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(s, on_replay_crash);
   const int rc = entry(static_cast<int>(h.argc), args.data());
   std::fflush(stdout);
   if (!player.finished()) {

@@ -1,7 +1,12 @@
 // The replay kernel against recordings built here call by call: what it
 // hands back, and where it reports a program that no longer makes the
 // recorded calls.
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -164,6 +169,47 @@ TEST(Replay, a_recording_written_while_running_ends_without_a_failure) {
   CHECK_EQUAL(0, player.failure());
   CHECK(player.ended());
   STRCMP_CONTAINS("written on SIGUSR2 while the daemon ran", player.message());
+}
+
+// Written by the crash handler: the board crashed after the last call. A
+// program that goes on did not reproduce the crash.
+TEST(Replay, a_crash_recording_whose_program_goes_on_did_not_reproduce_it) {
+  load(recorded(), "SIGSEGV");
+  (void)program(false);
+  CHECK_EQUAL(-EIO, hal::close(3));
+  CHECK_EQUAL(replay::kDiverged, player.failure());
+  STRCMP_CONTAINS(
+      "DIVERGED at call #5: the board crashed (SIGSEGV) after the recorded calls, the program "
+      "went on and made close(3): the crash did not reproduce",
+      player.message());
+}
+
+namespace {
+void exit_55(int) { ::_exit(55); }
+}  // namespace
+
+// The replay answers on_crash from the recording but installs nothing: a
+// crash of the replayed program stops it where it happens, as it did the
+// board (here a real fault in a child: it dies of SIGSEGV, not through the
+// program's handler).
+TEST(Replay, the_replayed_program_crashes_where_it_crashes) {
+  Recording r = recorded();
+  r.add(flight::Call::kOnCrash, 0, flight::args::of(true));
+  load(r, "SIGSEGV");
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(page != MAP_FAILED);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    (void)program(false);
+    if (hal::on_crash(exit_55) != 0 || player.failure() != 0) ::_exit(97);
+    *static_cast<volatile char*>(page) = 1;
+    ::_exit(98);
+  }
+  int status = 0;
+  CHECK(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFSIGNALED(status));
+  CHECK_EQUAL(SIGSEGV, WTERMSIG(status));
+  CHECK_EQUAL(0, ::munmap(page, 4096));
 }
 
 TEST(Replay, a_record_cut_by_the_recorder_stops_the_replay) {

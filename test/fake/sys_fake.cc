@@ -69,6 +69,11 @@ int getpid() {
   return static_cast<int>(k.trace(Call::kKill, k.sys_getpid()));
 }
 
+int on_crash(CrashFn fn) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kOnCrash, k.sys_on_crash(fn)));
+}
+
 int clock_gettime(int clock_id, Timespec* ts) {
   Kernel& k = Kernel::current();
   return static_cast<int>(k.trace(Call::kClockGettime, k.sys_clock_gettime(clock_id, ts)));

@@ -345,6 +345,42 @@ def main():
                   (h["records"], h["first_seq"] + h["records"], rc,
                    lines[1] if len(lines) > 1 else "(no output)"))
 
+        # A crash: SIGSEGV sent to heartbeat while it delivers. The handler
+        # writes the ring and the daemon still dies of SIGSEGV; the replay
+        # prints its log lines and says the crash did not reproduce (the
+        # signal came from outside: the replayed code goes on).
+        rec = os.path.join(work, "crash.rec")
+        log = os.path.join(work, "crash.log")
+        argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
+                        "--server", "tcp://127.0.0.1:%d" % port, "--period-ms", "100",
+                        "--flight-recorder", rec]
+        with open(log, "w") as err:
+            p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
+        try:
+            wait_for("heartbeat delivering", lambda: "delivering" in read(log), 20)
+            time.sleep(0.3)
+            p.send_signal(signal.SIGSEGV)
+            rc = p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        run.check(rc == -signal.SIGSEGV, "heartbeat dies of SIGSEGV with the recorder on (rc %s)" % rc)
+        try:
+            _, h = header(rec)
+        except (FileNotFoundError, struct.error):
+            h = {"reason": "(no recording)", "records": 0}
+        run.check(h["reason"] == "SIGSEGV",
+                  "the crash wrote the recording (reason %s, %d calls)" % (h["reason"], h["records"]))
+        rc, out, err = replay(args.replay, rec)
+        daemon = app_lines(read(log), "heartbeat")
+        run.check(rc == 3 and "the board crashed (SIGSEGV) after the recorded calls" in err and
+                  "the crash did not reproduce" in err and app_lines(err, "heartbeat") == daemon and
+                  len(daemon) > 2,
+                  "the crash recording replays the daemon's %d log lines, then says the crash did "
+                  "not reproduce: rc %d, %s" % (len(daemon), rc,
+                                               (err.strip().splitlines() or ["(no output)"])[-1][:120]))
+
         # telemetry: XDR records from a pty to a TCP collector.
         port = free_port()
         server = Server(port)

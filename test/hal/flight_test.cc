@@ -264,3 +264,51 @@ TEST(Flight, every_call_has_a_name) {
   STRCMP_EQUAL("epoll_wait", flight::call_name(flight::Call::kEpollWait));
   STRCMP_EQUAL("fstat", flight::call_name(flight::Call::kFstat));
 }
+
+// A crash writes the ring (the reason is the signal's name) and then sends
+// the signal again, its action back to the default: the process dies of it.
+TEST(Flight, a_crash_writes_the_ring_then_sends_the_signal_again) {
+  CHECK_EQUAL(-EINVAL, flight::dump_on_crash());  // not recording
+  CHECK_EQUAL(0, start());
+  record_read(3, 10, 'a');
+  CHECK_EQUAL(0, flight::dump_on_crash());
+  CHECK(k->crash(hal::kSigSegv));
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  STRCMP_EQUAL("SIGSEGV", r.header().reason);
+  CHECK(flight::crash_reason(r.header().reason));
+  flight::Record rec;
+  CHECK(r.next(&rec));
+  CHECK(flight::Call::kRead == rec.call);
+  CHECK_EQUAL(1u, k->delivered_unblocked(hal::kSigSegv));
+  // The handler was reset: a second crash finds none.
+  CHECK_FALSE(k->crash(hal::kSigSegv));
+}
+
+TEST(Flight, each_crash_signal_is_named_and_others_are_a_crash) {
+  CHECK_EQUAL(0, start());
+  const struct {
+    int signo;
+    const char* reason;
+  } cases[] = {{hal::kSigBus, "SIGBUS"},   {hal::kSigIll, "SIGILL"},   {hal::kSigFpe, "SIGFPE"},
+               {hal::kSigAbrt, "SIGABRT"}, {hal::kSigSegv, "SIGSEGV"}, {hal::kSigHup, "crash"}};
+  for (const auto& c : cases) {
+    CHECK_EQUAL(0, flight::dump_on_crash());
+    CHECK(k->crash(c.signo));
+    flight::Reader r;
+    std::vector<uint8_t> bytes;
+    open_reader(&r, &bytes);
+    STRCMP_EQUAL(c.reason, r.header().reason);
+  }
+  CHECK_FALSE(flight::crash_reason("SIGUSR2"));
+  CHECK(flight::crash_reason("crash"));
+  CHECK_FALSE(flight::crash_reason("exit"));
+}
+
+TEST(Flight, a_handler_that_cannot_be_installed_is_an_error) {
+  CHECK_EQUAL(0, start());
+  k->fail_next(Call::kOnCrash, EINVAL);
+  CHECK_EQUAL(-EINVAL, flight::dump_on_crash());
+  CHECK_FALSE(k->crash(hal::kSigSegv));
+}

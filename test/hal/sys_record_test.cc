@@ -1,7 +1,12 @@
 // The recording seam (//hal:sys_record) on Linux: what it keeps of real
 // calls. This binary also runs sys_linux_test's and pty_test's cases with
 // the recorder on (record_on.cc), so every call's record path runs.
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -147,4 +152,96 @@ TEST(SysRecord, an_output_over_16_kib_is_kept_cut_and_odd_calls_are_kept_too) {
   CHECK_EQUAL(0u, recs[3].out_len);
   CHECK(recs[4].call == flight::Call::kGetpid);
   CHECK_EQUAL(0, recs[4].nargs);
+}
+
+namespace {
+
+int g_seen_signo = 0;
+void note_crash(int signo) { g_seen_signo = signo; }
+
+// Runs crash() in a child that records with the crash dump on; returns its
+// wait status. The child writes the ring to flight::path().
+template <class Crash>
+int crash_in_child(Crash crash) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (flight::dump_on_crash() != 0) ::_exit(97);
+    (void)hal::getpid();
+    crash();
+    ::_exit(98);  // not reached
+  }
+  int status = 0;
+  CHECK(::waitpid(pid, &status, 0) == pid);
+  return status;
+}
+
+void check_crash_recording(const char* reason) {
+  const int fd = hal::open(flight::path(), hal::kRdOnly | hal::kCloexec, 0);
+  CHECK(fd >= 0);
+  hal::FileStat st{};
+  CHECK_EQUAL(0, hal::fstat(fd, &st));
+  std::vector<uint8_t> file(static_cast<size_t>(st.size));
+  CHECK_EQUAL(st.size, hal::read(fd, file.data(), file.size()));
+  CHECK_EQUAL(0, hal::close(fd));
+  flight::Reader r;
+  char err[128];
+  CHECK_EQUAL_TEXT(0, r.open(file.data(), file.size(), err, sizeof err), err);
+  STRCMP_EQUAL(reason, r.header().reason);
+  // The child's last calls: the handler installed, then getpid.
+  flight::Record rec;
+  flight::Record last[2] = {};
+  while (r.next(&rec)) {
+    last[0] = last[1];
+    last[1] = rec;
+  }
+  CHECK(last[0].call == flight::Call::kOnCrash);
+  CHECK_EQUAL(1, last[0].args[0]);
+  CHECK(last[1].call == flight::Call::kGetpid);
+}
+
+}  // namespace
+
+// A real fault: the child writes to a page it may not touch, the kernel
+// sends SIGSEGV, the handler writes the ring on its own stack, and the
+// child dies of SIGSEGV as it would have without the recorder.
+TEST(SysRecord, a_segfault_writes_the_ring_and_the_process_still_dies_of_it) {
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(page != MAP_FAILED);
+  const int status = crash_in_child([page] { *static_cast<volatile char*>(page) = 1; });
+  CHECK(WIFSIGNALED(status));
+  CHECK_EQUAL(SIGSEGV, WTERMSIG(status));
+  check_crash_recording("SIGSEGV");
+  CHECK_EQUAL(0, ::munmap(page, 4096));
+}
+
+TEST(SysRecord, an_abort_writes_the_ring_and_the_process_still_dies_of_it) {
+  const int status = crash_in_child([] { std::abort(); });
+  CHECK(WIFSIGNALED(status));
+  CHECK_EQUAL(SIGABRT, WTERMSIG(status));
+  check_crash_recording("SIGABRT");
+}
+
+// The handler in this process: it runs on the alternate stack for a crash
+// signal and its action is then the default again; nullptr restores all.
+TEST(SysRecord, the_crash_handler_runs_once_and_can_be_removed) {
+  const uint64_t from = flight::calls();
+  g_seen_signo = 0;
+  CHECK_EQUAL(0, hal::on_crash(note_crash));
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), hal::kSigFpe));
+  CHECK_EQUAL(hal::kSigFpe, g_seen_signo);
+  struct sigaction now {};
+  CHECK_EQUAL(0, ::sigaction(SIGFPE, nullptr, &now));
+  CHECK(now.sa_handler == SIG_DFL);  // reset when it ran
+  CHECK_EQUAL(0, ::sigaction(SIGSEGV, nullptr, &now));
+  CHECK(now.sa_handler != SIG_DFL);
+  CHECK_EQUAL(0, hal::on_crash(nullptr));
+  CHECK_EQUAL(0, ::sigaction(SIGSEGV, nullptr, &now));
+  CHECK(now.sa_handler == SIG_DFL);
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK(recs.size() >= 4);
+  CHECK(recs[0].call == flight::Call::kOnCrash);
+  CHECK_EQUAL(1, recs[0].args[0]);
+  CHECK(recs[3].call == flight::Call::kOnCrash);
+  CHECK_EQUAL(0, recs[3].args[0]);
 }
