@@ -218,6 +218,7 @@ int64_t Loop::next_wakeup_ns() {
   return best;
 }
 
+// Every event but this loop's io (dispatched inline in iterate()).
 void Loop::dispatch(const hal::EpollEvent& ev) {
   const uint64_t data = ev.data;
   // Defensive: only this loop registers fds in its epoll, always with its
@@ -227,7 +228,6 @@ void Loop::dispatch(const hal::EpollEvent& ev) {
     return;                  // GCOVR_EXCL_LINE
   }
   switch (handle::kind(data)) {
-    case Kind::kIo: dispatch_io(data, ev.events); return;
     case Kind::kInternal: dispatch_internal(handle::index(data)); return;
     case Kind::kChild: (this->*parts_.dispatch_child)(data); return;
     default: ++health_.stale_events; return;  // GCOVR_EXCL_LINE: see above

@@ -485,3 +485,42 @@ TEST(Timer, starting_a_timer_reads_the_clock_only_when_it_needs_it) {
   CHECK_EQUAL(0, loop->timer_start(at, on_timer, &f, &b));
   CHECK_EQUAL(0u, k->calls(fake::Call::kClockGettime));
 }
+
+namespace {
+
+struct Starter {
+  Fired* target;
+  TimerHandle started;
+};
+
+// Starts a timer already due (a deadline 1 ms ago) from inside a batch.
+void start_due(evl::Loop& loop, TimerHandle, uint32_t, void* ctx) {
+  auto* s = static_cast<Starter*>(ctx);
+  TimerSpec spec;
+  spec.deadline_ns = loop.now(Clock::kMonotonic) - kMs;
+  CHECK_EQUAL(0, loop.timer_start(spec, on_timer, s->target, &s->started));
+}
+
+void stop_started(evl::Loop& loop, TimerHandle, uint32_t, void* ctx) {
+  CHECK_EQUAL(0, loop.timer_stop(static_cast<Starter*>(ctx)->started));
+}
+
+}  // namespace
+
+// A due timer started during a batch waits for the next iteration (parked);
+// stopped by a later callback of the same batch, it never fires.
+TEST(Timer, a_due_timer_started_and_stopped_in_one_batch_never_fires) {
+  Fired late;
+  Starter st{&late, {}};
+  TimerSpec at;
+  at.deadline_ns = t0 + 100 * kMs;
+  TimerHandle a;
+  TimerHandle b;
+  CHECK_EQUAL(0, loop->timer_start(at, start_due, &st, &a));
+  CHECK_EQUAL(0, loop->timer_start(at, stop_started, &st, &b));
+  CHECK_EQUAL(0, loop->run());
+  CHECK(static_cast<bool>(st.started));
+  CHECK_EQUAL(0u, late.at.size());
+  CHECK_EQUAL(-ESTALE, loop->timer_stop(st.started));
+  CHECK(loop->verify());
+}
