@@ -81,13 +81,23 @@ const char* call_name(Call c);
 constexpr uint32_t kVersion = 1;
 constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
 constexpr int kMaxArgs = 6;
-constexpr size_t kMaxRingBytes = size_t{16} << 20;  // static storage, touched only as used
 // The ring is whole blocks (rounded down); the oldest block is dropped whole
 // when the writer needs it, so the ring keeps at least its size less one
 // block. A block holds the largest record.
 constexpr size_t kBlockBytes = size_t{32} << 10;
 constexpr size_t kMinRingBytes = 2 * kBlockBytes;
 constexpr size_t kDefaultRingBytes = size_t{1} << 20;
+// The static storage the ring lives in (bss, touched only as used), chosen
+// at build: --define=evl_flight_kib=N (.bazelrc sets 4096); a ring's size is
+// chosen at start, up to it. It is in every binary linking //hal:flight,
+// recording or not, so it stays small by default.
+#ifndef EVL_FLIGHT_STORAGE_KIB
+#define EVL_FLIGHT_STORAGE_KIB 4096
+#endif
+constexpr size_t kMaxRingBytes = size_t{EVL_FLIGHT_STORAGE_KIB} << 10;
+static_assert(kMaxRingBytes >= kDefaultRingBytes && kMaxRingBytes % kBlockBytes == 0 &&
+                  kMaxRingBytes <= (size_t{1} << 30),
+              "--define=evl_flight_kib: a multiple of 32 from 1024 to 1048576");
 // Bytes of one call's output kept at most; a record cut here is flagged and
 // the replay stops at it.
 constexpr uint32_t kMaxOutBytes = 16384;

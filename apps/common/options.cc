@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "hal/flight.h"
 #include "hal/sys.h"
 #include "loop/time.h"
 #include "loop/version.h"
@@ -205,7 +206,8 @@ void add_daemon_options(OptionTable* t, DaemonOptions* d) {
   rec.command_line_only = true;
   t->add(rec);
   Option kib = int_option("flight-recorder-kib", "KIB", "the recorder's ring (default 1024)",
-                          &d->flight_recorder_kib, 64, 16384);
+                          &d->flight_recorder_kib, 64,
+                          static_cast<int64_t>(flight::kMaxRingBytes >> 10));
   kib.command_line_only = true;
   t->add(kib);
 }

@@ -95,6 +95,21 @@ TEST(FlightDaemon, no_recorder_without_the_option_or_with_a_bad_command_line) {
   CHECK_FALSE(flight::recording());
 }
 
+// The ring lives in static storage sized at build (--define=evl_flight_kib,
+// 4096 by default): a larger ring is a bad option, said with the range.
+TEST(FlightDaemon, a_ring_larger_than_the_builds_storage_is_refused) {
+  char big[32];
+  std::snprintf(big, sizeof big, "%zu", (flight::kMaxRingBytes >> 10) + 32);
+  Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec", "--flight-recorder-kib", big});
+  app::ParseResult r;
+  CHECK_EQUAL(-EINVAL, app::parse_options(t.data(), t.size(), a.argc, a.argv, &r));
+  char want[64];
+  std::snprintf(want, sizeof want, "from 64 to %zu, not", flight::kMaxRingBytes >> 10);
+  STRCMP_CONTAINS(want, r.error);
+  CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+  CHECK_FALSE(flight::recording());
+}
+
 TEST(FlightDaemon, a_recorder_that_cannot_start_is_exit_code_2) {
   CHECK_EQUAL(0, flight::start("other", 0, nullptr, "/var/x.rec", flight::kMinRingBytes));
   Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec"});

@@ -5,6 +5,8 @@ of KIB KiB for SECONDS, then gets SIGUSR2; prints the time from the signal
 to the recording being in place (written, fsynced, renamed).
 
     python3 test/flight/dump_time.py HEARTBEAT_BINARY KIB SECONDS
+
+KIB above 4096 needs a heartbeat built with --define=evl_flight_kib=KIB or more.
 """
 
 import os
