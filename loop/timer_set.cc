@@ -7,10 +7,6 @@ namespace {
 
 uint32_t first_child(uint32_t pos) { return pos * kHeapArity + 1; }
 
-bool before(const HeapEntry& a, const HeapEntry& b) {
-  return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
-}
-
 // The smallest of pos's children in a heap of n entries, or kNoSlot for a
 // leaf. A full family (the common case) is a tournament of three.
 __attribute__((always_inline)) inline uint32_t min_child(const HeapEntry* h, uint32_t pos,
@@ -18,14 +14,14 @@ __attribute__((always_inline)) inline uint32_t min_child(const HeapEntry* h, uin
   const uint32_t first = first_child(pos);
   if (first + kHeapArity <= n) {
     const HeapEntry* ch = h + first;
-    const uint32_t a = before(ch[1], ch[0]) ? 1 : 0;
-    const uint32_t b = before(ch[3], ch[2]) ? 3 : 2;
-    return first + (before(ch[b], ch[a]) ? b : a);
+    const uint32_t a = heap_before(ch[1], ch[0]) ? 1 : 0;
+    const uint32_t b = heap_before(ch[3], ch[2]) ? 3 : 2;
+    return first + (heap_before(ch[b], ch[a]) ? b : a);
   }
   if (first >= n) return kNoSlot;
   uint32_t best = first;
   for (uint32_t k = first + 1; k < n; ++k) {
-    if (before(h[k], h[best])) best = k;
+    if (heap_before(h[k], h[best])) best = k;
   }
   return best;
 }
@@ -49,7 +45,7 @@ void TimerSet::sift_up(int c, uint32_t pos, HeapEntry e) {
   HeapEntry* h = st_.heaps[c];
   while (pos > 0) {
     const uint32_t p = parent(pos);
-    if (!less(e, h[p])) break;
+    if (!heap_before(e, h[p])) break;
     place(c, pos, h[p]);
     pos = p;
   }
@@ -61,7 +57,7 @@ void TimerSet::sift_down(int c, uint32_t pos, HeapEntry e) {
   const uint32_t n = heap_size_[c];
   for (;;) {
     const uint32_t best = min_child(h, pos, n);
-    if (best == kNoSlot || !less(h[best], e)) break;
+    if (best == kNoSlot || !heap_before(h[best], e)) break;
     place(c, pos, h[best]);
     pos = best;
   }
@@ -92,7 +88,7 @@ void TimerSet::heap_remove(int c, uint32_t pos) {
   const HeapEntry moved = h[last];
   if (pos == 0) {
     replace_top(c, moved);
-  } else if (less(moved, h[parent(pos)])) {
+  } else if (heap_before(moved, h[parent(pos)])) {
     sift_up(c, pos, moved);
   } else {
     sift_down(c, pos, moved);
@@ -225,7 +221,7 @@ bool TimerSet::verify() const {
       const TimerSlot& s = st_.slots[h[pos].slot];
       if (!meta::live(s.meta) || s.heap_pos != pos) return false;
       if (static_cast<int>(clock_of(s)) != c) return false;
-      if (pos > 0 && pos < heap_size_[c] && less(h[pos], h[parent(pos)])) return false;
+      if (pos > 0 && pos < heap_size_[c] && heap_before(h[pos], h[parent(pos)])) return false;
     }
   }
   return true;

@@ -75,6 +75,11 @@ struct HeapEntry {
   uint32_t seq;  // order of (re)start, for ties
 };
 
+// The heap's order: the earlier deadline, then the earlier (re)start.
+inline bool heap_before(const HeapEntry& a, const HeapEntry& b) {
+  return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
+}
+
 struct TimerStorage {
   TimerSlot* slots;
   uint32_t capacity;
@@ -146,9 +151,6 @@ class TimerSet {
   bool verify() const;
 
  private:
-  static bool less(const HeapEntry& a, const HeapEntry& b) {
-    return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
-  }
   static const TimerExtra* extra_of(const TimerSlot& s) {
     return (s.meta & timer_bits::kExtra) != 0 ? static_cast<const TimerExtra*>(s.ctx) : nullptr;
   }
@@ -210,7 +212,7 @@ inline void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
   const HeapEntry e{deadline_ns, index, seq_++};
   const uint32_t pos = s.heap_pos;
   if (pos < heap_size_[c]) {
-    if (pos > 0 && less(e, st_.heaps[c][parent(pos)])) {
+    if (pos > 0 && heap_before(e, st_.heaps[c][parent(pos)])) {
       sift_up(c, pos, e);
     } else {
       sift_down(c, pos, e);
