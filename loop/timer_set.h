@@ -76,7 +76,7 @@ struct HeapEntry {
 };
 
 // The heap's order: the earlier deadline, then the earlier (re)start.
-inline bool heap_before(const HeapEntry& a, const HeapEntry& b) {
+__attribute__((always_inline)) inline bool heap_before(const HeapEntry& a, const HeapEntry& b) {
   return a.key_ns < b.key_ns || (a.key_ns == b.key_ns && static_cast<int32_t>(a.seq - b.seq) < 0);
 }
 
