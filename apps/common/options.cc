@@ -205,9 +205,9 @@ void add_daemon_options(OptionTable* t, DaemonOptions* d) {
                              d->flight_recorder, sizeof d->flight_recorder);
   rec.command_line_only = true;
   t->add(rec);
-  Option kib = int_option("flight-recorder-kib", "KIB", "the recorder's ring (default 1024)",
-                          &d->flight_recorder_kib, 64,
-                          static_cast<int64_t>(flight::kMaxRingBytes >> 10));
+  Option kib =
+      int_option("flight-recorder-kib", "KIB", "the recorder's ring (default 1024)",
+                 &d->flight_recorder_kib, 64, static_cast<int64_t>(flight::kMaxRingBytes >> 10));
   kib.command_line_only = true;
   t->add(kib);
 }
