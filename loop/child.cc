@@ -59,13 +59,7 @@ int Loop::child_stop(ChildHandle h) {
   return 0;
 }
 
-void Loop::close_children() {
-  for (uint32_t i = 0; i < children_.capacity(); ++i) {
-    if (children_.live(i)) {
-      (void)child_stop(ChildHandle{handle::pack(salt_, Kind::kChild, children_.gen_of(i), i)});
-    }
-  }
-}
+void Loop::close_children() { stop_all(children_, &Loop::child_stop); }
 
 // Releases the watcher first, so that fn may start another in its place.
 void Loop::finish_child(uint32_t index, int status) {

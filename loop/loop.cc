@@ -34,11 +34,7 @@ int Loop::init() {
 }
 
 void Loop::close() {
-  for (uint32_t i = 0; i < io_.capacity(); ++i) {
-    if (io_.live(i)) {
-      (void)io_stop(IoHandle{handle::pack(salt_, Kind::kIo, io_.gen_of(i), i)});
-    }
-  }
+  stop_all(io_, &Loop::io_stop);
   for (void (Loop::*part)() :
        {parts_.close_signals, parts_.close_wakes, parts_.close_children, parts_.close_hooks}) {
     if (part != nullptr) (this->*part)();

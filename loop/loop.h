@@ -344,6 +344,14 @@ class Loop {
     pool.set_weak(handle::index(h.raw), weak);
     return 0;
   }
+  // Stops every live watcher of a pool through its kind's stop call (close()).
+  template <Kind K, class Slot>
+  void stop_all(const Pool<Slot>& pool, int (Loop::*stop_fn)(TypedHandle<K>)) {
+    for (uint32_t i = 0; i < pool.capacity(); ++i) {
+      if (pool.live(i))
+        (void)(this->*stop_fn)(TypedHandle<K>{handle::pack(salt_, K, pool.gen_of(i), i)});
+    }
+  }
   bool alive() const;
   int iterate(int timeout_ms);
   void after_iteration_embedded();

@@ -92,13 +92,7 @@ int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
   return 0;
 }
 
-void Loop::close_signals() {
-  for (uint32_t i = 0; i < signals_.capacity(); ++i) {
-    if (signals_.live(i)) {
-      (void)signal_stop(SignalHandle{handle::pack(salt_, Kind::kSignal, signals_.gen_of(i), i)});
-    }
-  }
-}
+void Loop::close_signals() { stop_all(signals_, &Loop::signal_stop); }
 
 // The last watcher of a signal stopped: a delivery still pending is taken
 // (through a signalfd of its own) and counted, never left to the default

@@ -50,13 +50,7 @@ int Loop::wake_stop(WakeHandle h) {
   return 0;
 }
 
-void Loop::close_wakes() {
-  for (uint32_t i = 0; i < wakes_.capacity(); ++i) {
-    if (wakes_.live(i)) {
-      (void)wake_stop(WakeHandle{handle::pack(salt_, Kind::kWake, wakes_.gen_of(i), i)});
-    }
-  }
-}
+void Loop::close_wakes() { stop_all(wakes_, &Loop::wake_stop); }
 
 // Reads only what is fixed after wake_start (the eventfd, capacity, salt)
 // and the slot's atomic state.

@@ -48,6 +48,7 @@ def main():
             "   UNDER THE FLOOR" if short else ""))
     with open(sys.argv[2]) as f:
         full = json.load(f)
+    # entry["file"] is gcovr's JSON key for the source path (no program runs).
     for entry in full["files"]:
         if not entry["file"].startswith(EVERY_LINE):
             continue
