@@ -1,7 +1,9 @@
 #include "loop/loop.h"
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "loop/clock.h"
 
@@ -22,7 +24,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   const auto a = reinterpret_cast<uintptr_t>(this);
   salt_ = static_cast<uint16_t>(((a >> 4) ^ (a >> 16) ^ (a >> 28)) & 0xfff);
   if (salt_ == 0) salt_ = 1;
-  io_tag_ = static_cast<uint16_t>(handle::pack(salt_, Kind::kIo, 0, 0) >> 48);
+  io_tag_ = io_tag(time_callbacks_);
 }
 
 int Loop::init() {
@@ -114,6 +116,16 @@ void Loop::begin_dispatch() {
 
 bool Loop::alive() const { return keepers_ != 0; }  // defers are never weak
 
+// The top 16 bits of an event's cookie (salt and kind), loaded alone.
+__attribute__((always_inline)) inline uint16_t cookie_tag(const hal::EpollEvent& ev) {
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the top bytes of data");
+  uint16_t tag;
+  std::memcpy(&tag,
+              reinterpret_cast<const unsigned char*>(&ev) + offsetof(hal::EpollEvent, data) + 6,
+              sizeof tag);
+  return tag;
+}
+
 // Inlined into run() and run_once(): the busiest path, kept free of calls
 // but the wait and the callbacks.
 __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
@@ -139,12 +151,11 @@ __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
   health_.events += static_cast<uint64_t>(n);
   begin_dispatch();
   if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(true);
-  for (int i = 0; i < n; ++i) {
-    const hal::EpollEvent& ev = st_.events[i];
-    if (static_cast<uint16_t>(ev.data >> 48) == io_tag_) {
-      dispatch_io(ev.data, ev.events);
+  for (const hal::EpollEvent *ev = st_.events, *end = ev + n; ev != end; ++ev) {
+    if (cookie_tag(*ev) == io_tag_) {
+      dispatch_io<false>(ev->data, ev->events);
     } else {
-      dispatch(ev);
+      dispatch(*ev);
     }
   }
   dispatching_ = false;
@@ -214,7 +225,8 @@ int64_t Loop::next_wakeup_ns() {
   return best;
 }
 
-// Every event but this loop's io (dispatched inline in iterate()).
+// Every event but untimed io (dispatched inline in iterate()): timed io, the
+// loop's own fds, child pidfds.
 void Loop::dispatch(const hal::EpollEvent& ev) {
   const uint64_t data = ev.data;
   // Defensive: only this loop registers fds in its epoll, always with its
@@ -224,6 +236,7 @@ void Loop::dispatch(const hal::EpollEvent& ev) {
     return;                  // GCOVR_EXCL_LINE
   }
   switch (handle::kind(data)) {
+    case Kind::kIo: dispatch_io<true>(data, ev.events); return;
     case Kind::kInternal: dispatch_internal(handle::index(data)); return;
     case Kind::kChild: (this->*parts_.dispatch_child)(data); return;
     default: ++health_.stale_events; return;  // GCOVR_EXCL_LINE: see above

@@ -296,7 +296,10 @@ class Loop {
   const LoopHealth& health();
   // Off by default: timing each callback (health().callback_ns_max) costs one
   // clock read per callback; a daemon that reports it turns it on.
-  void set_callback_timing(bool on) { time_callbacks_ = on; }
+  void set_callback_timing(bool on) {
+    time_callbacks_ = on;
+    io_tag_ = io_tag(on);
+  }
 
  protected:
   explicit Loop(const LoopStorage& storage);
@@ -319,15 +322,24 @@ class Loop {
   int epoll_add_internal(int fd, uint32_t id);
   uint64_t internal_data(uint32_t id) const;
   void dispatch(const hal::EpollEvent& ev);
+  // An io event: inline in iterate() untimed, from dispatch() timed.
+  template <bool kTimed>
   void dispatch_io(uint64_t data, uint32_t events) {
-    const uint32_t i = handle::index(data);
-    IoSlot* s = io_.find(i, handle::gen(data));
+    IoSlot* s = io_.find_registered(data);
     if (s == nullptr) {
       ++health_.stale_events;
       return;
     }
     s->fn(*this, IoHandle{data}, events, s->ctx);
-    timed_end();
+    ++health_.callbacks;
+    if (kTimed) time_callback();
+  }
+  // What iterate() compares the top 16 bits of an event's cookie with to
+  // dispatch it inline: this loop's io handles' salt and kind, or, when
+  // callbacks are timed, a kind no handle has (io then goes to dispatch(),
+  // and the inline path tests no flag).
+  uint16_t io_tag(bool timed) const {
+    return static_cast<uint16_t>(handle::pack(salt_, timed ? Kind::kNone : Kind::kIo, 0, 0) >> 48);
   }
   void dispatch_internal(uint32_t id);
   void run_defers();
@@ -450,7 +462,7 @@ class Loop {
   uint32_t defer_tail_ = kNoSlot;
   uint32_t defer_seq_ = 0;
   uint16_t salt_ = 0;
-  uint16_t io_tag_ = 0;  // the top 16 bits of this loop's io handles: salt and kind
+  uint16_t io_tag_ = 0;  // io_tag(time_callbacks_)
   bool stop_requested_ = false;
   bool time_callbacks_ = false;
   bool mark_valid_ = false;    // mark_ns_ holds this iteration's time

@@ -70,7 +70,7 @@ class Pool {
     }
     const uint32_t g = meta::gen(s.meta);
     if (g >= handle::kGenMask) {
-      s.meta = meta::with_gen(g);  // not live, not free: retired for good
+      s.meta = meta::with_gen(0);  // not live, not free, generation 0: retired for good
       ++stats_.retired;
       return;
     }
@@ -85,6 +85,18 @@ class Pool {
     Slot& s = slots_[index];
     if (!meta::live(s.meta) || meta::gen(s.meta) != gen) return nullptr;
     return &s;
+  }
+
+  // The slot an epoll event names, or nullptr when the event is stale: for
+  // cookies this loop registered (an io handle: its index is in range and
+  // its generation is not 0). A slot's generation moves on when it is
+  // released and is 0 once retired, so a generation that matches names the
+  // live watcher the cookie was registered for; no live test is needed.
+  Slot* find_registered(uint64_t handle) const {
+    Slot& s = slots_[handle::index(handle)];
+    // handle >> 16 has the generation at the meta word's bits 8..31.
+    static_assert(meta::kGenShift == 8 && handle::kIndexBits == 24, "see above");
+    return ((static_cast<uint32_t>(handle >> 16) ^ s.meta) >> 8) == 0 ? &s : nullptr;
   }
 
   bool live(uint32_t index) const { return meta::live(slots_[index].meta); }

@@ -1,7 +1,7 @@
 // The slots the loop's pools hold, and the one layout of their meta word.
 //
 // Every slot has a 32-bit meta word:
-//   bits 8..31  generation (24 bits, never 0 for a slot in use)
+//   bits 8..31  generation (24 bits, never 0 for a slot in use; 0 once retired)
 //   bit  7      live: the slot holds a started watcher
 //   bit  6      weak: the watcher does not keep run() going (Loop::set_weak)
 //   bits 0..5   the kind's own bits (timers: clock, overrun policy, extra;

@@ -144,6 +144,14 @@ TEST(Run, callback_timing_is_off_by_default_and_costs_one_read_per_callback_when
   k->reset_calls();
   CHECK_EQUAL(1, loop->run_once(0));
   CHECK_EQUAL(2u, k->calls(Call::kClockGettime));  // the batch start, then one per callback
+  CHECK_EQUAL(1500, loop->health().callback_ns_max);
+  // Off again: io is dispatched untimed, and still counted.
+  loop->set_callback_timing(false);
+  CHECK_EQUAL(1, hal::write(p[1], "z", 1));
+  k->reset_calls();
+  CHECK_EQUAL(1, loop->run_once(0));
+  CHECK_EQUAL(0u, k->calls(Call::kClockGettime));
+  CHECK_EQUAL(3u, loop->health().callbacks);
 }
 
 TEST(Run, one_epoll_wait_per_iteration_and_one_ctl_per_start) {
