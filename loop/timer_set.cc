@@ -170,24 +170,13 @@ int64_t TimerSet::arm_time(Clock clock) const {
   return t;
 }
 
-uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint32_t* missed,
-                           int64_t* lag_ns) {
-  const int c = static_cast<int>(clock);
-  const HeapEntry* h = st_.heaps[c];
-  for (;;) {
-    if (heap_size_[c] == 0 || h[0].key_ns > now_ns) return kNoSlot;
-    // Started, restarted or rescheduled during this batch and already due:
-    // it fires in the next iteration.
-    if (static_cast<int32_t>(h[0].seq - batch_seq) < 0) break;
-    park_top(c);
-  }
-  const HeapEntry top = h[0];
+// pop_due() for a timer with a TimerExtra: a one-shot with slack leaves
+// the heap; a periodic one is rescheduled.
+uint32_t TimerSet::pop_extra(int c, const HeapEntry& top, int64_t now_ns, uint32_t* missed) {
   const TimerSlot& s = st_.slots[top.slot];
-  *lag_ns = now_ns - top.key_ns;
-  *missed = 0;
   const TimerExtra* x = extra_of(s);
-  if (x == nullptr || x->period_ns == 0) {
-    heap_remove(c, 0);
+  if (x->period_ns == 0) {
+    pop_top(c);
     return top.slot;
   }
   // Keep the phase: deadline n = first + n * period, whatever the latency.

@@ -120,9 +120,9 @@ class TimerSet {
                    int64_t* lag_ns);
   // Ends a batch: parked entries go back into the heap.
   void unpark(Clock clock);
-  // Releases a one-shot timer after its callback, unless the callback
-  // restarted or stopped it.
-  void finish(uint32_t index);
+  // Releases a one-shot timer after its callback (gen: its generation when
+  // popped), unless the callback restarted or stopped it.
+  void finish(uint32_t index, uint32_t gen);
 
   uint32_t next_seq() const { return seq_; }
   Pool<TimerSlot>& pool() { return pool_; }
@@ -163,6 +163,14 @@ class TimerSet {
   void sift_down(int c, uint32_t pos, HeapEntry e);
   void replace_top(int c, HeapEntry e);
   void heap_remove(int c, uint32_t pos);
+  // The top leaves the heap (a one-shot that fired).
+  void pop_top(int c) {
+    HeapEntry* h = st_.heaps[c];
+    st_.slots[h[0].slot].heap_pos = kNoSlot;
+    const uint32_t last = --heap_size_[c];
+    if (last != 0) replace_top(c, h[last]);
+  }
+  uint32_t pop_extra(int c, const HeapEntry& top, int64_t now_ns, uint32_t* missed);
   void park_top(int c);
   void remove_parked(int c, uint32_t pos);
   void attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us);
@@ -223,11 +231,35 @@ inline void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
   sift_up(c, heap_size_[c]++, e);
 }
 
-inline void TimerSet::finish(uint32_t index) {
+// Inline in the loop's expiry: a one-shot without extras (most timers)
+// costs no call but the heap's. A periodic one is rescheduled out of line.
+inline uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_seq, uint32_t* missed,
+                                  int64_t* lag_ns) {
+  const int c = static_cast<int>(clock);
+  const HeapEntry* h = st_.heaps[c];
+  for (;;) {
+    if (heap_size_[c] == 0 || h[0].key_ns > now_ns) return kNoSlot;
+    // Started, restarted or rescheduled during this batch and already due:
+    // it fires in the next iteration.
+    if (static_cast<int32_t>(h[0].seq - batch_seq) < 0) break;
+    park_top(c);
+  }
+  const HeapEntry top = h[0];
+  *lag_ns = now_ns - top.key_ns;
+  *missed = 0;
+  if ((st_.slots[top.slot].meta & timer_bits::kExtra) != 0)
+    return pop_extra(c, top, now_ns, missed);
+  pop_top(c);
+  return top.slot;
+}
+
+inline void TimerSet::finish(uint32_t index, uint32_t gen) {
   const TimerSlot& s = st_.slots[index];
-  // Out of the heap after its callback: a one-shot that was not restarted
-  // (also one given a period inside that callback: it had already ended).
-  if (meta::live(s.meta) && !scheduled(s)) release(index);
+  // The same timer (a stopped one's generation moved on, so a match is
+  // live), out of the heap after its callback: a one-shot that was not
+  // restarted (also one given a period inside that callback: it had
+  // already ended).
+  if (meta::gen(s.meta) == gen && !scheduled(s)) release(index);
 }
 
 inline void TimerSet::stop(uint32_t index) {

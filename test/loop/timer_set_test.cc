@@ -54,6 +54,9 @@ uint32_t start_at(Fixture& fx, int64_t deadline, Clock clock = Clock::kMonotonic
   return i;
 }
 
+// finish() after a callback that left the timer alone (same generation).
+void finish(Fixture& fx, uint32_t i) { fx.set.finish(i, evl::meta::gen(fx.set.pool().at(i).meta)); }
+
 }  // namespace
 
 TEST_GROUP(TimerSet){};
@@ -112,7 +115,7 @@ TEST(TimerSet, matches_sorted_reference_over_a_million_random_operations) {
         CHECK_EQUAL(std::get<2>(*model.begin()), i);
         CHECK_EQUAL(now - std::get<0>(*model.begin()), lag);
         model.erase(model.begin());
-        set.finish(i);
+        set.finish(i, evl::meta::gen(set.pool().at(i).meta));
         live[i] = false;
         ++fired;
       }
@@ -161,14 +164,14 @@ TEST(TimerSet, entries_started_during_a_batch_are_parked_until_unpark) {
   const uint32_t batch = fx.set.next_seq();
   CHECK_EQUAL(a, fx.set.pop_due(Clock::kMonotonic, 200, batch, &missed, &lag));
   CHECK_EQUAL(100, lag);
-  fx.set.finish(a);
+  finish(fx, a);
   // In a's callback: three timers due now, one later; b is older.
   const uint32_t c = start_at(fx, 50);
   const uint32_t d = start_at(fx, 60);
   const uint32_t e = start_at(fx, 70);
   const uint32_t late = start_at(fx, 500);
   CHECK_EQUAL(b, fx.set.pop_due(Clock::kMonotonic, 200, batch, &missed, &lag));
-  fx.set.finish(b);
+  finish(fx, b);
   CHECK_EQUAL(evl::kNoSlot, fx.set.pop_due(Clock::kMonotonic, 200, batch, &missed, &lag));
   CHECK_EQUAL(4u, fx.set.count(Clock::kMonotonic));
   CHECK_EQUAL(50, fx.set.arm_time(Clock::kMonotonic));  // parked ones are due
@@ -239,7 +242,7 @@ TEST(TimerSet, periods_and_slacks_take_extras_and_give_them_back) {
   const uint32_t other = start_at(fx, 100);
   CHECK_EQUAL(100, fx.set.arm_time(Clock::kMonotonic));  // not past another's deadline
   CHECK_EQUAL(r, fx.set.pop_due(Clock::kMonotonic, 60, fx.set.next_seq(), &missed, &lag));
-  fx.set.finish(r);
+  finish(fx, r);
   CHECK_EQUAL(0u, fx.set.extras_used());
   CHECK_EQUAL(100, fx.set.deadline(other));
   CHECK(fx.set.verify());
@@ -278,4 +281,24 @@ TEST(TimerSet, full_clock_heap_is_enospc_even_with_free_slots) {
   }
   CHECK_EQUAL(-ENOSPC, fx.set.start(Clock::kRealtime, 5, 0, Overrun::kSkip, 0, no_op, nullptr, &i));
   CHECK_EQUAL(2u, fx.set.pool().stats().used);
+}
+
+// A one-shot stopped in its callback, its slot taken at once by a new timer
+// (the pool is LIFO): finish() with the fired timer's generation leaves the
+// new one alone.
+TEST(TimerSet, finish_leaves_a_new_timer_in_the_fired_ones_slot) {
+  Fixture fx(4);
+  const uint32_t a = start_at(fx, 100);
+  const uint32_t gen = evl::meta::gen(fx.set.pool().at(a).meta);
+  uint32_t missed = 0;
+  int64_t lag = 0;
+  CHECK_EQUAL(a, fx.set.pop_due(Clock::kMonotonic, 100, fx.set.next_seq(), &missed, &lag));
+  fx.set.stop(a);
+  const uint32_t b = start_at(fx, 500);
+  CHECK_EQUAL(a, b);
+  fx.set.finish(a, gen);
+  CHECK(evl::meta::live(fx.set.pool().at(b).meta));
+  CHECK_EQUAL(500, fx.set.deadline(b));
+  CHECK_EQUAL(1u, fx.set.count(Clock::kMonotonic));
+  CHECK(fx.set.verify());
 }
