@@ -126,10 +126,11 @@ __attribute__((always_inline)) inline uint16_t cookie_tag(const hal::EpollEvent&
   return tag;
 }
 
-// Inlined into run() and run_once(): the busiest path, kept free of calls
-// but the wait and the callbacks.
-__attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
-  ++health_.iterations;
+// Before the wait, when there is something to run first: children to
+// reap, deferred calls, prepare hooks. Returns the wait's timeout: nothing
+// may block once a deferred call is pending, the loop was stopped, or
+// nothing but weak watchers is left (nothing that keeps it alive).
+int Loop::prepare(int timeout_ms) {
   if (defer_head_ != kNoSlot || poll_children_) {
     begin_dispatch();
     if (poll_children_) (this->*parts_.reap_children)();
@@ -137,10 +138,18 @@ __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
     dispatching_ = false;
   }
   if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(false);
-  // Nothing may block once a deferred call is pending, the loop was stopped,
-  // or nothing but weak watchers is left (nothing that keeps it alive).
-  if (timeout_ms != 0 && (stop_requested_ || !alive() || defer_head_ != kNoSlot)) {
-    timeout_ms = 0;
+  if (timeout_ms != 0 && (stop_requested_ || !alive() || defer_head_ != kNoSlot)) return 0;
+  return timeout_ms;
+}
+
+// Inlined into run() and run_once(): the busiest path, kept free of calls
+// but the wait and the callbacks.
+__attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
+  ++health_.iterations;
+  if (defer_head_ != kNoSlot || poll_children_ || hooks_.stats().used != 0) {
+    timeout_ms = prepare(timeout_ms);
+  } else if (timeout_ms != 0 && (stop_requested_ || !alive())) {
+    timeout_ms = 0;  // (in run(), known false: its loop just tested both)
   }
   if (timers_dirty_) {
     if (const int a = arm_timers(); a < 0) return a;

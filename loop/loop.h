@@ -366,6 +366,7 @@ class Loop {
   }
   bool alive() const;
   int iterate(int timeout_ms);
+  int prepare(int timeout_ms);
   void after_iteration_embedded();
   int kick();
   int ensure_wake_fd();
