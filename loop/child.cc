@@ -9,10 +9,10 @@ namespace evl {
 int Loop::child_start(int pid, ChildFn fn, void* ctx, ChildHandle* out) {
   if (out == nullptr || fn == nullptr || pid <= 0) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
-  parts_.close_children = &Loop::close_children;
-  parts_.dispatch_child = &Loop::dispatch_child;
-  parts_.reap_children = &Loop::reap_polled_children;
-  parts_.kick = &Loop::kick;
+  parts_.close_children = [](Loop& l) { l.close_children(); };
+  parts_.dispatch_child = [](Loop& l, uint64_t data) { l.dispatch_child(data); };
+  parts_.reap_children = [](Loop& l) { l.reap_polled_children(); };
+  parts_.kick = [](Loop& l) { return l.kick(); };
   uint32_t i = 0;
   ChildSlot* s = children_.alloc(&i);
   if (s == nullptr) return -ENOSPC;

@@ -7,9 +7,9 @@ namespace evl {
 
 int Loop::defer(DeferFn fn, void* ctx, DeferHandle* out) {
   if (fn == nullptr) return -EINVAL;
-  parts_.close_defers = &Loop::close_defers;
-  parts_.run_defers = &Loop::run_defers;
-  parts_.kick = &Loop::kick;
+  parts_.close_defers = [](Loop& l) { l.close_defers(); };
+  parts_.run_defers = [](Loop& l) { l.run_defers(); };
+  parts_.kick = [](Loop& l) { return l.kick(); };
   uint32_t i = 0;
   DeferSlot* s = defers_.alloc(&i);
   if (s == nullptr) return -ENOSPC;

@@ -15,8 +15,8 @@ constexpr uint32_t kCheckBit = 1;
 int Loop::hook_start(bool check, HookFn fn, void* ctx, uint64_t* raw) {
   if (raw == nullptr || fn == nullptr) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
-  parts_.close_hooks = &Loop::close_hooks;
-  parts_.run_hooks = &Loop::run_hooks;
+  parts_.close_hooks = [](Loop& l) { l.close_hooks(); };
+  parts_.run_hooks = [](Loop& l, bool after_wait) { l.run_hooks(after_wait); };
   uint32_t i = 0;
   HookSlot* s = hooks_.alloc(&i);
   if (s == nullptr) return -ENOSPC;

@@ -37,9 +37,9 @@ int Loop::init() {
 
 void Loop::close() {
   stop_all(io_, &Loop::io_stop);
-  for (void (Loop::*part)() :
+  for (Parts::Fn part :
        {parts_.close_signals, parts_.close_wakes, parts_.close_children, parts_.close_hooks}) {
-    if (part != nullptr) (this->*part)();
+    if (part != nullptr) part(*this);
   }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
     if (timers_.pool().live(i)) timers_.stop(i);
@@ -50,7 +50,7 @@ void Loop::close() {
     timer_fd_[c] = -1;
     armed_ns_[c] = TimerSet::kNever;
   }
-  if (parts_.close_defers != nullptr) (this->*parts_.close_defers)();
+  if (parts_.close_defers != nullptr) parts_.close_defers(*this);
   for (int* fd : {&signal_fd_, &wake_fd_, &epfd_}) {
     if (*fd >= 0) (void)hal::close(*fd);
     *fd = -1;
@@ -133,11 +133,11 @@ __attribute__((always_inline)) inline uint16_t cookie_tag(const hal::EpollEvent&
 int Loop::prepare(int timeout_ms) {
   if (defer_head_ != kNoSlot || poll_children_) {
     begin_dispatch();
-    if (poll_children_) (this->*parts_.reap_children)();
-    if (defer_head_ != kNoSlot) (this->*parts_.run_defers)();
+    if (poll_children_) parts_.reap_children(*this);
+    if (defer_head_ != kNoSlot) parts_.run_defers(*this);
     dispatching_ = false;
   }
-  if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(false);
+  if (hooks_.stats().used != 0) parts_.run_hooks(*this, false);
   if (timeout_ms != 0 && (stop_requested_ || !alive() || defer_head_ != kNoSlot)) return 0;
   return timeout_ms;
 }
@@ -159,7 +159,7 @@ __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
   if (n < 0) return n;
   health_.events += static_cast<uint64_t>(n);
   begin_dispatch();
-  if (hooks_.stats().used != 0) (this->*parts_.run_hooks)(true);
+  if (hooks_.stats().used != 0) parts_.run_hooks(*this, true);
   for (const hal::EpollEvent *ev = st_.events, *end = ev + n; ev != end; ++ev) {
     if (cookie_tag(*ev) == io_tag_) {
       dispatch_io<false>(ev->data, ev->events);
@@ -198,7 +198,7 @@ int Loop::run_once(int timeout_ms) {
 // pending deferred calls kick the loop's eventfd.
 void Loop::after_iteration_embedded() {
   if (timers_dirty_) (void)arm_timers();  // on failure it stays dirty: retried
-  if (defer_head_ != kNoSlot || poll_children_) (void)(this->*parts_.kick)();
+  if (defer_head_ != kNoSlot || poll_children_) (void)parts_.kick(*this);
 }
 
 int Loop::kick() {
@@ -247,15 +247,15 @@ void Loop::dispatch(const hal::EpollEvent& ev) {
   switch (handle::kind(data)) {
     case Kind::kIo: dispatch_io<true>(data, ev.events); return;
     case Kind::kInternal: dispatch_internal(handle::index(data)); return;
-    case Kind::kChild: (this->*parts_.dispatch_child)(data); return;
+    case Kind::kChild: parts_.dispatch_child(*this, data); return;
     default: ++health_.stale_events; return;  // GCOVR_EXCL_LINE: see above
   }
 }
 
 void Loop::dispatch_internal(uint32_t id) {
   switch (id) {
-    case kWakeFd: (this->*parts_.drain_wakes)(); return;
-    case kSignalFd: (this->*parts_.drain_signals)(); return;
+    case kWakeFd: parts_.drain_wakes(*this); return;
+    case kSignalFd: parts_.drain_signals(*this); return;
     case kTimerFd0:
     case kTimerFd0 + 1:
     case kTimerFd0 + 2: expire_timers(static_cast<Clock>(id - kTimerFd0)); return;

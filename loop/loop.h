@@ -422,18 +422,19 @@ class Loop {
   // these, set when a part is first used: a program that never uses a part
   // links none of its code (with section garbage collection).
   struct Parts {
-    void (Loop::*close_signals)() = nullptr;
-    void (Loop::*close_wakes)() = nullptr;
-    void (Loop::*close_children)() = nullptr;
-    void (Loop::*close_hooks)() = nullptr;
-    void (Loop::*close_defers)() = nullptr;
-    void (Loop::*run_defers)() = nullptr;              // set with a deferred call
-    void (Loop::*reap_children)() = nullptr;           // set with poll_children_
-    void (Loop::*run_hooks)(bool) = nullptr;           // set with a hook
-    void (Loop::*dispatch_child)(uint64_t) = nullptr;  // set before a pidfd is watched
-    void (Loop::*drain_wakes)() = nullptr;             // set with the eventfd
-    void (Loop::*drain_signals)() = nullptr;           // set with the signalfd
-    int (Loop::*kick)() = nullptr;                     // set with defer_head_ or poll_children_
+    using Fn = void (*)(Loop&);
+    Fn close_signals = nullptr;
+    Fn close_wakes = nullptr;
+    Fn close_children = nullptr;
+    Fn close_hooks = nullptr;
+    Fn close_defers = nullptr;
+    Fn run_defers = nullptr;                            // set with a deferred call
+    Fn reap_children = nullptr;                         // set with poll_children_
+    void (*run_hooks)(Loop&, bool) = nullptr;           // set with a hook
+    void (*dispatch_child)(Loop&, uint64_t) = nullptr;  // set before a pidfd is watched
+    Fn drain_wakes = nullptr;                           // set with the eventfd
+    Fn drain_signals = nullptr;                         // set with the signalfd
+    int (*kick)(Loop&) = nullptr;                       // set with defer_head_ or poll_children_
   };
 
   LoopStorage st_;

@@ -23,7 +23,7 @@ int Loop::update_signal_mask(uint64_t new_mask) {
       return r;
     }
     signal_fd_ = fd;
-    parts_.drain_signals = &Loop::drain_signals;
+    parts_.drain_signals = [](Loop& l) { l.drain_signals(); };
     return 0;
   }
   const int r = hal::signalfd(signal_fd_, new_mask, 0);
@@ -74,7 +74,7 @@ int Loop::signal_start(int signo, SignalFn fn, void* ctx, SignalHandle* out) {
   if (out == nullptr || fn == nullptr) return -EINVAL;
   if (signo < 1 || signo > 64 || signo == hal::kSigKill || signo == hal::kSigStop) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
-  parts_.close_signals = &Loop::close_signals;
+  parts_.close_signals = [](Loop& l) { l.close_signals(); };
   uint32_t i = 0;
   SignalSlot* s = signals_.alloc(&i);
   if (s == nullptr) return -ENOSPC;

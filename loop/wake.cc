@@ -21,7 +21,7 @@ int Loop::ensure_wake_fd() {
     return r;
   }
   wake_fd_ = fd;
-  parts_.drain_wakes = &Loop::drain_wakes;
+  parts_.drain_wakes = [](Loop& l) { l.drain_wakes(); };
   return 0;
 }
 
@@ -29,7 +29,7 @@ int Loop::wake_start(WakeFn fn, void* ctx, WakeHandle* out) {
   if (out == nullptr || fn == nullptr) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
   if (const int r = ensure_wake_fd(); r < 0) return r;
-  parts_.close_wakes = &Loop::close_wakes;
+  parts_.close_wakes = [](Loop& l) { l.close_wakes(); };
   uint32_t i = 0;
   WakeSlot* s = wakes_.alloc(&i);
   if (s == nullptr) return -ENOSPC;
