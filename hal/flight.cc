@@ -51,12 +51,17 @@ constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
 // The ring: whole blocks of kBlockBytes, filled one after the other; a
 // record never straddles two. When the writer moves into the oldest block,
 // that block is dropped whole, so a record costs no eviction work. A
-// filled block ends where a zero size is written, or at its end.
+// filled block ends where a zero size is written, or at its end. The first
+// `pinned` blocks hold the program's start and are never reused: the ring
+// turns over the others.
 struct Ring {
   uint8_t* buf = nullptr;
   size_t blocks = 0;
   size_t head_block = 0;  // the block being filled (ring::g_head is in it)
   size_t tail_block = 0;  // the oldest block kept
+  size_t pinned = 0;
+  size_t turning() const { return blocks - pinned; }
+  size_t after(size_t b) const { return pinned + (b - pinned + 1) % turning(); }
 };
 
 alignas(8) uint8_t g_storage[kMaxRingBytes];
@@ -129,10 +134,12 @@ int write_strings(int fd, int n, const char* (*get)(int)) {
 
 size_t kept_blocks() {
   const Ring& g = g_ring;
-  return g.buf == nullptr ? 0 : (g.head_block + g.blocks - g.tail_block) % g.blocks + 1;
+  if (g.buf == nullptr) return 0;
+  return g.pinned + (g.head_block + g.turning() - g.tail_block) % g.turning() + 1;
 }
 
-// The records of the i-th kept block (0: the oldest).
+// The records of the i-th kept block (0: the oldest): the pinned ones,
+// then the ring's from its oldest.
 struct Span {
   const uint8_t* start;
   size_t bytes;
@@ -140,7 +147,8 @@ struct Span {
 };
 Span span(size_t i) {
   const Ring& g = g_ring;
-  const size_t b = (g.tail_block + i) % g.blocks;
+  const size_t b =
+      i < g.pinned ? i : g.pinned + (g.tail_block - g.pinned + i - g.pinned) % g.turning();
   const uint8_t* start = g.buf + b * kBlockBytes;
   const size_t limit =
       b == g.head_block ? static_cast<size_t>(ring::g_head - start) : size_t{kBlockBytes};
@@ -158,13 +166,15 @@ Span span(size_t i) {
 struct Kept {
   uint64_t records;
   size_t bytes;
+  uint64_t pinned_records;
 };
 Kept kept() {
-  Kept k{0, 0};
+  Kept k{0, 0, 0};
   for (size_t i = 0; i < kept_blocks(); ++i) {
     const Span sp = span(i);
     k.records += sp.records;
     k.bytes += sp.bytes;
+    if (i < g_ring.pinned) k.pinned_records += sp.records;
   }
   return k;
 }
@@ -182,7 +192,8 @@ FileHeader make_header(const char* reason) {
   copy_str(h.arch, sizeof h.arch, kArch);
   copy_str(h.reason, sizeof h.reason, reason);
   const Kept k = kept();
-  h.first_seq = ring::g_calls - k.records;
+  h.first_seq = ring::g_calls - (k.records - k.pinned_records);
+  h.pinned_records = k.pinned_records;
   h.records = k.records;
   h.record_bytes = k.bytes;
   h.argc = static_cast<uint32_t>(g_argc);
@@ -231,10 +242,11 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   copy_str(g_program, sizeof g_program, program);
   g_argc = argc;
   g_argv = argv;
-  g_ring = Ring{g_storage, ring_bytes / kBlockBytes, 0, 0};
+  g_ring = Ring{g_storage, ring_bytes / kBlockBytes, 0, 0, 0};
   ring::g_head = g_storage;
   ring::g_block_end = g_storage + kBlockBytes;
   ring::g_calls = 0;
+  ring::g_in_start = true;
   g_started = true;
   g_on = !g_replaying;
   return 0;
@@ -246,26 +258,57 @@ void stop() {
   g_ring = Ring{};
   ring::g_head = ring::g_block_end = nullptr;
   ring::g_calls = 0;
+  ring::g_in_start = false;
 }
 
 bool recording() { return g_started; }
 const char* path() { return g_path; }
 void set_replaying(bool on) { g_replaying = on; }
 uint64_t calls() { return ring::g_calls; }
-uint64_t kept_first() { return ring::g_calls - kept().records; }
+uint64_t kept_first() {
+  const Kept k = kept();
+  return ring::g_calls - (k.records - k.pinned_records);
+}
+uint64_t pinned() { return kept().pinned_records; }
 size_t kept_bytes() { return kept().bytes; }
+
+namespace {
+
+// Ends the block being filled: its records end here.
+void close_block() {
+  if (ring::g_block_end - ring::g_head >= static_cast<ptrdiff_t>(sizeof(uint32_t))) {
+    const uint32_t end = 0;
+    std::memcpy(ring::g_head, &end, sizeof end);
+  }
+}
+
+void enter_block(size_t b) {
+  g_ring.head_block = b;
+  ring::g_head = g_ring.buf + b * kBlockBytes;
+  ring::g_block_end = ring::g_head + kBlockBytes;
+}
+
+}  // namespace
 
 uint8_t* ring::next_block() {
   Ring& g = g_ring;
-  if (g_block_end - g_head >= static_cast<ptrdiff_t>(sizeof(uint32_t))) {
-    const uint32_t end = 0;  // this block's records end here
-    std::memcpy(g_head, &end, sizeof end);
-  }
-  g.head_block = (g.head_block + 1) % g.blocks;
-  if (g.head_block == g.tail_block) g.tail_block = (g.tail_block + 1) % g.blocks;
-  g_head = g.buf + g.head_block * kBlockBytes;
-  g_block_end = g_head + kBlockBytes;
+  close_block();
+  const size_t b = g.after(g.head_block);
+  if (b == g.tail_block) g.tail_block = g.after(g.tail_block);
+  enter_block(b);
   return g_head;
+}
+
+// The start is pinned unless it already lost blocks or would leave the
+// ring fewer than two; the ring then begins in the next block.
+void ring::end_start() {
+  g_in_start = false;
+  Ring& g = g_ring;
+  if (g.tail_block != 0 || g.blocks - (g.head_block + 1) < 2) return;
+  close_block();
+  g.pinned = g.head_block + 1;
+  g.tail_block = g.pinned;
+  enter_block(g.pinned);
 }
 
 void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
@@ -397,22 +440,25 @@ bool records_ok(const uint8_t* p, uint64_t bytes, uint64_t count, char* err, siz
 }  // namespace
 
 int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
-  if (len < sizeof hdr_ || std::memcmp(data, kMagic, sizeof kMagic) != 0) {
+  if (len < kVersion1HeaderBytes || std::memcmp(data, kMagic, sizeof kMagic) != 0) {
     fail(err, err_len, "not a flight recording (bad magic)");
     return -EINVAL;
   }
-  std::memcpy(&hdr_, data, sizeof hdr_);
-  if (hdr_.version != kVersion || hdr_.header_bytes != sizeof hdr_) {
+  hdr_ = FileHeader{};
+  std::memcpy(&hdr_, data, kVersion1HeaderBytes);
+  const bool v1 = hdr_.version == 1 && hdr_.header_bytes == kVersion1HeaderBytes;
+  if (!v1 && (hdr_.version != kVersion || hdr_.header_bytes != sizeof hdr_)) {
     fail(err, err_len, "a flight recording of another format version");
     return -EINVAL;
   }
+  if (!v1 && len >= sizeof hdr_) std::memcpy(&hdr_, data, sizeof hdr_);  // v1: nothing pinned
   const uint64_t need =
-      uint64_t{sizeof hdr_} + hdr_.argv_bytes + hdr_.env_bytes + hdr_.record_bytes;
+      uint64_t{hdr_.header_bytes} + hdr_.argv_bytes + hdr_.env_bytes + hdr_.record_bytes;
   if (need != len || hdr_.argv_bytes % 8 != 0 || hdr_.env_bytes % 8 != 0) {
     fail(err, err_len, "the file's length does not match its header (cut short?)");
     return -EINVAL;
   }
-  argv_ = data + sizeof hdr_;
+  argv_ = data + hdr_.header_bytes;
   env_ = argv_ + hdr_.argv_bytes;
   records_ = env_ + hdr_.env_bytes;
   if (!strings_ok(argv_, hdr_.argv_bytes, hdr_.argc)) {
@@ -424,6 +470,10 @@ int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
     return -EINVAL;
   }
   if (!records_ok(records_, hdr_.record_bytes, hdr_.records, err, err_len)) return -EINVAL;
+  if (hdr_.pinned_records > hdr_.records || hdr_.first_seq < hdr_.pinned_records) {
+    fail(err, err_len, "the pinned start does not fit the records");
+    return -EINVAL;
+  }
   pos_ = 0;
   return 0;
 }

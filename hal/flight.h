@@ -10,18 +10,24 @@
 // //hal:sys_linux have no recorder at all. Single-threaded, as the loop.
 //
 // The ring keeps the newest calls in whole blocks of kBlockBytes: when the
-// writer needs a block, the oldest one is dropped whole.
-// A recording that lost its first calls cannot re-run the app (its state at
-// the first kept call is unknown); the replay then prints the kept calls
-// from the oldest whole loop iteration instead (see test/fake/replay.cc).
+// writer needs a block, the oldest one is dropped whole. The program's start
+// (its calls up to its first epoll_wait: the config read, the sockets, the
+// loop's set-up) is pinned: those blocks are never dropped, as long as they
+// leave at least two blocks to the ring.
+// A recording that lost calls after its start cannot re-run the app past
+// them (its state at the first kept call is unknown); the replay then runs
+// the pinned start and prints the kept calls from the oldest whole loop
+// iteration instead (see test/fake/replay.cc).
 //
-// File format (version 1, little-endian, every part 8-byte aligned):
+// File format (version 2, little-endian, every part 8-byte aligned):
 //   FileHeader, then argv (argc NUL-terminated strings), then the recorded
 //   environment ("NAME=value" strings), each block padded to 8 bytes, then
-//   `records` records in call order. A record: RecordHead, nargs int64
-//   arguments, out_len bytes the call returned, padded to 8. seq counts
-//   every call since start() from 0, so the first record's seq says how many
-//   were lost to the ring.
+//   `records` records in call order: the pinned start's (pinned_records,
+//   numbered from 0), then the ring's, from first_seq on. A record:
+//   RecordHead, nargs int64 arguments, out_len bytes the call returned,
+//   padded to 8. seq counts every call since start() from 0, so calls were
+//   lost when first_seq > pinned_records. Version 1 (no pinned start, a
+//   216-byte header without pinned_records) is still read.
 #pragma once
 
 #include <cstddef>
@@ -78,7 +84,7 @@ enum class Call : uint16_t {
 };
 const char* call_name(Call c);
 
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
 constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
 constexpr int kMaxArgs = 6;
 // The ring is whole blocks (rounded down); the oldest block is dropped whole
@@ -120,8 +126,10 @@ struct FileHeader {
   uint32_t argv_bytes;  // padded to 8
   uint32_t env_bytes;   // padded to 8
   uint32_t ring_bytes;
+  uint64_t pinned_records;  // version 2: the program's start, kept whole (see above)
 };
-static_assert(sizeof(FileHeader) == 216, "the file header has one layout on every target");
+static_assert(sizeof(FileHeader) == 224, "the file header has one layout on every target");
+constexpr uint32_t kVersion1HeaderBytes = 216;  // the same without pinned_records
 
 struct RecordHead {
   uint32_t size;  // the whole record, padded to 8; 0 marks the ring's wrap
@@ -170,7 +178,11 @@ namespace ring {
 inline uint8_t* g_head = nullptr;       // where the next record goes
 inline uint8_t* g_block_end = nullptr;  // the end of the block being filled
 inline uint64_t g_calls = 0;            // records ever written
+inline bool g_in_start = false;         // before the program's first epoll_wait
 uint8_t* next_block();                  // moves to the next block, drops the oldest
+// The recording seam calls this at the first epoll_wait, before recording
+// it: the records so far (the program's start) are pinned.
+void end_start();
 }  // namespace ring
 
 // A record whose output the caller writes in place: its head and arguments
@@ -214,7 +226,8 @@ void set_replaying(bool on = true);
 
 // Counters of the current recording.
 uint64_t calls();       // recorded since start()
-uint64_t kept_first();  // seq of the oldest record still in the ring
+uint64_t kept_first();  // seq of the oldest record kept after the pinned start
+uint64_t pinned();      // records of the pinned start (0 before it ends, or if it did not fit)
 size_t kept_bytes();
 
 // Reading a recording (the replay, tests).

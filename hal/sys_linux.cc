@@ -198,6 +198,7 @@ size_t addr_len(const SockAddr* a) { return a->len < sizeof a->data ? a->len : s
 // hot path keeps no frame for it).
 __attribute__((noinline)) int recorded_epoll_wait(int epfd, EpollEvent* events, int maxevents,
                                                   int timeout_ms) {
+  if (flight::ring::g_in_start) flight::ring::end_start();  // the first: the start is over
   EVL_COUNT(epoll_wait);
   const int r =
       ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), maxevents, timeout_ms));

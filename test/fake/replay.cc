@@ -65,6 +65,18 @@ const flight::Record& Player::expect(flight::Call c, const flight::Args& a, int 
   static const int64_t kNoArgs[1] = {0};
   static const flight::Record kFailed{c, 0, 0, -EIO, 0, kNoArgs, nullptr, 0};
   if (failure_ != 0 || ended_) return kFailed;
+  if (wrapped() && index_ == reader_.header().pinned_records) {
+    if (exit_) print_kept(stdout);
+    std::snprintf(message_, sizeof message_,
+                  "replay: the program's start (%llu calls, up to its first epoll_wait) was "
+                  "replayed as recorded; then the ring lost calls #%llu to #%llu, and with them "
+                  "the state the program built, so it cannot go on (the kept calls are printed "
+                  "above)",
+                  static_cast<unsigned long long>(index_), static_cast<unsigned long long>(index_),
+                  static_cast<unsigned long long>(reader_.header().first_seq - 1));
+    fail(kWrapped);
+    return kFailed;
+  }
   char made[160];
   describe(made, sizeof made, c, a.v, a.n, 0);
   char* eq = std::strrchr(made, '=');  // the program's call has no result yet
@@ -139,6 +151,43 @@ bool Player::finished() {
                 static_cast<unsigned long long>(index_), had);
   if (failure_ == 0) failure_ = kDiverged;
   return false;
+}
+
+bool Player::wrapped() const {
+  return reader_.header().first_seq != reader_.header().pinned_records;
+}
+
+void Player::print_kept(std::FILE* out) {
+  const flight::FileHeader& h = reader_.header();
+  const uint64_t ring_records = h.records - h.pinned_records;
+  if (h.pinned_records == 0) {
+    std::fprintf(out,
+                 "replay: this recording kept the last %llu calls of %llu (the ring of %u bytes "
+                 "wrapped), so the program cannot be re-run from its start. The kept calls, "
+                 "from the oldest whole loop iteration:\n",
+                 static_cast<unsigned long long>(ring_records),
+                 static_cast<unsigned long long>(h.first_seq + ring_records), h.ring_bytes);
+  } else {
+    std::fprintf(out,
+                 "replay: the ring of %u bytes wrapped: it kept the program's first %llu calls "
+                 "(its start) and the last %llu of %llu. The kept calls after the loss, from "
+                 "the oldest whole loop iteration:\n",
+                 h.ring_bytes, static_cast<unsigned long long>(h.pinned_records),
+                 static_cast<unsigned long long>(ring_records),
+                 static_cast<unsigned long long>(h.first_seq + ring_records));
+  }
+  flight::Reader r = reader_;
+  r.rewind();
+  flight::Record rec;
+  for (uint64_t i = 0; i < h.pinned_records; ++i) (void)r.next(&rec);
+  bool started = false;
+  for (uint64_t seq = h.first_seq; r.next(&rec); ++seq) {
+    started = started || rec.call == flight::Call::kEpollWait;
+    if (!started) continue;
+    char line[200];
+    describe(line, sizeof line, rec.call, rec.args, rec.nargs, rec.result);
+    std::fprintf(out, "#%llu %s\n", static_cast<unsigned long long>(seq), line);
+  }
 }
 
 uint64_t Player::cookie(uint64_t recorded) const {

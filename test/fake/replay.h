@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <vector>
 
@@ -28,7 +29,7 @@ constexpr int kOk = 0;        // the program made every recorded call
 constexpr int kDiverged = 3;  // it made another call, or ran past the end
 constexpr int kCut = 4;       // a record's output was cut by the recorder
 constexpr int kBadFile = 5;   // not a recording this replay can read
-constexpr int kWrapped = 6;   // the ring lost the first calls: trace only
+constexpr int kWrapped = 6;   // the ring lost calls: the pinned start, then a trace
 
 class Player {
  public:
@@ -43,6 +44,14 @@ class Player {
   // Whether every record was replayed; if not, reports what the program
   // left out.
   bool finished();
+  // The ring lost calls after the program's start (first_seq >
+  // pinned_records): the program can be run only through its pinned start
+  // (none in a version 1 file or when it did not fit); its next call ends
+  // the replay (kWrapped) with the kept calls printed as a trace.
+  bool wrapped() const;
+  // Writes the kept calls after the loss to out, from the oldest whole loop
+  // iteration (the first kept epoll_wait), under a line saying what was lost.
+  void print_kept(std::FILE* out);
   void set_trace(bool on) { trace_ = on; }
   // The epoll cookie map.
   void map_cookie(uint64_t recorded, uint64_t replayed) { cookies_[recorded] = replayed; }

@@ -38,34 +38,6 @@ bool read_file(const char* path, std::vector<uint8_t>* out) {
   }
 }
 
-// The kept calls of a recording whose ring wrapped, from the oldest whole
-// loop iteration (the first epoll_wait kept): the app cannot be re-run from
-// there, since its state at that call is not in the recording.
-int print_wrapped(replay::Player& p) {
-  const flight::FileHeader& h = p.reader().header();
-  std::printf(
-      "replay: this recording kept the last %llu calls of %llu (the ring of %u bytes "
-      "wrapped), so the program cannot be re-run from its start. The kept calls, from "
-      "the oldest whole loop iteration:\n",
-      static_cast<unsigned long long>(h.records),
-      static_cast<unsigned long long>(h.first_seq + h.records), h.ring_bytes);
-  flight::Record rec;
-  bool started = false;
-  flight::Reader& reader = p.reader();
-  reader.rewind();
-  uint64_t seq = h.first_seq;
-  while (reader.next(&rec)) {
-    started = started || rec.call == flight::Call::kEpollWait;
-    if (started) {
-      char line[200];
-      replay::describe(line, sizeof line, rec.call, rec.args, rec.nargs, rec.result);
-      std::printf("#%llu %s\n", static_cast<unsigned long long>(seq), line);
-    }
-    ++seq;
-  }
-  return replay::kWrapped;
-}
-
 // A crash of the replayed program: said, then the process dies of it as
 // the board's did (a debugger stops at the faulting line before this).
 void on_replay_crash(int signo) {
@@ -121,7 +93,10 @@ int main(int argc, char** argv) {
                  "that difference\n",
                  h.evl_version, EVL_VERSION_STRING);
   }
-  if (h.first_seq != 0) return print_wrapped(player);
+  if (player.wrapped() && h.pinned_records == 0) {  // not even the start to run
+    player.print_kept(stdout);
+    return replay::kWrapped;
+  }
   int (*entry)(int, char**) = nullptr;
   if (std::strcmp(h.program, "heartbeat") == 0) entry = heartbeat_main;
   if (std::strcmp(h.program, "telemetry") == 0) entry = telemetry_main;

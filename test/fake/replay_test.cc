@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ class Recording {
                                flags,
                                static_cast<uint32_t>(out_len),
                                result};
+    ++added_;
     const size_t at = records_.size();
     records_.resize(at + size);
     std::memcpy(&records_[at], &h, sizeof h);
@@ -46,8 +48,11 @@ class Recording {
     h.header_bytes = sizeof h;
     std::strcpy(h.program, "test");
     std::strcpy(h.reason, reason);
-    h.records = count_;
+    h.records = added_;
     h.record_bytes = records_.size();
+    h.pinned_records = pinned_;
+    h.first_seq = first_seq_;
+    h.ring_bytes = 1 << 17;
     h.argc = 1;
     h.argv_bytes = 8;
     std::vector<uint8_t> out(sizeof h + 8);
@@ -57,9 +62,20 @@ class Recording {
     return out;
   }
 
+  // The records so far are the program's pinned start; then the ring lost
+  // n calls (the next record is call number pinned + n).
+  void pin_and_lose(uint64_t n) {
+    pinned_ = added_;
+    count_ += n;
+    first_seq_ = count_;
+  }
+
  private:
   std::vector<uint8_t> records_;
-  uint64_t count_ = 0;
+  uint64_t count_ = 0;  // the next record's call number
+  uint64_t added_ = 0;
+  uint64_t pinned_ = 0;
+  uint64_t first_seq_ = 0;
 };
 
 constexpr uint64_t kRecordedCookie = 0x1234;
@@ -258,4 +274,76 @@ TEST(Replay, outputs_of_sockets_and_addresses_come_back_in_their_parts) {
   CHECK_EQUAL(7, p[0]);
   CHECK_EQUAL(8, p[1]);
   CHECK(player.finished());
+}
+
+namespace {
+
+// The start of the program above pinned (4 calls), 100 calls lost, then the
+// ring's: a read and the epoll_wait of a later iteration.
+Recording wrapped_after_start() {
+  Recording r;
+  const hal::Timespec ts{100, 5};
+  r.add(flight::Call::kClockGettime, 0, flight::args::fd(hal::kClockMonotonic), &ts, sizeof ts);
+  r.add(flight::Call::kRead, 6, flight::args::read(5, 16), "hello\n", 6);
+  r.add(flight::Call::kWrite, 6, flight::args::write(9, "hello\n", 6));
+  hal::EpollEvent ev{hal::kEpollIn, kRecordedCookie};
+  r.add(flight::Call::kEpollCtl, 0, flight::args::epoll_ctl(4, hal::kEpollCtlAdd, 5, &ev));
+  r.pin_and_lose(100);
+  r.add(flight::Call::kRead, 2, flight::args::read(5, 16), "x\n", 2);
+  const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie};
+  r.add(flight::Call::kEpollWait, 1, flight::args::epoll_wait(4, 8, -1), &w, sizeof w);
+  return r;
+}
+
+std::string printed(replay::Player& p) {
+  std::FILE* f = std::tmpfile();
+  p.print_kept(f);
+  std::rewind(f);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, f) != nullptr) out += buf;
+  std::fclose(f);
+  return out;
+}
+
+}  // namespace
+
+// A ring that wrapped after the program's start: the start replays as
+// recorded, and the program's first call past it ends the replay.
+TEST(Replay, a_wrapped_ring_replays_the_pinned_start_then_stops_at_the_loss) {
+  load(wrapped_after_start(), "alarm");
+  CHECK(player.wrapped());
+  const Seen s = program(false);
+  CHECK_EQUAL(std::string("hello\n"), s.read);
+  CHECK_EQUAL(0u, s.cookie);  // its epoll_wait was not answered
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  CHECK_EQUAL(4u, player.replayed());
+  STRCMP_CONTAINS("the program's start (4 calls, up to its first epoll_wait) was replayed",
+                  player.message());
+  STRCMP_CONTAINS("the ring lost calls #4 to #103", player.message());
+  const std::string out = printed(player);
+  STRCMP_CONTAINS(
+      "it kept the program's first 4 calls (its start) and the last 2 of 106. The kept calls "
+      "after the loss, from the oldest whole loop iteration:\n#105 epoll_wait(4, 8, -1) = 1\n",
+      out.c_str());
+  CHECK(out.find("read(5, 16) = 2") == std::string::npos);  // before the first whole iteration
+}
+
+// Without a pinned start (a version 1 file, or a start too big to pin)
+// only the trace is left.
+TEST(Replay, a_wrapped_ring_without_its_start_is_only_printed) {
+  Recording r;
+  r.pin_and_lose(50);
+  const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie};
+  r.add(flight::Call::kEpollWait, 1, flight::args::epoll_wait(4, 8, -1), &w, sizeof w);
+  load(r, "alarm");
+  CHECK(player.wrapped());
+  STRCMP_CONTAINS(
+      "this recording kept the last 1 calls of 51 (the ring of 131072 bytes wrapped), so the "
+      "program cannot be re-run from its start. The kept calls, from the oldest whole loop "
+      "iteration:\n#50 epoll_wait(4, 8, -1) = 1\n",
+      printed(player).c_str());
+  hal::Timespec ts{};
+  (void)hal::clock_gettime(hal::kClockMonotonic, &ts);
+  CHECK_EQUAL(replay::kWrapped, player.failure());
 }

@@ -32,7 +32,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from xdr_feed import Feeder  # noqa: E402
 
-HEADER = struct.Struct("<8sII32s16s64s16s32sQQQIIII")
+HEADER = struct.Struct("<8sII32s16s64s16s32sQQQIIIIQ")  # version 2
 RECORD = struct.Struct("<IIHBBIq")
 KWRITE, KSOCKET, KSENDTO = 2, 12, 22  # flight::Call
 OUTAGE = {"heartbeat": " down: ", "telemetry": " unreachable: "}  # in the outage's log line
@@ -128,6 +128,8 @@ def header(path):
         "records": h[9],
         "argv_bytes": h[12],
         "env_bytes": h[13],
+        "ring_bytes": h[14],
+        "pinned_records": h[15],
     }
 
 
@@ -324,26 +326,36 @@ def main():
         saved = record(run, "heartbeat", argv, server, rec, log)
         check_replays(run, "heartbeat", args.replay, saved, log, (b"100", b"101"), 2)
 
-        # A ring too small for the run: the replay says it cannot re-run the
-        # program and prints the kept calls from a whole loop iteration.
+        # A ring too small for the run: the daemon's start is pinned, the
+        # replay runs it (its first log line) and stops where the ring lost
+        # calls, printing the kept ones from a whole loop iteration.
         rec = os.path.join(work, "small.rec")
         log = os.path.join(work, "small.log")
         argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
                         "--server", "tcp://127.0.0.1:%d" % port, "--period-ms", "10",
                         "--run-for-ms", "3000", "--flight-recorder", rec,
-                        "--flight-recorder-kib", "64"]
+                        "--flight-recorder-kib", "128"]
         with open(log, "w") as err:
             rc = subprocess.run(argv, stderr=err, stdout=subprocess.DEVNULL, timeout=60).returncode
         _, h = header(rec)
         rc, out, err = replay(args.replay, rec)
         lines = out.splitlines()
-        run.check(rc == 6 and h["first_seq"] > 0 and len(lines) > 2 and
-                  lines[0].startswith("replay: this recording kept the last %d calls of %d" %
-                                      (h["records"], h["first_seq"] + h["records"])) and
-                  " epoll_wait(" in lines[1],
-                  "a wrapped ring (%d of %d calls kept) is printed, not re-run: rc %d, %s" %
-                  (h["records"], h["first_seq"] + h["records"], rc,
-                   lines[1] if len(lines) > 1 else "(no output)"))
+        kept = h["records"] - h["pinned_records"]
+        with open(log) as f:
+            first_line = app_lines(f.read(), "heartbeat")[:1]
+        run.check(rc == 6 and h["pinned_records"] > 0 and h["first_seq"] > h["pinned_records"] and
+                  len(lines) > 2 and
+                  lines[0].startswith("replay: the ring of %d bytes wrapped: it kept the program's "
+                                      "first %d calls (its start) and the last %d of %d" %
+                                      (h["ring_bytes"], h["pinned_records"], kept,
+                                       h["first_seq"] + kept)) and
+                  " epoll_wait(" in lines[1] and first_line != [] and
+                  app_lines(err, "heartbeat") == first_line and
+                  "the ring lost calls #%d to #%d" % (h["pinned_records"], h["first_seq"] - 1) in err,
+                  "a wrapped ring (its start of %d calls pinned, %d of %d calls kept) replays the "
+                  "start, then prints the rest: rc %d, %s; %s" %
+                  (h["pinned_records"], kept, h["first_seq"] + kept, rc,
+                   lines[1] if len(lines) > 1 else "(no output)", app_lines(err, "heartbeat")))
 
         # A crash: SIGSEGV sent to heartbeat while it delivers. The handler
         # writes the ring and the daemon still dies of SIGSEGV; the replay

@@ -1,6 +1,7 @@
 // The flight recorder's ring, its file and the reader, on the fake kernel
 // (the records are made here by hand: the fake seam does not record).
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -232,8 +233,12 @@ TEST(Flight, the_reader_refuses_what_is_not_a_whole_recording) {
   STRCMP_CONTAINS("unknown call", err);
 
   bad = good;
-  bad[sizeof h - 1] = 0x40;  // ring_bytes' top byte: harmless
+  bad[offsetof(flight::FileHeader, ring_bytes) + 3] = 0x40;  // ring_bytes' top byte: harmless
   CHECK_EQUAL(0, r.open(bad.data(), bad.size(), err, sizeof err));
+  bad = good;
+  bad[offsetof(flight::FileHeader, pinned_records)] = 3;  // more than the records
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("pinned start", err);
   bad = good;
   std::memset(bad.data() + sizeof h, 'a', h.argv_bytes);  // argv without its NULs
   CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
@@ -311,4 +316,90 @@ TEST(Flight, a_handler_that_cannot_be_installed_is_an_error) {
   k->fail_next(Call::kOnCrash, EINVAL);
   CHECK_EQUAL(-EINVAL, flight::dump_on_crash());
   CHECK_FALSE(k->crash(hal::kSigSegv));
+}
+
+// The program's start (its calls up to its first epoll_wait, which calls
+// end_start()) is pinned: kept whole before the ring's newest calls.
+TEST(Flight, the_programs_start_is_pinned_and_kept_through_wraps) {
+  CHECK_EQUAL(0, start(4 * flight::kBlockBytes));
+  for (int i = 0; i < 10; ++i) record_read(4, 100, static_cast<char>('a' + i));
+  CHECK_EQUAL(0u, flight::pinned());  // not before the start ends
+  flight::ring::end_start();
+  CHECK_EQUAL(10u, flight::pinned());
+  for (int i = 0; i < 5000; ++i) record_read(3, static_cast<size_t>(1 + i % 200), 'x');
+  CHECK_EQUAL(5010u, flight::calls());
+  CHECK(flight::kept_first() > 10);
+  CHECK_EQUAL(0, flight::dump("alarm"));
+
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  const flight::FileHeader& h = r.header();
+  CHECK_EQUAL(10u, h.pinned_records);
+  CHECK_EQUAL(flight::kept_first(), h.first_seq);
+  CHECK_EQUAL(5010u, h.first_seq + h.records - h.pinned_records);
+  // The ring turns over the three other blocks: two full ones at least.
+  CHECK(flight::kept_bytes() > 2 * flight::kBlockBytes);
+  flight::Record rec;
+  for (uint32_t i = 0; i < 10; ++i) {
+    CHECK(r.next(&rec));
+    CHECK_EQUAL(i, rec.seq);
+    CHECK_EQUAL(100u, rec.out_len);
+    CHECK_EQUAL('a' + static_cast<int>(i), rec.out[0]);
+  }
+  for (uint64_t seq = h.first_seq; r.next(&rec); ++seq) {
+    CHECK_EQUAL(static_cast<uint32_t>(seq), rec.seq);
+    CHECK_EQUAL(static_cast<int64_t>(1 + (seq - 10) % 200), rec.result);
+  }
+}
+
+// A start that would leave the ring fewer than two blocks, or that already
+// lost calls, is not pinned: the ring stays whole.
+TEST(Flight, a_start_too_big_to_pin_is_not_pinned) {
+  CHECK_EQUAL(0, start(2 * flight::kBlockBytes));
+  record_read(4, 100, 'a');
+  flight::ring::end_start();
+  CHECK_EQUAL(0u, flight::pinned());
+  flight::stop();
+
+  CHECK_EQUAL(0, start(4 * flight::kBlockBytes));
+  for (int i = 0; i < 2000; ++i) record_read(4, 100, 'a');  // 136 bytes each: wraps
+  CHECK(flight::kept_first() > 0);
+  flight::ring::end_start();
+  CHECK_EQUAL(0u, flight::pinned());
+  record_read(4, 100, 'b');
+  CHECK_EQUAL(0, flight::dump("exit"));
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  CHECK_EQUAL(0u, r.header().pinned_records);
+  CHECK_EQUAL(2001u, r.header().first_seq + r.header().records);
+}
+
+// Version 1 (a 216-byte header, nothing pinned) is still read.
+TEST(Flight, a_version_1_recording_is_read) {
+  CHECK_EQUAL(0, start());
+  record_read(3, 8, 'a');
+  CHECK_EQUAL(0, flight::dump("exit"));
+  std::vector<uint8_t> v2 = file_bytes(*k, "/var/evl/hb.rec");
+  flight::FileHeader h;
+  std::memcpy(&h, v2.data(), sizeof h);
+  h.version = 1;
+  h.header_bytes = flight::kVersion1HeaderBytes;
+  std::vector<uint8_t> v1(v2.size() - (sizeof h - flight::kVersion1HeaderBytes));
+  std::memcpy(v1.data(), &h, flight::kVersion1HeaderBytes);
+  std::memcpy(v1.data() + flight::kVersion1HeaderBytes, v2.data() + sizeof h, v2.size() - sizeof h);
+  flight::Reader r;
+  char err[128] = {};
+  CHECK_EQUAL_TEXT(0, r.open(v1.data(), v1.size(), err, sizeof err), err);
+  CHECK_EQUAL(0u, r.header().pinned_records);
+  CHECK_EQUAL(1u, r.header().records);
+  STRCMP_EQUAL("heartbeat", r.arg(0));
+  flight::Record rec;
+  CHECK(r.next(&rec));
+  CHECK_EQUAL(8, rec.result);
+  // A version 2 header cut inside its last field is short, not misread.
+  std::vector<uint8_t> cut(v2.begin(), v2.begin() + flight::kVersion1HeaderBytes + 4);
+  CHECK_EQUAL(-EINVAL, r.open(cut.data(), cut.size(), err, sizeof err));
+  STRCMP_CONTAINS("cut short", err);
 }

@@ -36,9 +36,11 @@ std::vector<flight::Record> records_since(uint64_t from, std::vector<uint8_t>* f
   CHECK_EQUAL(0, r.open(file->data(), file->size(), err, sizeof err));
   std::vector<flight::Record> out;
   flight::Record rec;
-  uint64_t seq = r.header().first_seq;
-  while (r.next(&rec)) {
-    if (seq++ >= from) out.push_back(rec);
+  // The pinned start's records are numbered from 0, the ring's from first_seq.
+  const flight::FileHeader& h = r.header();
+  for (uint64_t i = 0; r.next(&rec); ++i) {
+    const uint64_t seq = i < h.pinned_records ? i : h.first_seq + (i - h.pinned_records);
+    if (seq >= from) out.push_back(rec);
   }
   return out;
 }
