@@ -200,14 +200,15 @@ __attribute__((noinline)) int recorded_epoll_wait(int epfd, EpollEvent* events, 
                                                   int timeout_ms) {
   if (flight::ring::g_in_start) flight::ring::end_start();  // the first: the start is over
   EVL_COUNT(epoll_wait);
-  const int r =
-      ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), maxevents, timeout_ms));
-  const size_t cap = flight::kMaxOutBytes / sizeof(flight::WireEvent);
-  const size_t n = r > 0 ? (static_cast<size_t>(r) < cap ? static_cast<size_t>(r) : cap) : 0;
-  uint8_t* out = flight::begin_record(
-      flight::Call::kEpollWait, r, flight::args::epoll_wait(epfd, maxevents, timeout_ms),
-      sizeof(flight::WireEvent) * n,
-      n < static_cast<size_t>(r > 0 ? r : 0) ? flight::kTruncated : uint8_t{0});
+  // The kernel is asked for at most the events one record keeps (1024), so
+  // an epoll_wait record is never cut; the recorded maxevents is the caller's.
+  constexpr int kCap = static_cast<int>(flight::kMaxOutBytes / sizeof(flight::WireEvent));
+  const int r = ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events),
+                                 maxevents < kCap ? maxevents : kCap, timeout_ms));
+  const size_t n = r > 0 ? static_cast<size_t>(r) : 0;
+  uint8_t* out = flight::begin_record(flight::Call::kEpollWait, r,
+                                      flight::args::epoll_wait(epfd, maxevents, timeout_ms),
+                                      sizeof(flight::WireEvent) * n, 0);
   for (size_t i = 0; i < n; ++i, out += sizeof(flight::WireEvent)) {
     const flight::WireEvent w{events[i].events, 0, events[i].data};
     std::memcpy(out, &w, sizeof w);
