@@ -76,8 +76,8 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
   int r = flight::start(prog, argc, argv, d.flight_recorder, bytes);
   if (r == 0) r = flight::dump_on_crash();
   if (r < 0) {
-    std::fprintf(stderr, "%s: cannot start the flight recorder (%s): %s\n", prog, d.flight_recorder,
-                 std::strerror(-r));
+    write_error(prog, "cannot start the flight recorder (%s): %s", d.flight_recorder,
+                std::strerror(-r));
     return 2;
   }
   return -1;
@@ -102,7 +102,7 @@ void prepare_output(evl::Loop& loop, Log& log) {
 
 void open_log(const char* prog, Log& log, bool use_syslog) {
   if (use_syslog && log.use_syslog() < 0) {
-    std::fprintf(stderr, "%s: cannot reach syslog at /dev/log; logging to stderr\n", prog);
+    write_error(prog, "cannot reach syslog at /dev/log; logging to stderr");
   }
 }
 

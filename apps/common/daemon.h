@@ -53,7 +53,7 @@ void prepare_output(evl::Loop& loop, Log& log);
 template <class App>
 int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for_ms) {
   if (const int r = loop.init(); r < 0) {
-    std::fprintf(stderr, "%s: cannot create the event loop: %s\n", prog, std::strerror(-r));
+    write_error(prog, "cannot create the event loop: %s", std::strerror(-r));
     flight_dump(log, "error");
     return 1;
   }
@@ -82,7 +82,7 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
 template <class App, class Config>
 int serve_app(const char* prog, Config& cfg, const DaemonOptions& d, evl::Loop& loop) {
   if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
-    std::fprintf(stderr, "%s: --backoff-max-ms must be >= --backoff-initial-ms\n", prog);
+    write_error(prog, "--backoff-max-ms must be >= --backoff-initial-ms");
     return 2;
   }
   static Log log(prog);

@@ -166,4 +166,19 @@ void Log::on_writable(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
   static_cast<Log*>(ctx)->drain();
 }
 
+void write_error(const char* prog, const char* fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  (void)std::vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  char line[600];
+  int n = std::snprintf(line, sizeof line, "%s: %s\n", prog, msg);
+  if (n > static_cast<int>(sizeof line) - 1) {
+    n = static_cast<int>(sizeof line) - 1;
+    line[n - 1] = '\n';  // a cut line still ends its line
+  }
+  (void)hal::write(2, line, static_cast<size_t>(n));
+}
+
 }  // namespace app

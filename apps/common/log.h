@@ -78,4 +78,8 @@ class Log {
   uint64_t repeats_ = 0;
 };
 
+// One line to stderr through the seam (recorded, replayed, seen by the fake
+// kernel), for what a daemon says before its log runs: "PROG: message\n".
+void write_error(const char* prog, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
 }  // namespace app

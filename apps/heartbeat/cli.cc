@@ -51,7 +51,7 @@ int heartbeat_main(int argc, char** argv) {
       rc >= 0)
     return rc;
   if (cfg.server[0] == '\0') {
-    std::fprintf(stderr, "heartbeat: --server is required (see --help)\n");
+    app::write_error("heartbeat", "--server is required (see --help)");
     return 2;
   }
   return app::serve_app<heartbeat::App>("heartbeat", cfg, d, g_loop);

@@ -114,6 +114,10 @@ TEST(FlightDaemon, a_recorder_that_cannot_start_is_exit_code_2) {
   CHECK_EQUAL(0, flight::start("other", 0, nullptr, "/var/x.rec", flight::kMinRingBytes));
   Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec"});
   CHECK_EQUAL(2, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+  STRCMP_EQUAL(
+      "heartbeat: cannot start the flight recorder (/var/hb.rec): Operation already in "
+      "progress\n",
+      k->written(2).c_str());
 }
 
 // A crash (SIGSEGV, SIGABRT, ...) writes the recording too, named after

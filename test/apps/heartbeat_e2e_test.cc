@@ -289,6 +289,11 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   heartbeat::App c(no_watchdog, &log);
   CHECK_EQUAL(-EINVAL, c.start(*loop, err, sizeof err));
   STRCMP_EQUAL("cannot open watchdog /dev/watchdog9: No such file or directory", err);
+  heartbeat::Config http;
+  std::snprintf(http.server, sizeof http.server, "http://127.0.0.1:8086/write?db=x");
+  heartbeat::App d(http, &log);
+  CHECK_EQUAL(-EINVAL, d.start(*loop, err, sizeof err));
+  STRCMP_EQUAL("--server: heartbeat speaks tcp, udp or mqtt, not http", err);
 }
 
 namespace {
@@ -513,4 +518,115 @@ TEST(HeartbeatE2e, a_black_hole_shorter_than_the_stall_timeout_raises_and_clears
   CHECK(raised_ms <= 13000 + 1000);
   CHECK(cleared_ms >= 18000);
   CHECK(cleared_ms <= 18000 + 1000);
+}
+
+namespace {
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  long n;
+  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+void on_server_up(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  server_up(static_cast<Server*>(ctx));
+}
+
+// An alarm command's outcome when nobody listens for 2 s (the alarm rises
+// at 1 s), then a server takes beats (the alarm clears); the log goes to a
+// pipe, read at the end.
+struct CommandRun {
+  uint64_t raised = 0, cleared = 0, spawn_errors = 0, failures = 0;
+  std::string log;
+};
+
+CommandRun command_run(fake::Kernel& k, int port) {
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Server server;
+  server.loop = loop.get();
+  server.period_ns = 100 * kMs;
+  char at[32];
+  std::snprintf(at, sizeof at, "127.0.0.1:%d", port);
+  CHECK_EQUAL(0, hal::parse_address(at, &server.at));
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://%s", at);
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  cfg.period_ms = 100;
+  cfg.alarm_after_ms = 1000;
+  cfg.alarm_timeout_ms = 60000;
+  cfg.link.backoff_initial_ms = 100;
+  cfg.link.backoff_max_ms = 200;
+  int fds[2];
+  CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec | hal::kNonblock));
+  app::Log log("heartbeat", fds[1]);
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  server.start_ns = k.monotonic_ns();
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle up;
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop->timer_after(2 * kSec, on_server_up, &server, &up));
+  CHECK_EQUAL(0, loop->timer_after(6 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CommandRun r{hb.counters().alarms_raised, hb.counters().alarms_cleared,
+               hb.counters().spawn_errors, hb.counters().alarm_command_failures, read_all(fds[0])};
+  hb.stop();
+  server_down(&server);
+  (void)hal::close(fds[0]);
+  (void)hal::close(fds[1]);
+  return r;
+}
+
+}  // namespace
+
+// One command at a time: the raise's command, still running when the alarm
+// clears, is killed and said so; then the clear's runs.
+TEST(HeartbeatE2e, a_command_still_running_at_the_next_transition_is_killed_and_logged) {
+  fake::Kernel k;
+  k.spawn_behaviour(-1, 0);  // every command hangs
+  const CommandRun r = command_run(k, 9022);
+  CHECK_EQUAL(1u, r.raised);
+  CHECK_EQUAL(1u, r.cleared);
+  CHECK_EQUAL(2u, k.spawned().size());
+  STRCMP_EQUAL("raise", k.spawned()[0][1].c_str());
+  STRCMP_EQUAL("clear", k.spawned()[1][1].c_str());
+  STRCMP_CONTAINS(
+      "heartbeat: error: /usr/local/bin/board-alarm raise still running at the next alarm "
+      "transition: killed\n",
+      r.log.c_str());
+}
+
+// A command that cannot be started is counted and logged; the daemon goes on.
+TEST(HeartbeatE2e, an_alarm_command_that_cannot_be_spawned_is_counted_and_logged) {
+  fake::Kernel k;
+  k.fail_next(fake::Call::kSpawn, ENOENT, 2);
+  const CommandRun r = command_run(k, 9023);
+  CHECK_EQUAL(1u, r.raised);
+  CHECK_EQUAL(1u, r.cleared);
+  CHECK_EQUAL(2u, r.spawn_errors);
+  CHECK_EQUAL(0u, k.spawned().size());
+  STRCMP_CONTAINS(
+      "heartbeat: error: cannot run /usr/local/bin/board-alarm raise: No such file or directory",
+      r.log.c_str());
+}
+
+// A command the loop cannot watch (no pidfd left) could hang for ever
+// unseen: it is killed and reaped at once, and counted as failed.
+TEST(HeartbeatE2e, an_alarm_command_that_cannot_be_watched_is_killed_and_reaped) {
+  fake::Kernel k;
+  k.spawn_behaviour(-1, 0);  // it would hang
+  k.fail_next(fake::Call::kPidfdOpen, EMFILE);
+  const CommandRun r = command_run(k, 9024);
+  CHECK_EQUAL(1u, r.raised);
+  CHECK_EQUAL(2u, k.spawned().size());
+  CHECK_EQUAL(1u, r.failures);  // the raise's; the clear's is watched
+  CHECK(r.log.find("cannot watch /usr/local/bin/board-alarm raise (pid ") != std::string::npos);
+  CHECK(r.log.find("Too many open files; killed") != std::string::npos);
+  CHECK_EQUAL(1, k.running_processes());                     // the clear's, hung
+  CHECK_EQUAL(0, hal::waitpid(-1, nullptr, hal::kWnohang));  // the raise's was reaped: no zombie
 }

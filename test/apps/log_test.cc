@@ -179,3 +179,53 @@ TEST(Log, a_daemon_with_a_blocked_stderr_beats_and_stops_on_sigterm) {
   log.detach();
   CHECK_EQUAL(0, hal::close(col));
 }
+
+// --syslog: each line is one datagram to /dev/log (here a path the test
+// binds), "<facility|level>name[pid]: message"; a syslog that is not there
+// costs lines, counted, and reopen() finds it again (after a restart).
+TEST(Log, syslog_lines_are_datagrams_and_a_missing_syslog_costs_counted_lines) {
+  fake::Kernel k;
+  app::Log log("hb");
+  CHECK_EQUAL(-ENOTCONN, log.use_syslog("/run/test-log"));  // nobody there yet
+  log.log(app::Level::kWarning, "lost %d", 1);
+  CHECK_EQUAL(1u, log.lost());
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("/run/test-log", &at));
+  int sys = -1;
+  CHECK_EQUAL(0, hal::dgram_bind(at, &sys));
+  log.reopen();
+  log.log(app::Level::kWarning, "link %s down", "tcp://x");
+  log.log(app::Level::kDebug, "not shown at the default level");
+  char got[256] = {};
+  const long n = hal::dgram_recv(sys, got, sizeof got - 1, nullptr, nullptr);
+  CHECK(n > 0);
+  char want[64];
+  std::snprintf(want, sizeof want, "<28>hb[%d]: link tcp://x down", hal::getpid());
+  STRCMP_EQUAL(want, got);  // daemon (3 << 3) | warning (4)
+  CHECK_EQUAL(-EAGAIN, hal::dgram_recv(sys, got, sizeof got, nullptr, nullptr));
+  CHECK_EQUAL(1u, log.lost());
+  CHECK_EQUAL(2u, log.lines());
+  (void)hal::close(sys);
+}
+
+// What a daemon says before its log runs goes to stderr through the seam.
+TEST(Log, startup_errors_are_one_line_on_stderr) {
+  fake::Kernel k;
+  app::Log log("heartbeat");
+  app::open_log("heartbeat", log, true);  // nothing at /dev/log here
+  STRCMP_EQUAL("heartbeat: cannot reach syslog at /dev/log; logging to stderr\n",
+               k.written(2).c_str());
+  heartbeat::Config cfg;
+  cfg.link.backoff_initial_ms = 500;
+  cfg.link.backoff_max_ms = 100;
+  app::DaemonOptions d;
+  TestLoop loop;
+  CHECK_EQUAL(2, app::serve_app<heartbeat::App>("heartbeat", cfg, d, loop));
+  STRCMP_CONTAINS("heartbeat: --backoff-max-ms must be >= --backoff-initial-ms\n",
+                  k.written(2).c_str());
+  heartbeat::App hb(cfg, &log);
+  k.fail_next(fake::Call::kEpollCreate1, EMFILE);
+  CHECK_EQUAL(1, app::serve("heartbeat", loop, log, hb, 0));
+  STRCMP_CONTAINS("heartbeat: cannot create the event loop: Too many open files\n",
+                  k.written(2).c_str());
+}

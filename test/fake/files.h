@@ -100,15 +100,22 @@ class RegularFile : public File {
     pos_ += n;
     return static_cast<long>(n);
   }
-  long write(const void*, size_t count) override { return static_cast<long>(count); }
+  // Kept apart from what reads see (stdout and stderr are these: tests
+  // read what a program printed with Kernel::written()).
+  long write(const void* buf, size_t count) override {
+    written_.append(static_cast<const char*>(buf), count);
+    return static_cast<long>(count);
+  }
   bool pollable() const override { return false; }
   const char* type() const override { return "regular"; }
   uint32_t mode() const override { return hal::kSIfreg | 0644; }
   int64_t size() const override { return static_cast<int64_t>(content_.size()); }
+  const std::string& written() const { return written_; }
 
  private:
   std::string content_;
   size_t pos_ = 0;
+  std::string written_;
 };
 
 // A file made by open(O_CREAT): writes append to its content, which the

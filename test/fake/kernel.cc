@@ -189,6 +189,11 @@ int Kernel::open_fd_count() const {
 
 int Kernel::open_regular_file() { return install(std::make_shared<RegularFile>()); }
 
+std::string Kernel::written(int fd) {
+  const auto* f = dynamic_cast<const RegularFile*>(file(fd));
+  return f != nullptr ? f->written() : std::string();
+}
+
 int Kernel::dup(int fd) {
   File* f = file(fd);
   if (f == nullptr) return -EBADF;

@@ -202,6 +202,9 @@ class Kernel {
   // Files.
   // A regular file (epoll refuses it with EPERM, as Linux does).
   int open_regular_file();
+  // What was written to fd, a regular file such as stdout (1) and stderr
+  // (2); empty for other fds.
+  std::string written(int fd);
   int dup(int fd);
   int open_fd_count() const;
   File* file(int fd) const;
@@ -222,6 +225,8 @@ class Kernel {
   // A socket option as last set, or -1.
   int sockopt(int fd, int level, int name) const;
   std::vector<Socket*>& sockets() { return sockets_; }
+  // A Unix datagram socket is bound at `at`.
+  bool unix_dgram_bound(const hal::SockAddr& at);
   int next_ephemeral_port() { return ephemeral_++; }
 
   // Devices and processes.

@@ -1,7 +1,10 @@
 #include "test/fake/net.h"
 
+#include <sys/un.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -9,6 +12,8 @@
 
 namespace fake {
 namespace {
+
+constexpr uint32_t kSunPath = offsetof(sockaddr_un, sun_path);  // its first byte 0: abstract
 
 std::string key(const hal::SockAddr& a) {
   char buf[200];
@@ -305,6 +310,16 @@ int Kernel::sys_listen(int fd, int backlog) {
   return 0;
 }
 
+bool Kernel::unix_dgram_bound(const hal::SockAddr& at) {
+  for (Socket* o : sockets()) {
+    if (o->family == hal::kAfUnix && o->sock_type == hal::kSockDgram && o->has_local &&
+        hal::address_matches(o->local, at)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 int Kernel::sys_connect(int fd, const hal::SockAddr* addr) {
   int err = 0;
   if (fault(Call::kConnect, &err)) return -err;
@@ -312,6 +327,11 @@ int Kernel::sys_connect(int fd, const hal::SockAddr* addr) {
   if (s == nullptr) return file(fd) == nullptr ? -EBADF : -ENOTSOCK;
   if (addr == nullptr || hal::address_family(*addr) != s->family) return -EINVAL;
   if (s->sock_type == hal::kSockDgram) {
+    // A Unix datagram socket connects only to a bound one, as on Linux: a
+    // path nobody bound does not exist (ENOENT), an abstract name refuses.
+    if (s->family == hal::kAfUnix && !unix_dgram_bound(*addr)) {
+      return addr->len > kSunPath && addr->data[kSunPath] == 0 ? -ECONNREFUSED : -ENOENT;
+    }
     s->peer = *addr;
     s->connected_dgram = true;
     return 0;
