@@ -237,3 +237,62 @@ TEST(HttpE2e, a_user_and_password_file_make_basic_authorization) {
   g.run_for(5 * kSec);
   STRCMP_EQUAL("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", g.server->requests[0].authorization.c_str());
 }
+
+namespace {
+
+// telemetry::App::start's error for f's configuration.
+std::string start_error(Fixture& f) {
+  telemetry::App a(f.cfg, &f.log);
+  char err[256] = {};
+  CHECK_EQUAL(-EINVAL, a.start(*f.loop, err, sizeof err));
+  return err;
+}
+
+}  // namespace
+
+// Collector settings that cannot work are one clear error at start.
+TEST(HttpE2e, http_settings_that_cannot_work_are_one_clear_error) {
+  Fixture f;
+  f.k.add_regular_path("/etc/evl/token", "abc123\n");
+  f.k.add_regular_path("/etc/evl/pw", "open sesame\n");
+  telemetry::Config base = f.cfg;
+  std::snprintf(f.cfg.collector, sizeof f.cfg.collector, "http://127.0.0.1:8086/query?db=evl");
+  STRCMP_CONTAINS("an http collector is InfluxDB's /write?db=NAME", start_error(f).c_str());
+  f.cfg = base;
+  std::snprintf(f.cfg.http_token_file, sizeof f.cfg.http_token_file, "/etc/evl/token");
+  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "Aladdin");
+  STRCMP_CONTAINS("--http-token-file and --http-user exclude each other", start_error(f).c_str());
+  f.cfg = base;
+  std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/pw");
+  STRCMP_CONTAINS("--http-password-file needs --http-user", start_error(f).c_str());
+  f.cfg = base;
+  std::snprintf(f.cfg.http_token_file, sizeof f.cfg.http_token_file, "/etc/evl/missing");
+  STRCMP_CONTAINS("token file /etc/evl/missing", start_error(f).c_str());
+  f.cfg = base;
+  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "Aladdin");
+  std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/missing");
+  STRCMP_CONTAINS("password file /etc/evl/missing", start_error(f).c_str());
+  f.cfg = base;
+  std::string user(63, 'u');
+  std::string pw(250, 'p');
+  f.k.add_regular_path("/etc/evl/long", pw + "\n");
+  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "%s", user.c_str());
+  std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/long");
+  STRCMP_CONTAINS("--http-user and its password are too long", start_error(f).c_str());
+}
+
+// A 413 for a batch of one record: it can never go; it is dropped, counted
+// and logged, and the records after it are delivered.
+TEST(HttpE2e, a_413_for_a_single_record_drops_it_and_goes_on) {
+  Fixture f;
+  f.cfg.batch_max = 1;
+  f.server->script.push_back(Outcome{413, "{}"});
+  f.server->up();
+  f.start();
+  f.run_for(10 * kSec);
+  CHECK_EQUAL(1u, f.app->counters().http_too_large);
+  CHECK_EQUAL(1u, f.st().dropped());
+  CHECK(f.st().delivered() >= 7);
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  f.check_accounting();
+}
