@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "apps/common/log.h"
 #include "hal/flight.h"
 #include "hal/sys.h"
 #include "loop/time.h"
@@ -313,9 +314,7 @@ int handle_options(const char* prog, const char* usage, const Option* opts, size
                    char** argv) {
   ParseResult pr;
   if (parse_options(opts, n, argc, argv, &pr) < 0) {
-    char line[320];
-    const int len = std::snprintf(line, sizeof line, "%s: %s\n", prog, pr.error);
-    (void)hal::write(2, line, static_cast<size_t>(len));
+    write_error(prog, "%s", pr.error);
     return 2;
   }
   if (pr.help) {

@@ -229,3 +229,46 @@ TEST(Log, startup_errors_are_one_line_on_stderr) {
   STRCMP_CONTAINS("heartbeat: cannot create the event loop: Too many open files\n",
                   k.written(2).c_str());
 }
+
+namespace {
+
+void send_hup(evl::Loop&, evl::TimerHandle, uint32_t, void*) {
+  CHECK_EQUAL(0, hal::kill(hal::getpid(), hal::kSigHup));
+}
+
+void no_stop(void*) {}
+
+}  // namespace
+
+// SIGHUP reopens the log (syslog's socket after a restart; logrotate) and
+// says so; SIGTERM still ends the daemon.
+TEST(Log, sighup_reopens_the_log_and_says_so) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Pipe p;
+  app::Log log("heartbeat", p.w);
+  evl::TimerHandle hup, term;
+  CHECK_EQUAL(0, loop->timer_after(1 * kSec, send_hup, nullptr, &hup));
+  CHECK_EQUAL(0, loop->timer_after(2 * kSec, send_term, nullptr, &term));
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{no_stop, nullptr}));
+  STRCMP_CONTAINS("heartbeat: info: SIGHUP: log reopened\n", read_all(p.r).c_str());
+}
+
+// A daemon whose signals cannot be set up says why and stops its app.
+TEST(Log, signals_that_cannot_be_set_up_are_an_error) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Pipe p;
+  app::Log log("heartbeat", p.w);
+  k.fail_next(fake::Call::kSignalfd, EMFILE);
+  bool stopped = false;
+  CHECK_EQUAL(
+      -EMFILE,
+      app::run_daemon(*loop, log, 0,
+                      app::DaemonHooks{[](void* c) { *static_cast<bool*>(c) = true; }, &stopped}));
+  CHECK(stopped);
+  STRCMP_CONTAINS("heartbeat: error: cannot set up signals: Too many open files\n",
+                  read_all(p.r).c_str());
+}

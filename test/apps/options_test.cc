@@ -5,6 +5,7 @@
 
 #include "CppUTest/TestHarness.h"
 #include "apps/common/options.h"
+#include "loop/version.h"
 #include "test/fake/kernel.h"
 
 namespace {
@@ -195,4 +196,44 @@ TEST(Options, errors_stay_one_line_whatever_they_quote) {
   STRCMP_EQUAL("unexpected argument '?' (options start with --)", r.error);
   CHECK_EQUAL(-EINVAL, o.parse({"prog", "--period-ms", "1\r\n2"}, &r));
   CHECK(std::strchr(r.error, '\n') == nullptr && std::strchr(r.error, '\r') == nullptr);
+}
+
+// What main() does with its options: --version on stdout, an error on
+// stderr as one line with exit code 2, otherwise go on (-1).
+TEST(Options, handle_options_prints_the_version_and_errors) {
+  Opts o;
+  char prog[] = "hb";
+  char version[] = "--version";
+  char bogus[] = "--bogus";
+  char* with_version[] = {prog, version, nullptr};
+  char* with_bogus[] = {prog, bogus, nullptr};
+  char* plain[] = {prog, nullptr};
+  CHECK_EQUAL(0, app::handle_options("hb", "usage: hb", o.table, 3, 2, with_version));
+  STRCMP_EQUAL("hb evl " EVL_VERSION_STRING "\n", k->written(1).c_str());
+  CHECK_EQUAL(2, app::handle_options("hb", "usage: hb", o.table, 3, 2, with_bogus));
+  STRCMP_EQUAL("hb: unknown option '--bogus' (see --help)\n", k->written(2).c_str());
+  CHECK_EQUAL(-1, app::handle_options("hb", "usage: hb", o.table, 3, 1, plain));
+}
+
+// Secrets (tokens, passwords) are one line of printable text.
+TEST(Options, a_secret_file_is_one_printable_line) {
+  char out[64];
+  char err[160];
+  k->add_regular_path("/etc/evl/ok", "s3cret\r\n");
+  CHECK_EQUAL(0,
+              app::read_secret_file("token file", "/etc/evl/ok", out, sizeof out, err, sizeof err));
+  STRCMP_EQUAL("s3cret", out);
+  k->add_regular_path("/etc/evl/two", "one\ntwo\n");
+  CHECK_EQUAL(-EINVAL, app::read_secret_file("token file", "/etc/evl/two", out, sizeof out, err,
+                                             sizeof err));
+  STRCMP_EQUAL("token file /etc/evl/two holds a control character or more than one line", err);
+  k->add_regular_path("/etc/evl/empty", "\n");
+  CHECK_EQUAL(-EINVAL, app::read_secret_file("token file", "/etc/evl/empty", out, sizeof out, err,
+                                             sizeof err));
+  STRCMP_EQUAL("token file /etc/evl/empty is empty", err);
+  k->add_regular_path("/etc/evl/eio", "s3cret\n");
+  k->fail_next(fake::Call::kRead, EIO);
+  CHECK_EQUAL(-EINVAL, app::read_secret_file("token file", "/etc/evl/eio", out, sizeof out, err,
+                                             sizeof err));
+  STRCMP_EQUAL("cannot read token file /etc/evl/eio: Input/output error", err);
 }
