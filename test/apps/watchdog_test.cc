@@ -84,3 +84,34 @@ TEST(Watchdog, a_failing_timer_start_is_reported) {
   CHECK_EQUAL(-ENOSPC, w.start(loop, cfg, &log, err, sizeof err));
   STRCMP_EQUAL("cannot start the watchdog timer: No space left on device", err);
 }
+
+namespace {
+void end_loop(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
+}  // namespace
+
+// A device whose driver refuses WDIOC_KEEPALIVE (ENOTTY) is petted by a
+// write; a systemd that is not listening costs counted notification
+// errors, never the petting.
+TEST(Watchdog, a_device_without_the_ioctl_is_petted_by_a_write_and_lost_notifications_counted) {
+  fake::Kernel k;
+  evl::StaticLoop<4, 4> loop;
+  CHECK_EQUAL(0, loop.init());
+  app::Log log("wd", 2);
+  k.add_regular_path("/dev/watchdog");
+  app::WatchdogConfig cfg;
+  std::snprintf(cfg.device, sizeof cfg.device, "/dev/watchdog");
+  std::snprintf(cfg.notify_socket, sizeof cfg.notify_socket, "@nobody-listens");
+  cfg.watchdog_usec = 2000000;  // systemd's: pet every second
+  app::Watchdog w;
+  CHECK_EQUAL(0, w.start(loop, cfg, &log, err, sizeof err));
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop.timer_after(3500 * evl::kMs, end_loop, nullptr, &end));
+  k.reset_calls();
+  k.fail_next(fake::Call::kIoctl, ENOTTY, 3);
+  CHECK_EQUAL(0, loop.run());
+  CHECK_EQUAL(3u, w.stats().pets);
+  CHECK_EQUAL(3u, k.calls(fake::Call::kIoctl));  // refused by the driver...
+  CHECK_EQUAL(3u, k.calls(fake::Call::kWrite));  // ... so each pet was a write
+  CHECK_EQUAL(3u, w.stats().notify_errors);      // WATCHDOG=1 reached nobody
+  w.stop();
+}
