@@ -81,6 +81,14 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
 // err naming `what` ("config file", "password file") and the path.
 [[nodiscard]] int read_text_file(const char* what, const char* path, char* text, size_t max,
                                  char* err, size_t err_len);
+// A device id (--id): 1 to 63 letters, digits, '.', '_' or '-'. It goes
+// unescaped into heartbeat lines ("HB id=..."), InfluxDB tag values, MQTT
+// topic levels and client ids, where a space, ',', '=', '/', '+' or '#'
+// would be misread.
+bool device_id_ok(const char* id);
+// The error for an id that is not.
+void device_id_error(const char* id, char* err, size_t err_len);
+
 // A secret (password, token) from a file: one line of printable text, its
 // line end removed; empty or multi-line files are errors.
 [[nodiscard]] int read_secret_file(const char* what, const char* path, char* out, size_t cap,

@@ -29,7 +29,7 @@ bool topic(const Settings& s, const char* id, const char* name, char* out, size_
 
 int client_config(const Settings& s, const char* id, ClientConfig* out, char* err, size_t err_len) {
   ClientConfig c;
-  if (!clean_level(id) || std::strlen(id) >= sizeof c.client_id) {
+  if (!app::device_id_ok(id) || std::strlen(id) >= sizeof c.client_id) {
     std::snprintf(err, err_len, "--id '%s' cannot be an MQTT client id and topic level", id);
     return -EINVAL;
   }

@@ -289,6 +289,16 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   heartbeat::App c(no_watchdog, &log);
   CHECK_EQUAL(-EINVAL, c.start(*loop, err, sizeof err));
   STRCMP_EQUAL("cannot open watchdog /dev/watchdog9: No such file or directory", err);
+  // The id goes unescaped into every beat ("HB id=..."), MQTT topic level
+  // and client id: a space, '/' or '=' would be misread downstream.
+  for (const char* id : {"board 7", "board/7", "a=b", "", "x+y"}) {
+    heartbeat::Config bad_id;
+    std::snprintf(bad_id.server, sizeof bad_id.server, "tcp://127.0.0.1:1");
+    std::snprintf(bad_id.id, sizeof bad_id.id, "%s", id);
+    heartbeat::App e(bad_id, &log);
+    CHECK_EQUAL_TEXT(-EINVAL, e.start(*loop, err, sizeof err), id);
+    STRCMP_CONTAINS("may hold only letters, digits, '.', '_' and '-'", err);
+  }
   heartbeat::Config http;
   std::snprintf(http.server, sizeof http.server, "http://127.0.0.1:8086/write?db=x");
   heartbeat::App d(http, &log);

@@ -279,6 +279,13 @@ TEST(HttpE2e, http_settings_that_cannot_work_are_one_clear_error) {
   std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "%s", user.c_str());
   std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/long");
   STRCMP_CONTAINS("--http-user and its password are too long", start_error(f).c_str());
+  // The id is a tag value of every line: unescaped, a space or comma would
+  // make InfluxDB refuse (400) every record.
+  for (const char* id : {"board 7", "board,7", "a=b", ""}) {
+    f.cfg = base;
+    std::snprintf(f.cfg.id, sizeof f.cfg.id, "%s", id);
+    STRCMP_CONTAINS("may hold only letters, digits, '.', '_' and '-'", start_error(f).c_str());
+  }
 }
 
 // A 413 for a batch of one record: it can never go; it is dropped, counted

@@ -9,6 +9,7 @@
 
 #include "CppUTest/TestHarness.h"
 #include "apps/mqtt/client.h"
+#include "apps/mqtt/settings.h"
 #include "loop/static_loop.h"
 #include "test/apps/mqtt_broker.h"
 #include "test/fake/kernel.h"
@@ -305,4 +306,45 @@ TEST(MqttClient, every_connection_loss_ends_the_session_not_only_the_first_of_an
   }
   CHECK_EQUAL(0u, f.client.stats().protocol_errors);
   CHECK_EQUAL(4u, f.client.stats().sessions);
+}
+
+// A packet of the QoS 2 flow (PUBREC), which this client never starts: a
+// broker that sends it is broken; the connection is dropped and made again.
+TEST(MqttClient, a_packet_the_client_never_asked_for_is_a_protocol_error) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  f.broker->send_raw(std::string("\x50\x02\x00\x01", 4));
+  f.run_for(3 * kSec);
+  CHECK_EQUAL(1u, f.client.stats().protocol_errors);
+  CHECK(f.client.up());
+  CHECK_EQUAL(2, f.broker->connects);
+}
+
+// --id, --topic-prefix and the credentials: what cannot make a client id, a
+// topic level or a login is one clear error.
+TEST(MqttClient, settings_that_cannot_make_a_session_are_one_clear_error) {
+  fake::Kernel k;
+  mqtt::Settings s;
+  mqtt::ClientConfig c;
+  char err[160] = {};
+  CHECK_EQUAL(0, mqtt::client_config(s, "board-7", &c, err, sizeof err));
+  STRCMP_EQUAL("evl/board-7/status", c.will_topic);
+  CHECK_EQUAL(-EINVAL, mqtt::client_config(s, "board/7", &c, err, sizeof err));
+  STRCMP_EQUAL("--id 'board/7' cannot be an MQTT client id and topic level", err);
+  std::snprintf(s.topic_prefix, sizeof s.topic_prefix, "evl/#");
+  CHECK_EQUAL(-EINVAL, mqtt::client_config(s, "board-7", &c, err, sizeof err));
+  STRCMP_EQUAL("--topic-prefix 'evl/#' is empty, too long or holds + or #", err);
+  s = mqtt::Settings{};
+  std::snprintf(s.password_file, sizeof s.password_file, "/etc/evl/mqtt-pw");
+  CHECK_EQUAL(-EINVAL, mqtt::client_config(s, "board-7", &c, err, sizeof err));
+  STRCMP_EQUAL("--mqtt-password-file needs --mqtt-user", err);
+  std::snprintf(s.user, sizeof s.user, "board");
+  CHECK_EQUAL(-EINVAL, mqtt::client_config(s, "board-7", &c, err, sizeof err));
+  STRCMP_CONTAINS("password file /etc/evl/mqtt-pw", err);  // missing
+  k.add_regular_path("/etc/evl/mqtt-pw", "hunter2\n");
+  CHECK_EQUAL(0, mqtt::client_config(s, "board-7", &c, err, sizeof err));
+  STRCMP_EQUAL("board", c.user);
+  STRCMP_EQUAL("hunter2", c.password);
 }

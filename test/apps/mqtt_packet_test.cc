@@ -122,3 +122,15 @@ TEST(MqttPacket, a_publish_fits_exactly_at_the_limit) {
   CHECK_EQUAL(static_cast<long>(n), mqtt::parse(buf, n, n, &p));
   CHECK_EQUAL(-EMSGSIZE, mqtt::parse(buf, n, n - 1, &p));
 }
+
+// CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3), named for the log.
+TEST(MqttPacket, connack_codes_have_their_names) {
+  STRCMP_EQUAL("accepted", mqtt::refusal_name(0));
+  STRCMP_EQUAL("unacceptable protocol version", mqtt::refusal_name(1));
+  STRCMP_EQUAL("identifier rejected", mqtt::refusal_name(2));
+  STRCMP_EQUAL("server unavailable", mqtt::refusal_name(3));
+  STRCMP_EQUAL("bad user name or password", mqtt::refusal_name(4));
+  STRCMP_EQUAL("not authorized", mqtt::refusal_name(5));
+  STRCMP_EQUAL("unknown return code", mqtt::refusal_name(6));
+  STRCMP_EQUAL("unknown return code", mqtt::refusal_name(255));
+}
