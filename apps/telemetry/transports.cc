@@ -105,6 +105,10 @@ bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, s
     }
     std::snprintf(hc->authorization, sizeof hc->authorization, "Token %s", secret);
   } else if (cfg_.http_user[0] != '\0') {
+    if (std::strchr(cfg_.http_user, ':') != nullptr) {  // RFC 7617: the first ':' ends the user
+      std::snprintf(err, err_len, "--http-user '%s' holds a ':'", cfg_.http_user);
+      return false;
+    }
     secret[0] = '\0';
     if (cfg_.http_password_file[0] != '\0' &&
         app::read_secret_file("password file", cfg_.http_password_file, secret, sizeof secret, err,

@@ -279,6 +279,9 @@ TEST(HttpE2e, http_settings_that_cannot_work_are_one_clear_error) {
   std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "%s", user.c_str());
   std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/long");
   STRCMP_CONTAINS("--http-user and its password are too long", start_error(f).c_str());
+  f.cfg = base;
+  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "ala:din");  // the server would split it
+  STRCMP_CONTAINS("--http-user 'ala:din' holds a ':'", start_error(f).c_str());
   // The id is a tag value of every line: unescaped, a space or comma would
   // make InfluxDB refuse (400) every record.
   for (const char* id : {"board 7", "board,7", "a=b", ""}) {
