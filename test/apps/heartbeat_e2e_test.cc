@@ -640,3 +640,61 @@ TEST(HeartbeatE2e, an_alarm_command_that_cannot_be_watched_is_killed_and_reaped)
   CHECK_EQUAL(1, k.running_processes());                     // the clear's, hung
   CHECK_EQUAL(0, hal::waitpid(-1, nullptr, hal::kWnohang));  // the raise's was reaped: no zombie
 }
+
+namespace {
+
+// A UDP server that answers each beat with its ACK line.
+struct UdpAcker {
+  int fd = -1;
+  int beats = 0;
+};
+
+void on_udp_beat(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
+  auto* u = static_cast<UdpAcker*>(ctx);
+  char buf[256];
+  hal::SockAddr from;
+  long n;
+  while ((n = hal::dgram_recv(u->fd, buf, sizeof buf - 1, &from, nullptr)) > 0) {
+    buf[n] = '\0';
+    unsigned long long seq = 0;
+    if (std::sscanf(buf, "HB id=board-7 seq=%llu", &seq) != 1) continue;
+    ++u->beats;
+    char ack[64];
+    const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n", seq);
+    (void)hal::dgram_send(u->fd, ack, static_cast<size_t>(len), &from);
+  }
+}
+
+}  // namespace
+
+// Over UDP each datagram is one line: the server's ACKs are counted and
+// give the round trip.
+TEST(HeartbeatE2e, udp_acks_are_counted_with_their_round_trip) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  UdpAcker u;
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9031", &at));
+  CHECK_EQUAL(0, hal::dgram_bind(at, &u.fd));
+  evl::IoHandle watch;
+  CHECK_EQUAL(0, loop->io_start(u.fd, evl::kIn, on_udp_beat, &u, &watch));
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "udp://127.0.0.1:9031");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.period_ms = 100;
+  app::Log log("heartbeat");
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop->timer_after(2050 * kMs, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK(u.beats >= 19);
+  CHECK_EQUAL(static_cast<uint64_t>(u.beats), hb.counters().acks);
+  CHECK(hb.counters().rtt_us_last >= 0);
+  CHECK(hb.counters().rtt_us_max >= hb.counters().rtt_us_last);
+  hb.stop();
+  (void)loop->io_stop(watch);
+  (void)hal::close(u.fd);
+}
