@@ -37,14 +37,6 @@ struct Argv {
   }
 };
 
-std::string read_all(int fd) {
-  std::string out;
-  char buf[4096];
-  long n;
-  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
 std::string reason_of(const std::string* file) {
   if (file == nullptr || file->size() < sizeof(flight::FileHeader)) return "(no file)";
   flight::FileHeader h;
@@ -160,7 +152,7 @@ TEST(FlightDaemon, sigusr2_writes_the_recording_and_says_so) {
   CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
   STRCMP_EQUAL("SIGUSR2", reason_of(k->created_file("/var/hb.rec")).c_str());
   STRCMP_CONTAINS("heartbeat: info: flight recorder: writing /var/hb.rec (SIGUSR2)\n",
-                  read_all(p[0]).c_str());
+                  fake::read_all(p[0]).c_str());
   CHECK_EQUAL(0u, k->delivered_unblocked(hal::kSigUsr2));  // taken by the loop, not the default
 
   // A dump that fails says why, and the daemon goes on.
@@ -170,7 +162,7 @@ TEST(FlightDaemon, sigusr2_writes_the_recording_and_says_so) {
   CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
   STRCMP_CONTAINS(
       "heartbeat: error: flight recorder: cannot write /var/hb.rec: Read-only file system\n",
-      read_all(p[0]).c_str());
+      fake::read_all(p[0]).c_str());
   CHECK_EQUAL(0, hal::close(p[0]));
   CHECK_EQUAL(0, hal::close(p[1]));
 }

@@ -532,14 +532,6 @@ TEST(HeartbeatE2e, a_black_hole_shorter_than_the_stall_timeout_raises_and_clears
 
 namespace {
 
-std::string read_all(int fd) {
-  std::string out;
-  char buf[4096];
-  long n;
-  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
 void on_server_up(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   server_up(static_cast<Server*>(ctx));
 }
@@ -584,7 +576,8 @@ CommandRun command_run(fake::Kernel& k, int port) {
   CHECK_EQUAL(0, loop->timer_after(6 * kSec, on_end, nullptr, &end));
   CHECK_EQUAL(0, loop->run());
   CommandRun r{hb.counters().alarms_raised, hb.counters().alarms_cleared,
-               hb.counters().spawn_errors, hb.counters().alarm_command_failures, read_all(fds[0])};
+               hb.counters().spawn_errors, hb.counters().alarm_command_failures,
+               fake::read_all(fds[0])};
   hb.stop();
   server_down(&server);
   (void)hal::close(fds[0]);

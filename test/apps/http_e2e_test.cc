@@ -255,39 +255,44 @@ TEST(HttpE2e, http_settings_that_cannot_work_are_one_clear_error) {
   Fixture f;
   f.k.add_regular_path("/etc/evl/token", "abc123\n");
   f.k.add_regular_path("/etc/evl/pw", "open sesame\n");
-  telemetry::Config base = f.cfg;
-  std::snprintf(f.cfg.collector, sizeof f.cfg.collector, "http://127.0.0.1:8086/query?db=evl");
-  STRCMP_CONTAINS("an http collector is InfluxDB's /write?db=NAME", start_error(f).c_str());
-  f.cfg = base;
-  std::snprintf(f.cfg.http_token_file, sizeof f.cfg.http_token_file, "/etc/evl/token");
-  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "Aladdin");
-  STRCMP_CONTAINS("--http-token-file and --http-user exclude each other", start_error(f).c_str());
-  f.cfg = base;
-  std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/pw");
-  STRCMP_CONTAINS("--http-password-file needs --http-user", start_error(f).c_str());
-  f.cfg = base;
-  std::snprintf(f.cfg.http_token_file, sizeof f.cfg.http_token_file, "/etc/evl/missing");
-  STRCMP_CONTAINS("token file /etc/evl/missing", start_error(f).c_str());
-  f.cfg = base;
-  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "Aladdin");
-  std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/missing");
-  STRCMP_CONTAINS("password file /etc/evl/missing", start_error(f).c_str());
-  f.cfg = base;
-  std::string user(63, 'u');
-  std::string pw(250, 'p');
-  f.k.add_regular_path("/etc/evl/long", pw + "\n");
-  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "%s", user.c_str());
-  std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "/etc/evl/long");
-  STRCMP_CONTAINS("--http-user and its password are too long", start_error(f).c_str());
-  f.cfg = base;
-  std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "ala:din");  // the server would split it
-  STRCMP_CONTAINS("--http-user 'ala:din' holds a ':'", start_error(f).c_str());
-  // The id is a tag value of every line: unescaped, a space or comma would
-  // make InfluxDB refuse (400) every record.
-  for (const char* id : {"board 7", "board,7", "a=b", ""}) {
+  f.k.add_regular_path("/etc/evl/long", std::string(250, 'p') + "\n");
+  const std::string long_user(63, 'u');
+  const telemetry::Config base = f.cfg;
+  struct Case {
+    const char* collector;  // nullptr: the fixture's
+    const char* token_file;
+    const char* user;
+    const char* password_file;
+    const char* id;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"http://127.0.0.1:8086/query?db=evl", "", "", "", "board-7",
+       "an http collector is InfluxDB's /write?db=NAME"},
+      {nullptr, "/etc/evl/token", "Aladdin", "", "board-7",
+       "--http-token-file and --http-user exclude each other"},
+      {nullptr, "", "", "/etc/evl/pw", "board-7", "--http-password-file needs --http-user"},
+      {nullptr, "/etc/evl/missing", "", "", "board-7", "token file /etc/evl/missing"},
+      {nullptr, "", "Aladdin", "/etc/evl/missing", "board-7", "password file /etc/evl/missing"},
+      {nullptr, "", long_user.c_str(), "/etc/evl/long", "board-7",
+       "--http-user and its password are too long"},
+      {nullptr, "", "ala:din", "", "board-7", "--http-user 'ala:din' holds a ':'"},
+      // The id is a tag value of every line: unescaped, a space or comma
+      // would make InfluxDB refuse (400) every record.
+      {nullptr, "", "", "", "board 7", "may hold only letters, digits, '.', '_' and '-'"},
+      {nullptr, "", "", "", "board,7", "may hold only letters, digits, '.', '_' and '-'"},
+      {nullptr, "", "", "", "a=b", "may hold only letters, digits, '.', '_' and '-'"},
+      {nullptr, "", "", "", "", "may hold only letters, digits, '.', '_' and '-'"},
+  };
+  for (const Case& c : cases) {
     f.cfg = base;
-    std::snprintf(f.cfg.id, sizeof f.cfg.id, "%s", id);
-    STRCMP_CONTAINS("may hold only letters, digits, '.', '_' and '-'", start_error(f).c_str());
+    if (c.collector != nullptr)
+      std::snprintf(f.cfg.collector, sizeof f.cfg.collector, "%s", c.collector);
+    std::snprintf(f.cfg.http_token_file, sizeof f.cfg.http_token_file, "%s", c.token_file);
+    std::snprintf(f.cfg.http_user, sizeof f.cfg.http_user, "%s", c.user);
+    std::snprintf(f.cfg.http_password_file, sizeof f.cfg.http_password_file, "%s", c.password_file);
+    std::snprintf(f.cfg.id, sizeof f.cfg.id, "%s", c.id);
+    STRCMP_CONTAINS(c.error, start_error(f).c_str());
   }
 }
 

@@ -22,14 +22,6 @@ namespace {
 
 using TestLoop = evl::StaticLoop<8, 16, 4, 1, 4>;
 
-std::string read_all(int fd) {
-  std::string out;
-  char buf[4096];
-  long n;
-  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  return out;
-}
-
 // Fills a pipe until a write would block: nobody reads stderr.
 void fill(int wfd) {
   char junk[4096];
@@ -67,7 +59,7 @@ TEST(Log, lines_go_out_whole_with_program_and_level) {
   app::Log log("hb", p.w);
   log.log(app::Level::kWarning, "link %s down", "tcp://x");
   log.log(app::Level::kDebug, "not shown at the default level");
-  STRCMP_EQUAL("hb: warning: link tcp://x down\n", read_all(p.r).c_str());
+  STRCMP_EQUAL("hb: warning: link tcp://x down\n", fake::read_all(p.r).c_str());
   CHECK_EQUAL(1u, log.lines());
 }
 
@@ -88,12 +80,12 @@ TEST(Log, a_blocked_output_never_blocks_and_drops_are_counted_then_reported) {
   CHECK(log.lost() > 0);
   CHECK_EQUAL(0u, k.would_block());
   const uint64_t lost = log.lost();
-  CHECK_EQUAL(0, loop->run_once(0));       // the loop does not block on the log
-  const std::string junk = read_all(p.r);  // the reader catches up
+  CHECK_EQUAL(0, loop->run_once(0));             // the loop does not block on the log
+  const std::string junk = fake::read_all(p.r);  // the reader catches up
   CHECK(junk.size() >= 65536);
   for (int i = 0; i < 5 && log.pending() > 0; ++i) CHECK(loop->run_once(0) >= 0);
   CHECK_EQUAL(0u, log.pending());
-  const std::string out = read_all(p.r);
+  const std::string out = fake::read_all(p.r);
   CHECK(out.find("hb: info: line 0 of a flood\n") != std::string::npos);
   char note[64];
   std::snprintf(note, sizeof note, "hb: warning: %llu log lines dropped\n",
@@ -113,11 +105,11 @@ TEST(Log, identical_lines_are_folded_and_counted) {
   STRCMP_EQUAL(
       "hb: warning: bad frame\nhb: info: last message repeated 49 times\nhb: info: something "
       "else\n",
-      read_all(p.r).c_str());
+      fake::read_all(p.r).c_str());
   CHECK_EQUAL(49u, log.repeats());
   k.advance(app::Log::kRepeatWindowNs);
   log.log(app::Level::kInfo, "something else");  // the window passed: written again
-  STRCMP_EQUAL("hb: info: something else\n", read_all(p.r).c_str());
+  STRCMP_EQUAL("hb: info: something else\n", fake::read_all(p.r).c_str());
 }
 
 TEST(Log, a_closed_output_costs_lines_not_the_process) {
@@ -252,7 +244,7 @@ TEST(Log, sighup_reopens_the_log_and_says_so) {
   CHECK_EQUAL(0, loop->timer_after(1 * kSec, send_hup, nullptr, &hup));
   CHECK_EQUAL(0, loop->timer_after(2 * kSec, send_term, nullptr, &term));
   CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{no_stop, nullptr}));
-  STRCMP_CONTAINS("heartbeat: info: SIGHUP: log reopened\n", read_all(p.r).c_str());
+  STRCMP_CONTAINS("heartbeat: info: SIGHUP: log reopened\n", fake::read_all(p.r).c_str());
 }
 
 // A daemon whose signals cannot be set up says why and stops its app.
@@ -270,5 +262,5 @@ TEST(Log, signals_that_cannot_be_set_up_are_an_error) {
                       app::DaemonHooks{[](void* c) { *static_cast<bool*>(c) = true; }, &stopped}));
   CHECK(stopped);
   STRCMP_CONTAINS("heartbeat: error: cannot set up signals: Too many open files\n",
-                  read_all(p.r).c_str());
+                  fake::read_all(p.r).c_str());
 }

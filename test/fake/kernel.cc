@@ -189,6 +189,14 @@ int Kernel::open_fd_count() const {
 
 int Kernel::open_regular_file() { return install(std::make_shared<RegularFile>()); }
 
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  long n;
+  while ((n = hal::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
 std::string Kernel::written(int fd) {
   const auto* f = dynamic_cast<const RegularFile*>(file(fd));
   return f != nullptr ? f->written() : std::string();

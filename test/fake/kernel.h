@@ -382,4 +382,8 @@ class Kernel {
   uint64_t claimed_signals_ = 0;
 };
 
+// Everything fd has to read now, through the seam (until 0 or an error
+// such as EAGAIN).
+std::string read_all(int fd);
+
 }  // namespace fake

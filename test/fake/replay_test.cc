@@ -81,8 +81,9 @@ class Recording {
 constexpr uint64_t kRecordedCookie = 0x1234;
 constexpr uint64_t kReplayCookie = 0xabcd;
 
-// What the little program below did when it was recorded.
-Recording recorded() {
+// The start of what the little program below did when it was recorded:
+// up to its first epoll_wait.
+Recording recorded_start() {
   Recording r;
   const hal::Timespec ts{100, 5};
   r.add(flight::Call::kClockGettime, 0, flight::args::fd(hal::kClockMonotonic), &ts, sizeof ts);
@@ -90,6 +91,12 @@ Recording recorded() {
   r.add(flight::Call::kWrite, 6, flight::args::write(9, "hello\n", 6));
   hal::EpollEvent ev{hal::kEpollIn, kRecordedCookie};
   r.add(flight::Call::kEpollCtl, 0, flight::args::epoll_ctl(4, hal::kEpollCtlAdd, 5, &ev));
+  return r;
+}
+
+// All it did.
+Recording recorded() {
+  Recording r = recorded_start();
   const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie};
   r.add(flight::Call::kEpollWait, 1, flight::args::epoll_wait(4, 8, -1), &w, sizeof w);
   return r;
@@ -281,13 +288,7 @@ namespace {
 // The start of the program above pinned (4 calls), 100 calls lost, then the
 // ring's: a read and the epoll_wait of a later iteration.
 Recording wrapped_after_start() {
-  Recording r;
-  const hal::Timespec ts{100, 5};
-  r.add(flight::Call::kClockGettime, 0, flight::args::fd(hal::kClockMonotonic), &ts, sizeof ts);
-  r.add(flight::Call::kRead, 6, flight::args::read(5, 16), "hello\n", 6);
-  r.add(flight::Call::kWrite, 6, flight::args::write(9, "hello\n", 6));
-  hal::EpollEvent ev{hal::kEpollIn, kRecordedCookie};
-  r.add(flight::Call::kEpollCtl, 0, flight::args::epoll_ctl(4, hal::kEpollCtlAdd, 5, &ev));
+  Recording r = recorded_start();
   r.pin_and_lose(100);
   r.add(flight::Call::kRead, 2, flight::args::read(5, 16), "x\n", 2);
   const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie};
