@@ -179,6 +179,9 @@ Kept kept() {
   return k;
 }
 
+// The number of the oldest call kept after the pinned start.
+uint64_t first_after_start(const Kept& k) { return ring::g_calls - (k.records - k.pinned_records); }
+
 FileHeader make_header(const char* reason) {
   FileHeader h{};
   std::memcpy(h.magic, kMagic, sizeof h.magic);
@@ -192,7 +195,7 @@ FileHeader make_header(const char* reason) {
   copy_str(h.arch, sizeof h.arch, kArch);
   copy_str(h.reason, sizeof h.reason, reason);
   const Kept k = kept();
-  h.first_seq = ring::g_calls - (k.records - k.pinned_records);
+  h.first_seq = first_after_start(k);
   h.pinned_records = k.pinned_records;
   h.records = k.records;
   h.record_bytes = k.bytes;
@@ -265,10 +268,7 @@ bool recording() { return g_started; }
 const char* path() { return g_path; }
 void set_replaying(bool on) { g_replaying = on; }
 uint64_t calls() { return ring::g_calls; }
-uint64_t kept_first() {
-  const Kept k = kept();
-  return ring::g_calls - (k.records - k.pinned_records);
-}
+uint64_t kept_first() { return first_after_start(kept()); }
 uint64_t pinned() { return kept().pinned_records; }
 size_t kept_bytes() { return kept().bytes; }
 

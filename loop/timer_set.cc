@@ -81,14 +81,13 @@ void TimerSet::replace_top(int c, HeapEntry e) {
 }
 
 void TimerSet::heap_remove(int c, uint32_t pos) {
+  if (pos == 0) return pop_top(c);
   HeapEntry* h = st_.heaps[c];
   st_.slots[h[pos].slot].heap_pos = kNoSlot;
   const uint32_t last = --heap_size_[c];
   if (pos == last) return;
   const HeapEntry moved = h[last];
-  if (pos == 0) {
-    replace_top(c, moved);
-  } else if (heap_before(moved, h[parent(pos)])) {
+  if (heap_before(moved, h[parent(pos)])) {
     sift_up(c, pos, moved);
   } else {
     sift_down(c, pos, moved);

@@ -199,7 +199,7 @@ void Loop::expire_timers(Clock clock) {
   if (r == -ECANCELED) on_clock_step();
   const int64_t t = now(clock);
   const uint32_t batch = timers_.next_seq();
-  const uint64_t kind_bits = handle::pack(salt_, Kind::kTimer, 0, 0);  // | gen << 24 | index
+  const uint64_t kind_bits = handle::pack(salt_, Kind::kTimer, 0, 0);  // gen and index per timer
   uint32_t missed = 0;
   int64_t lag = 0;
   for (;;) {
@@ -209,7 +209,8 @@ void Loop::expire_timers(Clock clock) {
     const uint32_t gen = meta::gen(s.meta);
     health_.timer_lag_ns_last = lag;
     if (lag > health_.timer_lag_ns_max) health_.timer_lag_ns_max = lag;
-    s.fn(*this, TimerHandle{kind_bits | (uint64_t{gen} << 24) | i}, missed, TimerSet::ctx_of(s));
+    s.fn(*this, TimerHandle{kind_bits | (uint64_t{gen} << handle::kIndexBits) | i}, missed,
+         TimerSet::ctx_of(s));
     timed_end();
     timers_.finish(i, gen);
   }

@@ -10,6 +10,15 @@
 namespace app {
 namespace {
 
+// The length of a line snprintf made in buf (n: its result): one that did
+// not fit is cut, and still ends with its line end.
+size_t whole_line(char* buf, size_t cap, int n) {
+  if (n < 0) return 0;
+  if (static_cast<size_t>(n) < cap) return static_cast<size_t>(n);
+  buf[cap - 2] = '\n';
+  return cap - 1;
+}
+
 const char* level_name(Level l) {
   switch (l) {
     case Level::kError: return "error";
@@ -110,12 +119,8 @@ void Log::emit(Level l, const char* msg) {
     if (fd_ < 0 || hal::dgram_send(fd_, line, len, nullptr) < 0) ++lost_;
     return;
   }
-  int n = std::snprintf(line, sizeof line, "%s: %s: %s\n", name_, level_name(l), msg);
-  if (n > static_cast<int>(sizeof line) - 1) {
-    n = static_cast<int>(sizeof line) - 1;
-    line[n - 1] = '\n';  // a cut line still ends its line
-  }
-  write_line(line, static_cast<size_t>(n));
+  const int n = std::snprintf(line, sizeof line, "%s: %s: %s\n", name_, level_name(l), msg);
+  write_line(line, whole_line(line, sizeof line, n));
 }
 
 // In order: while older lines wait, a new one queues behind them.
@@ -173,12 +178,8 @@ void write_error(const char* prog, const char* fmt, ...) {
   (void)std::vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   char line[600];
-  int n = std::snprintf(line, sizeof line, "%s: %s\n", prog, msg);
-  if (n > static_cast<int>(sizeof line) - 1) {
-    n = static_cast<int>(sizeof line) - 1;
-    line[n - 1] = '\n';  // a cut line still ends its line
-  }
-  (void)hal::write(2, line, static_cast<size_t>(n));
+  const int n = std::snprintf(line, sizeof line, "%s: %s\n", prog, msg);
+  (void)hal::write(2, line, whole_line(line, sizeof line, n));
 }
 
 }  // namespace app

@@ -132,21 +132,21 @@ int read_text_file(const char* what, const char* path, char* text, size_t max, c
   return 0;
 }
 
-bool device_id_ok(const char* id) {
+bool device_id_ok(const char* id, char* err, size_t err_len) {
   size_t n = 0;
-  for (; id[n] != '\0'; ++n) {
+  bool ok = true;
+  for (; ok && id[n] != '\0'; ++n) {
     const char c = id[n];
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok || n >= 63) return false;
+    ok = n < 63 && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-');
   }
-  return n > 0;
-}
-
-void device_id_error(const char* id, char* err, size_t err_len) {
-  std::snprintf(err, err_len,
-                "--id '%.63s' may hold only letters, digits, '.', '_' and '-' (1 to 63 of them)",
-                id);
+  if (ok && n > 0) return true;
+  if (err != nullptr) {
+    std::snprintf(err, err_len,
+                  "--id '%.63s' may hold only letters, digits, '.', '_' and '-' (1 to 63 of them)",
+                  id);
+  }
+  return false;
 }
 
 int read_secret_file(const char* what, const char* path, char* out, size_t cap, char* err,

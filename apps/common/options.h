@@ -85,9 +85,8 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
 // unescaped into heartbeat lines ("HB id=..."), InfluxDB tag values, MQTT
 // topic levels and client ids, where a space, ',', '=', '/', '+' or '#'
 // would be misread.
-bool device_id_ok(const char* id);
-// The error for an id that is not.
-void device_id_error(const char* id, char* err, size_t err_len);
+// If it is not and err is given, err says why.
+[[nodiscard]] bool device_id_ok(const char* id, char* err = nullptr, size_t err_len = 0);
 
 // A secret (password, token) from a file: one line of printable text, its
 // line end removed; empty or multi-line files are errors.

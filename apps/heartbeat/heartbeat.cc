@@ -18,10 +18,7 @@ int64_t default_stall_ms(int64_t period_ms) {
 }
 
 int App::start(evl::Loop& loop, char* err, size_t err_len) {
-  if (!app::device_id_ok(cfg_.id)) {
-    app::device_id_error(cfg_.id, err, err_len);
-    return -EINVAL;
-  }
+  if (!app::device_id_ok(cfg_.id, err, err_len)) return -EINVAL;
   app::Url url;
   if (app::parse_url(cfg_.server, &url) < 0) {
     std::snprintf(err, err_len,

@@ -23,10 +23,7 @@ uint64_t App::bad_total() const {
 }
 
 int App::start(evl::Loop& loop, char* err, size_t err_len) {
-  if (!app::device_id_ok(cfg_.id)) {
-    app::device_id_error(cfg_.id, err, err_len);
-    return -EINVAL;
-  }
+  if (!app::device_id_ok(cfg_.id, err, err_len)) return -EINVAL;
   app::Url url;
   if (cfg_.serial[0] == '\0') {
     std::snprintf(err, err_len, "--serial PATH is required");
