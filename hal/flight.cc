@@ -19,7 +19,7 @@ constexpr const char* kCallNames[] = {
     "spawn",       "waitpid",       "pidfd_open",     "epoll_create1",   "epoll_ctl",
     "epoll_wait",  "eventfd",       "signalfd",       "sigprocmask",     "kill",
     "getpid",      "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
-    "fsync",       "rename",        "unlink",         "on_crash",
+    "fsync",       "rename",        "unlink",         "on_crash",        "snapshot",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<size_t>(Call::kEnd),
               "one name per call");
@@ -72,6 +72,11 @@ char g_path[240];
 char g_program[32];
 int g_argc = 0;
 char* const* g_argv = nullptr;
+SnapshotHooks g_hooks;
+EpollReg g_regs[kMaxEpollRegs];
+size_t g_nregs = 0;
+bool g_regs_overflow = false;  // a registration was not kept: no snapshot can be taken
+uint64_t g_snapshots = 0;
 
 void copy_str(char* dst, size_t cap, const char* src) {
   size_t n = std::strlen(src);
@@ -250,6 +255,10 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   ring::g_block_end = g_storage + kBlockBytes;
   ring::g_calls = 0;
   ring::g_in_start = true;
+  ring::g_want_snapshot = false;
+  g_nregs = 0;
+  g_regs_overflow = false;
+  g_snapshots = 0;
   g_started = true;
   g_on = !g_replaying;
   return 0;
@@ -262,6 +271,7 @@ void stop() {
   ring::g_head = ring::g_block_end = nullptr;
   ring::g_calls = 0;
   ring::g_in_start = false;
+  ring::g_want_snapshot = false;
 }
 
 bool recording() { return g_started; }
@@ -296,6 +306,7 @@ uint8_t* ring::next_block() {
   const size_t b = g.after(g.head_block);
   if (b == g.tail_block) g.tail_block = g.after(g.tail_block);
   enter_block(b);
+  g_want_snapshot = g_hooks.save != nullptr;
   return g_head;
 }
 
@@ -329,6 +340,74 @@ void record(Call c, int64_t result, const Args& args, const void* out, size_t ou
   if (out_len > kMaxOutBytes) out_len = kMaxOutBytes;
   uint8_t* p = begin_record(c, result, args, out_len, flags);
   if (out_len > 0) std::memcpy(p, out, out_len);
+}
+
+void set_snapshot_hooks(const SnapshotHooks& h) { g_hooks = h; }
+const SnapshotHooks& snapshot_hooks() { return g_hooks; }
+uint64_t snapshots() { return g_snapshots; }
+
+namespace {
+
+void forget_reg(size_t i) { g_regs[i] = g_regs[--g_nregs]; }
+
+}  // namespace
+
+void note_epoll_ctl(int epfd, int op, int fd, uint64_t cookie, int result) {
+  if (result < 0) return;
+  size_t i = 0;
+  while (i < g_nregs && (g_regs[i].epfd != epfd || g_regs[i].fd != fd)) ++i;
+  if (op == hal::kEpollCtlDel) {
+    if (i < g_nregs) forget_reg(i);
+    return;
+  }
+  if (i == g_nregs) {
+    if (g_nregs == kMaxEpollRegs) {
+      g_regs_overflow = true;
+      return;
+    }
+    ++g_nregs;
+  }
+  g_regs[i] = EpollReg{epfd, fd, cookie};
+}
+
+// Closing an fd ends its registrations (the loops the daemons run never
+// share an fd with another process), and closing an epoll fd ends its own.
+void note_close(int fd, int result) {
+  if (result < 0) return;
+  for (size_t i = g_nregs; i-- > 0;) {
+    if (g_regs[i].fd == fd || g_regs[i].epfd == fd) forget_reg(i);
+  }
+}
+
+void take_snapshot() {
+  if (g_hooks.save == nullptr || g_regs_overflow) {
+    ring::g_want_snapshot = false;
+    return;
+  }
+  alignas(8) static uint8_t buf[kMaxOutBytes];
+  const size_t regs_bytes = g_nregs * sizeof(EpollReg);
+  std::memcpy(buf, g_regs, regs_bytes);
+  SnapWriter w(buf + regs_bytes, kMaxOutBytes - regs_bytes);
+  if (!g_hooks.save(g_hooks.ctx, w) || !w.ok()) return;  // tried again at the next wait
+  Args a{{static_cast<int64_t>(g_nregs), static_cast<int64_t>(w.size())}, 2};
+  record(Call::kSnapshot, 0, a, buf, regs_bytes + w.size());
+  ++g_snapshots;
+  ring::g_want_snapshot = false;  // (after record(): it may have begun a block)
+}
+
+bool parse_snapshot(const uint8_t* out, uint32_t out_len, const int64_t* args, int nargs,
+                    const EpollReg** regs, size_t* nregs, const uint8_t** app, size_t* app_len) {
+  if (nargs != 2 || args[0] < 0 || args[0] > static_cast<int64_t>(kMaxEpollRegs) || args[1] < 0) {
+    return false;
+  }
+  const auto n = static_cast<size_t>(args[0]);
+  const auto bytes = static_cast<uint64_t>(args[1]);
+  if (n * sizeof(EpollReg) + bytes != out_len) return false;
+  *regs = reinterpret_cast<const EpollReg*>(out);
+  *nregs = n;
+  *app = out + n * sizeof(EpollReg);
+  *app_len = static_cast<size_t>(bytes);
+  return true;
 }
 
 int dump(const char* reason) {
@@ -447,7 +526,8 @@ int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
   hdr_ = FileHeader{};
   std::memcpy(&hdr_, data, kVersion1HeaderBytes);
   const bool v1 = hdr_.version == 1 && hdr_.header_bytes == kVersion1HeaderBytes;
-  if (!v1 && (hdr_.version != kVersion || hdr_.header_bytes != sizeof hdr_)) {
+  const bool v2_or_later = hdr_.version == 2 || hdr_.version == kVersion;
+  if (!v1 && (!v2_or_later || hdr_.header_bytes != sizeof hdr_)) {
     fail(err, err_len, "a flight recording of another format version");
     return -EINVAL;
   }

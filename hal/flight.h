@@ -27,7 +27,20 @@
 //   RecordHead, nargs int64 arguments, out_len bytes the call returned,
 //   padded to 8. seq counts every call since start() from 0, so calls were
 //   lost when first_seq > pinned_records. Version 1 (no pinned start, a
-//   216-byte header without pinned_records) is still read.
+//   216-byte header without pinned_records) and version 2 (no snapshot
+//   records) are still read.
+//
+// Snapshots: how a replay goes on past lost calls. An app that can describe
+// its state registers set_snapshot_hooks(); each time the writer enters a
+// new block, the next epoll_wait (before the wait: the app is between two
+// iterations) first records a kSnapshot record: the epoll registrations the
+// recorder has seen (EpollReg, epoll_ctl's cookies by fd) and the bytes the
+// app's save hook wrote. A save hook may decline (a state it cannot
+// describe, too big for kMaxOutBytes): the next epoll_wait tries again. The
+// replay of a wrapped ring runs the pinned start, then, at the program's
+// first epoll_wait, has the app's restore hook rebuild the state of the
+// oldest kept snapshot (its calls answered without the recording), and
+// compares again from the epoll_wait that follows the snapshot.
 #pragma once
 
 #include <cstddef>
@@ -80,11 +93,12 @@ enum class Call : uint16_t {
   kRename,
   kUnlink,
   kOnCrash,
-  kEnd,  // one past the last
+  kSnapshot,  // not a system call: the app's state (see "Snapshots" below)
+  kEnd,       // one past the last
 };
 const char* call_name(Call c);
 
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;  // 3: snapshot records (2 has the same layout)
 constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
 constexpr int kMaxArgs = 6;
 // The ring is whole blocks (rounded down); the oldest block is dropped whole
@@ -179,6 +193,7 @@ inline uint8_t* g_head = nullptr;       // where the next record goes
 inline uint8_t* g_block_end = nullptr;  // the end of the block being filled
 inline uint64_t g_calls = 0;            // records ever written
 inline bool g_in_start = false;         // before the program's first epoll_wait
+inline bool g_want_snapshot = false;    // a new block began: snapshot at the next wait
 uint8_t* next_block();                  // moves to the next block, drops the oldest
 // The recording seam calls this at the first epoll_wait, before recording
 // it: the records so far (the program's start) are pinned.
@@ -229,6 +244,92 @@ uint64_t calls();       // recorded since start()
 uint64_t kept_first();  // seq of the oldest record kept after the pinned start
 uint64_t pinned();      // records of the pinned start (0 before it ends, or if it did not fit)
 size_t kept_bytes();
+
+// Snapshots (see the file format above).
+struct EpollReg {
+  int32_t epfd;
+  int32_t fd;
+  uint64_t cookie;
+};
+static_assert(sizeof(EpollReg) == 16, "one layout on every target");
+constexpr size_t kMaxEpollRegs = 64;  // more registrations: no snapshot is taken
+
+// Bytes an app's save hook writes, in a fixed buffer: a write past its end
+// marks the snapshot failed (ok() false) instead of writing.
+class SnapWriter {
+ public:
+  SnapWriter(uint8_t* buf, size_t cap) : buf_(buf), cap_(cap) {}
+  void put(const void* p, size_t n) {
+    if (n > cap_ - len_) {
+      failed_ = true;
+      return;
+    }
+    std::memcpy(buf_ + len_, p, n);
+    len_ += n;
+  }
+  template <class T>
+  void put(const T& v) {
+    put(&v, sizeof v);
+  }
+  bool ok() const { return !failed_; }
+  size_t size() const { return len_; }
+
+ private:
+  uint8_t* buf_;
+  size_t cap_;
+  size_t len_ = 0;
+  bool failed_ = false;
+};
+
+// Reads what a SnapWriter wrote: a read past the end fails (false, and
+// ok() false from then on) and leaves the destination zeroed.
+class SnapReader {
+ public:
+  SnapReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
+  [[nodiscard]] bool get(void* dst, size_t n) {
+    if (failed_ || n > n_ - pos_) {
+      failed_ = true;
+      std::memset(dst, 0, n);
+      return false;
+    }
+    std::memcpy(dst, p_ + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  template <class T>
+  [[nodiscard]] bool get(T* v) {
+    return get(v, sizeof *v);
+  }
+  bool ok() const { return !failed_; }
+  size_t left() const { return n_ - pos_; }
+
+ private:
+  const uint8_t* p_;
+  size_t n_;
+  size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+struct SnapshotHooks {
+  // Recording: writes the app's state; false when it cannot now.
+  bool (*save)(void* ctx, SnapWriter& w) = nullptr;
+  // Replay: rebuilds the state save wrote, in place of the state the
+  // program has (its start's). 0, or -EINVAL for bytes it cannot use.
+  int (*restore)(void* ctx, SnapReader& r) = nullptr;
+  void* ctx = nullptr;
+};
+// Registers the app's hooks ({} removes them). Recording and replaying.
+void set_snapshot_hooks(const SnapshotHooks& h);
+const SnapshotHooks& snapshot_hooks();
+// The recording seam's notes, for the registrations a snapshot lists.
+void note_epoll_ctl(int epfd, int op, int fd, uint64_t cookie, int result);
+void note_close(int fd, int result);
+// Called by the recording seam's epoll_wait when g_want_snapshot is set.
+void take_snapshot();
+// The parts of a kSnapshot record; false if it is malformed.
+bool parse_snapshot(const uint8_t* out, uint32_t out_len, const int64_t* args, int nargs,
+                    const EpollReg** regs, size_t* nregs, const uint8_t** app, size_t* app_len);
+uint64_t snapshots();  // snapshot records taken since start()
 
 // Reading a recording (the replay, tests).
 struct Record {

@@ -199,6 +199,7 @@ size_t addr_len(const SockAddr* a) { return a->len < sizeof a->data ? a->len : s
 __attribute__((noinline)) int recorded_epoll_wait(int epfd, EpollEvent* events, int maxevents,
                                                   int timeout_ms) {
   if (flight::ring::g_in_start) flight::ring::end_start();  // the first: the start is over
+  if (flight::ring::g_want_snapshot) flight::take_snapshot();
   EVL_COUNT(epoll_wait);
   // The kernel is asked for at most the events one record keeps (1024), so
   // an epoll_wait record is never cut; the recorded maxevents is the caller's.
@@ -237,7 +238,12 @@ long write(int fd, const void* buf, size_t count) {
 }
 int close(int fd) {
   const int r = ret(::close(fd));
-  EVL_REC(kClose, r, fd(fd), nullptr, 0);
+#ifdef EVL_FLIGHT_RECORDER
+  if (flight::g_on) {
+    flight::record(flight::Call::kClose, r, flight::args::fd(fd), nullptr, 0);
+    flight::note_close(fd, r);
+  }
+#endif
   return r;
 }
 int pipe2(int fds[2], int flags) {
@@ -452,7 +458,13 @@ int epoll_create1(int flags) {
 int epoll_ctl(int epfd, int op, int fd, EpollEvent* event) {
   EVL_COUNT(epoll_ctl);
   const int r = ret(::epoll_ctl(epfd, op, fd, reinterpret_cast<epoll_event*>(event)));
-  EVL_REC(kEpollCtl, r, epoll_ctl(epfd, op, fd, event), nullptr, 0);
+#ifdef EVL_FLIGHT_RECORDER
+  if (flight::g_on) {
+    flight::record(flight::Call::kEpollCtl, r, flight::args::epoll_ctl(epfd, op, fd, event),
+                   nullptr, 0);
+    flight::note_epoll_ctl(epfd, op, fd, event != nullptr ? event->data : 0, r);
+  }
+#endif
   return r;
 }
 

@@ -70,6 +70,16 @@ struct TimerSpec {
   int64_t slack_ns = 0;  // may fire up to this late to share a wake-up (< 1 h)
 };
 
+// A scheduled timer as it stands (Loop::timer_state): its spec with the
+// next deadline, its start order and whether it is weak. What an app's
+// snapshot keeps of a timer (hal/flight.h): starting the timers again in
+// seq order with these specs gives the same expiries in the same order.
+struct TimerState {
+  TimerSpec spec;
+  uint32_t seq = 0;  // start order (wraps: compare differences)
+  bool weak = false;
+};
+
 // What StaticLoop hands the core: arrays it owns.
 // The pointers first, then the sizes: no padding between them.
 struct LoopStorage {
@@ -250,6 +260,13 @@ class Loop {
   void timer_clear(TimerHandle* h);
   // Time until the next expiry (0 when overdue) in *out_ns.
   [[nodiscard]] int timer_remaining(TimerHandle h, int64_t* out_ns);
+  // A scheduled timer's state: -ESTALE for a stale handle, -EINVAL for
+  // a null out or a one-shot that fired (in its own callback).
+  [[nodiscard]] int timer_state(TimerHandle h, TimerState* out) const;
+  // Arms the timerfds now for the timers changed since the last iteration's
+  // wait (the loop does it before its next wait): a replay restoring an
+  // app's snapshot arms them where the recorded loop had armed them.
+  [[nodiscard]] int arm_timers_now() { return timers_dirty_ ? arm_timers() : 0; }
   // The current time on a clock, in ns.
   int64_t now(Clock clock) const;
   // Watch for CLOCK_REALTIME steps (settimeofday, NTP's first sync): fn runs

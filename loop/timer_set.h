@@ -145,6 +145,14 @@ class TimerSet {
     return st_.heaps[static_cast<int>(clock_of(s))][s.heap_pos].key_ns;
   }
   uint32_t extras_used() const { return extras_used_; }
+  // A scheduled timer's period, slack and start order.
+  void describe(uint32_t index, int64_t* period_ns, uint32_t* slack_us, uint32_t* seq) const {
+    const TimerSlot& s = st_.slots[index];
+    const TimerExtra* x = extra_of(s);
+    *period_ns = x != nullptr ? x->period_ns : 0;
+    *slack_us = x != nullptr ? x->slack_us : 0;
+    *seq = st_.heaps[static_cast<int>(clock_of(s))][s.heap_pos].seq;
+  }
 
   // Checks the heap property, the slot <-> heap back-links, the parked
   // entries and the extras for every clock; false on the first violation.

@@ -125,6 +125,21 @@ int Loop::timer_remaining(TimerHandle h, int64_t* out_ns) {
   return 0;
 }
 
+int Loop::timer_state(TimerHandle h, TimerState* out) const {
+  const uint32_t i = timer_index(h);
+  if (i == kNoSlot) return -ESTALE;
+  const TimerSlot& s = timers_.pool().at(i);
+  if (out == nullptr || !TimerSet::scheduled(s)) return -EINVAL;
+  uint32_t slack_us = 0;
+  out->spec.clock = TimerSet::clock_of(s);
+  out->spec.deadline_ns = timers_.deadline(i);
+  timers_.describe(i, &out->spec.period_ns, &slack_us, &out->seq);
+  out->spec.overrun = (s.meta & timer_bits::kCatchUp) != 0 ? Overrun::kCatchUp : Overrun::kSkip;
+  out->spec.slack_ns = int64_t{slack_us} * 1000;
+  out->weak = (s.meta & meta::kWeak) != 0;
+  return 0;
+}
+
 int Loop::clock_step_watch(ClockStepFn fn, void* ctx) {
   if (epfd_ < 0) return -EINVAL;
   if (fn != nullptr) {

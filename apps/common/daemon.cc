@@ -1,5 +1,6 @@
 #include "apps/common/daemon.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <initializer_list>
@@ -8,10 +9,40 @@ namespace app {
 namespace {
 
 struct State {
-  Log* log;
+  Log* log = nullptr;
   bool stopping = false;
   int signo = 0;
+  evl::Loop* loop = nullptr;
+  const DaemonHooks* hooks = nullptr;
+  evl::TimerHandle deadline;  // --run-for-ms
 };
+
+// A snapshot's first bytes: which daemon state layout follows.
+constexpr uint32_t kSnapshotMagic = 0x31534145;  // "EAS1"
+
+void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx);
+
+bool save_state(void* ctx, flight::SnapWriter& w) {
+  const auto* s = static_cast<State*>(ctx);
+  w.put(kSnapshotMagic);
+  save_timer(w, *s->loop, s->deadline);
+  s->log->save(w);
+  return s->hooks->save(s->hooks->ctx, w);
+}
+
+int restore_state(void* ctx, flight::SnapReader& in) {
+  auto* s = static_cast<State*>(ctx);
+  Restore r(*s->loop, in);
+  uint32_t magic = 0;
+  if (!r.get(&magic) || magic != kSnapshotMagic) return -EINVAL;
+  s->loop->timer_clear(&s->deadline);
+  s->log->drop();
+  s->hooks->drop(s->hooks->ctx);
+  r.timer(&s->deadline, on_deadline, s);
+  s->log->restore(r);
+  s->hooks->restore(s->hooks->ctx, r);
+  return r.finish();
+}
 
 void on_stop_signal(evl::Loop& loop, evl::SignalHandle, const evl::SignalInfo& info, void* ctx) {
   auto* s = static_cast<State*>(ctx);
@@ -38,9 +69,12 @@ void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
 }  // namespace
 
 int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks& hooks) {
-  State st{&log};
+  State st;
+  st.log = &log;
+  st.loop = &loop;
+  st.hooks = &hooks;
   evl::SignalHandle term, intr, hup, usr2;
-  evl::TimerHandle deadline;
+  evl::TimerHandle& deadline = st.deadline;
   int r = loop.signal_start(hal::kSigTerm, on_stop_signal, &st, &term);
   if (r == 0) r = loop.signal_start(hal::kSigInt, on_stop_signal, &st, &intr);
   if (r == 0) r = loop.signal_start(hal::kSigHup, on_hup, &st, &hup);
@@ -52,8 +86,13 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
     hooks.stop(hooks.ctx);
     return r;
   }
+  // The recorder snapshots the daemon's state at the start of each of its
+  // blocks (hal/flight.h); a replay of a wrapped ring restores one.
+  const bool snapshots = flight::recording() && hooks.save != nullptr;
+  if (snapshots) flight::set_snapshot_hooks(flight::SnapshotHooks{save_state, restore_state, &st});
   // Returns on stop(), on a loop error, or when nothing is left to watch.
   r = loop.run();
+  if (snapshots) flight::set_snapshot_hooks(flight::SnapshotHooks{});
   if (r < 0) log.log(Level::kError, "event loop failed: %s", std::strerror(-r));
   if (st.signo != 0)
     log.log(Level::kInfo, "%s: stopping", st.signo == hal::kSigInt ? "SIGINT" : "SIGTERM");

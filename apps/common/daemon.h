@@ -9,6 +9,7 @@
 
 #include "apps/common/log.h"
 #include "apps/common/options.h"
+#include "apps/common/snapshot.h"
 #include "apps/common/watchdog.h"
 #include "hal/flight.h"
 #include "loop/loop.h"
@@ -18,6 +19,11 @@ namespace app {
 struct DaemonHooks {
   void (*stop)(void* ctx);  // flush and stop the app's watchers
   void* ctx;
+  // Snapshots of the app's state for the flight recorder's replay
+  // (apps/common/snapshot.h), or null: App::save, drop and restore.
+  bool (*save)(void* ctx, flight::SnapWriter& w) = nullptr;
+  void (*drop)(void* ctx) = nullptr;
+  void (*restore)(void* ctx, Restore& r) = nullptr;
 };
 
 // The flight recorder (hal/flight.h, README "A bug seen on a board"). Call
@@ -47,6 +53,16 @@ void open_log(const char* prog, Log& log, bool use_syslog);
 // and SIGPIPE is blocked, so a closed stderr pipe is an EPIPE, not a death.
 void prepare_output(evl::Loop& loop, Log& log);
 
+// Whether App describes its state for the flight recorder (App::kSnapshots).
+template <class App>
+constexpr bool snapshots(decltype(App::kSnapshots)) {
+  return App::kSnapshots;
+}
+template <class App>
+constexpr bool snapshots(...) {
+  return false;
+}
+
 // The rest of a daemon's main(): initialise the loop, start the app (a bad
 // configuration is one line and exit code 2), run it, log its summary.
 // App needs start(loop, err, len), stop() and summary(buf, len).
@@ -65,8 +81,13 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
     log.detach();
     return 2;
   }
-  const int r = run_daemon(loop, log, run_for_ms,
-                           DaemonHooks{[](void* ctx) { static_cast<App*>(ctx)->stop(); }, &app});
+  DaemonHooks hooks{[](void* ctx) { static_cast<App*>(ctx)->stop(); }, &app};
+  if constexpr (snapshots<App>(0)) {
+    hooks.save = [](void* ctx, flight::SnapWriter& w) { return static_cast<App*>(ctx)->save(w); };
+    hooks.drop = [](void* ctx) { static_cast<App*>(ctx)->drop(); };
+    hooks.restore = [](void* ctx, Restore& r) { static_cast<App*>(ctx)->restore(r); };
+  }
+  const int r = run_daemon(loop, log, run_for_ms, hooks);
   char line[768];
   app.summary(line, sizeof line);
   log.log(Level::kInfo, "%s", line);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "apps/common/options.h"
+#include "apps/common/snapshot.h"
 
 namespace app {
 namespace {
@@ -131,6 +132,64 @@ void Link::enter(State s, int64_t timer_ms) {
   // +1 ns: a zero back-off still lets the loop turn once before reconnecting.
   const int64_t ns = evl::add_sat(evl::ms_to_ns(timer_ms), 1);
   (void)loop_->timer_after(ns, on_timer, this, &timer_);
+}
+
+void Link::save(flight::SnapWriter& w) const {
+  w.put(static_cast<uint8_t>(state_));
+  w.put(static_cast<int32_t>(fd_));
+  w.put(static_cast<uint8_t>(io_ ? 1 : 0));
+  w.put(watched_);
+  w.put(attempt_);
+  w.put(rng_);
+  w.put(static_cast<uint8_t>(probe_sent_ ? 1 : 0));
+  w.put(up_since_ns_);
+  w.put(written_at_up_);
+  w.put(acked_);
+  w.put(progress_ns_);
+  w.put(delivered_ns_);
+  w.put(stats_);
+  save_ring(w, out_);
+  w.put(static_cast<uint32_t>(in_len_));
+  w.put(in_, in_len_);
+  save_timer(w, *loop_, timer_);
+}
+
+void Link::drop() {
+  if (loop_ != nullptr) teardown();
+}
+
+void Link::restore(Restore& r) {
+  uint8_t state = 0;
+  int32_t fd = -1;
+  uint8_t has_io = 0;
+  uint8_t probe_sent = 0;
+  uint32_t in_len = 0;
+  (void)r.get(&state);
+  (void)r.get(&fd);
+  (void)r.get(&has_io);
+  (void)r.get(&watched_);
+  (void)r.get(&attempt_);
+  (void)r.get(&rng_);
+  (void)r.get(&probe_sent);
+  (void)r.get(&up_since_ns_);
+  (void)r.get(&written_at_up_);
+  (void)r.get(&acked_);
+  (void)r.get(&progress_ns_);
+  (void)r.get(&delivered_ns_);
+  (void)r.get(&stats_);
+  (void)r.ring(&out_);
+  if (!r.get(&in_len) || in_len > sizeof in_ || state > static_cast<uint8_t>(State::kProbing) ||
+      loop_ == nullptr) {
+    (void)r.fail();
+    return;
+  }
+  (void)r.get(in_, in_len);
+  in_len_ = in_len;
+  state_ = static_cast<State>(state);
+  fd_ = fd;
+  probe_sent_ = probe_sent != 0;
+  if (has_io != 0) r.io(fd_, watched_, on_io, this, &io_);
+  r.timer(&timer_, on_timer, this);
 }
 
 int64_t Link::next_backoff_ms() {

@@ -48,7 +48,13 @@
 #include "hal/socket.h"
 #include "loop/loop.h"
 
+namespace flight {
+class SnapWriter;
+}  // namespace flight
+
 namespace app {
+
+class Restore;
 
 // tcp: lines; udp: datagrams; mqtt and http: framed protocols over TCP.
 enum class Scheme : uint8_t { kTcp, kUdp, kMqtt, kHttp };
@@ -152,6 +158,12 @@ class Link {
   const LinkStats& stats() const { return stats_; }
   // The delay before the next connect attempt (for tests).
   int64_t next_backoff_ms();
+  // Snapshots (apps/common/snapshot.h): the state, its fd, watcher and
+  // timer, the buffered bytes, the back-off and the counters. drop() ends
+  // the current connection without a callback.
+  void save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(Restore& r);
 
  private:
   struct Carrier;

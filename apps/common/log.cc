@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "apps/common/snapshot.h"
 #include "hal/socket.h"
 #include "loop/clock.h"
 
@@ -169,6 +170,42 @@ void Log::drain() {
 
 void Log::on_writable(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
   static_cast<Log*>(ctx)->drain();
+}
+
+void Log::save(flight::SnapWriter& w) const {
+  save_ring(w, pending_);
+  w.put(dropped_since_);
+  w.put(last_, sizeof last_);
+  w.put(last_ns_);
+  w.put(repeats_pending_);
+  w.put(lines_);
+  w.put(lost_);
+  w.put(repeats_);
+  w.put(static_cast<int32_t>(fd_));
+  w.put(static_cast<uint8_t>(watch_ ? 1 : 0));
+}
+
+void Log::drop() {
+  if (watch_) (void)loop_->io_stop(watch_);
+  watch_ = evl::IoHandle{};
+}
+
+void Log::restore(Restore& r) {
+  int32_t fd = -1;
+  uint8_t watching = 0;
+  (void)r.ring(&pending_);
+  (void)r.get(&dropped_since_);
+  (void)r.get(last_, sizeof last_);
+  (void)r.get(&last_ns_);
+  (void)r.get(&repeats_pending_);
+  (void)r.get(&lines_);
+  (void)r.get(&lost_);
+  (void)r.get(&repeats_);
+  (void)r.get(&fd);
+  (void)r.get(&watching);
+  last_[sizeof last_ - 1] = '\0';
+  fd_ = fd;
+  if (watching != 0 && loop_ != nullptr) r.io(fd_out_, evl::kOut, on_writable, this, &watch_);
 }
 
 void write_error(const char* prog, const char* fmt, ...) {

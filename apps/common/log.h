@@ -21,7 +21,13 @@
 #include "hal/ring.h"
 #include "loop/loop.h"
 
+namespace flight {
+class SnapWriter;
+}  // namespace flight
+
 namespace app {
+
+class Restore;
 
 enum class Level : uint8_t { kError = 3, kWarning = 4, kInfo = 6, kDebug = 7 };
 
@@ -51,6 +57,11 @@ class Log {
   uint64_t lost() const { return lost_; }        // lines the output refused or dropped
   uint64_t repeats() const { return repeats_; }  // identical lines folded
   size_t pending() const { return pending_.size(); }
+  // Snapshots (apps/common/snapshot.h): the pending bytes, the repeat
+  // folding, the counters and the syslog socket.
+  void save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(Restore& r);
 
  private:
   static void on_writable(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "apps/common/snapshot.h"
 #include "hal/socket.h"
 
 namespace app {
@@ -110,6 +111,20 @@ void Watchdog::notify(const char* msg) {
   if (hal::dgram_send(notify_fd_, msg, std::strlen(msg), &notify_addr_) < 0) {
     ++stats_.notify_errors;
   }
+}
+
+void Watchdog::save(flight::SnapWriter& w) const {
+  w.put(stats_);
+  save_timer(w, *loop_, pet_);
+}
+
+void Watchdog::drop() {
+  if (loop_ != nullptr) loop_->timer_clear(&pet_);
+}
+
+void Watchdog::restore(Restore& r) {
+  (void)r.get(&stats_);
+  r.timer(&pet_, on_pet, this);
 }
 
 void Watchdog::stop() {

@@ -16,7 +16,13 @@
 #include "hal/sys.h"
 #include "loop/loop.h"
 
+namespace flight {
+class SnapWriter;
+}  // namespace flight
+
 namespace app {
+
+class Restore;
 
 struct WatchdogConfig {
   char notify_socket[108] = {};  // from NOTIFY_SOCKET; empty: no systemd
@@ -49,6 +55,10 @@ class Watchdog {
   void notify(const char* msg);
   void stop();
   const WatchdogStats& stats() const { return stats_; }
+  // Snapshots (apps/common/snapshot.h): the counters and the petting timer.
+  void save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(Restore& r);
 
  private:
   static void on_pet(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "apps/common/daemon.h"
+#include "apps/common/snapshot.h"
 
 namespace heartbeat {
 
@@ -104,6 +105,47 @@ void App::stop() {
   }
   watchdog_.stop();
   loop_ = nullptr;
+}
+
+bool App::save(flight::SnapWriter& w) const {
+  if (use_mqtt_ || command_ || loop_ == nullptr) return false;
+  w.put(c_);
+  w.put(start_ns_);
+  w.put(seq_);
+  w.put(sent_ns_);
+  w.put(static_cast<uint8_t>(alarm_ ? 1 : 0));
+  w.put(alarm_raised_ns_);
+  w.put(static_cast<uint8_t>(down_ ? 1 : 0));
+  app::save_timer(w, *loop_, beat_);
+  app::save_timer(w, *loop_, alarm_timer_);
+  link_.save(w);
+  watchdog_.save(w);
+  return true;
+}
+
+void App::drop() {
+  loop_->timer_clear(&beat_);
+  loop_->timer_clear(&alarm_timer_);
+  link_.drop();
+  watchdog_.drop();
+}
+
+void App::restore(app::Restore& r) {
+  uint8_t alarm = 0;
+  uint8_t down = 0;
+  (void)r.get(&c_);
+  (void)r.get(&start_ns_);
+  (void)r.get(&seq_);
+  (void)r.get(&sent_ns_);
+  (void)r.get(&alarm);
+  (void)r.get(&alarm_raised_ns_);
+  (void)r.get(&down);
+  alarm_ = alarm != 0;
+  down_ = down != 0;
+  r.timer(&beat_, on_beat, this);
+  r.timer(&alarm_timer_, on_alarm, this);
+  link_.restore(r);
+  watchdog_.restore(r);
 }
 
 void App::summary(char* buf, size_t len) const {

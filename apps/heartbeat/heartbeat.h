@@ -97,6 +97,15 @@ class App {
   const mqtt::Client& mqtt() const { return mqtt_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
 
+  // Snapshots for the flight recorder's replay (apps/common/snapshot.h):
+  // over tcp:// and udp://, when no alarm command runs. MQTT sessions and a
+  // running command are not described: save() declines (the recorder tries
+  // again at the next iteration).
+  static constexpr bool kSnapshots = true;
+  bool save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(app::Restore& r);
+
  private:
   static void on_beat(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   static void on_alarm(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/common/snapshot.h"
 #include "apps/heartbeat/heartbeat.h"
 #include "hal/socket.h"
 #include "loop/static_loop.h"
@@ -690,4 +691,83 @@ TEST(HeartbeatE2e, udp_acks_are_counted_with_their_round_trip) {
   hb.stop();
   (void)loop->io_stop(watch);
   (void)hal::close(u.fd);
+}
+
+// Snapshots (apps/common/snapshot.h): a heartbeat rebuilt from another's
+// saved state goes on where that one was: the same connection, the next
+// sequence number, the same phase, the counters continued. (The flight
+// stage does this through a replay; here the saved daemon's loop is simply
+// no longer run, and the server moves to the new loop.)
+TEST(HeartbeatE2e, a_heartbeat_restored_from_a_snapshot_goes_on_where_the_saved_one_was) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> first(new TestLoop());
+  std::unique_ptr<TestLoop> second(new TestLoop());
+  CHECK_EQUAL(0, first->init());
+  CHECK_EQUAL(0, second->init());
+  Server server;
+  server.loop = first.get();
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:9000", &server.at));
+  server_up(&server);
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9000");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  app::Log log("heartbeat");
+  heartbeat::App saved(cfg, &log);
+  char err[256] = {};
+  server.start_ns = k.monotonic_ns();
+  CHECK_EQUAL(0, saved.start(*first, err, sizeof err));
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, first->timer_after(10 * kSec + 500 * kMs, on_end, nullptr, &end));
+  CHECK_EQUAL(0, first->run());
+  CHECK_EQUAL(10u, server.received);
+  CHECK(saved.link().state() == app::Link::State::kDelivering);
+
+  static uint8_t bytes[flight::kMaxOutBytes];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  CHECK(saved.save(w));
+  CHECK(w.ok());
+
+  // The server moves to the second loop with its two fds.
+  const int listener = first->io_fd(server.listener);
+  const int conn = first->io_fd(server.conn);
+  server.loop = second.get();
+  CHECK_EQUAL(0, second->io_start(listener, evl::kIn, on_listener, &server, &server.listener));
+  CHECK_EQUAL(0, second->io_start(conn, evl::kIn, on_conn, &server, &server.conn));
+  // The new heartbeat starts as a daemon does (towards a port nobody
+  // serves, so that its own connection does not take the server's), then
+  // drops that state for the saved one.
+  heartbeat::Config cfg2 = cfg;
+  std::snprintf(cfg2.server, sizeof cfg2.server, "tcp://127.0.0.1:9001");
+  app::Log log2("heartbeat");
+  heartbeat::App restored(cfg2, &log2);
+  CHECK_EQUAL(0, restored.start(*second, err, sizeof err));
+  restored.drop();
+  flight::SnapReader in(bytes, w.size());
+  app::Restore r(*second, in);
+  restored.restore(r);
+  CHECK_EQUAL(0, r.finish());
+  CHECK_EQUAL(0u, in.left());
+  CHECK(restored.link().state() == app::Link::State::kDelivering);
+  CHECK_EQUAL(saved.counters().sent, restored.counters().sent);
+
+  CHECK_EQUAL(0, second->timer_after(10 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, second->run());
+  CHECK_EQUAL(20u, server.received);  // on_conn checks that seq only grows
+  CHECK_EQUAL(20u, server.last_seq);
+  CHECK_EQUAL(0u, server.off_phase);  // at start + seq * period, as before
+  CHECK_EQUAL(20u, restored.counters().sent);
+  CHECK_EQUAL(20u, restored.counters().acks);
+  CHECK_EQUAL(saved.link().stats().connects, restored.link().stats().connects);
+
+  // Cut short, a snapshot is refused whole.
+  heartbeat::App third(cfg2, &log2);
+  CHECK_EQUAL(0, third.start(*second, err, sizeof err));
+  third.drop();
+  flight::SnapReader cut(bytes, w.size() - 8);
+  app::Restore r3(*second, cut);
+  third.restore(r3);
+  CHECK_EQUAL(-EINVAL, r3.finish());
+  third.stop();
+  restored.stop();
+  server_down(&server);
 }

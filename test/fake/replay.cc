@@ -21,6 +21,9 @@ void append(char* out, size_t len, const char* fmt, long long v) {
   if (n + 1 < len) std::snprintf(out + n, len - n, fmt, v);
 }
 
+// A call the program makes: "read(5, 16)" (it has no result yet).
+void describe_call(char* out, size_t len, flight::Call c, const flight::Args& a);
+
 }  // namespace
 
 Player* Player::current() {
@@ -40,12 +43,26 @@ void describe(char* out, size_t len, flight::Call c, const int64_t* args, int na
   append(out, len, ") = %lld", result);
 }
 
+namespace {
+
+void describe_call(char* out, size_t len, flight::Call c, const flight::Args& a) {
+  describe(out, len, c, a.v, a.n, 0);
+  char* eq = std::strrchr(out, '=');
+  while (eq > out && eq[-1] == ' ') --eq;
+  *eq = '\0';
+}
+
+}  // namespace
+
 int Player::load(std::vector<uint8_t> bytes, char* err, size_t err_len) {
   bytes_ = std::move(bytes);
   index_ = 0;
   failure_ = 0;
   ended_ = false;
   cookies_.clear();
+  absorbing_ = false;
+  resumed_at_ = 0;
+  snapshots_passed_ = 0;
   return reader_.open(bytes_.data(), bytes_.size(), err, err_len);
 }
 
@@ -65,24 +82,33 @@ const flight::Record& Player::expect(flight::Call c, const flight::Args& a, int 
   static const int64_t kNoArgs[1] = {0};
   static const flight::Record kFailed{c, 0, 0, -EIO, 0, kNoArgs, nullptr, 0};
   if (failure_ != 0 || ended_) return kFailed;
-  if (wrapped() && index_ == reader_.header().pinned_records) {
-    if (exit_) print_kept(stdout);
-    std::snprintf(message_, sizeof message_,
-                  "replay: the program's start (%llu calls, up to its first epoll_wait) was "
-                  "replayed as recorded; then the ring lost calls #%llu to #%llu, and with them "
-                  "the state the program built, so it cannot go on (the kept calls are printed "
-                  "above)",
-                  static_cast<unsigned long long>(index_), static_cast<unsigned long long>(index_),
-                  static_cast<unsigned long long>(reader_.header().first_seq - 1));
-    fail(kWrapped);
-    return kFailed;
+  if (absorbing_) return absorb(c, a);
+  if (wrapped() && resumed_at_ == 0 && index_ == reader_.header().pinned_records) {
+    if (const char* why = resume(); why != nullptr) {
+      if (failure_ != 0) return kFailed;  // the restore made a call it cannot make
+      if (exit_) print_kept(stdout);
+      std::snprintf(message_, sizeof message_,
+                    "replay: the program's start (%llu calls, up to its first epoll_wait) was "
+                    "replayed as recorded; then the ring lost calls #%llu to #%llu, and with them "
+                    "the state the program built, and %s, so it cannot go on (the kept calls are "
+                    "printed above)",
+                    static_cast<unsigned long long>(index_),
+                    static_cast<unsigned long long>(index_),
+                    static_cast<unsigned long long>(reader_.header().first_seq - 1), why);
+      fail(kWrapped);
+      return kFailed;
+    }
+    if (c == flight::Call::kEpollWait) skip = 2;  // its timeout was computed before the restore
   }
   char made[160];
-  describe(made, sizeof made, c, a.v, a.n, 0);
-  char* eq = std::strrchr(made, '=');  // the program's call has no result yet
-  while (eq > made && eq[-1] == ' ') --eq;
-  *eq = '\0';
-  if (!reader_.next(&rec_)) {
+  describe_call(made, sizeof made, c, a);
+  bool more = reader_.next(&rec_);
+  while (more && rec_.call == flight::Call::kSnapshot) {  // not a call the program makes
+    ++index_;
+    ++snapshots_passed_;
+    more = reader_.next(&rec_);
+  }
+  if (!more) {
     const char* reason = reader_.header().reason;
     if (flight::crash_reason(reason)) {
       // The board crashed right after the last recorded call: a replay that
@@ -98,9 +124,9 @@ const flight::Record& Player::expect(flight::Call c, const flight::Args& a, int 
     if (std::strcmp(reason, "exit") != 0 && std::strcmp(reason, "error") != 0) {
       // Written while the daemon ran (SIGUSR2, alarm): its end is the end.
       std::snprintf(message_, sizeof message_,
-                    "replay: OK: the program made the %llu recorded calls; the recording ends "
-                    "there (written on %s while the daemon ran)",
-                    static_cast<unsigned long long>(index_), reason);
+                    "replay: OK: the program made %s; the recording ends there (written on %s "
+                    "while the daemon ran)",
+                    replayed_text(), reason);
       ended_ = true;
       if (exit_) stop(kOk);
       return kFailed;
@@ -142,7 +168,9 @@ const flight::Record& Player::expect(flight::Call c, const flight::Args& a, int 
 
 bool Player::finished() {
   flight::Record r;
-  if (!reader_.next(&r)) return true;
+  bool more = reader_.next(&r);
+  while (more && r.call == flight::Call::kSnapshot) more = reader_.next(&r);
+  if (!more) return true;
   char had[160];
   describe(had, sizeof had, r.call, r.args, r.nargs, r.result);
   std::snprintf(message_, sizeof message_,
@@ -188,6 +216,88 @@ void Player::print_kept(std::FILE* out) {
     describe(line, sizeof line, rec.call, rec.args, rec.nargs, rec.result);
     std::fprintf(out, "#%llu %s\n", static_cast<unsigned long long>(seq), line);
   }
+}
+
+const char* Player::resume() {
+  const flight::SnapshotHooks& hooks = flight::snapshot_hooks();
+  if (reader_.header().pinned_records == 0) return "the program's start was not kept";
+  if (hooks.restore == nullptr) return "the program has no snapshot of its state to restore";
+  flight::Reader r = reader_;
+  flight::Record rec;
+  uint64_t seq = reader_.header().first_seq;
+  bool found = false;
+  while (!found && r.next(&rec)) {
+    found = rec.call == flight::Call::kSnapshot;
+    if (!found) ++seq;
+  }
+  if (!found) return "the kept calls hold no snapshot of its state";
+  const uint8_t* app = nullptr;
+  size_t app_len = 0;
+  if (!flight::parse_snapshot(rec.out, rec.out_len, rec.args, rec.nargs, &regs_, &nregs_, &app,
+                              &app_len)) {
+    return "its oldest kept snapshot is malformed";
+  }
+  std::fprintf(stderr,
+               "replay: the ring lost calls #%llu to #%llu; the program's state is restored from "
+               "the snapshot at #%llu, and the replay goes on from there\n",
+               static_cast<unsigned long long>(index_),
+               static_cast<unsigned long long>(reader_.header().first_seq - 1),
+               static_cast<unsigned long long>(seq));
+  flight::SnapReader in(app, app_len);
+  absorbing_ = true;
+  const int rc = hooks.restore(hooks.ctx, in);
+  absorbing_ = false;
+  if (failure_ != 0) return "its restore failed";
+  if (rc < 0 || !in.ok() || in.left() != 0) return "the program could not restore its snapshot";
+  reader_ = r;
+  index_ = seq + 1;
+  resumed_at_ = index_;
+  return nullptr;
+}
+
+// A call the restore hook makes: answered 0 without the recording. An
+// epoll registration gets the cookie the recording's loop had for its fd.
+const flight::Record& Player::absorb(flight::Call c, const flight::Args& a) {
+  static const int64_t kNoArgs[1] = {0};
+  static const flight::Record kFailed{c, 0, 0, -EIO, 0, kNoArgs, nullptr, 0};
+  char made[160];
+  describe_call(made, sizeof made, c, a);
+  if (c != flight::Call::kEpollCtl && c != flight::Call::kClose &&
+      c != flight::Call::kTimerfdSettime) {
+    std::snprintf(message_, sizeof message_,
+                  "replay: restoring the snapshot, the program made %s: a restore may make only "
+                  "epoll_ctl, close and timerfd_settime",
+                  made);
+    fail(kWrapped);
+    return kFailed;
+  }
+  std::memcpy(absorbed_args_, a.v, sizeof(int64_t) * static_cast<size_t>(a.n));
+  const bool add_or_mod = c == flight::Call::kEpollCtl && a.v[1] != hal::kEpollCtlDel;
+  for (size_t i = 0; add_or_mod && i < nregs_; ++i) {
+    if (regs_[i].epfd == a.v[0] && regs_[i].fd == a.v[2]) {
+      absorbed_args_[flight::args::kEpollCtlCookie] = static_cast<int64_t>(regs_[i].cookie);
+    }
+  }
+  if (trace_) std::fprintf(stderr, "replay: (restore) %s\n", made);
+  absorbed_ = flight::Record{c, 0, 0, 0, a.n, absorbed_args_, nullptr, 0};
+  return absorbed_;
+}
+
+void Player::describe_replayed(char* out, size_t len) const {
+  if (resumed_at_ == 0) {
+    std::snprintf(out, len, "the %llu recorded calls",
+                  static_cast<unsigned long long>(index_ - snapshots_passed_));
+    return;
+  }
+  std::snprintf(
+      out, len, "the recorded calls #0 to #%llu, then #%llu to #%llu from the restored snapshot",
+      static_cast<unsigned long long>(reader_.header().pinned_records - 1),
+      static_cast<unsigned long long>(resumed_at_), static_cast<unsigned long long>(index_ - 1));
+}
+
+const char* Player::replayed_text() {
+  describe_replayed(replayed_, sizeof replayed_);
+  return replayed_;
 }
 
 uint64_t Player::cookie(uint64_t recorded) const {

@@ -29,7 +29,7 @@ constexpr int kOk = 0;        // the program made every recorded call
 constexpr int kDiverged = 3;  // it made another call, or ran past the end
 constexpr int kCut = 4;       // a record's output was cut by the recorder
 constexpr int kBadFile = 5;   // not a recording this replay can read
-constexpr int kWrapped = 6;   // the ring lost calls: the pinned start, then a trace
+constexpr int kWrapped = 6;   // the ring lost calls and kept no usable snapshot: a trace
 
 class Player {
  public:
@@ -45,10 +45,22 @@ class Player {
   // left out.
   bool finished();
   // The ring lost calls after the program's start (first_seq >
-  // pinned_records): the program can be run only through its pinned start
-  // (none in a version 1 file or when it did not fit); its next call ends
-  // the replay (kWrapped) with the kept calls printed as a trace.
+  // pinned_records). The program runs its pinned start as recorded; at its
+  // next call (its first epoll_wait) the app's restore hook rebuilds the
+  // state of the oldest kept snapshot (hal/flight.h), the calls it makes
+  // answered without the recording (only epoll_ctl, close and
+  // timerfd_settime may be made there), and the replay compares again from
+  // the epoll_wait after the snapshot. Without a pinned start (a version 1
+  // file, or a start too big), a snapshot or an app that can restore it,
+  // that call ends the replay (kWrapped) with the kept calls printed as a
+  // trace.
   bool wrapped() const;
+  // The call the replay went on from after a restored snapshot (0: none).
+  uint64_t resumed_at() const { return resumed_at_; }
+  // The calls replayed, for the OK line: "the 935 recorded calls", or with
+  // a restored snapshot "the recorded calls #0 to #27, then #2871 to #3139
+  // from the restored snapshot".
+  void describe_replayed(char* out, size_t len) const;
   // Writes the kept calls after the loss to out, from the oldest whole loop
   // iteration (the first kept epoll_wait), under a line saying what was lost.
   void print_kept(std::FILE* out);
@@ -69,6 +81,10 @@ class Player {
  private:
   [[noreturn]] void stop(int code);
   void fail(int code);
+  // Restores the oldest kept snapshot; nullptr, or why it cannot.
+  const char* resume();
+  const flight::Record& absorb(flight::Call c, const flight::Args& a);
+  const char* replayed_text();
   std::vector<uint8_t> bytes_;
   flight::Reader reader_;
   flight::Record rec_{};
@@ -79,6 +95,14 @@ class Player {
   bool ended_ = false;
   char message_[512] = {};
   std::map<uint64_t, uint64_t> cookies_;
+  bool absorbing_ = false;  // inside the app's restore hook
+  const flight::EpollReg* regs_ = nullptr;
+  size_t nregs_ = 0;
+  int64_t absorbed_args_[flight::kMaxArgs] = {};
+  flight::Record absorbed_{};
+  uint64_t resumed_at_ = 0;
+  uint64_t snapshots_passed_ = 0;  // snapshot records the program went past
+  char replayed_[128] = {};
 };
 
 // Writes a record as text: "epoll_wait(3, 64, 1000) = 1".

@@ -120,8 +120,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", player.message());
     std::_Exit(replay::kDiverged);
   }
-  std::fprintf(stderr, "replay: OK: the program made the %llu recorded calls (its exit code %d)\n",
-               static_cast<unsigned long long>(player.replayed()), rc);
+  char made[128];
+  player.describe_replayed(made, sizeof made);
+  std::fprintf(stderr, "replay: OK: the program made %s (its exit code %d)\n", made, rc);
   std::fflush(stderr);
   std::_Exit(replay::kOk);  // the daemon's static destructors would make calls not recorded
 }

@@ -348,3 +348,155 @@ TEST(Replay, a_wrapped_ring_without_its_start_is_only_printed) {
   (void)hal::clock_gettime(hal::kClockMonotonic, &ts);
   CHECK_EQUAL(replay::kWrapped, player.failure());
 }
+
+namespace {
+
+constexpr uint64_t kRecordedCookie2 = 0x5678;
+constexpr uint64_t kReplayCookie2 = 0xef01;
+
+// A snapshot record: the registrations, then the app's bytes.
+void add_snapshot(Recording* r, const std::vector<flight::EpollReg>& regs, const std::string& app) {
+  std::vector<uint8_t> out(regs.size() * sizeof(flight::EpollReg));
+  if (!regs.empty()) std::memcpy(out.data(), regs.data(), out.size());
+  out.insert(out.end(), app.begin(), app.end());
+  r->add(flight::Call::kSnapshot, 0,
+         flight::args::of(static_cast<int64_t>(regs.size()), static_cast<int64_t>(app.size())),
+         out.data(), out.size());
+}
+
+// The program's start pinned, 100 calls lost, a call of a partial
+// iteration, a snapshot (fd 6 registered with kRecordedCookie2), then an
+// epoll_wait reporting fd 6 and its read.
+Recording wrapped_with_snapshot(const std::string& app = "S") {
+  Recording r = recorded_start();
+  r.pin_and_lose(100);
+  r.add(flight::Call::kRead, 2, flight::args::read(5, 16), "x\n", 2);
+  add_snapshot(&r, {{4, 6, kRecordedCookie2}}, app);
+  const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie2};
+  r.add(flight::Call::kEpollWait, 1, flight::args::epoll_wait(4, 8, 250), &w, sizeof w);
+  r.add(flight::Call::kRead, 2, flight::args::read(6, 16), "y\n", 2);
+  return r;
+}
+
+// What the restore hook below saw and does.
+struct Restored {
+  std::string app;
+  bool forbidden_call = false;
+  int result = 0;
+};
+
+int restore_hook(void* ctx, flight::SnapReader& in) {
+  auto* r = static_cast<Restored*>(ctx);
+  char c = 0;
+  while (in.left() > 0 && in.get(&c)) r->app += c;
+  (void)hal::epoll_ctl(4, hal::kEpollCtlDel, 5, nullptr);  // the start's watcher goes
+  (void)hal::close(5);
+  hal::EpollEvent ev{hal::kEpollIn, kReplayCookie2};
+  (void)hal::epoll_ctl(4, hal::kEpollCtlAdd, 6, &ev);  // the snapshot's comes back
+  if (r->forbidden_call) (void)hal::getpid();
+  return r->result;
+}
+
+}  // namespace
+
+TEST_GROUP(ReplaySnapshot) {
+  replay::Player player;
+  Restored restored;
+  void load(const Recording& r) {
+    char err[128] = {};
+    CHECK_EQUAL_TEXT(0, player.load(r.bytes("exit"), err, sizeof err), err);
+    player.set_exit_on_divergence(false);
+    replay::Player::set_current(&player);
+    flight::set_snapshot_hooks(flight::SnapshotHooks{nullptr, restore_hook, &restored});
+  }
+  void teardown() override {
+    flight::set_snapshot_hooks(flight::SnapshotHooks{});
+    replay::Player::set_current(nullptr);
+  }
+};
+
+// The restore runs at the program's first epoll_wait: its calls are
+// answered without the recording, its registration gets the recorded
+// cookie of its fd, and the replay goes on from the epoll_wait after the
+// snapshot (whose timeout the program computed before the restore).
+TEST(ReplaySnapshot, the_restored_program_gets_the_recorded_events_with_its_own_cookies) {
+  Recording r = wrapped_with_snapshot();
+  load(r);
+  // program(): its start, then its first epoll_wait, answered by the
+  // epoll_wait after the snapshot, with the cookie the restore registered.
+  const Seen s = program(false);
+  CHECK_EQUAL(0, player.failure());
+  CHECK_EQUAL(kReplayCookie2, s.cookie);
+  char buf[16];
+  CHECK_EQUAL(2, hal::read(6, buf, sizeof buf));
+  CHECK_EQUAL(0, std::memcmp(buf, "y\n", 2));
+  CHECK(player.finished());
+  CHECK_EQUAL(0, player.failure());
+  CHECK_EQUAL(std::string("S"), restored.app);
+  CHECK_EQUAL(106u, player.resumed_at());  // 4 pinned, 100 lost, the read, the snapshot
+  char made[128];
+  player.describe_replayed(made, sizeof made);
+  STRCMP_EQUAL("the recorded calls #0 to #3, then #106 to #107 from the restored snapshot", made);
+}
+
+TEST(ReplaySnapshot, without_a_restore_hook_the_replay_stops_at_the_loss) {
+  load(wrapped_with_snapshot());
+  flight::set_snapshot_hooks(flight::SnapshotHooks{});
+  (void)program(false);
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  STRCMP_CONTAINS("the program has no snapshot of its state to restore", player.message());
+}
+
+TEST(ReplaySnapshot, kept_calls_without_a_snapshot_stop_the_replay_at_the_loss) {
+  load(wrapped_after_start());
+  (void)program(false);
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  STRCMP_CONTAINS("the kept calls hold no snapshot of its state", player.message());
+}
+
+TEST(ReplaySnapshot, a_malformed_snapshot_stops_the_replay_at_the_loss) {
+  Recording r = recorded_start();
+  r.pin_and_lose(10);
+  const char junk[4] = {1, 2, 3, 4};
+  r.add(flight::Call::kSnapshot, 0, flight::args::of(1, 0), junk, sizeof junk);
+  load(r);
+  (void)program(false);
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  STRCMP_CONTAINS("its oldest kept snapshot is malformed", player.message());
+}
+
+TEST(ReplaySnapshot, a_restore_that_fails_or_leaves_bytes_stops_the_replay) {
+  load(wrapped_with_snapshot());
+  restored.result = -EINVAL;
+  (void)program(false);
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  STRCMP_CONTAINS("the program could not restore its snapshot", player.message());
+}
+
+TEST(ReplaySnapshot, a_restore_may_not_make_other_calls) {
+  load(wrapped_with_snapshot());
+  restored.forbidden_call = true;
+  (void)program(false);
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  STRCMP_CONTAINS("restoring the snapshot, the program made getpid(): a restore may make only",
+                  player.message());
+}
+
+// Snapshots in a ring that did not wrap are not calls: the replay passes
+// over them.
+TEST(ReplaySnapshot, a_snapshot_in_a_whole_recording_is_passed_over) {
+  Recording r = recorded_start();
+  add_snapshot(&r, {}, "S");
+  const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie};
+  r.add(flight::Call::kEpollWait, 1, flight::args::epoll_wait(4, 8, -1), &w, sizeof w);
+  add_snapshot(&r, {}, "T");
+  load(r);
+  const Seen s = program(false);
+  CHECK_EQUAL(kReplayCookie, s.cookie);
+  CHECK(player.finished());
+  CHECK_EQUAL(0, player.failure());
+  CHECK_EQUAL(std::string(""), restored.app);
+  char made[128];
+  player.describe_replayed(made, sizeof made);
+  STRCMP_EQUAL("the 5 recorded calls", made);  // the snapshots are not calls
+}

@@ -326,36 +326,70 @@ def main():
         saved = record(run, "heartbeat", argv, server, rec, log)
         check_replays(run, "heartbeat", args.replay, saved, log, (b"100", b"101"), 2)
 
-        # A ring too small for the run: the daemon's start is pinned, the
-        # replay runs it (its first log line) and stops where the ring lost
-        # calls, printing the kept ones from a whole loop iteration.
+        # A ring too small for the run, through an outage: the daemon's
+        # start is pinned and its state is snapshotted at each ring block;
+        # the replay runs the start (its first log line), restores the
+        # oldest kept snapshot and replays on from there to the exit: the
+        # daemon's last log lines (the reconnection among them), as logged.
         rec = os.path.join(work, "small.rec")
         log = os.path.join(work, "small.log")
         argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
                         "--server", "tcp://127.0.0.1:%d" % port, "--period-ms", "10",
-                        "--run-for-ms", "3000", "--flight-recorder", rec,
+                        "--alarm-after-ms", "200", "--backoff-initial-ms", "50",
+                        "--backoff-max-ms", "100", "--flight-recorder", rec,
                         "--flight-recorder-kib", "128"]
         with open(log, "w") as err:
-            rc = subprocess.run(argv, stderr=err, stdout=subprocess.DEVNULL, timeout=60).returncode
+            p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
+        try:
+            wait_for("heartbeat delivering", lambda: "delivering" in read(log), 20)
+            time.sleep(1.5)
+            server.down()
+            time.sleep(0.4)
+            server.up()
+            wait_for("heartbeat delivering again", lambda: read(log).count("delivering") >= 2, 30)
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         _, h = header(rec)
         rc, out, err = replay(args.replay, rec)
-        lines = out.splitlines()
+        daemon = app_lines(read(log), "heartbeat")
+        replayed = app_lines(err, "heartbeat")
         kept = h["records"] - h["pinned_records"]
-        with open(log) as f:
-            first_line = app_lines(f.read(), "heartbeat")[:1]
-        run.check(rc == 6 and h["pinned_records"] > 0 and h["first_seq"] > h["pinned_records"] and
-                  len(lines) > 2 and
+        tail = daemon[len(daemon) - (len(replayed) - 1):] if len(replayed) > 1 else []
+        run.check(rc == 0 and "replay: OK" in err and h["pinned_records"] > 0 and
+                  h["first_seq"] > h["pinned_records"] and
+                  "the program's state is restored from the snapshot at #" in err,
+                  "a wrapped ring (its start of %d calls pinned, %d of %d calls kept) replays the "
+                  "start, restores a snapshot and replays on to the exit: rc %d, %s" %
+                  (h["pinned_records"], kept, h["first_seq"] + kept, rc,
+                   (err.strip().splitlines() or ["(no output)"])[-1]))
+        run.check(len(replayed) > 3 and replayed == daemon[:1] + tail and
+                  any("delivering" in l for l in tail) and len(replayed) < len(daemon),
+                  "its replay prints the daemon's first log line, then its last %d (of %d), "
+                  "the reconnection among them" % (len(replayed) - 1, len(daemon)))
+        if len(replayed) <= 1 or replayed != daemon[:1] + tail:
+            print("    daemon: %s\n    replay: %s" % (daemon, replayed))
+        # The same recording by a binary that cannot restore its state: the
+        # replay runs the start and stops where the ring lost calls,
+        # printing the kept ones from a whole loop iteration.
+        nosnap = rec + ".nosnap"
+        data, _ = header(rec)
+        with open(nosnap, "wb") as f:
+            f.write(data.replace(b"EAS1", b"EAS0"))
+        rc, out, err = replay(args.replay, nosnap)
+        lines = out.splitlines()
+        run.check(rc == 6 and len(lines) > 2 and
                   lines[0].startswith("replay: the ring of %d bytes wrapped: it kept the program's "
                                       "first %d calls (its start) and the last %d of %d" %
                                       (h["ring_bytes"], h["pinned_records"], kept,
                                        h["first_seq"] + kept)) and
-                  " epoll_wait(" in lines[1] and first_line != [] and
-                  app_lines(err, "heartbeat") == first_line and
-                  "the ring lost calls #%d to #%d" % (h["pinned_records"], h["first_seq"] - 1) in err,
-                  "a wrapped ring (its start of %d calls pinned, %d of %d calls kept) replays the "
-                  "start, then prints the rest: rc %d, %s; %s" %
-                  (h["pinned_records"], kept, h["first_seq"] + kept, rc,
-                   lines[1] if len(lines) > 1 else "(no output)", app_lines(err, "heartbeat")))
+                  app_lines(err, "heartbeat") == daemon[:1] and
+                  "the program could not restore its snapshot" in err,
+                  "a snapshot the program cannot restore: the start, then the kept calls printed: "
+                  "rc %d, %s" % (rc, (err.strip().splitlines() or ["(no output)"])[-1][-120:]))
 
         # A crash: SIGSEGV sent to heartbeat while it delivers. The handler
         # writes the ring and the daemon still dies of SIGSEGV; the replay

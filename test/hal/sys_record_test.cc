@@ -247,3 +247,149 @@ TEST(SysRecord, the_crash_handler_runs_once_and_can_be_removed) {
   CHECK(recs[3].call == flight::Call::kOnCrash);
   CHECK_EQUAL(0, recs[3].args[0]);
 }
+
+namespace {
+
+struct Snap {
+  bool accept = false;
+  int saves = 0;
+};
+
+bool save_snap(void* ctx, flight::SnapWriter& w) {
+  auto* s = static_cast<Snap*>(ctx);
+  ++s->saves;
+  w.put(uint32_t{0xabcd1234});
+  return s->accept;
+}
+
+int restore_snap(void*, flight::SnapReader&) { return 0; }
+
+// Records calls until the writer enters a new block.
+void fill_block() {
+  hal::Timespec ts{};
+  for (int i = 0; i < 100000 && !flight::ring::g_want_snapshot; ++i) {
+    CHECK_EQUAL(0, hal::clock_gettime(hal::kClockMonotonic, &ts));
+  }
+  CHECK(flight::ring::g_want_snapshot);
+}
+
+// A fresh recording in the same file (the other tests' is given back after).
+char g_snap_prog[] = "snap";
+char* g_snap_argv[] = {g_snap_prog, nullptr};  // start() keeps the pointer: static
+
+struct FreshRecording {
+  std::string path = flight::path();
+  char* prog = g_snap_prog;
+  char** argv = g_snap_argv;
+  FreshRecording() {
+    flight::stop();
+    CHECK_EQUAL(0, flight::start(prog, 1, argv, path.c_str(), flight::kDefaultRingBytes));
+  }
+  ~FreshRecording() {
+    flight::set_snapshot_hooks(flight::SnapshotHooks{});
+    flight::stop();
+    CHECK_EQUAL(0, flight::start(prog, 1, argv, path.c_str(), flight::kDefaultRingBytes));
+  }
+};
+
+}  // namespace
+
+TEST(SysRecord, a_new_block_snapshots_the_app_and_the_epoll_registrations_at_the_next_wait) {
+  FreshRecording fresh;
+  Snap snap;
+  flight::set_snapshot_hooks(flight::SnapshotHooks{save_snap, restore_snap, &snap});
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  int fds[4];
+  for (int& fd : fds) fd = hal::eventfd(0, hal::kCloexec | hal::kNonblock);
+  for (int i = 0; i < 4; ++i) {
+    hal::EpollEvent ev{hal::kEpollIn, 100u + static_cast<uint64_t>(i)};
+    CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, fds[i], &ev));
+  }
+  hal::EpollEvent mod{hal::kEpollOut, 777};
+  CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlMod, fds[1], &mod));
+  CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlDel, fds[2], nullptr));
+  CHECK_EQUAL(0, hal::close(fds[3]));
+  CHECK_EQUAL(-EEXIST, hal::epoll_ctl(ep, hal::kEpollCtlAdd, fds[0], &mod));  // failed: not noted
+  hal::EpollEvent out[4];
+  // fds[1], now watched for writing, is ready in every wait.
+  CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));  // the program's first wait: its start ends
+  CHECK_EQUAL(0, snap.saves);
+  fill_block();
+  CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));  // the app declines: tried again next wait
+  CHECK_EQUAL(1, snap.saves);
+  CHECK_EQUAL(0u, flight::snapshots());
+  snap.accept = true;
+  const uint64_t from = flight::calls();
+  CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));
+  CHECK_EQUAL(1u, flight::snapshots());
+  CHECK(!flight::ring::g_want_snapshot);
+  CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));  // one per block
+  CHECK_EQUAL(2, snap.saves);
+
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK(recs[0].call == flight::Call::kSnapshot);
+  CHECK(recs[1].call == flight::Call::kEpollWait);
+  const flight::EpollReg* regs = nullptr;
+  size_t nregs = 0;
+  const uint8_t* app = nullptr;
+  size_t app_len = 0;
+  CHECK(flight::parse_snapshot(recs[0].out, recs[0].out_len, recs[0].args, recs[0].nargs, &regs,
+                               &nregs, &app, &app_len));
+  CHECK_EQUAL(2u, nregs);  // fds[0] and fds[1], with its new cookie
+  for (size_t i = 0; i < nregs; ++i) {
+    CHECK_EQUAL(ep, regs[i].epfd);
+    CHECK(regs[i].fd == fds[0] || regs[i].fd == fds[1]);
+    CHECK_EQUAL(regs[i].fd == fds[0] ? 100u : 777u, regs[i].cookie);
+  }
+  CHECK_EQUAL(4u, app_len);
+  uint32_t v = 0;
+  std::memcpy(&v, app, 4);
+  CHECK_EQUAL(0xabcd1234u, v);
+  // A record whose parts do not add up is refused.
+  const int64_t bad_args[2] = {3, 4};
+  CHECK(!flight::parse_snapshot(recs[0].out, recs[0].out_len, bad_args, 2, &regs, &nregs, &app,
+                                &app_len));
+  const int64_t too_many[2] = {65, 0};
+  CHECK(!flight::parse_snapshot(recs[0].out, recs[0].out_len, too_many, 2, &regs, &nregs, &app,
+                                &app_len));
+  CHECK(!flight::parse_snapshot(recs[0].out, recs[0].out_len, bad_args, 1, &regs, &nregs, &app,
+                                &app_len));
+  // Closing the epoll fd ends its registrations.
+  CHECK_EQUAL(0, hal::close(ep));
+  for (int i = 0; i < 3; ++i) CHECK_EQUAL(0, hal::close(fds[i]));
+  fill_block();
+  const int ep2 = hal::epoll_create1(hal::kCloexec);
+  CHECK_EQUAL(0, hal::epoll_wait(ep2, out, 4, 0));
+  CHECK_EQUAL(2u, flight::snapshots());
+  const std::vector<flight::Record> last = records_since(flight::calls() - 2, &file);
+  CHECK(last[0].call == flight::Call::kSnapshot);
+  CHECK_EQUAL(0, last[0].args[0]);
+  CHECK_EQUAL(0, hal::close(ep2));
+}
+
+TEST(SysRecord, more_registrations_than_a_snapshot_lists_stop_the_snapshots) {
+  FreshRecording fresh;
+  Snap snap{true};
+  flight::set_snapshot_hooks(flight::SnapshotHooks{save_snap, restore_snap, &snap});
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  int p[2];
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec));
+  std::vector<int> dups;
+  for (size_t i = 0; i <= flight::kMaxEpollRegs; ++i) {
+    dups.push_back(hal::dup(p[0]));
+    hal::EpollEvent ev{hal::kEpollIn, i};
+    CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, dups.back(), &ev));
+  }
+  hal::EpollEvent out[4];
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 4, 0));
+  fill_block();
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 4, 0));
+  CHECK_EQUAL(0, snap.saves);
+  CHECK_EQUAL(0u, flight::snapshots());
+  CHECK(!flight::ring::g_want_snapshot);
+  for (int fd : dups) CHECK_EQUAL(0, hal::close(fd));
+  CHECK_EQUAL(0, hal::close(p[0]));
+  CHECK_EQUAL(0, hal::close(p[1]));
+  CHECK_EQUAL(0, hal::close(ep));
+}

@@ -524,3 +524,57 @@ TEST(Timer, a_due_timer_started_and_stopped_in_one_batch_never_fires) {
   CHECK_EQUAL(-ESTALE, loop->timer_stop(st.started));
   CHECK(loop->verify());
 }
+
+TEST(Timer, state_gives_what_starts_the_same_timer_again_and_arming_now_arms_once) {
+  Fired f;
+  TimerHandle a, b, c;
+  TimerSpec s = periodic(100 * kMs, Overrun::kCatchUp);
+  s.slack_ns = 3 * kMs;
+  CHECK_EQUAL(0, loop->timer_after(kSec, on_timer, &f, &a));
+  CHECK_EQUAL(0, loop->timer_start(s, on_timer, &f, &b));
+  CHECK_EQUAL(0, loop->set_weak(b, true));
+  evl::TimerState sa, sb;
+  CHECK_EQUAL(0, loop->timer_state(a, &sa));
+  CHECK_EQUAL(0, loop->timer_state(b, &sb));
+  CHECK_EQUAL(t0 + kSec, sa.spec.deadline_ns);
+  CHECK_EQUAL(0, sa.spec.period_ns);
+  CHECK(sa.spec.overrun == Overrun::kSkip && sa.spec.clock == Clock::kMonotonic && !sa.weak);
+  CHECK_EQUAL(t0 + 100 * kMs, sb.spec.deadline_ns);
+  CHECK_EQUAL(100 * kMs, sb.spec.period_ns);
+  CHECK_EQUAL(3 * kMs, sb.spec.slack_ns);
+  CHECK(sb.spec.overrun == Overrun::kCatchUp && sb.weak);
+  CHECK_EQUAL(1, static_cast<int32_t>(sb.seq - sa.seq));  // started in that order
+  // Started again from its state, a timer fires where the first would have.
+  CHECK_EQUAL(0, loop->timer_stop(b));
+  CHECK_EQUAL(0, loop->timer_start(sb.spec, on_timer, &f, &c));
+  evl::TimerState sc;
+  CHECK_EQUAL(0, loop->timer_state(c, &sc));
+  CHECK_EQUAL(sb.spec.deadline_ns, sc.spec.deadline_ns);
+  CHECK_EQUAL(sb.spec.period_ns, sc.spec.period_ns);
+  // Changed outside an iteration, the timers are armed now, once; then
+  // there is nothing left to arm.
+  k->reset_calls();
+  CHECK_EQUAL(0, loop->arm_timers_now());
+  CHECK_EQUAL(1u, k->calls(Call::kTimerfdSettime));
+  CHECK_EQUAL(0, loop->arm_timers_now());
+  CHECK_EQUAL(1u, k->calls(Call::kTimerfdSettime));
+  CHECK_EQUAL(-EINVAL, loop->timer_state(a, nullptr));
+  CHECK_EQUAL(0, loop->timer_stop(a));
+  CHECK_EQUAL(-ESTALE, loop->timer_state(a, &sa));
+}
+
+TEST(Timer, a_one_shot_in_its_own_callback_has_no_state) {
+  struct Ctx {
+    int r = 0;
+  } ctx;
+  TimerHandle h;
+  CHECK_EQUAL(0, loop->timer_after(
+                     kMs,
+                     [](evl::Loop& l, TimerHandle self, uint32_t, void* p) {
+                       evl::TimerState st;
+                       static_cast<Ctx*>(p)->r = l.timer_state(self, &st);
+                     },
+                     &ctx, &h));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(-EINVAL, ctx.r);
+}
