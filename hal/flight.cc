@@ -77,6 +77,9 @@ EpollReg g_regs[kMaxEpollRegs];
 size_t g_nregs = 0;
 bool g_regs_overflow = false;  // a registration was not kept: no snapshot can be taken
 uint64_t g_snapshots = 0;
+size_t g_last_snapshot_bytes = 0;
+size_t g_blocks_since_snapshot = 0;
+alignas(8) uint8_t g_snap[kMaxSnapshotBytes];
 
 void copy_str(char* dst, size_t cap, const char* src) {
   size_t n = std::strlen(src);
@@ -259,6 +262,8 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   g_nregs = 0;
   g_regs_overflow = false;
   g_snapshots = 0;
+  g_last_snapshot_bytes = 0;
+  g_blocks_since_snapshot = 0;
   g_started = true;
   g_on = !g_replaying;
   return 0;
@@ -306,7 +311,9 @@ uint8_t* ring::next_block() {
   const size_t b = g.after(g.head_block);
   if (b == g.tail_block) g.tail_block = g.after(g.tail_block);
   enter_block(b);
-  g_want_snapshot = g_hooks.save != nullptr;
+  ++g_blocks_since_snapshot;
+  g_want_snapshot =
+      g_hooks.save != nullptr && g_blocks_since_snapshot * kBlockBytes >= 3 * g_last_snapshot_bytes;
   return g_head;
 }
 
@@ -384,29 +391,47 @@ void take_snapshot() {
     ring::g_want_snapshot = false;
     return;
   }
-  alignas(8) static uint8_t buf[kMaxOutBytes];
   const size_t regs_bytes = g_nregs * sizeof(EpollReg);
-  std::memcpy(buf, g_regs, regs_bytes);
-  SnapWriter w(buf + regs_bytes, kMaxOutBytes - regs_bytes);
+  std::memcpy(g_snap, g_regs, regs_bytes);
+  SnapWriter w(g_snap + regs_bytes, kMaxSnapshotBytes - regs_bytes);
   if (!g_hooks.save(g_hooks.ctx, w) || !w.ok()) return;  // tried again at the next wait
-  Args a{{static_cast<int64_t>(g_nregs), static_cast<int64_t>(w.size())}, 2};
-  record(Call::kSnapshot, 0, a, buf, regs_bytes + w.size());
+  const size_t total = regs_bytes + w.size();
+  const size_t parts = total == 0 ? 1 : (total + kMaxOutBytes - 1) / kMaxOutBytes;
+  for (size_t i = 0; i < parts; ++i) {
+    const size_t at = i * kMaxOutBytes;
+    const size_t len = total - at < kMaxOutBytes ? total - at : kMaxOutBytes;
+    const Args a{{static_cast<int64_t>(g_nregs), static_cast<int64_t>(w.size()),
+                  static_cast<int64_t>(i), static_cast<int64_t>(parts)},
+                 4};
+    record(Call::kSnapshot, 0, a, g_snap + at, len);
+  }
   ++g_snapshots;
-  ring::g_want_snapshot = false;  // (after record(): it may have begun a block)
+  g_last_snapshot_bytes = total;
+  // (After the records: they may have begun blocks.)
+  g_blocks_since_snapshot = 0;
+  ring::g_want_snapshot = false;
 }
 
-bool parse_snapshot(const uint8_t* out, uint32_t out_len, const int64_t* args, int nargs,
-                    const EpollReg** regs, size_t* nregs, const uint8_t** app, size_t* app_len) {
-  if (nargs != 2 || args[0] < 0 || args[0] > static_cast<int64_t>(kMaxEpollRegs) || args[1] < 0) {
+bool snapshot_part(const int64_t* args, int nargs, const uint8_t* out, uint32_t out_len,
+                   SnapshotPart* p) {
+  if (nargs != 4 || args[0] < 0 || args[0] > static_cast<int64_t>(kMaxEpollRegs) || args[1] < 0 ||
+      args[1] > static_cast<int64_t>(kMaxSnapshotBytes) || args[3] < 1 || args[2] < 0 ||
+      args[2] >= args[3]) {
     return false;
   }
-  const auto n = static_cast<size_t>(args[0]);
-  const auto bytes = static_cast<uint64_t>(args[1]);
-  if (n * sizeof(EpollReg) + bytes != out_len) return false;
-  *regs = reinterpret_cast<const EpollReg*>(out);
-  *nregs = n;
-  *app = out + n * sizeof(EpollReg);
-  *app_len = static_cast<size_t>(bytes);
+  const uint64_t total =
+      static_cast<uint64_t>(args[0]) * sizeof(EpollReg) + static_cast<uint64_t>(args[1]);
+  const uint64_t at = static_cast<uint64_t>(args[2]) * kMaxOutBytes;
+  const uint64_t left = total > at ? total - at : 0;
+  const uint64_t want = left < kMaxOutBytes ? left : kMaxOutBytes;
+  const uint64_t parts = total == 0 ? 1 : (total + kMaxOutBytes - 1) / kMaxOutBytes;
+  if (out_len != want || static_cast<uint64_t>(args[3]) != parts) return false;
+  *p = SnapshotPart{static_cast<uint32_t>(args[0]),
+                    static_cast<uint64_t>(args[1]),
+                    static_cast<uint32_t>(args[2]),
+                    static_cast<uint32_t>(args[3]),
+                    out,
+                    out_len};
   return true;
 }
 

@@ -31,12 +31,16 @@
 //   records) are still read.
 //
 // Snapshots: how a replay goes on past lost calls. An app that can describe
-// its state registers set_snapshot_hooks(); each time the writer enters a
-// new block, the next epoll_wait (before the wait: the app is between two
-// iterations) first records a kSnapshot record: the epoll registrations the
-// recorder has seen (EpollReg, epoll_ctl's cookies by fd) and the bytes the
-// app's save hook wrote. A save hook may decline (a state it cannot
-// describe, too big for kMaxOutBytes): the next epoll_wait tries again. The
+// its state registers set_snapshot_hooks(); when the writer enters a new
+// block and at least three times the last snapshot's size was recorded
+// since it (snapshots take at most a quarter of the ring), the next
+// epoll_wait (before the wait: the app is between two iterations) first
+// records a snapshot: the epoll registrations the recorder has seen
+// (EpollReg, epoll_ctl's cookies by fd) and the bytes the app's save hook
+// wrote (at most kMaxSnapshotBytes), in consecutive kSnapshot records of
+// at most kMaxOutBytes each (arguments: registrations, app bytes, part,
+// parts). A save hook may decline (a state it cannot describe, too big):
+// the next epoll_wait tries again. The
 // replay of a wrapped ring runs the pinned start, then, at the program's
 // first epoll_wait, has the app's restore hook rebuild the state of the
 // oldest kept snapshot (its calls answered without the recording), and
@@ -253,6 +257,7 @@ struct EpollReg {
 };
 static_assert(sizeof(EpollReg) == 16, "one layout on every target");
 constexpr size_t kMaxEpollRegs = 64;  // more registrations: no snapshot is taken
+constexpr size_t kMaxSnapshotBytes = size_t{256} << 10;
 
 // Bytes an app's save hook writes, in a fixed buffer: a write past its end
 // marks the snapshot failed (ok() false) instead of writing.
@@ -326,9 +331,17 @@ void note_epoll_ctl(int epfd, int op, int fd, uint64_t cookie, int result);
 void note_close(int fd, int result);
 // Called by the recording seam's epoll_wait when g_want_snapshot is set.
 void take_snapshot();
-// The parts of a kSnapshot record; false if it is malformed.
-bool parse_snapshot(const uint8_t* out, uint32_t out_len, const int64_t* args, int nargs,
-                    const EpollReg** regs, size_t* nregs, const uint8_t** app, size_t* app_len);
+// One kSnapshot record's part of a snapshot; false if it is malformed.
+struct SnapshotPart {
+  uint32_t nregs;      // registrations, at the start of the whole snapshot
+  uint64_t app_bytes;  // the app's bytes after them
+  uint32_t part;
+  uint32_t parts;
+  const uint8_t* bytes;  // this part's share of the whole
+  uint32_t len;
+};
+bool snapshot_part(const int64_t* args, int nargs, const uint8_t* out, uint32_t out_len,
+                   SnapshotPart* p);
 uint64_t snapshots();  // snapshot records taken since start()
 
 // Reading a recording (the replay, tests).

@@ -222,35 +222,63 @@ const char* Player::resume() {
   const flight::SnapshotHooks& hooks = flight::snapshot_hooks();
   if (reader_.header().pinned_records == 0) return "the program's start was not kept";
   if (hooks.restore == nullptr) return "the program has no snapshot of its state to restore";
+  // The oldest whole snapshot kept: its parts are consecutive records.
   flight::Reader r = reader_;
   flight::Record rec;
   uint64_t seq = reader_.header().first_seq;
+  uint64_t found_at = 0;
   bool found = false;
-  while (!found && r.next(&rec)) {
-    found = rec.call == flight::Call::kSnapshot;
-    if (!found) ++seq;
+  bool malformed = false;
+  bool more = r.next(&rec);
+  while (!found && more) {
+    flight::SnapshotPart p{};
+    if (rec.call != flight::Call::kSnapshot) {
+      more = r.next(&rec);
+      ++seq;
+      continue;
+    }
+    const bool head = flight::snapshot_part(rec.args, rec.nargs, rec.out, rec.out_len, &p);
+    malformed = malformed || !head;
+    found_at = seq;
+    more = r.next(&rec);
+    ++seq;
+    if (!head || p.part != 0) continue;  // a snapshot whose first part the ring lost
+    snap_.assign(p.bytes, p.bytes + p.len);
+    const flight::SnapshotPart first = p;
+    uint32_t next = 1;
+    while (next < first.parts && more && rec.call == flight::Call::kSnapshot &&
+           flight::snapshot_part(rec.args, rec.nargs, rec.out, rec.out_len, &p) && p.part == next &&
+           p.nregs == first.nregs && p.app_bytes == first.app_bytes) {
+      snap_.insert(snap_.end(), p.bytes, p.bytes + p.len);
+      ++next;
+      more = r.next(&rec);
+      ++seq;
+    }
+    found = next == first.parts;
+    nregs_ = first.nregs;
   }
+  if (!found && malformed) return "its oldest kept snapshot is malformed";
   if (!found) return "the kept calls hold no snapshot of its state";
-  const uint8_t* app = nullptr;
-  size_t app_len = 0;
-  if (!flight::parse_snapshot(rec.out, rec.out_len, rec.args, rec.nargs, &regs_, &nregs_, &app,
-                              &app_len)) {
-    return "its oldest kept snapshot is malformed";
-  }
+  regs_ = reinterpret_cast<const flight::EpollReg*>(snap_.data());
+  const uint8_t* app = snap_.data() + nregs_ * sizeof(flight::EpollReg);
+  const size_t app_len = snap_.size() - nregs_ * sizeof(flight::EpollReg);
   std::fprintf(stderr,
                "replay: the ring lost calls #%llu to #%llu; the program's state is restored from "
                "the snapshot at #%llu, and the replay goes on from there\n",
                static_cast<unsigned long long>(index_),
                static_cast<unsigned long long>(reader_.header().first_seq - 1),
-               static_cast<unsigned long long>(seq));
+               static_cast<unsigned long long>(found_at));
   flight::SnapReader in(app, app_len);
   absorbing_ = true;
   const int rc = hooks.restore(hooks.ctx, in);
   absorbing_ = false;
   if (failure_ != 0) return "its restore failed";
   if (rc < 0 || !in.ok() || in.left() != 0) return "the program could not restore its snapshot";
-  reader_ = r;
-  index_ = seq + 1;
+  // The reader goes on from the record after the snapshot's last part.
+  reader_.rewind();
+  for (uint64_t i = 0; i < reader_.header().pinned_records; ++i) (void)reader_.next(&rec);
+  for (uint64_t s = reader_.header().first_seq; s < seq; ++s) (void)reader_.next(&rec);
+  index_ = seq;
   resumed_at_ = index_;
   return nullptr;
 }

@@ -95,7 +95,8 @@ class Player {
   bool ended_ = false;
   char message_[512] = {};
   std::map<uint64_t, uint64_t> cookies_;
-  bool absorbing_ = false;  // inside the app's restore hook
+  bool absorbing_ = false;     // inside the app's restore hook
+  std::vector<uint8_t> snap_;  // the restored snapshot, its parts put together
   const flight::EpollReg* regs_ = nullptr;
   size_t nregs_ = 0;
   int64_t absorbed_args_[flight::kMaxArgs] = {};

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -354,22 +355,32 @@ namespace {
 constexpr uint64_t kRecordedCookie2 = 0x5678;
 constexpr uint64_t kReplayCookie2 = 0xef01;
 
-// A snapshot record: the registrations, then the app's bytes.
-void add_snapshot(Recording* r, const std::vector<flight::EpollReg>& regs, const std::string& app) {
+// A snapshot's records: the registrations, then the app's bytes, in parts
+// of at most 16 KiB (from part `from` on: the ring lost the others).
+void add_snapshot(Recording* r, const std::vector<flight::EpollReg>& regs, const std::string& app,
+                  size_t from = 0) {
   std::vector<uint8_t> out(regs.size() * sizeof(flight::EpollReg));
   if (!regs.empty()) std::memcpy(out.data(), regs.data(), out.size());
   out.insert(out.end(), app.begin(), app.end());
-  r->add(flight::Call::kSnapshot, 0,
-         flight::args::of(static_cast<int64_t>(regs.size()), static_cast<int64_t>(app.size())),
-         out.data(), out.size());
+  const size_t parts =
+      out.empty() ? 1 : (out.size() + flight::kMaxOutBytes - 1) / flight::kMaxOutBytes;
+  for (size_t i = from; i < parts; ++i) {
+    const size_t at = i * flight::kMaxOutBytes;
+    const size_t len = std::min<size_t>(out.size() - at, flight::kMaxOutBytes);
+    r->add(flight::Call::kSnapshot, 0,
+           flight::args::of(static_cast<int64_t>(regs.size()), static_cast<int64_t>(app.size()),
+                            static_cast<int64_t>(i), static_cast<int64_t>(parts)),
+           out.data() + at, len);
+  }
 }
 
 // The program's start pinned, 100 calls lost, a call of a partial
 // iteration, a snapshot (fd 6 registered with kRecordedCookie2), then an
 // epoll_wait reporting fd 6 and its read.
-Recording wrapped_with_snapshot(const std::string& app = "S") {
+Recording wrapped_with_snapshot(const std::string& app = "S", const std::string& older = "") {
   Recording r = recorded_start();
   r.pin_and_lose(100);
+  if (!older.empty()) add_snapshot(&r, {}, older, 1);  // its first part lost
   r.add(flight::Call::kRead, 2, flight::args::read(5, 16), "x\n", 2);
   add_snapshot(&r, {{4, 6, kRecordedCookie2}}, app);
   const flight::WireEvent w{hal::kEpollIn, 0, kRecordedCookie2};
@@ -458,7 +469,7 @@ TEST(ReplaySnapshot, a_malformed_snapshot_stops_the_replay_at_the_loss) {
   Recording r = recorded_start();
   r.pin_and_lose(10);
   const char junk[4] = {1, 2, 3, 4};
-  r.add(flight::Call::kSnapshot, 0, flight::args::of(1, 0), junk, sizeof junk);
+  r.add(flight::Call::kSnapshot, 0, flight::args::of(1, 0, 0, 1), junk, sizeof junk);
   load(r);
   (void)program(false);
   CHECK_EQUAL(replay::kWrapped, player.failure());
@@ -499,4 +510,18 @@ TEST(ReplaySnapshot, a_snapshot_in_a_whole_recording_is_passed_over) {
   char made[128];
   player.describe_replayed(made, sizeof made);
   STRCMP_EQUAL("the 5 recorded calls", made);  // the snapshots are not calls
+}
+
+// A snapshot larger than a record comes in parts; one whose first part the
+// ring lost is passed over for the next whole one.
+TEST(ReplaySnapshot, a_snapshot_in_parts_is_put_together_and_a_partial_one_passed_over) {
+  std::string big(40000, 'b');
+  big[0] = 'B';
+  big.back() = 'E';
+  load(wrapped_with_snapshot(big, std::string(20000, 'o')));
+  const Seen s = program(false);
+  CHECK_EQUAL(0, player.failure());
+  CHECK_EQUAL(kReplayCookie2, s.cookie);
+  CHECK(restored.app == big);
+  CHECK_EQUAL(109u, player.resumed_at());  // 4 pinned, 100 lost, 1 part, read, 3 parts
 }

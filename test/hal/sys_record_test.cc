@@ -253,13 +253,31 @@ namespace {
 struct Snap {
   bool accept = false;
   int saves = 0;
+  size_t extra = 0;  // bytes written after the word
 };
 
 bool save_snap(void* ctx, flight::SnapWriter& w) {
   auto* s = static_cast<Snap*>(ctx);
   ++s->saves;
   w.put(uint32_t{0xabcd1234});
+  static const uint8_t kFill[1024] = {};
+  for (size_t left = s->extra; left > 0;) {
+    const size_t n = left < sizeof kFill ? left : sizeof kFill;
+    w.put(kFill, n);
+    left -= n;
+  }
   return s->accept;
+}
+
+// Records calls until the writer has entered n new blocks.
+void fill_blocks(int n) {
+  hal::Timespec ts{};
+  for (int b = 0; b < n; ++b) {
+    const uint8_t* end = flight::ring::g_block_end;
+    for (int i = 0; i < 100000 && flight::ring::g_block_end == end; ++i) {
+      CHECK_EQUAL(0, hal::clock_gettime(hal::kClockMonotonic, &ts));
+    }
+  }
 }
 
 int restore_snap(void*, flight::SnapReader&) { return 0; }
@@ -330,12 +348,15 @@ TEST(SysRecord, a_new_block_snapshots_the_app_and_the_epoll_registrations_at_the
   const std::vector<flight::Record> recs = records_since(from, &file);
   CHECK(recs[0].call == flight::Call::kSnapshot);
   CHECK(recs[1].call == flight::Call::kEpollWait);
-  const flight::EpollReg* regs = nullptr;
-  size_t nregs = 0;
-  const uint8_t* app = nullptr;
-  size_t app_len = 0;
-  CHECK(flight::parse_snapshot(recs[0].out, recs[0].out_len, recs[0].args, recs[0].nargs, &regs,
-                               &nregs, &app, &app_len));
+  flight::SnapshotPart part{};
+  CHECK(flight::snapshot_part(recs[0].args, recs[0].nargs, recs[0].out, recs[0].out_len, &part));
+  CHECK_EQUAL(0u, part.part);
+  CHECK_EQUAL(1u, part.parts);
+  const size_t nregs = part.nregs;
+  std::vector<flight::EpollReg> regs(nregs);
+  std::memcpy(regs.data(), part.bytes, nregs * sizeof(flight::EpollReg));
+  const uint8_t* app = part.bytes + nregs * sizeof(flight::EpollReg);
+  const size_t app_len = part.app_bytes;
   CHECK_EQUAL(2u, nregs);  // fds[0] and fds[1], with its new cookie
   for (size_t i = 0; i < nregs; ++i) {
     CHECK_EQUAL(ep, regs[i].epfd);
@@ -347,14 +368,12 @@ TEST(SysRecord, a_new_block_snapshots_the_app_and_the_epoll_registrations_at_the
   std::memcpy(&v, app, 4);
   CHECK_EQUAL(0xabcd1234u, v);
   // A record whose parts do not add up is refused.
-  const int64_t bad_args[2] = {3, 4};
-  CHECK(!flight::parse_snapshot(recs[0].out, recs[0].out_len, bad_args, 2, &regs, &nregs, &app,
-                                &app_len));
-  const int64_t too_many[2] = {65, 0};
-  CHECK(!flight::parse_snapshot(recs[0].out, recs[0].out_len, too_many, 2, &regs, &nregs, &app,
-                                &app_len));
-  CHECK(!flight::parse_snapshot(recs[0].out, recs[0].out_len, bad_args, 1, &regs, &nregs, &app,
-                                &app_len));
+  const int64_t bad[][4] = {{3, 4, 0, 1},  {65, 0, 0, 1}, {2, -1, 0, 1}, {2, 4, 1, 1},
+                            {2, 4, -1, 1}, {2, 4, 0, 0},  {2, 4, 0, 2},  {2, 1 << 30, 0, 1}};
+  for (const auto& a : bad) {
+    CHECK(!flight::snapshot_part(a, 4, recs[0].out, recs[0].out_len, &part));
+  }
+  CHECK(!flight::snapshot_part(recs[0].args, 3, recs[0].out, recs[0].out_len, &part));
   // Closing the epoll fd ends its registrations.
   CHECK_EQUAL(0, hal::close(ep));
   for (int i = 0; i < 3; ++i) CHECK_EQUAL(0, hal::close(fds[i]));
@@ -391,5 +410,40 @@ TEST(SysRecord, more_registrations_than_a_snapshot_lists_stop_the_snapshots) {
   for (int fd : dups) CHECK_EQUAL(0, hal::close(fd));
   CHECK_EQUAL(0, hal::close(p[0]));
   CHECK_EQUAL(0, hal::close(p[1]));
+  CHECK_EQUAL(0, hal::close(ep));
+}
+
+// A snapshot over 16 KiB goes in consecutive parts; the next one waits until
+// three times its size was recorded after it.
+TEST(SysRecord, a_large_snapshot_goes_in_parts_and_the_next_waits_for_three_times_its_size) {
+  FreshRecording fresh;
+  Snap snap{true, 0, 40000};
+  flight::set_snapshot_hooks(flight::SnapshotHooks{save_snap, restore_snap, &snap});
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  hal::EpollEvent out[1];
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+  fill_block();
+  const uint64_t from = flight::calls();
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+  // 40 KiB of snapshot: the next one after 120 KiB, the fourth block.
+  fill_blocks(3);
+  CHECK(!flight::ring::g_want_snapshot);
+  fill_blocks(1);
+  CHECK(flight::ring::g_want_snapshot);
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK(recs.size() > 4);  // 3 parts, the wait, then the clock reads
+  size_t total = 0;
+  for (uint32_t i = 0; i < 3; ++i) {
+    flight::SnapshotPart p{};
+    CHECK(recs[i].call == flight::Call::kSnapshot);
+    CHECK(flight::snapshot_part(recs[i].args, recs[i].nargs, recs[i].out, recs[i].out_len, &p));
+    CHECK_EQUAL(i, p.part);
+    CHECK_EQUAL(3u, p.parts);
+    CHECK_EQUAL(40004u, p.app_bytes);
+    total += p.len;
+  }
+  CHECK_EQUAL(40004u, total);
+  CHECK(recs[3].call == flight::Call::kEpollWait);
   CHECK_EQUAL(0, hal::close(ep));
 }
