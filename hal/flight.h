@@ -51,6 +51,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "hal/snapshot.h"
+
 namespace flight {
 
 enum class Call : uint16_t {
@@ -257,63 +259,7 @@ struct EpollReg {
 };
 static_assert(sizeof(EpollReg) == 16, "one layout on every target");
 constexpr size_t kMaxEpollRegs = 64;  // more registrations: no snapshot is taken
-constexpr size_t kMaxSnapshotBytes = size_t{256} << 10;
-
-// Bytes an app's save hook writes, in a fixed buffer: a write past its end
-// marks the snapshot failed (ok() false) instead of writing.
-class SnapWriter {
- public:
-  SnapWriter(uint8_t* buf, size_t cap) : buf_(buf), cap_(cap) {}
-  void put(const void* p, size_t n) {
-    if (n > cap_ - len_) {
-      failed_ = true;
-      return;
-    }
-    std::memcpy(buf_ + len_, p, n);
-    len_ += n;
-  }
-  template <class T>
-  void put(const T& v) {
-    put(&v, sizeof v);
-  }
-  bool ok() const { return !failed_; }
-  size_t size() const { return len_; }
-
- private:
-  uint8_t* buf_;
-  size_t cap_;
-  size_t len_ = 0;
-  bool failed_ = false;
-};
-
-// Reads what a SnapWriter wrote: a read past the end fails (false, and
-// ok() false from then on) and leaves the destination zeroed.
-class SnapReader {
- public:
-  SnapReader(const uint8_t* p, size_t n) : p_(p), n_(n) {}
-  [[nodiscard]] bool get(void* dst, size_t n) {
-    if (failed_ || n > n_ - pos_) {
-      failed_ = true;
-      std::memset(dst, 0, n);
-      return false;
-    }
-    std::memcpy(dst, p_ + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  template <class T>
-  [[nodiscard]] bool get(T* v) {
-    return get(v, sizeof *v);
-  }
-  bool ok() const { return !failed_; }
-  size_t left() const { return n_ - pos_; }
-
- private:
-  const uint8_t* p_;
-  size_t n_;
-  size_t pos_ = 0;
-  bool failed_ = false;
-};
+constexpr size_t kMaxSnapshotBytes = size_t{512} << 10;
 
 struct SnapshotHooks {
   // Recording: writes the app's state; false when it cannot now.

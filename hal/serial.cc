@@ -217,4 +217,19 @@ int SerialPort::close() {
   return first;
 }
 
+void SerialPort::save(flight::SnapWriter& w) const {
+  w.put(static_cast<int32_t>(fd_));
+  w.put(saved_);
+  w.put(static_cast<uint8_t>(termios2_ ? 1 : 0));
+}
+
+bool SerialPort::restore(flight::SnapReader& r) {
+  int32_t fd = -1;
+  uint8_t t2 = 0;
+  if (!r.get(&fd) || !r.get(&saved_) || !r.get(&t2) || t2 > 1 || fd < -1) return false;
+  fd_ = fd;
+  termios2_ = t2 != 0;
+  return true;
+}
+
 }  // namespace hal

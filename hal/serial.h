@@ -24,6 +24,7 @@
 
 #include <cstdint>
 
+#include "hal/snapshot.h"
 #include "hal/sys.h"
 
 namespace hal {
@@ -67,6 +68,11 @@ class SerialPort {
   // closes. 0 if not open.
   [[nodiscard]] int close();
   int fd() const { return fd_; }
+  // Snapshots (hal/flight.h): the fd and the settings close() restores.
+  // restore() takes them without a system call, forgetting (not closing)
+  // the port it had; false for bytes it cannot use.
+  void save(flight::SnapWriter& w) const;
+  [[nodiscard]] bool restore(flight::SnapReader& r);
 
  private:
   int fd_ = -1;

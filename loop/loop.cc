@@ -89,6 +89,17 @@ const LoopHealth& Loop::health() {
   return health_;
 }
 
+void Loop::restore_health(const LoopHealth& h) {
+  health_ = h;  // (its pool figures are read again from the pools by health())
+  io_.raise_high_water(h.io.high_water);
+  signals_.raise_high_water(h.signals.high_water);
+  wakes_.raise_high_water(h.wakes.high_water);
+  defers_.raise_high_water(h.defers.high_water);
+  timers_.pool().raise_high_water(h.timers.high_water);
+  children_.raise_high_water(h.children.high_water);
+  hooks_.raise_high_water(h.hooks.high_water);
+}
+
 // One clock read per callback: each callback is timed from the previous
 // mark (the end of the last callback, or the return of epoll_wait), so loop
 // overhead between callbacks is charged to the next one.

@@ -311,6 +311,10 @@ class Loop {
   // Number of active watchers (weak ones included) plus pending deferred calls.
   uint32_t active() const;
   const LoopHealth& health();
+  // Sets health()'s counters, lags and longest callback to h's and raises
+  // the pools' high-water marks to h's: a replay restoring an app's
+  // snapshot (hal/flight.h) goes on with the recorded loop's figures.
+  void restore_health(const LoopHealth& h);
   // Off by default: timing each callback (health().callback_ns_max) costs one
   // clock read per callback; a daemon that reports it turns it on.
   void set_callback_timing(bool on) {

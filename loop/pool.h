@@ -116,6 +116,11 @@ class Pool {
   Slot& at(uint32_t index) const { return slots_[index]; }
   uint32_t gen_of(uint32_t index) const { return meta::gen(slots_[index].meta); }
   const PoolStats& stats() const { return stats_; }
+  // Raises the high-water mark to hw (at most the capacity).
+  void raise_high_water(uint32_t hw) {
+    if (hw > stats_.capacity) hw = stats_.capacity;
+    if (hw > stats_.high_water) stats_.high_water = hw;
+  }
   uint32_t capacity() const { return stats_.capacity; }
 
  private:

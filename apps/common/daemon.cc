@@ -22,9 +22,12 @@ constexpr uint32_t kSnapshotMagic = 0x31534145;  // "EAS1"
 
 void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx);
 
+static_assert(sizeof(evl::LoopHealth) == 232, "the loop's figures have one layout on every target");
+
 bool save_state(void* ctx, flight::SnapWriter& w) {
   const auto* s = static_cast<State*>(ctx);
   w.put(kSnapshotMagic);
+  w.put(s->loop->health());
   save_timer(w, *s->loop, s->deadline);
   s->log->save(w);
   return s->hooks->save(s->hooks->ctx, w);
@@ -34,14 +37,18 @@ int restore_state(void* ctx, flight::SnapReader& in) {
   auto* s = static_cast<State*>(ctx);
   Restore r(*s->loop, in);
   uint32_t magic = 0;
-  if (!r.get(&magic) || magic != kSnapshotMagic) return -EINVAL;
+  evl::LoopHealth health;
+  if (!r.get(&magic) || magic != kSnapshotMagic || !r.get(&health)) return -EINVAL;
   s->loop->timer_clear(&s->deadline);
   s->log->drop();
   s->hooks->drop(s->hooks->ctx);
   r.timer(&s->deadline, on_deadline, s);
   s->log->restore(r);
   s->hooks->restore(s->hooks->ctx, r);
-  return r.finish();
+  const int rc = r.finish();
+  // After finish(): its timerfd_settime calls are not the recorded loop's.
+  if (rc == 0) s->loop->restore_health(health);
+  return rc;
 }
 
 void on_stop_signal(evl::Loop& loop, evl::SignalHandle, const evl::SignalInfo& info, void* ctx) {

@@ -42,6 +42,7 @@ class Restore {
 
   Restore(evl::Loop& loop, flight::SnapReader& in) : loop_(loop), in_(in) {}
   evl::Loop& loop() { return loop_; }
+  flight::SnapReader& in() { return in_; }
   // Reads a value save() wrote; false (and failed() from then on) past the end.
   template <class T>
   bool get(T* v) {

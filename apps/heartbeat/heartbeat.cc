@@ -108,7 +108,7 @@ void App::stop() {
 }
 
 bool App::save(flight::SnapWriter& w) const {
-  if (use_mqtt_ || command_ || loop_ == nullptr) return false;
+  if (command_ || loop_ == nullptr) return false;
   w.put(c_);
   w.put(start_ns_);
   w.put(seq_);
@@ -118,7 +118,11 @@ bool App::save(flight::SnapWriter& w) const {
   w.put(static_cast<uint8_t>(down_ ? 1 : 0));
   app::save_timer(w, *loop_, beat_);
   app::save_timer(w, *loop_, alarm_timer_);
-  link_.save(w);
+  if (use_mqtt_) {
+    mqtt_.save(w);
+  } else {
+    link_.save(w);
+  }
   watchdog_.save(w);
   return true;
 }
@@ -126,7 +130,11 @@ bool App::save(flight::SnapWriter& w) const {
 void App::drop() {
   loop_->timer_clear(&beat_);
   loop_->timer_clear(&alarm_timer_);
-  link_.drop();
+  if (use_mqtt_) {
+    mqtt_.drop();
+  } else {
+    link_.drop();
+  }
   watchdog_.drop();
 }
 
@@ -144,7 +152,11 @@ void App::restore(app::Restore& r) {
   down_ = down != 0;
   r.timer(&beat_, on_beat, this);
   r.timer(&alarm_timer_, on_alarm, this);
-  link_.restore(r);
+  if (use_mqtt_) {
+    mqtt_.restore(r);
+  } else {
+    link_.restore(r);
+  }
   watchdog_.restore(r);
 }
 

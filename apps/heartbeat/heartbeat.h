@@ -98,9 +98,9 @@ class App {
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
 
   // Snapshots for the flight recorder's replay (apps/common/snapshot.h):
-  // over tcp:// and udp://, when no alarm command runs. MQTT sessions and a
-  // running command are not described: save() declines (the recorder tries
-  // again at the next iteration).
+  // when no alarm command runs (its process watcher cannot be rebuilt
+  // without a system call: save() declines, and the recorder tries again at
+  // the next iteration).
   static constexpr bool kSnapshots = true;
   bool save(flight::SnapWriter& w) const;
   void drop();

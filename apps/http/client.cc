@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "apps/common/snapshot.h"
+
 namespace http {
 
 bool basic_credentials(const char* user, const char* password, char* out, size_t cap) {
@@ -134,6 +136,28 @@ size_t Client::on_received(void* ctx, const char* data, size_t len) {
   if (c->ev_.response != nullptr) c->ev_.response(c->ev_.ctx, r);
   if (!keep && c->link_.up()) c->link_.drop(0);  // the server closes: so do we, now
   return static_cast<size_t>(n);
+}
+
+void Client::save(flight::SnapWriter& w) const {
+  link_.save(w);
+  w.put(stats_);
+  w.put(static_cast<uint8_t>(open_ ? 1 : 0));
+  app::save_timer(w, *loop_, timer_);
+}
+
+void Client::drop() {
+  link_.drop();
+  loop_->timer_clear(&timer_);
+  open_ = false;
+}
+
+void Client::restore(app::Restore& r) {
+  uint8_t open = 0;
+  link_.restore(r);
+  (void)r.get(&stats_);
+  (void)r.get(&open);
+  open_ = open != 0;
+  r.timer(&timer_, on_timeout, this);
 }
 
 }  // namespace http

@@ -61,6 +61,11 @@ class Client {
   const ClientStats& stats() const { return stats_; }
   const app::Link& link() const { return link_; }
 
+  // Snapshots (apps/common/snapshot.h): the connection and its state.
+  void save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(app::Restore& r);
+
  private:
   static void on_up(void* ctx);
   static void on_delivering(void* ctx);

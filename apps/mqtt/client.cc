@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "apps/common/snapshot.h"
+
 namespace mqtt {
 namespace {
 
@@ -295,6 +297,67 @@ void Client::handle(const Packet& p) {
     }
     default: return protocol_error(-EPROTO);
   }
+}
+
+void Client::save(flight::SnapWriter& w) const {
+  link_.save(w);
+  w.put(stats_);
+  app::save_timer(w, *loop_, timer_);
+  w.put(connect_timeout_ms_);
+  const uint8_t flags = static_cast<uint8_t>((session_ ? 1 : 0) | (link_delivering_ ? 2 : 0) |
+                                             (refused_reported_ ? 4 : 0) | (ping_out_ ? 8 : 0) |
+                                             (sent_since_tick_ ? 16 : 0));
+  w.put(flags);
+  w.put(last_id_);
+  w.put(order_);
+  w.put(subs_);
+  for (const Slot& s : inflight_) {
+    w.put(static_cast<uint8_t>((s.used ? 1 : 0) | (s.sent ? 2 : 0)));
+    if (!s.used) continue;
+    w.put(s.id);
+    w.put(s.tag);
+    w.put(s.order);
+    w.put(static_cast<uint32_t>(s.len));
+    w.put(s.packet, s.len);
+  }
+}
+
+void Client::drop() {
+  link_.drop();
+  loop_->timer_clear(&timer_);
+  session_ = false;
+}
+
+void Client::restore(app::Restore& r) {
+  uint8_t flags = 0;
+  link_.restore(r);
+  (void)r.get(&stats_);
+  r.timer(&timer_, on_timer, this);
+  (void)r.get(&connect_timeout_ms_);
+  (void)r.get(&flags);
+  (void)r.get(&last_id_);
+  (void)r.get(&order_);
+  (void)r.get(&subs_);
+  session_ = (flags & 1) != 0;
+  link_delivering_ = (flags & 2) != 0;
+  refused_reported_ = (flags & 4) != 0;
+  ping_out_ = (flags & 8) != 0;
+  sent_since_tick_ = (flags & 16) != 0;
+  for (Slot& s : inflight_) {
+    uint8_t f = 0;
+    uint32_t len = 0;
+    s = Slot{};
+    if (!r.get(&f) || (f & 1) == 0) continue;
+    if (!r.get(&s.id) || !r.get(&s.tag) || !r.get(&s.order) || !r.get(&len) ||
+        len > sizeof s.packet || !r.get(s.packet, len)) {
+      (void)r.fail();
+      return;
+    }
+    s.used = true;
+    s.sent = (f & 2) != 0;
+    s.len = len;
+  }
+  for (auto& sub : subs_) sub[sizeof sub - 1] = '\0';
 }
 
 }  // namespace mqtt

@@ -97,6 +97,11 @@ class Client {
   const ClientStats& stats() const { return stats_; }
   const app::Link& link() const { return link_; }
 
+  // Snapshots (apps/common/snapshot.h): the connection and its state.
+  void save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(app::Restore& r);
+
  private:
   struct Slot {
     bool used = false;

@@ -248,4 +248,25 @@ void NmeaReader::byte(uint8_t b) {
   buf_[len_++] = static_cast<char>(b);
 }
 
+void NmeaReader::save(flight::SnapWriter& w) const {
+  w.put(static_cast<uint32_t>(len_));
+  w.put(buf_, len_);
+  const uint8_t flags =
+      static_cast<uint8_t>((in_sentence_ ? 1 : 0) | (dropping_ ? 2 : 0) | (noise_run_ ? 4 : 0));
+  w.put(flags);
+}
+
+bool NmeaReader::restore(flight::SnapReader& r) {
+  uint32_t len = 0;
+  uint8_t flags = 0;
+  if (!r.get(&len) || len > sizeof buf_ || !r.get(buf_, len) || !r.get(&flags) || flags > 7) {
+    return false;
+  }
+  len_ = len;
+  in_sentence_ = (flags & 1) != 0;
+  dropping_ = (flags & 2) != 0;
+  noise_run_ = (flags & 4) != 0;
+  return true;
+}
+
 }  // namespace nmea

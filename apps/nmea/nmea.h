@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "apps/nmea/record.h"
+#include "hal/snapshot.h"
 
 namespace nmea {
 
@@ -42,6 +43,10 @@ class NmeaReader {
   NmeaReader(SentenceFn on_sentence, BadFn on_bad, void* ctx)
       : on_sentence_(on_sentence), on_bad_(on_bad), ctx_(ctx) {}
   void feed(const uint8_t* data, size_t len);
+  // Snapshots (hal/flight.h): the sentence being read. restore() is false
+  // for bytes it cannot use.
+  void save(flight::SnapWriter& w) const;
+  [[nodiscard]] bool restore(flight::SnapReader& r);
 
  private:
   void byte(uint8_t b);

@@ -71,4 +71,30 @@ size_t Store::apply_step(int64_t step_ns, int64_t before_ns) {
   return moved;
 }
 
+static_assert(sizeof(nmea::Record) == 72, "a record has one layout on every target");
+
+void Store::save(flight::SnapWriter& w) const {
+  w.put(static_cast<uint32_t>(size_));
+  w.put(static_cast<uint32_t>(in_flight_));
+  w.put(accepted_);
+  w.put(delivered_);
+  w.put(dropped_);
+  for (size_t i = 0; i < size_; ++i) w.put(at(i));
+}
+
+bool Store::restore(flight::SnapReader& r) {
+  uint32_t size = 0;
+  uint32_t in_flight = 0;
+  if (!r.get(&size) || !r.get(&in_flight) || size > limit_ || in_flight > size ||
+      !r.get(&accepted_) || !r.get(&delivered_) || !r.get(&dropped_)) {
+    return false;
+  }
+  head_ = 0;
+  for (size_ = 0; size_ < size; ++size_) {
+    if (!r.get(&ring_[size_])) return false;
+  }
+  in_flight_ = in_flight;
+  return consistent();
+}
+
 }  // namespace telemetry

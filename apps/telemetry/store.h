@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "apps/nmea/record.h"
+#include "hal/snapshot.h"
 
 namespace telemetry {
 
@@ -56,6 +57,10 @@ class Store {
   uint64_t dropped() const { return dropped_; }
   // accepted = delivered + dropped + buffered.
   bool consistent() const { return accepted_ == delivered_ + dropped_ + size_; }
+  // Snapshots (hal/flight.h): the buffered records and the counters.
+  // restore() is false for bytes it cannot use (more records than limit()).
+  void save(flight::SnapWriter& w) const;
+  [[nodiscard]] bool restore(flight::SnapReader& r);
 
  private:
   void drop_oldest_waiting();

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "apps/common/snapshot.h"
 #include "apps/telemetry/lineproto.h"
 
 namespace telemetry {
@@ -129,6 +130,83 @@ void App::stop() {
   }
   (void)loop_->clock_step_watch(nullptr, nullptr);
   loop_ = nullptr;
+}
+
+bool App::save(flight::SnapWriter& w) const {
+  if (loop_ == nullptr) return false;
+  w.put(c_);
+  store_.save(w);
+  reader_.save(w);
+  port_.save(w);
+  w.put(static_cast<uint8_t>(serial_io_ ? 1 : 0));
+  w.put(static_cast<int32_t>(serial_error_));
+  switch (via_) {
+    case Via::kMqtt: mqtt_.save(w); break;
+    case Via::kHttp: http_.save(w); break;
+    case Via::kLink: link_.save(w); break;
+  }
+  w.put(static_cast<uint64_t>(http_batch_limit_));
+  w.put(static_cast<uint8_t>(health_in_flight_ ? 1 : 0));
+  w.put(retry_attempt_);
+  w.put(ack_poll_ms_);
+  w.put(batch_tag_);
+  w.put(last_stamp_ns_);
+  for (const evl::TimerHandle* t :
+       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_}) {
+    app::save_timer(w, *loop_, *t);
+  }
+  watchdog_.save(w);
+  return true;
+}
+
+void App::drop() {
+  if (serial_io_) (void)loop_->io_stop(serial_io_);
+  serial_io_ = evl::IoHandle{};
+  for (evl::TimerHandle* t :
+       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_}) {
+    loop_->timer_clear(t);
+  }
+  switch (via_) {
+    case Via::kMqtt: mqtt_.drop(); break;
+    case Via::kHttp: http_.drop(); break;
+    case Via::kLink: link_.drop(); break;
+  }
+  watchdog_.drop();
+}
+
+void App::restore(app::Restore& r) {
+  uint8_t watching = 0;
+  int32_t serial_error = 0;
+  uint64_t limit = 0;
+  uint8_t health_in_flight = 0;
+  (void)r.get(&c_);
+  if (!store_.restore(r.in()) || !reader_.restore(r.in()) || !port_.restore(r.in())) {
+    (void)r.fail();
+    return;
+  }
+  (void)r.get(&watching);
+  (void)r.get(&serial_error);
+  serial_error_ = serial_error;
+  if (watching != 0) r.io(port_.fd(), evl::kIn, on_serial, this, &serial_io_);
+  switch (via_) {
+    case Via::kMqtt: mqtt_.restore(r); break;
+    case Via::kHttp: http_.restore(r); break;
+    case Via::kLink: link_.restore(r); break;
+  }
+  (void)r.get(&limit);
+  (void)r.get(&health_in_flight);
+  (void)r.get(&retry_attempt_);
+  (void)r.get(&ack_poll_ms_);
+  (void)r.get(&batch_tag_);
+  (void)r.get(&last_stamp_ns_);
+  http_batch_limit_ = static_cast<size_t>(limit);
+  health_in_flight_ = health_in_flight != 0;
+  r.timer(&batch_timer_, on_batch_timer, this);
+  r.timer(&health_timer_, on_health, this);
+  r.timer(&serial_retry_, on_retry_serial, this);
+  r.timer(&retry_timer_, on_retry, this);
+  r.timer(&ack_timer_, on_ack_poll, this);
+  watchdog_.restore(r);
 }
 
 void App::summary(char* buf, size_t len) const {

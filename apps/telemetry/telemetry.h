@@ -108,6 +108,14 @@ class App {
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
   uint64_t bad_total() const;
 
+  // Snapshots for the flight recorder's replay (apps/common/snapshot.h):
+  // the store, the serial port and the sentence being read, the transport's
+  // connection and session, the counters and every timer.
+  static constexpr bool kSnapshots = true;
+  bool save(flight::SnapWriter& w) const;
+  void drop();
+  void restore(app::Restore& r);
+
  private:
   static void on_serial(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_sentence(const char* s, size_t len, void* ctx);

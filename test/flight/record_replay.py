@@ -295,6 +295,27 @@ def check_replays(run, prog, replay_bin, saved, log, change, first_fd):
                (err.strip().splitlines() or ["(no output)"])[-1][:160]))
 
 
+def check_wrapped(run, prog, replay_bin, rec, daemon, reason):
+    """A recording whose ring wrapped replays from a snapshot: the daemon's
+    first log line, then the last ones up to the recording's end."""
+    _, h = header(rec)
+    rc, out, err = replay(replay_bin, rec)
+    mark = next((i for i, l in enumerate(daemon) if "(%s)" % reason in l and "flight" in l), None)
+    want = daemon if reason == "exit" else daemon[: (mark + 1) if mark is not None else 0]
+    replayed = app_lines(err, prog)
+    tail = want[len(want) - (len(replayed) - 1):] if len(replayed) > 1 else []
+    kept = h["records"] - h["pinned_records"]
+    run.check(rc == 0 and "replay: OK" in err and h["first_seq"] > h["pinned_records"] > 0 and
+              "the program's state is restored from the snapshot at #" in err and
+              len(replayed) >= 2 and replayed == want[:1] + tail,
+              "%s %s recording through a small ring (%d of %d calls kept) replays from a "
+              "snapshot: rc %d, its first log line and its last %d of %d; %s" %
+              (prog, reason, kept, h["first_seq"] + kept, rc, len(replayed) - 1, len(want),
+               (err.strip().splitlines() or ["(no output)"])[-1][:150]))
+    if replayed != want[:1] + tail:
+        print("    daemon: %s\n    replay: %s" % (want, replayed))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True, help="bazel-bin of the recording daemons")
@@ -444,6 +465,24 @@ def main():
         saved = record(run, "telemetry", argv, server, rec, log, feeder)
         check_replays(run, "telemetry", args.replay, saved, log, (b"board-7", b"board-8"),
                       None)
+
+        # The same through a 96 KiB ring (one block pinned, two turning):
+        # both recordings wrap, and each replays from a snapshot of the
+        # daemon's state (the store, the serial reader, the connection).
+        # 200 records a second, batches every 50 ms: about 5 s wrap it.
+        feeder.done.set()
+        feeder = Feeder(200)
+        feeder.start()
+        rec = os.path.join(work, "tm-small.rec")
+        log = os.path.join(work, "telemetry-small.log")
+        argv[argv.index("4096")] = "96"
+        argv[argv.index("200")] = "50"  # --batch-delay-ms
+        argv[argv.index(os.path.join(work, "tm.rec"))] = rec
+        argv[argv.index("--serial") + 1] = feeder.path
+        saved = record(run, "telemetry", argv, server, rec, log, feeder)
+        daemon = app_lines(read(log), "telemetry")
+        for reason in ("SIGUSR2", "exit"):
+            check_wrapped(run, "telemetry", args.replay, saved[reason], daemon, reason)
     except SetupError as e:
         print("flight: setup error: %s" % e)
         for name in ("heartbeat.log", "telemetry.log"):
