@@ -148,6 +148,8 @@ class Link {
   // (monotonic ns; 0: never). A peer that stops taking bytes (a black hole,
   // a hung server) freezes it long before a stall ends the connection.
   int64_t delivered_ns() const { return delivered_ns_; }
+  // The socket (-1 when none).
+  int fd() const { return fd_; }
   // Bytes given to send() that the peer has not acknowledged yet: the
   // out-ring plus what the kernel holds unacknowledged (SIOCOUTQ, asked
   // now; a kernel that cannot tell holds nothing). 0 for datagrams;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/common/snapshot.h"
 #include "apps/sensor_sim/sim.h"
 #include "apps/telemetry/telemetry.h"
 #include "loop/static_loop.h"
@@ -310,4 +311,50 @@ TEST(HttpE2e, a_413_for_a_single_record_drops_it_and_goes_on) {
   CHECK(f.st().delivered() >= 7);
   CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
   f.check_accounting();
+}
+
+// Snapshots (apps/common/snapshot.h): a telemetry rebuilt from another's
+// saved state goes on with its store, serial port, reader and HTTP
+// connection, every record still counted once. (The flight stage does this
+// through a replay; here the saved daemon's connection is kept open across
+// its drop by a dup, and its serial port simply stays open.)
+TEST(HttpE2e, a_telemetry_restored_from_a_snapshot_goes_on_counting_every_record_once) {
+  Fixture f;
+  f.server->up();
+  f.start();
+  f.run_for(10 * kSec + 200 * kMs);
+  const uint64_t accepted = f.st().accepted();
+  CHECK(accepted >= 9);
+  // The other daemon, towards a collector and a serial port nobody serves.
+  telemetry::Config cfg2 = f.cfg;
+  std::snprintf(cfg2.collector, sizeof cfg2.collector, "http://127.0.0.1:8087/write?db=evl");
+  std::snprintf(cfg2.serial, sizeof cfg2.serial, "/dev/ttyS9");
+  telemetry::App other(cfg2, &f.log);
+  char err[256] = {};
+  CHECK_EQUAL(0, other.start(*f.loop, err, sizeof err));
+  other.drop();
+  static uint8_t bytes[flight::kMaxSnapshotBytes];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  CHECK(f.app->save(w));
+  CHECK(w.ok());
+  const int fd = f.app->link().fd();
+  const int keep = hal::dup(fd);
+  f.app->drop();
+  CHECK_EQUAL(fd, hal::dup(keep));
+  CHECK_EQUAL(0, hal::close(keep));
+  flight::SnapReader in(bytes, w.size());
+  app::Restore r(*f.loop, in);
+  other.restore(r);
+  CHECK_EQUAL(0, r.finish());
+  CHECK_EQUAL(0u, in.left());
+  CHECK_EQUAL(accepted, other.store().accepted());
+  CHECK_EQUAL(f.app->counters().sentences, other.counters().sentences);
+  f.run_for(20 * kSec);
+  const telemetry::Store& st = other.store();
+  CHECK(st.accepted() >= accepted + 19);  // the sensor's records, read by the restored daemon
+  CHECK_EQUAL(st.accepted(), st.delivered() + st.dropped() + st.size());
+  CHECK_EQUAL(st.delivered(), f.server->stored_lines());
+  CHECK_EQUAL(0u, st.dropped());
+  CHECK_EQUAL(1u, other.link().stats().connects);  // the same connection, still kept alive
+  other.stop();
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/common/snapshot.h"
 #include "apps/mqtt/client.h"
 #include "apps/mqtt/settings.h"
 #include "loop/static_loop.h"
@@ -347,4 +348,64 @@ TEST(MqttClient, settings_that_cannot_make_a_session_are_one_clear_error) {
   CHECK_EQUAL(0, mqtt::client_config(s, "board-7", &c, err, sizeof err));
   STRCMP_EQUAL("board", c.user);
   STRCMP_EQUAL("hunter2", c.password);
+}
+
+// Snapshots (apps/common/snapshot.h): the session, the message in flight and
+// the packet ids go into another client with the connection (as a replay
+// restores a recorded session into a client its start built; here the
+// connection is kept open across the first client's drop by a dup).
+TEST(MqttClient, a_restored_session_goes_on_with_its_message_in_flight_and_its_ids) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  f.run_for(100 * kMs);
+  CHECK(f.client.up());
+  f.broker->script.drop_pubacks = 1;
+  CHECK_EQUAL(0, f.client.publish1("evl/board-7/telemetry", "a=1", 3, false, 7));
+  f.run_for(50 * kMs);
+  CHECK_EQUAL(1u, f.client.inflight());
+  // The other client, started towards a port nobody serves, then dropped.
+  mqtt::Client other;
+  Seen seen;
+  app::Url url;
+  CHECK_EQUAL(0, app::parse_url("mqtt://127.0.0.1:1884", &url));
+  mqtt::ClientEvents ev;
+  ev.acked = on_acked;
+  ev.down = on_down;
+  ev.ctx = &seen;
+  CHECK_EQUAL(0, other.start(*f.loop, url, f.lc, f.cc, ev));
+  other.drop();
+  static uint8_t bytes[64 * 1024];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  f.client.save(w);
+  CHECK(w.ok());
+  const int fd = f.client.link().fd();
+  const int keep = hal::dup(fd);
+  f.client.drop();
+  CHECK_EQUAL(fd, hal::dup(keep));  // the same number again
+  CHECK_EQUAL(0, hal::close(keep));
+  flight::SnapReader in(bytes, w.size());
+  app::Restore r(*f.loop, in);
+  other.restore(r);
+  CHECK_EQUAL(0, r.finish());
+  CHECK_EQUAL(0u, in.left());
+  CHECK(other.up());
+  CHECK_EQUAL(1u, other.inflight());
+  CHECK_EQUAL(1u, other.stats().published1);
+  CHECK_EQUAL(1u, other.stats().sessions);
+  CHECK_EQUAL(0, other.publish1("evl/board-7/telemetry", "b=2", 3, false, 8));
+  f.run_for(25 * kSec);  // keepalive pings go on, answered
+  CHECK(seen.downs.empty());
+  CHECK_EQUAL(2u, f.broker->published.size());
+  CHECK_EQUAL(f.broker->published[0].id + 1, f.broker->published[1].id);
+  CHECK_EQUAL(1u, seen.acked.size());
+  CHECK_EQUAL(8u, seen.acked[0]);
+  CHECK_EQUAL(1u, other.inflight());  // the first waits for the next session
+  other.stop();
+  // A snapshot cut short is refused.
+  flight::SnapReader cut(bytes, w.size() - 10);
+  app::Restore r2(*f.loop, cut);
+  mqtt::Client third;
+  third.restore(r2);
+  CHECK_EQUAL(-EINVAL, r2.finish());
 }

@@ -198,3 +198,30 @@ TEST(Nmea, a_sentence_cut_by_the_next_one_is_syntax_not_checksum) {
   CHECK_EQUAL(2, c.bad[static_cast<int>(nmea::Bad::kSyntax)]);
   CHECK_EQUAL(0, c.bad[static_cast<int>(nmea::Bad::kChecksum)]);
 }
+
+// Snapshots: a reader rebuilt from another's saved state finishes the
+// sentence the first was reading.
+TEST(Nmea, a_restored_reader_finishes_the_sentence_being_read) {
+  Collected first, second;
+  nmea::NmeaReader a(on_sentence, on_bad, &first);
+  const std::string s = with_checksum("GPGGA,1,2") + "\r\n";
+  a.feed(reinterpret_cast<const uint8_t*>(s.data()), 6);
+  uint8_t bytes[256];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  a.save(w);
+  nmea::NmeaReader b(on_sentence, on_bad, &second);
+  flight::SnapReader in(bytes, w.size());
+  CHECK(b.restore(in));
+  b.feed(reinterpret_cast<const uint8_t*>(s.data()) + 6, s.size() - 6);
+  CHECK_EQUAL(1u, second.sentences.size());
+  CHECK_EQUAL(s.substr(0, s.size() - 2), second.sentences[0]);
+  flight::SnapReader cut(bytes, w.size() - 1);
+  CHECK_FALSE(b.restore(cut));
+  bytes[w.size() - 1] = 8;  // an unknown flag
+  flight::SnapReader bad(bytes, w.size());
+  CHECK_FALSE(b.restore(bad));
+  const uint32_t too_long = 100000;
+  std::memcpy(bytes, &too_long, 4);
+  flight::SnapReader long_one(bytes, w.size());
+  CHECK_FALSE(b.restore(long_one));
+}

@@ -1,6 +1,7 @@
 // The store-and-forward buffer: batches, drops, and the one invariant
 // accepted = delivered + dropped + buffered, against a model.
 #include <cerrno>
+#include <cstring>
 #include <deque>
 
 #include "CppUTest/TestHarness.h"
@@ -167,4 +168,44 @@ TEST(Store, matches_a_model_over_random_operations) {
       for (size_t i = 0; i < model.size(); ++i) CHECK_EQUAL(model[i], s.at(i).wall_ns);
     }
   }
+}
+
+// Snapshots: the buffered records (the batch in flight marked) and the
+// counters come back in a store of the same limit; bytes that cannot be a
+// store's are refused.
+TEST(Store, a_saved_store_comes_back_whole_and_bad_bytes_are_refused) {
+  Store& s = fresh(4);
+  for (int64_t t = 1; t <= 6; ++t) (void)s.push(stamped(t));  // 2 dropped
+  CHECK_EQUAL(0, s.begin_batch(2));
+  static uint8_t bytes[4096];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  s.save(w);
+  static Store back(4);
+  flight::SnapReader in(bytes, w.size());
+  CHECK(back.restore(in));
+  CHECK_EQUAL(0u, in.left());
+  check_invariant(back);
+  CHECK_EQUAL(4u, back.size());
+  CHECK_EQUAL(2u, back.in_flight());
+  CHECK_EQUAL(2u, back.dropped());
+  CHECK_EQUAL(3, back.at(0).wall_ns);
+  CHECK_EQUAL(6, back.at(3).wall_ns);
+  back.commit();
+  CHECK_EQUAL(2u, back.delivered());
+  check_invariant(back);
+  static Store small(3);  // a smaller limit than the records saved
+  flight::SnapReader too_many(bytes, w.size());
+  CHECK_FALSE(small.restore(too_many));
+  flight::SnapReader cut(bytes, w.size() - 8);
+  CHECK_FALSE(back.restore(cut));
+  uint32_t more_in_flight = 5;  // more in flight than buffered
+  std::memcpy(bytes + 4, &more_in_flight, 4);
+  flight::SnapReader bad(bytes, w.size());
+  CHECK_FALSE(back.restore(bad));
+  uint32_t two = 2;
+  std::memcpy(bytes + 4, &two, 4);
+  uint64_t accepted = 99;  // the counters do not add up
+  std::memcpy(bytes + 8, &accepted, 8);
+  flight::SnapReader inconsistent(bytes, w.size());
+  CHECK_FALSE(back.restore(inconsistent));
 }

@@ -1,5 +1,6 @@
 // Serial ports on the fake kernel: termios state, errors, pacing.
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "CppUTest/TestHarness.h"
@@ -283,4 +284,36 @@ TEST(Serial, fake_pty_master_feeds_the_slave_at_line_pace) {
   CHECK_EQUAL(2, hal::read(m, buf, sizeof buf));
   CHECK_EQUAL(0, hal::close(m));
   CHECK_EQUAL(0, hal::read(port.fd(), buf, sizeof buf));  // hung up: Linux reads 0
+}
+
+// Snapshots: a port rebuilt from another's saved state holds its fd and
+// puts back the first one's settings when it closes; nothing is called.
+TEST(Serial, a_restored_port_takes_the_saved_fd_and_settings_without_a_call) {
+  const hal::Termios2 before = dev->termios();
+  hal::SerialPort port;
+  CHECK_EQUAL(0, port.open("/dev/ttyS1", SerialConfig{}));
+  uint8_t bytes[128];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  port.save(w);
+  CHECK(w.ok());
+  k->reset_calls();
+  hal::SerialPort restored;
+  flight::SnapReader r(bytes, w.size());
+  CHECK(restored.restore(r));
+  CHECK_EQUAL(0u, r.left());
+  CHECK_EQUAL(port.fd(), restored.fd());
+  CHECK_EQUAL(0u, k->calls(Call::kIoctl) + k->calls(Call::kOpen));
+  CHECK_EQUAL(0, restored.close());
+  MEMCMP_EQUAL(&before, &dev->termios(), sizeof before);
+  // Cut short, or a flag out of range: refused.
+  flight::SnapReader cut(bytes, w.size() - 1);
+  CHECK_FALSE(hal::SerialPort().restore(cut));
+  bytes[w.size() - 1] = 2;
+  flight::SnapReader bad(bytes, w.size());
+  CHECK_FALSE(hal::SerialPort().restore(bad));
+  bytes[w.size() - 1] = 0;
+  const int32_t minus_two = -2;
+  std::memcpy(bytes, &minus_two, sizeof minus_two);
+  flight::SnapReader negative(bytes, w.size());
+  CHECK_FALSE(hal::SerialPort().restore(negative));
 }

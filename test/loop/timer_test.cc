@@ -578,3 +578,34 @@ TEST(Timer, a_one_shot_in_its_own_callback_has_no_state) {
   CHECK_EQUAL(0, loop->run());
   CHECK_EQUAL(-EINVAL, ctx.r);
 }
+
+// What a replay restoring a snapshot does: the recorded loop's figures.
+TEST(Timer, restored_health_goes_on_from_the_given_figures) {
+  evl::LoopHealth h;
+  h.iterations = 1000;
+  h.events = 900;
+  h.callbacks = 800;
+  h.callback_ns_max = 5 * kMs;
+  h.timer_lag_ns_max = 7 * kMs;
+  h.timerfd_arms = 55;
+  h.io.high_water = 2;       // the capacity
+  h.timers.high_water = 99;  // more than the capacity: capped
+  h.defers.high_water = 0;   // lower than the loop's: kept
+  Fired f;
+  TimerHandle t;
+  CHECK_EQUAL(0, loop->timer_after(kMs, on_timer, &f, &t));
+  loop->restore_health(h);
+  const evl::LoopHealth& now = loop->health();
+  CHECK_EQUAL(1000u, now.iterations);
+  CHECK_EQUAL(900u, now.events);
+  CHECK_EQUAL(800u, now.callbacks);
+  CHECK_EQUAL(5 * kMs, now.callback_ns_max);
+  CHECK_EQUAL(7 * kMs, now.timer_lag_ns_max);
+  CHECK_EQUAL(55u, now.timerfd_arms);
+  CHECK_EQUAL(2u, now.io.high_water);
+  CHECK_EQUAL(8u, now.timers.high_water);
+  CHECK_EQUAL(1u, now.timers.used);  // the pools' own figures stay theirs
+  CHECK_EQUAL(0u, now.io.used);
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(1001u, loop->health().iterations);
+}
