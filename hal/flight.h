@@ -14,12 +14,12 @@
 // (its calls up to its first epoll_wait: the config read, the sockets, the
 // loop's set-up) is pinned: those blocks are never dropped, as long as they
 // leave at least two blocks to the ring.
-// A recording that lost calls after its start cannot re-run the app past
-// them (its state at the first kept call is unknown); the replay then runs
-// the pinned start and prints the kept calls from the oldest whole loop
-// iteration instead (see test/fake/replay.cc).
+// A recording that lost calls after its start re-runs the app past them
+// from a snapshot of its state (see "Snapshots" below); without one the
+// replay runs the pinned start and prints the kept calls from the oldest
+// whole loop iteration instead (see test/fake/replay.cc).
 //
-// File format (version 2, little-endian, every part 8-byte aligned):
+// File format (version 3, little-endian, every part 8-byte aligned):
 //   FileHeader, then argv (argc NUL-terminated strings), then the recorded
 //   environment ("NAME=value" strings), each block padded to 8 bytes, then
 //   `records` records in call order: the pinned start's (pinned_records,
