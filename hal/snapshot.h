@@ -11,12 +11,13 @@
 namespace flight {
 
 // Bytes an app's save hook writes, in a fixed buffer: a write past its end
-// marks the snapshot failed (ok() false) instead of writing.
+// marks the snapshot failed (ok() false) instead of writing, and nothing is
+// written after it.
 class SnapWriter {
  public:
   SnapWriter(uint8_t* buf, size_t cap) : buf_(buf), cap_(cap) {}
   void put(const void* p, size_t n) {
-    if (n > cap_ - len_) {
+    if (failed_ || n > cap_ - len_) {
       failed_ = true;
       return;
     }

@@ -202,7 +202,7 @@ class Loop {
   // watchdog pet) in a loop that should end with its real work. Set at any
   // time after start; active() counts every watcher, weak() the weak ones.
   [[nodiscard]] int set_weak(IoHandle h, bool weak) { return weak_in(io_, h, weak); }
-  [[nodiscard]] int set_weak(TimerHandle h, bool weak) { return weak_in(timers_.pool(), h, weak); }
+  [[nodiscard]] int set_weak(TimerHandle h, bool weak);  // (out of line: apps/common/snapshot.cc)
   [[nodiscard]] int set_weak(SignalHandle h, bool weak) { return weak_in(signals_, h, weak); }
   [[nodiscard]] int set_weak(WakeHandle h, bool weak) { return weak_in(wakes_, h, weak); }
   [[nodiscard]] int set_weak(ChildHandle h, bool weak) { return weak_in(children_, h, weak); }

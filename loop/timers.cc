@@ -125,6 +125,8 @@ int Loop::timer_remaining(TimerHandle h, int64_t* out_ns) {
   return 0;
 }
 
+int Loop::set_weak(TimerHandle h, bool weak) { return weak_in(timers_.pool(), h, weak); }
+
 int Loop::timer_state(TimerHandle h, TimerState* out) const {
   const uint32_t i = timer_index(h);
   if (i == kNoSlot) return -ESTALE;

@@ -201,3 +201,68 @@ TEST(FlightDaemon, heartbeats_alarm_writes_the_recording) {
   CHECK_EQUAL(1u, hb.counters().alarms_raised);
   STRCMP_EQUAL("alarm", reason_of(k->created_file("/var/hb.rec")).c_str());
 }
+
+namespace {
+
+struct SnapAt {
+  int saved = -1;     // 1: the hooks wrote a snapshot
+  int restored = -1;  // restore()'s result
+  size_t bytes = 0;
+};
+
+// Takes the daemon's snapshot through the hooks run_daemon registered and
+// restores it at once: the daemon must go on as if nothing happened.
+void snapshot_and_restore(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* s = static_cast<SnapAt*>(ctx);
+  static uint8_t bytes[flight::kMaxSnapshotBytes];
+  const flight::SnapshotHooks& h = flight::snapshot_hooks();
+  flight::SnapWriter w(bytes, sizeof bytes);
+  s->saved = h.save != nullptr && h.save(h.ctx, w) && w.ok() ? 1 : 0;
+  s->bytes = w.size();
+  flight::SnapReader in(bytes, w.size());
+  s->restored = h.restore != nullptr ? h.restore(h.ctx, in) : -1;
+  if (in.left() != 0) s->restored = -2;
+}
+
+}  // namespace
+
+// The daemon's own part of a snapshot (its run-for deadline, the log, the
+// loop's figures) with heartbeat's, through the hooks run_daemon registers
+// while recording: restored in the middle of an outage, the daemon still
+// ends at its deadline, beats on its phase and raises the alarm once.
+TEST(FlightDaemon, a_daemon_restored_from_its_own_snapshot_goes_on_unchanged) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9401");  // nobody listens
+  cfg.period_ms = 100;
+  cfg.alarm_after_ms = 1000;
+  app::Log log("heartbeat", 2);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  SnapAt at;
+  evl::TimerHandle t1, t2;
+  CHECK_EQUAL(0, loop->timer_after(2 * kSec + 50 * kMs, snapshot_and_restore, &at, &t1));
+  int term = hal::kSigTerm;  // only if the deadline were lost
+  CHECK_EQUAL(0, loop->timer_after(10 * kSec, send_signal, &term, &t2));
+  const uint64_t iterations = loop->health().iterations;
+  app::DaemonHooks hooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); }, &hb};
+  hooks.save = [](void* c, flight::SnapWriter& w) {
+    return static_cast<heartbeat::App*>(c)->save(w);
+  };
+  hooks.drop = [](void* c) { static_cast<heartbeat::App*>(c)->drop(); };
+  hooks.restore = [](void* c, app::Restore& r) { static_cast<heartbeat::App*>(c)->restore(r); };
+  const int64_t t0 = k->monotonic_ns();
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 3000, hooks));
+  CHECK_EQUAL(1, at.saved);
+  CHECK_EQUAL(0, at.restored);
+  CHECK(at.bytes > sizeof(evl::LoopHealth));
+  CHECK(k->monotonic_ns() - t0 < 3 * kSec + 100 * kMs);  // the restored deadline ended it
+  CHECK_EQUAL(30u, hb.counters().missed_down);           // every beat of 3 s, on its phase
+  CHECK_EQUAL(1u, hb.counters().alarms_raised);
+  CHECK(loop->health().iterations > iterations);
+  CHECK(flight::snapshot_hooks().save == nullptr);  // removed when run_daemon returns
+  hb.stop();
+}

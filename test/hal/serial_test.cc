@@ -305,6 +305,12 @@ TEST(Serial, a_restored_port_takes_the_saved_fd_and_settings_without_a_call) {
   CHECK_EQUAL(0u, k->calls(Call::kIoctl) + k->calls(Call::kOpen));
   CHECK_EQUAL(0, restored.close());
   MEMCMP_EQUAL(&before, &dev->termios(), sizeof before);
+  // A writer without room for it is marked failed, not overrun.
+  uint8_t small[6] = {};  // room for the fd only
+  flight::SnapWriter full(small, sizeof small);
+  port.save(full);
+  CHECK_FALSE(full.ok());
+  CHECK_EQUAL(4u, full.size());  // the fd went in, the 44-byte settings did not
   // Cut short, or a flag out of range: refused.
   flight::SnapReader cut(bytes, w.size() - 1);
   CHECK_FALSE(hal::SerialPort().restore(cut));
