@@ -257,8 +257,7 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   ring::g_head = g_storage;
   ring::g_block_end = g_storage + kBlockBytes;
   ring::g_calls = 0;
-  ring::g_in_start = true;
-  ring::g_want_snapshot = false;
+  ring::g_before_wait = ring::kInStart;
   g_nregs = 0;
   g_regs_overflow = false;
   g_snapshots = 0;
@@ -275,8 +274,7 @@ void stop() {
   g_ring = Ring{};
   ring::g_head = ring::g_block_end = nullptr;
   ring::g_calls = 0;
-  ring::g_in_start = false;
-  ring::g_want_snapshot = false;
+  ring::g_before_wait = 0;
 }
 
 bool recording() { return g_started; }
@@ -312,15 +310,23 @@ uint8_t* ring::next_block() {
   if (b == g.tail_block) g.tail_block = g.after(g.tail_block);
   enter_block(b);
   ++g_blocks_since_snapshot;
-  g_want_snapshot =
-      g_hooks.save != nullptr && g_blocks_since_snapshot * kBlockBytes >= 3 * g_last_snapshot_bytes;
+  if (g_hooks.save != nullptr &&
+      g_blocks_since_snapshot * kBlockBytes >= 3 * g_last_snapshot_bytes) {
+    g_before_wait |= kWantSnapshot;
+  } else {
+    g_before_wait &= static_cast<uint8_t>(~kWantSnapshot);
+  }
   return g_head;
 }
 
+namespace {
+
+void no_snapshot_wanted() { ring::g_before_wait &= static_cast<uint8_t>(~ring::kWantSnapshot); }
+
 // The start is pinned unless it already lost blocks or would leave the
 // ring fewer than two; the ring then begins in the next block.
-void ring::end_start() {
-  g_in_start = false;
+void end_start() {
+  ring::g_before_wait &= static_cast<uint8_t>(~ring::kInStart);
   Ring& g = g_ring;
   if (g.tail_block != 0 || g.blocks - (g.head_block + 1) < 2) return;
   close_block();
@@ -328,6 +334,8 @@ void ring::end_start() {
   g.tail_block = g.pinned;
   enter_block(g.pinned);
 }
+
+}  // namespace
 
 void record2(Call c, int64_t result, const Args& args, const void* out1, size_t len1,
              const void* out2, size_t len2) {
@@ -386,9 +394,11 @@ void note_close(int fd, int result) {
   }
 }
 
+namespace {
+
 void take_snapshot() {
   if (g_hooks.save == nullptr || g_regs_overflow) {
-    ring::g_want_snapshot = false;
+    no_snapshot_wanted();
     return;
   }
   const size_t regs_bytes = g_nregs * sizeof(EpollReg);
@@ -396,6 +406,14 @@ void take_snapshot() {
   SnapWriter w(g_snap + regs_bytes, kMaxSnapshotBytes - regs_bytes);
   if (!g_hooks.save(g_hooks.ctx, w) || !w.ok()) return;  // tried again at the next wait
   const size_t total = regs_bytes + w.size();
+  // One that would take more than half the ring's turning blocks would
+  // push older snapshots out and could not be kept whole: not recorded,
+  // and not tried again before three times its size was recorded.
+  const bool too_big = total > g_ring.turning() * kBlockBytes / 2;
+  g_last_snapshot_bytes = total;
+  g_blocks_since_snapshot = 0;
+  no_snapshot_wanted();
+  if (too_big) return;
   const size_t parts = total == 0 ? 1 : (total + kMaxOutBytes - 1) / kMaxOutBytes;
   for (size_t i = 0; i < parts; ++i) {
     const size_t at = i * kMaxOutBytes;
@@ -406,10 +424,16 @@ void take_snapshot() {
     record(Call::kSnapshot, 0, a, g_snap + at, len);
   }
   ++g_snapshots;
-  g_last_snapshot_bytes = total;
-  // (After the records: they may have begun blocks.)
+  // (Again after the records: they may have begun blocks.)
   g_blocks_since_snapshot = 0;
-  ring::g_want_snapshot = false;
+  no_snapshot_wanted();
+}
+
+}  // namespace
+
+void before_wait() {
+  if (ring::in_start()) end_start();
+  if (ring::want_snapshot()) take_snapshot();
 }
 
 bool snapshot_part(const int64_t* args, int nargs, const uint8_t* out, uint32_t out_len,

@@ -198,12 +198,15 @@ namespace ring {
 inline uint8_t* g_head = nullptr;       // where the next record goes
 inline uint8_t* g_block_end = nullptr;  // the end of the block being filled
 inline uint64_t g_calls = 0;            // records ever written
-inline bool g_in_start = false;         // before the program's first epoll_wait
-inline bool g_want_snapshot = false;    // a new block began: snapshot at the next wait
-uint8_t* next_block();                  // moves to the next block, drops the oldest
-// The recording seam calls this at the first epoll_wait, before recording
-// it: the records so far (the program's start) are pinned.
-void end_start();
+// What the recording seam's next epoll_wait does first (one test of the
+// byte on its path): kInStart, the program's first wait, pins the records
+// so far (its start); kWantSnapshot, a new block began, takes a snapshot.
+constexpr uint8_t kInStart = 1;
+constexpr uint8_t kWantSnapshot = 2;
+inline uint8_t g_before_wait = 0;
+inline bool in_start() { return (g_before_wait & kInStart) != 0; }
+inline bool want_snapshot() { return (g_before_wait & kWantSnapshot) != 0; }
+uint8_t* next_block();  // moves to the next block, drops the oldest
 }  // namespace ring
 
 // A record whose output the caller writes in place: its head and arguments
@@ -275,8 +278,9 @@ const SnapshotHooks& snapshot_hooks();
 // The recording seam's notes, for the registrations a snapshot lists.
 void note_epoll_ctl(int epfd, int op, int fd, uint64_t cookie, int result);
 void note_close(int fd, int result);
-// Called by the recording seam's epoll_wait when g_want_snapshot is set.
-void take_snapshot();
+// Called by the recording seam's epoll_wait, before the wait, when
+// ring::g_before_wait is not 0: ends the start, takes a snapshot.
+void before_wait();
 // One kSnapshot record's part of a snapshot; false if it is malformed.
 struct SnapshotPart {
   uint32_t nregs;      // registrations, at the start of the whole snapshot

@@ -198,8 +198,7 @@ size_t addr_len(const SockAddr* a) { return a->len < sizeof a->data ? a->len : s
 // hot path keeps no frame for it).
 __attribute__((noinline)) int recorded_epoll_wait(int epfd, EpollEvent* events, int maxevents,
                                                   int timeout_ms) {
-  if (flight::ring::g_in_start) flight::ring::end_start();  // the first: the start is over
-  if (flight::ring::g_want_snapshot) flight::take_snapshot();
+  if (flight::ring::g_before_wait != 0) flight::before_wait();  // the start's end, a snapshot
   EVL_COUNT(epoll_wait);
   // The kernel is asked for at most the events one record keeps (1024), so
   // an epoll_wait record is never cut; the recorded maxevents is the caller's.

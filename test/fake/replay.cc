@@ -262,12 +262,6 @@ const char* Player::resume() {
   regs_ = reinterpret_cast<const flight::EpollReg*>(snap_.data());
   const uint8_t* app = snap_.data() + nregs_ * sizeof(flight::EpollReg);
   const size_t app_len = snap_.size() - nregs_ * sizeof(flight::EpollReg);
-  std::fprintf(stderr,
-               "replay: the ring lost calls #%llu to #%llu; the program's state is restored from "
-               "the snapshot at #%llu, and the replay goes on from there\n",
-               static_cast<unsigned long long>(index_),
-               static_cast<unsigned long long>(reader_.header().first_seq - 1),
-               static_cast<unsigned long long>(found_at));
   flight::SnapReader in(app, app_len);
   absorbing_ = true;
   const int rc = hooks.restore(hooks.ctx, in);
@@ -278,6 +272,12 @@ const char* Player::resume() {
   reader_.rewind();
   for (uint64_t i = 0; i < reader_.header().pinned_records; ++i) (void)reader_.next(&rec);
   for (uint64_t s = reader_.header().first_seq; s < seq; ++s) (void)reader_.next(&rec);
+  std::fprintf(stderr,
+               "replay: the ring lost calls #%llu to #%llu; the program's state is restored from "
+               "the snapshot at #%llu, and the replay goes on from there\n",
+               static_cast<unsigned long long>(index_),
+               static_cast<unsigned long long>(reader_.header().first_seq - 1),
+               static_cast<unsigned long long>(found_at));
   index_ = seq;
   resumed_at_ = index_;
   return nullptr;

@@ -319,12 +319,12 @@ TEST(Flight, a_handler_that_cannot_be_installed_is_an_error) {
 }
 
 // The program's start (its calls up to its first epoll_wait, which calls
-// end_start()) is pinned: kept whole before the ring's newest calls.
+// before_wait()) is pinned: kept whole before the ring's newest calls.
 TEST(Flight, the_programs_start_is_pinned_and_kept_through_wraps) {
   CHECK_EQUAL(0, start(4 * flight::kBlockBytes));
   for (int i = 0; i < 10; ++i) record_read(4, 100, static_cast<char>('a' + i));
   CHECK_EQUAL(0u, flight::pinned());  // not before the start ends
-  flight::ring::end_start();
+  flight::before_wait();              // the first wait: the start ends
   CHECK_EQUAL(10u, flight::pinned());
   for (int i = 0; i < 5000; ++i) record_read(3, static_cast<size_t>(1 + i % 200), 'x');
   CHECK_EQUAL(5010u, flight::calls());
@@ -358,14 +358,14 @@ TEST(Flight, the_programs_start_is_pinned_and_kept_through_wraps) {
 TEST(Flight, a_start_too_big_to_pin_is_not_pinned) {
   CHECK_EQUAL(0, start(2 * flight::kBlockBytes));
   record_read(4, 100, 'a');
-  flight::ring::end_start();
+  flight::before_wait();  // the first wait: the start ends
   CHECK_EQUAL(0u, flight::pinned());
   flight::stop();
 
   CHECK_EQUAL(0, start(4 * flight::kBlockBytes));
   for (int i = 0; i < 2000; ++i) record_read(4, 100, 'a');  // 136 bytes each: wraps
   CHECK(flight::kept_first() > 0);
-  flight::ring::end_start();
+  flight::before_wait();  // the first wait: the start ends
   CHECK_EQUAL(0u, flight::pinned());
   record_read(4, 100, 'b');
   CHECK_EQUAL(0, flight::dump("exit"));

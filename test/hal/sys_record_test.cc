@@ -285,10 +285,10 @@ int restore_snap(void*, flight::SnapReader&) { return 0; }
 // Records calls until the writer enters a new block.
 void fill_block() {
   hal::Timespec ts{};
-  for (int i = 0; i < 100000 && !flight::ring::g_want_snapshot; ++i) {
+  for (int i = 0; i < 100000 && !flight::ring::want_snapshot(); ++i) {
     CHECK_EQUAL(0, hal::clock_gettime(hal::kClockMonotonic, &ts));
   }
-  CHECK(flight::ring::g_want_snapshot);
+  CHECK(flight::ring::want_snapshot());
 }
 
 // A fresh recording in the same file (the other tests' is given back after).
@@ -340,7 +340,7 @@ TEST(SysRecord, a_new_block_snapshots_the_app_and_the_epoll_registrations_at_the
   const uint64_t from = flight::calls();
   CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));
   CHECK_EQUAL(1u, flight::snapshots());
-  CHECK(!flight::ring::g_want_snapshot);
+  CHECK(!flight::ring::want_snapshot());
   CHECK_EQUAL(1, hal::epoll_wait(ep, out, 4, 0));  // one per block
   CHECK_EQUAL(2, snap.saves);
 
@@ -406,7 +406,7 @@ TEST(SysRecord, more_registrations_than_a_snapshot_lists_stop_the_snapshots) {
   CHECK_EQUAL(0, hal::epoll_wait(ep, out, 4, 0));
   CHECK_EQUAL(0, snap.saves);
   CHECK_EQUAL(0u, flight::snapshots());
-  CHECK(!flight::ring::g_want_snapshot);
+  CHECK(!flight::ring::want_snapshot());
   for (int fd : dups) CHECK_EQUAL(0, hal::close(fd));
   CHECK_EQUAL(0, hal::close(p[0]));
   CHECK_EQUAL(0, hal::close(p[1]));
@@ -427,9 +427,9 @@ TEST(SysRecord, a_large_snapshot_goes_in_parts_and_the_next_waits_for_three_time
   CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
   // 40 KiB of snapshot: the next one after 120 KiB, the fourth block.
   fill_blocks(3);
-  CHECK(!flight::ring::g_want_snapshot);
+  CHECK(!flight::ring::want_snapshot());
   fill_blocks(1);
-  CHECK(flight::ring::g_want_snapshot);
+  CHECK(flight::ring::want_snapshot());
   std::vector<uint8_t> file;
   const std::vector<flight::Record> recs = records_since(from, &file);
   CHECK(recs.size() > 4);  // 3 parts, the wait, then the clock reads
@@ -445,5 +445,26 @@ TEST(SysRecord, a_large_snapshot_goes_in_parts_and_the_next_waits_for_three_time
   }
   CHECK_EQUAL(40004u, total);
   CHECK(recs[3].call == flight::Call::kEpollWait);
+  CHECK_EQUAL(0, hal::close(ep));
+}
+
+// A snapshot over half the ring's turning blocks could not be kept whole:
+// it is not recorded, and not tried again before three times its size.
+TEST(SysRecord, a_snapshot_too_big_for_the_ring_is_not_recorded) {
+  FreshRecording fresh;
+  Snap snap{true, 0, 510000};  // 1 MiB ring: 31 turning blocks, half is 496 KiB
+  flight::set_snapshot_hooks(flight::SnapshotHooks{save_snap, restore_snap, &snap});
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  hal::EpollEvent out[1];
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+  fill_block();
+  const uint64_t before = flight::calls();
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+  CHECK_EQUAL(1, snap.saves);
+  CHECK_EQUAL(0u, flight::snapshots());
+  CHECK_EQUAL(before + 1, flight::calls());  // the wait alone
+  CHECK(!flight::ring::want_snapshot());
+  fill_blocks(3);
+  CHECK(!flight::ring::want_snapshot());
   CHECK_EQUAL(0, hal::close(ep));
 }
