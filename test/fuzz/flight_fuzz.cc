@@ -43,8 +43,8 @@ void read_recording(const uint8_t* data, size_t size) {
   check(h.pinned_records <= h.records && h.first_seq >= h.pinned_records);
   for (uint32_t i = 0; i < h.argc; ++i) {
     const char* a = r.arg(i);
-    check(a != nullptr && inside(reinterpret_cast<const uint8_t*>(a), std::strlen(a) + 1, data,
-                                 data + size));
+    check(a != nullptr &&
+          inside(reinterpret_cast<const uint8_t*>(a), std::strlen(a) + 1, data, data + size));
   }
   flight::Record rec;
   uint64_t n = 0;
