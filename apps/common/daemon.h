@@ -63,6 +63,19 @@ constexpr bool snapshots(...) {
   return false;
 }
 
+// What run_daemon() is given for App: its stop(), and its save(), drop()
+// and restore() when it describes its state (App::kSnapshots).
+template <class App>
+DaemonHooks daemon_hooks(App& app) {
+  DaemonHooks hooks{[](void* ctx) { static_cast<App*>(ctx)->stop(); }, &app};
+  if constexpr (snapshots<App>(0)) {
+    hooks.save = [](void* ctx, flight::SnapWriter& w) { return static_cast<App*>(ctx)->save(w); };
+    hooks.drop = [](void* ctx) { static_cast<App*>(ctx)->drop(); };
+    hooks.restore = [](void* ctx, Restore& r) { static_cast<App*>(ctx)->restore(r); };
+  }
+  return hooks;
+}
+
 // The rest of a daemon's main(): initialise the loop, start the app (a bad
 // configuration is one line and exit code 2), run it, log its summary.
 // App needs start(loop, err, len), stop() and summary(buf, len).
@@ -81,13 +94,7 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
     log.detach();
     return 2;
   }
-  DaemonHooks hooks{[](void* ctx) { static_cast<App*>(ctx)->stop(); }, &app};
-  if constexpr (snapshots<App>(0)) {
-    hooks.save = [](void* ctx, flight::SnapWriter& w) { return static_cast<App*>(ctx)->save(w); };
-    hooks.drop = [](void* ctx) { static_cast<App*>(ctx)->drop(); };
-    hooks.restore = [](void* ctx, Restore& r) { static_cast<App*>(ctx)->restore(r); };
-  }
-  const int r = run_daemon(loop, log, run_for_ms, hooks);
+  const int r = run_daemon(loop, log, run_for_ms, daemon_hooks(app));
   char line[768];
   app.summary(line, sizeof line);
   log.log(Level::kInfo, "%s", line);

@@ -179,26 +179,36 @@ TEST(FlightDaemon, without_the_recorder_sigusr2_is_left_alone) {
   CHECK(k->created_file("/var/hb.rec") == nullptr);
 }
 
-TEST(FlightDaemon, heartbeats_alarm_writes_the_recording) {
-  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
+namespace {
+
+// Heartbeat recording, beating every 100 ms towards a server nobody runs
+// (its alarm after 1 s), started on its loop.
+struct Unreachable {
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
   heartbeat::Config cfg;
-  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9401");  // nobody listens
-  cfg.period_ms = 100;
-  cfg.alarm_after_ms = 1000;
-  app::Log log("heartbeat", 2);
-  heartbeat::App hb(cfg, &log);
-  char err[256] = {};
-  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  app::Log log{"heartbeat", 2};
+  std::unique_ptr<heartbeat::App> hb;
+  Unreachable() {
+    CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+    CHECK_EQUAL(0, loop->init());
+    std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9401");
+    cfg.period_ms = 100;
+    cfg.alarm_after_ms = 1000;
+    hb.reset(new heartbeat::App(cfg, &log));
+    char err[256] = {};
+    CHECK_EQUAL(0, hb->start(*loop, err, sizeof err));
+  }
+};
+
+}  // namespace
+
+TEST(FlightDaemon, heartbeats_alarm_writes_the_recording) {
+  Unreachable u;
   int term = hal::kSigTerm;
   evl::TimerHandle t2;
-  CHECK_EQUAL(0, loop->timer_after(3 * kSec, send_signal, &term, &t2));
-  CHECK_EQUAL(0,
-              app::run_daemon(
-                  *loop, log, 0,
-                  app::DaemonHooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); }, &hb}));
-  CHECK_EQUAL(1u, hb.counters().alarms_raised);
+  CHECK_EQUAL(0, u.loop->timer_after(3 * kSec, send_signal, &term, &t2));
+  CHECK_EQUAL(0, app::run_daemon(*u.loop, u.log, 0, app::daemon_hooks(*u.hb)));
+  CHECK_EQUAL(1u, u.hb->counters().alarms_raised);
   STRCMP_EQUAL("alarm", reason_of(k->created_file("/var/hb.rec")).c_str());
 }
 
@@ -231,38 +241,22 @@ void snapshot_and_restore(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 // while recording: restored in the middle of an outage, the daemon still
 // ends at its deadline, beats on its phase and raises the alarm once.
 TEST(FlightDaemon, a_daemon_restored_from_its_own_snapshot_goes_on_unchanged) {
-  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  heartbeat::Config cfg;
-  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9401");  // nobody listens
-  cfg.period_ms = 100;
-  cfg.alarm_after_ms = 1000;
-  app::Log log("heartbeat", 2);
-  heartbeat::App hb(cfg, &log);
-  char err[256] = {};
-  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  Unreachable u;
   SnapAt at;
   evl::TimerHandle t1, t2;
-  CHECK_EQUAL(0, loop->timer_after(2 * kSec + 50 * kMs, snapshot_and_restore, &at, &t1));
+  CHECK_EQUAL(0, u.loop->timer_after(2 * kSec + 50 * kMs, snapshot_and_restore, &at, &t1));
   int term = hal::kSigTerm;  // only if the deadline were lost
-  CHECK_EQUAL(0, loop->timer_after(10 * kSec, send_signal, &term, &t2));
-  const uint64_t iterations = loop->health().iterations;
-  app::DaemonHooks hooks{[](void* c) { static_cast<heartbeat::App*>(c)->stop(); }, &hb};
-  hooks.save = [](void* c, flight::SnapWriter& w) {
-    return static_cast<heartbeat::App*>(c)->save(w);
-  };
-  hooks.drop = [](void* c) { static_cast<heartbeat::App*>(c)->drop(); };
-  hooks.restore = [](void* c, app::Restore& r) { static_cast<heartbeat::App*>(c)->restore(r); };
+  CHECK_EQUAL(0, u.loop->timer_after(10 * kSec, send_signal, &term, &t2));
+  const uint64_t iterations = u.loop->health().iterations;
   const int64_t t0 = k->monotonic_ns();
-  CHECK_EQUAL(0, app::run_daemon(*loop, log, 3000, hooks));
+  CHECK_EQUAL(0, app::run_daemon(*u.loop, u.log, 3000, app::daemon_hooks(*u.hb)));
   CHECK_EQUAL(1, at.saved);
   CHECK_EQUAL(0, at.restored);
   CHECK(at.bytes > sizeof(evl::LoopHealth));
   CHECK(k->monotonic_ns() - t0 < 3 * kSec + 100 * kMs);  // the restored deadline ended it
-  CHECK_EQUAL(30u, hb.counters().missed_down);           // every beat of 3 s, on its phase
-  CHECK_EQUAL(1u, hb.counters().alarms_raised);
-  CHECK(loop->health().iterations > iterations);
+  CHECK_EQUAL(30u, u.hb->counters().missed_down);        // every beat of 3 s, on its phase
+  CHECK_EQUAL(1u, u.hb->counters().alarms_raised);
+  CHECK(u.loop->health().iterations > iterations);
   CHECK(flight::snapshot_hooks().save == nullptr);  // removed when run_daemon returns
-  hb.stop();
+  u.hb->stop();
 }

@@ -15,6 +15,7 @@
 #include "apps/telemetry/telemetry.h"
 #include "loop/static_loop.h"
 #include "test/apps/http_server.h"
+#include "test/apps/snapshot_move.h"
 #include "test/apps/xdr_line.h"
 #include "test/fake/kernel.h"
 #include "test/fake/serial.h"
@@ -334,19 +335,9 @@ TEST(HttpE2e, a_telemetry_restored_from_a_snapshot_goes_on_counting_every_record
   CHECK_EQUAL(0, other.start(*f.loop, err, sizeof err));
   other.drop();
   static uint8_t bytes[flight::kMaxSnapshotBytes];
-  flight::SnapWriter w(bytes, sizeof bytes);
-  CHECK(f.app->save(w));
-  CHECK(w.ok());
-  const int fd = f.app->link().fd();
-  const int keep = hal::dup(fd);
-  f.app->drop();
-  CHECK_EQUAL(fd, hal::dup(keep));
-  CHECK_EQUAL(0, hal::close(keep));
-  flight::SnapReader in(bytes, w.size());
-  app::Restore r(*f.loop, in);
-  other.restore(r);
-  CHECK_EQUAL(0, r.finish());
-  CHECK_EQUAL(0u, in.left());
+  (void)testsnap::move_by_snapshot(
+      *f.loop, *f.app, other, [&f](flight::SnapWriter& w) { CHECK(f.app->save(w)); }, bytes,
+      sizeof bytes);
   CHECK_EQUAL(accepted, other.store().accepted());
   CHECK_EQUAL(f.app->counters().sentences, other.counters().sentences);
   f.run_for(20 * kSec);

@@ -13,6 +13,7 @@
 #include "apps/mqtt/settings.h"
 #include "loop/static_loop.h"
 #include "test/apps/mqtt_broker.h"
+#include "test/apps/snapshot_move.h"
 #include "test/fake/kernel.h"
 
 using evl::kMs;
@@ -376,19 +377,9 @@ TEST(MqttClient, a_restored_session_goes_on_with_its_message_in_flight_and_its_i
   CHECK_EQUAL(0, other.start(*f.loop, url, f.lc, f.cc, ev));
   other.drop();
   static uint8_t bytes[64 * 1024];
-  flight::SnapWriter w(bytes, sizeof bytes);
-  f.client.save(w);
-  CHECK(w.ok());
-  const int fd = f.client.link().fd();
-  const int keep = hal::dup(fd);
-  f.client.drop();
-  CHECK_EQUAL(fd, hal::dup(keep));  // the same number again
-  CHECK_EQUAL(0, hal::close(keep));
-  flight::SnapReader in(bytes, w.size());
-  app::Restore r(*f.loop, in);
-  other.restore(r);
-  CHECK_EQUAL(0, r.finish());
-  CHECK_EQUAL(0u, in.left());
+  const size_t size = testsnap::move_by_snapshot(
+      *f.loop, f.client, other, [&f](flight::SnapWriter& w) { f.client.save(w); }, bytes,
+      sizeof bytes);
   CHECK(other.up());
   CHECK_EQUAL(1u, other.inflight());
   CHECK_EQUAL(1u, other.stats().published1);
@@ -403,7 +394,7 @@ TEST(MqttClient, a_restored_session_goes_on_with_its_message_in_flight_and_its_i
   CHECK_EQUAL(1u, other.inflight());  // the first waits for the next session
   other.stop();
   // A snapshot cut short is refused.
-  flight::SnapReader cut(bytes, w.size() - 10);
+  flight::SnapReader cut(bytes, size - 10);
   app::Restore r2(*f.loop, cut);
   mqtt::Client third;
   third.restore(r2);

@@ -18,6 +18,7 @@ Exit status: 0 pass, 1 fail, 2 setup error.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -193,6 +194,19 @@ class Run:
             self.failures.append(what)
 
 
+@contextlib.contextmanager
+def running(argv, log):
+    """Runs argv with stderr to log; killed on the way out if still running."""
+    with open(log, "w") as err:
+        p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def record(run, prog, argv, server, rec, log, feeder=None):
     """Runs prog through an outage; returns the saved recordings by reason."""
     saved = {}
@@ -209,9 +223,7 @@ def record(run, prog, argv, server, rec, log, feeder=None):
         shutil.copyfile(rec, dst)
         saved[reason] = dst
 
-    with open(log, "w") as err:
-        p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
-    try:
+    with running(argv, log) as p:
         wait_for(prog + " delivering", lambda: "delivering" in read(log), 20)
         time.sleep(1.0)
         server.down()
@@ -231,10 +243,6 @@ def record(run, prog, argv, server, rec, log, feeder=None):
         rc = p.wait(timeout=20)
         run.check(rc == 0, "%s exits 0 on SIGTERM (got %s)" % (prog, rc))
         save_when("exit", 5)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     return saved
 
 
@@ -359,9 +367,7 @@ def main():
                         "--alarm-after-ms", "200", "--backoff-initial-ms", "50",
                         "--backoff-max-ms", "100", "--flight-recorder", rec,
                         "--flight-recorder-kib", "128"]
-        with open(log, "w") as err:
-            p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
-        try:
+        with running(argv, log) as p:
             wait_for("heartbeat delivering", lambda: "delivering" in read(log), 20)
             time.sleep(1.5)
             server.down()
@@ -370,10 +376,6 @@ def main():
             wait_for("heartbeat delivering again", lambda: read(log).count("delivering") >= 2, 30)
             p.send_signal(signal.SIGTERM)
             rc = p.wait(timeout=20)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         _, h = header(rec)
         rc, out, err = replay(args.replay, rec)
         daemon = app_lines(read(log), "heartbeat")
@@ -421,17 +423,11 @@ def main():
         argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
                         "--server", "tcp://127.0.0.1:%d" % port, "--period-ms", "100",
                         "--flight-recorder", rec]
-        with open(log, "w") as err:
-            p = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL)
-        try:
+        with running(argv, log) as p:
             wait_for("heartbeat delivering", lambda: "delivering" in read(log), 20)
             time.sleep(0.3)
             p.send_signal(signal.SIGSEGV)
             rc = p.wait(timeout=20)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
         run.check(rc == -signal.SIGSEGV, "heartbeat dies of SIGSEGV with the recorder on (rc %s)" % rc)
         try:
             _, h = header(rec)
