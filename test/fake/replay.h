@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <vector>
 
 #include "hal/flight.h"
@@ -48,8 +49,9 @@ class Player {
   // pinned_records). The program runs its pinned start as recorded; at its
   // next call (its first epoll_wait) the app's restore hook rebuilds the
   // state of the oldest kept snapshot (hal/flight.h), the calls it makes
-  // answered without the recording (only epoll_ctl, close and
-  // timerfd_settime may be made there), and the replay compares again from
+  // answered without the recording (only epoll_ctl, close, timerfd_settime
+  // and reads of the program's timerfds, -EAGAIN, may be made there), and
+  // the replay compares again from
   // the epoll_wait after the snapshot. Without a pinned start (a version 1
   // file, or a start too big), a snapshot or an app that can restore it,
   // that call ends the replay (kWrapped) with the kept calls printed as a
@@ -68,6 +70,8 @@ class Player {
   // The epoll cookie map.
   void map_cookie(uint64_t recorded, uint64_t replayed) { cookies_[recorded] = replayed; }
   uint64_t cookie(uint64_t recorded) const;
+  // The timerfds the program created (a restore may read them: -EAGAIN).
+  void note_timerfd(int fd) { timerfds_.insert(fd); }
   // Instead of exiting, a divergence is remembered here (tests).
   void set_exit_on_divergence(bool on) { exit_ = on; }
   int failure() const { return failure_; }
@@ -95,6 +99,7 @@ class Player {
   bool ended_ = false;
   char message_[512] = {};
   std::map<uint64_t, uint64_t> cookies_;
+  std::set<int64_t> timerfds_;
   bool absorbing_ = false;     // inside the app's restore hook
   std::vector<uint8_t> snap_;  // the restored snapshot, its parts put together
   const flight::EpollReg* regs_ = nullptr;

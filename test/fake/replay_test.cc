@@ -525,3 +525,62 @@ TEST(ReplaySnapshot, a_snapshot_in_parts_is_put_together_and_a_partial_one_passe
   CHECK(restored.app == big);
   CHECK_EQUAL(109u, player.resumed_at());  // 4 pinned, 100 lost, 1 part, read, 3 parts
 }
+
+namespace {
+
+struct TimerfdRead {
+  long timerfd = 0;
+  long other = 0;
+  bool read_other = false;
+};
+
+int read_timerfd_hook(void* ctx, flight::SnapReader& in) {
+  auto* t = static_cast<TimerfdRead*>(ctx);
+  char c = 0;
+  while (in.left() > 0 && in.get(&c)) {
+  }
+  uint64_t expirations = 0;
+  t->timerfd = hal::read(7, &expirations, sizeof expirations);
+  if (t->read_other) t->other = hal::read(5, &expirations, sizeof expirations);
+  return 0;
+}
+
+// A start that creates a timerfd (fd 7), then a snapshot after the loss.
+Recording timerfd_start_then_snapshot() {
+  Recording r;
+  r.add(flight::Call::kTimerfdCreate, 7,
+        flight::args::fd_value(hal::kClockRealtime, hal::kCloexec | hal::kNonblock));
+  r.pin_and_lose(10);
+  add_snapshot(&r, {}, "S");
+  r.add(flight::Call::kEpollWait, 0, flight::args::epoll_wait(4, 8, -1));
+  return r;
+}
+
+void timerfd_program() {
+  (void)hal::timerfd_create(hal::kClockRealtime, hal::kCloexec | hal::kNonblock);
+  hal::EpollEvent out[8];
+  (void)hal::epoll_wait(4, out, 8, -1);
+}
+
+}  // namespace
+
+// The loop reads its realtime timerfd before re-arming it (a clock step
+// would have cancelled it): in a restore that read finds nothing pending.
+// Another read is still refused.
+TEST(ReplaySnapshot, a_restore_may_read_the_programs_timerfds_and_finds_nothing_pending) {
+  TimerfdRead t;
+  load(timerfd_start_then_snapshot());
+  flight::set_snapshot_hooks(flight::SnapshotHooks{nullptr, read_timerfd_hook, &t});
+  timerfd_program();
+  CHECK_EQUAL(0, player.failure());
+  CHECK_EQUAL(-EAGAIN, t.timerfd);
+  CHECK(player.finished());
+
+  TimerfdRead u;
+  u.read_other = true;
+  load(timerfd_start_then_snapshot());
+  flight::set_snapshot_hooks(flight::SnapshotHooks{nullptr, read_timerfd_hook, &u});
+  timerfd_program();
+  CHECK_EQUAL(replay::kWrapped, player.failure());
+  STRCMP_CONTAINS("the program made read(5, 8): a restore may make only", player.message());
+}
