@@ -43,6 +43,14 @@ class SetupError(Exception):
     pass
 
 
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -413,6 +421,39 @@ def main():
                   "the program could not restore its snapshot" in err,
                   "a snapshot the program cannot restore: the start, then the kept calls printed: "
                   "rc %d, %s" % (rc, (err.strip().splitlines() or ["(no output)"])[-1][-120:]))
+
+        # The same over MQTT, to Debian's mosquitto on a free loopback port,
+        # which is stopped and started again: the replay restores the MQTT
+        # session (its packet ids, the messages in flight, the keepalive).
+        mport = free_port()
+        conf = os.path.join(work, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "user root\n" % mport)
+        rec = os.path.join(work, "mqtt.rec")
+        log = os.path.join(work, "heartbeat-mqtt.log")
+        argv = under + [os.path.join(args.bin, "apps/heartbeat/heartbeat"),
+                        "--server", "mqtt://127.0.0.1:%d" % mport, "--period-ms", "10",
+                        "--alarm-after-ms", "200", "--backoff-initial-ms", "50",
+                        "--backoff-max-ms", "100", "--id", "board-7", "--flight-recorder", rec,
+                        "--flight-recorder-kib", "128"]
+        with running(["mosquitto", "-c", conf], os.path.join(work, "mosquitto.log")) as broker:
+            wait_for("mosquitto", lambda: port_open(mport), 10)
+            with running(argv, log) as p:
+                wait_for("heartbeat delivering", lambda: "delivering" in read(log), 20)
+                time.sleep(1.5)
+                broker.terminate()
+                broker.wait(timeout=10)
+                time.sleep(0.4)
+                with running(["mosquitto", "-c", conf], os.path.join(work, "mosquitto2.log")):
+                    wait_for("mosquitto again", lambda: port_open(mport), 10)
+                    wait_for("heartbeat delivering again",
+                             lambda: read(log).count("delivering") >= 2, 30)
+                    p.send_signal(signal.SIGTERM)
+                    rc = p.wait(timeout=20)
+        run.check(rc == 0, "heartbeat over MQTT exits 0 on SIGTERM (got %s)" % rc)
+        check_wrapped(run, "heartbeat", args.replay, rec, app_lines(read(log), "heartbeat"),
+                      "exit")
 
         # A crash: SIGSEGV sent to heartbeat while it delivers. The handler
         # writes the ring and the daemon still dies of SIGSEGV; the replay
