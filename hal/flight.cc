@@ -77,8 +77,9 @@ EpollReg g_regs[kMaxEpollRegs];
 size_t g_nregs = 0;
 bool g_regs_overflow = false;  // a registration was not kept: no snapshot can be taken
 uint64_t g_snapshots = 0;
-size_t g_last_snapshot_bytes = 0;
-size_t g_blocks_since_snapshot = 0;
+// Blocks begun since the last snapshot recorded ("many" before the first).
+constexpr size_t kManyBlocks = size_t{1} << 30;
+size_t g_blocks_since_snapshot = kManyBlocks;
 alignas(8) uint8_t g_snap[kMaxSnapshotBytes];
 
 void copy_str(char* dst, size_t cap, const char* src) {
@@ -261,8 +262,7 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   g_nregs = 0;
   g_regs_overflow = false;
   g_snapshots = 0;
-  g_last_snapshot_bytes = 0;
-  g_blocks_since_snapshot = 0;
+  g_blocks_since_snapshot = kManyBlocks;
   g_started = true;
   g_on = !g_replaying;
   return 0;
@@ -309,13 +309,8 @@ uint8_t* ring::next_block() {
   const size_t b = g.after(g.head_block);
   if (b == g.tail_block) g.tail_block = g.after(g.tail_block);
   enter_block(b);
-  ++g_blocks_since_snapshot;
-  if (g_hooks.save != nullptr &&
-      g_blocks_since_snapshot * kBlockBytes >= 3 * g_last_snapshot_bytes) {
-    g_before_wait |= kWantSnapshot;
-  } else {
-    g_before_wait &= static_cast<uint8_t>(~kWantSnapshot);
-  }
+  if (g_blocks_since_snapshot < kManyBlocks) ++g_blocks_since_snapshot;
+  if (g_hooks.save != nullptr) g_before_wait |= kWantSnapshot;
   return g_head;
 }
 
@@ -406,14 +401,14 @@ void take_snapshot() {
   SnapWriter w(g_snap + regs_bytes, kMaxSnapshotBytes - regs_bytes);
   if (!g_hooks.save(g_hooks.ctx, w) || !w.ok()) return;  // tried again at the next wait
   const size_t total = regs_bytes + w.size();
-  // One that would take more than half the ring's turning blocks would
-  // push older snapshots out and could not be kept whole: not recorded,
-  // and not tried again before three times its size was recorded.
-  const bool too_big = total > g_ring.turning() * kBlockBytes / 2;
-  g_last_snapshot_bytes = total;
-  g_blocks_since_snapshot = 0;
   no_snapshot_wanted();
-  if (too_big) return;
+  // A small state is recorded at every block's start, so that the oldest
+  // whole block kept holds one; a larger one only once three times its size
+  // was recorded since the last (snapshots take at most a quarter of the
+  // ring); one over half the ring's turning blocks never (it would push
+  // the others out and could not be kept whole).
+  if (total > kBlockBytes / 4 && g_blocks_since_snapshot * kBlockBytes < 3 * total) return;
+  if (total > g_ring.turning() * kBlockBytes / 2) return;
   const size_t parts = total == 0 ? 1 : (total + kMaxOutBytes - 1) / kMaxOutBytes;
   for (size_t i = 0; i < parts; ++i) {
     const size_t at = i * kMaxOutBytes;

@@ -31,20 +31,22 @@
 //   records) are still read.
 //
 // Snapshots: how a replay goes on past lost calls. An app that can describe
-// its state registers set_snapshot_hooks(); when the writer enters a new
-// block and at least three times the last snapshot's size was recorded
-// since it (snapshots take at most a quarter of the ring), the next
-// epoll_wait (before the wait: the app is between two iterations) first
-// records a snapshot: the epoll registrations the recorder has seen
-// (EpollReg, epoll_ctl's cookies by fd) and the bytes the app's save hook
-// wrote (at most kMaxSnapshotBytes), in consecutive kSnapshot records of
-// at most kMaxOutBytes each (arguments: registrations, app bytes, part,
-// parts). A save hook may decline (a state it cannot describe, too big):
-// the next epoll_wait tries again. The
-// replay of a wrapped ring runs the pinned start, then, at the program's
-// first epoll_wait, has the app's restore hook rebuild the state of the
-// oldest kept snapshot (its calls answered without the recording), and
-// compares again from the epoll_wait that follows the snapshot.
+// its state registers set_snapshot_hooks(). When the writer enters a new
+// block, the next epoll_wait (before the wait: the app is between two
+// iterations) has the app's save hook write its state, and records it as a
+// snapshot when it is small (at most a quarter of a block: then every block
+// starts with one), or when three times its size was recorded since the
+// last one (snapshots take at most a quarter of the ring; none over half
+// the ring's turning blocks). A snapshot holds the epoll registrations the
+// recorder has seen (EpollReg, epoll_ctl's cookies by fd) and the bytes the
+// save hook wrote (at most kMaxSnapshotBytes), in consecutive kSnapshot
+// records of at most kMaxOutBytes each (arguments: registrations, app
+// bytes, part, parts). A save hook may decline (a state it cannot describe,
+// too big): the next epoll_wait tries again. The replay of a wrapped ring
+// runs the pinned start, then, at the program's first epoll_wait, has the
+// app's restore hook rebuild the state of the oldest kept snapshot (its
+// calls answered without the recording), and compares again from the
+// epoll_wait that follows the snapshot.
 #pragma once
 
 #include <cstddef>

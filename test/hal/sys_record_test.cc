@@ -413,9 +413,10 @@ TEST(SysRecord, more_registrations_than_a_snapshot_lists_stop_the_snapshots) {
   CHECK_EQUAL(0, hal::close(ep));
 }
 
-// A snapshot over 16 KiB goes in consecutive parts; the next one waits until
-// three times its size was recorded after it.
-TEST(SysRecord, a_large_snapshot_goes_in_parts_and_the_next_waits_for_three_times_its_size) {
+// A snapshot over 16 KiB goes in consecutive parts; a large one waits until
+// three times its size was recorded after the last, a small one is taken at
+// every block.
+TEST(SysRecord, a_large_snapshot_goes_in_parts_and_waits_for_three_times_its_size) {
   FreshRecording fresh;
   Snap snap{true, 0, 40000};
   flight::set_snapshot_hooks(flight::SnapshotHooks{save_snap, restore_snap, &snap});
@@ -425,11 +426,26 @@ TEST(SysRecord, a_large_snapshot_goes_in_parts_and_the_next_waits_for_three_time
   fill_block();
   const uint64_t from = flight::calls();
   CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
-  // 40 KiB of snapshot: the next one after 120 KiB, the fourth block.
+  CHECK_EQUAL(1u, flight::snapshots());
+  // 40 KiB of snapshot: the next one after 120 KiB, at the fourth block.
+  // The state is saved at each block's first wait, and recorded only then.
   fill_blocks(3);
+  CHECK(flight::ring::want_snapshot());
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+  CHECK_EQUAL(2, snap.saves);
+  CHECK_EQUAL(1u, flight::snapshots());
   CHECK(!flight::ring::want_snapshot());
   fill_blocks(1);
-  CHECK(flight::ring::want_snapshot());
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+  CHECK_EQUAL(3, snap.saves);
+  CHECK_EQUAL(2u, flight::snapshots());
+  // A small state is recorded at every block.
+  snap.extra = 100;
+  for (uint64_t n = 3; n <= 5; ++n) {
+    fill_blocks(1);
+    CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));
+    CHECK_EQUAL(n, flight::snapshots());
+  }
   std::vector<uint8_t> file;
   const std::vector<flight::Record> recs = records_since(from, &file);
   CHECK(recs.size() > 4);  // 3 parts, the wait, then the clock reads
@@ -449,7 +465,7 @@ TEST(SysRecord, a_large_snapshot_goes_in_parts_and_the_next_waits_for_three_time
 }
 
 // A snapshot over half the ring's turning blocks could not be kept whole:
-// it is not recorded, and not tried again before three times its size.
+// it is not recorded.
 TEST(SysRecord, a_snapshot_too_big_for_the_ring_is_not_recorded) {
   FreshRecording fresh;
   Snap snap{true, 0, 510000};  // 1 MiB ring: 31 turning blocks, half is 496 KiB
@@ -464,7 +480,9 @@ TEST(SysRecord, a_snapshot_too_big_for_the_ring_is_not_recorded) {
   CHECK_EQUAL(0u, flight::snapshots());
   CHECK_EQUAL(before + 1, flight::calls());  // the wait alone
   CHECK(!flight::ring::want_snapshot());
-  fill_blocks(3);
-  CHECK(!flight::ring::want_snapshot());
+  fill_blocks(1);
+  CHECK_EQUAL(0, hal::epoll_wait(ep, out, 1, 0));  // saved again, and again not recorded
+  CHECK_EQUAL(2, snap.saves);
+  CHECK_EQUAL(0u, flight::snapshots());
   CHECK_EQUAL(0, hal::close(ep));
 }
