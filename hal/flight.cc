@@ -407,7 +407,11 @@ void take_snapshot() {
   // was recorded since the last (snapshots take at most a quarter of the
   // ring); one over half the ring's turning blocks never (it would push
   // the others out and could not be kept whole).
-  if (total > kBlockBytes / 4 && g_blocks_since_snapshot * kBlockBytes < 3 * total) return;
+  // (In 64 bits: "many" blocks of 32 KiB overflow a 32-bit size_t.)
+  if (total > kBlockBytes / 4 &&
+      uint64_t{g_blocks_since_snapshot} * kBlockBytes < uint64_t{3} * total) {
+    return;
+  }
   if (total > g_ring.turning() * kBlockBytes / 2) return;
   const size_t parts = total == 0 ? 1 : (total + kMaxOutBytes - 1) / kMaxOutBytes;
   for (size_t i = 0; i < parts; ++i) {
