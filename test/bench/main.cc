@@ -6,7 +6,10 @@
 // writes one JSON object per (workload, parameters, backend). Unless
 // --no-instr, each chain/timer phase is also run once more under
 // `valgrind --tool=callgrind` (collection switched on only around the
-// measured part) to count user-space instructions per operation.
+// measured part) to count user-space instructions per operation. The
+// system calls per operation come from bench_syscalls, the same code built
+// with the counting seam (counting costs ours instructions the other
+// backends do not pay, so the measured binary does not count).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -149,6 +152,21 @@ constexpr const char* kRecorder = "ours+recorder";
 constexpr const char* kRecorderOff = "ours+recorder-off";  // linked, not started
 constexpr const char* kOff = "EVL_BENCH_RECORDER=off ";
 
+// The system-call figures of ours from bench_syscalls (--syscalls): the
+// chain's per event and per watcher start, the restarts' timerfd_settime.
+struct SyscallFigures {
+  Phase chain, restart;
+};
+
+bool run_syscalls(const std::string& bin, SyscallFigures* f) {
+  FILE* p = popen((bin + " --syscalls 2>/dev/null").c_str(), "r");
+  if (p == nullptr) return false;
+  const int got = std::fscanf(p, "%lf %lf %lf %lf %lf", &f->chain.syscalls_per_op,
+                              &f->chain.epoll_waits_per_op, &f->chain.timerfd_arms_per_op,
+                              &f->chain.epoll_ctls_per_watcher, &f->restart.timerfd_arms_per_op);
+  return pclose(p) == 0 && got == 5;
+}
+
 std::string num(double v, int digits = 1) {
   if (v < 0) return "-";
   char b[32];
@@ -165,6 +183,18 @@ int main(int argc, char** argv) {
     const Phase ph = run_phase(argv[2], k, std::strtoull(argv[7], nullptr, 10));
     std::printf("%llu %.3f\n", static_cast<unsigned long long>(ph.ops), ph.ns_per_op);
     return 0;
+  }
+  if (argc == 2 && std::strcmp(argv[1], "--syscalls") == 0) {
+#ifdef EVL_SYSCALL_COUNTERS
+    const Phase c = run_phase("ours", Key{"chain", 1000, 1, 0}, 20000);
+    const Phase r = run_phase("ours", Key{"timer_restart", 0, 0, 100000}, 1000000);
+    std::printf("%.4f %.4f %.4f %.4f %.6f\n", c.syscalls_per_op, c.epoll_waits_per_op,
+                c.timerfd_arms_per_op, c.epoll_ctls_per_watcher, r.timerfd_arms_per_op);
+    return 0;
+#else
+    std::fprintf(stderr, "bench: --syscalls needs the counting seam (bench_syscalls)\n");
+    return 2;
+#endif
   }
   const char* json = nullptr;
   int reps = 3;
@@ -202,6 +232,7 @@ int main(int argc, char** argv) {
   std::string recorder = self;
   recorder = recorder.substr(0, recorder.rfind('/') + 1) + "bench_recorder";
   const bool with_recorder = self[0] != '\0' && access(recorder.c_str(), X_OK) == 0;
+  const std::string counted = recorder.substr(0, recorder.rfind('/') + 1) + "bench_syscalls";
   std::map<std::pair<Key, std::string>, Samples> res;
   for (int r = 0; r < reps; ++r) {
     for (const Key& k : keys) {
@@ -302,13 +333,19 @@ int main(int argc, char** argv) {
                   num(median(o.ns)).c_str(), num(median(f.ns)).c_str(), num(median(c.ns)).c_str());
     }
   }
-  const Phase& oc = res[{Key{"chain", 1000, 1, 0}, "ours"}].last;
+  SyscallFigures sf;
+  if (!run_syscalls(counted, &sf)) {
+    std::fprintf(stderr, "bench: no system-call figures from %s\n", counted.c_str());
+    return 1;
+  }
+  res[{Key{"chain", 1000, 1, 0}, "ours"}].last.syscalls_per_op = sf.chain.syscalls_per_op;
+  const Phase& oc = sf.chain;
   std::printf(
       "\nours, chain n=1000 a=1: %.3f loop system calls/event (the callbacks' read and write "
       "not counted), %.4f epoll_wait/event, "
       "%.4f timerfd_settime/event, %.2f epoll_ctl per io watcher start\n",
       oc.syscalls_per_op, oc.epoll_waits_per_op, oc.timerfd_arms_per_op, oc.epoll_ctls_per_watcher);
-  const Phase& orr = res[{Key{"timer_restart", 0, 0, 100000}, "ours"}].last;
+  const Phase& orr = sf.restart;
   std::printf("ours, timer_restart t=100000: %.6f timerfd_settime per restart\n",
               orr.timerfd_arms_per_op);
   if (json != nullptr) {
