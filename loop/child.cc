@@ -34,7 +34,7 @@ int Loop::child_start(int pid, ChildFn fn, void* ctx, ChildHandle* out) {
     }
     fd = -1;
     ++polled_children_;
-    poll_children_ = true;  // it may have exited before SIGCHLD was ours
+    before_.poll_children = true;  // it may have exited before SIGCHLD was ours
   } else {
     children_.release(i);
     return fd;
@@ -86,7 +86,7 @@ void Loop::dispatch_child(uint64_t data) {
 }
 
 void Loop::reap_polled_children() {
-  poll_children_ = false;
+  before_.poll_children = false;
   for (uint32_t i = 0; i < children_.capacity() && polled_children_ > 0; ++i) {
     if (!children_.live(i) || children_.at(i).fd >= 0) continue;
     int status = 0;

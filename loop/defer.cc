@@ -24,8 +24,9 @@ int Loop::defer(DeferFn fn, void* ctx, DeferHandle* out) {
     defers_.at(defer_tail_).next = i;
   }
   defer_tail_ = i;
+  before_.defers = true;
   if (out != nullptr) out->raw = handle::pack(salt_, Kind::kDefer, meta::gen(s->meta), i);
-  if (embedded_ && !dispatching_) (void)kick();  // the parent's poll must see it
+  if (after_.embedded && !dispatching_) (void)kick();  // the parent's poll must see it
   return 0;
 }
 
@@ -35,6 +36,7 @@ int Loop::defer_cancel(DeferHandle h) {
   const uint32_t i = handle::index(h.raw);
   if (s->prev == kNoSlot) {
     defer_head_ = s->next;
+    before_.defers = defer_head_ != kNoSlot;
   } else {
     defers_.at(s->prev).next = s->next;
   }

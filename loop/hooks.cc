@@ -24,6 +24,7 @@ int Loop::hook_start(bool check, HookFn fn, void* ctx, uint64_t* raw) {
   s->ctx = ctx;
   s->seq = hook_seq_++;
   if (check) s->meta |= kCheckBit;
+  hooks_changed();
   *raw = handle::pack(salt_, check ? Kind::kCheck : Kind::kPrepare, meta::gen(s->meta), i);
   return 0;
 }
@@ -39,12 +40,14 @@ int Loop::check_start(HookFn fn, void* ctx, CheckHandle* out) {
 int Loop::prepare_stop(PrepareHandle h) {
   if (lookup(hooks_, h) == nullptr) return -ESTALE;
   hooks_.release(handle::index(h.raw));
+  hooks_changed();
   return 0;
 }
 
 int Loop::check_stop(CheckHandle h) {
   if (lookup(hooks_, h) == nullptr) return -ESTALE;
   hooks_.release(handle::index(h.raw));
+  hooks_changed();
   return 0;
 }
 
@@ -52,6 +55,7 @@ void Loop::close_hooks() {
   for (uint32_t i = 0; i < hooks_.capacity(); ++i) {
     if (hooks_.live(i)) hooks_.release(i);
   }
+  hooks_changed();
 }
 
 // In start order; a hook started by another's callback waits for the next

@@ -24,7 +24,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   const auto a = reinterpret_cast<uintptr_t>(this);
   salt_ = static_cast<uint16_t>(((a >> 4) ^ (a >> 16) ^ (a >> 28)) & 0xfff);
   if (salt_ == 0) salt_ = 1;
-  io_tag_ = io_tag(time_callbacks_);
+  io_tag_ = io_tag(after_.timed);
 }
 
 int Loop::init() {
@@ -55,7 +55,7 @@ void Loop::close() {
     if (*fd >= 0) (void)hal::close(*fd);
     *fd = -1;
   }
-  embedded_ = false;
+  after_.embedded = false;
   kicked_ = false;
 }
 
@@ -121,8 +121,8 @@ int64_t Loop::timer_base_slow() {
 // timed; otherwise on first use (timer_base_ns).
 void Loop::begin_dispatch() {
   dispatching_ = true;
-  mark_valid_ = time_callbacks_;
-  if (time_callbacks_) mark_ns_ = now_ns(hal::kClockMonotonic);
+  mark_valid_ = after_.timed;
+  if (after_.timed) mark_ns_ = now_ns(hal::kClockMonotonic);
 }
 
 bool Loop::alive() const { return keepers_ != 0; }  // defers are never weak
@@ -137,40 +137,49 @@ __attribute__((always_inline)) inline uint16_t cookie_tag(const hal::EpollEvent&
   return tag;
 }
 
-// Before the wait, when there is something to run first: children to
-// reap, deferred calls, prepare hooks. Returns the wait's timeout: nothing
-// may block once a deferred call is pending, the loop was stopped, or
-// nothing but weak watchers is left (nothing that keeps it alive).
-int Loop::prepare(int timeout_ms) {
-  if (defer_head_ != kNoSlot || poll_children_) {
+// Before the wait, when there is something to do first (before_):
+// children to reap, deferred calls, prepare hooks, timerfds to arm. Sets
+// the wait's timeout: nothing may block once a deferred call is pending,
+// the loop was stopped, or nothing but weak watchers is left (nothing that
+// keeps it alive). Returns 0, or arming's error.
+int Loop::prepare(int* timeout_ms) {
+  if (before_.defers || before_.poll_children) {
     begin_dispatch();
-    if (poll_children_) parts_.reap_children(*this);
-    if (defer_head_ != kNoSlot) parts_.run_defers(*this);
+    if (before_.poll_children) parts_.reap_children(*this);
+    if (before_.defers) parts_.run_defers(*this);
     dispatching_ = false;
   }
-  if (hooks_.stats().used != 0) parts_.run_hooks(*this, false);
-  if (timeout_ms != 0 && (stop_requested_ || !alive() || defer_head_ != kNoSlot)) return 0;
-  return timeout_ms;
+  if (before_.hooks) parts_.run_hooks(*this, false);
+  if (*timeout_ms != 0 && (stop_requested_ || !alive() || before_.defers)) *timeout_ms = 0;
+  return before_.timers_dirty ? arm_timers() : 0;
+}
+
+// After the wait, when callbacks are timed or check hooks run (after_).
+void Loop::begin_dispatch_after_wait() {
+  begin_dispatch();
+  if (after_.hooks) parts_.run_hooks(*this, true);
 }
 
 // Inlined into run() and run_once(): the busiest path, kept free of calls
-// but the wait and the callbacks.
+// but the wait and the callbacks, and of tests but one word before the
+// wait and one after it.
 __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
   ++health_.iterations;
-  if (defer_head_ != kNoSlot || poll_children_ || hooks_.stats().used != 0) {
-    timeout_ms = prepare(timeout_ms);
+  if (any(before_)) {
+    if (const int a = prepare(&timeout_ms); a < 0) return a;
   } else if (timeout_ms != 0 && (stop_requested_ || !alive())) {
     timeout_ms = 0;  // (in run(), known false: its loop just tested both)
-  }
-  if (timers_dirty_) {
-    if (const int a = arm_timers(); a < 0) return a;
   }
   const int max = static_cast<int>(st_.event_capacity);
   const int n = hal::epoll_wait(epfd_, st_.events, max, timeout_ms);
   if (n < 0) return n;
   health_.events += static_cast<uint64_t>(n);
-  begin_dispatch();
-  if (hooks_.stats().used != 0) parts_.run_hooks(*this, true);
+  if (any(after_)) {
+    begin_dispatch_after_wait();
+  } else {
+    dispatching_ = true;
+    mark_valid_ = false;  // the time is read on first use (timer_base_ns)
+  }
   for (const hal::EpollEvent *ev = st_.events, *end = ev + n; ev != end; ++ev) {
     if (cookie_tag(*ev) == io_tag_) {
       dispatch_io<false>(ev->data, ev->events);
@@ -179,7 +188,7 @@ __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
     }
   }
   dispatching_ = false;
-  if (embedded_) after_iteration_embedded();
+  if (after_.embedded) after_iteration_embedded();
   return n;
 }
 
@@ -208,8 +217,8 @@ int Loop::run_once(int timeout_ms) {
 // run_once(0) has work, so changes made by callbacks are armed now, and
 // pending deferred calls kick the loop's eventfd.
 void Loop::after_iteration_embedded() {
-  if (timers_dirty_) (void)arm_timers();  // on failure it stays dirty: retried
-  if (defer_head_ != kNoSlot || poll_children_) (void)parts_.kick(*this);
+  if (before_.timers_dirty) (void)arm_timers();  // on failure it stays dirty: retried
+  if (defer_head_ != kNoSlot || before_.poll_children) (void)parts_.kick(*this);
 }
 
 int Loop::kick() {
@@ -223,15 +232,15 @@ int Loop::kick() {
 }
 
 int Loop::fd() {
-  embedded_ = true;
-  if (epfd_ >= 0 && (timers_dirty_ || defer_head_ != kNoSlot || poll_children_)) {
+  after_.embedded = true;
+  if (epfd_ >= 0 && (before_.timers_dirty || defer_head_ != kNoSlot || before_.poll_children)) {
     after_iteration_embedded();
   }
   return epfd_;
 }
 
 int64_t Loop::next_wakeup_ns() {
-  if (defer_head_ != kNoSlot || poll_children_) return 0;
+  if (defer_head_ != kNoSlot || before_.poll_children) return 0;
   int64_t best = -1;
   for (int c = 0; c < kClockCount; ++c) {
     const auto clock = static_cast<Clock>(c);

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 
 #include "hal/sys.h"
 #include "loop/handle.h"
@@ -266,7 +267,7 @@ class Loop {
   // Arms the timerfds now for the timers changed since the last iteration's
   // wait (the loop does it before its next wait): a replay restoring an
   // app's snapshot arms them where the recorded loop had armed them.
-  [[nodiscard]] int arm_timers_now() { return timers_dirty_ ? arm_timers() : 0; }
+  [[nodiscard]] int arm_timers_now() { return before_.timers_dirty ? arm_timers() : 0; }
   // The current time on a clock, in ns.
   int64_t now(Clock clock) const;
   // Watch for CLOCK_REALTIME steps (settimeofday, NTP's first sync): fn runs
@@ -318,7 +319,7 @@ class Loop {
   // Off by default: timing each callback (health().callback_ns_max) costs one
   // clock read per callback; a daemon that reports it turns it on.
   void set_callback_timing(bool on) {
-    time_callbacks_ = on;
+    after_.timed = on;
     io_tag_ = io_tag(on);
   }
 
@@ -387,15 +388,16 @@ class Loop {
   }
   bool alive() const;
   int iterate(int timeout_ms);
-  int prepare(int timeout_ms);
+  int prepare(int* timeout_ms);
+  void begin_dispatch_after_wait();
   void after_iteration_embedded();
   int kick();
   int ensure_wake_fd();
   // Outside callbacks an embedded loop arms at once, so that a parent
   // polling fd() sees the new deadline; otherwise the next iteration arms.
   void timers_changed() {
-    timers_dirty_ = true;
-    if (embedded_ && !dispatching_) (void)arm_timers();
+    before_.timers_dirty = true;
+    if (after_.embedded && !dispatching_) (void)arm_timers();
   }
   void dispatch_child(uint64_t data);
   void close_signals();
@@ -426,7 +428,7 @@ class Loop {
   // After each callback: counted, and timed when callback timing is on.
   void timed_end() {
     ++health_.callbacks;
-    if (time_callbacks_) time_callback();
+    if (after_.timed) time_callback();
   }
   void time_callback();
   // The monotonic time relative timers count from (see the Timers section).
@@ -450,13 +452,37 @@ class Loop {
     Fn close_hooks = nullptr;
     Fn close_defers = nullptr;
     Fn run_defers = nullptr;                            // set with a deferred call
-    Fn reap_children = nullptr;                         // set with poll_children_
+    Fn reap_children = nullptr;                         // set with poll_children
     void (*run_hooks)(Loop&, bool) = nullptr;           // set with a hook
     void (*dispatch_child)(Loop&, uint64_t) = nullptr;  // set before a pidfd is watched
     Fn drain_wakes = nullptr;                           // set with the eventfd
     Fn drain_signals = nullptr;                         // set with the signalfd
-    int (*kick)(Loop&) = nullptr;                       // set with defer_head_ or poll_children_
+    int (*kick)(Loop&) = nullptr;                       // set with a defer or poll_children
   };
+
+  // What an iteration does besides the wait and the io callbacks, a byte
+  // each, so that the busiest path tests each group as one word (any()).
+  struct BeforeWait {
+    bool timers_dirty = false;   // a timer changed since the timerfds were last armed
+    bool poll_children = false;  // reap once before the next wait
+    bool defers = false;         // a deferred call is queued (defer_head_ is a slot)
+    bool hooks = false;          // a prepare or check hook is live
+  };
+  struct AfterWait {
+    bool hooks = false;     // the same: check hooks run after the wait
+    bool timed = false;     // callbacks are timed (set_callback_timing)
+    bool embedded = false;  // fd() was asked for (see fd())
+    bool unused = false;
+  };
+  template <class Flags>
+  __attribute__((always_inline)) static bool any(const Flags& f) {
+    static_assert(sizeof(Flags) == sizeof(uint32_t), "four flags, one word");
+    uint32_t w;
+    std::memcpy(&w, &f, sizeof w);
+    return w != 0;
+  }
+  // After a hook starts or stops.
+  void hooks_changed() { before_.hooks = after_.hooks = hooks_.stats().used != 0; }
 
   LoopStorage st_;
   Parts parts_;
@@ -476,25 +502,23 @@ class Loop {
   int epfd_ = -1;
   int wake_fd_ = -1;
   int signal_fd_ = -1;
+  BeforeWait before_;
+  AfterWait after_;
   uint64_t signal_mask_ = 0;             // signals this loop watches
   uint64_t internal_signals_ = 0;        // signals the loop itself needs (SIGCHLD, see child_start)
   uint32_t polled_children_ = 0;         // child watchers without a pidfd
-  bool poll_children_ = false;           // reap once before the next wait
   uint64_t signals_blocked_before_ = 0;  // of those, the ones blocked at start
   uint32_t defer_head_ = kNoSlot;
   uint32_t defer_tail_ = kNoSlot;
   uint32_t defer_seq_ = 0;
   uint16_t salt_ = 0;
-  uint16_t io_tag_ = 0;  // io_tag(time_callbacks_)
+  uint16_t io_tag_ = 0;  // io_tag(after_.timed)
   bool stop_requested_ = false;
-  bool time_callbacks_ = false;
-  bool mark_valid_ = false;    // mark_ns_ holds this iteration's time
-  bool timers_dirty_ = false;  // a timer changed since the timerfds were last armed
-  int64_t mark_ns_ = 0;        // monotonic: after epoll_wait, then after each callback
+  int64_t mark_ns_ = 0;  // monotonic: after epoll_wait, then after each callback
   bool dispatching_ = false;
-  bool embedded_ = false;  // fd() was asked for (see fd())
-  uint32_t keepers_ = 0;   // live watchers that are not weak, and pending defers (Pool)
-  bool kicked_ = false;    // the eventfd was written to wake a parent's poll
+  bool mark_valid_ = false;  // mark_ns_ holds this iteration's time
+  uint32_t keepers_ = 0;     // live watchers that are not weak, and pending defers (Pool)
+  bool kicked_ = false;      // the eventfd was written to wake a parent's poll
   uint32_t signal_seq_ = 0;
   uint32_t hook_seq_ = 0;
 };

@@ -159,7 +159,7 @@ int Loop::clock_step_watch(ClockStepFn fn, void* ctx) {
 // Called once per iteration before the wait: a timerfd_settime only where
 // the wanted expiry differs from what the timerfd holds.
 int Loop::arm_timers() {
-  timers_dirty_ = false;
+  before_.timers_dirty = false;
   for (int c = 0; c < kClockCount; ++c) {
     if (timer_fd_[c] < 0) continue;
     int64_t want = timers_.arm_time(static_cast<Clock>(c));
@@ -181,7 +181,7 @@ int Loop::arm_timers() {
     if (want != TimerSet::kNever) its.value = to_timespec(want > 0 ? want : 1);
     const int r = hal::timerfd_settime(timer_fd_[c], flags, &its, nullptr);
     if (r < 0) {
-      timers_dirty_ = true;  // try again next iteration
+      before_.timers_dirty = true;  // try again next iteration
       return r;
     }
     ++health_.timerfd_arms;
@@ -212,7 +212,7 @@ void Loop::expire_timers(Clock clock) {
     r = hal::read(timer_fd_[c], &expirations, sizeof expirations);
   }
   armed_ns_[c] = r == -ECANCELED || clock != Clock::kRealtime ? kArmUnknown : TimerSet::kNever;
-  timers_dirty_ = true;
+  before_.timers_dirty = true;
   if (r == -ECANCELED) on_clock_step();
   const int64_t t = now(clock);
   const uint32_t batch = timers_.next_seq();

@@ -97,6 +97,28 @@ TEST(Semantics, next_wakeup_is_minus_one_idle_zero_with_work_else_time_to_the_ti
   CHECK_EQUAL(0, loop->next_wakeup_ns());  // overdue
 }
 
+// Deferred calls run before the wait on one word of flags (loop.h's
+// BeforeWait): a call cancelled must clear its flag, one still queued
+// behind it must not.
+TEST(Semantics, a_cancelled_deferred_call_lets_the_wait_block_one_still_queued_runs_first) {
+  evl::DeferHandle a, b;
+  CHECK_EQUAL(0, loop->defer(on_defer, const_cast<char*>("a"), &a));
+  CHECK_EQUAL(0, loop->defer(on_defer, const_cast<char*>("b"), &b));
+  CHECK_EQUAL(0, loop->defer_cancel(a));
+  TimerHandle t;
+  CHECK_EQUAL(0, loop->timer_after(10 * kMs, on_timer, const_cast<char*>("t1"), &t));
+  const int64_t t0 = k->monotonic_ns();
+  CHECK_EQUAL(1, loop->run_once(-1));  // b before the wait, then the timer
+  CHECK((log == std::vector<std::string>{"b", "t1"}));
+  CHECK_EQUAL(t0 + 10 * kMs, k->monotonic_ns());
+  CHECK_EQUAL(0, loop->defer(on_defer, const_cast<char*>("c"), &a));
+  CHECK_EQUAL(0, loop->defer_cancel(a));
+  CHECK_EQUAL(0, loop->timer_after(10 * kMs, on_timer, const_cast<char*>("t2"), &t));
+  CHECK_EQUAL(1, loop->run_once(-1));  // nothing queued: it blocks until the timer
+  CHECK((log == std::vector<std::string>{"b", "t1", "t2"}));
+  CHECK_EQUAL(t0 + 20 * kMs, k->monotonic_ns());
+}
+
 namespace {
 
 struct Parent {
