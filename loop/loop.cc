@@ -24,6 +24,7 @@ Loop::Loop(const LoopStorage& storage) : st_(storage) {
   const auto a = reinterpret_cast<uintptr_t>(this);
   salt_ = static_cast<uint16_t>(((a >> 4) ^ (a >> 16) ^ (a >> 28)) & 0xfff);
   if (salt_ == 0) salt_ = 1;
+  timer_tag_ = handle::pack(salt_, Kind::kTimer, 0, 0) >> handle::kIndexBits;
   io_tag_ = io_tag(after_.timed);
 }
 
@@ -42,7 +43,7 @@ void Loop::close() {
     if (part != nullptr) part(*this);
   }
   for (uint32_t i = 0; i < timers_.pool().capacity(); ++i) {
-    if (timers_.pool().live(i)) timers_.stop(i);
+    if (timers_.pool().live(i)) (void)timers_.stop(i);
   }
   step_fn_ = nullptr;
   for (int c = 0; c < kClockCount; ++c) {

@@ -399,6 +399,19 @@ class Loop {
     before_.timers_dirty = true;
     if (after_.embedded && !dispatching_) (void)arm_timers();
   }
+  // The timer calls of an embedded loop: r (the heap's 0) once the change is
+  // armed. The others set timers_dirty first and end in the heap's call.
+  int changed_embedded(int r) {
+    timers_changed();
+    return r;
+  }
+  int stop_embedded(uint32_t i);
+  int start_general(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out);
+  int start_in(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
+               uint32_t slack_us, TimerFn fn, void* ctx, TimerHandle* out);
+  int restart_index(uint32_t i, int64_t deadline_ns);
+  int restart_embedded(uint32_t i, int64_t deadline_ns);
+  int restart_after(uint32_t i, Clock c, int64_t delay_ns);
   void dispatch_child(uint64_t data);
   void close_signals();
   void close_wakes();
@@ -416,7 +429,7 @@ class Loop {
     const Pool<TimerSlot>& pool = timers_.pool();
     if (i >= pool.capacity()) return kNoSlot;
     const uint32_t m = pool.at(i).meta;
-    if (!meta::live(m) || h.raw != handle::pack(salt_, Kind::kTimer, meta::gen(m), i))
+    if ((h.raw >> handle::kIndexBits) != (timer_tag_ | meta::gen(m)) || !meta::live(m))
       return kNoSlot;
     return i;
   }
@@ -512,7 +525,8 @@ class Loop {
   uint32_t defer_tail_ = kNoSlot;
   uint32_t defer_seq_ = 0;
   uint16_t salt_ = 0;
-  uint16_t io_tag_ = 0;  // io_tag(after_.timed)
+  uint64_t timer_tag_ = 0;  // a timer handle's salt and kind, shifted down to its generation
+  uint16_t io_tag_ = 0;     // io_tag(after_.timed)
   bool stop_requested_ = false;
   int64_t mark_ns_ = 0;  // monotonic: after epoll_wait, then after each callback
   bool dispatching_ = false;

@@ -41,7 +41,7 @@ void TimerSet::init(const TimerStorage& st, uint32_t* keepers) {
   }
 }
 
-void TimerSet::sift_up(int c, uint32_t pos, HeapEntry e) {
+int TimerSet::sift_up(int c, uint32_t pos, HeapEntry e) {
   HeapEntry* h = st_.heaps[c];
   while (pos > 0) {
     const uint32_t p = parent(pos);
@@ -50,9 +50,10 @@ void TimerSet::sift_up(int c, uint32_t pos, HeapEntry e) {
     pos = p;
   }
   place(c, pos, e);
+  return 0;
 }
 
-void TimerSet::sift_down(int c, uint32_t pos, HeapEntry e) {
+int TimerSet::sift_down(int c, uint32_t pos, HeapEntry e) {
   HeapEntry* h = st_.heaps[c];
   const uint32_t n = heap_size_[c];
   for (;;) {
@@ -62,6 +63,7 @@ void TimerSet::sift_down(int c, uint32_t pos, HeapEntry e) {
     pos = best;
   }
   place(c, pos, e);
+  return 0;
 }
 
 // Replaces the top with e, Floyd's way: the hole goes down to a leaf along
@@ -69,7 +71,7 @@ void TimerSet::sift_down(int c, uint32_t pos, HeapEntry e) {
 // there. An entry that replaces the top (the heap's last one, a periodic
 // timer's next deadline) mostly belongs near the leaves, so this takes
 // fewer comparisons than sifting e down.
-void TimerSet::replace_top(int c, HeapEntry e) {
+int TimerSet::replace_top(int c, HeapEntry e) {
   HeapEntry* h = st_.heaps[c];
   const uint32_t n = heap_size_[c];
   uint32_t pos = 0;
@@ -77,28 +79,24 @@ void TimerSet::replace_top(int c, HeapEntry e) {
     place(c, pos, h[best]);
     pos = best;
   }
-  sift_up(c, pos, e);
+  return sift_up(c, pos, e);
 }
 
-void TimerSet::heap_remove(int c, uint32_t pos) {
-  if (pos == 0) return pop_top(c);
-  HeapEntry* h = st_.heaps[c];
-  st_.slots[h[pos].slot].heap_pos = kNoSlot;
+int TimerSet::heap_erase(int c, uint32_t pos) {
+  const HeapEntry* h = st_.heaps[c];
   const uint32_t last = --heap_size_[c];
-  if (pos == last) return;
+  if (pos == last) return 0;
   const HeapEntry moved = h[last];
-  if (heap_before(moved, h[parent(pos)])) {
-    sift_up(c, pos, moved);
-  } else {
-    sift_down(c, pos, moved);
-  }
+  if (pos == 0) return replace_top(c, moved);
+  if (heap_before(moved, h[parent(pos)])) return sift_up(c, pos, moved);
+  return sift_down(c, pos, moved);
 }
 
 // The top entry waits at the array's end until unpark(). There is room:
 // heap entries + parked entries <= the clock's timers <= the array's size.
 void TimerSet::park_top(int c) {
   const HeapEntry e = st_.heaps[c][0];
-  heap_remove(c, 0);
+  (void)heap_erase(c, 0);
   place(c, st_.heap_capacity[c] - ++parked_[c], e);
 }
 
@@ -107,22 +105,21 @@ void TimerSet::unpark(Clock clock) {
   while (parked_[c] > 0) {
     const HeapEntry e = st_.heaps[c][st_.heap_capacity[c] - parked_[c]];
     --parked_[c];
-    sift_up(c, heap_size_[c]++, e);
+    (void)sift_up(c, heap_size_[c]++, e);
   }
 }
 
-void TimerSet::remove_parked(int c, uint32_t pos) {
-  HeapEntry* h = st_.heaps[c];
+int TimerSet::erase_parked(int c, uint32_t pos) {
+  const HeapEntry* h = st_.heaps[c];
   const uint32_t lowest = st_.heap_capacity[c] - parked_[c]--;
-  st_.slots[h[pos].slot].heap_pos = kNoSlot;
   if (pos != lowest) place(c, pos, h[lowest]);
+  return 0;
 }
 
-void TimerSet::free_extra(TimerSlot& s) {
-  auto* x = static_cast<TimerExtra*>(s.ctx);
-  x->next_free = extra_free_;
-  extra_free_ = static_cast<uint32_t>(x - st_.extras);
-  --extras_used_;
+// restart() of a timer not in the heap: parked, or a one-shot that fired.
+int TimerSet::reschedule(int c, uint32_t pos, HeapEntry e) {
+  if (pos != kNoSlot) (void)erase_parked(c, pos);
+  return sift_up(c, heap_size_[c]++, e);
 }
 
 void TimerSet::attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us) {
@@ -187,7 +184,7 @@ uint32_t TimerSet::pop_extra(int c, const HeapEntry& top, int64_t now_ns, uint32
   }
   // kNever past the range.
   const int64_t next = add_sat(top.key_ns, mul_sat(ticks, x->period_ns));
-  replace_top(c, HeapEntry{next, top.slot, seq_++});
+  (void)replace_top(c, HeapEntry{next, top.slot, seq_++});
   return top.slot;
 }
 

@@ -99,9 +99,22 @@ class TimerSet {
   // full, the clock holds as many timers as its heap has entries, or the
   // timer has a period or slack and no TimerExtra is free.
   [[nodiscard]] int start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
-                          uint32_t slack_us, TimerFn fn, void* ctx, uint32_t* index);
-  void restart(uint32_t index, int64_t deadline_ns);
-  void stop(uint32_t index);
+                          uint32_t slack_us, TimerFn fn, void* ctx, uint32_t* index) {
+    const int r = add(clock, period_ns, overrun, slack_us, fn, ctx, index);
+    return r < 0 ? r : schedule(clock, *index, deadline_ns);
+  }
+  // start() in two steps, so that the loop can make its handle before the
+  // heap's work and end in a tail call: add() takes a slot (the same
+  // errors), schedule() puts it in the heap.
+  [[nodiscard]] int add(Clock clock, int64_t period_ns, Overrun overrun, uint32_t slack_us,
+                        TimerFn fn, void* ctx, uint32_t* index);
+  // The heap's calls return 0, always: the loop's calls end in them.
+  int schedule(Clock clock, uint32_t index, int64_t deadline_ns) {
+    const int c = static_cast<int>(clock);
+    return sift_up(c, heap_size_[c]++, HeapEntry{deadline_ns, index, seq_++});
+  }
+  int restart(uint32_t index, int64_t deadline_ns);
+  int stop(uint32_t index);
   // A new period from the next expiry on; -ENOSPC when the timer had none
   // and no TimerExtra is free.
   [[nodiscard]] int set_period(uint32_t index, int64_t period_ns);
@@ -167,22 +180,32 @@ class TimerSet {
     st_.slots[e.slot].heap_pos = pos;
   }
   static uint32_t parent(uint32_t pos) { return (pos - 1) / kHeapArity; }
-  void sift_up(int c, uint32_t pos, HeapEntry e);
-  void sift_down(int c, uint32_t pos, HeapEntry e);
-  void replace_top(int c, HeapEntry e);
-  void heap_remove(int c, uint32_t pos);
+  int sift_up(int c, uint32_t pos, HeapEntry e);
+  int sift_down(int c, uint32_t pos, HeapEntry e);
+  int replace_top(int c, HeapEntry e);
+  // Takes the entry at pos out of the heap (the last one fills its place);
+  // its slot's heap_pos is left as it was (stop() released the slot, and
+  // the other callers place the entry again).
+  int heap_erase(int c, uint32_t pos);
   // The top leaves the heap (a one-shot that fired).
   void pop_top(int c) {
     HeapEntry* h = st_.heaps[c];
     st_.slots[h[0].slot].heap_pos = kNoSlot;
     const uint32_t last = --heap_size_[c];
-    if (last != 0) replace_top(c, h[last]);
+    if (last != 0) (void)replace_top(c, h[last]);
   }
   uint32_t pop_extra(int c, const HeapEntry& top, int64_t now_ns, uint32_t* missed);
   void park_top(int c);
-  void remove_parked(int c, uint32_t pos);
+  // The same for a parked entry.
+  int erase_parked(int c, uint32_t pos);
+  int reschedule(int c, uint32_t pos, HeapEntry e);
   void attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us);
-  void free_extra(TimerSlot& s);
+  void free_extra(TimerSlot& s) {
+    auto* x = static_cast<TimerExtra*>(s.ctx);
+    x->next_free = extra_free_;
+    extra_free_ = static_cast<uint32_t>(x - st_.extras);
+    --extras_used_;
+  }
   void release(uint32_t index) {
     TimerSlot& s = st_.slots[index];
     if ((s.meta & timer_bits::kExtra) != 0) free_extra(s);
@@ -202,14 +225,13 @@ class TimerSet {
 
 // The hot calls, inline: the loop's timer_start, timer_restart and
 // timer_stop are one call each.
-inline int TimerSet::start(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
-                           uint32_t slack_us, TimerFn fn, void* ctx, uint32_t* index) {
+inline int TimerSet::add(Clock clock, int64_t period_ns, Overrun overrun, uint32_t slack_us,
+                         TimerFn fn, void* ctx, uint32_t* index) {
   const int c = static_cast<int>(clock);
   if (used_[c] >= st_.heap_capacity[c]) return -ENOSPC;
   const bool extra = period_ns != 0 || slack_us != 0;
   if (extra && extra_free_ == kNoSlot) return -ENOSPC;
-  uint32_t i = 0;
-  TimerSlot* s = pool_.alloc(&i);
+  TimerSlot* s = pool_.alloc(index);
   if (s == nullptr) return -ENOSPC;
   s->fn = fn;
   s->ctx = ctx;
@@ -217,26 +239,17 @@ inline int TimerSet::start(Clock clock, int64_t deadline_ns, int64_t period_ns, 
              (overrun == Overrun::kCatchUp ? timer_bits::kCatchUp : 0);
   if (extra) attach_extra(*s, period_ns, slack_us);
   ++used_[c];
-  sift_up(c, heap_size_[c]++, HeapEntry{deadline_ns, i, seq_++});
-  *index = i;
   return 0;
 }
 
-inline void TimerSet::restart(uint32_t index, int64_t deadline_ns) {
+inline int TimerSet::restart(uint32_t index, int64_t deadline_ns) {
   TimerSlot& s = st_.slots[index];
   const int c = static_cast<int>(clock_of(s));
   const HeapEntry e{deadline_ns, index, seq_++};
   const uint32_t pos = s.heap_pos;
-  if (pos < heap_size_[c]) {
-    if (pos > 0 && heap_before(e, st_.heaps[c][parent(pos)])) {
-      sift_up(c, pos, e);
-    } else {
-      sift_down(c, pos, e);
-    }
-    return;
-  }
-  if (pos != kNoSlot) remove_parked(c, pos);
-  sift_up(c, heap_size_[c]++, e);
+  if (pos >= heap_size_[c]) return reschedule(c, pos, e);  // parked or out of the heap
+  if (pos > 0 && heap_before(e, st_.heaps[c][parent(pos)])) return sift_up(c, pos, e);
+  return sift_down(c, pos, e);
 }
 
 // Inline in the loop's expiry: a one-shot without extras (most timers)
@@ -270,16 +283,16 @@ inline void TimerSet::finish(uint32_t index, uint32_t gen) {
   if (meta::gen(s.meta) == gen && !scheduled(s)) release(index);
 }
 
-inline void TimerSet::stop(uint32_t index) {
+// Inline in the loop's timer_stop, which then makes no call but tail
+// calls.
+inline int TimerSet::stop(uint32_t index) {
   const TimerSlot& s = st_.slots[index];
   const int c = static_cast<int>(clock_of(s));
   const uint32_t pos = s.heap_pos;
-  if (pos < heap_size_[c]) {
-    heap_remove(c, pos);
-  } else if (pos != kNoSlot) {
-    remove_parked(c, pos);
-  }
-  release(index);
+  release(index);  // heap_pos is now the free list's link: read above
+  if (pos < heap_size_[c]) return heap_erase(c, pos);
+  if (pos != kNoSlot) return erase_parked(c, pos);
+  return 0;
 }
 
 }  // namespace evl

@@ -50,11 +50,31 @@ int Loop::timer_after(int64_t delay_ns, TimerFn fn, void* ctx, TimerHandle* out)
 
 int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out) {
   if (out == nullptr || fn == nullptr || !valid_clock(spec.clock)) return -EINVAL;
-  if (spec.deadline_ns < 0 || spec.period_ns < 0) return -EINVAL;
-  if (spec.slack_ns < 0 || spec.slack_ns > kMaxSlackNs) return -EINVAL;
-  if (spec.deadline_ns == 0 && spec.period_ns == 0) return -EINVAL;
-  if (spec.overrun != Overrun::kSkip && spec.overrun != Overrun::kCatchUp) return -EINVAL;
+  // Neither negative, not both 0.
+  if ((spec.deadline_ns | spec.period_ns) <= 0) return -EINVAL;
+  if (static_cast<uint64_t>(spec.slack_ns) > static_cast<uint64_t>(kMaxSlackNs)) return -EINVAL;
+  if (static_cast<uint8_t>(spec.overrun) > static_cast<uint8_t>(Overrun::kCatchUp)) return -EINVAL;
   if (epfd_ < 0) return -EINVAL;
+  // The common timer, a one-shot at a given deadline on a clock already in
+  // use, takes no call but the heap's, last (see restart_index).
+  if ((spec.period_ns | spec.slack_ns) != 0 || timer_fd_[static_cast<int>(spec.clock)] < 0 ||
+      after_.embedded) {
+    return start_general(spec, fn, ctx, out);
+  }
+  return start_in(spec.clock, spec.deadline_ns, 0, spec.overrun, 0, fn, ctx, out);
+}
+
+inline int Loop::start_in(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
+                          uint32_t slack_us, TimerFn fn, void* ctx, TimerHandle* out) {
+  uint32_t i = 0;
+  const int s = timers_.add(clock, period_ns, overrun, slack_us, fn, ctx, &i);
+  if (s < 0) return s;
+  out->raw = ((timer_tag_ | timers_.pool().gen_of(i)) << handle::kIndexBits) | i;
+  before_.timers_dirty = true;
+  return timers_.schedule(clock, i, deadline_ns);  // 0
+}
+
+int Loop::start_general(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out) {
   if (timer_fd_[static_cast<int>(spec.clock)] < 0) {  // the first timer on this clock
     if (const int r = timer_fd_for(spec.clock); r < 0) return r;
   }
@@ -65,13 +85,28 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
     const int64_t base = spec.clock == Clock::kMonotonic ? timer_base_ns() : now(spec.clock);
     deadline = add_sat(base, spec.period_ns);
   }
-  uint32_t i = 0;
-  const int s = timers_.start(spec.clock, deadline, spec.period_ns, spec.overrun,
-                              static_cast<uint32_t>(spec.slack_ns / 1000), fn, ctx, &i);
-  if (s < 0) return s;
-  timers_changed();
-  out->raw = handle::pack(salt_, Kind::kTimer, timers_.pool().gen_of(i), i);
-  return 0;
+  const auto slack_us = static_cast<uint32_t>(spec.slack_ns / 1000);
+  const int r =
+      start_in(spec.clock, deadline, spec.period_ns, spec.overrun, slack_us, fn, ctx, out);
+  if (r == 0 && after_.embedded && !dispatching_) (void)arm_timers();  // see timers_changed()
+  return r;
+}
+
+// The timer calls make no call but tail calls on their common path (the
+// heap's work last), so they need no frame; what needs one (an embedded
+// loop, a clock to read) is out of line.
+inline int Loop::restart_index(uint32_t i, int64_t deadline_ns) {
+  if (after_.embedded) return restart_embedded(i, deadline_ns);
+  before_.timers_dirty = true;
+  return timers_.restart(i, deadline_ns);  // 0
+}
+
+int Loop::restart_embedded(uint32_t i, int64_t deadline_ns) {
+  return changed_embedded(timers_.restart(i, deadline_ns));
+}
+
+int Loop::restart_after(uint32_t i, Clock c, int64_t delay_ns) {
+  return restart_index(i, add_sat(c == Clock::kMonotonic ? timer_base_ns() : now(c), delay_ns));
 }
 
 int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
@@ -79,27 +114,27 @@ int Loop::timer_restart(TimerHandle h, int64_t delay_ns) {
   if (i == kNoSlot) return -ESTALE;
   if (delay_ns < 0) return -EINVAL;
   const Clock c = TimerSet::clock_of(timers_.pool().at(i));
-  timers_.restart(i, add_sat(c == Clock::kMonotonic ? timer_base_ns() : now(c), delay_ns));
-  timers_changed();
-  return 0;
+  // In a callback on the monotonic clock, the time is this iteration's.
+  if (c != Clock::kMonotonic || !dispatching_ || !mark_valid_) return restart_after(i, c, delay_ns);
+  return restart_index(i, add_sat(mark_ns_, delay_ns));
 }
 
 int Loop::timer_restart_at(TimerHandle h, int64_t deadline_ns) {
   const uint32_t i = timer_index(h);
   if (i == kNoSlot) return -ESTALE;
   if (deadline_ns < 0) return -EINVAL;
-  timers_.restart(i, deadline_ns);
-  timers_changed();
-  return 0;
+  return restart_index(i, deadline_ns);
 }
 
 int Loop::timer_stop(TimerHandle h) {
   const uint32_t i = timer_index(h);
   if (i == kNoSlot) return -ESTALE;
-  timers_.stop(i);
-  timers_changed();
-  return 0;
+  if (after_.embedded) return stop_embedded(i);
+  before_.timers_dirty = true;
+  return timers_.stop(i);  // 0
 }
+
+int Loop::stop_embedded(uint32_t i) { return changed_embedded(timers_.stop(i)); }
 
 int Loop::timer_set_period(TimerHandle h, int64_t period_ns) {
   const uint32_t i = timer_index(h);

@@ -167,6 +167,35 @@ TEST(Semantics, an_embedded_loop_wakes_its_parent_for_timers_and_deferred_calls)
   CHECK_EQUAL(0, parent.io_stop(h));
 }
 
+// Outside callbacks an embedded loop arms its timerfd at each timer change
+// (restart, restart at, stop), so that the parent's poll sees it at once.
+TEST(Semantics, an_embedded_loop_arms_at_once_for_restarts_and_stops) {
+  evl::StaticLoop<2, 4> parent;
+  CHECK_EQUAL(0, parent.init());
+  Parent p{loop};
+  evl::IoHandle h;
+  CHECK_EQUAL(0, parent.io_start(loop->fd(), evl::kIn, on_child_ready, &p, &h));
+  TimerHandle t;
+  CHECK_EQUAL(0, loop->timer_after(20 * kMs, on_timer, const_cast<char*>("t"), &t));
+  const int64_t t0 = k->monotonic_ns();
+  k->reset_calls();
+  CHECK_EQUAL(0, loop->timer_restart(t, 80 * kMs));
+  CHECK_EQUAL(1u, k->calls(fake::Call::kTimerfdSettime));
+  CHECK_EQUAL(0, loop->timer_restart_at(t, t0 + 60 * kMs));
+  CHECK_EQUAL(2u, k->calls(fake::Call::kTimerfdSettime));
+  CHECK_EQUAL(1, parent.run_once(500));
+  CHECK_EQUAL(t0 + 60 * kMs, k->monotonic_ns());  // the new deadline, not 20 ms
+  CHECK((log == std::vector<std::string>{"t"}));
+  CHECK_EQUAL(0, loop->timer_after(20 * kMs, on_timer, const_cast<char*>("u"), &t));
+  k->reset_calls();
+  CHECK_EQUAL(0, loop->timer_stop(t));
+  CHECK_EQUAL(1u, k->calls(fake::Call::kTimerfdSettime));  // disarmed
+  CHECK_EQUAL(0, parent.run_once(100));                    // nothing to wake for
+  CHECK_EQUAL(t0 + 160 * kMs, k->monotonic_ns());
+  CHECK((log == std::vector<std::string>{"t"}));
+  CHECK_EQUAL(0, parent.io_stop(h));
+}
+
 TEST(Semantics, a_not_embedded_loop_makes_no_extra_system_calls) {
   TimerHandle t;
   k->reset_calls();

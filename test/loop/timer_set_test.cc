@@ -302,3 +302,37 @@ TEST(TimerSet, finish_leaves_a_new_timer_in_the_fired_ones_slot) {
   CHECK_EQUAL(1u, fx.set.count(Clock::kMonotonic));
   CHECK(fx.set.verify());
 }
+
+// A timer with a TimerExtra stopped out of the heap: parked (rescheduled
+// in its batch) or a one-shot with slack stopped in its own callback. Its
+// extra comes back and the heap stays whole.
+TEST(TimerSet, a_timer_with_extras_stops_when_parked_or_fired) {
+  Fixture fx(8, 2);
+  int ctx = 0;
+  uint32_t periodic = 0;
+  uint32_t slack = 0;
+  CHECK_EQUAL(
+      0, fx.set.start(Clock::kMonotonic, 100, 1000, Overrun::kSkip, 0, no_op, &ctx, &periodic));
+  CHECK_EQUAL(0, fx.set.start(Clock::kMonotonic, 100, 0, Overrun::kSkip, 5, no_op, &ctx, &slack));
+  const uint32_t later = start_at(fx, 900);
+  const uint32_t batch = fx.set.next_seq();
+  uint32_t missed = 0;
+  int64_t lag = 0;
+  // Same deadline: the periodic timer (started first) fires first and is
+  // restarted into this batch; then the one-shot.
+  CHECK_EQUAL(periodic, fx.set.pop_due(Clock::kMonotonic, 100, batch, &missed, &lag));
+  fx.set.restart(periodic, 50);  // due again in this batch: parked
+  CHECK(fx.set.verify());
+  CHECK_EQUAL(slack, fx.set.pop_due(Clock::kMonotonic, 100, batch, &missed, &lag));
+  CHECK(!TimerSet::scheduled(fx.slots[slack]));
+  fx.set.stop(slack);     // fired, out of the heap
+  fx.set.stop(periodic);  // parked
+  CHECK_EQUAL(0u, fx.set.extras_used());
+  CHECK_EQUAL(1u, fx.set.count(Clock::kMonotonic));
+  CHECK(fx.set.verify());
+  fx.set.unpark(Clock::kMonotonic);
+  CHECK_EQUAL(evl::kNoSlot,
+              fx.set.pop_due(Clock::kMonotonic, 800, fx.set.next_seq(), &missed, &lag));
+  CHECK_EQUAL(900, fx.set.deadline(later));
+  CHECK(fx.set.verify());
+}
