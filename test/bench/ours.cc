@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "hal/sys.h"
@@ -28,6 +29,16 @@ namespace {
 // Room for the 100k timers of the largest workload plus the loop's own.
 using BigLoop = evl::StaticLoop<10000, 100016, 1, 1, 1, 64, 1>;
 BigLoop g_loop;  // static storage: 6 MB, no heap
+
+// A new loop for each phase, as every other backend makes one (ev_loop_new,
+// uv_loop_init, the floor's own tables): a loop kept across phases keeps its
+// pools' free lists in the order the last phase left them (after the fire
+// phase, random), and the next phase's starts would walk memory at random.
+evl::Loop& fresh_loop() {
+  g_loop.~BigLoop();
+  new (&g_loop) BigLoop();
+  return g_loop;
+}
 
 // The link comes from the callback's context, as for every backend.
 void on_io(evl::Loop& loop, evl::IoHandle, uint32_t, void* ctx) {
@@ -107,7 +118,7 @@ Phase ours_chain(int n, int a, uint64_t events) {
     std::abort();
   }
 #endif
-  evl::Loop& loop = g_loop;
+  evl::Loop& loop = fresh_loop();
   (void)loop.init();
   std::vector<int> rd, wr;
   pairs(n, &rd, &wr);
@@ -161,7 +172,7 @@ Phase ours_chain(int n, int a, uint64_t events) {
 // relative to its cached now and the floor's to one base.
 Phase ours_timer_start(int t) {
   Phase ph;
-  evl::Loop& loop = g_loop;
+  evl::Loop& loop = fresh_loop();
   (void)loop.init();
   Timers timers;
   timers.h.resize(static_cast<size_t>(t));
@@ -178,7 +189,7 @@ Phase ours_timer_start(int t) {
 
 Phase ours_timer_stop(int t) {
   Phase ph;
-  evl::Loop& loop = g_loop;
+  evl::Loop& loop = fresh_loop();
   (void)loop.init();
   Timers timers;
   timers.h.resize(static_cast<size_t>(t));
@@ -195,7 +206,7 @@ Phase ours_timer_stop(int t) {
 
 Phase ours_timer_restart(int t, uint64_t restarts) {
   Phase ph;
-  evl::Loop& loop = g_loop;
+  evl::Loop& loop = fresh_loop();
   (void)loop.init();
   Timers timers;
   timers.h.resize(static_cast<size_t>(t));
@@ -223,7 +234,7 @@ Phase ours_timer_restart(int t, uint64_t restarts) {
 
 Phase ours_timer_fire(int t) {
   Phase ph;
-  evl::Loop& loop = g_loop;
+  evl::Loop& loop = fresh_loop();
   (void)loop.init();
   Timers timers;
   timers.h.resize(static_cast<size_t>(t));
@@ -243,7 +254,7 @@ Phase ours_timer_fire(int t) {
 
 Lateness ours_accuracy(int period_us, int seconds) {
   Lateness late;
-  evl::Loop& loop = g_loop;
+  evl::Loop& loop = fresh_loop();
   (void)loop.init();
   Acc a{&late, 0, static_cast<uint64_t>(period_us) * 1000, 0,
         static_cast<uint64_t>(seconds) * 1000000 / static_cast<uint64_t>(period_us)};
