@@ -18,7 +18,8 @@ struct State {
 };
 
 // A snapshot's first bytes: which daemon state layout follows.
-constexpr uint32_t kSnapshotMagic = 0x31534145;  // "EAS1"
+// "EAS2": the loop's clock-step base after its figures ("EAS1" had none).
+constexpr uint32_t kSnapshotMagic = 0x32534145;
 
 void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx);
 
@@ -28,6 +29,7 @@ bool save_state(void* ctx, flight::SnapWriter& w) {
   const auto* s = static_cast<State*>(ctx);
   w.put(kSnapshotMagic);
   w.put(s->loop->health());
+  w.put(s->loop->clock_step_base());
   save_timer(w, *s->loop, s->deadline);
   s->log->save(w);
   return s->hooks->save(s->hooks->ctx, w);
@@ -38,7 +40,10 @@ int restore_state(void* ctx, flight::SnapReader& in) {
   Restore r(*s->loop, in);
   uint32_t magic = 0;
   evl::LoopHealth health;
-  if (!r.get(&magic) || magic != kSnapshotMagic || !r.get(&health)) return -EINVAL;
+  int64_t step_base = 0;
+  if (!r.get(&magic) || magic != kSnapshotMagic || !r.get(&health) || !r.get(&step_base)) {
+    return -EINVAL;
+  }
   s->loop->timer_clear(&s->deadline);
   s->log->drop();
   s->hooks->drop(s->hooks->ctx);
@@ -47,7 +52,10 @@ int restore_state(void* ctx, flight::SnapReader& in) {
   s->hooks->restore(s->hooks->ctx, r);
   const int rc = r.finish();
   // After finish(): its timerfd_settime calls are not the recorded loop's.
-  if (rc == 0) s->loop->restore_health(health);
+  if (rc == 0) {
+    s->loop->restore_health(health);
+    s->loop->set_clock_step_base(step_base);
+  }
   return rc;
 }
 

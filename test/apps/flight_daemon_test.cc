@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CppUTest/TestHarness.h"
 #include "apps/common/daemon.h"
@@ -258,5 +259,64 @@ TEST(FlightDaemon, a_daemon_restored_from_its_own_snapshot_goes_on_unchanged) {
   CHECK_EQUAL(1u, u.hb->counters().alarms_raised);
   CHECK(u.loop->health().iterations > iterations);
   CHECK(flight::snapshot_hooks().save == nullptr);  // removed when run_daemon returns
+  u.hb->stop();
+}
+
+namespace {
+
+struct StepRun {
+  fake::Kernel* k = nullptr;
+  int64_t start_base = 0;     // the loop's clock-step base when the watch began
+  std::vector<int64_t> seen;  // the steps the watcher was told of
+  SnapAt at;
+};
+
+void note_step(evl::Loop&, int64_t step_ns, void* ctx) {
+  static_cast<StepRun*>(ctx)->seen.push_back(step_ns);
+}
+
+void step_5s(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  static_cast<StepRun*>(ctx)->k->step_realtime(5 * kSec);
+}
+
+void step_3s(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  static_cast<StepRun*>(ctx)->k->step_realtime(3 * kSec);
+}
+
+// As a replay restores: the daemon's snapshot goes into a loop whose
+// clock-step base is the one the program's start set, before the step.
+void restore_as_replayed(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
+  auto* r = static_cast<StepRun*>(ctx);
+  static uint8_t bytes[flight::kMaxSnapshotBytes];
+  const flight::SnapshotHooks& h = flight::snapshot_hooks();
+  flight::SnapWriter w(bytes, sizeof bytes);
+  r->at.saved = h.save != nullptr && h.save(h.ctx, w) && w.ok() ? 1 : 0;
+  loop.set_clock_step_base(r->start_base);
+  flight::SnapReader in(bytes, w.size());
+  r->at.restored = h.restore != nullptr ? h.restore(h.ctx, in) : -1;
+}
+
+}  // namespace
+
+// A clock step in the part of a recording the ring lost, then another: the
+// restored loop measures the second from the recorded loop's base (the
+// snapshot carries it), not from the one its start set.
+TEST(FlightDaemon, a_snapshot_carries_the_clock_step_base_past_a_step) {
+  Unreachable u;
+  StepRun r;
+  r.k = k;
+  CHECK_EQUAL(0, u.loop->clock_step_watch(note_step, &r));
+  r.start_base = u.loop->clock_step_base();
+  evl::TimerHandle t1, t2, t3;
+  CHECK_EQUAL(0, u.loop->timer_after(1 * kSec, step_5s, &r, &t1));
+  CHECK_EQUAL(0, u.loop->timer_after(2 * kSec + 50 * kMs, restore_as_replayed, &r, &t2));
+  CHECK_EQUAL(0, u.loop->timer_after(2 * kSec + 500 * kMs, step_3s, &r, &t3));
+  CHECK_EQUAL(0, app::run_daemon(*u.loop, u.log, 3000, app::daemon_hooks(*u.hb)));
+  CHECK_EQUAL(1, r.at.saved);
+  CHECK_EQUAL(0, r.at.restored);
+  CHECK_EQUAL(2u, r.seen.size());
+  CHECK_EQUAL(5 * kSec, r.seen[0]);
+  CHECK_EQUAL(3 * kSec, r.seen[1]);
+  CHECK_EQUAL(0, u.loop->clock_step_watch(nullptr, nullptr));
   u.hb->stop();
 }
