@@ -580,9 +580,11 @@ int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
     return -EINVAL;
   }
   if (!v1 && len >= sizeof hdr_) std::memcpy(&hdr_, data, sizeof hdr_);  // v1: nothing pinned
-  const uint64_t need =
-      uint64_t{hdr_.header_bytes} + hdr_.argv_bytes + hdr_.env_bytes + hdr_.record_bytes;
-  if (need != len || hdr_.argv_bytes % 8 != 0 || hdr_.env_bytes % 8 != 0) {
+  // The 32-bit sizes cannot overflow 64 bits together; record_bytes is
+  // compared with what is left, never added (a sum could wrap to len).
+  const uint64_t before_records = uint64_t{hdr_.header_bytes} + hdr_.argv_bytes + hdr_.env_bytes;
+  if (before_records > len || hdr_.record_bytes != len - before_records ||
+      hdr_.argv_bytes % 8 != 0 || hdr_.env_bytes % 8 != 0) {
     fail(err, err_len, "the file's length does not match its header (cut short?)");
     return -EINVAL;
   }

@@ -249,6 +249,17 @@ TEST(Flight, the_reader_refuses_what_is_not_a_whole_recording) {
   bad[sizeof h + h.argv_bytes + h.env_bytes - 1] = 'x';  // the environment's last NUL
   CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
   STRCMP_CONTAINS("environment", err);
+
+  // Found by flight_fuzz: sizes whose sum wraps past 2^64 to the file's
+  // length (a record_bytes near 2^64 cancels an argv_bytes of 16 MiB) made
+  // the argv check read 16 MiB past the file.
+  flight::FileHeader w = h;
+  w.argv_bytes = 0x01000008;
+  w.record_bytes = 0 - uint64_t{w.argv_bytes} + (good.size() - sizeof h - h.env_bytes);
+  bad = good;
+  std::memcpy(bad.data(), &w, sizeof w);
+  CHECK_EQUAL(-EINVAL, r.open(bad.data(), bad.size(), err, sizeof err));
+  STRCMP_CONTAINS("cut short", err);
 }
 
 TEST(Flight, replaying_starts_without_recording_and_dumps_nothing) {
