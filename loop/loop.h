@@ -277,8 +277,8 @@ class Loop {
   // The realtime offset (realtime minus monotonic) the next step is
   // measured from: a snapshot carries it, so that a replay restored past a
   // step reports the next one as the recorded loop did.
-  int64_t clock_step_base() const { return rt_offset_ns_; }
-  void set_clock_step_base(int64_t offset_ns) { rt_offset_ns_ = offset_ns; }
+  int64_t clock_step_base() const;
+  void set_clock_step_base(int64_t offset_ns);
 
   // Checks the loop's invariants (pools, timer heaps, fd index); false on
   // the first violation. For tests and simulations.

@@ -191,6 +191,10 @@ int Loop::clock_step_watch(ClockStepFn fn, void* ctx) {
   return 0;
 }
 
+int64_t Loop::clock_step_base() const { return rt_offset_ns_; }
+
+void Loop::set_clock_step_base(int64_t offset_ns) { rt_offset_ns_ = offset_ns; }
+
 // Called once per iteration before the wait: a timerfd_settime only where
 // the wanted expiry differs from what the timerfd holds.
 int Loop::arm_timers() {
