@@ -259,6 +259,7 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   ring::g_block_end = g_storage + kBlockBytes;
   ring::g_calls = 0;
   ring::g_before_wait = ring::kInStart;
+  ring::g_wait_limit = 0;
   g_nregs = 0;
   g_regs_overflow = false;
   g_snapshots = 0;
@@ -275,6 +276,7 @@ void stop() {
   ring::g_head = ring::g_block_end = nullptr;
   ring::g_calls = 0;
   ring::g_before_wait = 0;
+  ring::g_wait_limit = 0;
 }
 
 bool recording() { return g_started; }
@@ -299,6 +301,7 @@ void enter_block(size_t b) {
   g_ring.head_block = b;
   ring::g_head = g_ring.buf + b * kBlockBytes;
   ring::g_block_end = ring::g_head + kBlockBytes;
+  ring::g_wait_limit = 0;
 }
 
 }  // namespace

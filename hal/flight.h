@@ -206,6 +206,12 @@ inline uint64_t g_calls = 0;            // records ever written
 constexpr uint8_t kInStart = 1;
 constexpr uint8_t kWantSnapshot = 2;
 inline uint8_t g_before_wait = 0;
+// The recording seam's epoll_wait takes its fast path while g_head is at
+// most this: its record's head and arguments fit in the block and
+// g_before_wait is 0. 0 sends the next wait to its slow path, which
+// sets the limit again (flight.cc clears it whenever a block is entered or
+// recording starts or stops; g_before_wait only becomes non-zero then).
+inline uintptr_t g_wait_limit = 0;
 inline bool in_start() { return (g_before_wait & kInStart) != 0; }
 inline bool want_snapshot() { return (g_before_wait & kWantSnapshot) != 0; }
 uint8_t* next_block();  // moves to the next block, drops the oldest

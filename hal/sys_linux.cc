@@ -194,26 +194,123 @@ int pidfd_open_real(int pid) {
 #ifdef EVL_FLIGHT_RECORDER
 size_t addr_len(const SockAddr* a) { return a->len < sizeof a->data ? a->len : sizeof a->data; }
 
-// epoll_wait when recording (out of line: without the recorder the loop's
-// hot path keeps no frame for it).
+// epoll_wait when recording. This is the recorder's busiest call (one per
+// loop iteration; its cost is the benchmark's "flight recorder" row), so
+// its record, begin_record()'s layout, is written without keeping anything
+// across the wait: the arguments go into the ring before it, where the
+// record will be (the head does not move until the record is whole, so a
+// dump or a crash in between sees nothing of it), and the caller's buffer
+// in the result's place until the result is known. The parts are out of
+// line and end in tail calls, so that none keeps a frame of saved
+// registers. Without the recorder the loop's hot path has none of this.
+constexpr size_t kEpollArgs = 3 * sizeof(int64_t);
+constexpr size_t kEpollBuffer = offsetof(flight::RecordHead, result);
+
+constexpr size_t kEpollHeadArgs = sizeof(flight::RecordHead) + kEpollArgs;
+// The kernel is asked for at most the events one record keeps (1024), so an
+// epoll_wait record is never cut; the recorded maxevents is the caller's.
+constexpr int kEpollCap = static_cast<int>(flight::kMaxOutBytes / sizeof(flight::WireEvent));
+
+// The record at p (with room for it) of a wait that returned r, n events
+// (at least one if kSome).
+template <bool kSome>
+__attribute__((always_inline)) inline int finish_epoll_record(uint8_t* p, int r, size_t n) {
+  const EpollEvent* ev;
+  std::memcpy(&ev, p + kEpollBuffer, sizeof ev);
+  const size_t size = kEpollHeadArgs + sizeof(flight::WireEvent) * n;
+  flight::ring::g_head = p + size;
+  // RecordHead's fields one by one (a whole struct is built on the stack).
+  const auto size32 = static_cast<uint32_t>(size);
+  const auto seq = static_cast<uint32_t>(flight::ring::g_calls++);
+  const uint16_t call = static_cast<uint16_t>(flight::Call::kEpollWait);
+  const uint8_t nargs = kEpollArgs / sizeof(int64_t), flags = 0;
+  const auto out_len = static_cast<uint32_t>(size - kEpollHeadArgs);
+  const int64_t result = r;
+  std::memcpy(p + offsetof(flight::RecordHead, size), &size32, sizeof size32);
+  std::memcpy(p + offsetof(flight::RecordHead, seq), &seq, sizeof seq);
+  std::memcpy(p + offsetof(flight::RecordHead, call), &call, sizeof call);
+  std::memcpy(p + offsetof(flight::RecordHead, nargs), &nargs, sizeof nargs);
+  std::memcpy(p + offsetof(flight::RecordHead, flags), &flags, sizeof flags);
+  std::memcpy(p + offsetof(flight::RecordHead, out_len), &out_len, sizeof out_len);
+  std::memcpy(p + offsetof(flight::RecordHead, result), &result, sizeof result);
+  uint8_t* out = p + kEpollHeadArgs;
+  if (!kSome && n == 0) return r;
+  do {  // NOLINT(cppcoreguidelines-avoid-do-while): n > 0, no test before the first
+    const flight::WireEvent w{ev->events, 0, ev->data};
+    std::memcpy(out, &w, sizeof w);
+    ++ev;
+    out += sizeof(flight::WireEvent);
+  } while (out != p + size);
+  return r;
+}
+
+// No events (a timeout, an error), or more than the block being filled has
+// room for: then the record goes to the next block, and what the wait left
+// in this one goes with it.
+__attribute__((noinline, cold)) int epoll_record_rare(int r) {
+  const size_t n = r > 0 ? static_cast<size_t>(r) : 0;
+  uint8_t* p = flight::ring::g_head;
+  if (kEpollHeadArgs + sizeof(flight::WireEvent) * n >
+      static_cast<size_t>(flight::ring::g_block_end - p)) {
+    uint8_t kept[kEpollHeadArgs - kEpollBuffer];
+    std::memcpy(kept, p + kEpollBuffer, sizeof kept);
+    p = flight::ring::next_block();
+    std::memcpy(p + kEpollBuffer, kept, sizeof kept);
+  }
+  return finish_epoll_record<false>(p, r, n);
+}
+
+__attribute__((noinline)) int epoll_record(int r) {
+  uint8_t* p = flight::ring::g_head;
+  const auto n = static_cast<size_t>(static_cast<unsigned>(r));
+  if (r <= 0 || kEpollHeadArgs + sizeof(flight::WireEvent) * n >
+                    static_cast<size_t>(flight::ring::g_block_end - p)) {
+    return epoll_record_rare(r);
+  }
+  return finish_epoll_record<true>(p, r, n);
+}
+
+// The wait, with the record's arguments and the caller's buffer written
+// first at the ring's head (which has room for them); the kernel is asked
+// for at most `ask` events.
+__attribute__((always_inline)) inline int wait_and_record(int epfd, EpollEvent* events,
+                                                          int maxevents, int ask, int timeout_ms) {
+  EVL_COUNT(epoll_wait);
+  uint8_t* p = flight::ring::g_head;
+  const int64_t a[] = {epfd, maxevents, timeout_ms};  // flight::args::epoll_wait's
+  static_assert(sizeof a == kEpollArgs, "epoll_wait's arguments");
+  for (size_t i = 0; i < 3; ++i) {
+    std::memcpy(p + sizeof(flight::RecordHead) + i * sizeof(int64_t), &a[i], sizeof a[i]);
+  }
+  std::memcpy(p + kEpollBuffer, &events, sizeof events);
+  return epoll_record(
+      ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), ask, timeout_ms)));
+}
+
+// The program's first wait (its start ends), a snapshot wanted, a block too
+// full for the record's arguments, or more events asked for than a record
+// keeps. Sets the fast path's limit again.
+__attribute__((noinline, cold)) int recorded_epoll_wait_slow(int epfd, EpollEvent* events,
+                                                             int maxevents, int timeout_ms) {
+  namespace ring = flight::ring;
+  if (ring::g_before_wait != 0) flight::before_wait();  // the start's end, a snapshot
+  if (kEpollHeadArgs > static_cast<size_t>(ring::g_block_end - ring::g_head)) {
+    (void)ring::next_block();
+  }
+  ring::g_wait_limit = ring::g_before_wait != 0
+                           ? 0
+                           : reinterpret_cast<uintptr_t>(ring::g_block_end - kEpollHeadArgs);
+  return wait_and_record(epfd, events, maxevents, maxevents < kEpollCap ? maxevents : kEpollCap,
+                         timeout_ms);
+}
+
 __attribute__((noinline)) int recorded_epoll_wait(int epfd, EpollEvent* events, int maxevents,
                                                   int timeout_ms) {
-  if (flight::ring::g_before_wait != 0) flight::before_wait();  // the start's end, a snapshot
-  EVL_COUNT(epoll_wait);
-  // The kernel is asked for at most the events one record keeps (1024), so
-  // an epoll_wait record is never cut; the recorded maxevents is the caller's.
-  constexpr int kCap = static_cast<int>(flight::kMaxOutBytes / sizeof(flight::WireEvent));
-  const int r = ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events),
-                                 maxevents < kCap ? maxevents : kCap, timeout_ms));
-  const size_t n = r > 0 ? static_cast<size_t>(r) : 0;
-  uint8_t* out = flight::begin_record(flight::Call::kEpollWait, r,
-                                      flight::args::epoll_wait(epfd, maxevents, timeout_ms),
-                                      sizeof(flight::WireEvent) * n, 0);
-  for (size_t i = 0; i < n; ++i, out += sizeof(flight::WireEvent)) {
-    const flight::WireEvent w{events[i].events, 0, events[i].data};
-    std::memcpy(out, &w, sizeof w);
+  if (reinterpret_cast<uintptr_t>(flight::ring::g_head) > flight::ring::g_wait_limit ||
+      maxevents > kEpollCap) {
+    return recorded_epoll_wait_slow(epfd, events, maxevents, timeout_ms);
   }
-  return r;
+  return wait_and_record(epfd, events, maxevents, maxevents, timeout_ms);
 }
 #endif
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -299,9 +300,9 @@ struct FreshRecording {
   std::string path = flight::path();
   char* prog = g_snap_prog;
   char** argv = g_snap_argv;
-  FreshRecording() {
+  explicit FreshRecording(size_t ring_bytes = flight::kDefaultRingBytes) {
     flight::stop();
-    CHECK_EQUAL(0, flight::start(prog, 1, argv, path.c_str(), flight::kDefaultRingBytes));
+    CHECK_EQUAL(0, flight::start(prog, 1, argv, path.c_str(), ring_bytes));
   }
   ~FreshRecording() {
     flight::set_snapshot_hooks(flight::SnapshotHooks{});
@@ -485,4 +486,144 @@ TEST(SysRecord, a_snapshot_too_big_for_the_ring_is_not_recorded) {
   CHECK_EQUAL(2, snap.saves);
   CHECK_EQUAL(0u, flight::snapshots());
   CHECK_EQUAL(0, hal::close(ep));
+}
+
+namespace {
+
+// Records reads of /dev/zero until the block being filled has `room` bytes
+// left (8 <= room < 64, or at least 104). A read's record is 40 bytes and
+// the bytes read, so one read moves the head by any multiple of 8 from 40.
+void leave_room(int zero_fd, size_t room) {
+  const int fd = zero_fd;
+  static char buf[flight::kMaxOutBytes];
+  constexpr size_t kRead = sizeof(flight::RecordHead) + 2 * sizeof(int64_t);
+  for (int i = 0; i < 100; ++i) {
+    const auto left = static_cast<size_t>(flight::ring::g_block_end - flight::ring::g_head);
+    if (left == room) break;
+    size_t k = sizeof buf;  // the next block, when this one has too little
+    if (left >= room + kRead) k = std::min(left - room - kRead, sizeof buf);
+    CHECK_EQUAL(static_cast<long>(k), hal::read(fd, buf, k));
+  }
+  CHECK_EQUAL(room, static_cast<size_t>(flight::ring::g_block_end - flight::ring::g_head));
+}
+
+// An epoll fd with `n` eventfds, each ready and watched with cookie 500 + i.
+int ready_epoll(int n, std::vector<int>* fds) {
+  const int ep = hal::epoll_create1(hal::kCloexec);
+  CHECK(ep >= 0);
+  for (int i = 0; i < n; ++i) {
+    fds->push_back(hal::eventfd(1, hal::kCloexec | hal::kNonblock));
+    hal::EpollEvent ev{hal::kEpollIn, 500u + static_cast<uint64_t>(i)};
+    CHECK_EQUAL(0, hal::epoll_ctl(ep, hal::kEpollCtlAdd, fds->back(), &ev));
+  }
+  return ep;
+}
+
+void close_all(int ep, const std::vector<int>& fds) {
+  for (const int fd : fds) CHECK_EQUAL(0, hal::close(fd));
+  CHECK_EQUAL(0, hal::close(ep));
+}
+
+// The epoll_wait record: its arguments, result and the cookies of its events.
+void check_wait_record(const flight::Record& r, int ep, int maxevents, int timeout, int n) {
+  CHECK(r.call == flight::Call::kEpollWait);
+  CHECK_EQUAL(3, r.nargs);
+  CHECK_EQUAL(ep, r.args[0]);
+  CHECK_EQUAL(maxevents, r.args[1]);
+  CHECK_EQUAL(timeout, r.args[2]);
+  CHECK_EQUAL(n, r.result);
+  CHECK_EQUAL(sizeof(flight::WireEvent) * static_cast<size_t>(n > 0 ? n : 0), r.out_len);
+  std::vector<uint64_t> cookies;
+  for (int i = 0; i < n; ++i) {
+    flight::WireEvent w{};
+    std::memcpy(&w, r.out + i * sizeof w, sizeof w);
+    CHECK_EQUAL(hal::kEpollIn, w.events);
+    CHECK_EQUAL(0u, w.pad);
+    cookies.push_back(w.data);
+  }
+  std::sort(cookies.begin(), cookies.end());
+  for (int i = 0; i < n; ++i) CHECK_EQUAL(500u + static_cast<uint64_t>(i), cookies[i]);
+}
+
+}  // namespace
+
+// The recording epoll_wait writes its arguments where its record goes
+// before the wait (the record's size is known only after it): a record
+// that then does not fit moves to the next block with them; a block without
+// room for them is left before the wait.
+TEST(SysRecord, an_epoll_wait_record_that_does_not_fit_goes_whole_to_the_next_block) {
+  const int zero = hal::open("/dev/zero", hal::kRdOnly | hal::kCloexec, 0);
+  CHECK(zero >= 0);
+  std::vector<int> fds;
+  const int ep = ready_epoll(3, &fds);
+  hal::EpollEvent out[8];
+  CHECK_EQUAL(3, hal::epoll_wait(ep, out, 8, 0));  // a program's first wait may change blocks
+  for (const size_t room : {size_t{64}, size_t{40}, size_t{8}}) {
+    leave_room(zero, room);
+    const uint8_t* block = flight::ring::g_block_end;
+    const uint64_t from = flight::calls();
+    CHECK_EQUAL(3, hal::epoll_wait(ep, out, 8, 0));
+    CHECK(flight::ring::g_block_end != block);
+    std::vector<uint8_t> file;
+    const std::vector<flight::Record> recs = records_since(from, &file);
+    check_wait_record(recs[0], ep, 8, 0, 3);
+  }
+  // Exactly the room a record with one event needs, then none to spare for
+  // one without: each stays in its block.
+  std::vector<int> one;
+  const int ep1 = ready_epoll(1, &one);
+  leave_room(zero, 64);
+  const uint8_t* block = flight::ring::g_block_end;
+  uint64_t from = flight::calls();
+  CHECK_EQUAL(1, hal::epoll_wait(ep1, out, 8, 0));
+  CHECK(flight::ring::g_block_end == block);
+  std::vector<uint8_t> file;
+  check_wait_record(records_since(from, &file)[0], ep1, 8, 0, 1);
+  close_all(ep1, one);
+  std::vector<int> none;
+  const int ep0 = ready_epoll(0, &none);
+  leave_room(zero, 48);
+  block = flight::ring::g_block_end;
+  from = flight::calls();
+  CHECK_EQUAL(0, hal::epoll_wait(ep0, out, 8, 0));
+  CHECK(flight::ring::g_block_end == block);
+  check_wait_record(records_since(from, &file)[0], ep0, 8, 0, 0);
+  close_all(ep0, none);
+  // In the storage's last block, the arguments would go past its end
+  // (AddressSanitizer sees it in the asan_ubsan stage).
+  {
+    FreshRecording fresh(flight::kMaxRingBytes);
+    const uint8_t* last = flight::ring::g_head + flight::kMaxRingBytes;
+    CHECK_EQUAL(3, hal::epoll_wait(ep, out, 8, 0));  // the start ends
+    static char buf[flight::kMaxOutBytes];
+    for (int i = 0; i < 1000 && flight::ring::g_block_end != last; ++i) {
+      CHECK_EQUAL(static_cast<long>(sizeof buf), hal::read(zero, buf, sizeof buf));
+    }
+    leave_room(zero, 8);
+    CHECK(flight::ring::g_block_end == last);
+    CHECK(!flight::ring::in_start());
+    from = flight::calls();
+    CHECK_EQUAL(3, hal::epoll_wait(ep, out, 8, 0));
+    check_wait_record(records_since(from, &file)[0], ep, 8, 0, 3);
+  }
+  close_all(ep, fds);
+  CHECK_EQUAL(0, hal::close(zero));
+}
+
+// More events asked for than a record keeps: the kernel is asked for 1024,
+// the record has the caller's number; a failed wait is recorded too.
+TEST(SysRecord, an_epoll_wait_for_more_than_a_record_keeps_and_a_failed_one_are_recorded) {
+  std::vector<int> fds;
+  const int ep = ready_epoll(3, &fds);
+  std::vector<hal::EpollEvent> out(2000);
+  const uint64_t from = flight::calls();
+  CHECK_EQUAL(3, hal::epoll_wait(ep, out.data(), 2000, 0));
+  CHECK_EQUAL(-EINVAL, hal::epoll_wait(fds[0], out.data(), 4, 0));  // not an epoll fd
+  CHECK_EQUAL(-EINVAL, hal::epoll_wait(ep, out.data(), 0, 0));
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  check_wait_record(recs[0], ep, 2000, 0, 3);
+  check_wait_record(recs[1], fds[0], 4, 0, -EINVAL);
+  check_wait_record(recs[2], ep, 0, 0, -EINVAL);
+  close_all(ep, fds);
 }
