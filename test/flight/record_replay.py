@@ -2,8 +2,9 @@
 """Records heartbeat and telemetry on the real kernel, replays them on the host.
 
 Each daemon runs on loopback against a server this script owns (a TCP
-collector that acknowledges beats), through an outage (the server goes away
-for a while, then comes back), with --flight-recorder. Recordings are taken
+collector that acknowledges beats; Debian's mosquitto and influxd, started
+on free ports with configs written here), through an outage (the server
+goes away for a while, then comes back), with --flight-recorder. Recordings are taken
 at the alarm (heartbeat), on SIGUSR2 and at exit. Each is replayed with
 //test/fake:replay, which must print exactly the daemon's log lines (the
 counters are in the last one) and end with "replay: OK". A copy of the exit
@@ -19,6 +20,7 @@ Exit status: 0 pass, 1 fail, 2 setup error.
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -30,6 +32,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from xdr_feed import Feeder  # noqa: E402
@@ -125,6 +129,50 @@ class Server(threading.Thread):
                             c.send(b"ACK seq=" + seq + b"\n")
                         except OSError:
                             pass
+
+
+class Influx:
+    """Debian's influxd on free loopback ports with a config written here,
+    its data in `work`; down() stops it (SIGTERM), up() starts it again on
+    the same ports and data. Stopped on the way out by main()."""
+
+    def __init__(self, work):
+        self.work = work
+        self.port = free_port()
+        self.stop = threading.Event()  # as Server's, for main()'s clean-up
+        self.proc = None
+        self.starts = 0
+        self.conf = os.path.join(work, "influxdb.conf")
+        with open(self.conf, "w") as f:
+            f.write('reporting-disabled = true\nbind-address = "127.0.0.1:%d"\n'
+                    '[meta]\n  dir = "%s/meta"\n[data]\n  dir = "%s/data"\n'
+                    '  wal-dir = "%s/wal"\n  query-log-enabled = false\n'
+                    '[http]\n  enabled = true\n  bind-address = "127.0.0.1:%d"\n'
+                    '  log-enabled = false\n[logging]\n  level = "warn"\n' %
+                    (free_port(), work, work, work, self.port))
+
+    def up(self):
+        self.starts += 1
+        with open(os.path.join(self.work, "influxd-%d.log" % self.starts), "w") as log:
+            self.proc = subprocess.Popen(["influxd", "-config", self.conf], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        wait_for("influxd", lambda: port_open(self.port), 60)
+
+    def down(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def query(self, q, post=False):
+        url = "http://127.0.0.1:%d/query?db=evl&q=%s" % (self.port, urllib.parse.quote(q))
+        req = urllib.request.Request(url, data=b"" if post else None)
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return json.loads(r.read().decode())
 
 
 def header(path):
@@ -521,6 +569,29 @@ def main():
         daemon = app_lines(read(log), "telemetry")
         for reason in ("SIGUSR2", "exit"):
             check_wrapped(run, "telemetry", args.replay, saved[reason], daemon, reason)
+
+        # The same over HTTP to Debian's influxd (InfluxDB's line protocol),
+        # which is stopped and started again: the snapshots carry the HTTP
+        # transport's state (the batch in flight, the connection).
+        influx = Influx(work)
+        servers.append(influx)
+        influx.up()
+        influx.query("CREATE DATABASE evl", post=True)
+        feeder.done.set()
+        feeder = Feeder(200)
+        feeder.start()
+        rec = os.path.join(work, "tm-http.rec")
+        log = os.path.join(work, "telemetry-http.log")
+        argv[argv.index("--collector") + 1] = "http://127.0.0.1:%d/write?db=evl" % influx.port
+        argv[argv.index(os.path.join(work, "tm-small.rec"))] = rec
+        argv[argv.index("--serial") + 1] = feeder.path
+        saved = record(run, "telemetry", argv, influx, rec, log, feeder)
+        daemon = app_lines(read(log), "telemetry")
+        for reason in ("SIGUSR2", "exit"):
+            check_wrapped(run, "telemetry", args.replay, saved[reason], daemon, reason)
+        series = influx.query("SELECT count(temp_c) FROM env")["results"][0].get("series", [])
+        stored = series[0]["values"][0][1] if series else 0
+        run.check(stored > 0, "influxd stored %d points from telemetry" % stored)
     except SetupError as e:
         print("flight: setup error: %s" % e)
         for name in ("heartbeat.log", "telemetry.log"):
