@@ -244,11 +244,51 @@ int64_t hash(const void* p, size_t len) {
 
 int64_t hash_str(const char* s) { return s == nullptr ? 0 : hash(s, std::strlen(s)); }
 
+namespace {
+
+// The temporary file a dump writes first: the path and ".tmp".
+struct TmpPath {
+  char s[sizeof g_path + 4];
+  explicit TmpPath(const char* path) {
+    copy_str(s, sizeof s, path);
+    copy_str(s + std::strlen(s), 5, ".tmp");
+  }
+};
+
+int open_tmp(const TmpPath& tmp) {
+  return hal::open(tmp.s, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
+}
+
+// Whether a dump could write path: its temporary file can be made (and is
+// removed again) and path is no directory. Checked at start(), so that a
+// path that cannot take the recording is an error when the daemon starts,
+// not when the recording is wanted.
+int check_path(const char* path) {
+  const TmpPath tmp(path);
+  int r = open_tmp(tmp);
+  if (r < 0) return r;
+  (void)hal::close(r);
+  r = hal::unlink(tmp.s);
+  if (r < 0) return r;
+  const int fd = hal::open(path, hal::kRdOnly | hal::kNonblock | hal::kCloexec, 0);
+  if (fd < 0) return 0;  // not there yet (or unreadable: rename replaces it)
+  hal::FileStat st{};
+  r = hal::fstat(fd, &st);
+  (void)hal::close(fd);
+  if (r < 0) return r;
+  return (st.mode & hal::kSIfmt) == hal::kSIfdir ? -EISDIR : 0;
+}
+
+}  // namespace
+
 int start(const char* program, int argc, char* const* argv, const char* path, size_t ring_bytes) {
   if (g_started) return -EALREADY;
   if (ring_bytes < kMinRingBytes || ring_bytes > kMaxRingBytes || path == nullptr ||
       std::strlen(path) + 5 > sizeof g_path || argc < 0) {
     return -EINVAL;
+  }
+  if (!g_replaying) {  // (the replay makes only the calls the recording has)
+    if (const int r = check_path(path); r < 0) return r;
   }
   copy_str(g_path, sizeof g_path, path);
   copy_str(g_program, sizeof g_program, program);
@@ -465,17 +505,15 @@ int dump(const char* reason) {
   if (g_replaying) return 0;
   if (!g_started) return -EINVAL;
   g_on = false;  // the dump's own calls are not part of the recording
-  char tmp[sizeof g_path + 4];
-  copy_str(tmp, sizeof tmp, g_path);
-  copy_str(tmp + std::strlen(tmp), 5, ".tmp");
-  int r = hal::open(tmp, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
+  const TmpPath tmp(g_path);
+  int r = open_tmp(tmp);
   if (r >= 0) {
     const int fd = r;
     r = write_file(fd, reason);
     const int rc = hal::close(fd);
     if (r == 0) r = rc;
-    if (r == 0) r = hal::rename(tmp, g_path);
-    if (r < 0) (void)hal::unlink(tmp);
+    if (r == 0) r = hal::rename(tmp.s, g_path);
+    if (r < 0) (void)hal::unlink(tmp.s);
   }
   g_on = true;
   return r < 0 ? r : 0;

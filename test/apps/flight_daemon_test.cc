@@ -73,7 +73,9 @@ TEST(FlightDaemon, the_recorder_starts_from_the_command_line_before_any_file_is_
   CHECK_EQUAL(-1, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
   CHECK(flight::recording());
   STRCMP_EQUAL("/var/hb.rec", flight::path());
-  CHECK_EQUAL(0, k->calls(fake::Call::kOpen));  // the config file is left to handle_options
+  // Two opens check the recording's path (its temporary file, the path);
+  // the config file is left to handle_options.
+  CHECK_EQUAL(2, k->calls(fake::Call::kOpen));
 }
 
 TEST(FlightDaemon, no_recorder_without_the_option_or_with_a_bad_command_line) {
@@ -111,6 +113,16 @@ TEST(FlightDaemon, a_recorder_that_cannot_start_is_exit_code_2) {
       "heartbeat: cannot start the flight recorder (/var/hb.rec): Operation already in "
       "progress\n",
       k->written(2).c_str());
+}
+
+// A path the recording could not be written to is an error at start.
+TEST(FlightDaemon, a_recording_path_that_cannot_be_written_is_exit_code_2) {
+  k->fail_next(fake::Call::kOpen, EROFS);
+  Argv a({"heartbeat", "--flight-recorder", "/var/hb.rec"});
+  CHECK_EQUAL(2, app::start_flight_recorder("heartbeat", t, d, a.argc, a.argv));
+  CHECK_FALSE(flight::recording());
+  STRCMP_EQUAL("heartbeat: cannot start the flight recorder (/var/hb.rec): Read-only file system\n",
+               k->written(2).c_str());
 }
 
 // A crash (SIGSEGV, SIGABRT, ...) writes the recording too, named after

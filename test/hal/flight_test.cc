@@ -193,6 +193,44 @@ TEST(Flight, start_refuses_bad_sizes_long_paths_and_a_second_start) {
   CHECK_EQUAL(-EALREADY, start());
 }
 
+// A path a dump could not write is refused at start (the daemon's
+// --flight-recorder then fails when it starts, not a week later): its
+// temporary file is made and removed, and the path must be no directory.
+TEST(Flight, start_refuses_a_path_a_dump_could_not_write) {
+  k->fail_next(fake::Call::kOpen, EROFS);
+  CHECK_EQUAL(-EROFS, start());
+  CHECK(!flight::recording());
+  k->fail_next(fake::Call::kUnlink, EACCES);
+  CHECK_EQUAL(-EACCES, start());
+  CHECK(!flight::recording());
+  k->add_special_path("/var/evl/dir.rec", fake::Kernel::Special::kDirectory);
+  CHECK_EQUAL(-EISDIR, flight::start("x", 0, kArgv, "/var/evl/dir.rec", flight::kMinRingBytes));
+  k->add_special_path("/var/evl/fifo.rec", fake::Kernel::Special::kFifo);
+  k->fail_next(fake::Call::kFstat, EIO);
+  CHECK_EQUAL(-EIO, flight::start("x", 0, kArgv, "/var/evl/fifo.rec", flight::kMinRingBytes));
+  CHECK(!flight::recording());
+  // A path there already (a recording of an earlier run), or not yet: the
+  // check leaves no file behind.
+  k->add_regular_path("/var/evl/old.rec", "an earlier recording");
+  CHECK_EQUAL(0, flight::start("x", 0, kArgv, "/var/evl/old.rec", flight::kMinRingBytes));
+  CHECK(k->created_file("/var/evl/old.rec.tmp") == nullptr);
+  flight::stop();
+  CHECK_EQUAL(0, start());
+  CHECK(flight::recording());
+  CHECK(k->created_file("/var/evl/hb.rec.tmp") == nullptr);
+  CHECK(k->created_file("/var/evl/hb.rec") == nullptr);
+}
+
+// The replay's start makes no calls: the recording has none of the check's.
+TEST(Flight, a_replaying_start_does_not_check_the_path) {
+  flight::set_replaying(true);
+  k->fail_next(fake::Call::kOpen, EROFS);
+  const int r = start();
+  flight::set_replaying(false);
+  CHECK_EQUAL(0, r);
+  CHECK(k->calls(fake::Call::kOpen) == 0);
+}
+
 TEST(Flight, the_reader_refuses_what_is_not_a_whole_recording) {
   ::setenv("WATCHDOG_USEC", "1234567", 1);  // 21 bytes and a NUL: padded to 24
   CHECK_EQUAL(0, start());
