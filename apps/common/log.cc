@@ -20,6 +20,24 @@ size_t whole_line(char* buf, size_t cap, int n) {
   return cap - 1;
 }
 
+// A message holds bytes from outside (a server's answer, a broker's
+// reason, a path): one with a line end would read as two lines, and a
+// terminal would act on an escape. Each control byte shows as '?' (a line
+// end or a tab as a space), and trailing spaces go.
+void one_line(char* msg) {
+  size_t end = 0;
+  for (size_t i = 0; msg[i] != '\0'; ++i) {
+    const auto c = static_cast<unsigned char>(msg[i]);
+    if (c == '\n' || c == '\r' || c == '\t') {
+      msg[i] = ' ';
+    } else if (c < 0x20 || c == 0x7f) {
+      msg[i] = '?';
+    }
+    if (msg[i] != ' ') end = i + 1;
+  }
+  msg[end] = '\0';
+}
+
 const char* level_name(Level l) {
   switch (l) {
     case Level::kError: return "error";
@@ -89,6 +107,7 @@ void Log::vlog(Level l, const char* fmt, va_list ap) {
   if (static_cast<int>(l) > static_cast<int>(level_)) return;
   char msg[sizeof last_];
   std::vsnprintf(msg, sizeof msg, fmt, ap);
+  one_line(msg);
   const int64_t now = evl::now_ns(hal::kClockMonotonic);
   if (std::strcmp(msg, last_) == 0 && now - last_ns_ < kRepeatWindowNs) {
     ++repeats_;
@@ -214,6 +233,7 @@ void write_error(const char* prog, const char* fmt, ...) {
   va_start(ap, fmt);
   (void)std::vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  one_line(msg);
   char line[600];
   const int n = std::snprintf(line, sizeof line, "%s: %s\n", prog, msg);
   (void)hal::write(2, line, whole_line(line, sizeof line, n));

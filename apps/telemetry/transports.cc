@@ -164,7 +164,12 @@ void App::on_http_response(void* ctx, const http::Response& r) {
     a->maybe_send();
     return;
   }
-  const int text_len = static_cast<int>(r.body_len < 200 ? r.body_len : 200);
+  // The answer's text as logged: at most 200 bytes, without its line end.
+  size_t body_len = r.body_len < 200 ? r.body_len : 200;
+  while (body_len > 0 && (r.body[body_len - 1] == '\n' || r.body[body_len - 1] == '\r')) {
+    --body_len;
+  }
+  const int text_len = static_cast<int>(body_len);
   if (s == 400) {
     ++a->c_.http_bad_points;
     const size_t n = a->store_.in_flight();

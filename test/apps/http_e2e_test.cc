@@ -143,6 +143,22 @@ TEST(HttpE2e, refusals_and_server_errors_are_retried_after_a_back_off_losing_not
   f.check_accounting();
 }
 
+// InfluxDB ends its JSON answers with a line end: the log line quoting one
+// ends where the answer does, and says what happens next.
+TEST(HttpE2e, a_refusal_is_logged_as_one_line_with_the_answer_text) {
+  Fixture f;
+  f.log.set_level(app::Level::kWarning);
+  f.server->script.push_back(Outcome{404, "{\"error\":\"database not found: \\\"evl\\\"\"}\n"});
+  f.server->up();
+  f.start();
+  f.run_for(3 * kSec);
+  CHECK_EQUAL(1u, f.app->counters().http_refused);
+  STRCMP_CONTAINS(
+      "telemetry: warning: collector http://127.0.0.1:8086/write?db=evl answered 404: "
+      "{\"error\":\"database not found: \\\"evl\\\"\"}; retrying\n",
+      f.k.written(2).c_str());
+}
+
 TEST(HttpE2e, a_413_halves_the_batch_until_it_fits) {
   Fixture f;
   f.cfg.batch_max = 8;

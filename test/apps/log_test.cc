@@ -63,6 +63,22 @@ TEST(Log, lines_go_out_whole_with_program_and_level) {
   CHECK_EQUAL(1u, log.lines());
 }
 
+// Bytes from outside in a message (a server's answer with its line end, a
+// path with an escape) never make two lines or reach a terminal raw.
+TEST(Log, a_message_is_one_line_whatever_bytes_it_carries) {
+  fake::Kernel k;
+  Pipe p;
+  app::Log log("tm", p.w);
+  log.log(app::Level::kWarning, "answered 404: %s; retrying", "{\"error\":\"no db\"}\r\n");
+  log.log(app::Level::kError, "bad %s", "a\tb\x1b[2Jc\x7f\n\n");
+  STRCMP_EQUAL(
+      "tm: warning: answered 404: {\"error\":\"no db\"}  ; retrying\n"
+      "tm: error: bad a b?[2Jc?\n",
+      fake::read_all(p.r).c_str());
+  app::write_error("tm", "cannot open %s", "/dev/tty\nUSB0\n");
+  STRCMP_EQUAL("tm: cannot open /dev/tty USB0\n", k.written(2).c_str());
+}
+
 TEST(Log, a_blocked_output_never_blocks_and_drops_are_counted_then_reported) {
   fake::Kernel k;
   std::unique_ptr<TestLoop> loop(new TestLoop());
