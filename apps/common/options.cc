@@ -178,12 +178,21 @@ int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r)
     return -EINVAL;
   }
   int line_no = 0;
-  for (char* line = text; line != nullptr && *line != '\0';) {
+  int set_on[OptionTable::kMax] = {};  // the line that set each option (0: none)
+  char* line = text;
+  if (std::strncmp(line, "\xef\xbb\xbf", 3) == 0) line += 3;  // a UTF-8 byte-order mark
+  while (line != nullptr && *line != '\0') {
     char* next = std::strchr(line, '\n');
     if (next != nullptr) *next++ = '\0';
     ++line_no;
-    char* hash = std::strchr(line, '#');
-    if (hash != nullptr) *hash = '\0';
+    // A comment starts a line or follows a blank: a '#' inside a value
+    // (a user name, a path) is part of it.
+    for (char* c = line; *c != '\0'; ++c) {
+      if (*c == '#' && (c == line || c[-1] == ' ' || c[-1] == '\t')) {
+        *c = '\0';
+        break;
+      }
+    }
     char* t = trim(line);
     line = next;
     if (*t == '\0') continue;
@@ -203,6 +212,13 @@ int parse_config(const Option* opts, size_t n, const char* path, ParseResult* r)
                     o->name);
       return -EINVAL;
     }
+    const auto at = static_cast<size_t>(o - opts);
+    if (at < OptionTable::kMax && set_on[at] != 0) {
+      std::snprintf(r->error, sizeof r->error, "%s'%s' is set twice (first on line %d)", where,
+                    o->name, set_on[at]);
+      return -EINVAL;
+    }
+    if (at < OptionTable::kMax) set_on[at] = line_no;
     if (set(*o, *value != '\0' ? value : nullptr, where, r) < 0) return -EINVAL;
   }
   return 0;

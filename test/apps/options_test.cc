@@ -87,6 +87,30 @@ TEST(Options, config_file_errors_name_file_and_line) {
   STRCMP_EQUAL("cannot open config file /etc/missing.conf: No such file or directory", r.error);
 }
 
+// A file saved by an editor that writes a UTF-8 byte-order mark reads as
+// it looks; a '#' inside a value (a user name, a path) is part of it, one
+// after a blank starts a comment; an option set twice in one file is an
+// error, not the last one silently winning.
+TEST(Options, config_files_as_editors_write_them) {
+  k->add_regular_path("/etc/bom.conf", "\xef\xbb\xbfserver = tcp://a#b\t# the server\n");
+  Opts o;
+  app::ParseResult r;
+  CHECK_EQUAL(0, o.parse({"prog", "--config", "/etc/bom.conf"}, &r));
+  STRCMP_EQUAL("tcp://a#b", o.server);
+  k->add_regular_path("/etc/hash.conf", "#server = x\nserver=u#1 #c\n#\n");
+  CHECK_EQUAL(0, o.parse({"prog", "--config", "/etc/hash.conf"}, &r));
+  STRCMP_EQUAL("u#1", o.server);
+  k->add_regular_path("/etc/twice.conf", "server = a\n# x\nperiod-ms = 20\nserver = b\n");
+  CHECK_EQUAL(-EINVAL, o.parse({"prog", "--config", "/etc/twice.conf"}, &r));
+  STRCMP_EQUAL("/etc/twice.conf:4: 'server' is set twice (first on line 1)", r.error);
+  // The command line still wins over the file, as often as it likes.
+  k->add_regular_path("/etc/once.conf", "period-ms = 20\n");
+  CHECK_EQUAL(
+      0, o.parse({"prog", "--config", "/etc/once.conf", "--period-ms", "30", "--period-ms", "40"},
+                 &r));
+  CHECK_EQUAL(40, o.period);
+}
+
 TEST(Options, help_is_recognised) {
   Opts o;
   app::ParseResult r;
