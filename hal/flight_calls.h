@@ -16,7 +16,7 @@ namespace flight {
 namespace args {
 
 template <class... T>
-inline Args of(T... v) {
+constexpr Args of(T... v) {
   static_assert(sizeof...(T) <= kMaxArgs, "at most kMaxArgs arguments");
   return Args{{static_cast<int64_t>(v)...}, static_cast<int>(sizeof...(T))};
 }
@@ -89,7 +89,7 @@ inline Args epoll_ctl(int epfd, int op, int fd, const hal::EpollEvent* ev) {
             ev != nullptr ? u(ev->data) : 0);
 }
 constexpr int kEpollCtlCookie = 4;  // the argument the replay maps, not compares
-inline Args epoll_wait(int epfd, int maxevents, int timeout_ms) {
+constexpr Args epoll_wait(int epfd, int maxevents, int timeout_ms) {
   return of(epfd, maxevents, timeout_ms);
 }
 inline Args signalfd(int fd, uint64_t mask, int flags) { return of(fd, u(mask), flags); }

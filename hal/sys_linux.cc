@@ -277,10 +277,11 @@ __attribute__((always_inline)) inline int wait_and_record(int epfd, EpollEvent* 
                                                           int maxevents, int ask, int timeout_ms) {
   EVL_COUNT(epoll_wait);
   uint8_t* p = flight::ring::g_head;
-  const int64_t a[] = {epfd, maxevents, timeout_ms};  // flight::args::epoll_wait's
-  static_assert(sizeof a == kEpollArgs, "epoll_wait's arguments");
-  for (size_t i = 0; i < 3; ++i) {
-    std::memcpy(p + sizeof(flight::RecordHead) + i * sizeof(int64_t), &a[i], sizeof a[i]);
+  static_assert(flight::args::epoll_wait(0, 0, 0).n * sizeof(int64_t) == kEpollArgs,
+                "epoll_wait's record has three arguments");
+  const flight::Args a = flight::args::epoll_wait(epfd, maxevents, timeout_ms);
+  for (size_t i = 0; i < kEpollArgs / sizeof(int64_t); ++i) {
+    std::memcpy(p + sizeof(flight::RecordHead) + i * sizeof(int64_t), &a.v[i], sizeof a.v[i]);
   }
   std::memcpy(p + kEpollBuffer, &events, sizeof events);
   return epoll_record(
