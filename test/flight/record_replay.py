@@ -381,6 +381,23 @@ def check_wrapped(run, prog, replay_bin, rec, daemon, reason):
         print("    daemon: %s\n    replay: %s" % (want, replayed))
 
 
+def telemetry_wrapped(run, replay_bin, argv, server, work, name, old_rec):
+    """telemetry fed 200 records a second through an outage of server,
+    recording into NAME.rec (argv's recording old_rec before); both of its
+    recordings must replay from snapshots. Returns the running feeder."""
+    feeder = Feeder(200)
+    feeder.start()
+    rec = os.path.join(work, name + ".rec")
+    log = os.path.join(work, name + ".log")
+    argv[argv.index(os.path.join(work, old_rec))] = rec
+    argv[argv.index("--serial") + 1] = feeder.path
+    saved = record(run, "telemetry", argv, server, rec, log, feeder)
+    daemon = app_lines(read(log), "telemetry")
+    for reason in ("SIGUSR2", "exit"):
+        check_wrapped(run, "telemetry", replay_bin, saved[reason], daemon, reason)
+    return feeder
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True, help="bazel-bin of the recording daemons")
@@ -557,18 +574,9 @@ def main():
         # daemon's state (the store, the serial reader, the connection).
         # 200 records a second, batches every 50 ms: about 5 s wrap it.
         feeder.done.set()
-        feeder = Feeder(200)
-        feeder.start()
-        rec = os.path.join(work, "tm-small.rec")
-        log = os.path.join(work, "telemetry-small.log")
         argv[argv.index("4096")] = "96"
         argv[argv.index("200")] = "50"  # --batch-delay-ms
-        argv[argv.index(os.path.join(work, "tm.rec"))] = rec
-        argv[argv.index("--serial") + 1] = feeder.path
-        saved = record(run, "telemetry", argv, server, rec, log, feeder)
-        daemon = app_lines(read(log), "telemetry")
-        for reason in ("SIGUSR2", "exit"):
-            check_wrapped(run, "telemetry", args.replay, saved[reason], daemon, reason)
+        feeder = telemetry_wrapped(run, args.replay, argv, server, work, "tm-small", "tm.rec")
 
         # The same over HTTP to Debian's influxd (InfluxDB's line protocol),
         # which is stopped and started again: the snapshots carry the HTTP
@@ -578,17 +586,8 @@ def main():
         influx.up()
         influx.query("CREATE DATABASE evl", post=True)
         feeder.done.set()
-        feeder = Feeder(200)
-        feeder.start()
-        rec = os.path.join(work, "tm-http.rec")
-        log = os.path.join(work, "telemetry-http.log")
         argv[argv.index("--collector") + 1] = "http://127.0.0.1:%d/write?db=evl" % influx.port
-        argv[argv.index(os.path.join(work, "tm-small.rec"))] = rec
-        argv[argv.index("--serial") + 1] = feeder.path
-        saved = record(run, "telemetry", argv, influx, rec, log, feeder)
-        daemon = app_lines(read(log), "telemetry")
-        for reason in ("SIGUSR2", "exit"):
-            check_wrapped(run, "telemetry", args.replay, saved[reason], daemon, reason)
+        feeder = telemetry_wrapped(run, args.replay, argv, influx, work, "tm-http", "tm-small.rec")
         series = influx.query("SELECT count(temp_c) FROM env")["results"][0].get("series", [])
         stored = series[0]["values"][0][1] if series else 0
         run.check(stored > 0, "influxd stored %d points from telemetry" % stored)
