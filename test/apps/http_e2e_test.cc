@@ -159,6 +159,29 @@ TEST(HttpE2e, a_refusal_is_logged_as_one_line_with_the_answer_text) {
       f.k.written(2).c_str());
 }
 
+// Over HTTP a connection that carries the batches is not delivering while
+// InfluxDB refuses them: "delivering" is said at the first batch stored,
+// once, and again only after a refusal or an outage.
+TEST(HttpE2e, delivering_is_said_when_influxdb_stores_not_when_it_refuses) {
+  Fixture f;
+  f.log.set_level(app::Level::kInfo);
+  for (int i = 0; i < 5; ++i) f.server->script.push_back(Outcome{404, "{}"});
+  f.server->script.push_back(Outcome{204, ""});
+  f.server->script.push_back(Outcome{500, "{}"});
+  f.server->up();
+  f.start();
+  f.run_for(30 * kSec);
+  const std::string log = f.k.written(2);
+  const size_t first = log.find("delivering");
+  CHECK(first != std::string::npos);
+  CHECK(first > log.rfind("answered 404"));  // not while every batch is refused
+  const size_t second = log.find("delivering", first + 1);
+  CHECK(second != std::string::npos);
+  CHECK(second > log.find("answered 500"));
+  CHECK(log.find("delivering", second + 1) == std::string::npos);
+  CHECK_EQUAL(5u, f.app->counters().http_refused);
+}
+
 TEST(HttpE2e, a_413_halves_the_batch_until_it_fits) {
   Fixture f;
   f.cfg.batch_max = 8;
