@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 
 #include "hal/sys.h"
 #include "loop/version.h"
@@ -45,6 +46,7 @@ constexpr const char* kMode = " opt";
 #else
 constexpr const char* kMode = " dbg";
 #endif
+constexpr char kSourceTag[] = " src=";  // before the source id in a header's build
 
 constexpr size_t pad8(size_t n) { return (n + 7) & ~size_t{7}; }
 
@@ -87,6 +89,11 @@ void copy_str(char* dst, size_t cap, const char* src) {
   if (n >= cap) n = cap - 1;
   std::memcpy(dst, src, n);
   dst[n] = '\0';
+}
+
+void append_str(char* dst, size_t cap, const char* src) {
+  const size_t n = std::strlen(dst);
+  copy_str(dst + n, cap - n, src);
 }
 
 size_t strings_bytes(int n, const char* (*get)(int)) {
@@ -199,8 +206,7 @@ FileHeader make_header(const char* reason) {
   copy_str(h.program, sizeof h.program, g_program);
   copy_str(h.evl_version, sizeof h.evl_version, EVL_VERSION_STRING);
   copy_str(h.build, sizeof h.build, kCompiler);
-  const size_t n = std::strlen(h.build);
-  copy_str(h.build + n, sizeof h.build - n, kMode);
+  for (const char* part : {kMode, kSourceTag, kSourceId}) append_str(h.build, sizeof h.build, part);
   copy_str(h.arch, sizeof h.arch, kArch);
   copy_str(h.reason, sizeof h.reason, reason);
   const Kept k = kept();
@@ -240,6 +246,16 @@ int64_t hash(const void* p, size_t len) {
   const auto* b = static_cast<const uint8_t*>(p);
   for (size_t i = 0; i < len; ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
   return static_cast<int64_t>(h);
+}
+
+const char* source_id_of(const char* build, char* out, size_t cap) {
+  if (cap == 0) return out;
+  out[0] = '\0';
+  char b[sizeof(FileHeader::build) + 1] = {};
+  std::memcpy(b, build, sizeof(FileHeader::build));  // (a file's may lack its NUL)
+  const char* at = std::strstr(b, kSourceTag);
+  if (at != nullptr) copy_str(out, cap, at + sizeof kSourceTag - 1);
+  return out;
 }
 
 int64_t hash_str(const char* s) { return s == nullptr ? 0 : hash(s, std::strlen(s)); }

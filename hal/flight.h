@@ -132,13 +132,21 @@ constexpr uint32_t kMaxOutBytes = 16384;
 // The environment variables the daemons read, kept so the replay sees them.
 constexpr const char* kRecordedEnv[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC"};
 
+// 16 hex digits of a hash of the sources of the loop, the HAL and the
+// daemons this binary was built from (generated: //hal:source_id_cc).
+// A recording's header has it in `build` as " src=..."; the replay says
+// when the recording's differs from its own.
+extern const char kSourceId[];
+// The source id in a header's build string ("" if it has none).
+const char* source_id_of(const char* build, char* out, size_t cap);
+
 struct FileHeader {
   char magic[8];
   uint32_t version;
   uint32_t header_bytes;  // sizeof(FileHeader)
   char program[32];       // the name given to start()
   char evl_version[16];
-  char build[64];   // compiler and build mode
+  char build[64];   // compiler, build mode and " src=" the source id
   char arch[16];    // x86_64, armv7, aarch64
   char reason[32];  // why it was written: SIGUSR2, alarm, exit, error
   uint64_t first_seq;

@@ -93,6 +93,14 @@ int main(int argc, char** argv) {
                  "that difference\n",
                  h.evl_version, EVL_VERSION_STRING);
   }
+  char src[sizeof h.build];
+  if (flight::source_id_of(h.build, src, sizeof src)[0] != '\0' &&
+      std::strcmp(src, flight::kSourceId) != 0) {
+    std::fprintf(stderr,
+                 "replay: warning: recorded by a build of other sources (src=%s; this replay: "
+                 "src=%s): a divergence may be that difference\n",
+                 src, flight::kSourceId);
+  }
   if (player.wrapped() && h.pinned_records == 0) {  // not even the start to run
     player.print_kept(stdout);
     return replay::kWrapped;

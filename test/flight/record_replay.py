@@ -342,6 +342,21 @@ def check_replays(run, prog, replay_bin, saved, log, change, first_fd):
     rc, out, err = replay(replay_bin, other)
     run.check("warning: recorded by evl 0.0.9, replayed by evl" in err,
               "%s recording of another evl version is flagged" % prog)
+    # Built from other sources (the build string's source id): flagged too,
+    # and a recording of these sources is not.
+    build_at = 8 + 4 + 4 + 32 + 16  # magic, version, header_bytes, program, evl_version
+    build = data[build_at:build_at + 64]
+    src_at = build.find(b" src=")
+    other = rec + ".other-source"
+    with open(other, "wb") as f:
+        f.write(data[:build_at + src_at + 5] + b"0000000000000000" +
+                data[build_at + src_at + 21:])
+    rc, out, err = replay(replay_bin, other)
+    rc0, _, err0 = replay(replay_bin, rec)
+    run.check(src_at > 0 and "warning: recorded by a build of other sources (src=0000000000000000"
+              in err and "other sources" not in err0,
+              "%s recording built from other sources is flagged: %s" %
+              (prog, next((l for l in err.splitlines() if "other sources" in l), "(not flagged)")))
     # The same recording with one option changed: the first call that
     # differs is the first write of the changed value (heartbeat: its first
     # log line names the period; telemetry: its first batch to the collector

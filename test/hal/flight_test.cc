@@ -73,6 +73,11 @@ TEST(Flight, records_come_back_in_order_with_their_arguments_and_bytes) {
   open_reader(&r, &bytes);
   STRCMP_EQUAL("heartbeat", r.header().program);
   STRCMP_EQUAL("SIGUSR2", r.header().reason);
+  // The build names the compiler, the mode and the sources' id.
+  char src[64];
+  STRCMP_EQUAL(flight::kSourceId, flight::source_id_of(r.header().build, src, sizeof src));
+  CHECK_EQUAL(16u, std::strlen(flight::kSourceId));
+  CHECK(std::strspn(flight::kSourceId, "0123456789abcdef") == 16);
   CHECK_EQUAL(0u, r.header().first_seq);
   CHECK_EQUAL(3u, r.header().records);
   CHECK_EQUAL(4u, r.header().argc);
@@ -219,6 +224,18 @@ TEST(Flight, start_refuses_a_path_a_dump_could_not_write) {
   CHECK(flight::recording());
   CHECK(k->created_file("/var/evl/hb.rec.tmp") == nullptr);
   CHECK(k->created_file("/var/evl/hb.rec") == nullptr);
+}
+
+// A header's build without a source id (an older recording), or one that
+// fills the whole field without its NUL.
+TEST(Flight, the_source_id_is_read_from_a_build_string_that_may_lack_one) {
+  char build[sizeof(flight::FileHeader::build)] = "gcc 12.2.0 opt";
+  char src[64] = "x";
+  STRCMP_EQUAL("", flight::source_id_of(build, src, sizeof src));
+  std::memset(build, 'a', sizeof build);
+  std::memcpy(build + sizeof build - 8, " src=01z", 8);
+  STRCMP_EQUAL("01z", flight::source_id_of(build, src, sizeof src));
+  STRCMP_EQUAL("01", flight::source_id_of(build, src, 3));
 }
 
 // The replay's start makes no calls: the recording has none of the check's.
