@@ -156,7 +156,7 @@ void prepare_output(evl::Loop& loop, Log& log) {
 
 void open_log(const char* prog, Log& log, bool use_syslog) {
   if (use_syslog && log.use_syslog() < 0) {
-    write_error(prog, "cannot reach syslog at /dev/log; logging to stderr");
+    write_error(prog, "cannot reach syslog at /dev/log; logging to stderr until it is there");
   }
 }
 

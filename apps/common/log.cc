@@ -82,8 +82,18 @@ void Log::detach() {
 int Log::use_syslog(const char* socket_path) {
   std::snprintf(path_, sizeof path_, "%s", socket_path);
   syslog_ = true;
+  tried_ns_ = evl::now_ns(hal::kClockMonotonic);
   reopen();
   return fd_ >= 0 ? 0 : -ENOTCONN;
+}
+
+// Without a syslog socket (not there yet at boot, or gone with a
+// restarted syslogd): another try, at most every kSyslogRetryNs.
+void Log::retry_syslog() {
+  const int64_t now = evl::now_ns(hal::kClockMonotonic);
+  if (now - tried_ns_ < kSyslogRetryNs) return;
+  tried_ns_ = now;
+  reopen();
 }
 
 void Log::reopen() {
@@ -133,11 +143,22 @@ void Log::emit(Level l, const char* msg) {
   char line[600];
   ++lines_;
   if (syslog_) {
-    const int n = std::snprintf(line, sizeof line, "<%d>%s[%d]: %s",
-                                kFacilityDaemon | static_cast<int>(l), name_, hal::getpid(), msg);
-    const size_t len = n < static_cast<int>(sizeof line) ? static_cast<size_t>(n) : sizeof line - 1;
-    if (fd_ < 0 || hal::dgram_send(fd_, line, len, nullptr) < 0) ++lost_;
-    return;
+    if (fd_ < 0) retry_syslog();
+    if (fd_ >= 0) {
+      const int n = std::snprintf(line, sizeof line, "<%d>%s[%d]: %s",
+                                  kFacilityDaemon | static_cast<int>(l), name_, hal::getpid(), msg);
+      const size_t len =
+          n < static_cast<int>(sizeof line) ? static_cast<size_t>(n) : sizeof line - 1;
+      const long r = hal::dgram_send(fd_, line, len, nullptr);
+      if (r >= 0) return;
+      if (r == -EAGAIN) {  // syslog is behind: dropped and counted, never waited for
+        ++lost_;
+        return;
+      }
+      (void)hal::close(fd_);  // gone: to stderr until a retry finds it again
+      fd_ = -1;
+      tried_ns_ = evl::now_ns(hal::kClockMonotonic);
+    }
   }
   const int n = std::snprintf(line, sizeof line, "%s: %s: %s\n", name_, level_name(l), msg);
   write_line(line, whole_line(line, sizeof line, n));
@@ -202,6 +223,7 @@ void Log::save(flight::SnapWriter& w) const {
   w.put(repeats_);
   w.put(static_cast<int32_t>(fd_));
   w.put(static_cast<uint8_t>(watch_ ? 1 : 0));
+  w.put(tried_ns_);
 }
 
 void Log::drop() {
@@ -222,6 +244,7 @@ void Log::restore(Restore& r) {
   (void)r.get(&repeats_);
   (void)r.get(&fd);
   (void)r.get(&watching);
+  (void)r.get(&tried_ns_);
   last_[sizeof last_ - 1] = '\0';
   fd_ = fd;
   if (watching != 0 && loop_ != nullptr) r.io(fd_out_, evl::kOut, on_writable, this, &watch_);

@@ -1,6 +1,10 @@
 // Logging for the daemons: levelled lines to stderr, or to syslog (/dev/log,
 // RFC 3164 datagrams sent through the seam) with --syslog. reopen() is what
 // SIGHUP calls: it re-creates the syslog socket (a restarted syslogd).
+// While syslog cannot be reached (not there yet at boot, a syslogd that
+// went away) lines go to stderr, and a line tries syslog again at most
+// every kSyslogRetryNs; a syslog that is only behind (its queue full)
+// costs lines, counted.
 //
 // Logging never blocks the loop. attach() makes the output fd non-blocking
 // (its flags are restored by detach() and the destructor). A line that
@@ -35,6 +39,7 @@ class Log {
  public:
   static constexpr size_t kBufferBytes = 8192;
   static constexpr int64_t kRepeatWindowNs = 10 * evl::kSec;
+  static constexpr int64_t kSyslogRetryNs = 10 * evl::kSec;
 
   // name: the program name in each line. Logs to fd (stderr by default)
   // until use_syslog().
@@ -66,6 +71,7 @@ class Log {
  private:
   static void on_writable(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   void emit(Level l, const char* msg);
+  void retry_syslog();
   void write_line(const char* line, size_t len);
   void drain();
   void flush_repeats();
@@ -76,6 +82,7 @@ class Log {
   int fd_ = -1;  // the syslog socket
   int fd_out_;   // the stream (stderr)
   char path_[108] = {};
+  int64_t tried_ns_ = 0;  // the last try to reach syslog (monotonic)
   evl::Loop* loop_ = nullptr;
   evl::IoHandle watch_;
   int saved_flags_ = -1;  // the stream's flags before attach(), or -1

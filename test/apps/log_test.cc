@@ -189,21 +189,26 @@ TEST(Log, a_daemon_with_a_blocked_stderr_beats_and_stops_on_sigterm) {
 }
 
 // --syslog: each line is one datagram to /dev/log (here a path the test
-// binds), "<facility|level>name[pid]: message"; a syslog that is not there
-// costs lines, counted, and reopen() finds it again (after a restart).
-TEST(Log, syslog_lines_are_datagrams_and_a_missing_syslog_costs_counted_lines) {
+// binds), "<facility|level>name[pid]: message". A syslog that is not there
+// (yet) or goes away sends the lines to stderr, and a line tries it again
+// 10 s after the last try; reopen() (SIGHUP) tries at once.
+TEST(Log, syslog_lines_are_datagrams_and_a_missing_syslog_sends_them_to_stderr) {
   fake::Kernel k;
   app::Log log("hb");
   CHECK_EQUAL(-ENOTCONN, log.use_syslog("/run/test-log"));  // nobody there yet
-  log.log(app::Level::kWarning, "lost %d", 1);
-  CHECK_EQUAL(1u, log.lost());
+  log.log(app::Level::kWarning, "early %d", 1);
+  CHECK_EQUAL(0u, log.lost());
+  STRCMP_EQUAL("hb: warning: early 1\n", k.written(2).c_str());
   hal::SockAddr at;
   CHECK_EQUAL(0, hal::parse_address("/run/test-log", &at));
   int sys = -1;
   CHECK_EQUAL(0, hal::dgram_bind(at, &sys));
-  log.reopen();
-  log.log(app::Level::kWarning, "link %s down", "tcp://x");
+  k.advance(9 * evl::kSec);
+  log.log(app::Level::kWarning, "early %d", 2);  // not tried again yet
+  k.advance(evl::kSec);
+  log.log(app::Level::kWarning, "link %s down", "tcp://x");  // tried: there now
   log.log(app::Level::kDebug, "not shown at the default level");
+  STRCMP_EQUAL("hb: warning: early 1\nhb: warning: early 2\n", k.written(2).c_str());
   char got[256] = {};
   const long n = hal::dgram_recv(sys, got, sizeof got - 1, nullptr, nullptr);
   CHECK(n > 0);
@@ -211,8 +216,18 @@ TEST(Log, syslog_lines_are_datagrams_and_a_missing_syslog_costs_counted_lines) {
   std::snprintf(want, sizeof want, "<28>hb[%d]: link tcp://x down", hal::getpid());
   STRCMP_EQUAL(want, got);  // daemon (3 << 3) | warning (4)
   CHECK_EQUAL(-EAGAIN, hal::dgram_recv(sys, got, sizeof got, nullptr, nullptr));
-  CHECK_EQUAL(1u, log.lost());
-  CHECK_EQUAL(2u, log.lines());
+  CHECK_EQUAL(3u, log.lines());
+  // syslogd goes away: the next line goes to stderr; a new one is found
+  // again by SIGHUP's reopen().
+  (void)hal::close(sys);
+  log.log(app::Level::kError, "after %d", 1);
+  STRCMP_CONTAINS("hb: error: after 1\n", k.written(2).c_str());
+  CHECK_EQUAL(0, hal::dgram_bind(at, &sys));
+  log.reopen();
+  log.log(app::Level::kError, "after %d", 2);
+  CHECK(hal::dgram_recv(sys, got, sizeof got - 1, nullptr, nullptr) > 0);
+  STRCMP_CONTAINS("after 2", got);
+  CHECK_EQUAL(0u, log.lost());
   (void)hal::close(sys);
 }
 
@@ -221,8 +236,10 @@ TEST(Log, startup_errors_are_one_line_on_stderr) {
   fake::Kernel k;
   app::Log log("heartbeat");
   app::open_log("heartbeat", log, true);  // nothing at /dev/log here
-  STRCMP_EQUAL("heartbeat: cannot reach syslog at /dev/log; logging to stderr\n",
+  STRCMP_EQUAL("heartbeat: cannot reach syslog at /dev/log; logging to stderr until it is there\n",
                k.written(2).c_str());
+  log.log(app::Level::kInfo, "and %s", "it does");  // (it said so: the lines are not lost)
+  STRCMP_CONTAINS("heartbeat: info: and it does\n", k.written(2).c_str());
   heartbeat::Config cfg;
   cfg.link.backoff_initial_ms = 500;
   cfg.link.backoff_max_ms = 100;
