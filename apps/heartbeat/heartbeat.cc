@@ -11,6 +11,26 @@
 
 namespace heartbeat {
 
+namespace {
+
+// Whether the alarm command can run, checked when the daemon starts (a
+// path mistyped in a config file would show only at the first alarm): a
+// regular file with an execute bit. -ENOEXEC if it is not; a file the
+// daemon may not read is left to the kernel when it runs it.
+int check_command(const char* path) {
+  const int fd = hal::open(path, hal::kRdOnly | hal::kNonblock | hal::kCloexec, 0);
+  if (fd == -EACCES) return 0;
+  if (fd < 0) return fd;
+  hal::FileStat st{};
+  const int r = hal::fstat(fd, &st);
+  (void)hal::close(fd);
+  if (r < 0) return r;
+  if ((st.mode & hal::kSIfmt) != hal::kSIfreg || (st.mode & 0111) == 0) return -ENOEXEC;
+  return 0;
+}
+
+}  // namespace
+
 using evl::kMs;
 
 int64_t default_stall_ms(int64_t period_ms) {
@@ -37,6 +57,13 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (cfg_.alarm_command[0] != '\0' && cfg_.alarm_command[0] != '/') {
     std::snprintf(err, err_len, "--alarm-command must be an absolute path (no shell, no PATH)");
     return -EINVAL;
+  }
+  if (cfg_.alarm_command[0] != '\0') {
+    if (const int r = check_command(cfg_.alarm_command); r < 0) {
+      std::snprintf(err, err_len, "--alarm-command %s: %s", cfg_.alarm_command,
+                    r == -ENOEXEC ? "not an executable file" : std::strerror(-r));
+      return -EINVAL;
+    }
   }
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
@@ -165,7 +192,8 @@ void App::summary(char* buf, size_t len) const {
       buf, len,
       "heartbeats sent=%llu missed_down=%llu missed_full=%llu acks=%llu rtt_us last=%lld "
       "max=%lld; outages=%llu alarms raised=%llu cleared=%llu; alarm command failures=%llu "
-      "timeouts=%llu; pets=%llu skipped=%llu; connects=%llu failures=%llu stalls=%llu",
+      "timeouts=%llu not_run=%llu; pets=%llu skipped=%llu; connects=%llu failures=%llu "
+      "stalls=%llu",
       static_cast<unsigned long long>(c_.sent), static_cast<unsigned long long>(c_.missed_down),
       static_cast<unsigned long long>(c_.missed_full), static_cast<unsigned long long>(c_.acks),
       static_cast<long long>(c_.rtt_us_last), static_cast<long long>(c_.rtt_us_max),
@@ -174,6 +202,7 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(c_.alarms_cleared),
       static_cast<unsigned long long>(c_.alarm_command_failures),
       static_cast<unsigned long long>(c_.alarm_command_timeouts),
+      static_cast<unsigned long long>(c_.spawn_errors),
       static_cast<unsigned long long>(watchdog_.stats().pets),
       static_cast<unsigned long long>(watchdog_.stats().skipped),
       static_cast<unsigned long long>(link().stats().connects),

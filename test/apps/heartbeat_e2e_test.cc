@@ -105,6 +105,7 @@ TEST(HeartbeatE2e, a_day_with_three_outages_keeps_phase_and_alarms_once_per_long
   std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9000");
   std::snprintf(cfg.id, sizeof cfg.id, "board-7");
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  k.add_special_path(cfg.alarm_command, fake::Kernel::Special::kExecutable);
   std::snprintf(cfg.watchdog.notify_socket, sizeof cfg.watchdog.notify_socket, "@hb-notify");
   cfg.watchdog.watchdog_usec = 4000000;  // systemd WatchdogSec=4: pet every 2 s
   app::Log log("heartbeat");
@@ -204,6 +205,18 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   heartbeat::App b(relative, &log);
   CHECK_EQUAL(-EINVAL, b.start(*loop, err, sizeof err));
   STRCMP_CONTAINS("absolute path", err);
+  // The alarm command is checked at start, not at the first alarm: a
+  // missing path, a directory, a file without an execute bit.
+  k.add_special_path("/etc", fake::Kernel::Special::kDirectory);
+  k.add_regular_path("/usr/local/bin/not-x", "#!/bin/sh\n");
+  for (const char* cmd : {"/usr/local/bin/typo", "/etc", "/usr/local/bin/not-x"}) {
+    heartbeat::Config c;
+    std::snprintf(c.server, sizeof c.server, "tcp://127.0.0.1:1");
+    std::snprintf(c.alarm_command, sizeof c.alarm_command, "%s", cmd);
+    heartbeat::App app(c, &log);
+    CHECK_EQUAL(-EINVAL, app.start(*loop, err, sizeof err));
+  }
+  STRCMP_EQUAL("--alarm-command /usr/local/bin/not-x: not an executable file", err);
   heartbeat::Config no_watchdog;
   std::snprintf(no_watchdog.server, sizeof no_watchdog.server, "tcp://127.0.0.1:1");
   std::snprintf(no_watchdog.watchdog.device, sizeof no_watchdog.watchdog.device, "/dev/watchdog9");
@@ -329,6 +342,7 @@ TEST(HeartbeatE2e, a_hung_alarm_command_is_killed_after_its_timeout_and_logged) 
   heartbeat::Config cfg;
   std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9020");  // nobody listens
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  k.add_special_path(cfg.alarm_command, fake::Kernel::Special::kExecutable);
   cfg.alarm_after_ms = 2000;
   cfg.alarm_timeout_ms = 3000;
   app::Log log("heartbeat");
@@ -355,6 +369,7 @@ TEST(HeartbeatE2e, a_failing_alarm_command_is_counted_and_one_runs_at_a_time) {
   heartbeat::Config cfg;
   std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9021");
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  k.add_special_path(cfg.alarm_command, fake::Kernel::Special::kExecutable);
   cfg.alarm_after_ms = 1000;
   app::Log log("heartbeat");
   log.set_level(app::Level::kError);
@@ -478,6 +493,7 @@ CommandRun command_run(fake::Kernel& k, int port) {
   std::snprintf(cfg.server, sizeof cfg.server, "tcp://%s", at);
   std::snprintf(cfg.id, sizeof cfg.id, "board-7");
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/usr/local/bin/board-alarm");
+  k.add_special_path(cfg.alarm_command, fake::Kernel::Special::kExecutable);
   cfg.period_ms = 100;
   cfg.alarm_after_ms = 1000;
   cfg.alarm_timeout_ms = 60000;

@@ -235,6 +235,7 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   cfg.link.backoff_initial_ms = 50;
   cfg.link.backoff_max_ms = 2000;
   std::snprintf(cfg.alarm_command, sizeof cfg.alarm_command, "/bin/alarm");
+  k.add_special_path(cfg.alarm_command, fake::Kernel::Special::kExecutable);
   Sink sink;
   fake::Rng sink_rng{seed ^ 0x5151ULL};
   const bool hung_log = sink.open(sink_rng);

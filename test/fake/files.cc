@@ -108,6 +108,7 @@ long SpecialFile::read(void* buf, size_t count) {
     case Kernel::Special::kDirectory: return -EISDIR;
     case Kernel::Special::kZero: std::memset(buf, 0, count); return static_cast<long>(count);
     case Kernel::Special::kFifo: return nonblock ? -EAGAIN : -EDEADLK;
+    case Kernel::Special::kExecutable: return 0;
   }
   return -EINVAL;
 }
@@ -117,6 +118,7 @@ uint32_t SpecialFile::mode() const {
     case Kernel::Special::kDirectory: return hal::kSIfdir | 0755;
     case Kernel::Special::kZero: return hal::kSIfchr | 0666;
     case Kernel::Special::kFifo: return hal::kSIfifo | 0644;
+    case Kernel::Special::kExecutable: return hal::kSIfreg | 0755;
   }
   return 0;
 }

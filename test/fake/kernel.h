@@ -239,8 +239,9 @@ class Kernel {
   SerialDevice* serial(const char* path);
   // A path that exists but is no tty (a regular file), or that open refuses.
   void add_regular_path(const char* path, const std::string& content = "");
-  // Paths that open as something other than a regular file or a tty.
-  enum class Special { kDirectory, kZero, kFifo };
+  // Paths that open as something other than a plain regular file or a tty
+  // (kExecutable: a regular file with mode 0755 and no bytes).
+  enum class Special { kDirectory, kZero, kFifo, kExecutable };
   void add_special_path(const char* path, Special kind);
   void deny_path(const char* path);
   // Files created by open(O_CREAT): their content by path (after renames),
