@@ -92,6 +92,7 @@ int Client::publish1(const char* topic, const void* data, size_t len, bool retai
   if (n == 0) return -EMSGSIZE;
   slot->used = true;
   slot->sent = false;
+  slot->drops = 0;
   slot->id = id;
   slot->tag = tag;
   slot->order = order_++;
@@ -197,7 +198,16 @@ void Client::on_closed(void* ctx, int) {
   c->link_delivering_ = false;
   c->ping_out_ = false;
   c->loop_->timer_clear(&c->timer_);
-  for (Slot& s : c->inflight_) s.sent = false;
+  for (Slot& s : c->inflight_) {
+    if (s.used && s.sent && s.drops < UINT8_MAX) {
+      ++s.drops;
+      if (s.drops == c->cfg_.report_after_drops) {
+        ++c->stats_.closed_on;
+        if (c->ev_.closed_on != nullptr) c->ev_.closed_on(c->ev_.ctx, s.tag, s.len);
+      }
+    }
+    s.sent = false;
+  }
 }
 
 void Client::on_down(void* ctx, int err) {
@@ -318,6 +328,7 @@ void Client::save(flight::SnapWriter& w) const {
     w.put(s.tag);
     w.put(s.order);
     w.put(static_cast<uint32_t>(s.len));
+    w.put(s.drops);
     w.put(s.packet, s.len);
   }
 }
@@ -348,7 +359,7 @@ void Client::restore(app::Restore& r) {
     uint32_t len = 0;
     s = Slot{};
     if (!r.get(&f) || (f & 1) == 0) continue;
-    if (!r.get(&s.id) || !r.get(&s.tag) || !r.get(&s.order) || !r.get(&len) ||
+    if (!r.get(&s.id) || !r.get(&s.tag) || !r.get(&s.order) || !r.get(&len) || !r.get(&s.drops) ||
         len > sizeof s.packet || !r.get(s.packet, len)) {
       (void)r.fail();
       return;

@@ -41,6 +41,12 @@ struct ClientConfig {
   char password[128] = {};    // used only with a user name
   char will_topic[160] = {};  // empty: no last will
   char will_message[32] = {};
+  // > 0: ClientEvents::closed_on is called when this many connections in a
+  // row ended with one QoS 1 message sent and unacknowledged. A broker that
+  // closes the connection on a message (mosquitto over its
+  // max_packet_size) does so at every reconnect, and MQTT 3.1.1 has the
+  // client send it again all the same: the app can say why it is stuck.
+  int report_after_drops = 0;
 };
 
 struct ClientEvents {
@@ -49,6 +55,9 @@ struct ClientEvents {
   void (*down)(void* ctx, int err) = nullptr;  // once per outage (app::Link's rule)
   void (*refused)(void* ctx, uint8_t code) = nullptr;  // CONNACK refused (once per outage)
   void (*acked)(void* ctx, uint32_t tag) = nullptr;    // a QoS 1 publish was acknowledged
+  // A QoS 1 publish of `bytes` that ClientConfig::report_after_drops
+  // connections in a row ended on (once per message).
+  void (*closed_on)(void* ctx, uint32_t tag, size_t bytes) = nullptr;
   void (*message)(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                   size_t len) = nullptr;
   void* ctx = nullptr;
@@ -64,6 +73,7 @@ struct ClientStats {
   uint64_t published0 = 0;
   uint64_t published1 = 0;    // QoS 1 messages accepted by publish1()
   uint64_t acked = 0;         // of those, acknowledged
+  uint64_t closed_on = 0;     // messages ClientEvents::closed_on reported
   uint64_t resent = 0;        // QoS 1 sends with DUP after a reconnect
   uint64_t unknown_acks = 0;  // PUBACKs for ids not in flight (duplicates)
   uint64_t received = 0;      // PUBLISHes from the broker
@@ -106,6 +116,7 @@ class Client {
   struct Slot {
     bool used = false;
     bool sent = false;  // in this session
+    uint8_t drops = 0;  // connections in a row that closed with it sent, unacknowledged
     uint16_t id = 0;
     uint32_t tag = 0;
     uint64_t order = 0;

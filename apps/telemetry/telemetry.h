@@ -134,6 +134,7 @@ class App {
   static void on_mqtt_up(void* ctx);
   static void on_refused(void* ctx, uint8_t code);
   static void on_acked(void* ctx, uint32_t tag);
+  static void on_closed_on(void* ctx, uint32_t tag, size_t bytes);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                          size_t len);
   static void on_http_response(void* ctx, const http::Response& r);
@@ -154,6 +155,7 @@ class App {
 
   enum class Via : uint8_t { kLink, kMqtt, kHttp };
   static constexpr uint32_t kTagStatus = 0;  // batch tags start at 1
+  static constexpr int kMqttStuckAfter = 3;  // connections that ended on one batch
 
   Config cfg_;
   app::Log* log_;

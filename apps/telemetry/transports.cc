@@ -42,6 +42,7 @@ const char* App::transport_summary() const {
 
 bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {
   if (mqtt::client_config(cfg_.mqtt, cfg_.id, mc, err, err_len) < 0) return false;
+  mc->report_after_drops = kMqttStuckAfter;
   if (!presence_.init(cfg_.mqtt, cfg_.id, err, err_len)) return false;
   if (!mqtt::topic(cfg_.mqtt, cfg_.id, "telemetry", topic_data_, sizeof topic_data_) ||
       !mqtt::topic(cfg_.mqtt, cfg_.id, "health", topic_health_, sizeof topic_health_)) {
@@ -75,6 +76,21 @@ void App::on_acked(void* ctx, uint32_t tag) {
   if (tag != a->batch_tag_ || a->store_.in_flight() == 0) return;  // the status message
   a->store_.commit();
   a->maybe_send();
+}
+
+// Connections keep ending with the batch sent and unacknowledged. MQTT
+// 3.1.1 has it sent again at each one; a broker that closes on it for its
+// size (mosquitto says only "disconnected due to oversize packet") will do
+// so for ever, so the log says what to change.
+void App::on_closed_on(void* ctx, uint32_t tag, size_t bytes) {
+  auto* a = static_cast<App*>(ctx);
+  if (tag != a->batch_tag_ || a->store_.in_flight() == 0) return;
+  a->log_->log(app::Level::kError,
+               "broker %s closed the connection %d times in a row with a batch of %zu records "
+               "(a %zu-byte message) unacknowledged: a broker limit on message size "
+               "(mosquitto's max_packet_size)? It is sent again at each connection, as MQTT "
+               "requires; a smaller --batch-max makes smaller messages",
+               a->cfg_.collector, kMqttStuckAfter, a->store_.in_flight(), bytes);
 }
 
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,

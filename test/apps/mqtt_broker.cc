@@ -178,6 +178,11 @@ void Broker::handle(uint8_t first, const std::string& body) {
       return;
     }
     case 3: {  // PUBLISH
+      if (script.max_body > 0 && body.size() > script.max_body) {
+        ++oversize_closes;  // as mosquitto's max_packet_size: no PUBACK, the connection ends
+        close_client();
+        return;
+      }
       Message m;
       m.qos = (first >> 1) & 3;
       m.retain = (first & 1) != 0;

@@ -22,6 +22,7 @@ struct Script {
   int drop_pubacks = 0;                   // the next n PUBACKs are not sent
   int dup_pubacks = 0;                    // the next n PUBACKs are sent twice
   bool close_after_next_publish = false;  // drop the connection right after it (no PUBACK)
+  size_t max_body = 0;  // > 0: a PUBLISH with a longer body ends the connection, unrecorded
 };
 
 struct Message {
@@ -57,7 +58,8 @@ class Broker {
   int connects = 0;
   int disconnects = 0;  // clean DISCONNECTs
   int pings = 0;
-  int wills = 0;  // wills published
+  int wills = 0;            // wills published
+  int oversize_closes = 0;  // connections ended by Script::max_body
   bool connected() const { return conn_ >= 0; }
 
  private:

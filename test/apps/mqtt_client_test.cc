@@ -29,6 +29,7 @@ struct Seen {
   std::vector<int> downs;
   std::vector<int> refusals;
   std::vector<uint32_t> acked;
+  std::vector<std::pair<uint32_t, size_t>> closed_on;
   std::vector<std::string> messages;  // "topic payload"
 };
 
@@ -37,6 +38,9 @@ void on_delivering(void* ctx) { ++static_cast<Seen*>(ctx)->delivering; }
 void on_down(void* ctx, int err) { static_cast<Seen*>(ctx)->downs.push_back(err); }
 void on_refused(void* ctx, uint8_t code) { static_cast<Seen*>(ctx)->refusals.push_back(code); }
 void on_acked(void* ctx, uint32_t tag) { static_cast<Seen*>(ctx)->acked.push_back(tag); }
+void on_closed_on(void* ctx, uint32_t tag, size_t bytes) {
+  static_cast<Seen*>(ctx)->closed_on.emplace_back(tag, bytes);
+}
 void on_message(void* ctx, const char* t, size_t tl, const uint8_t* p, size_t pl) {
   static_cast<Seen*>(ctx)->messages.push_back(std::string(t, tl) + " " +
                                               std::string(reinterpret_cast<const char*>(p), pl));
@@ -76,6 +80,7 @@ struct Fixture {
     ev.down = on_down;
     ev.refused = on_refused;
     ev.acked = on_acked;
+    ev.closed_on = on_closed_on;
     ev.message = on_message;
     ev.ctx = &seen;
     CHECK_EQUAL(0, client.start(*loop, url, lc, cc, ev));
@@ -155,6 +160,34 @@ TEST(MqttClient, a_lost_puback_means_a_resend_with_dup_after_reconnect_and_one_a
   CHECK_EQUAL(f.broker->published[0].id, f.broker->published[1].id);
   CHECK_EQUAL(1u, f.seen.acked.size());
   CHECK_EQUAL(1u, f.client.stats().resent);
+}
+
+// A broker that closes the connection on a message (over its size limit):
+// the client sends it again at every session, with DUP, as MQTT 3.1.1
+// requires, and says so once, at the third connection that ended on it.
+TEST(MqttClient, a_message_the_broker_keeps_closing_on_is_reported_once_and_still_resent) {
+  Fixture f;
+  f.cc.report_after_drops = 3;
+  f.broker->script.max_body = 100;
+  f.broker->up();
+  f.start();
+  f.run_for(500 * kMs);
+  const std::string big(200, 'x');
+  CHECK_EQUAL(0, f.client.publish1("evl/board-7/t", big.data(), big.size(), false, 41));
+  f.run_for(20 * kSec);
+  CHECK(f.broker->oversize_closes > 5);
+  CHECK_EQUAL(1u, f.seen.closed_on.size());
+  CHECK_EQUAL(41u, f.seen.closed_on[0].first);
+  CHECK(f.seen.closed_on[0].second > big.size());  // the whole PUBLISH
+  CHECK_EQUAL(1u, f.client.stats().closed_on);
+  CHECK_EQUAL(1u, f.client.inflight());
+  CHECK(f.client.stats().resent >= 5);
+  // The limit goes (the broker reconfigured): the same message goes through.
+  f.broker->script.max_body = 0;
+  f.run_for(5 * kSec);
+  CHECK_EQUAL(1u, f.seen.acked.size());
+  CHECK_EQUAL(41u, f.seen.acked[0]);
+  CHECK_EQUAL(0u, f.client.inflight());
 }
 
 TEST(MqttClient, a_duplicate_puback_acknowledges_once) {

@@ -1,5 +1,6 @@
 // Both daemons over MQTT on the fake kernel, against the scripted broker,
 // for hours of virtual time through broker outages and lost PUBACKs.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -143,6 +144,57 @@ TEST(MqttE2e, telemetry_over_mqtt_for_six_hours_of_outages_and_lost_acks_counts_
   CHECK(received.size() >= st.delivered());
   CHECK(received.size() <= st.delivered() + in_flight_at_end);
   STRCMP_EQUAL("offline", broker.retained["evl/board-7/status"].c_str());  // a clean stop says so
+  CHECK_TEXT(broker.ok(), broker.failure().c_str());
+}
+
+// A broker that closes the connection on a message over its size limit
+// (mosquitto's max_packet_size; it logs only "disconnected due to oversize
+// packet"): telemetry resends the batch at each connection, as MQTT
+// requires, and says once, as an error, what is wrong and what to change;
+// the records wait in the store.
+TEST(MqttE2e, telemetry_says_why_a_broker_that_closes_on_large_messages_gets_nothing) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.script.max_body = 900;
+  broker.up();
+  telemetry::Config cfg;
+  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
+  std::snprintf(cfg.collector, sizeof cfg.collector, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.batch_max = 20;
+  cfg.batch_delay_ms = 10000;
+  cfg.link.backoff_initial_ms = 100;
+  cfg.link.backoff_max_ms = 1000;
+  app::Log log("telemetry");
+  log.set_level(app::Level::kError);
+  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
+  char err[256] = {};
+  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
+  sim::SimConfig sc;
+  sim::SentenceSource source(sc);
+  Sensor sensor{&dev, &source};
+  evl::TimerSpec every_second;
+  every_second.period_ns = kSec;
+  evl::TimerHandle sensor_timer, end;
+  CHECK_EQUAL(0, loop->timer_start(every_second, on_sensor, &sensor, &sensor_timer));
+  CHECK_EQUAL(0, loop->timer_after(120 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  const telemetry::Store& st = app->store();
+  CHECK(broker.oversize_closes > 10);
+  CHECK_EQUAL(0u, st.delivered());
+  CHECK_EQUAL(0u, st.dropped());
+  CHECK_EQUAL(st.accepted(), st.size());
+  const std::string said = k.written(2);
+  STRCMP_CONTAINS(
+      "telemetry: error: broker mqtt://127.0.0.1:1883 closed the connection 3 times in a row "
+      "with a batch of 20 records",
+      said.c_str());
+  STRCMP_CONTAINS("a smaller --batch-max makes smaller messages\n", said.c_str());
+  CHECK_EQUAL(1, static_cast<int>(std::count(said.begin(), said.end(), '\n')));  // once
+  app->stop();
   CHECK_TEXT(broker.ok(), broker.failure().c_str());
 }
 
