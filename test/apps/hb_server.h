@@ -2,7 +2,7 @@
 // checks that sequence numbers only grow and that each beat leaves on its
 // phase, and answers each with "ACK seq=N". server_down() closes the
 // listener and the connection; server_up() listens again; an Outage's
-// timer does both.
+// timer does both. And a UDP server that acknowledges beats (UdpAcker).
 #pragma once
 
 #include <cerrno>
@@ -104,6 +104,28 @@ inline void on_outage(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) 
     CHECK_EQUAL(0, loop.timer_restart(h, o->for_s * kSec));
   } else {
     server_up(o->server);
+  }
+}
+
+// A UDP server that answers each beat with its ACK line.
+struct UdpAcker {
+  int fd = -1;
+  int beats = 0;
+};
+
+inline void on_udp_beat(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
+  auto* u = static_cast<UdpAcker*>(ctx);
+  char buf[256];
+  hal::SockAddr from;
+  long n;
+  while ((n = hal::dgram_recv(u->fd, buf, sizeof buf - 1, &from, nullptr)) > 0) {
+    buf[n] = '\0';
+    unsigned long long seq = 0;
+    if (std::sscanf(buf, "HB id=board-7 seq=%llu", &seq) != 1) continue;
+    ++u->beats;
+    char ack[64];
+    const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n", seq);
+    (void)hal::dgram_send(u->fd, ack, static_cast<size_t>(len), &from);
   }
 }
 

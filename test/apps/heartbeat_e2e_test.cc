@@ -25,10 +25,12 @@ using TestLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
 using testhb::on_conn;
 using testhb::on_listener;
 using testhb::on_outage;
+using testhb::on_udp_beat;
 using testhb::Outage;
 using testhb::Server;
 using testhb::server_down;
 using testhb::server_up;
+using testhb::UdpAcker;
 
 void on_end(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
 
@@ -570,32 +572,6 @@ TEST(HeartbeatE2e, an_alarm_command_that_cannot_be_watched_is_killed_and_reaped)
   CHECK_EQUAL(1, k.running_processes());                     // the clear's, hung
   CHECK_EQUAL(0, hal::waitpid(-1, nullptr, hal::kWnohang));  // the raise's was reaped: no zombie
 }
-
-namespace {
-
-// A UDP server that answers each beat with its ACK line.
-struct UdpAcker {
-  int fd = -1;
-  int beats = 0;
-};
-
-void on_udp_beat(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
-  auto* u = static_cast<UdpAcker*>(ctx);
-  char buf[256];
-  hal::SockAddr from;
-  long n;
-  while ((n = hal::dgram_recv(u->fd, buf, sizeof buf - 1, &from, nullptr)) > 0) {
-    buf[n] = '\0';
-    unsigned long long seq = 0;
-    if (std::sscanf(buf, "HB id=board-7 seq=%llu", &seq) != 1) continue;
-    ++u->beats;
-    char ack[64];
-    const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n", seq);
-    (void)hal::dgram_send(u->fd, ack, static_cast<size_t>(len), &from);
-  }
-}
-
-}  // namespace
 
 // Over UDP each datagram is one line: the server's ACKs are counted and
 // give the round trip.

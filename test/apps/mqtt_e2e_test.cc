@@ -75,6 +75,30 @@ void close_after_lost_ack(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 
 void on_end(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
 
+// telemetry reading /dev/ttyS1 (fed one sensor report a second) towards the
+// scripted broker at 127.0.0.1:1883, as board-7, its errors logged.
+struct MqttTelemetry {
+  app::Log log{"telemetry"};
+  std::unique_ptr<telemetry::App> app;
+  sim::SimConfig sc;
+  sim::SentenceSource source{sc};
+  Sensor sensor;
+  evl::TimerHandle sensor_timer;
+  MqttTelemetry(fake::SerialDevice& dev, evl::Loop& loop, telemetry::Config cfg)
+      : sensor{&dev, &source} {
+    std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
+    std::snprintf(cfg.collector, sizeof cfg.collector, "mqtt://127.0.0.1:1883");
+    std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+    log.set_level(app::Level::kError);
+    app.reset(new telemetry::App(cfg, &log));
+    char err[256] = {};
+    CHECK_EQUAL(0, app->start(loop, err, sizeof err));
+    evl::TimerSpec every_second;
+    every_second.period_ns = kSec;
+    CHECK_EQUAL(0, loop.timer_start(every_second, on_sensor, &sensor, &sensor_timer));
+  }
+};
+
 }  // namespace
 
 TEST_GROUP(MqttE2e){};
@@ -87,28 +111,16 @@ TEST(MqttE2e, telemetry_over_mqtt_for_six_hours_of_outages_and_lost_acks_counts_
   testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
   broker.up();
   telemetry::Config cfg;
-  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
-  std::snprintf(cfg.collector, sizeof cfg.collector, "mqtt://127.0.0.1:1883");
-  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
   cfg.buffer_records = 1024;
   cfg.link.backoff_max_ms = 5000;
-  app::Log log("telemetry");
-  log.set_level(app::Level::kError);
-  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
-  char err[256] = {};
-  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
-  sim::SimConfig sc;
-  sim::SentenceSource source(sc);
-  Sensor sensor{&dev, &source};
-  evl::TimerSpec every_second;
-  every_second.period_ns = kSec;
+  MqttTelemetry t(dev, *loop, cfg);
+  std::unique_ptr<telemetry::App>& app = t.app;
   evl::TimerSpec every_minute;
   every_minute.period_ns = 60 * kSec;
   evl::TimerSpec after_minute;
   after_minute.period_ns = 60 * kSec;
   after_minute.deadline_ns = k.monotonic_ns() + 61 * kSec;
-  evl::TimerHandle sensor_timer, weather_timer, lose, closer, end;
-  CHECK_EQUAL(0, loop->timer_start(every_second, on_sensor, &sensor, &sensor_timer));
+  evl::TimerHandle weather_timer, lose, closer, end;
   Weather weather{&broker, 1800, 600};  // every 30 min, 10 min without a broker
   CHECK_EQUAL(0, loop->timer_after(1800 * kSec, on_weather, &weather, &weather_timer));
   CHECK_EQUAL(0, loop->timer_start(every_minute, lose_a_puback, &broker, &lose));
@@ -161,25 +173,13 @@ TEST(MqttE2e, telemetry_says_why_a_broker_that_closes_on_large_messages_gets_not
   broker.script.max_body = 900;
   broker.up();
   telemetry::Config cfg;
-  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
-  std::snprintf(cfg.collector, sizeof cfg.collector, "mqtt://127.0.0.1:1883");
-  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
   cfg.batch_max = 20;
   cfg.batch_delay_ms = 10000;
   cfg.link.backoff_initial_ms = 100;
   cfg.link.backoff_max_ms = 1000;
-  app::Log log("telemetry");
-  log.set_level(app::Level::kError);
-  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
-  char err[256] = {};
-  CHECK_EQUAL(0, app->start(*loop, err, sizeof err));
-  sim::SimConfig sc;
-  sim::SentenceSource source(sc);
-  Sensor sensor{&dev, &source};
-  evl::TimerSpec every_second;
-  every_second.period_ns = kSec;
-  evl::TimerHandle sensor_timer, end;
-  CHECK_EQUAL(0, loop->timer_start(every_second, on_sensor, &sensor, &sensor_timer));
+  MqttTelemetry t(dev, *loop, cfg);
+  std::unique_ptr<telemetry::App>& app = t.app;
+  evl::TimerHandle end;
   CHECK_EQUAL(0, loop->timer_after(120 * kSec, on_end, nullptr, &end));
   CHECK_EQUAL(0, loop->run());
   const telemetry::Store& st = app->store();
