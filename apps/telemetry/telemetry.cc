@@ -30,6 +30,12 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     std::snprintf(err, err_len, "--serial PATH is required");
     return -EINVAL;
   }
+  if (cfg_.batch_max > cfg_.buffer_records) {  // a batch could never fill
+    std::snprintf(err, err_len, "--batch-max %lld is more than --buffer-records %lld holds",
+                  static_cast<long long>(cfg_.batch_max),
+                  static_cast<long long>(cfg_.buffer_records));
+    return -EINVAL;
+  }
   if (app::parse_url(cfg_.collector, &url) < 0) {
     std::snprintf(err, err_len,
                   "--collector '%s' is not udp://, tcp://, mqtt://HOST:PORT or "

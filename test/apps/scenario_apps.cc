@@ -342,7 +342,7 @@ sim::Result run_telemetry(uint64_t seed, int64_t virtual_seconds) {
   cfg.baud = 9600;
   cfg.batch_max = 1 + static_cast<int64_t>(rng.below(30));
   cfg.batch_delay_ms = 100 + static_cast<int64_t>(rng.below(2000));
-  cfg.buffer_records = 1 + static_cast<int64_t>(rng.below(200));
+  cfg.buffer_records = cfg.batch_max + static_cast<int64_t>(rng.below(200));  // holds a batch
   cfg.health_period_ms = 5000;
   cfg.link.backoff_initial_ms = 50;
   cfg.link.backoff_max_ms = 2000;

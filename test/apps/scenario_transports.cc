@@ -100,7 +100,7 @@ telemetry::Config config(fake::Rng& rng, const char* collector) {
   std::snprintf(cfg.id, sizeof cfg.id, "board-7");
   cfg.batch_max = 1 + static_cast<int64_t>(rng.below(20));
   cfg.batch_delay_ms = 100 + static_cast<int64_t>(rng.below(2000));
-  cfg.buffer_records = 1 + static_cast<int64_t>(rng.below(100));
+  cfg.buffer_records = cfg.batch_max + static_cast<int64_t>(rng.below(100));  // holds a batch
   cfg.health_period_ms = 3600000;
   cfg.http_timeout_ms = 1000;
   cfg.link.backoff_initial_ms = 50;

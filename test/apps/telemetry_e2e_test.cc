@@ -339,6 +339,25 @@ TEST(TelemetryE2e, a_stalled_tcp_collector_fills_the_buffer_and_drops_are_counte
   CHECK(r.app->link().stats().failures >= r.app->link().stats().stalls);
 }
 
+// A batch larger than the store could never fill (it went only by
+// --batch-delay-ms): accepted silently with exit 0 before, now refused.
+TEST(TelemetryE2e, a_batch_larger_than_the_store_is_refused_at_start) {
+  Rig r("127.0.0.1:9310", false);
+  telemetry::Config cfg = config("udp://127.0.0.1:9310");
+  cfg.batch_max = 30;
+  cfg.buffer_records = 29;
+  {
+    telemetry::App a(cfg, &r.log);
+    char err[256] = {};
+    CHECK_EQUAL(-EINVAL, a.start(*r.loop, err, sizeof err));
+    STRCMP_EQUAL("--batch-max 30 is more than --buffer-records 29 holds", err);
+  }
+  cfg.buffer_records = 30;  // a batch may take the whole store
+  r.start(cfg);
+  r.run_for(40);
+  CHECK(r.col.records >= 30);
+}
+
 // The field fault: closing the pty under a running telemetry (an unplugged
 // USB adapter) left the line polling IN|ERR|HUP and reading 0 for ever:
 // ~40,000 wake-ups a second, no log line, never reopened.
