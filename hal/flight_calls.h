@@ -46,7 +46,9 @@ inline size_t ioctl_bytes(unsigned long request) {
     case hal::kFionread:
     case hal::kSiocOutq:
     case hal::kTiocgexcl:
-    case hal::kWdiocKeepalive: return sizeof(int);
+    case hal::kWdiocKeepalive:
+    case hal::kWdiocGettimeout: return sizeof(int);
+    case hal::kWdiocGetsupport: return sizeof(hal::WatchdogInfo);
     default: return 0;
   }
 }

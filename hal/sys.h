@@ -187,6 +187,14 @@ constexpr unsigned long kFionread = 0x541B;
 constexpr unsigned long kSiocOutq = 0x5411;  // bytes sent but not yet acknowledged
 constexpr unsigned long kTiocgexcl = 0x80045440UL;
 constexpr unsigned long kWdiocKeepalive = 0x80045705UL;
+constexpr unsigned long kWdiocGetsupport = 0x80285700UL;  // WatchdogInfo
+constexpr unsigned long kWdiocGettimeout = 0x80045707UL;  // int: seconds
+// struct watchdog_info (linux/watchdog.h): what WDIOC_GETSUPPORT fills in.
+struct WatchdogInfo {
+  uint32_t options;
+  uint32_t firmware_version;
+  uint8_t identity[32];  // NUL-padded, not always NUL-terminated
+};
 
 // File descriptors.
 [[nodiscard]] long read(int fd, void* buf, size_t count);

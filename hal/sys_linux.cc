@@ -99,7 +99,12 @@ static_assert(kTcpUserTimeout == TCP_USER_TIMEOUT, "tcp options");
 static_assert(kSIfmt == S_IFMT && kSIfsock == S_IFSOCK && kSIfreg == S_IFREG &&
                   kSIfdir == S_IFDIR && kSIfchr == S_IFCHR && kSIfifo == S_IFIFO,
               "file types");
-static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE, "watchdog");
+static_assert(kWdiocKeepalive == WDIOC_KEEPALIVE && kWdiocGetsupport == WDIOC_GETSUPPORT &&
+                  kWdiocGettimeout == WDIOC_GETTIMEOUT,
+              "watchdog");
+static_assert(sizeof(WatchdogInfo) == sizeof(watchdog_info) &&
+                  offsetof(WatchdogInfo, identity) == offsetof(watchdog_info, identity),
+              "watchdog_info");
 static_assert(kWnohang == WNOHANG, "waitpid");
 static_assert(exited_normally(0x0300) && exit_status(0x0300) == 3 && term_signal(9) == 9,
               "wait status layout");

@@ -57,15 +57,6 @@ int Watchdog::start(evl::Loop& loop, const WatchdogConfig& cfg, Log* log, char* 
   loop_ = &loop;
   cfg_ = cfg;
   log_ = log;
-  if (cfg.device[0] != '\0') {
-    device_fd_ = hal::open(cfg.device, hal::kWrOnly | hal::kCloexec, 0);
-    if (device_fd_ < 0) {
-      std::snprintf(err, err_len, "cannot open watchdog %s: %s", cfg.device,
-                    std::strerror(-device_fd_));
-      device_fd_ = -1;
-      return -EINVAL;
-    }
-  }
   if (cfg.notify_socket[0] != '\0') {
     if (hal::parse_address(cfg.notify_socket, &notify_addr_) < 0 ||
         hal::dgram_open(hal::kAfUnix, &notify_fd_) < 0) {
@@ -76,6 +67,9 @@ int Watchdog::start(evl::Loop& loop, const WatchdogConfig& cfg, Log* log, char* 
   }
   const bool systemd_watches = notify_fd_ >= 0 && cfg.watchdog_usec > 0;
   const int64_t every_ms = systemd_watches ? cfg.watchdog_usec / 2000 : cfg.interval_ms;
+  if (cfg.device[0] != '\0') {
+    if (const int r = open_device(every_ms, err, err_len); r < 0) return r;
+  }
   if ((systemd_watches || device_fd_ >= 0) && every_ms > 0) {
     evl::TimerSpec pet;
     pet.period_ns = evl::ms_to_ns(every_ms);
@@ -85,6 +79,69 @@ int Watchdog::start(evl::Loop& loop, const WatchdogConfig& cfg, Log* log, char* 
     }
   }
   return 0;
+}
+
+// Opening the device starts it. What its driver says is checked before the
+// first pet: a path that is no watchdog (a tty, /dev/null) would take the
+// fallback writes without a word, and a timeout shorter than the petting
+// interval resets the board however healthy the loop.
+int Watchdog::open_device(int64_t every_ms, char* err, size_t err_len) {
+  const char* dev = cfg_.device;
+  device_fd_ = hal::open(dev, hal::kWrOnly | hal::kCloexec, 0);
+  if (device_fd_ < 0) {
+    std::snprintf(err, err_len, "cannot open watchdog %s: %s", dev, std::strerror(-device_fd_));
+    device_fd_ = -1;
+    return -EINVAL;
+  }
+  hal::FileStat st{};
+  int r = hal::fstat(device_fd_, &st);
+  if (r == 0 && (st.mode & hal::kSIfmt) != hal::kSIfchr) r = -ENODEV;
+  if (r < 0) {
+    std::snprintf(err, err_len, "watchdog %s: %s", dev,
+                  r == -ENODEV ? "not a character device" : std::strerror(-r));
+    (void)hal::close(device_fd_);  // no magic close: nothing is written to a file
+    device_fd_ = -1;
+    return -EINVAL;
+  }
+  hal::WatchdogInfo info{};
+  if (const int e = hal::ioctl(device_fd_, hal::kWdiocGetsupport, &info); e < 0) {
+    by_write_ = true;  // the basic API: every driver takes a write
+    log_->log(Level::kWarning,
+              "watchdog %s answers no watchdog ioctl (%s): petting it by writes; is it a "
+              "watchdog device?",
+              dev, std::strerror(-e));
+    return 0;
+  }
+  char name[sizeof info.identity + 1];
+  std::memcpy(name, info.identity, sizeof info.identity);
+  name[sizeof info.identity] = '\0';
+  int timeout_s = 0;
+  if (hal::ioctl(device_fd_, hal::kWdiocGettimeout, &timeout_s) < 0 || timeout_s <= 0) {
+    log_->log(Level::kInfo, "watchdog %s (%s): petted every %lld ms; its timeout is not known", dev,
+              name, static_cast<long long>(every_ms));
+    return 0;
+  }
+  // The longest gap between two pets: the interval, and a pet late by up
+  // to max_lag_ms (a later one is skipped).
+  if (evl::add_sat(every_ms, cfg_.max_lag_ms) >= evl::mul_sat(timeout_s, 1000)) {
+    std::snprintf(err, err_len,
+                  "watchdog %s (%s) resets the board after %d s without a pet: petting every "
+                  "%lld ms, up to %lld ms late, is too slow",
+                  dev, name, timeout_s, static_cast<long long>(every_ms),
+                  static_cast<long long>(cfg_.max_lag_ms));
+    close_device();
+    return -EINVAL;
+  }
+  log_->log(Level::kInfo, "watchdog %s (%s): resets after %d s, petted every %lld ms", dev, name,
+            timeout_s, static_cast<long long>(every_ms));
+  return 0;
+}
+
+// The magic close ('V'): a driver that knows it stops counting.
+void Watchdog::close_device() {
+  (void)hal::write(device_fd_, "V", 1);
+  (void)hal::close(device_fd_);
+  device_fd_ = -1;
 }
 
 void Watchdog::on_pet(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx) {
@@ -99,7 +156,7 @@ void Watchdog::on_pet(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* 
   ++w->stats_.pets;
   if (w->device_fd_ >= 0) {
     int dummy = 0;
-    if (hal::ioctl(w->device_fd_, hal::kWdiocKeepalive, &dummy) < 0) {
+    if (w->by_write_ || hal::ioctl(w->device_fd_, hal::kWdiocKeepalive, &dummy) < 0) {
       (void)hal::write(w->device_fd_, "\0", 1);  // drivers without the ioctl take a write
     }
   }
@@ -130,11 +187,7 @@ void Watchdog::restore(Restore& r) {
 void Watchdog::stop() {
   if (loop_ == nullptr) return;
   loop_->timer_clear(&pet_);
-  if (device_fd_ >= 0) {
-    (void)hal::write(device_fd_, "V", 1);  // magic close
-    (void)hal::close(device_fd_);
-    device_fd_ = -1;
-  }
+  if (device_fd_ >= 0) close_device();
   if (notify_fd_ >= 0) (void)hal::close(notify_fd_);
   notify_fd_ = -1;
   loop_ = nullptr;

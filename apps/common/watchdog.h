@@ -3,7 +3,13 @@
 // systemd: with NOTIFY_SOCKET set, notify() sends sd_notify messages
 // (READY=1, STOPPING=1); with WATCHDOG_USEC set too, WATCHDOG=1 goes out every
 // WATCHDOG_USEC/2. A Linux watchdog device (device path) is petted with
-// WDIOC_KEEPALIVE every interval_ms. A pet is skipped when the petting timer
+// WDIOC_KEEPALIVE every interval_ms (or systemd's period, when systemd
+// watches too). At start the device must be a character device, and a
+// timeout its driver reports must be longer than the interval plus
+// max_lag_ms (else -EINVAL: the board would be reset however healthy the
+// loop); a device that answers no watchdog ioctl is petted by writes, with
+// a warning (the basic API, and what a path to a tty would also take).
+// A pet is skipped when the petting timer
 // itself runs more than max_lag_ms late (or missed ticks): a stuck loop pets
 // nothing and gets the board reset. stop() disarms the device with the magic
 // close ('V') so that a clean stop is not taken for a hang.
@@ -61,6 +67,8 @@ class Watchdog {
   void restore(Restore& r);
 
  private:
+  int open_device(int64_t every_ms, char* err, size_t err_len);
+  void close_device();
   static void on_pet(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   evl::Loop* loop_ = nullptr;
   WatchdogConfig cfg_;
@@ -68,6 +76,7 @@ class Watchdog {
   WatchdogStats stats_;
   evl::TimerHandle pet_;
   int device_fd_ = -1;
+  bool by_write_ = false;  // the device answers no watchdog ioctl
   int notify_fd_ = -1;
   hal::SockAddr notify_addr_;
 };

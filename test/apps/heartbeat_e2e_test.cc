@@ -169,7 +169,7 @@ void stall(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 
 TEST(HeartbeatE2e, a_stuck_loop_does_not_pet_the_watchdog_device) {
   fake::Kernel k;
-  k.add_regular_path("/dev/watchdog");
+  k.add_special_path("/dev/watchdog", fake::Kernel::Special::kWatchdog);
   std::unique_ptr<TestLoop> loop(new TestLoop());
   CHECK_EQUAL(0, loop->init());
   heartbeat::Config cfg;
@@ -188,6 +188,7 @@ TEST(HeartbeatE2e, a_stuck_loop_does_not_pet_the_watchdog_device) {
   hb.stop();
   CHECK(hb.watchdog().skipped >= 1);
   CHECK(hb.watchdog().pets >= 15);
+  CHECK_EQUAL(hb.watchdog().pets, k.watchdog_pets());  // each one a WDIOC_KEEPALIVE
 }
 
 TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {

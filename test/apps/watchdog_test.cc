@@ -77,7 +77,7 @@ TEST(Watchdog, a_failing_timer_start_is_reported) {
       0, loop.timer_after(
              evl::kSec, [](evl::Loop&, evl::TimerHandle, uint32_t, void*) {}, nullptr, &taken));
   app::Log log("wd", 2);
-  k.add_regular_path("/dev/watchdog");
+  k.add_special_path("/dev/watchdog", fake::Kernel::Special::kWatchdog);
   app::WatchdogConfig cfg;
   std::snprintf(cfg.device, sizeof cfg.device, "/dev/watchdog");
   app::Watchdog w;
@@ -89,15 +89,15 @@ namespace {
 void end_loop(evl::Loop& loop, evl::TimerHandle, uint32_t, void*) { loop.stop(); }
 }  // namespace
 
-// A device whose driver refuses WDIOC_KEEPALIVE (ENOTTY) is petted by a
+// A watchdog whose driver refuses WDIOC_KEEPALIVE (ENOTTY) is petted by a
 // write; a systemd that is not listening costs counted notification
 // errors, never the petting.
-TEST(Watchdog, a_device_without_the_ioctl_is_petted_by_a_write_and_lost_notifications_counted) {
+TEST(Watchdog, a_refused_keepalive_is_a_write_and_lost_notifications_are_counted) {
   fake::Kernel k;
   evl::StaticLoop<4, 4> loop;
   CHECK_EQUAL(0, loop.init());
   app::Log log("wd", 2);
-  k.add_regular_path("/dev/watchdog");
+  k.add_special_path("/dev/watchdog", fake::Kernel::Special::kWatchdog);
   app::WatchdogConfig cfg;
   std::snprintf(cfg.device, sizeof cfg.device, "/dev/watchdog");
   std::snprintf(cfg.notify_socket, sizeof cfg.notify_socket, "@nobody-listens");
@@ -112,6 +112,96 @@ TEST(Watchdog, a_device_without_the_ioctl_is_petted_by_a_write_and_lost_notifica
   CHECK_EQUAL(3u, w.stats().pets);
   CHECK_EQUAL(3u, k.calls(fake::Call::kIoctl));  // refused by the driver...
   CHECK_EQUAL(3u, k.calls(fake::Call::kWrite));  // ... so each pet was a write
-  CHECK_EQUAL(3u, w.stats().notify_errors);      // WATCHDOG=1 reached nobody
+  CHECK_EQUAL(0u, k.watchdog_pets());
+  CHECK_EQUAL(3u, w.stats().notify_errors);  // WATCHDOG=1 reached nobody
+  w.stop();
+}
+
+// What the device's driver says is checked at start (the field fault: any
+// file that opened for writing was "petted", /dev/null and a tty by the
+// fallback write, a regular file had a NUL written into it each second;
+// and a timeout shorter than the interval reset the board for ever).
+TEST(Watchdog, the_device_and_its_timeout_are_checked_at_start) {
+  fake::Kernel k;
+  evl::StaticLoop<4, 4> loop;
+  CHECK_EQUAL(0, loop.init());
+  app::Log log("wd", 2);
+  k.add_special_path("/dev/watchdog", fake::Kernel::Special::kWatchdog);
+  k.add_special_path("/dev/null", fake::Kernel::Special::kZero);
+  k.add_regular_path("/etc/evl/notes");
+  app::WatchdogConfig cfg;
+  std::snprintf(cfg.device, sizeof cfg.device, "/etc/evl/notes");
+  {
+    app::Watchdog w;
+    CHECK_EQUAL(-EINVAL, w.start(loop, cfg, &log, err, sizeof err));
+    STRCMP_EQUAL("watchdog /etc/evl/notes: not a character device", err);
+    CHECK_EQUAL(0u, k.calls(fake::Call::kWrite));  // nothing written into the file
+  }
+  k.fail_next(fake::Call::kFstat, EIO);
+  {
+    app::Watchdog w;
+    CHECK_EQUAL(-EINVAL, w.start(loop, cfg, &log, err, sizeof err));
+    STRCMP_EQUAL("watchdog /etc/evl/notes: Input/output error", err);
+  }
+  // 1 s: a pet every 1000 ms, up to 500 ms late, does not keep it alive;
+  // the device is closed with the magic 'V' (a driver that knows it stops).
+  std::snprintf(cfg.device, sizeof cfg.device, "/dev/watchdog");
+  k.set_watchdog_timeout(1);
+  {
+    app::Watchdog w;
+    k.reset_calls();
+    CHECK_EQUAL(-EINVAL, w.start(loop, cfg, &log, err, sizeof err));
+    STRCMP_EQUAL(
+        "watchdog /dev/watchdog (fake watchdog) resets the board after 1 s without a pet: "
+        "petting every 1000 ms, up to 500 ms late, is too slow",
+        err);
+    CHECK_EQUAL(1u, k.calls(fake::Call::kWrite));
+    CHECK_EQUAL(0u, loop.active());
+  }
+  cfg.interval_ms = 400;
+  cfg.max_lag_ms = 500;  // 900 ms at worst: fits in 1 s
+  const size_t said_before = k.written(2).size();
+  {
+    app::Watchdog w;
+    CHECK_EQUAL(0, w.start(loop, cfg, &log, err, sizeof err));
+    w.stop();
+  }
+  k.set_watchdog_timeout(0);  // a driver without a timeout: EOPNOTSUPP
+  {
+    app::Watchdog w;
+    CHECK_EQUAL(0, w.start(loop, cfg, &log, err, sizeof err));
+    w.stop();
+  }
+  STRCMP_EQUAL(
+      "wd: info: watchdog /dev/watchdog (fake watchdog): resets after 1 s, petted every 400 ms\n"
+      "wd: info: watchdog /dev/watchdog (fake watchdog): petted every 400 ms; its timeout is not "
+      "known\n",
+      k.written(2).substr(said_before).c_str());
+}
+
+// A character device that answers no watchdog ioctl (a driver with only the
+// basic API, or a path that is no watchdog: /dev/null, a tty) is petted by
+// writes, with a warning that says which.
+TEST(Watchdog, a_device_without_watchdog_ioctls_is_petted_by_writes_with_a_warning) {
+  fake::Kernel k;
+  evl::StaticLoop<4, 4> loop;
+  CHECK_EQUAL(0, loop.init());
+  app::Log log("wd", 2);
+  k.add_special_path("/dev/null", fake::Kernel::Special::kZero);
+  app::WatchdogConfig cfg;
+  std::snprintf(cfg.device, sizeof cfg.device, "/dev/null");
+  app::Watchdog w;
+  CHECK_EQUAL(0, w.start(loop, cfg, &log, err, sizeof err));
+  STRCMP_EQUAL(
+      "wd: warning: watchdog /dev/null answers no watchdog ioctl (Inappropriate ioctl for "
+      "device): petting it by writes; is it a watchdog device?\n",
+      k.written(2).c_str());
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop.timer_after(3500 * evl::kMs, end_loop, nullptr, &end));
+  k.reset_calls();
+  CHECK_EQUAL(0, loop.run());
+  CHECK_EQUAL(3u, w.stats().pets);
+  CHECK_EQUAL(0u, k.calls(fake::Call::kIoctl));  // not asked again at each pet
+  CHECK_EQUAL(3u, k.calls(fake::Call::kWrite));
   w.stop();
 }

@@ -9,9 +9,9 @@
 # daemons run on the board: telemetry reads NMEA that this script writes
 # into the board's second UART (a 16550 on PCI, or the vexpress's second
 # PL011) and forwards to a UDP collector here; heartbeat beats to a TCP
-# server here that goes away for 4 s (the alarm rises and clears), with its
-# flight recorder on: the board prints the recording in base64 and this
-# script replays it on the host (//test/fake:replay), which must print the
+# server here that goes away for 4 s (the alarm rises and clears), petting
+# Linux's softdog (/dev/watchdog), with its flight recorder on: the board
+# prints the recording in base64 and this script replays it on the host (//test/fake:replay), which must print the
 # board's heartbeat log lines. Their checks are EVL-CHECK lines.
 #
 #   bash test/board/board.sh [BOARD...]    # armv7 armv7-rt aarch64 vexpress (default: all)
@@ -117,13 +117,21 @@ build_image() {
     cp "$ko" "$root/modules/"
     printf '/modules/%s.ko\n' "$mod" >>"$root/modules.list"
   done
+  # Linux's software watchdog for heartbeat to pet: it would reset the board
+  # 20 s after the last pet (soft_noboot: it only says so, "softdog:
+  # Triggered"), well inside heartbeat's 25 s.
+  local softdog
+  softdog="$(find "$kdir/lib/modules" -name softdog.ko | head -n1)"
+  [ -n "$softdog" ] || die "module softdog.ko is not in $(basename "$kdir")"
+  cp "$softdog" "$root/modules/"
+  printf '/modules/softdog.ko soft_margin=20 soft_noboot=1\n' >>"$root/modules.list"
   # Telemetry reads the emulated UART (fed by this script) and forwards to a
   # UDP collector on the host; heartbeat beats to a TCP server on the host
   # that goes away for a while (alarm raised, then cleared). 10.0.2.2 is the
   # host's 127.0.0.1 in qemu's user network.
   cat >>"$root/tests.list" <<LIST
 & /apps/telemetry --serial $uart --baud 115200 --collector udp://10.0.2.2:$UDP_PORT --id board-7 --batch-max 5 --batch-delay-ms 200 --health-period-ms 100000 --run-for-ms 25000
-& /apps/heartbeat --server tcp://10.0.2.2:$TCP_PORT --id board-7 --period-ms 200 --alarm-after-ms 1500 --backoff-initial-ms 100 --backoff-max-ms 500 --run-for-ms 25000 --flight-recorder /tmp/hb.rec
+& /apps/heartbeat --server tcp://10.0.2.2:$TCP_PORT --id board-7 --period-ms 200 --alarm-after-ms 1500 --backoff-initial-ms 100 --backoff-max-ms 500 --run-for-ms 25000 --flight-recorder /tmp/hb.rec --watchdog-device /dev/watchdog
 wait
 /bin/busybox base64 /tmp/hb.rec
 LIST
@@ -204,6 +212,9 @@ boot() {
   check "telemetry-read-the-uart-and-forwarded-($records-records)" "$([ "$records" -ge 20 ] && echo PASS || echo FAIL)"
   check "heartbeat-beat-before-($beats1)-and-after-($beats2)-the-outage" \
     "$([ "$beats1" -ge 10 ] && [ "${beats2:-0}" -ge 3 ] && echo PASS || echo FAIL)"
+  check "heartbeat-checked-and-petted-linux's-softdog" \
+    "$(grep -q 'heartbeat: info: watchdog /dev/watchdog (Software Watchdog): resets after 20 s, petted every 1000 ms' "$log" &&
+      ! grep -q 'softdog: Triggered' "$log" && echo PASS || echo FAIL)"
   check "the-alarm-was-raised-and-cleared" \
     "$(grep -q 'ALARM: no heartbeat delivered' "$log" && grep -q 'ALARM CLEARED' "$log" && echo PASS || echo FAIL)"
   # Neither daemon may spin: 25 s of a beat every 200 ms and a few records a

@@ -66,7 +66,8 @@ static int ifup(const char* name, const char* addr, const char* mask) {
 }
 
 /* Modules named in /modules.list, in order (each names its dependencies
- * before it: the kernel package has no modules.dep). */
+ * before it: the kernel package has no modules.dep); a line is the path,
+ * then optionally a space and the module's parameters. */
 static void load_modules(void) {
   FILE* f = fopen("/modules.list", "r");
   if (f == NULL) return;
@@ -74,8 +75,10 @@ static void load_modules(void) {
   while (fgets(path, sizeof path, f) != NULL) {
     path[strcspn(path, "\n")] = '\0';
     if (path[0] == '\0') continue;
+    char* params = strchr(path, ' ');
+    if (params != NULL) *params++ = '\0';
     const int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) != 0) {
+    if (fd < 0 || syscall(SYS_finit_module, fd, params != NULL ? params : "", 0) != 0) {
       if (errno != EEXIST) printf("EVL-INIT: cannot load %s: %s\n", path, strerror(errno));
     }
     if (fd >= 0) close(fd);

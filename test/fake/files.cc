@@ -109,6 +109,7 @@ long SpecialFile::read(void* buf, size_t count) {
     case Kernel::Special::kZero: std::memset(buf, 0, count); return static_cast<long>(count);
     case Kernel::Special::kFifo: return nonblock ? -EAGAIN : -EDEADLK;
     case Kernel::Special::kExecutable: return 0;
+    case Kernel::Special::kWatchdog: return -EINVAL;
   }
   return -EINVAL;
 }
@@ -119,6 +120,7 @@ uint32_t SpecialFile::mode() const {
     case Kernel::Special::kZero: return hal::kSIfchr | 0666;
     case Kernel::Special::kFifo: return hal::kSIfifo | 0644;
     case Kernel::Special::kExecutable: return hal::kSIfreg | 0755;
+    case Kernel::Special::kWatchdog: return hal::kSIfchr | 0600;
   }
   return 0;
 }

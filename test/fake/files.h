@@ -149,6 +149,7 @@ class SpecialFile : public File {
   bool pollable() const override { return kind_ == Kernel::Special::kFifo; }
   const char* type() const override { return "special"; }
   uint32_t mode() const override;
+  Kernel::Special kind() const { return kind_; }
 
  private:
   Kernel::Special kind_;

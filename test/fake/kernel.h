@@ -240,9 +240,17 @@ class Kernel {
   // A path that exists but is no tty (a regular file), or that open refuses.
   void add_regular_path(const char* path, const std::string& content = "");
   // Paths that open as something other than a plain regular file or a tty
-  // (kExecutable: a regular file with mode 0755 and no bytes).
-  enum class Special { kDirectory, kZero, kFifo, kExecutable };
+  // (kExecutable: a regular file with mode 0755 and no bytes; kZero: a
+  // character device like /dev/zero or /dev/null, no ioctls; kWatchdog: a
+  // Linux watchdog device, see set_watchdog_timeout()).
+  enum class Special { kDirectory, kZero, kFifo, kExecutable, kWatchdog };
   void add_special_path(const char* path, Special kind);
+  // The kWatchdog devices answer WDIOC_GETSUPPORT (identity "fake
+  // watchdog"), WDIOC_KEEPALIVE (counted: watchdog_pets()) and
+  // WDIOC_GETTIMEOUT with this many seconds (0: EOPNOTSUPP, as Linux answers
+  // for a driver without a timeout). Default 60.
+  void set_watchdog_timeout(int seconds) { watchdog_timeout_s_ = seconds; }
+  uint64_t watchdog_pets() const { return watchdog_pets_; }
   void deny_path(const char* path);
   // Files created by open(O_CREAT): their content by path (after renames),
   // or null if no such file exists.
@@ -363,6 +371,8 @@ class Kernel {
   uint64_t datagrams_dropped_ = 0;
   uint64_t datagrams_overflowed_ = 0;
   int pty_count_ = 0;
+  int watchdog_timeout_s_ = 60;
+  uint64_t watchdog_pets_ = 0;
   friend class Socket;
   std::vector<Fault> faults_;
   ChaosRates rates_;

@@ -312,7 +312,23 @@ int Kernel::sys_ioctl(int fd, unsigned long request, void* arg) {
   File* f = file(fd);
   if (f == nullptr) return -EBADF;
   if (auto* s = dynamic_cast<SerialFile*>(f)) return s->dev->ioctl(request, arg);
-  if (request == hal::kWdiocKeepalive && std::strcmp(f->type(), "regular") == 0) return 0;
+  if (auto* w = dynamic_cast<SpecialFile*>(f); w != nullptr && w->kind() == Special::kWatchdog) {
+    switch (request) {
+      case hal::kWdiocKeepalive: ++watchdog_pets_; return 0;
+      case hal::kWdiocGettimeout:
+        if (watchdog_timeout_s_ == 0) return -EOPNOTSUPP;
+        *static_cast<int*>(arg) = watchdog_timeout_s_;
+        return 0;
+      case hal::kWdiocGetsupport: {
+        hal::WatchdogInfo info{};
+        info.options = 0x8180;  // WDIOF_KEEPALIVEPING | WDIOF_MAGICCLOSE | WDIOF_SETTIMEOUT
+        std::memcpy(info.identity, "fake watchdog", 13);
+        std::memcpy(arg, &info, sizeof info);
+        return 0;
+      }
+      default: return -ENOTTY;
+    }
+  }
   if (auto* so = dynamic_cast<Socket*>(f); so != nullptr && request == hal::kSiocOutq) {
     return so->unacked(static_cast<int*>(arg));
   }

@@ -157,6 +157,29 @@ TEST(SysRecord, an_output_over_16_kib_is_kept_cut_and_odd_calls_are_kept_too) {
   CHECK_EQUAL(0, recs[4].nargs);
 }
 
+// The watchdog's ioctls keep their argument's bytes (hashed before the
+// call): on a pipe, which is no watchdog, they fail with ENOTTY.
+TEST(SysRecord, watchdog_ioctls_are_recorded_with_their_arguments) {
+  int p[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec));
+  const uint64_t from = flight::calls();
+  hal::WatchdogInfo info{};
+  int timeout_s = 0;
+  const int a = hal::ioctl(p[1], hal::kWdiocGetsupport, &info);
+  const int b = hal::ioctl(p[1], hal::kWdiocGettimeout, &timeout_s);
+  CHECK(a == -ENOTTY || a == -ENOSYS);  // (qemu-user: ENOSYS for what it does not know)
+  CHECK(b == -ENOTTY || b == -ENOSYS);
+  CHECK_EQUAL(0, hal::close(p[0]));
+  CHECK_EQUAL(0, hal::close(p[1]));
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK(recs[0].call == flight::Call::kIoctl);
+  CHECK_EQUAL(static_cast<int64_t>(hal::kWdiocGetsupport), recs[0].args[1]);
+  CHECK_EQUAL(flight::hash(&info, sizeof info), recs[0].args[2]);
+  CHECK(recs[1].call == flight::Call::kIoctl);
+  CHECK_EQUAL(flight::hash(&timeout_s, sizeof timeout_s), recs[1].args[2]);
+}
+
 namespace {
 
 int g_seen_signo = 0;
