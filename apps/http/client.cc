@@ -40,7 +40,6 @@ int Client::start(evl::Loop& loop, const app::Url& url, const app::LinkConfig& l
   ev_ = ev;
   app::LinkEvents le;
   le.up = on_up;
-  le.delivering = on_delivering;
   le.down = on_down;
   le.closed = on_closed;
   le.received = on_received;
@@ -52,6 +51,7 @@ void Client::stop() {
   if (loop_ == nullptr) return;
   loop_->timer_clear(&timer_);
   open_ = false;
+  delivering_ = false;
   link_.stop();
   loop_ = nullptr;
 }
@@ -80,6 +80,7 @@ int Client::post(const char* content_type, const void* body, size_t len) {
 void Client::finish_failed(int err) {
   if (!open_) return;
   open_ = false;
+  delivering_ = false;
   loop_->timer_clear(&timer_);
   if (ev_.failed != nullptr) ev_.failed(ev_.ctx, err);
 }
@@ -89,13 +90,9 @@ void Client::on_up(void* ctx) {
   if (c->ev_.up != nullptr) c->ev_.up(c->ev_.ctx);
 }
 
-void Client::on_delivering(void* ctx) {
-  auto* c = static_cast<Client*>(ctx);
-  if (c->ev_.delivering != nullptr) c->ev_.delivering(c->ev_.ctx);
-}
-
 void Client::on_down(void* ctx, int err) {
   auto* c = static_cast<Client*>(ctx);
+  c->delivering_ = false;
   if (c->ev_.down != nullptr) c->ev_.down(c->ev_.ctx, err);
 }
 
@@ -133,7 +130,16 @@ size_t Client::on_received(void* ctx, const char* data, size_t len) {
   c->loop_->timer_clear(&c->timer_);
   ++c->stats_.responses;
   const bool keep = r.keep_alive;
+  const bool stored = r.status >= 200 && r.status < 300;
+  const bool said = stored && !c->delivering_;
+  if (stored) {
+    c->delivering_ = true;
+  } else if (r.status != 400 && r.status != 413) {
+    c->delivering_ = false;
+  }
   if (c->ev_.response != nullptr) c->ev_.response(c->ev_.ctx, r);
+  // (After the answer's own event: what it stored is accounted for.)
+  if (said && c->loop_ != nullptr && c->ev_.delivering != nullptr) c->ev_.delivering(c->ev_.ctx);
   if (!keep && c->link_.up()) c->link_.drop(0);  // the server closes: so do we, now
   return static_cast<size_t>(n);
 }
@@ -142,6 +148,7 @@ void Client::save(flight::SnapWriter& w) const {
   link_.save(w);
   w.put(stats_);
   w.put(static_cast<uint8_t>(open_ ? 1 : 0));
+  w.put(static_cast<uint8_t>(delivering_ ? 1 : 0));
   app::save_timer(w, *loop_, timer_);
 }
 
@@ -149,14 +156,17 @@ void Client::drop() {
   link_.drop();
   loop_->timer_clear(&timer_);
   open_ = false;
+  delivering_ = false;
 }
 
 void Client::restore(app::Restore& r) {
-  uint8_t open = 0;
+  uint8_t open = 0, delivering = 0;
   link_.restore(r);
   (void)r.get(&stats_);
   (void)r.get(&open);
+  (void)r.get(&delivering);
   open_ = open != 0;
+  delivering_ = delivering != 0;
   r.timer(&timer_, on_timeout, this);
 }
 

@@ -9,6 +9,14 @@
 // the connection ends or the response is late, malformed (counted; the
 // connection is dropped) or oversized. A response that says "Connection:
 // close" ends the connection after it; the link reconnects.
+//
+// delivering() says the server takes what is posted: at the first 2xx
+// answer after start, after an outage, a failed request, or an answer that
+// refuses the server's service (any status but 2xx, 400 and 413: those two
+// are about one request's body, not the server). A connection that carries
+// bytes is not enough: a server that answers 404 or 500 to every request
+// stores nothing. (The link's own "delivering", the peer's TCP
+// acknowledgements, is not passed on.)
 #pragma once
 
 #include <cstddef>
@@ -28,7 +36,7 @@ struct ClientConfig {
 
 struct ClientEvents {
   void (*up)(void* ctx) = nullptr;
-  void (*delivering)(void* ctx) = nullptr;
+  void (*delivering)(void* ctx) = nullptr;     // see above
   void (*down)(void* ctx, int err) = nullptr;  // once per outage
   void (*response)(void* ctx, const Response& r) = nullptr;
   void (*failed)(void* ctx, int err) = nullptr;  // the open request has no answer
@@ -57,6 +65,9 @@ class Client {
   void stop();
   bool up() const { return link_.up(); }
   bool busy() const { return open_; }
+  // The last answer stored a request and nothing failed since (delivering()
+  // was said).
+  bool delivering() const { return delivering_; }
   [[nodiscard]] int post(const char* content_type, const void* body, size_t len);
   const ClientStats& stats() const { return stats_; }
   const app::Link& link() const { return link_; }
@@ -68,7 +79,6 @@ class Client {
 
  private:
   static void on_up(void* ctx);
-  static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);
   static void on_closed(void* ctx, int err);
   static size_t on_received(void* ctx, const char* data, size_t len);
@@ -83,6 +93,7 @@ class Client {
   ClientStats stats_;
   evl::TimerHandle timer_;  // the open request's response timeout
   bool open_ = false;
+  bool delivering_ = false;
 };
 
 // "user:password" in base64 for Basic authorization, into out (NUL-ended);

@@ -154,7 +154,6 @@ bool App::save(flight::SnapWriter& w) const {
   }
   w.put(static_cast<uint64_t>(http_batch_limit_));
   w.put(static_cast<uint8_t>(health_in_flight_ ? 1 : 0));
-  w.put(static_cast<uint8_t>(http_storing_ ? 1 : 0));
   w.put(retry_attempt_);
   w.put(ack_poll_ms_);
   w.put(batch_tag_);
@@ -187,7 +186,6 @@ void App::restore(app::Restore& r) {
   int32_t serial_error = 0;
   uint64_t limit = 0;
   uint8_t health_in_flight = 0;
-  uint8_t storing = 0;
   (void)r.get(&c_);
   if (!store_.restore(r.in()) || !reader_.restore(r.in()) || !port_.restore(r.in())) {
     (void)r.fail();
@@ -204,14 +202,12 @@ void App::restore(app::Restore& r) {
   }
   (void)r.get(&limit);
   (void)r.get(&health_in_flight);
-  (void)r.get(&storing);
   (void)r.get(&retry_attempt_);
   (void)r.get(&ack_poll_ms_);
   (void)r.get(&batch_tag_);
   (void)r.get(&last_stamp_ns_);
   http_batch_limit_ = static_cast<size_t>(limit);
   health_in_flight_ = health_in_flight != 0;
-  http_storing_ = storing != 0;
   r.timer(&batch_timer_, on_batch_timer, this);
   r.timer(&health_timer_, on_health, this);
   r.timer(&serial_retry_, on_retry_serial, this);
@@ -462,10 +458,7 @@ void App::on_link_up(void* ctx) {
 
 void App::on_link_delivering(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  // Over HTTP the connection carrying bytes is not delivering: a collector
-  // that answers 404 or 500 to every batch stores nothing. The first batch
-  // InfluxDB stores says it (transports.cc).
-  if (a->via_ == Via::kHttp) return;
+  // (Over HTTP: at the first answer that stored a post, http/client.h.)
   a->log_->log(app::Level::kInfo, "collector %s delivering; %zu records buffered",
                a->cfg_.collector, a->store_.size());
 }
@@ -477,7 +470,6 @@ void App::on_link_closed(void* ctx, int) { static_cast<App*>(ctx)->store_.abando
 
 void App::on_link_down(void* ctx, int err) {
   auto* a = static_cast<App*>(ctx);
-  a->http_storing_ = false;
   a->log_->log(app::Level::kWarning, "collector %s unreachable: %s; buffering (%zu records)",
                a->cfg_.collector, err != 0 ? std::strerror(-err) : "closed by peer",
                a->store_.size());

@@ -105,6 +105,7 @@ class App {
   const Store& store() const { return store_; }
   const app::Link& link() const;
   const mqtt::Client& mqtt() const { return mqtt_; }
+  const http::Client& http() const { return http_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
   uint64_t bad_total() const;
 
@@ -167,9 +168,6 @@ class App {
   Via via_ = Via::kLink;
   size_t http_batch_limit_ = 0;    // halved by 413, regrown by 204s
   bool health_in_flight_ = false;  // http: the open POST is a health line
-  // http: InfluxDB stored a batch since the connection came up or last
-  // refused or failed one ("delivering" is said at the first store).
-  bool http_storing_ = false;
   uint32_t retry_attempt_ = 0;
   evl::TimerHandle retry_timer_;  // http: a refused or failed batch waits for this
   evl::TimerHandle ack_timer_;    // tcp: until the collector's TCP acknowledged the batch

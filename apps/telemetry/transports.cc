@@ -174,11 +174,6 @@ void App::on_http_response(void* ctx, const http::Response& r) {
   if (s == 204 || (s >= 200 && s < 300)) {
     ++a->c_.http_stored;
     a->store_.commit();
-    if (!a->http_storing_) {
-      a->http_storing_ = true;
-      a->log_->log(app::Level::kInfo, "collector %s delivering; %zu records buffered",
-                   a->cfg_.collector, a->store_.size());
-    }
     a->retry_attempt_ = 0;
     const size_t max = static_cast<size_t>(a->cfg_.batch_max);
     if (a->http_batch_limit_ < max) a->http_batch_limit_ = std::min(max, a->http_batch_limit_ * 2);
@@ -214,7 +209,6 @@ void App::on_http_response(void* ctx, const http::Response& r) {
     a->maybe_send();
     return;
   }
-  a->http_storing_ = false;  // (a 400 or a 413 is about the batch, not the collector)
   if (s == 401 || s == 403 || s == 404) {
     ++a->c_.http_refused;
   } else {
@@ -228,7 +222,6 @@ void App::on_http_response(void* ctx, const http::Response& r) {
 void App::on_http_failed(void* ctx, int) {
   auto* a = static_cast<App*>(ctx);
   ++a->c_.http_failed;
-  a->http_storing_ = false;
   if (a->health_in_flight_) {
     a->health_in_flight_ = false;
     return;

@@ -167,6 +167,7 @@ TEST(HttpE2e, delivering_is_said_when_influxdb_stores_not_when_it_refuses) {
   f.log.set_level(app::Level::kInfo);
   for (int i = 0; i < 5; ++i) f.server->script.push_back(Outcome{404, "{}"});
   f.server->script.push_back(Outcome{204, ""});
+  f.server->script.push_back(Outcome{400, "{}"});  // about the batch: still delivering
   f.server->script.push_back(Outcome{500, "{}"});
   f.server->up();
   f.start();
@@ -177,9 +178,11 @@ TEST(HttpE2e, delivering_is_said_when_influxdb_stores_not_when_it_refuses) {
   CHECK(first > log.rfind("answered 404"));  // not while every batch is refused
   const size_t second = log.find("delivering", first + 1);
   CHECK(second != std::string::npos);
+  CHECK(log.find("refused 1 records (400)") < log.find("answered 500"));
   CHECK(second > log.find("answered 500"));
   CHECK(log.find("delivering", second + 1) == std::string::npos);
   CHECK_EQUAL(5u, f.app->counters().http_refused);
+  CHECK(f.app->http().delivering());
 }
 
 TEST(HttpE2e, a_413_halves_the_batch_until_it_fits) {
