@@ -286,12 +286,9 @@ int check_path(const char* path) {
   (void)hal::close(r);
   r = hal::unlink(tmp.s);
   if (r < 0) return r;
-  const int fd = hal::open(path, hal::kRdOnly | hal::kNonblock | hal::kCloexec, 0);
-  if (fd < 0) return 0;  // not there yet (or unreadable: rename replaces it)
   hal::FileStat st{};
-  r = hal::fstat(fd, &st);
-  (void)hal::close(fd);
-  if (r < 0) return r;
+  r = hal::stat_path(path, &st);
+  if (r < 0) return r == -ENOENT || r == -EACCES ? 0 : r;  // not there yet, or replaced by rename
   return (st.mode & hal::kSIfmt) == hal::kSIfdir ? -EISDIR : 0;
 }
 

@@ -219,6 +219,15 @@ constexpr uint32_t kSIfdir = 0040000;
 constexpr uint32_t kSIfchr = 0020000;
 constexpr uint32_t kSIfifo = 0010000;
 [[nodiscard]] int fstat(int fd, FileStat* out);
+// A path's FileStat, through open (read-only, non-blocking), fstat and
+// close: 0, or open's or fstat's -errno.
+[[nodiscard]] inline int stat_path(const char* path, FileStat* out) {
+  const int fd = open(path, kRdOnly | kNonblock | kCloexec, 0);
+  if (fd < 0) return fd;
+  const int r = fstat(fd, out);
+  (void)close(fd);
+  return r;
+}
 // fcntl F_GETFL (returns the status flags) and F_SETFL.
 [[nodiscard]] int get_status_flags(int fd);
 [[nodiscard]] int set_status_flags(int fd, int flags);

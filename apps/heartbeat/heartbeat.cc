@@ -18,12 +18,9 @@ namespace {
 // regular file with an execute bit. -ENOEXEC if it is not; a file the
 // daemon may not read is left to the kernel when it runs it.
 int check_command(const char* path) {
-  const int fd = hal::open(path, hal::kRdOnly | hal::kNonblock | hal::kCloexec, 0);
-  if (fd == -EACCES) return 0;
-  if (fd < 0) return fd;
   hal::FileStat st{};
-  const int r = hal::fstat(fd, &st);
-  (void)hal::close(fd);
+  const int r = hal::stat_path(path, &st);
+  if (r == -EACCES) return 0;  // a file it may not read: left to the kernel's exec
   if (r < 0) return r;
   if ((st.mode & hal::kSIfmt) != hal::kSIfreg || (st.mode & 0111) == 0) return -ENOEXEC;
   return 0;
