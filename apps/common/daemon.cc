@@ -146,6 +146,16 @@ void flight_dump(Log& log, const char* reason) {
   }
 }
 
+int keep_standard_fds_open() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (hal::get_status_flags(fd) != -EBADF) continue;
+    // The lowest free fd is this one: those below it are open by now.
+    // (Inherited by the alarm command: no close-on-exec.)
+    if (const int r = hal::open("/dev/null", hal::kRdWr, 0); r < 0) return r;
+  }
+  return 0;
+}
+
 void prepare_output(evl::Loop& loop, Log& log) {
   const uint64_t pipe = hal::sig_bit(hal::kSigPipe);
   (void)hal::sigprocmask(hal::kSigBlock, &pipe, nullptr);

@@ -46,6 +46,12 @@ void flight_dump(Log& log, const char* reason);
 [[nodiscard]] int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms,
                              const DaemonHooks& hooks);
 
+// Opens /dev/null on whichever of fds 0, 1 and 2 is closed (a daemon
+// started with `>&- 2>&-`): else the first files the daemon opens take them
+// (its epoll, its socket to the server) and its log lines go there. Call it
+// first in main(). 0, or open's -errno.
+[[nodiscard]] int keep_standard_fds_open();
+
 // Switches log to syslog if asked, saying so on stderr when it cannot.
 void open_log(const char* prog, Log& log, bool use_syslog);
 

@@ -1,3 +1,9 @@
 #include "apps/heartbeat/main.h"
+#include "apps/common/daemon.h"
 
-int main(int argc, char** argv) { return heartbeat_main(argc, argv); }
+// (Not in heartbeat_main(): the flight recorder's replay runs that, and the
+// recording starts after this.)
+int main(int argc, char** argv) {
+  if (app::keep_standard_fds_open() < 0) return 2;  // no /dev/null: nowhere to say it
+  return heartbeat_main(argc, argv);
+}

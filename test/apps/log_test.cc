@@ -297,3 +297,26 @@ TEST(Log, signals_that_cannot_be_set_up_are_an_error) {
   STRCMP_CONTAINS("heartbeat: error: cannot set up signals: Too many open files\n",
                   fake::read_all(p.r).c_str());
 }
+
+// A daemon started with closed standard fds gets /dev/null on them (before
+// it opens anything: see Loopback.closed_standard_fds_do_not_send_log_lines_to_the_server).
+TEST(Log, closed_standard_fds_are_opened_on_dev_null) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, hal::close(1));
+  CHECK_EQUAL(0, hal::close(2));
+  k.add_special_path("/dev/null", fake::Kernel::Special::kZero);
+  CHECK_EQUAL(0, app::keep_standard_fds_open());
+  CHECK(k.file(0) != nullptr);
+  STRCMP_EQUAL("regular", k.file(0)->type());  // left as it was
+  STRCMP_EQUAL("special", k.file(1)->type());
+  STRCMP_EQUAL("special", k.file(2)->type());
+  CHECK_EQUAL(0, k.open_fd_count());              // (counts fds from 3): nothing else was opened
+  CHECK_EQUAL(0, app::keep_standard_fds_open());  // all open: nothing to do
+  CHECK_EQUAL(0, k.open_fd_count());
+}
+
+TEST(Log, without_dev_null_closed_standard_fds_are_an_error) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, hal::close(0));
+  CHECK_EQUAL(-ENOENT, app::keep_standard_fds_open());
+}

@@ -180,6 +180,27 @@ TEST(Loopback, bad_configuration_exits_2_with_one_line) {
   CHECK_EQUAL(0, exit_code(spawn(binary("apps/telemetry/telemetry"), {"--help"})));
 }
 
+// The field fault: heartbeat started with stdout and stderr closed (an init
+// script's `>&- 2>&-`) made its epoll fd 1 and its socket to the server fd
+// 2, and sent its log lines to the server as datagrams.
+TEST(Loopback, closed_standard_fds_do_not_send_log_lines_to_the_server) {
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
+  int col = -1;
+  CHECK_EQUAL(0, hal::dgram_bind(at, &col));
+  CHECK_EQUAL(0, hal::getsockname(col, &at));
+  char cmd[512];
+  std::snprintf(cmd, sizeof cmd,
+                "exec >&- 2>&- '%s' --server udp://127.0.0.1:%d --period-ms 50 --run-for-ms 700",
+                binary("apps/heartbeat/heartbeat").c_str(), hal::address_port(at));
+  CHECK_EQUAL(0, exit_code(spawn("/bin/sh", {"-c", cmd})));
+  // Every datagram was queued before heartbeat exited.
+  const std::string got = read_for(col, evl::now_ns(hal::kClockMonotonic) + 300 * evl::kMs, true);
+  CHECK(count(got, "HB id=dev0 ") >= 1);
+  CHECK_EQUAL(std::string::npos, got.find("heartbeat:"));
+  CHECK_EQUAL(0, hal::close(col));
+}
+
 TEST(Loopback, missing_serial_device_is_survived) {
   const int pid =
       spawn(binary("apps/telemetry/telemetry"), {"--serial", "/dev/evl-missing-tty", "--collector",
