@@ -77,6 +77,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.delivering = on_delivering;
     mev.down = on_down;
     mev.refused = on_refused;
+    mev.sessions_ended = on_sessions_ended;
     mev.message = on_command;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
@@ -237,6 +238,13 @@ void App::on_refused(void* ctx, uint8_t code) {
   auto* a = static_cast<App*>(ctx);
   a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying", a->cfg_.server,
                mqtt::refusal_name(code));
+}
+
+void App::on_sessions_ended(void* ctx, uint32_t sessions) {
+  auto* a = static_cast<App*>(ctx);
+  char line[320];
+  mqtt::describe_sessions_ended(a->cfg_.server, a->cfg_.id, sessions, line, sizeof line);
+  a->log_->log(app::Level::kError, "%s", line);
 }
 
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,

@@ -20,6 +20,11 @@ int Client::start(evl::Loop& loop, const app::Url& url, const app::LinkConfig& l
   cfg_ = cfg;
   ev_ = ev;
   connect_timeout_ms_ = link.connect_timeout_ms;
+  const int64_t longer_ms = evl::mul_sat(cfg.keepalive_s, 1000) > link.backoff_max_ms
+                                ? evl::mul_sat(cfg.keepalive_s, 1000)
+                                : link.backoff_max_ms;
+  brief_ns_ = evl::ms_to_ns(evl::mul_sat(longer_ms, 2));
+  closes_ = Closes{};
   app::LinkEvents le;
   le.up = on_up;
   le.delivering = on_delivering;
@@ -161,6 +166,7 @@ void Client::on_up(void* ctx) {
 
 void Client::session_up() {
   session_ = true;
+  closes_.session_ns = loop_->now(evl::Clock::kMonotonic);
   refused_reported_ = false;
   ping_out_ = false;
   ++stats_.sessions;
@@ -192,8 +198,9 @@ void Client::on_delivering(void* ctx) {
 
 // Every connection's end: the session is gone, unacknowledged messages
 // wait for the next one.
-void Client::on_closed(void* ctx, int) {
+void Client::on_closed(void* ctx, int err) {
   auto* c = static_cast<Client*>(ctx);
+  c->count_close(err);
   c->session_ = false;
   c->link_delivering_ = false;
   c->ping_out_ = false;
@@ -207,6 +214,28 @@ void Client::on_closed(void* ctx, int) {
       }
     }
     s.sent = false;
+  }
+}
+
+// A session the broker ended soon after accepting it, with every connect
+// since the last such one successful and nothing of ours unacknowledged
+// (else the message may be why: closed_on): one more in a row. Anything
+// else ends the row.
+void Client::count_close(int err) {
+  const bool by_broker = session_ && (err == 0 || err == -ECONNRESET);
+  if (by_broker) ++stats_.broker_closes;
+  bool unacked = false;
+  for (const Slot& s : inflight_) unacked = unacked || (s.used && s.sent);
+  const uint64_t failures = link_.stats().failures;  // this close included
+  if (!by_broker || unacked ||
+      loop_->now(evl::Clock::kMonotonic) - closes_.session_ns >= brief_ns_) {
+    closes_.row = 0;
+    return;
+  }
+  closes_.row = closes_.row > 0 && failures == closes_.failures + 1 ? closes_.row + 1 : 1;
+  closes_.failures = failures;
+  if (static_cast<int>(closes_.row) == cfg_.report_after_closes && ev_.sessions_ended != nullptr) {
+    ev_.sessions_ended(ev_.ctx, closes_.row);
   }
 }
 
@@ -314,6 +343,7 @@ void Client::save(flight::SnapWriter& w) const {
   w.put(stats_);
   app::save_timer(w, *loop_, timer_);
   w.put(connect_timeout_ms_);
+  w.put(closes_);
   const uint8_t flags = static_cast<uint8_t>((session_ ? 1 : 0) | (link_delivering_ ? 2 : 0) |
                                              (refused_reported_ ? 4 : 0) | (ping_out_ ? 8 : 0) |
                                              (sent_since_tick_ ? 16 : 0));
@@ -345,6 +375,7 @@ void Client::restore(app::Restore& r) {
   (void)r.get(&stats_);
   r.timer(&timer_, on_timer, this);
   (void)r.get(&connect_timeout_ms_);
+  (void)r.get(&closes_);
   (void)r.get(&flags);
   (void)r.get(&last_id_);
   (void)r.get(&order_);

@@ -47,6 +47,15 @@ struct ClientConfig {
   // max_packet_size) does so at every reconnect, and MQTT 3.1.1 has the
   // client send it again all the same: the app can say why it is stuck.
   int report_after_drops = 0;
+  // > 0: ClientEvents::sessions_ended is called when this many sessions in
+  // a row were ended by the broker (end of stream or reset) soon after it
+  // accepted them (within twice the longer of the keepalive and the link's
+  // longest back-off), with no failed connect between them and no message
+  // of ours unacknowledged at the close. MQTT allows one session per client
+  // id: a second client with the same id (a board configuration copied to
+  // another) makes the broker end the other's session at each connect, for
+  // ever, and each side sees only "closed by the server".
+  int report_after_closes = 0;
 };
 
 struct ClientEvents {
@@ -58,6 +67,9 @@ struct ClientEvents {
   // A QoS 1 publish of `bytes` that ClientConfig::report_after_drops
   // connections in a row ended on (once per message).
   void (*closed_on)(void* ctx, uint32_t tag, size_t bytes) = nullptr;
+  // ClientConfig::report_after_closes sessions in a row ended soon by the
+  // broker (once per such row).
+  void (*sessions_ended)(void* ctx, uint32_t sessions) = nullptr;
   void (*message)(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                   size_t len) = nullptr;
   void* ctx = nullptr;
@@ -71,12 +83,13 @@ struct ClientStats {
   uint64_t connack_timeouts = 0;
   uint64_t ping_timeouts = 0;
   uint64_t published0 = 0;
-  uint64_t published1 = 0;    // QoS 1 messages accepted by publish1()
-  uint64_t acked = 0;         // of those, acknowledged
-  uint64_t closed_on = 0;     // messages ClientEvents::closed_on reported
-  uint64_t resent = 0;        // QoS 1 sends with DUP after a reconnect
-  uint64_t unknown_acks = 0;  // PUBACKs for ids not in flight (duplicates)
-  uint64_t received = 0;      // PUBLISHes from the broker
+  uint64_t published1 = 0;     // QoS 1 messages accepted by publish1()
+  uint64_t acked = 0;          // of those, acknowledged
+  uint64_t closed_on = 0;      // messages ClientEvents::closed_on reported
+  uint64_t broker_closes = 0;  // sessions the broker ended (end of stream or reset)
+  uint64_t resent = 0;         // QoS 1 sends with DUP after a reconnect
+  uint64_t unknown_acks = 0;   // PUBACKs for ids not in flight (duplicates)
+  uint64_t received = 0;       // PUBLISHes from the broker
 };
 
 class Client {
@@ -137,6 +150,7 @@ class Client {
   bool send(const uint8_t* data, size_t len);
   uint16_t next_id();
   void protocol_error(int err);
+  void count_close(int err);
 
   evl::Loop* loop_ = nullptr;
   app::Link link_;
@@ -145,6 +159,14 @@ class Client {
   ClientStats stats_;
   evl::TimerHandle timer_;  // waiting for CONNACK: its timeout; in a session: the keepalive tick
   int64_t connect_timeout_ms_ = 5000;
+  // Sessions the broker ended soon, in a row (report_after_closes).
+  struct Closes {
+    int64_t session_ns = 0;  // when the current session came up
+    uint64_t failures = 0;   // the link's failures after the last one counted
+    uint32_t row = 0;
+  };
+  Closes closes_;
+  int64_t brief_ns_ = 0;  // "soon"
   bool session_ = false;
   bool link_delivering_ = false;
   bool refused_reported_ = false;

@@ -41,6 +41,7 @@ int client_config(const Settings& s, const char* id, ClientConfig* out, char* er
     return -EINVAL;
   }
   std::snprintf(c.will_message, sizeof c.will_message, "offline");
+  c.report_after_closes = 3;
   std::snprintf(c.user, sizeof c.user, "%s", s.user);
   if (s.password_file[0] != '\0') {
     if (s.user[0] == '\0') {
@@ -54,6 +55,15 @@ int client_config(const Settings& s, const char* id, ClientConfig* out, char* er
   }
   *out = c;
   return 0;
+}
+
+void describe_sessions_ended(const char* url, const char* client_id, uint32_t sessions, char* out,
+                             size_t cap) {
+  std::snprintf(out, cap,
+                "broker %s ended %u sessions in a row soon after accepting them: is another "
+                "client connecting with the client id '%s'? MQTT keeps one session per id, so "
+                "each connect ends the other's; every board needs its own --id",
+                url, sessions, client_id);
 }
 
 }  // namespace mqtt

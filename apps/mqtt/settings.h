@@ -27,8 +27,14 @@ void add_options(app::OptionTable* t, Settings* s);
 
 // The client configuration for a daemon: id as client id, the will on
 // <prefix>/<id>/status ("offline", retained), credentials (the password read
-// from its file). -EINVAL with one line in err.
+// from its file), sessions ended soon reported after three in a row.
+// -EINVAL with one line in err.
 [[nodiscard]] int client_config(const Settings& s, const char* id, ClientConfig* out, char* err,
                                 size_t err_len);
+
+// What a daemon says at ClientEvents::sessions_ended: one line, for url
+// (the broker) and the client id, into out.
+void describe_sessions_ended(const char* url, const char* client_id, uint32_t sessions, char* out,
+                             size_t cap);
 
 }  // namespace mqtt

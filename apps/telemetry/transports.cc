@@ -71,6 +71,13 @@ void App::on_refused(void* ctx, uint8_t code) {
                a->cfg_.collector, mqtt::refusal_name(code));
 }
 
+void App::on_sessions_ended(void* ctx, uint32_t sessions) {
+  auto* a = static_cast<App*>(ctx);
+  char line[320];
+  mqtt::describe_sessions_ended(a->cfg_.collector, a->cfg_.id, sessions, line, sizeof line);
+  a->log_->log(app::Level::kError, "%s", line);
+}
+
 void App::on_acked(void* ctx, uint32_t tag) {
   auto* a = static_cast<App*>(ctx);
   if (tag != a->batch_tag_ || a->store_.in_flight() == 0) return;  // the status message

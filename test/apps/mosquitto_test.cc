@@ -199,3 +199,36 @@ TEST(Mosquitto, telemetry_through_three_broker_kills_loses_no_record) {
   close(master);
   close(slave);
 }
+
+// Two boards given one id (a configuration copied from one to the other):
+// mosquitto ends one's session at each connect of the other, for ever.
+// Each daemon says what is likely wrong; a board alone never does.
+TEST(Mosquitto, two_boards_with_one_id_are_told_so) {
+  if (!have_mosquitto()) return;
+  Broker broker;
+  CHECK(broker.start());
+  realsrv::Process hb[2];
+  const char* hint = "is another client connecting with the client id 'twin'?";
+  for (int i = 0; i < 2; ++i) {
+    CHECK(hb[i].start(
+        {realsrv::runfile("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id", "twin",
+         "--period-ms", "100", "--backoff-initial-ms", "50", "--backoff-max-ms", "500"},
+        broker.dir.file(i == 0 ? "hb0.log" : "hb1.log")));
+  }
+  CHECK(realsrv::wait_until(
+      [&] {
+        return count(realsrv::read_file(broker.dir.file("hb0.log")), hint) >= 1 &&
+               count(realsrv::read_file(broker.dir.file("hb1.log")), hint) >= 1;
+      },
+      30));
+  CHECK(count(realsrv::read_file(broker.dir.file("mosquitto.log")), "already connected") >= 3);
+  hb[1].signal(SIGTERM);
+  CHECK_EQUAL(0, hb[1].wait_exit(30));
+  // Alone now: its sessions last; a later row would need three more ends.
+  realsrv::Process& alone = hb[0];
+  const size_t said = count(realsrv::read_file(broker.dir.file("hb0.log")), hint);
+  realsrv::sleep_ms(1500);
+  CHECK_EQUAL(said, count(realsrv::read_file(broker.dir.file("hb0.log")), hint));
+  alone.signal(SIGTERM);
+  CHECK_EQUAL(0, alone.wait_exit(30));
+}
