@@ -15,6 +15,24 @@ namespace {
 using evl::kMs;
 constexpr size_t kDatagramMax = 1400;  // one datagram, well under a 1500-byte MTU
 
+// A wall clock before this (2025-01-01T00:00:00Z) has not been set: a board
+// without a battery-backed clock starts at 1970 (or at a time saved at the
+// last shutdown) until NTP sets it.
+constexpr int64_t kWallClockSetNs = 1735689600LL * evl::kSec;
+
+// Records are stamped with the wall clock; those delivered before it is set
+// arrive stamped 1970 (InfluxDB files them there), those still buffered are
+// restamped when it steps (on_step). Said once, and again if a step leaves
+// the clock unset.
+void warn_if_unset(app::Log* log, int64_t wall_ns) {
+  if (wall_ns >= kWallClockSetNs) return;
+  log->log(app::Level::kWarning,
+           "the wall clock reads %lld s after 1970, before 2025: it has not been set (NTP, an "
+           "RTC); records are stamped with it until it is, and those still buffered then are "
+           "restamped",
+           static_cast<long long>(wall_ns / evl::kSec));
+}
+
 }  // namespace
 
 uint64_t App::bad_total() const {
@@ -119,6 +137,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   watchdog_.notify("READY=1");
   log_->log(app::Level::kInfo, "reading %s at %lld baud, forwarding to %s", cfg_.serial,
             static_cast<long long>(cfg_.baud), cfg_.collector);
+  warn_if_unset(log_, loop.now(evl::Clock::kRealtime));
   return 0;
 }
 
@@ -528,6 +547,7 @@ void App::on_step(evl::Loop& loop, int64_t step_ns, void* ctx) {
   const size_t moved = a->store_.apply_step(step_ns, loop.now(evl::Clock::kRealtime) - step_ns + 1);
   a->log_->log(app::Level::kInfo, "wall clock stepped by %lld ms; %zu buffered records restamped",
                static_cast<long long>(step_ns / kMs), moved);
+  warn_if_unset(a->log_, loop.now(evl::Clock::kRealtime));
 }
 
 }  // namespace telemetry

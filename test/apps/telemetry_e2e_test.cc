@@ -339,6 +339,42 @@ TEST(TelemetryE2e, a_stalled_tcp_collector_fills_the_buffer_and_drops_are_counte
   CHECK(r.app->link().stats().failures >= r.app->link().stats().stalls);
 }
 
+// A board without a battery-backed clock starts at 1970 until NTP sets it:
+// the records of those first seconds went out stamped 1970 (InfluxDB files
+// them there) without a word. Now telemetry says so at start; once the
+// clock steps into the present it says nothing more.
+TEST(TelemetryE2e, an_unset_wall_clock_is_said_at_start) {
+  Rig r("127.0.0.1:9320", false);
+  r.k.step_realtime(12 * kSec - r.k.realtime_ns());  // 12 s after 1970
+  r.start(config("udp://127.0.0.1:9320"));
+  struct Sync {
+    fake::Kernel* k;
+    Collector* c;
+    int64_t min_before = 0;
+  } sync{&r.k, &r.col};
+  evl::TimerHandle ntp;  // NTP's first sync after 5 s: the clock steps to 2026
+  CHECK_EQUAL(0, r.loop->timer_after(
+                     5 * kSec,
+                     [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+                       auto* s = static_cast<Sync*>(ctx);
+                       s->min_before = s->c->min_stamp;
+                       s->c->min_stamp = INT64_MAX;
+                       s->k->step_realtime(1767225600LL * kSec);
+                     },
+                     &sync, &ntp));
+  r.run_for(10);
+  const std::string said = r.k.written(2);
+  const char* warning =
+      "telemetry: warning: the wall clock reads 12 s after 1970, before 2025: it has not been set "
+      "(NTP, an RTC); records are stamped with it until it is, and those still buffered then are "
+      "restamped\n";
+  STRCMP_CONTAINS(warning, said.c_str());
+  CHECK_EQUAL(said.find(warning), said.rfind(warning));  // once: the step set the clock
+  STRCMP_CONTAINS("wall clock stepped by", said.c_str());
+  CHECK(sync.min_before < 3600 * kSec);  // what it warned of: records stamped 1970
+  CHECK(r.col.min_stamp > 1767225600LL * kSec);
+}
+
 // A batch larger than the store could never fill (it went only by
 // --batch-delay-ms): accepted silently with exit 0 before, now refused.
 TEST(TelemetryE2e, a_batch_larger_than_the_store_is_refused_at_start) {
