@@ -234,8 +234,10 @@ void Client::count_close(int err) {
   }
   closes_.row = closes_.row > 0 && failures == closes_.failures + 1 ? closes_.row + 1 : 1;
   closes_.failures = failures;
-  if (static_cast<int>(closes_.row) == cfg_.report_after_closes && ev_.sessions_ended != nullptr) {
-    ev_.sessions_ended(ev_.ctx, closes_.row);
+  if (cfg_.report_after_closes > 0 &&
+      closes_.row == static_cast<uint64_t>(cfg_.report_after_closes) &&
+      ev_.sessions_ended != nullptr) {
+    ev_.sessions_ended(ev_.ctx, static_cast<uint32_t>(closes_.row));
   }
 }
 

@@ -163,7 +163,7 @@ class Client {
   struct Closes {
     int64_t session_ns = 0;  // when the current session came up
     uint64_t failures = 0;   // the link's failures after the last one counted
-    uint32_t row = 0;
+    uint64_t row = 0;        // (64 bits: no padding goes into a snapshot)
   };
   Closes closes_;
   int64_t brief_ns_ = 0;  // "soon"
