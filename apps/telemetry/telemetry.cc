@@ -14,6 +14,9 @@ namespace {
 
 using evl::kMs;
 constexpr size_t kDatagramMax = 1400;  // one datagram, well under a 1500-byte MTU
+// Serial bytes without one sentence whose checksum holds: a dozen NMEA
+// sentences' worth. A line at the wrong rate never makes one.
+constexpr uint64_t kUncheckedBytes = 1024;
 
 // A wall clock before this (2025-01-01T00:00:00Z) has not been set: a board
 // without a battery-backed clock starts at 1970 (or at a time saved at the
@@ -178,6 +181,8 @@ bool App::save(flight::SnapWriter& w) const {
   w.put(ack_poll_ms_);
   w.put(batch_tag_);
   w.put(last_stamp_ns_);
+  w.put(unchecked_bytes_);
+  w.put(static_cast<uint8_t>(rate_said_ ? 1 : 0));
   for (const evl::TimerHandle* t :
        {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_}) {
     app::save_timer(w, *loop_, *t);
@@ -226,6 +231,10 @@ void App::restore(app::Restore& r) {
   (void)r.get(&ack_poll_ms_);
   (void)r.get(&batch_tag_);
   (void)r.get(&last_stamp_ns_);
+  uint8_t rate_said = 0;
+  (void)r.get(&unchecked_bytes_);
+  (void)r.get(&rate_said);
+  rate_said_ = rate_said != 0;
   http_batch_limit_ = static_cast<size_t>(limit);
   health_in_flight_ = health_in_flight != 0;
   r.timer(&batch_timer_, on_batch_timer, this);
@@ -316,7 +325,16 @@ void App::on_serial(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
     const long n = hal::read(a->port_.fd(), buf, sizeof buf);
     if (n > 0) {
       a->c_.bytes_in += static_cast<uint64_t>(n);
+      a->unchecked_bytes_ += static_cast<uint64_t>(n);  // (a good sentence in them resets it)
       a->reader_.feed(buf, static_cast<size_t>(n));
+      if (a->unchecked_bytes_ >= kUncheckedBytes && !a->rate_said_) {
+        a->rate_said_ = true;
+        a->log_->log(app::Level::kWarning,
+                     "serial %s: %llu bytes and not one sentence with a good checksum: is "
+                     "--baud %lld the sensor's rate (or the line noisy)?",
+                     a->cfg_.serial, static_cast<unsigned long long>(a->unchecked_bytes_),
+                     static_cast<long long>(a->cfg_.baud));
+      }
       continue;
     }
     if (n == -EAGAIN || n == -EINTR) return;
@@ -330,7 +348,12 @@ void App::on_sentence(const char* s, size_t len, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   nmea::Record r;
   nmea::Bad why = nmea::Bad::kSyntax;
-  if (nmea::parse_sentence(s, len, &r, &why) < 0) {
+  const bool bad = nmea::parse_sentence(s, len, &r, &why) < 0;
+  if (!bad || why == nmea::Bad::kRange || why == nmea::Bad::kUnknown) {  // its checksum held
+    a->unchecked_bytes_ = 0;
+    a->rate_said_ = false;
+  }
+  if (bad) {
     on_bad(why, ctx);
     return;
   }

@@ -178,6 +178,10 @@ class App {
   // stamp()), so that InfluxDB, which keeps one point per series and time,
   // keeps every one.
   int64_t last_stamp_ns_ = INT64_MIN;
+  // Serial bytes since the last sentence whose checksum held, and whether
+  // that was said (a wrong --baud reads as bytes that never make one).
+  uint64_t unchecked_bytes_ = 0;
+  bool rate_said_ = false;
   int64_t stamp();
   char topic_data_[160] = {};
   char topic_health_[160] = {};

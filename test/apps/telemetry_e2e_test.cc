@@ -375,6 +375,63 @@ TEST(TelemetryE2e, an_unset_wall_clock_is_said_at_start) {
   CHECK(r.col.min_stamp > 1767225600LL * kSec);
 }
 
+namespace {
+
+// A sensor read at the wrong rate: each second, what a 4800-baud talker
+// looks like at 9600 (framing errors, stray bytes, now and then a '$'),
+// or, with `right`, its real sentences.
+struct RateSensor {
+  Sensor* sensor;
+  bool right = false;
+  uint32_t seed = 1;
+};
+
+void on_rate_sensor(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx) {
+  auto* r = static_cast<RateSensor*>(ctx);
+  if (r->right) return on_sensor(loop, h, missed, r->sensor);
+  std::string junk;
+  for (int i = 0; i < 70; ++i) {
+    r->seed = r->seed * 1103515245u + 12345u;
+    const char bytes[] = {'\0', '\x80', '\xf8', 'x', '\xe0', '$', '\xfe', '\r', '\x98', 'G'};
+    junk.push_back(bytes[(r->seed >> 16) % sizeof bytes]);
+  }
+  r->sensor->dev->emit(junk);
+}
+
+}  // namespace
+
+// The field fault: telemetry at --baud 9600 on a 4800-baud sensor read only
+// garbage and said "bad frame: noise (1 so far)" once, nothing about the
+// rate. Now ~1 KiB without one sentence whose checksum holds is a warning
+// naming --baud, once until a good sentence comes.
+TEST(TelemetryE2e, a_line_that_never_makes_a_sentence_is_said_to_have_the_wrong_rate) {
+  RateSensor rate{nullptr};
+  Rig r("127.0.0.1:9330", false, on_rate_sensor, &rate);
+  rate.sensor = &r.sensor;
+  r.start(config("udp://127.0.0.1:9330"));
+  evl::TimerHandle fix, unfix;
+  auto flip = [](evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+    auto* x = static_cast<RateSensor*>(ctx);
+    x->right = !x->right;
+  };
+  CHECK_EQUAL(0, r.loop->timer_after(40 * kSec, flip, &rate, &fix));     // --baud corrected
+  CHECK_EQUAL(0, r.loop->timer_after(100 * kSec, flip, &rate, &unfix));  // wrong again
+  r.run_for(140);
+  const std::string said = r.k.written(2);
+  const std::string warning =
+      "telemetry: warning: serial /dev/ttyS1: 10";  // ~1 KiB: at the 15th second of junk
+  size_t first = said.find(warning), second = said.find(warning, first + 1);
+  CHECK(first != std::string::npos);
+  STRCMP_CONTAINS(
+      "bytes and not one sentence with a good checksum: is --baud 9600 the sensor's "
+      "rate (or the line noisy)?\n",
+      said.c_str());
+  CHECK(second != std::string::npos);  // again once the line went wrong again
+  CHECK(said.find(warning, second + 1) == std::string::npos);
+  CHECK(r.col.records > 50);  // the right rate's records in between
+  CHECK_EQUAL(0u, r.app->counters().sentences - r.col.records - r.app->store().size());
+}
+
 // A batch larger than the store could never fill (it went only by
 // --batch-delay-ms): accepted silently with exit 0 before, now refused.
 TEST(TelemetryE2e, a_batch_larger_than_the_store_is_refused_at_start) {
