@@ -121,6 +121,7 @@ int serve_app(const char* prog, Config& cfg, const DaemonOptions& d, evl::Loop& 
   }
   static Log log(prog);
   open_log(prog, log, d.use_syslog);
+  log.set_timestamps(d.log_time);
   char env_err[160];
   if (Watchdog::from_environment(&cfg.watchdog, env_err, sizeof env_err) < 0) {
     log.log(Level::kWarning, "%s", env_err);

@@ -160,7 +160,16 @@ void Log::emit(Level l, const char* msg) {
       tried_ns_ = evl::now_ns(hal::kClockMonotonic);
     }
   }
-  const int n = std::snprintf(line, sizeof line, "%s: %s: %s\n", name_, level_name(l), msg);
+  char stamp[40] = "";
+  if (stamps_) {
+    const int64_t now =
+        loop_ != nullptr ? loop_->now(evl::Clock::kRealtime) : evl::now_ns(hal::kClockRealtime);
+    const int n = format_utc(now, stamp, sizeof stamp - 1);  // (24 bytes: always fits)
+    stamp[n] = ' ';
+    stamp[n + 1] = '\0';
+  }
+  const int n =
+      std::snprintf(line, sizeof line, "%s%s: %s: %s\n", stamp, name_, level_name(l), msg);
   write_line(line, whole_line(line, sizeof line, n));
 }
 
@@ -260,6 +269,34 @@ void write_error(const char* prog, const char* fmt, ...) {
   char line[600];
   const int n = std::snprintf(line, sizeof line, "%s: %s\n", prog, msg);
   (void)hal::write(2, line, whole_line(line, sizeof line, n));
+}
+
+// Days since 1970-01-01 to a civil date (proleptic Gregorian), by eras of
+// 400 years (146097 days), each starting on March 1st so that the leap day
+// ends a year.
+int format_utc(int64_t ns, char* out, size_t cap) {
+  int64_t ms = ns / evl::kMs;
+  if (ns % evl::kMs < 0) --ms;  // (floor, before 1970)
+  int64_t days = ms / 86400000;
+  int64_t in_day = ms % 86400000;
+  if (in_day < 0) {
+    in_day += 86400000;
+    --days;
+  }
+  const int64_t z = days + 719468;  // days since 0000-03-01
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;                                       // [0, 146096]
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                // [0, 365]
+  const int64_t mp = (5 * doy + 2) / 153;                                     // March = 0
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  return std::snprintf(
+      out, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(year),
+      static_cast<long long>(month), static_cast<long long>(day),
+      static_cast<long long>(in_day / 3600000), static_cast<long long>(in_day / 60000 % 60),
+      static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
 }
 
 }  // namespace app

@@ -56,6 +56,10 @@ class Log {
   [[nodiscard]] int use_syslog(const char* socket_path = "/dev/log");
   void reopen();
   void set_level(Level l) { level_ = l; }
+  // Lines to the stream (not to syslog, which stamps its own) begin with
+  // the wall clock's UTC time, "2026-11-28T17:12:03.123Z " (--log-time: a
+  // log file on a board without journald).
+  void set_timestamps(bool on) { stamps_ = on; }
   void log(Level l, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
   void vlog(Level l, const char* fmt, va_list ap);
   uint64_t lines() const { return lines_; }
@@ -79,6 +83,7 @@ class Log {
   const char* name_;
   Level level_ = Level::kInfo;
   bool syslog_ = false;
+  bool stamps_ = false;
   int fd_ = -1;  // the syslog socket
   int fd_out_;   // the stream (stderr)
   char path_[108] = {};
@@ -95,6 +100,10 @@ class Log {
   uint64_t lost_ = 0;
   uint64_t repeats_ = 0;
 };
+
+// ns since 1970 (UTC) as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (25 bytes
+// with the NUL for years 0..9999); the length written, as snprintf.
+int format_utc(int64_t ns, char* out, size_t cap);
 
 // One line to stderr through the seam (recorded, replayed, seen by the fake
 // kernel), for what a daemon says before its log runs: "PROG: message\n".

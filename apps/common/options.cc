@@ -232,6 +232,8 @@ void OptionTable::add(const Option& o) {
 
 void add_daemon_options(OptionTable* t, DaemonOptions* d) {
   t->add(flag_option("syslog", "log to syslog (/dev/log) instead of stderr", &d->use_syslog));
+  t->add(flag_option("log-time", "begin each stderr line with the UTC time (a log file)",
+                     &d->log_time));
   t->add(int_option("run-for-ms", "MS", "stop after this long (default 0: run until SIGTERM)",
                     &d->run_for_ms, 0, INT64_MAX / evl::kMs));
   Option rec = string_option("flight-recorder", "PATH",

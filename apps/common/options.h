@@ -53,6 +53,7 @@ class OptionTable {
 // line only: see start_flight_recorder() in daemon.h).
 struct DaemonOptions {
   bool use_syslog = false;
+  bool log_time = false;
   int64_t run_for_ms = 0;
   char flight_recorder[200] = {};
   int64_t flight_recorder_kib = 1024;

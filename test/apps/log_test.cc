@@ -320,3 +320,30 @@ TEST(Log, without_dev_null_closed_standard_fds_are_an_error) {
   CHECK_EQUAL(0, hal::close(0));
   CHECK_EQUAL(-ENOENT, app::keep_standard_fds_open());
 }
+
+TEST(Log, utc_times_are_civil_dates) {
+  char out[40];
+  CHECK_EQUAL(24, app::format_utc(0, out, sizeof out));
+  STRCMP_EQUAL("1970-01-01T00:00:00.000Z", out);
+  (void)app::format_utc(951782400LL * evl::kSec + 5 * evl::kMs, out, sizeof out);
+  STRCMP_EQUAL("2000-02-29T00:00:00.005Z", out);  // a leap day of a century year
+  (void)app::format_utc(4107542399LL * evl::kSec + 999999999, out, sizeof out);
+  STRCMP_EQUAL("2100-02-28T23:59:59.999Z", out);  // 2100 is not a leap year
+  (void)app::format_utc(4107542400LL * evl::kSec, out, sizeof out);
+  STRCMP_EQUAL("2100-03-01T00:00:00.000Z", out);
+  (void)app::format_utc(-1, out, sizeof out);  // a clock set before 1970
+  STRCMP_EQUAL("1969-12-31T23:59:59.999Z", out);
+  (void)app::format_utc(1798479123LL * evl::kSec, out, sizeof out);
+  STRCMP_EQUAL("2026-12-28T17:32:03.000Z", out);
+}
+
+// --log-time: stderr lines begin with the wall clock's UTC time (syslog
+// lines do not: syslog stamps its own).
+TEST(Log, stamped_lines_begin_with_the_utc_time) {
+  fake::Kernel k;
+  k.step_realtime(1798479123LL * evl::kSec - k.realtime_ns());
+  app::Log log("telemetry");
+  log.set_timestamps(true);
+  log.log(app::Level::kWarning, "stamped");
+  STRCMP_EQUAL("2026-12-28T17:32:03.000Z telemetry: warning: stamped\n", k.written(2).c_str());
+}
