@@ -1,10 +1,12 @@
 #include "apps/common/link.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "apps/common/options.h"
 #include "apps/common/snapshot.h"
+#include "hal/address.h"
 
 namespace app {
 namespace {
@@ -40,7 +42,7 @@ int parse_url(const char* text, Url* out) {
     }
   }
   if (rest == nullptr) return -EINVAL;
-  char host[96];
+  char host[dns::kMaxName + 16];  // a name or literal, and a port
   const char* slash = std::strchr(rest, '/');
   const size_t host_len = slash != nullptr ? static_cast<size_t>(slash - rest) : std::strlen(rest);
   if (host_len == 0 || host_len >= sizeof host) return -EINVAL;
@@ -55,11 +57,43 @@ int parse_url(const char* text, Url* out) {
     }
     std::memcpy(u.path, slash, plen + 1);
   }
-  if (hal::parse_address(host, &u.addr) < 0) return -EINVAL;
-  const int f = hal::address_family(u.addr);
-  if ((f != hal::kAfInet && f != hal::kAfInet6) || hal::address_port(u.addr) == 0) return -EINVAL;
+  if (hal::parse_address(host, &u.addr) == 0) {
+    const int f = hal::address_family(u.addr);
+    if ((f != hal::kAfInet && f != hal::kAfInet6) || hal::address_port(u.addr) == 0) {
+      return -EINVAL;
+    }
+    u.port = hal::address_port(u.addr);
+    *out = u;
+    return 0;
+  }
+  // A host name and a port.
+  char* colon = std::strrchr(host, ':');
+  if (colon == nullptr || colon[1] == '\0' || static_cast<size_t>(colon - host) >= sizeof u.host) {
+    return -EINVAL;
+  }
+  *colon = '\0';
+  int port = 0;
+  for (const char* d = colon + 1; *d != '\0'; ++d) {
+    if (*d < '0' || *d > '9' || port > 65535) return -EINVAL;
+    port = port * 10 + (*d - '0');
+  }
+  if (port < 1 || port > 65535 || !dns::valid_name(host)) return -EINVAL;
+  std::memcpy(u.host, host, static_cast<size_t>(colon - host) + 1);
+  u.port = port;
+  u.addr = hal::SockAddr{};
   *out = u;
   return 0;
+}
+
+const char* error_text(int err) {
+  switch (err) {
+    case dns::kErrNotFound: return "name not found (NXDOMAIN)";
+    case dns::kErrNoAddress: return "the name has no IPv4 or IPv6 address";
+    case dns::kErrServer: return "the name servers failed (SERVFAIL, REFUSED or a bad reply)";
+    case dns::kErrTimeout: return "no answer from the name servers";
+    case dns::kErrUnreachable: return "no name server listens (port unreachable)";
+    default: return std::strerror(-err);
+  }
 }
 
 size_t take_lines(const char* data, size_t len, void (*fn)(void* ctx, const char* line, size_t n),
@@ -100,7 +134,8 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
   ev_ = ev;
   rng_ = cfg.jitter_seed | 1;
   attempt_ = 0;
-  open_socket();
+  addr_ = url.addr;
+  attempt();
   return 0;
 }
 
@@ -112,6 +147,7 @@ void Link::stop() {
 
 // The one teardown: every state's resources, whatever the state.
 void Link::teardown() {
+  resolver_.cancel();
   if (io_) (void)loop_->io_close(io_);
   io_ = evl::IoHandle{};
   fd_ = -1;
@@ -152,6 +188,8 @@ void Link::save(flight::SnapWriter& w) const {
   w.put(static_cast<uint32_t>(in_len_));
   w.put(in_, in_len_);
   save_timer(w, *loop_, timer_);
+  w.put(addr_);
+  resolver_.save(w);
 }
 
 void Link::drop() {
@@ -178,7 +216,7 @@ void Link::restore(Restore& r) {
   (void)r.get(&delivered_ns_);
   (void)r.get(&stats_);
   (void)r.ring(&out_);
-  if (!r.get(&in_len) || in_len > sizeof in_ || state > static_cast<uint8_t>(State::kProbing) ||
+  if (!r.get(&in_len) || in_len > sizeof in_ || state > static_cast<uint8_t>(State::kResolving) ||
       loop_ == nullptr) {
     (void)r.fail();
     return;
@@ -190,6 +228,8 @@ void Link::restore(Restore& r) {
   probe_sent_ = probe_sent != 0;
   if (has_io != 0) r.io(fd_, watched_, on_io, this, &io_);
   r.timer(&timer_, on_timer, this);
+  (void)r.get(&addr_);
+  resolver_.restore(r, *loop_, resolved, this);
 }
 
 int64_t Link::next_backoff_ms() {
@@ -256,9 +296,46 @@ const Link::Carrier Link::kDatagram = {
     [](Link&, int64_t) { return 1; },  // no acknowledgements: what went out is all there is
 };
 
+// A connect attempt: a named host is resolved again first (an address
+// that changed is followed at the next attempt).
+void Link::attempt() {
+  if (url_.host[0] == '\0') {
+    open_socket();
+    return;
+  }
+  const int r = resolver_.start(*loop_, url_.host, url_.port, rng_, resolved, this, &addr_);
+  if (r == 1) {
+    open_socket();
+  } else if (r == 0) {
+    enter(State::kResolving, -1);
+  } else {
+    fail(r);
+  }
+}
+
+const char* Link::resolved_as(char* buf, size_t len) const {
+  if (len == 0) return buf;
+  buf[0] = '\0';
+  char a[80];
+  if (url_.host[0] != '\0' && hal::format_address(addr_, a, sizeof a) > 0) {
+    std::snprintf(buf, len, " (%s)", a);
+  }
+  return buf;
+}
+
+void Link::resolved(void* ctx, int err, const hal::SockAddr& addr) {
+  auto* l = static_cast<Link*>(ctx);
+  if (err != 0) {
+    l->fail(err);
+    return;
+  }
+  l->addr_ = addr;
+  l->open_socket();
+}
+
 void Link::open_socket() {
   int fd = -1;
-  int r = carrier_->open(url_.addr, &fd);
+  int r = carrier_->open(addr_, &fd);
   if (r == 0 || r == -EINPROGRESS) {
     const uint32_t events =
         carrier_->connecting_events != 0 ? carrier_->connecting_events : carrier_->up_events;
@@ -351,12 +428,13 @@ void Link::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* l = static_cast<Link*>(ctx);
   l->timer_ = evl::TimerHandle{};
   switch (l->state_) {
-    case State::kBackoff: l->open_socket(); break;
+    case State::kBackoff: l->attempt(); break;
     case State::kConnecting: l->fail(-ETIMEDOUT); break;
     case State::kUp:
     case State::kDelivering: l->check(); break;
     case State::kProbing: l->probe(); break;
-    case State::kIdle: break;
+    case State::kIdle:
+    case State::kResolving: break;
   }
 }
 
@@ -376,7 +454,8 @@ void Link::on_io(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
     case State::kDelivering: l->carrier_->readable(*l, events); return;
     case State::kProbing: l->read_datagrams(); return;
     case State::kIdle:
-    case State::kBackoff: return;
+    case State::kBackoff:
+    case State::kResolving: return;
   }
 }
 

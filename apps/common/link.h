@@ -9,11 +9,16 @@
 //                     kBackoff <------------------+---------------------------+
 //   udp: a send error takes kUp/kDelivering to kProbing (the socket stays
 //   open); a probe that draws no error brings it back to kUp.
+//   A named host: each connect attempt (start, back-off end) first goes
+//   through kResolving (the Resolver's question, its own timer) to
+//   kConnecting; a failed resolution fails the attempt like a refused
+//   connect (kBackoff). /etc/hosts answers at once, without kResolving.
 //   stop() from any state: kIdle, through the one teardown.
 //
 // Each state owns at most one timer, with one meaning: kConnecting the
 // connect timeout, kBackoff the end of the back-off, kUp and kDelivering the
-// check tick (stall and proof), kProbing the next probe.
+// check tick (stall and proof), kProbing the next probe; kResolving has
+// none of the link's (the Resolver's own times each try).
 //
 // Streams (tcp://HOST:PORT): a non-blocking connect; bytes given to send()
 // go through a fixed out-ring (-ENOBUFS when they do not fit: the caller
@@ -44,6 +49,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "apps/common/dns.h"
+#include "apps/common/resolver.h"
 #include "hal/ring.h"
 #include "hal/socket.h"
 #include "loop/loop.h"
@@ -61,14 +68,21 @@ enum class Scheme : uint8_t { kTcp, kUdp, kMqtt, kHttp };
 
 struct Url {
   Scheme scheme = Scheme::kTcp;
-  hal::SockAddr addr;
+  hal::SockAddr addr;                 // an IP literal's address; unset when host is a name
+  char host[dns::kMaxName + 2] = {};  // a host name, resolved at each connect; else empty
+  int port = 0;
   char path[128] = {};  // http: the path and query ("/write?db=x"); else empty
 };
 
-// "tcp://192.0.2.1:9000", "udp://[::1]:9000", "mqtt://192.0.2.1:1883",
-// "http://192.0.2.1:8086/write?db=x" (IP literals only; http needs a path
-// of printable ASCII without spaces): 0, or -EINVAL.
+// "tcp://192.0.2.1:9000", "udp://[::1]:9000", "mqtt://broker.lan:1883",
+// "http://192.0.2.1:8086/write?db=x": an IP literal or a host name
+// (dns::valid_name) and a port from 1 to 65535; http needs a path of
+// printable ASCII without spaces. 0, or -EINVAL.
 [[nodiscard]] int parse_url(const char* text, Url* out);
+
+// What a link's error says: strerror's text, or name resolution's
+// (dns::kErr*: "name not found", ...).
+const char* error_text(int err);
 
 struct LinkConfig {
   int64_t backoff_initial_ms = 500;
@@ -119,7 +133,15 @@ void add_link_options(OptionTable* t, LinkConfig* cfg);
 
 class Link {
  public:
-  enum class State : uint8_t { kIdle, kBackoff, kConnecting, kUp, kDelivering, kProbing };
+  enum class State : uint8_t {
+    kIdle,
+    kBackoff,
+    kConnecting,
+    kUp,
+    kDelivering,
+    kProbing,
+    kResolving
+  };
   static constexpr size_t kOutBytes = 16384;
   static constexpr size_t kInBytes = 2048;
 
@@ -150,6 +172,14 @@ class Link {
   int64_t delivered_ns() const { return delivered_ns_; }
   // The socket (-1 when none).
   int fd() const { return fd_; }
+  // The address of the current or last connect attempt (the URL's, or
+  // what its host name resolved to; unset before the first).
+  const hal::SockAddr& address() const { return addr_; }
+  // The resolver of a named host (its socket while kResolving).
+  const Resolver& resolver() const { return resolver_; }
+  // For log lines: " (192.0.2.5:1883)", what a named host resolved to, or
+  // "" for an IP literal. Returns buf.
+  const char* resolved_as(char* buf, size_t len) const;
   // Bytes given to send() that the peer has not acknowledged yet: the
   // out-ring plus what the kernel holds unacknowledged (SIOCOUTQ, asked
   // now; a kernel that cannot tell holds nothing). 0 for datagrams;
@@ -175,6 +205,8 @@ class Link {
   static void on_io(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   void enter(State s, int64_t timer_ms);
+  void attempt();
+  static void resolved(void* ctx, int err, const hal::SockAddr& addr);
   void open_socket();
   void connected();
   void fail(int err);
@@ -190,6 +222,8 @@ class Link {
 
   evl::Loop* loop_ = nullptr;
   Url url_;
+  hal::SockAddr addr_;  // where attempts connect
+  Resolver resolver_;
   LinkConfig cfg_;
   LinkEvents ev_;
   LinkStats stats_;

@@ -20,8 +20,10 @@ int heartbeat_main(int argc, char** argv) {
   heartbeat::Config cfg;
   static app::DaemonOptions d;
   app::OptionTable t;
-  t.add(app::string_option("server", "URL", "tcp://, udp:// or mqtt://HOST:PORT (required)",
-                           cfg.server, sizeof cfg.server));
+  t.add(app::string_option(
+      "server", "URL",
+      "tcp://, udp:// or mqtt://HOST:PORT (HOST: an IP literal or a host name; required)",
+      cfg.server, sizeof cfg.server));
   t.add(app::string_option("id", "NAME", "device id in each heartbeat (default dev0)", cfg.id,
                            sizeof cfg.id));
   t.add(app::int_option("period-ms", "MS", "heartbeat period (default 1000)", &cfg.period_ms, 10,

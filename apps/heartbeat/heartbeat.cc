@@ -40,7 +40,8 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   app::Url url;
   if (app::parse_url(cfg_.server, &url) < 0) {
     std::snprintf(err, err_len,
-                  "--server '%s' is not tcp://, udp:// or mqtt://HOST:PORT with an IP literal",
+                  "--server '%s' is not tcp://, udp:// or mqtt://HOST:PORT (an IP literal or a "
+                  "host name, a port from 1 to 65535)",
                   cfg_.server);
     return -EINVAL;
   }
@@ -340,7 +341,9 @@ void App::on_delivering(void* ctx) {
   if (a->alarm_) a->clear_alarm();
   if (!a->down_) return;
   a->down_ = false;
-  a->log_->log(app::Level::kInfo, "delivering to %s", a->cfg_.server);
+  char via[96];
+  a->log_->log(app::Level::kInfo, "delivering to %s%s", a->cfg_.server,
+               a->link().resolved_as(via, sizeof via));
 }
 
 void App::on_down(void* ctx, int err) {
@@ -349,7 +352,7 @@ void App::on_down(void* ctx, int err) {
   a->down_ = true;
   ++a->c_.outages;
   a->log_->log(app::Level::kWarning, "link to %s down: %s; reconnecting", a->cfg_.server,
-               err != 0 ? std::strerror(-err) : "closed by the server");
+               err != 0 ? app::error_text(err) : "closed by the server");
 }
 
 // The alarm rises when no beat has been delivered for alarm_after_ms: since

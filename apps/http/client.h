@@ -29,7 +29,7 @@
 namespace http {
 
 struct ClientConfig {
-  char host[64] = {};            // the Host header (the server's address)
+  char host[264] = {};           // the Host header: the server's name or address, and port
   char authorization[320] = {};  // the Authorization header's value, or empty
   int64_t response_timeout_ms = 10000;
 };

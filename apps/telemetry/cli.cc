@@ -24,7 +24,8 @@ int telemetry_main(int argc, char** argv) {
   t.add(app::int_option("baud", "N", "baud rate (default 9600)", &cfg.baud, 50, 4000000));
   t.add(app::string_option(
       "collector", "URL",
-      "udp://, tcp://, mqtt://HOST:PORT or http://HOST:PORT/write?db=NAME (required)",
+      "udp://, tcp://, mqtt://HOST:PORT or http://HOST:PORT/write?db=NAME (HOST: an IP "
+      "literal or a host name; required)",
       cfg.collector, sizeof cfg.collector));
   t.add(app::string_option("id", "NAME", "device tag in every record (default dev0)", cfg.id,
                            sizeof cfg.id));

@@ -60,7 +60,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (app::parse_url(cfg_.collector, &url) < 0) {
     std::snprintf(err, err_len,
                   "--collector '%s' is not udp://, tcp://, mqtt://HOST:PORT or "
-                  "http://HOST:PORT/write?db=NAME with an IP literal",
+                  "http://HOST:PORT/write?db=NAME (HOST: an IP literal or a host name)",
                   cfg_.collector);
     return -EINVAL;
   }
@@ -502,8 +502,12 @@ void App::on_link_up(void* ctx) {
 void App::on_link_delivering(void* ctx) {
   auto* a = static_cast<App*>(ctx);
   // (Over HTTP: at the first answer that stored a post, http/client.h.)
-  a->log_->log(app::Level::kInfo, "collector %s delivering; %zu records buffered",
-               a->cfg_.collector, a->store_.size());
+  char via[96];
+  const app::Link& l = a->via_ == Via::kMqtt   ? a->mqtt_.link()
+                       : a->via_ == Via::kHttp ? a->http_.link()
+                                               : a->link_;
+  a->log_->log(app::Level::kInfo, "collector %s%s delivering; %zu records buffered",
+               a->cfg_.collector, l.resolved_as(via, sizeof via), a->store_.size());
 }
 
 // Every connection's end (not only the first of an outage): what was being
@@ -514,7 +518,7 @@ void App::on_link_closed(void* ctx, int) { static_cast<App*>(ctx)->store_.abando
 void App::on_link_down(void* ctx, int err) {
   auto* a = static_cast<App*>(ctx);
   a->log_->log(app::Level::kWarning, "collector %s unreachable: %s; buffering (%zu records)",
-               a->cfg_.collector, err != 0 ? std::strerror(-err) : "closed by peer",
+               a->cfg_.collector, err != 0 ? app::error_text(err) : "closed by peer",
                a->store_.size());
 }
 

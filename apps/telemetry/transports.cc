@@ -111,7 +111,13 @@ bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, s
     std::snprintf(err, err_len, "--collector: an http collector is InfluxDB's /write?db=NAME");
     return false;
   }
-  if (hal::format_address(url.addr, hc->host, sizeof hc->host) < 0) {
+  if (url.host[0] != '\0') {  // the name the server was given, as a browser sends it
+    if (std::snprintf(hc->host, sizeof hc->host, "%s:%d", url.host, url.port) >=
+        static_cast<int>(sizeof hc->host)) {
+      std::snprintf(err, err_len, "--collector: its host name is too long for a Host header");
+      return false;
+    }
+  } else if (hal::format_address(url.addr, hc->host, sizeof hc->host) < 0) {
     std::snprintf(err, err_len, "--collector: cannot format its address");
     return false;
   }

@@ -271,6 +271,29 @@ TEST(HttpE2e, credentials_go_in_the_authorization_header) {
   STRCMP_EQUAL("Token abc123", f.server->requests[0].authorization.c_str());
 }
 
+// A collector by name: resolved (here by /etc/hosts), and the Host header
+// carries the name, as InfluxDB behind a name-based proxy needs.
+TEST(HttpE2e, a_named_collector_is_resolved_and_named_in_the_host_header) {
+  Fixture f;
+  f.k.add_regular_path("/etc/hosts", "127.0.0.1 localhost influx.lan\n");
+  std::snprintf(f.cfg.collector, sizeof f.cfg.collector, "http://influx.lan:8086/write?db=evl");
+  f.server->up();
+  f.start();
+  f.run_for(5 * kSec);
+  CHECK(!f.server->requests.empty());
+  STRCMP_EQUAL("influx.lan:8086", f.server->requests[0].host.c_str());
+  CHECK(f.st().delivered() > 0);
+}
+
+TEST(HttpE2e, an_ip_literal_collector_is_the_host_header) {
+  Fixture f;
+  f.server->up();
+  f.start();
+  f.run_for(3 * kSec);
+  CHECK(!f.server->requests.empty());
+  STRCMP_EQUAL("127.0.0.1:8086", f.server->requests[0].host.c_str());
+}
+
 TEST(HttpE2e, a_user_and_password_file_make_basic_authorization) {
   Fixture g;
   g.k.add_regular_path("/etc/evl/pw", "open sesame\n");

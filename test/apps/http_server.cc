@@ -93,6 +93,10 @@ void Server::take_requests() {
     if (in_.size() < head_end + 4 + len) return;
     Request r;
     r.line = head.substr(0, head.find("\r\n"));
+    const size_t host = head.find("\r\nHost: ");
+    if (host != std::string::npos) {
+      r.host = head.substr(host + 8, head.find("\r\n", host + 2) - host - 8);
+    }
     const size_t auth = head.find("Authorization: ");
     if (auth != std::string::npos) {
       r.authorization = head.substr(auth + 15, head.find("\r\n", auth) - auth - 15);

@@ -29,6 +29,7 @@ struct Outcome {
 
 struct Request {
   std::string line;
+  std::string host;  // the Host header
   std::string authorization;
   std::string body;
   int answered = 0;  // the status sent, or 0

@@ -173,7 +173,19 @@ TEST(Link, urls_name_scheme_and_ip_literal) {
   CHECK_EQUAL(0, app::parse_url("udp://[::1]:9000", &u));
   CHECK(u.scheme == app::Scheme::kUdp);
   CHECK_EQUAL(-EINVAL, app::parse_url("http://192.0.2.1:9000", &u));
-  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://example.com:9000", &u));
+  CHECK_EQUAL(0, app::parse_url("mqtt://Broker.example.com:1883", &u));
+  STRCMP_EQUAL("Broker.example.com", u.host);
+  CHECK_EQUAL(1883, u.port);
+  CHECK_EQUAL(0, app::parse_url("http://influx:8086/write?db=x", &u));
+  STRCMP_EQUAL("influx", u.host);
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://example.com", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://example.com:", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://example.com:65536", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://example.com:99999999999", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://example.com:0", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://exa mple.com:9", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://192.0.2.300:9", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://:9", &u));
   CHECK_EQUAL(-EINVAL, app::parse_url("tcp://192.0.2.1:0", &u));
   CHECK_EQUAL(-EINVAL, app::parse_url(nullptr, &u));
 }

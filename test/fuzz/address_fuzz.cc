@@ -1,7 +1,7 @@
 // Fuzz target: addresses and URLs from options and config files. What must
 // hold: an address that parses formats back to text that parses to the
-// same address; a URL that parses has a port, and an http path of
-// printable characters only.
+// same address; a URL that parses has a port and an IP literal or a valid
+// host name, and an http path of printable characters only.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,7 +26,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   app::Url u;
   if (app::parse_url(text.c_str(), &u) == 0) {
-    if (hal::address_port(u.addr) == 0) std::abort();
+    if (u.host[0] != '\0') {  // a name: resolved later, checked now
+      if (!app::dns::valid_name(u.host) || u.port < 1 || u.port > 65535) std::abort();
+      if (hal::address_family(u.addr) != 0) std::abort();
+    } else if (hal::address_port(u.addr) == 0 || hal::address_port(u.addr) != u.port) {
+      std::abort();
+    }
     for (const char* c = u.path; *c != '\0'; ++c) {
       if (*c <= ' ' || *c > '~') std::abort();
     }
