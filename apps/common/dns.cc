@@ -200,7 +200,7 @@ void make_address(const uint8_t* bytes, size_t len, int port, hal::SockAddr* out
                   port);
   } else {
     int n = std::snprintf(text, sizeof text, "[");
-    for (int i = 0; i < 8; ++i) {
+    for (size_t i = 0; i < 8; ++i) {
       n += std::snprintf(text + n, sizeof text - static_cast<size_t>(n), i != 0 ? ":%x" : "%x",
                          get16(bytes + 2 * i));
     }
