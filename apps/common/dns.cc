@@ -242,15 +242,16 @@ bool literal(const char* w, size_t n, int port, hal::SockAddr* out) {
   return true;
 }
 
-// A number option's value ("timeout:3"), clamped to [1, max].
-int option_value(const char* w, size_t n, size_t prefix, int max) {
+// A number option's value ("timeout:3"), clamped to [min, max]; -1 if it
+// is not a number.
+int option_value(const char* w, size_t n, size_t prefix, int min, int max) {
   int v = 0;
   for (size_t i = prefix; i < n; ++i) {
     if (w[i] < '0' || w[i] > '9') return -1;
     if (v < 1000) v = v * 10 + (w[i] - '0');
   }
   if (n == prefix) return -1;
-  return v < 1 ? 1 : v > max ? max : v;
+  return v < min ? min : v > max ? max : v;
 }
 
 const char* next_line(const char* p) {
@@ -268,15 +269,30 @@ void resolv_conf_line(const char* line, ResolvConf* out) {
     const char* a = nullptr;
     const size_t an = word(&p, &a);
     if (out->count < kMaxServers && literal(a, an, 53, &out->servers[out->count])) ++out->count;
+  } else if (is(w, n, "search") || is(w, n, "domain")) {
+    out->search_count = 0;  // the last line wins
+    const char* d = nullptr;
+    for (size_t dn = word(&p, &d); dn != 0; dn = word(&p, &d)) {
+      if (out->search_count == kMaxSearch || (is(w, n, "domain") && out->search_count == 1)) break;
+      if (d[dn - 1] == '.') --dn;
+      if (dn == 0 || dn > kMaxName) continue;
+      char* to = out->search[out->search_count];
+      std::memcpy(to, d, dn);
+      to[dn] = '\0';
+      if (valid_name(to)) ++out->search_count;
+    }
   } else if (is(w, n, "options")) {
     const char* o = nullptr;
     for (size_t on = word(&p, &o); on != 0; on = word(&p, &o)) {
       if (on > 8 && std::strncmp(o, "timeout:", 8) == 0) {
-        const int v = option_value(o, on, 8, 30);
+        const int v = option_value(o, on, 8, 1, 30);
         if (v > 0) out->timeout_s = v;
       } else if (on > 9 && std::strncmp(o, "attempts:", 9) == 0) {
-        const int v = option_value(o, on, 9, 5);
+        const int v = option_value(o, on, 9, 1, 5);
         if (v > 0) out->attempts = v;
+      } else if (on > 6 && std::strncmp(o, "ndots:", 6) == 0) {
+        const int v = option_value(o, on, 6, 0, 15);
+        if (v >= 0) out->ndots = v;
       }
     }
   }
@@ -295,6 +311,31 @@ void parse_resolv_conf(const char* text, ResolvConf* out) {
     resolv_conf_line(line, out);
   }
   finish_resolv_conf(out);
+}
+
+bool candidate(const ResolvConf& conf, const char* name, int i, char* out) {
+  const size_t n = std::strlen(name);
+  if (n > 0 && name[n - 1] == '.') {
+    if (i != 0) return false;
+    std::memcpy(out, name, n + 1);
+    return true;
+  }
+  int dots = 0;
+  for (const char* c = name; *c != '\0'; ++c) dots += *c == '.' ? 1 : 0;
+  // Itself first or last; the search domains around it.
+  const int self = dots >= conf.ndots ? 0 : conf.search_count;
+  for (int k = 0, seen = 0; k <= conf.search_count; ++k) {
+    const int domain = k < self ? k : k - 1;  // k == self: the name itself
+    if (k != self && n + 1 + std::strlen(conf.search[domain]) > kMaxName) continue;
+    if (seen++ != i) continue;
+    if (k == self) {
+      std::memcpy(out, name, n + 1);
+    } else {
+      std::snprintf(out, kMaxName + 2, "%s.%s", name, conf.search[domain]);
+    }
+    return true;
+  }
+  return false;
 }
 
 bool hosts_lookup(const char* text, const char* name, int port, hal::SockAddr* out) {

@@ -5,9 +5,10 @@
 //
 // What a board's daemon needs and no more: A and AAAA questions by UDP to
 // the name servers of resolv.conf, recursion desired, answers followed
-// through CNAME chains. Not done: search domains (a name is asked as
-// written: "broker" is not tried as "broker.lan"), TCP for truncated
-// answers (the addresses a truncated answer holds are used), EDNS, DNSSEC.
+// through CNAME chains, the search list (as glibc: "broker" is asked as
+// "broker.lan" first when resolv.conf says "search lan"). Not done: TCP for
+// truncated answers (the addresses a truncated answer holds are used),
+// EDNS, DNSSEC.
 #pragma once
 
 #include <cstddef>
@@ -25,6 +26,7 @@ constexpr size_t kMaxName = 253;    // the longest host name, without the last d
 constexpr size_t kMaxQuery = 512;   // a question: 12 + 255 + 4 bytes fit
 constexpr size_t kMaxAnswer = 512;  // what a server sends over UDP without EDNS
 constexpr int kMaxServers = 3;      // as glibc: MAXNS
+constexpr int kMaxSearch = 6;       // as glibc: MAXDNSRCH
 
 // Resolution's own errors, beyond errno's range (error_text() in link.h
 // says them).
@@ -68,17 +70,29 @@ struct ResolvConf {
   int count = 0;
   int timeout_s = 5;  // per try (options timeout:N, at most 30)
   int attempts = 2;   // rounds over the servers (options attempts:N, at most 5)
+  int ndots = 1;      // options ndots:N (at most 15)
+  char search[kMaxSearch][kMaxName + 1] = {};  // the search list, without last dots
+  int search_count = 0;
 };
 
 // resolv.conf(5): "nameserver ADDR" lines (IPv4 or IPv6 literals; the first
-// three; link-local ones with a %zone are skipped) and "options timeout:N
-// attempts:N"; the rest is ignored, as by glibc. No nameserver line means
-// the local one (127.0.0.1), as resolv.conf(5) says.
+// three; link-local ones with a %zone are skipped), "search D..." and
+// "domain D" (the last such line wins; domains that are no valid name are
+// left out) and "options timeout:N attempts:N ndots:N"; the rest is
+// ignored, as by glibc. No nameserver line means the local one
+// (127.0.0.1), as resolv.conf(5) says.
 void parse_resolv_conf(const char* text, ResolvConf* out);
 // The same a line at a time (a file read in pieces): start from
 // ResolvConf{}, give each line, then finish_resolv_conf().
 void resolv_conf_line(const char* line, ResolvConf* out);
 void finish_resolv_conf(ResolvConf* out);
+
+// The names to ask for `name`, in order, as glibc's res_search: a name
+// ending in '.' is only itself; one with at least ndots dots is itself,
+// then with each search domain; one with fewer is with each search domain,
+// then itself. Candidate i (from 0) into out (kMaxName + 2 bytes): false
+// past the last one. Candidates longer than a name may be are passed over.
+bool candidate(const ResolvConf& conf, const char* name, int i, char* out);
 
 // The first address of name in hosts(5) text ("ADDR NAME ALIASES...",
 // '#' comments), case-insensitive, with port set: true if found.

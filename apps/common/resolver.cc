@@ -93,6 +93,8 @@ int Resolver::start(evl::Loop& loop, const char* name, int port, uint64_t seed, 
   try_ = 0;
   err_ = dns::kErrTimeout;
   type_ = dns::kTypeA;
+  cand_ = 0;
+  miss_ = 0;
   return ask();
 }
 
@@ -130,7 +132,9 @@ int Resolver::ask() {
 // The question of type_ with a new id, and the try's timer.
 int Resolver::send_question() {
   const auto id = static_cast<uint16_t>(xorshift(&rng_) >> 24);
-  const int n = dns::build_query(name_, id, type_, query_, sizeof query_);
+  char name[dns::kMaxName + 2];
+  if (!dns::candidate(conf_, name_, cand_, name)) return -EINVAL;  // (not reached)
+  const int n = dns::build_query(name, id, type_, query_, sizeof query_);
   if (n < 0) return n;  // (start checked the name: not reached)
   qlen_ = static_cast<size_t>(n);
   const long s = hal::dgram_send(fd_, query_, qlen_, nullptr);
@@ -140,14 +144,33 @@ int Resolver::send_question() {
   return loop_->timer_after(evl::mul_sat(conf_.timeout_s, 1000000000), on_timer, this, &timer_);
 }
 
-// This try failed with err: the next server, or the end.
+// This try failed with err: the next server; when every server failed
+// this name (SERVFAIL, REFUSED, garbage), the next name of the search list
+// (as glibc goes on after a SERVFAIL); else the end.
 void Resolver::next(int err) {
   cancel();
   err_ = err;
   ++try_;
-  const int r = ask();
-  if (r < 0) finish(r, hal::SockAddr{});
+  int r = ask();
+  while (r == dns::kErrServer && next_name()) {
+    try_ = 0;
+    r = ask();
+  }
+  if (r < 0) finish(r == dns::kErrServer ? server_miss() : r, hal::SockAddr{});
 }
+
+// Moves to the next name of the search list: false when there is none.
+bool Resolver::next_name() {
+  char name[dns::kMaxName + 2];
+  if (!dns::candidate(conf_, name_, cand_ + 1, name)) return false;
+  ++cand_;
+  type_ = dns::kTypeA;
+  return true;
+}
+
+// The error when the last name's servers failed: what the servers said of
+// a name asked before says more, if they said anything.
+int Resolver::server_miss() const { return miss_ != 0 ? miss_ : dns::kErrServer; }
 
 void Resolver::finish(int err, const hal::SockAddr& addr) {
   cancel();
@@ -182,7 +205,15 @@ void Resolver::read_replies() {
       next(n);
       return;
     } else {
-      finish(n, hal::SockAddr{});  // no such name, or no address of either family
+      // No such name, or no address of either family: the next name of the
+      // search list, or the end (saying "no address" if a name had none).
+      if (n == dns::kErrNoAddress || miss_ == 0) miss_ = n;
+      if (!next_name()) {
+        finish(miss_, hal::SockAddr{});
+        return;
+      }
+      const int s = send_question();
+      if (s < 0) next(s);
       return;
     }
   }
@@ -210,6 +241,8 @@ void Resolver::save(flight::SnapWriter& w) const {
   w.put(conf_);
   w.put(static_cast<int32_t>(try_));
   w.put(static_cast<int32_t>(err_));
+  w.put(static_cast<int32_t>(cand_));
+  w.put(static_cast<int32_t>(miss_));
   w.put(type_);
   w.put(rng_);
   w.put(static_cast<uint32_t>(qlen_));
@@ -221,7 +254,7 @@ void Resolver::save(flight::SnapWriter& w) const {
 void Resolver::restore(Restore& r, evl::Loop& loop, Done done, void* ctx) {
   uint8_t active = 0;
   if (!r.get(&active) || active == 0) return;
-  int32_t fd = -1, port = 0, tried = 0, err = 0;
+  int32_t fd = -1, port = 0, tried = 0, err = 0, cand = 0, miss = 0;
   uint8_t has_io = 0;
   uint32_t qlen = 0;
   (void)r.get(&fd);
@@ -231,6 +264,8 @@ void Resolver::restore(Restore& r, evl::Loop& loop, Done done, void* ctx) {
   (void)r.get(&conf_);
   (void)r.get(&tried);
   (void)r.get(&err);
+  (void)r.get(&cand);
+  (void)r.get(&miss);
   (void)r.get(&type_);
   (void)r.get(&rng_);
   (void)r.get(&qlen);
@@ -248,6 +283,8 @@ void Resolver::restore(Restore& r, evl::Loop& loop, Done done, void* ctx) {
   port_ = port;
   try_ = tried;
   err_ = err;
+  cand_ = cand;
+  miss_ = miss;
   qlen_ = qlen;
   if (has_io != 0) r.io(fd_, evl::kIn, on_io, this, &io_);
   r.timer(&timer_, on_timer, this);

@@ -3,12 +3,13 @@
 // getaddrinfo() blocks for as long as DNS takes and allocates; this asks
 // the name servers itself, through the seam, with a fixed buffer.
 //
-// /etc/hosts first (answered at once), then the name servers of
-// /etc/resolv.conf (both read again at each start, so an edited file or a
-// changed DHCP lease counts from the next connect): an A question, and an
-// AAAA question when the name has no A record, one server at a time, each
-// try waiting `options timeout:N` seconds (default 5), `attempts:N` rounds
-// (default 2). A reply whose id or question is not ours is ignored
+// /etc/hosts first (answered at once; the name as given), then the name
+// servers of /etc/resolv.conf, for each name of the search list in turn
+// (dns::candidate); both files are read again at each start, so an edited
+// file or a changed DHCP lease counts from the next connect. For each name
+// an A question, and an AAAA question when the name has no A record, one
+// server at a time, each try waiting `options timeout:N` seconds (default
+// 5), `attempts:N` rounds (default 2). A reply whose id or question is not ours is ignored
 // (spoofing, a late answer to an earlier try). Each start opens a new UDP
 // socket per server tried, so the kernel picks a fresh random source port.
 //
@@ -69,6 +70,8 @@ class Resolver {
   int ask();
   int send_question();
   void next(int err);
+  bool next_name();
+  int server_miss() const;
   void finish(int err, const hal::SockAddr& addr);
   void read_replies();
   static void on_io(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
@@ -80,8 +83,13 @@ class Resolver {
   char name_[dns::kMaxName + 2] = {};
   int port_ = 0;
   dns::ResolvConf conf_;
-  int try_ = 0;  // servers tried so far, over all rounds
-  int err_ = 0;  // why the last try failed
+  int try_ = 0;   // servers tried so far, over all rounds
+  int err_ = 0;   // why the last try failed
+  int cand_ = 0;  // the name asked: dns::candidate()'s index
+  // What the servers said of the names asked so far: 0 (nothing yet: they
+  // failed), kErrNotFound, or kErrNoAddress (one exists without an
+  // address, which says more).
+  int miss_ = 0;
   uint16_t type_ = dns::kTypeA;
   uint64_t rng_ = 1;
   int fd_ = -1;

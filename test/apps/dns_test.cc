@@ -253,3 +253,51 @@ TEST(Dns, hosts_lines_give_the_first_address_of_a_name) {
   CHECK(!app::dns::hosts_lookup(hosts, "brok", 9, &a));
   CHECK(!app::dns::hosts_lookup("", "broker", 9, &a));
 }
+
+TEST(Dns, the_search_list_is_tried_as_glibc_does) {
+  app::dns::ResolvConf c;
+  app::dns::parse_resolv_conf(
+      "domain old.example\nsearch lan corp.example. bad..name\noptions ndots:2\n", &c);
+  CHECK_EQUAL(2, c.search_count);  // the last line wins; a bad name is left out
+  STRCMP_EQUAL("lan", c.search[0]);
+  STRCMP_EQUAL("corp.example", c.search[1]);
+  CHECK_EQUAL(2, c.ndots);
+  char name[app::dns::kMaxName + 2];
+  // Fewer dots than ndots: the search list first, then the name itself.
+  CHECK(app::dns::candidate(c, "broker", 0, name));
+  STRCMP_EQUAL("broker.lan", name);
+  CHECK(app::dns::candidate(c, "broker", 1, name));
+  STRCMP_EQUAL("broker.corp.example", name);
+  CHECK(app::dns::candidate(c, "broker", 2, name));
+  STRCMP_EQUAL("broker", name);
+  CHECK(!app::dns::candidate(c, "broker", 3, name));
+  // As many dots as ndots: itself first.
+  CHECK(app::dns::candidate(c, "a.b.c", 0, name));
+  STRCMP_EQUAL("a.b.c", name);
+  CHECK(app::dns::candidate(c, "a.b.c", 1, name));
+  STRCMP_EQUAL("a.b.c.lan", name);
+  // An absolute name is only itself.
+  CHECK(app::dns::candidate(c, "broker.", 0, name));
+  STRCMP_EQUAL("broker.", name);
+  CHECK(!app::dns::candidate(c, "broker.", 1, name));
+  // A candidate too long for a name is passed over.
+  const std::string label(60, 'x');
+  const std::string long_name = label + "." + label + "." + label + "." + label;  // 243
+  CHECK(app::dns::candidate(c, long_name.c_str(), 0, name));
+  STRCMP_EQUAL(long_name.c_str(), name);
+  CHECK(app::dns::candidate(c, long_name.c_str(), 1, name));
+  STRCMP_EQUAL((long_name + ".lan").c_str(), name);
+  CHECK(!app::dns::candidate(c, long_name.c_str(), 2, name));  // + ".corp.example": 256
+  // "domain" alone is one domain; ndots:0 asks every name as given first.
+  app::dns::parse_resolv_conf("search a b\ndomain home.arpa other\noptions ndots:0\n", &c);
+  CHECK_EQUAL(1, c.search_count);
+  STRCMP_EQUAL("home.arpa", c.search[0]);
+  CHECK_EQUAL(0, c.ndots);
+  CHECK(app::dns::candidate(c, "broker", 0, name));
+  STRCMP_EQUAL("broker", name);
+  app::dns::parse_resolv_conf("search\n", &c);
+  CHECK_EQUAL(0, c.search_count);
+  CHECK_EQUAL(1, c.ndots);
+  CHECK(app::dns::candidate(c, "broker", 0, name));
+  CHECK(!app::dns::candidate(c, "broker", 1, name));
+}

@@ -25,7 +25,16 @@ namespace {
 using TestLoop = evl::StaticLoop<8, 16, 2, 1, 4>;
 
 // What the scripted name server does with a question.
-enum class Dns { kAnswer, kNxDomain, kServFail, kSilent, kNotOursFirst, kOnlyAaaa };
+enum class Dns {
+  kAnswer,
+  kNxDomain,
+  kServFail,
+  kSilent,
+  kNotOursFirst,
+  kOnlyAaaa,
+  kOnlyLan,    // names under .lan are answered, others NXDOMAIN
+  kCorpFails,  // as kOnlyLan, but names under .corp.example are SERVFAIL
+};
 
 struct NameServer {
   evl::Loop* loop = nullptr;
@@ -33,7 +42,8 @@ struct NameServer {
   uint8_t a[4] = {127, 0, 0, 1};  // the A record's address
   int fd = -1;
   evl::IoHandle io;
-  std::vector<uint16_t> types;  // the questions' types, in order
+  std::vector<uint16_t> types;     // the questions' types, in order
+  std::vector<std::string> names;  // and their names
 };
 
 void put16(std::vector<uint8_t>* b, size_t at, uint16_t v) {
@@ -52,12 +62,23 @@ void on_question(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
     std::vector<uint8_t> r(q, q + n);
     const uint16_t type = static_cast<uint16_t>(q[n - 4] << 8 | q[n - 3]);
     ns->types.push_back(type);
+    std::string name;
+    for (size_t p = 12; p < static_cast<size_t>(n) && q[p] != 0; p += 1 + q[p]) {
+      if (!name.empty()) name += '.';
+      name.append(reinterpret_cast<const char*>(q + p + 1), q[p]);
+    }
+    ns->names.push_back(name);
     if (ns->mode == Dns::kSilent) continue;
+    const bool lan = name == "broker.lan";
+    Dns mode = ns->mode;
+    const bool corp = name.find(".corp.example") != std::string::npos;
+    if (mode == Dns::kCorpFails) mode = corp ? Dns::kServFail : Dns::kOnlyLan;
+    if (mode == Dns::kOnlyLan) mode = lan ? Dns::kAnswer : Dns::kNxDomain;
     r[2] = 0x81;  // QR, RD
-    r[3] = ns->mode == Dns::kNxDomain ? 0x83 : ns->mode == Dns::kServFail ? 0x82 : 0x80;
-    const bool answer = (ns->mode == Dns::kAnswer || ns->mode == Dns::kNotOursFirst)
+    r[3] = mode == Dns::kNxDomain ? 0x83 : mode == Dns::kServFail ? 0x82 : 0x80;
+    const bool answer = (mode == Dns::kAnswer || mode == Dns::kNotOursFirst)
                             ? type == app::dns::kTypeA
-                            : ns->mode == Dns::kOnlyAaaa && type == app::dns::kTypeAaaa;
+                            : mode == Dns::kOnlyAaaa && type == app::dns::kTypeAaaa;
     if (answer) {
       put16(&r, 6, 1);
       const uint8_t head[] = {0xc0, 12, 0, static_cast<uint8_t>(type),
@@ -71,7 +92,7 @@ void on_question(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
         r.insert(r.end(), six, six + 16);
       }
     }
-    if (ns->mode == Dns::kNotOursFirst) {
+    if (mode == Dns::kNotOursFirst) {
       std::vector<uint8_t> spoof = r;
       spoof[0] ^= 0x55;  // another id, and a wrong address
       spoof[spoof.size() - 1] = 99;
@@ -372,4 +393,56 @@ TEST(Resolver, a_hosts_path_that_is_no_regular_file_is_not_read) {
   f.run_for(100 * kMs);
   CHECK(f.link.up());
   CHECK_EQUAL(0u, f.k.would_block());
+}
+
+// "search lan" in resolv.conf (what DHCP gives a board on most LANs): a
+// short name is asked with the domain first, then as given; a name that
+// is not found under any is NXDOMAIN.
+TEST(Resolver, a_short_name_is_asked_with_each_search_domain) {
+  Fixture f;
+  f.k.add_regular_path("/etc/resolv.conf", "search corp.example lan\nnameserver 127.0.0.1\n");
+  f.ns.mode = Dns::kOnlyLan;
+  f.serve_dns();
+  f.listen("127.0.0.1:1883");
+  f.start("mqtt://broker:1883");
+  f.run_for(100 * kMs);
+  CHECK(f.link.up());
+  CHECK_EQUAL(2u, f.ns.names.size());
+  CHECK_EQUAL(std::string("broker.corp.example"), f.ns.names[0]);
+  CHECK_EQUAL(std::string("broker.lan"), f.ns.names[1]);
+  f.link.stop();
+  f.ns.names.clear();
+  f.ns.mode = Dns::kNxDomain;
+  f.start("mqtt://broker:1883");
+  while (f.downs.empty()) CHECK(f.loop->run_once(1000) >= 0);
+  CHECK_EQUAL(3u, f.ns.names.size());  // each domain, then the name itself
+  CHECK_EQUAL(std::string("broker"), f.ns.names[2]);
+  CHECK_EQUAL(app::dns::kErrNotFound, f.downs[0]);
+}
+
+// A search domain whose servers fail (SERVFAIL) does not end the search
+// (as glibc); what the servers said of the other names is what is told.
+TEST(Resolver, a_search_domain_that_fails_passes_to_the_next_name) {
+  Fixture f;
+  f.k.add_regular_path("/etc/resolv.conf", "search corp.example lan\nnameserver 127.0.0.1\n");
+  f.ns.mode = Dns::kCorpFails;
+  f.serve_dns();
+  f.listen("127.0.0.1:1883");
+  f.start("mqtt://broker:1883");
+  f.run_for(100 * kMs);
+  CHECK(f.link.up());
+  // broker.corp.example twice (two rounds over the one server), broker.lan.
+  CHECK_EQUAL(3u, f.ns.names.size());
+  CHECK_EQUAL(std::string("broker.lan"), f.ns.names[2]);
+  f.link.stop();
+  f.ns.names.clear();
+  f.start("mqtt://nothere.example.com:1883");  // as given, then .corp.example, then .lan
+  while (f.downs.empty()) CHECK(f.loop->run_once(1000) >= 0);
+  CHECK_EQUAL(app::dns::kErrNotFound, f.downs[0]);  // not "the servers failed"
+  f.link.stop();
+  f.downs.clear();
+  f.ns.mode = Dns::kServFail;  // every name fails
+  f.start("mqtt://broker:1883");
+  while (f.downs.empty()) CHECK(f.loop->run_once(1000) >= 0);
+  CHECK_EQUAL(app::dns::kErrServer, f.downs[0]);
 }

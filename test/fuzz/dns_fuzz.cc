@@ -1,8 +1,9 @@
 // Fuzz target: what a name server sends back (any bytes: a broken or
 // hostile server, a spoofed reply), resolv.conf and hosts text. What must
 // hold: a reply's result is an error or a count of at most Answer::kMax
-// addresses; resolv.conf gives 1 to 3 servers on port 53 and options in
-// range; a hosts match is an IP address with the port asked for.
+// addresses; resolv.conf gives 1 to 3 servers on port 53, options in range
+// and a search list whose names are valid; a hosts match is an IP address
+// with the port asked for.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -51,6 +52,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (hal::address_port(c.servers[i]) != 53) std::abort();
     }
     if (c.timeout_s < 1 || c.timeout_s > 30 || c.attempts < 1 || c.attempts > 5) std::abort();
+    if (c.ndots < 0 || c.ndots > 15 || c.search_count < 0 || c.search_count > 6) std::abort();
+    // Every name asked for a short name is a valid one, and there are at
+    // most the search list's and the name itself.
+    char name[app::dns::kMaxName + 2];
+    int n = 0;
+    while (app::dns::candidate(c, "broker", n, name)) {
+      if (!app::dns::valid_name(name) || std::strlen(name) > app::dns::kMaxName) std::abort();
+      ++n;
+    }
+    if (n < 1 || n > c.search_count + 1) std::abort();
     return 0;
   }
   // hosts: the name is the text's last word.

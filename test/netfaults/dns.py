@@ -14,6 +14,7 @@ listen on 127.0.0.2 and 127.0.0.3. Checks:
   broker stops; heartbeat resolves again at its next attempt and delivers
   to the second broker (a subscriber there receives its beats);
 - a name in /etc/hosts is used without asking the server;
+- a short name ("broker") is found through resolv.conf's search list;
 - heartbeat's flight recording of all this replays on the fake kernel;
 - an unknown name says "name not found (NXDOMAIN)", a name server that is
   gone says so, and SIGTERM still ends the daemon within a second.
@@ -72,8 +73,8 @@ class Box:
         subprocess.run(["ip", "-n", self.ns, "link", "set", "lo", "up"], check=True)
         os.makedirs(self.etc, exist_ok=True)
         with open(os.path.join(self.etc, "resolv.conf"), "w") as f:
-            f.write("# written by test/netfaults/dns.py\nnameserver 127.0.0.1\n"
-                    "options timeout:1 attempts:1\n")
+            f.write("# written by test/netfaults/dns.py\nsearch example.invalid evl.test\n"
+                    "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         with open(os.path.join(self.etc, "hosts"), "w") as f:
             f.write("127.0.0.1 localhost\n127.0.0.9 hosts-only.evl.test\n")
         return None
@@ -212,6 +213,14 @@ def main():
               "a name in /etc/hosts is used")
         check("hosts-only" not in box.log("dnsmasq"), "... without asking the name server")
         box.stop("hb_hosts")
+
+        # A short name, through the search list (example.invalid is not
+        # dnsmasq's: REFUSED there means the next server, then the next name).
+        box.start("hb_short", [hb, "--server", "mqtt://broker:1883", "--id", "dns4"] + common)
+        check(wait_for(lambda: "delivering to mqtt://broker:1883 (127.0.0.3:1883)" in
+                       box.log("hb_short"), 10, "heartbeat to deliver by a short name"),
+              "a short name is found through the search list")
+        box.stop("hb_short")
 
         # Errors, said as such; SIGTERM still works while resolving.
         box.start("hb_bad", [hb, "--server", "mqtt://nothere.evl.test:1883", "--id", "dns2"] +
