@@ -34,6 +34,7 @@ enum class Dns {
   kOnlyAaaa,
   kOnlyLan,    // names under .lan are answered, others NXDOMAIN
   kCorpFails,  // as kOnlyLan, but names under .corp.example are SERVFAIL
+  kNoData,     // the name exists without an address (NOERROR, no record)
 };
 
 struct NameServer {
@@ -445,4 +446,43 @@ TEST(Resolver, a_search_domain_that_fails_passes_to_the_next_name) {
   f.start("mqtt://broker:1883");
   while (f.downs.empty()) CHECK(f.loop->run_once(1000) >= 0);
   CHECK_EQUAL(app::dns::kErrServer, f.downs[0]);
+}
+
+// A question that cannot be sent (no route to the server) passes to the
+// next try; when none can, the attempt fails at once with that error.
+TEST(Resolver, a_question_that_cannot_be_sent_fails_the_attempt_with_its_errno) {
+  Fixture f;
+  f.serve_dns();
+  f.listen("127.0.0.1:1883");
+  f.k.fail_next(fake::Call::kSendto, ENETUNREACH, 2);  // both tries of the one server
+  f.start("tcp://broker.lan:1883");
+  CHECK(f.link.state() == State::kBackoff);
+  CHECK_EQUAL(1u, f.downs.size());
+  CHECK_EQUAL(-ENETUNREACH, f.downs[0]);
+  CHECK_EQUAL(0u, f.link.resolver().stats().questions);
+  CHECK_EQUAL(-1, f.link.resolver().fd());  // its socket closed
+  f.run_for(3 * kSec);                      // the next attempt sends
+  CHECK(f.link.up());
+}
+
+TEST(Resolver, each_resolution_error_has_its_own_words) {
+  STRCMP_EQUAL("name not found (NXDOMAIN)", app::error_text(app::dns::kErrNotFound));
+  STRCMP_EQUAL("the name has no IPv4 or IPv6 address", app::error_text(app::dns::kErrNoAddress));
+  STRCMP_EQUAL("the name servers failed (SERVFAIL, REFUSED or a bad reply)",
+               app::error_text(app::dns::kErrServer));
+  STRCMP_EQUAL("no answer from the name servers", app::error_text(app::dns::kErrTimeout));
+  STRCMP_EQUAL("no name server listens (port unreachable)",
+               app::error_text(app::dns::kErrUnreachable));
+}
+
+TEST(Resolver, a_name_with_no_address_of_either_family_is_said_so) {
+  Fixture f;
+  f.ns.mode = Dns::kNoData;
+  f.serve_dns();
+  f.start("tcp://mail-only.lan:25");
+  while (f.downs.empty()) CHECK(f.loop->run_once(1000) >= 0);
+  CHECK_EQUAL(1u, f.downs.size());
+  CHECK_EQUAL(app::dns::kErrNoAddress, f.downs[0]);
+  CHECK_EQUAL(2u, f.ns.types.size());  // A, then AAAA
+  CHECK_EQUAL(app::dns::kTypeAaaa, f.ns.types[1]);
 }
