@@ -183,6 +183,7 @@ void Resolver::read_replies() {
     bool truncated = false;
     const long r = hal::dgram_recv(fd_, msg, sizeof msg, nullptr, &truncated);
     if (r == -EAGAIN) return;
+    if (r == -EINTR) continue;
     if (r < 0) {
       next(r == -ECONNREFUSED ? dns::kErrUnreachable : static_cast<int>(r));
       return;

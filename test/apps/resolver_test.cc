@@ -486,3 +486,16 @@ TEST(Resolver, a_name_with_no_address_of_either_family_is_said_so) {
   CHECK_EQUAL(2u, f.ns.types.size());  // A, then AAAA
   CHECK_EQUAL(app::dns::kTypeAaaa, f.ns.types[1]);
 }
+
+// A read interrupted by a signal is read again, not taken as the server's
+// failure (which would ask the next one).
+TEST(Resolver, an_interrupted_read_is_read_again) {
+  Fixture f;
+  f.serve_dns();
+  f.listen("127.0.0.1:1883");
+  f.start("tcp://broker.lan:1883");
+  f.k.fail_next(fake::Call::kRecvfrom, EINTR, 1, 2);  // the server reads twice; ours is cut
+  f.run_for(100 * kMs);
+  CHECK(f.link.up());
+  CHECK_EQUAL(1u, f.link.resolver().stats().questions);
+}

@@ -2,7 +2,9 @@
 // on the seeded fake kernel (short I/O, EINTR, ENOMEM, shuffled events) with
 // a server or collector that the seed takes down, or turns hostile: one that
 // accepts and closes at once, one that accepts and stops reading. The seed
-// may also hang the log sink (a stderr pipe nobody reads) and, for
+// may also name the heartbeat server, resolved through a name server it
+// takes down, silences or turns unhelpful, hang the log sink (a stderr
+// pipe nobody reads) and, for
 // telemetry, unplug the serial adapter and plug it back. The daemons' own
 // bookkeeping, the alarm's promise and "the loop never spins or blocks" are
 // checked after every loop iteration.
@@ -132,9 +134,44 @@ void peer_down(Peer* p) {
   release_held(p);
 }
 
+// A name server for the seeds that name the server ("server.sim"): it
+// answers with 127.0.0.1, or (the seed flips it) stays silent, fails
+// (SERVFAIL) or says there is no such name.
+struct NameServer {
+  evl::Loop* loop = nullptr;
+  enum class Mode { kAnswers, kSilent, kFails, kNoSuchName };
+  Mode mode = Mode::kAnswers;
+  evl::IoHandle io;
+  uint64_t questions = 0;
+};
+
+void dns_question(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* ns = static_cast<NameServer*>(ctx);
+  for (int i = 0; i < 4; ++i) {
+    uint8_t q[512];
+    hal::SockAddr from;
+    const long n = hal::dgram_recv(loop.io_fd(h), q, sizeof q, &from, nullptr);
+    if (n < 17) return;  // nothing (or an injected error): the client's try times out
+    ++ns->questions;
+    if (ns->mode == NameServer::Mode::kSilent) continue;
+    std::string r(reinterpret_cast<const char*>(q), static_cast<size_t>(n));
+    r[2] = '\x81';
+    r[3] = ns->mode == NameServer::Mode::kFails        ? '\x82'
+           : ns->mode == NameServer::Mode::kNoSuchName ? '\x83'
+                                                       : '\x80';
+    const bool a = q[n - 3] == 1;  // an A question: answered; AAAA: no record
+    if (ns->mode == NameServer::Mode::kAnswers && a) {
+      r[7] = 1;
+      r.append("\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x01", 16);
+    }
+    (void)hal::dgram_send(loop.io_fd(h), r.data(), r.size(), &from);
+  }
+}
+
 struct Chaos {
   Peer* peer;
   fake::Rng rng;
+  NameServer* names = nullptr;  // when the seed named the server
   fake::Kernel* k = nullptr;
   const char* serial = nullptr;  // telemetry: a device the seed may unplug
   bool unplugged = false;
@@ -177,6 +214,13 @@ void on_flip(evl::Loop& loop, evl::TimerHandle h, uint32_t, void* ctx) {
       ++c->unplugs;
     }
     c->unplugged = !c->unplugged;
+  }
+  if (c->names != nullptr && c->rng.chance(0.3)) {
+    const uint64_t what = c->rng.below(6);
+    c->names->mode = what < 3   ? NameServer::Mode::kAnswers
+                     : what < 4 ? NameServer::Mode::kSilent
+                     : what < 5 ? NameServer::Mode::kFails
+                                : NameServer::Mode::kNoSuchName;
   }
   (void)loop.timer_restart(h, static_cast<int64_t>(1 + c->rng.below(20)) * kSec);
 }
@@ -229,7 +273,24 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   (void)hal::parse_address("127.0.0.1:9000", &peer.at);
   peer_up(&peer);
   heartbeat::Config cfg;
-  std::snprintf(cfg.server, sizeof cfg.server, "%s://127.0.0.1:9000", peer.tcp ? "tcp" : "udp");
+  // Some seeds name the server: resolved at every connect attempt by a
+  // name server the seed also takes down or turns unhelpful.
+  NameServer names;
+  names.loop = loop.get();
+  const bool named = rng.chance(0.4);
+  if (named) {
+    k.add_regular_path("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:2\n");
+    hal::SockAddr at;
+    (void)hal::parse_address("127.0.0.1:53", &at);
+    for (int tries = 0; tries < 20 && !names.io; ++tries) {  // past injected faults
+      int fd = -1;
+      if (hal::dgram_bind(at, &fd) < 0) continue;
+      if (loop->io_start(fd, evl::kIn, dns_question, &names, &names.io) < 0) (void)hal::close(fd);
+    }
+    SIM_CHECK(check, static_cast<bool>(names.io), "the name server could not start");
+  }
+  std::snprintf(cfg.server, sizeof cfg.server, "%s://%s:9000", peer.tcp ? "tcp" : "udp",
+                named ? "server.sim" : "127.0.0.1");
   cfg.period_ms = 100 + static_cast<int64_t>(rng.below(900));
   cfg.alarm_after_ms = 1000 + static_cast<int64_t>(rng.below(10000));
   cfg.link.backoff_initial_ms = 50;
@@ -254,7 +315,12 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
   heartbeat::App& hb = *app;
   Chaos chaos{&peer, fake::Rng{seed ^ 0xabcdefULL}};
   chaos.k = &k;
+  if (named) chaos.names = &names;
   SpinGuard spin;
+  // A resolution ends (an address or an error) within its tries: 2 rounds
+  // of 1 s over the one server, and slack for the loop's own lateness.
+  int64_t resolving_since = -1;
+  const int64_t resolve_limit_ns = 2 * kSec + 500 * kMs;
   // The alarm's promise: a peer down or hostile for this long has raised it
   // (the stall timeout to notice a reader that stopped, a check tick, the
   // alarm delay, and a period of slack).
@@ -287,6 +353,14 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
                   std::to_string((k.monotonic_ns() - peer.hostile_since) / kMs) +
                   " ms and no alarm");
     SIM_CHECK(check, !spin.spinning(k.monotonic_ns()), "the loop spins in place");
+    if (hb.link().state() != app::Link::State::kResolving) {
+      resolving_since = -1;
+    } else if (resolving_since < 0) {
+      resolving_since = k.monotonic_ns();
+    }
+    SIM_CHECK(
+        check, resolving_since < 0 || k.monotonic_ns() - resolving_since < resolve_limit_ns,
+        "resolving for " + std::to_string((k.monotonic_ns() - resolving_since) / kMs) + " ms");
     SIM_CHECK(check, k.would_block() == 0, "a read or write would have blocked the loop");
   }
   const heartbeat::Counters& c = hb.counters();
@@ -298,7 +372,9 @@ sim::Result run_heartbeat(uint64_t seed, int64_t virtual_seconds) {
                 " of " + std::to_string(due));
   SIM_CHECK(check, k.spawned().size() == c.alarms_raised + c.alarms_cleared - c.spawn_errors,
             "alarm command runs do not match the alarms");
+  SIM_CHECK(check, !named || names.questions > 0, "a named server and no question asked");
   hb.stop();
+  if (names.io) (void)loop->io_close(names.io);
   log.detach();
   release_held(&peer);
   result.trace_hash = k.trace_hash();
