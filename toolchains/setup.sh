@@ -16,7 +16,7 @@ HOST_PKGS=(
   cmake make pkgconf
   mosquitto mosquitto-clients libmosquitto-dev
   influxdb influxdb-client
-  iproute2 nftables python3 dnsmasq-base
+  iproute2 nftables python3 dnsmasq-base openssl
 )
 FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64)
 

@@ -85,8 +85,17 @@ int parse_url(const char* text, Url* out) {
   return 0;
 }
 
+bool looks_like_tls(const char* data, size_t len) {
+  // ContentType alert (21) or handshake (22), then version 3.x.
+  return len >= 3 && (data[0] == '\x15' || data[0] == '\x16') && data[1] == '\x03' &&
+         static_cast<unsigned char>(data[2]) <= 4;
+}
+
 const char* error_text(int err) {
   switch (err) {
+    case kErrTlsServer:
+      return "the server speaks TLS (an https or mqtts port?); evl speaks plain TCP: use the "
+             "server's plain port";
     case dns::kErrNotFound: return "name not found (NXDOMAIN)";
     case dns::kErrNoAddress: return "the name has no IPv4 or IPv6 address";
     case dns::kErrServer: return "the name servers failed (SERVFAIL, REFUSED or a bad reply)";
@@ -180,6 +189,7 @@ void Link::save(flight::SnapWriter& w) const {
   w.put(static_cast<uint8_t>(probe_sent_ ? 1 : 0));
   w.put(up_since_ns_);
   w.put(written_at_up_);
+  w.put(read_at_up_);
   w.put(acked_);
   w.put(progress_ns_);
   w.put(delivered_ns_);
@@ -211,6 +221,7 @@ void Link::restore(Restore& r) {
   (void)r.get(&probe_sent);
   (void)r.get(&up_since_ns_);
   (void)r.get(&written_at_up_);
+  (void)r.get(&read_at_up_);
   (void)r.get(&acked_);
   (void)r.get(&progress_ns_);
   (void)r.get(&delivered_ns_);
@@ -364,6 +375,7 @@ void Link::connected() {
   ++stats_.connects;
   up_since_ns_ = loop_->now(evl::Clock::kMonotonic);
   written_at_up_ = stats_.bytes_out;
+  read_at_up_ = stats_.bytes_in;
   acked_ = stats_.bytes_out;
   progress_ns_ = up_since_ns_;
   enter(State::kUp, check_ms(cfg_));
@@ -470,6 +482,11 @@ void Link::read_stream() {
     if (r == -EAGAIN) return;
     if (r <= 0) {
       fail(static_cast<int>(r));
+      return;
+    }
+    if (stats_.bytes_in == read_at_up_ && looks_like_tls(in_ + in_len_, static_cast<size_t>(r))) {
+      ++stats_.tls;  // the connection's first bytes: a TLS server's alert or hello
+      fail(kErrTlsServer);
       return;
     }
     stats_.bytes_in += static_cast<uint64_t>(r);

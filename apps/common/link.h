@@ -80,8 +80,15 @@ struct Url {
 // printable ASCII without spaces. 0, or -EINVAL.
 [[nodiscard]] int parse_url(const char* text, Url* out);
 
+// The server answered in TLS (an https or mqtts port, or a TLS proxy):
+// the first bytes of a connection were a TLS record (Link), or an HTTP
+// server said it wants HTTPS (http::Client). The daemons speak plain TCP.
+constexpr int kErrTlsServer = -4010;
+// Whether bytes begin with a TLS record header (alert or handshake).
+bool looks_like_tls(const char* data, size_t len);
+
 // What a link's error says: strerror's text, or name resolution's
-// (dns::kErr*: "name not found", ...).
+// (dns::kErr*: "name not found", ...), or kErrTlsServer's.
 const char* error_text(int err);
 
 struct LinkConfig {
@@ -119,6 +126,7 @@ struct LinkStats {
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;
   uint64_t datagrams_out = 0;
+  uint64_t tls = 0;  // connections whose server answered in TLS
 };
 
 // Splits data into '\n'-terminated lines for fn (without the '\n'); returns
@@ -175,6 +183,7 @@ class Link {
   // The address of the current or last connect attempt (the URL's, or
   // what its host name resolved to; unset before the first).
   const hal::SockAddr& address() const { return addr_; }
+  const Url& url() const { return url_; }
   // The resolver of a named host (its socket while kResolving).
   const Resolver& resolver() const { return resolver_; }
   // For log lines: " (192.0.2.5:1883)", what a named host resolved to, or
@@ -238,6 +247,7 @@ class Link {
   bool probe_sent_ = false;
   int64_t up_since_ns_ = 0;
   uint64_t written_at_up_ = 0;  // stats_.bytes_out when the connection came up
+  uint64_t read_at_up_ = 0;     // stats_.bytes_in then
   uint64_t acked_ = 0;          // bytes the peer acknowledged, at the last check
   int64_t progress_ns_ = 0;     // the last check that saw the peer take bytes
   int64_t delivered_ns_ = 0;    // the same, once the connection was proven

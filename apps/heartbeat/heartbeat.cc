@@ -79,6 +79,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.down = on_down;
     mev.refused = on_refused;
     mev.sessions_ended = on_sessions_ended;
+    mev.unanswered = on_unanswered;
     mev.message = on_command;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
@@ -239,6 +240,14 @@ void App::on_refused(void* ctx, uint8_t code) {
   auto* a = static_cast<App*>(ctx);
   a->log_->log(app::Level::kError, "broker %s refused the connection: %s; retrying", a->cfg_.server,
                mqtt::refusal_name(code));
+}
+
+void App::on_unanswered(void* ctx, uint32_t connections) {
+  auto* a = static_cast<App*>(ctx);
+  char line[320];
+  mqtt::describe_unanswered(a->cfg_.server, a->mqtt_.link().url().port, connections, line,
+                            sizeof line);
+  a->log_->log(app::Level::kError, "%s", line);
 }
 
 void App::on_sessions_ended(void* ctx, uint32_t sessions) {

@@ -115,6 +115,7 @@ class App {
   static void on_mqtt_up(void* ctx);
   static void on_refused(void* ctx, uint8_t code);
   static void on_sessions_ended(void* ctx, uint32_t sessions);
+  static void on_unanswered(void* ctx, uint32_t connections);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                          size_t len);
   static void on_delivering(void* ctx);

@@ -7,6 +7,18 @@
 #include "apps/common/snapshot.h"
 
 namespace http {
+namespace {
+
+// Whether text appears in data (not NUL-terminated).
+bool mentions(const char* data, size_t len, const char* text) {
+  const size_t n = std::strlen(text);
+  for (size_t i = 0; i + n <= len; ++i) {
+    if (std::memcmp(data + i, text, n) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 bool basic_credentials(const char* user, const char* password, char* out, size_t cap) {
   static const char kAlphabet[] =
@@ -112,6 +124,16 @@ size_t Client::on_received(void* ctx, const char* data, size_t len) {
   if (!c->open_) {
     ++c->stats_.unexpected;  // nothing was asked: a broken or hostile server
     c->link_.drop(-EPROTO);
+    return len;
+  }
+  // An HTTPS server's answer to plain HTTP: Go's net/http (influxd) says
+  // "Client sent an HTTP request to an HTTPS server.", nginx "The plain
+  // HTTP request was sent to HTTPS port", both with a 400 that is about
+  // the port, not the batch.
+  if (mentions(data, len, "request to an HTTPS server") ||
+      mentions(data, len, "plain HTTP request was sent to HTTPS port")) {
+    ++c->stats_.tls;
+    c->link_.drop(app::kErrTlsServer);
     return len;
   }
   Response r;

@@ -50,6 +50,7 @@ struct ClientStats {
   uint64_t oversized = 0;
   uint64_t timeouts = 0;
   uint64_t unexpected = 0;  // bytes from the server with no request open
+  uint64_t tls = 0;         // answers saying the server wants HTTPS
 };
 
 class Client {

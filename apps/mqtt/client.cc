@@ -25,6 +25,8 @@ int Client::start(evl::Loop& loop, const app::Url& url, const app::LinkConfig& l
                                 : link.backoff_max_ms;
   brief_ns_ = evl::ms_to_ns(evl::mul_sat(longer_ms, 2));
   closes_ = Closes{};
+  unanswered_ = 0;
+  answered_ = false;
   app::LinkEvents le;
   le.up = on_up;
   le.delivering = on_delivering;
@@ -144,6 +146,7 @@ void Client::send_inflight() {
 void Client::on_up(void* ctx) {
   auto* c = static_cast<Client*>(ctx);
   c->link_delivering_ = false;
+  c->answered_ = false;
   ConnectOptions o;
   o.client_id = c->cfg_.client_id;
   o.keepalive_s = static_cast<uint16_t>(c->cfg_.keepalive_s);
@@ -222,6 +225,14 @@ void Client::on_closed(void* ctx, int err) {
 // (else the message may be why: closed_on): one more in a row. Anything
 // else ends the row.
 void Client::count_close(int err) {
+  if (!answered_) {
+    ++unanswered_;
+    if (cfg_.report_after_closes > 0 &&
+        unanswered_ == static_cast<uint64_t>(cfg_.report_after_closes) &&
+        ev_.unanswered != nullptr) {
+      ev_.unanswered(ev_.ctx, static_cast<uint32_t>(unanswered_));
+    }
+  }
   const bool by_broker = session_ && (err == 0 || err == -ECONNRESET);
   if (by_broker) ++stats_.broker_closes;
   bool unacked = false;
@@ -303,6 +314,8 @@ void Client::handle(const Packet& p) {
   switch (p.type) {
     case Type::kConnack:
       if (session_) return protocol_error(-EPROTO);  // a second CONNACK
+      answered_ = true;
+      unanswered_ = 0;
       if (p.code != 0) {
         ++stats_.refusals;
         if (!refused_reported_ && ev_.refused != nullptr) ev_.refused(ev_.ctx, p.code);
@@ -346,6 +359,8 @@ void Client::save(flight::SnapWriter& w) const {
   app::save_timer(w, *loop_, timer_);
   w.put(connect_timeout_ms_);
   w.put(closes_);
+  w.put(unanswered_);
+  w.put(static_cast<uint8_t>(answered_ ? 1 : 0));
   const uint8_t flags = static_cast<uint8_t>((session_ ? 1 : 0) | (link_delivering_ ? 2 : 0) |
                                              (refused_reported_ ? 4 : 0) | (ping_out_ ? 8 : 0) |
                                              (sent_since_tick_ ? 16 : 0));
@@ -378,6 +393,10 @@ void Client::restore(app::Restore& r) {
   r.timer(&timer_, on_timer, this);
   (void)r.get(&connect_timeout_ms_);
   (void)r.get(&closes_);
+  uint8_t answered = 0;
+  (void)r.get(&unanswered_);
+  (void)r.get(&answered);
+  answered_ = answered != 0;
   (void)r.get(&flags);
   (void)r.get(&last_id_);
   (void)r.get(&order_);

@@ -56,6 +56,11 @@ struct ClientConfig {
   // another) makes the broker end the other's session at each connect, for
   // ever, and each side sees only "closed by the server".
   int report_after_closes = 0;
+  // The same count for connections that ended (reset, closed, or no
+  // CONNACK in time) before the broker answered CONNECT at all:
+  // ClientEvents::unanswered. A TLS port (mqtts, 8883) given as mqtt://
+  // does that to every connect (mosquitto resets it: "wrong version
+  // number"), and the daemon saw only "Connection reset by peer".
 };
 
 struct ClientEvents {
@@ -70,6 +75,9 @@ struct ClientEvents {
   // ClientConfig::report_after_closes sessions in a row ended soon by the
   // broker (once per such row).
   void (*sessions_ended)(void* ctx, uint32_t sessions) = nullptr;
+  // ClientConfig::report_after_closes connections in a row ended before
+  // any CONNACK (once per such row).
+  void (*unanswered)(void* ctx, uint32_t connections) = nullptr;
   void (*message)(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                   size_t len) = nullptr;
   void* ctx = nullptr;
@@ -166,7 +174,9 @@ class Client {
     uint64_t row = 0;        // (64 bits: no padding goes into a snapshot)
   };
   Closes closes_;
-  int64_t brief_ns_ = 0;  // "soon"
+  uint64_t unanswered_ = 0;  // connections in a row that ended before a CONNACK
+  bool answered_ = false;    // this connection's CONNACK came (accepted or not)
+  int64_t brief_ns_ = 0;     // "soon"
   bool session_ = false;
   bool link_delivering_ = false;
   bool refused_reported_ = false;

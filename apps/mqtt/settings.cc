@@ -66,4 +66,11 @@ void describe_sessions_ended(const char* url, const char* client_id, uint32_t se
                 url, sessions, client_id);
 }
 
+void describe_unanswered(const char* url, int port, uint32_t connections, char* out, size_t cap) {
+  std::snprintf(out, cap,
+                "broker %s ended %u connections in a row before answering CONNECT: is port %d "
+                "a TLS port (mqtts, usually 8883)? evl speaks plain MQTT (usually port 1883)",
+                url, connections, port);
+}
+
 }  // namespace mqtt

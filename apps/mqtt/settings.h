@@ -36,5 +36,8 @@ void add_options(app::OptionTable* t, Settings* s);
 // (the broker) and the client id, into out.
 void describe_sessions_ended(const char* url, const char* client_id, uint32_t sessions, char* out,
                              size_t cap);
+// The line for ClientEvents::unanswered: the broker ended `connections`
+// connections in a row before any CONNACK; port is the URL's.
+void describe_unanswered(const char* url, int port, uint32_t connections, char* out, size_t cap);
 
 }  // namespace mqtt

@@ -96,6 +96,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.acked = on_acked;
     mev.closed_on = on_closed_on;
     mev.sessions_ended = on_sessions_ended;
+    mev.unanswered = on_unanswered;
     mev.message = on_command;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);

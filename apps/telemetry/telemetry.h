@@ -137,6 +137,7 @@ class App {
   static void on_acked(void* ctx, uint32_t tag);
   static void on_closed_on(void* ctx, uint32_t tag, size_t bytes);
   static void on_sessions_ended(void* ctx, uint32_t sessions);
+  static void on_unanswered(void* ctx, uint32_t connections);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                          size_t len);
   static void on_http_response(void* ctx, const http::Response& r);

@@ -71,6 +71,14 @@ void App::on_refused(void* ctx, uint8_t code) {
                a->cfg_.collector, mqtt::refusal_name(code));
 }
 
+void App::on_unanswered(void* ctx, uint32_t connections) {
+  auto* a = static_cast<App*>(ctx);
+  char line[320];
+  mqtt::describe_unanswered(a->cfg_.collector, a->mqtt_.link().url().port, connections, line,
+                            sizeof line);
+  a->log_->log(app::Level::kError, "%s", line);
+}
+
 void App::on_sessions_ended(void* ctx, uint32_t sessions) {
   auto* a = static_cast<App*>(ctx);
   char line[320];

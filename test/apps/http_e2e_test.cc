@@ -285,6 +285,25 @@ TEST(HttpE2e, a_named_collector_is_resolved_and_named_in_the_host_header) {
   CHECK(f.st().delivered() > 0);
 }
 
+// An HTTPS collector given as http:// (Debian's influxd with
+// https-enabled answers exactly this): said as such, and the batch is not
+// dropped as a 400 would drop it: it waits for the collector to be fixed.
+TEST(HttpE2e, an_https_server_is_said_to_want_tls_and_nothing_is_dropped) {
+  Fixture f;
+  for (int i = 0; i < 20; ++i) {
+    f.server->script.push_back(
+        Outcome{400, "Client sent an HTTP request to an HTTPS server.\n", How::kWhole, true});
+  }
+  f.server->up();
+  f.start();
+  f.run_for(5 * kSec);
+  CHECK(f.app->http().stats().tls > 0);
+  CHECK_EQUAL(0u, f.st().dropped());
+  CHECK_EQUAL(0u, f.st().delivered());
+  CHECK(f.st().size() > 0);
+  f.check_accounting();
+}
+
 TEST(HttpE2e, an_ip_literal_collector_is_the_host_header) {
   Fixture f;
   f.server->up();

@@ -504,3 +504,50 @@ TEST(Link, unacknowledged_counts_what_the_peer_has_not_taken) {
   f.k.fail_next(fake::Call::kIoctl, ENOTTY);
   CHECK_EQUAL(0, f.link.unacknowledged());
 }
+
+// A server that answers in TLS (an alert, as some TLS stacks send to a
+// plain client): the link fails with kErrTlsServer, counted, and retries.
+TEST(Link, a_server_that_answers_in_tls_is_said_to_speak_tls) {
+  Fixture f;
+  int lfd = -1;
+  CHECK_EQUAL(0, hal::stream_listen(f.server.at, 8, &lfd));
+  f.start("tcp://127.0.0.1:7000");
+  f.run_for(10 * kMs);
+  int conn = -1;
+  CHECK_EQUAL(0, hal::stream_accept(lfd, &conn, nullptr));
+  const char alert[] = {'\x15', '\x03', '\x03', '\x00', '\x02', '\x02', '\x46'};
+  CHECK_EQUAL(7, hal::stream_send(conn, alert, sizeof alert));
+  f.run_for(10 * kMs);
+  CHECK(f.link.state() == State::kBackoff);
+  CHECK_EQUAL(1u, f.seen.downs.size());
+  CHECK_EQUAL(app::kErrTlsServer, f.seen.downs[0]);
+  CHECK_EQUAL(1u, f.link.stats().tls);
+  CHECK(std::strstr(app::error_text(app::kErrTlsServer), "speaks TLS") != nullptr);
+  CHECK(f.seen.frames.empty());
+  CHECK(!app::looks_like_tls("\x16\x03", 2));
+  CHECK(!app::looks_like_tls("\x16\x03\x05", 3));
+  CHECK(app::looks_like_tls("\x16\x03\x01", 3));
+  CHECK(!app::looks_like_tls("HB id", 5));
+  CHECK_EQUAL(0, hal::close(conn));
+  CHECK_EQUAL(0, hal::close(lfd));
+}
+
+// The same bytes later in a connection are data, not a TLS answer.
+TEST(Link, tls_looking_bytes_after_the_first_are_data) {
+  Fixture f;
+  int lfd = -1;
+  CHECK_EQUAL(0, hal::stream_listen(f.server.at, 8, &lfd));
+  f.start("tcp://127.0.0.1:7000");
+  f.run_for(10 * kMs);
+  int conn = -1;
+  CHECK_EQUAL(0, hal::stream_accept(lfd, &conn, nullptr));
+  CHECK_EQUAL(4, hal::stream_send(conn, "ok\n\n", 4));
+  f.run_for(10 * kMs);
+  CHECK_EQUAL(4, hal::stream_send(conn, "\x15\x03\x03\n", 4));
+  f.run_for(10 * kMs);
+  CHECK(f.link.up());
+  CHECK_EQUAL(0u, f.link.stats().tls);
+  CHECK_EQUAL(3u, f.seen.frames.size());
+  CHECK_EQUAL(0, hal::close(conn));
+  CHECK_EQUAL(0, hal::close(lfd));
+}

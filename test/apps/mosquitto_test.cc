@@ -26,9 +26,12 @@ struct Broker {
   int port = realsrv::free_port();
   std::string bin = realsrv::which("mosquitto");
 
+  bool tls = false;  // a TLS listener (mqtts), with a certificate made here
+
   bool start() {
     const std::string conf = dir.file("mosquitto.conf");
-    char text[512];
+    if (tls && !realsrv::make_certificate(dir)) return false;
+    char text[1024];
     // Persistence on every change, so that a SIGKILL loses nothing the
     // broker has acknowledged; root keeps its own user (our folder).
     std::snprintf(text, sizeof text,
@@ -36,7 +39,9 @@ struct Broker {
                   "persistence true\npersistence_location %s/\nautosave_interval 1\n"
                   "autosave_on_changes true\nlog_dest stderr\n",
                   port, dir.path().c_str());
-    if (!realsrv::write_file(conf, text)) return false;
+    std::string all = text;
+    if (tls) all += "certfile " + dir.file("cert.pem") + "\nkeyfile " + dir.file("key.pem") + "\n";
+    if (!realsrv::write_file(conf, all)) return false;
     return proc.start({bin, "-c", conf}, dir.file("mosquitto.log")) && realsrv::wait_port(port, 20);
   }
   std::string url() const { return "mqtt://127.0.0.1:" + std::to_string(port); }
@@ -231,4 +236,30 @@ TEST(Mosquitto, two_boards_with_one_id_are_told_so) {
   CHECK_EQUAL(said, count(realsrv::read_file(broker.dir.file("hb0.log")), hint));
   alone.signal(SIGTERM);
   CHECK_EQUAL(0, alone.wait_exit(30));
+}
+
+// A TLS port given as mqtt:// (the usual mistake: 8883 for 1883).
+// mosquitto resets each plain connect ("wrong version number") without a
+// byte of TLS, so heartbeat saw only "Connection reset by peer"; it now
+// asks whether the port is a TLS one, once per row.
+TEST(Mosquitto, a_tls_port_given_as_mqtt_is_said_to_be_one) {
+  if (!have_mosquitto()) return;
+  if (realsrv::which("openssl").empty()) {
+    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  Broker broker;
+  broker.tls = true;
+  CHECK(broker.start());
+  realsrv::Process hb;
+  const std::string log = broker.dir.file("hb.log");
+  CHECK(hb.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", broker.url(),
+                  "--period-ms", "100", "--backoff-initial-ms", "50", "--backoff-max-ms", "300"},
+                 log));
+  const std::string hint = "is port " + std::to_string(broker.port) + " a TLS port (mqtts";
+  CHECK(realsrv::wait_until([&] { return count(realsrv::read_file(log), hint.c_str()) >= 1; }, 30));
+  CHECK(count(realsrv::read_file(broker.dir.file("mosquitto.log")), "wrong version number") >= 3);
+  hb.signal(SIGTERM);
+  CHECK_EQUAL(0, hb.wait_exit(30));
+  CHECK_EQUAL(1u, count(realsrv::read_file(log), hint.c_str()));  // once per row
 }

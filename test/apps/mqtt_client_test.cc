@@ -31,6 +31,7 @@ struct Seen {
   std::vector<uint32_t> acked;
   std::vector<std::pair<uint32_t, size_t>> closed_on;
   std::vector<uint32_t> sessions_ended;
+  std::vector<uint32_t> unanswered;
   std::vector<std::string> messages;  // "topic payload"
 };
 
@@ -45,6 +46,7 @@ void on_closed_on(void* ctx, uint32_t tag, size_t bytes) {
 void on_sessions_ended(void* ctx, uint32_t n) {
   static_cast<Seen*>(ctx)->sessions_ended.push_back(n);
 }
+void on_unanswered(void* ctx, uint32_t n) { static_cast<Seen*>(ctx)->unanswered.push_back(n); }
 void on_message(void* ctx, const char* t, size_t tl, const uint8_t* p, size_t pl) {
   static_cast<Seen*>(ctx)->messages.push_back(std::string(t, tl) + " " +
                                               std::string(reinterpret_cast<const char*>(p), pl));
@@ -86,6 +88,7 @@ struct Fixture {
     ev.acked = on_acked;
     ev.closed_on = on_closed_on;
     ev.sessions_ended = on_sessions_ended;
+    ev.unanswered = on_unanswered;
     ev.message = on_message;
     ev.ctx = &seen;
     CHECK_EQUAL(0, client.start(*loop, url, lc, cc, ev));
@@ -235,6 +238,34 @@ TEST(MqttClient, sessions_the_broker_keeps_ending_soon_are_reported_once_per_row
   CHECK_EQUAL(2u, f.seen.sessions_ended.size());
   brief_session();
   CHECK_EQUAL(3u, f.seen.sessions_ended.size());
+}
+
+// A TLS port given as mqtt:// (mosquitto resets each plain connect): the
+// connections end before any CONNACK, and after report_after_closes in a
+// row the client says so, once per row. A CONNACK, even a refusal, ends the
+// row; a connect that fails (nothing listening) is not counted.
+TEST(MqttClient, connections_that_end_before_any_connack_are_reported_once_per_row) {
+  Fixture f;
+  f.cc.report_after_closes = 3;
+  f.lc.connect_timeout_ms = 300;  // also the CONNACK timeout
+  f.broker->script.answer_connect = false;
+  f.broker->up();
+  f.start();
+  f.run_for(6 * kSec);
+  CHECK(f.client.stats().connack_timeouts >= 4);
+  CHECK_EQUAL(1u, f.seen.unanswered.size());
+  CHECK_EQUAL(3u, f.seen.unanswered[0]);
+  CHECK(f.seen.sessions_ended.empty());
+  // A refusal is an answer: the row ends, and refusals never make one.
+  f.broker->script.answer_connect = true;
+  f.broker->script.connack_code = 5;
+  f.run_for(6 * kSec);
+  CHECK(!f.seen.refusals.empty());
+  f.broker->script.connack_code = 0;
+  f.broker->script.answer_connect = false;
+  f.run_for(6 * kSec);
+  CHECK_EQUAL(2u, f.seen.unanswered.size());
+  CHECK(f.client.stats().sessions == 0);
 }
 
 TEST(MqttClient, a_duplicate_puback_acknowledges_once) {

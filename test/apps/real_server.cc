@@ -156,6 +156,19 @@ bool write_file(const std::string& path, const std::string& text) {
   return std::fclose(f) == 0 && ok;
 }
 
+bool make_certificate(const TempDir& dir) {
+  const std::string openssl = which("openssl");
+  if (openssl.empty()) return false;
+  Process p;
+  if (!p.start({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir.file("key.pem"), "-out",
+                dir.file("cert.pem"), "-days", "2", "-subj", "/CN=localhost"},
+               dir.file("openssl.log"))) {
+    return false;
+  }
+  return p.wait_exit(60) == 0;
+}
+
 std::string which(const char* name) {
   for (const char* dir : {"/usr/sbin", "/usr/bin", "/sbin", "/bin"}) {
     const std::string p = std::string(dir) + "/" + name;

@@ -54,6 +54,9 @@ template <class Pred>
 bool wait_until(Pred pred, int timeout_s);
 // The path of a program, or empty when it is not installed.
 std::string which(const char* name);
+// A self-signed certificate for localhost and its key (openssl), as
+// dir/cert.pem and dir/key.pem: false when openssl is missing or fails.
+bool make_certificate(const TempDir& dir);
 void sleep_ms(int ms);
 
 template <class Pred>
