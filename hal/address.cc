@@ -44,6 +44,40 @@ int parse_unix(const char* path, SockAddr* out) {
   return 0;
 }
 
+// The interface index of an IPv6 zone ("%eth0" or "%3", without the %):
+// a number is the index itself; a name is looked up in
+// /sys/class/net/NAME/ifindex (a read through the seam: if_nametoindex()
+// would open a socket outside it). -EINVAL for a malformed zone, -ENODEV
+// for no such interface.
+int zone_index(const char* zone) {
+  const size_t n = std::strlen(zone);
+  if (n == 0 || n > 15) return -EINVAL;  // IFNAMSIZ - 1
+  bool digits = true;
+  for (const char* c = zone; *c != '\0'; ++c) {
+    if (*c <= ' ' || *c > '~' || *c == '/' || *c == ':' || *c == '%') return -EINVAL;
+    digits = digits && *c >= '0' && *c <= '9';
+  }
+  if (std::strcmp(zone, ".") == 0 || std::strcmp(zone, "..") == 0) return -EINVAL;
+  char text[24];
+  if (!digits) {
+    char path[48];
+    std::snprintf(path, sizeof path, "/sys/class/net/%s/ifindex", zone);
+    const int fd = hal::open(path, kRdOnly | kCloexec, 0);
+    if (fd < 0) return -ENODEV;
+    const long got = hal::read(fd, text, sizeof text - 1);
+    (void)hal::close(fd);
+    if (got <= 0) return -ENODEV;
+    text[got] = '\0';
+    zone = text;
+  }
+  char* end = nullptr;
+  const unsigned long v = std::strtoul(zone, &end, 10);
+  if (end == zone || (*end != '\0' && *end != '\n') || v == 0 || v > 0x7fffffffUL) {
+    return digits ? -EINVAL : -ENODEV;
+  }
+  return static_cast<int>(v);
+}
+
 int parse_ip(const char* text, SockAddr* out) {
   char host[64];
   const char* port_text = nullptr;
@@ -71,7 +105,16 @@ int parse_ip(const char* text, SockAddr* out) {
     sockaddr_in6 in6{};
     in6.sin6_family = AF_INET6;
     in6.sin6_port = htons(port);
+    char* zone = std::strchr(host, '%');
+    if (zone != nullptr) *zone++ = '\0';
     if (inet_pton(AF_INET6, host, &in6.sin6_addr) != 1) return -EINVAL;
+    if (zone != nullptr) {
+      const int index = zone_index(zone);
+      if (index < 0) return index;
+      in6.sin6_scope_id = static_cast<uint32_t>(index);
+    } else if (IN6_IS_ADDR_LINKLOCAL(&in6.sin6_addr)) {
+      return -EADDRNOTAVAIL;  // fe80::/10 means nothing without its link
+    }
     std::memcpy(a.data, &in6, sizeof in6);
     a.len = sizeof in6;
   } else {
@@ -144,7 +187,12 @@ int format_address(const SockAddr& addr, char* buf, size_t len) {
       std::memcpy(&in6, addr.data, sizeof in6);
       char host[INET6_ADDRSTRLEN];
       inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
-      n = std::snprintf(text, sizeof text, "[%s]:%u", host, ntohs(in6.sin6_port));
+      if (in6.sin6_scope_id != 0) {
+        n = std::snprintf(text, sizeof text, "[%s%%%u]:%u", host, in6.sin6_scope_id,
+                          ntohs(in6.sin6_port));
+      } else {
+        n = std::snprintf(text, sizeof text, "[%s]:%u", host, ntohs(in6.sin6_port));
+      }
       break;
     }
     case AF_UNIX: {

@@ -3,6 +3,9 @@
 // Accepted forms:
 //   192.0.2.1:5000         IPv4 literal and port
 //   [2001:db8::1]:5000     IPv6 literal in brackets and port
+//   [fe80::1%eth0]:5000    with a zone: the interface's name or index
+//                          ("%3"); a link-local address (fe80::/10) needs
+//                          one. Formatted back with the index.
 //   unix:/run/app.sock     Unix socket path (also a bare path starting with /)
 //   unix:@name             abstract Unix socket (also a bare @name)
 //
@@ -15,7 +18,10 @@
 // with getsockname); a connect to it fails in the kernel.
 //
 // Errors: -EINVAL for anything malformed (bad literal, port above 65535,
-// a path too long for sun_path); the output is not touched on error.
+// a path too long for sun_path), -EADDRNOTAVAIL for a link-local IPv6
+// address without a zone, -ENODEV for a zone naming no interface (the one
+// system call here: /sys/class/net/NAME/ifindex is read through the seam);
+// the output is not touched on error.
 #pragma once
 
 #include <cstddef>

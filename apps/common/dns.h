@@ -75,8 +75,9 @@ struct ResolvConf {
   int search_count = 0;
 };
 
-// resolv.conf(5): "nameserver ADDR" lines (IPv4 or IPv6 literals; the first
-// three; link-local ones with a %zone are skipped), "search D..." and
+// resolv.conf(5): "nameserver ADDR" lines (IPv4 or IPv6 literals, the first
+// three that parse: a link-local one needs its %zone, whose interface must
+// exist), "search D..." and
 // "domain D" (the last such line wins; domains that are no valid name are
 // left out) and "options timeout:N attempts:N ndots:N"; the rest is
 // ignored, as by glibc. No nameserver line means the local one

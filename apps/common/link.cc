@@ -57,7 +57,11 @@ int parse_url(const char* text, Url* out) {
     }
     std::memcpy(u.path, slash, plen + 1);
   }
-  if (hal::parse_address(host, &u.addr) == 0) {
+  if (host[0] == '[') {  // an IPv6 literal: its own errors (a zone missing or unknown)
+    const int r = hal::parse_address(host, &u.addr);
+    if (r < 0) return r;
+  }
+  if (host[0] == '[' || hal::parse_address(host, &u.addr) == 0) {
     const int f = hal::address_family(u.addr);
     if ((f != hal::kAfInet && f != hal::kAfInet6) || hal::address_port(u.addr) == 0) {
       return -EINVAL;
@@ -89,6 +93,18 @@ bool looks_like_tls(const char* data, size_t len) {
   // ContentType alert (21) or handshake (22), then version 3.x.
   return len >= 3 && (data[0] == '\x15' || data[0] == '\x16') && data[1] == '\x03' &&
          static_cast<unsigned char>(data[2]) <= 4;
+}
+
+void describe_url_error(const char* option, const char* text, int err, char* out, size_t cap) {
+  if (err == -EADDRNOTAVAIL) {
+    std::snprintf(out, cap,
+                  "%s '%s': a link-local IPv6 address needs its interface, as "
+                  "[fe80::1%%eth0]:PORT",
+                  option, text);
+  } else if (err == -ENODEV) {
+    std::snprintf(out, cap, "%s '%s': no network interface of that name (/sys/class/net)", option,
+                  text);
+  }
 }
 
 const char* error_text(int err) {

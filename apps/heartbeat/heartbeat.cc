@@ -38,7 +38,11 @@ int64_t default_stall_ms(int64_t period_ms) {
 int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (!app::device_id_ok(cfg_.id, err, err_len)) return -EINVAL;
   app::Url url;
-  if (app::parse_url(cfg_.server, &url) < 0) {
+  if (const int r = app::parse_url(cfg_.server, &url); r < 0) {
+    if (r == -EADDRNOTAVAIL || r == -ENODEV) {
+      app::describe_url_error("--server", cfg_.server, r, err, err_len);
+      return -EINVAL;
+    }
     std::snprintf(err, err_len,
                   "--server '%s' is not tcp://, udp:// or mqtt://HOST:PORT (an IP literal or a "
                   "host name, a port from 1 to 65535)",

@@ -57,7 +57,11 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
                   static_cast<long long>(cfg_.buffer_records));
     return -EINVAL;
   }
-  if (app::parse_url(cfg_.collector, &url) < 0) {
+  if (const int r = app::parse_url(cfg_.collector, &url); r < 0) {
+    if (r == -EADDRNOTAVAIL || r == -ENODEV) {
+      app::describe_url_error("--collector", cfg_.collector, r, err, err_len);
+      return -EINVAL;
+    }
     std::snprintf(err, err_len,
                   "--collector '%s' is not udp://, tcp://, mqtt://HOST:PORT or "
                   "http://HOST:PORT/write?db=NAME (HOST: an IP literal or a host name)",
@@ -251,7 +255,8 @@ void App::summary(char* buf, size_t len) const {
       buf, len,
       "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
       "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
-      "unknown=%llu); serial opens=%llu hangups=%llu errors=%llu; bytes in=%llu out=%llu; "
+      "unknown=%llu); serial opens=%llu open_failures=%llu hangups=%llu errors=%llu; bytes "
+      "in=%llu out=%llu; "
       "collector connects=%llu failures=%llu stalls=%llu%s",
       static_cast<unsigned long long>(store_.accepted()),
       static_cast<unsigned long long>(store_.delivered()),
@@ -261,6 +266,7 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),
       static_cast<unsigned long long>(c_.bad[4]), static_cast<unsigned long long>(c_.bad[5]),
       static_cast<unsigned long long>(c_.serial_opens),
+      static_cast<unsigned long long>(c_.serial_open_failures),
       static_cast<unsigned long long>(c_.serial_hangups),
       static_cast<unsigned long long>(c_.serial_errors),
       static_cast<unsigned long long>(c_.bytes_in),
@@ -284,9 +290,15 @@ void App::open_serial() {
     serial_error_ = 0;
     return;
   }
+  ++c_.serial_open_failures;
   if (r != serial_error_) {
+    // The two a wrong --serial gives, in words (strerror says "Inappropriate
+    // ioctl for device" and "Device or resource busy").
+    const char* why = r == -ENOTTY  ? "not a terminal (a serial device or a pty is needed)"
+                      : r == -EBUSY ? "in use: another program holds it exclusively"
+                                    : std::strerror(-r);
     log_->log(app::Level::kError, "cannot open serial %s: %s (retrying every %lld ms)", cfg_.serial,
-              std::strerror(-r), static_cast<long long>(cfg_.serial_retry_ms));
+              why, static_cast<long long>(cfg_.serial_retry_ms));
   }
   serial_error_ = r;
   (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,

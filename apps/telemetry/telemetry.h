@@ -75,6 +75,7 @@ struct Counters {
   uint64_t batches = 0;
   uint64_t health_sent = 0;
   uint64_t serial_opens = 0;
+  uint64_t serial_open_failures = 0;  // opens that failed (no device, not a tty, busy)
   uint64_t serial_errors = 0;
   uint64_t serial_hangups = 0;  // the device went away (read 0, EIO or HUP)
   // http:// collectors: responses by outcome.

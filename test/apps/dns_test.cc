@@ -8,6 +8,7 @@
 
 #include "CppUTest/TestHarness.h"
 #include "hal/address.h"
+#include "test/fake/kernel.h"
 
 namespace {
 
@@ -206,12 +207,14 @@ TEST(Dns, malformed_answers_are_server_errors_not_reads_out_of_bounds) {
 }
 
 TEST(Dns, resolv_conf_servers_and_options) {
+  fake::Kernel k;  // for the zones' interfaces (/sys/class/net)
   app::dns::ResolvConf c;
   app::dns::parse_resolv_conf(
       "# generated\n"
       "search lan\n"
       "nameserver 10.0.0.1\n"
-      "nameserver   fe80::1%eth0\n"  // a zone: skipped
+      "nameserver   fe80::1%eth9\n"  // no such interface: skipped
+      "nameserver fe80::1\n"         // link-local without its interface: skipped
       "nameserver 2001:db8::53 # comment\n"
       "options ndots:1 timeout:2 attempts:9\r\n"
       "nameserver @abstract\n"
@@ -231,6 +234,10 @@ TEST(Dns, resolv_conf_servers_and_options) {
   CHECK_EQUAL(2, c.attempts);
   app::dns::parse_resolv_conf("", &c);
   CHECK_EQUAL(5, c.timeout_s);
+  k.add_regular_path("/sys/class/net/eth0/ifindex", "2\n");
+  app::dns::parse_resolv_conf("nameserver fe80::53%eth0\n", &c);  // a link-local server
+  CHECK_EQUAL(1, c.count);
+  CHECK_EQUAL(std::string("[fe80::53%2]:53"), text(c.servers[0]));
 }
 
 TEST(Dns, hosts_lines_give_the_first_address_of_a_name) {

@@ -202,6 +202,22 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   heartbeat::App a(bad_url, &log);
   CHECK_EQUAL(-EINVAL, a.start(*loop, err, sizeof err));
   STRCMP_CONTAINS("is not tcp://, udp:// or mqtt://HOST:PORT", err);
+  // A link-local server without its interface connected to nothing, for
+  // ever, with "Invalid argument"; one naming no interface is as wrong.
+  heartbeat::Config link_local;
+  std::snprintf(link_local.server, sizeof link_local.server, "udp://[fe80::1]:9000");
+  heartbeat::App ll(link_local, &log);
+  CHECK_EQUAL(-EINVAL, ll.start(*loop, err, sizeof err));
+  STRCMP_EQUAL(
+      "--server 'udp://[fe80::1]:9000': a link-local IPv6 address needs its interface, as "
+      "[fe80::1%eth0]:PORT",
+      err);
+  std::snprintf(link_local.server, sizeof link_local.server, "udp://[fe80::1%%eth7]:9000");
+  heartbeat::App nic(link_local, &log);
+  CHECK_EQUAL(-EINVAL, nic.start(*loop, err, sizeof err));
+  STRCMP_EQUAL(
+      "--server 'udp://[fe80::1%eth7]:9000': no network interface of that name (/sys/class/net)",
+      err);
   heartbeat::Config relative;
   std::snprintf(relative.server, sizeof relative.server, "tcp://127.0.0.1:1");
   std::snprintf(relative.alarm_command, sizeof relative.alarm_command, "alarm.sh");

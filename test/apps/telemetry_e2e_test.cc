@@ -603,3 +603,24 @@ TEST(TelemetryE2e, a_serial_read_error_closes_and_reopens_the_port) {
   STRCMP_CONTAINS("telemetry: error: serial /dev/ttyS1 failed: Invalid argument\n",
                   r.k.written(2).c_str());
 }
+
+// A --serial that is no terminal (a regular file, /dev/null) said
+// "Inappropriate ioctl for device", and failed opens were in no counter:
+// now the line says what is wrong, once, and open_failures counts them.
+TEST(TelemetryE2e, a_serial_path_that_is_no_terminal_is_said_so_and_counted) {
+  Rig r("127.0.0.1:9340", false);
+  r.k.add_regular_path("/var/log/gps.txt", "$GPGGA,...\n");
+  telemetry::Config cfg = config("udp://127.0.0.1:9340");
+  std::snprintf(cfg.serial, sizeof cfg.serial, "/var/log/gps.txt");
+  cfg.serial_retry_ms = 1000;
+  r.start(cfg);
+  r.run_for(5);
+  const std::string said = r.k.written(2);
+  const char* line =
+      "telemetry: error: cannot open serial /var/log/gps.txt: not a terminal (a serial device or "
+      "a pty is needed) (retrying every 1000 ms)\n";
+  STRCMP_CONTAINS(line, said.c_str());
+  CHECK_EQUAL(said.find(line), said.rfind(line));  // once
+  CHECK(r.app->counters().serial_open_failures >= 5);
+  CHECK_EQUAL(0u, r.app->counters().serial_opens);
+}

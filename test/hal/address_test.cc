@@ -1,9 +1,11 @@
-// Parsing and formatting socket addresses (pure code).
+// Parsing and formatting socket addresses (pure code, but for an IPv6
+// zone's interface name, read from /sys/class/net on the fake kernel).
 #include <cerrno>
 #include <cstring>
 
 #include "CppUTest/TestHarness.h"
 #include "hal/address.h"
+#include "test/fake/kernel.h"
 
 TEST_GROUP(Address){};
 
@@ -34,7 +36,7 @@ TEST(Address, family_and_port) {
   CHECK_EQUAL(0, hal::parse_address("10.1.2.3:65535", &a));
   CHECK_EQUAL(hal::kAfInet, hal::address_family(a));
   CHECK_EQUAL(65535, hal::address_port(a));
-  CHECK_EQUAL(0, hal::parse_address("[fe80::2]:80", &a));
+  CHECK_EQUAL(0, hal::parse_address("[2001:db8::2]:80", &a));
   CHECK_EQUAL(hal::kAfInet6, hal::address_family(a));
   CHECK_EQUAL(80, hal::address_port(a));
   CHECK_EQUAL(0, hal::parse_address("@x", &a));
@@ -139,4 +141,31 @@ TEST(Address, set_port_changes_only_ip_addresses) {
   CHECK(hal::format_address(v6, text, sizeof text) > 0);
   STRCMP_EQUAL("[2001:db8::1]:1883", text);
   CHECK_EQUAL(-ENOSPC, hal::format_address(v6, text, 10));
+}
+
+// A link-local address means nothing without its link: a zone names the
+// interface (its index, or its name looked up in /sys/class/net), and one
+// without a zone is refused at once (connect() would say EINVAL for ever).
+TEST(Address, ipv6_zones_name_the_interface_and_link_local_needs_one) {
+  fake::Kernel k;
+  k.add_regular_path("/sys/class/net/eth0/ifindex", "3\n");
+  k.add_regular_path("/sys/class/net/bad/ifindex", "x\n");
+  k.add_regular_path("/sys/class/net/empty/ifindex", "");
+  STRCMP_EQUAL("[fe80::1%3]:9000", round_trip("[fe80::1%eth0]:9000").c_str());
+  STRCMP_EQUAL("[fe80::1%3]:9000", round_trip("[fe80::1%3]:9000").c_str());
+  STRCMP_EQUAL("[2001:db8::1%3]:9000", round_trip("[2001:db8::1%eth0]:9000").c_str());
+  hal::SockAddr a;
+  CHECK_EQUAL(-EADDRNOTAVAIL, hal::parse_address("[fe80::1]:9000", &a));
+  CHECK_EQUAL(-EADDRNOTAVAIL, hal::parse_address("[febf::1]:9000", &a));
+  CHECK_EQUAL(0, hal::parse_address("[fec0::1]:9000", &a));  // not link-local
+  CHECK_EQUAL(-ENODEV, hal::parse_address("[fe80::1%wlan0]:9000", &a));
+  CHECK_EQUAL(-ENODEV, hal::parse_address("[fe80::1%bad]:9000", &a));
+  CHECK_EQUAL(-ENODEV, hal::parse_address("[fe80::1%empty]:9000", &a));
+  const char* malformed[] = {"[fe80::1%]:9000",           "[fe80::1%0]:9000",
+                             "[fe80::1%4294967296]:9000", "[fe80::1%a/b]:9000",
+                             "[fe80::1%..]:9000",         "[fe80::1%.]:9000",
+                             "[fe80::1%a b]:9000",        "[fe80::1%0123456789abcdef]:9000",
+                             "[fe80::1%x:y]:9000",        "[fe80::1%3%4]:9000"};
+  for (const char* t : malformed) CHECK_EQUAL_TEXT(-EINVAL, hal::parse_address(t, &a), t);
+  CHECK_EQUAL(-EINVAL, hal::parse_address("[fe80::zz%eth0]:9000", &a));
 }

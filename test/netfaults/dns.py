@@ -16,6 +16,8 @@ listen on 127.0.0.2 and 127.0.0.3. Checks:
 - a name in /etc/hosts is used without asking the server;
 - a short name ("broker") is found through resolv.conf's search list;
 - heartbeat's flight recording of all this replays on the fake kernel;
+- a link-local collector ([fe80::1%evl0], a veth pair) gets beats,
+  and one without its zone is refused at start;
 - an unknown name says "name not found (NXDOMAIN)", a name server that is
   gone says so, and SIGTERM still ends the daemon within a second.
 
@@ -221,6 +223,31 @@ def main():
                        box.log("hb_short"), 10, "heartbeat to deliver by a short name"),
               "a short name is found through the search list")
         box.stop("hb_short")
+
+        # A link-local collector with its zone (an interface name): a veth
+        # pair in the namespace, fe80::1 on one end (no DAD), a UDP server
+        # bound there.
+        for cmd in (["link", "add", "evl0", "type", "veth", "peer", "name", "evl1"],
+                    ["link", "set", "evl1", "up"], ["link", "set", "evl0", "up"],
+                    ["addr", "add", "fe80::1/64", "dev", "evl0", "nodad"]):
+            r = subprocess.run(["ip", "-n", box.ns] + cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SetupError("ip %s: %s" % (" ".join(cmd), r.stderr.strip()))
+        udp = box.start("udp_server", [
+            sys.executable, "-c",
+            "import socket\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\n"
+            "s.bind(('fe80::1',9000,0,socket.if_nametoindex('evl0')))\nd,a=s.recvfrom(512)\n"
+            "print(d.decode().split()[0],flush=True)\n"])
+        time.sleep(0.3)
+        box.start("hb_ll", [hb, "--server", "udp://[fe80::1%evl0]:9000", "--id", "dns5"] + common)
+        check(wait_for(lambda: udp.poll() is not None, 10, "a beat at [fe80::1%evl0]") and
+              "HB" in box.log("udp_server"), "a link-local collector with its zone gets beats")
+        box.stop("hb_ll")
+        box.start("hb_nozone", [hb, "--server", "udp://[fe80::1]:9000", "--id", "dns6"] + common)
+        check(wait_for(lambda: box.procs["hb_nozone"].poll() is not None, 10, "exit 2") and
+              box.procs["hb_nozone"].returncode == 2 and
+              "needs its interface" in box.log("hb_nozone"),
+              "one without its zone is refused at start (exit 2)")
 
         # Errors, said as such; SIGTERM still works while resolving.
         box.start("hb_bad", [hb, "--server", "mqtt://nothere.evl.test:1883", "--id", "dns2"] +
