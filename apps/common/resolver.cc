@@ -194,7 +194,11 @@ void Resolver::read_replies() {
       ++stats_.ignored;
     } else if (n > 0) {
       hal::SockAddr addr;
-      dns::make_address(a.addr[0], type_ == dns::kTypeA ? 4 : 16, port_, &addr);
+      // Round robin over the answer, one address per resolution: after a
+      // failed connect (the next attempt resolves again) the next address
+      // is tried, so one dead address of several does not stop the link.
+      const int pick = static_cast<int>(rounds_++ % static_cast<uint32_t>(n));
+      dns::make_address(a.addr[pick], type_ == dns::kTypeA ? 4 : 16, port_, &addr);
       finish(0, addr);
       return;
     } else if (n == dns::kErrNoAddress && type_ == dns::kTypeA) {
@@ -231,8 +235,10 @@ void Resolver::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   r->next(dns::kErrTimeout);
 }
 
-// Only an active resolver is described: one byte otherwise.
+// The round-robin count, then an active resolver's question (one byte
+// otherwise).
 void Resolver::save(flight::SnapWriter& w) const {
+  w.put(rounds_);
   w.put(static_cast<uint8_t>(active() ? 1 : 0));
   if (!active()) return;
   w.put(static_cast<int32_t>(fd_));
@@ -254,6 +260,7 @@ void Resolver::save(flight::SnapWriter& w) const {
 
 void Resolver::restore(Restore& r, evl::Loop& loop, Done done, void* ctx) {
   uint8_t active = 0;
+  (void)r.get(&rounds_);
   if (!r.get(&active) || active == 0) return;
   int32_t fd = -1, port = 0, tried = 0, err = 0, cand = 0, miss = 0;
   uint8_t has_io = 0;

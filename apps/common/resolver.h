@@ -98,6 +98,7 @@ class Resolver {
   uint8_t query_[dns::kMaxQuery] = {};
   size_t qlen_ = 0;
   Stats stats_;
+  uint32_t rounds_ = 0;  // resolutions that gave addresses: which one is used
 };
 
 }  // namespace app

@@ -35,6 +35,7 @@ enum class Dns {
   kOnlyLan,    // names under .lan are answered, others NXDOMAIN
   kCorpFails,  // as kOnlyLan, but names under .corp.example are SERVFAIL
   kNoData,     // the name exists without an address (NOERROR, no record)
+  kTwo,        // two A records: 127.0.0.2, then the `a` address
 };
 
 struct NameServer {
@@ -80,7 +81,14 @@ void on_question(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
     const bool answer = (mode == Dns::kAnswer || mode == Dns::kNotOursFirst)
                             ? type == app::dns::kTypeA
                             : mode == Dns::kOnlyAaaa && type == app::dns::kTypeAaaa;
-    if (answer) {
+    if (mode == Dns::kTwo && type == app::dns::kTypeA) {
+      put16(&r, 6, 2);
+      const uint8_t two[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 2};
+      r.insert(r.end(), two, two + sizeof two);
+      const uint8_t head[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4};
+      r.insert(r.end(), head, head + sizeof head);
+      r.insert(r.end(), ns->a, ns->a + 4);
+    } else if (answer) {
       put16(&r, 6, 1);
       const uint8_t head[] = {0xc0, 12, 0, static_cast<uint8_t>(type),
                               0,    1,  0, 0,
@@ -498,4 +506,20 @@ TEST(Resolver, an_interrupted_read_is_read_again) {
   f.run_for(100 * kMs);
   CHECK(f.link.up());
   CHECK_EQUAL(1u, f.link.resolver().stats().questions);
+}
+
+// A name with two addresses, the first dead (a server of a round-robin
+// pair that is down): each attempt takes the next address of the answer,
+// so the link comes up on the live one instead of retrying the dead one.
+TEST(Resolver, each_attempt_takes_the_next_address_of_the_answer) {
+  Fixture f;
+  f.ns.mode = Dns::kTwo;
+  f.serve_dns();
+  f.listen("127.0.0.1:1883");  // nothing on 127.0.0.2
+  f.start("tcp://broker.lan:1883");
+  f.run_for(3 * kSec);
+  CHECK(f.link.up());
+  CHECK_EQUAL(std::string("127.0.0.1:1883"), f.address());
+  CHECK_EQUAL(1u, f.downs.size());  // the first attempt, refused by 127.0.0.2
+  CHECK_EQUAL(-ECONNREFUSED, f.downs[0]);
 }
