@@ -42,6 +42,12 @@ int parse_url(const char* text, Url* out) {
     }
   }
   if (rest == nullptr) return -EINVAL;
+  // user:password@ in the authority: not read, and the caller must not
+  // print the text (a password would go to the log).
+  const char* at = std::strchr(rest, '@');
+  if (at != nullptr && (std::strchr(rest, '/') == nullptr || at < std::strchr(rest, '/'))) {
+    return -EPERM;
+  }
   char host[dns::kMaxName + 16];  // a name or literal, and a port
   const char* slash = std::strchr(rest, '/');
   const size_t host_len = slash != nullptr ? static_cast<size_t>(slash - rest) : std::strlen(rest);
@@ -96,7 +102,13 @@ bool looks_like_tls(const char* data, size_t len) {
 }
 
 void describe_url_error(const char* option, const char* text, int err, char* out, size_t cap) {
-  if (err == -EADDRNOTAVAIL) {
+  if (err == -EPERM) {  // the text is not printed: it holds a password
+    std::snprintf(out, cap,
+                  "%s: a user or password in the URL (user:password@) is not read, and the URL "
+                  "is not printed: use --mqtt-user and --mqtt-password-file, or --http-user and "
+                  "--http-password-file",
+                  option);
+  } else if (err == -EADDRNOTAVAIL) {
     std::snprintf(out, cap,
                   "%s '%s': a link-local IPv6 address needs its interface, as "
                   "[fe80::1%%eth0]:PORT",

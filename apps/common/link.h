@@ -78,11 +78,13 @@ struct Url {
 // "http://192.0.2.1:8086/write?db=x", "udp://[fe80::1%eth0]:9000": an IP
 // literal (hal/address.h) or a host name (dns::valid_name) and a port from
 // 1 to 65535; http needs a path of printable ASCII without spaces. 0,
-// -EINVAL, or hal::parse_address's -EADDRNOTAVAIL (a link-local address
-// without its interface) or -ENODEV (no such interface).
+// -EINVAL, -EPERM for a user or password in it (user:password@: not read;
+// do not print the text), or hal::parse_address's -EADDRNOTAVAIL (a
+// link-local address without its interface) or -ENODEV (no such
+// interface).
 [[nodiscard]] int parse_url(const char* text, Url* out);
-// The line for parse_url's -EADDRNOTAVAIL and -ENODEV, naming the option
-// and its text; other errors leave out alone.
+// The line for parse_url's -EPERM, -EADDRNOTAVAIL and -ENODEV, naming the
+// option (and its text, but for -EPERM); other errors leave out alone.
 void describe_url_error(const char* option, const char* text, int err, char* out, size_t cap);
 
 // The server answered in TLS (an https or mqtts port, or a TLS proxy):

@@ -218,6 +218,13 @@ TEST(HeartbeatE2e, bad_configuration_is_one_clear_error) {
   STRCMP_EQUAL(
       "--server 'udp://[fe80::1%eth7]:9000': no network interface of that name (/sys/class/net)",
       err);
+  // Credentials in the URL: not read, and the URL (with its password) not
+  // printed; the generic line used to echo it.
+  std::snprintf(link_local.server, sizeof link_local.server, "mqtt://dev:s3cret@broker.lan:1883");
+  heartbeat::App creds(link_local, &log);
+  CHECK_EQUAL(-EINVAL, creds.start(*loop, err, sizeof err));
+  STRCMP_CONTAINS("--server: a user or password in the URL (user:password@) is not read", err);
+  CHECK(std::strstr(err, "s3cret") == nullptr);
   heartbeat::Config relative;
   std::snprintf(relative.server, sizeof relative.server, "tcp://127.0.0.1:1");
   std::snprintf(relative.alarm_command, sizeof relative.alarm_command, "alarm.sh");

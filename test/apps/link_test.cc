@@ -186,6 +186,9 @@ TEST(Link, urls_name_scheme_and_ip_literal) {
   CHECK_EQUAL(-EINVAL, app::parse_url("tcp://exa mple.com:9", &u));
   CHECK_EQUAL(-EINVAL, app::parse_url("tcp://192.0.2.300:9", &u));
   CHECK_EQUAL(-EINVAL, app::parse_url("tcp://:9", &u));
+  CHECK_EQUAL(-EPERM, app::parse_url("mqtt://u:p@broker:1883", &u));
+  CHECK_EQUAL(-EPERM, app::parse_url("http://admin@influx:8086/write?db=x", &u));
+  CHECK_EQUAL(0, app::parse_url("http://influx:8086/write?db=x&tag=a@b", &u));  // in the path
   CHECK_EQUAL(-EINVAL, app::parse_url("tcp://192.0.2.1:0", &u));
   CHECK_EQUAL(-EINVAL, app::parse_url(nullptr, &u));
 }
