@@ -119,6 +119,14 @@ bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, s
     std::snprintf(err, err_len, "--collector: an http collector is InfluxDB's /write?db=NAME");
     return false;
   }
+  // InfluxDB 1.x reads u= and p= from the query too; a password there
+  // would be in every log line that names the collector.
+  if (std::strstr(url.path, "?p=") != nullptr || std::strstr(url.path, "&p=") != nullptr) {
+    std::snprintf(err, err_len,
+                  "--collector: a password in the URL's query (p=) is not read, and the URL is "
+                  "not printed: use --http-user and --http-password-file");
+    return false;
+  }
   if (url.host[0] != '\0') {  // the name the server was given, as a browser sends it
     if (std::snprintf(hc->host, sizeof hc->host, "%s:%d", url.host, url.port) >=
         static_cast<int>(sizeof hc->host)) {

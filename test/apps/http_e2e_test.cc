@@ -433,3 +433,12 @@ TEST(HttpE2e, a_telemetry_restored_from_a_snapshot_goes_on_counting_every_record
   CHECK_EQUAL(1u, other.link().stats().connects);  // the same connection, still kept alive
   other.stop();
 }
+
+TEST(HttpE2e, a_password_in_the_query_is_refused_without_being_printed) {
+  Fixture f;
+  std::snprintf(f.cfg.collector, sizeof f.cfg.collector,
+                "http://127.0.0.1:8086/write?db=evl&u=admin&p=s3cret");
+  const std::string err = start_error(f);
+  STRCMP_CONTAINS("a password in the URL's query (p=) is not read", err.c_str());
+  CHECK(err.find("s3cret") == std::string::npos);
+}
