@@ -126,6 +126,7 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
       d.flight_recorder[0] == '\0') {
     return -1;
   }
+  set_error_timestamps(d.log_time);
   const auto bytes = static_cast<size_t>(d.flight_recorder_kib) * 1024;
   int r = flight::start(prog, argc, argv, d.flight_recorder, bytes);
   if (r == 0) r = flight::dump_on_crash();

@@ -115,6 +115,7 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
 // and serve App(cfg, &log). The App is static: some are large.
 template <class App, class Config>
 int serve_app(const char* prog, Config& cfg, const DaemonOptions& d, evl::Loop& loop) {
+  set_error_timestamps(d.log_time);
   if (cfg.link.backoff_max_ms < cfg.link.backoff_initial_ms) {
     write_error(prog, "--backoff-max-ms must be >= --backoff-initial-ms");
     return 2;

@@ -259,6 +259,12 @@ void Log::restore(Restore& r) {
   if (watching != 0 && loop_ != nullptr) r.io(fd_out_, evl::kOut, on_writable, this, &watch_);
 }
 
+namespace {
+bool g_error_stamps = false;  // set_error_timestamps()
+}  // namespace
+
+void set_error_timestamps(bool on) { g_error_stamps = on; }
+
 void write_error(const char* prog, const char* fmt, ...) {
   char msg[512];
   va_list ap;
@@ -266,8 +272,14 @@ void write_error(const char* prog, const char* fmt, ...) {
   (void)std::vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   one_line(msg);
-  char line[600];
-  const int n = std::snprintf(line, sizeof line, "%s: %s\n", prog, msg);
+  char stamp[40] = "";
+  if (g_error_stamps) {
+    const int s = format_utc(evl::now_ns(hal::kClockRealtime), stamp, sizeof stamp - 1);
+    stamp[s] = ' ';
+    stamp[s + 1] = '\0';
+  }
+  char line[640];
+  const int n = std::snprintf(line, sizeof line, "%s%s: %s\n", stamp, prog, msg);
   (void)hal::write(2, line, whole_line(line, sizeof line, n));
 }
 

@@ -108,5 +108,8 @@ int format_utc(int64_t ns, char* out, size_t cap);
 // One line to stderr through the seam (recorded, replayed, seen by the fake
 // kernel), for what a daemon says before its log runs: "PROG: message\n".
 void write_error(const char* prog, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// --log-time for write_error() too, from when the options are known (the
+// lines about the options themselves come before: they have no time).
+void set_error_timestamps(bool on);
 
 }  // namespace app

@@ -347,3 +347,17 @@ TEST(Log, stamped_lines_begin_with_the_utc_time) {
   log.log(app::Level::kWarning, "stamped");
   STRCMP_EQUAL("2026-12-28T17:32:03.000Z telemetry: warning: stamped\n", k.written(2).c_str());
 }
+
+// The lines a daemon writes before its log runs (a flight recorder that
+// cannot start, an event loop that cannot be made) had no time under
+// --log-time; once the options are known they have it.
+TEST(Log, error_lines_before_the_log_runs_are_stamped_once_asked) {
+  fake::Kernel k;
+  k.step_realtime(1798479123LL * evl::kSec - k.realtime_ns());
+  app::write_error("heartbeat", "plain");
+  app::set_error_timestamps(true);
+  app::write_error("heartbeat", "stamped");
+  app::set_error_timestamps(false);
+  STRCMP_EQUAL("heartbeat: plain\n2026-12-28T17:32:03.000Z heartbeat: stamped\n",
+               k.written(2).c_str());
+}
