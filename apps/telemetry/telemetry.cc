@@ -297,8 +297,15 @@ void App::open_serial() {
     const char* why = r == -ENOTTY  ? "not a terminal (a serial device or a pty is needed)"
                       : r == -EBUSY ? "in use: another program holds it exclusively"
                                     : std::strerror(-r);
-    log_->log(app::Level::kError, "cannot open serial %s: %s (retrying every %lld ms)", cfg_.serial,
-              why, static_cast<long long>(cfg_.serial_retry_ms));
+    // A USB adapter plugged back (or after a reboot) may come back under
+    // another number: ttyUSB0 becomes ttyUSB1, and this path never returns.
+    const bool numbered = std::strncmp(cfg_.serial, "/dev/ttyUSB", 11) == 0 ||
+                          std::strncmp(cfg_.serial, "/dev/ttyACM", 11) == 0;
+    log_->log(app::Level::kError, "cannot open serial %s: %s (retrying every %lld ms)%s",
+              cfg_.serial, why, static_cast<long long>(cfg_.serial_retry_ms),
+              r == -ENOENT && numbered ? "; a USB adapter can come back under another number: "
+                                         "/dev/serial/by-id/ names stay the same"
+                                       : "");
   }
   serial_error_ = r;
   (void)loop_->timer_after(evl::ms_to_ns(cfg_.serial_retry_ms), on_retry_serial, this,

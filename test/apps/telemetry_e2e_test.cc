@@ -624,3 +624,18 @@ TEST(TelemetryE2e, a_serial_path_that_is_no_terminal_is_said_so_and_counted) {
   CHECK(r.app->counters().serial_open_failures >= 5);
   CHECK_EQUAL(0u, r.app->counters().serial_opens);
 }
+
+// ttyUSB0 unplugged and plugged back comes back as ttyUSB1 when the old
+// node is still held: the path never returns. The error line says which
+// names do not move.
+TEST(TelemetryE2e, a_missing_numbered_usb_serial_names_the_by_id_path) {
+  Rig r("127.0.0.1:9350", false);
+  telemetry::Config cfg = config("udp://127.0.0.1:9350");
+  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyUSB0");
+  r.start(cfg);
+  r.run_for(1);
+  STRCMP_CONTAINS(
+      "cannot open serial /dev/ttyUSB0: No such file or directory (retrying every 2000 ms); a USB "
+      "adapter can come back under another number: /dev/serial/by-id/ names stay the same\n",
+      r.k.written(2).c_str());
+}
