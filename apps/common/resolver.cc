@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kHosts = "/etc/hosts";
 constexpr const char* kResolvConf = "/etc/resolv.conf";
 
-// Calls fn(line, ctx) for each line of the regular file at path (without
+// Calls fn(line) for each line of the regular file at path (without
 // its line end), until fn returns true; lines longer than
 // Resolver::kLineBytes are skipped. A file that does not open (none, no
 // permission) or is not a regular file (a FIFO would block) has no lines.
