@@ -83,6 +83,9 @@ long parse_response(const char* data, size_t len, size_t limit, Response* out) {
       content_length = n;
     } else if (iequal(p, name_len, "transfer-encoding")) {
       return -EPROTO;
+    } else if (iequal(p, name_len, "location")) {
+      r.location = v;
+      r.location_len = vlen;
     } else if (iequal(p, name_len, "connection")) {
       if (iequal(v, vlen, "close")) r.keep_alive = false;
       if (iequal(v, vlen, "keep-alive")) r.keep_alive = true;

@@ -21,6 +21,8 @@ struct Response {
   bool keep_alive = true;      // false after "Connection: close" (or HTTP/1.0)
   const char* body = nullptr;  // points into the caller's bytes
   size_t body_len = 0;
+  const char* location = nullptr;  // a Location header's value (redirects), or null
+  size_t location_len = 0;
 };
 
 // One response from data[0..len): its size (> 0) with *out filled, 0 when

@@ -243,8 +243,18 @@ void App::on_http_response(void* ctx, const http::Response& r) {
   } else {
     ++a->c_.http_retried;
   }
-  a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying", a->cfg_.collector,
-               s, text_len, r.body);
+  if (s >= 300 && s < 400 && r.location != nullptr) {
+    // A proxy sending http:// to https://, a moved endpoint: the body is
+    // HTML for browsers, the target is the Location header.
+    const int loc_len = r.location_len > 200 ? 200 : static_cast<int>(r.location_len);
+    a->log_->log(app::Level::kError,
+                 "collector %s answered %d, a redirect to %.*s: redirects are not followed; give "
+                 "that URL as --collector (an https one needs a plain-HTTP endpoint); retrying",
+                 a->cfg_.collector, s, loc_len, r.location);
+  } else {
+    a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying",
+                 a->cfg_.collector, s, text_len, r.body);
+  }
   a->retry_later();
 }
 

@@ -159,6 +159,25 @@ TEST(HttpE2e, a_refusal_is_logged_as_one_line_with_the_answer_text) {
       f.k.written(2).c_str());
 }
 
+// nginx in front of InfluxDB sending http:// to https:// answers 301 with
+// an HTML page: the line named the status and the page. It now names
+// where the redirect goes; the batch waits.
+TEST(HttpE2e, a_redirect_is_said_with_its_target_and_nothing_is_dropped) {
+  Fixture f;
+  f.server->script.push_back(Outcome{301, "<html><body>301 Moved</body></html>\n"});
+  f.server->location = "https://influx.example.com/write?db=evl";
+  f.server->up();
+  f.start();
+  f.run_for(3 * kSec);
+  STRCMP_CONTAINS(
+      "telemetry: error: collector http://127.0.0.1:8086/write?db=evl answered 301, a redirect "
+      "to https://influx.example.com/write?db=evl: redirects are not followed; give that URL as "
+      "--collector (an https one needs a plain-HTTP endpoint); retrying\n",
+      f.k.written(2).c_str());
+  CHECK_EQUAL(0u, f.st().dropped());
+  f.check_accounting();
+}
+
 // Over HTTP a connection that carries the batches is not delivering while
 // InfluxDB refuses them: "delivering" is said at the first batch stored,
 // once, and again only after a refusal or an outage.

@@ -83,3 +83,18 @@ TEST(HttpResponse, basic_credentials_are_base64) {
   STRCMP_EQUAL("YTo=", out);
   CHECK_FALSE(http::basic_credentials("user", "password", out, 8));
 }
+
+TEST(HttpResponse, a_redirect_carries_its_location) {
+  const char text[] =
+      "HTTP/1.1 301 Moved Permanently\r\nlocation:  https://influx.lan/write?db=x \r\n"
+      "Content-Length: 0\r\n\r\n";
+  http::Response r;
+  CHECK_EQUAL(static_cast<long>(sizeof text - 1),
+              http::parse_response(text, sizeof text - 1, 2048, &r));
+  CHECK_EQUAL(301, r.status);
+  CHECK_EQUAL(std::string("https://influx.lan/write?db=x"),
+              std::string(r.location, r.location_len));
+  const char plain[] = "HTTP/1.1 204 No Content\r\n\r\n";
+  CHECK(http::parse_response(plain, sizeof plain - 1, 2048, &r) > 0);
+  CHECK(r.location == nullptr);
+}

@@ -118,6 +118,7 @@ void Server::answer(Request* r) {
   std::string text = "HTTP/1.1 " + std::to_string(o.status) + " X\r\n";
   if (o.status != 204) text += "Content-Length: " + std::to_string(o.body.size()) + "\r\n";
   if (o.close) text += "Connection: close\r\n";
+  if (!location.empty()) text += "Location: " + location + "\r\n";
   text += "\r\n";
   switch (o.how) {
     case How::kSilent: return;

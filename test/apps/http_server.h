@@ -24,7 +24,7 @@ struct Outcome {
   int status = 204;
   std::string body;
   How how = How::kWhole;
-  bool close = false;  // "Connection: close"
+  bool close = false;    // "Connection: close"
 };
 
 struct Request {
@@ -46,6 +46,7 @@ class Server {
   void up();
   void down();
   std::deque<Outcome> script;
+  std::string location;  // a Location header on every answer, when not empty
   std::vector<Request> requests;
   // Lines of the bodies answered with a 2xx (what InfluxDB stored).
   size_t stored_lines() const;

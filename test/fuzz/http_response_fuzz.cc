@@ -17,6 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (static_cast<size_t>(n) > size || static_cast<size_t>(n) > limit) std::abort();
     if (r.status < 100 || r.status > 999) std::abort();
     if (r.body < text || r.body + r.body_len > text + n) std::abort();
+    if (r.location != nullptr && (r.location < text || r.location + r.location_len > r.body)) {
+      std::abort();  // a header's value: inside the head
+    }
   }
   return 0;
 }
