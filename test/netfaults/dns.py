@@ -35,16 +35,8 @@ import tempfile
 import time
 
 
-class SetupError(Exception):
-    pass
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from netfaults import SetupError, read  # noqa: E402
 
 
 def wait_for(cond, seconds, what):
@@ -53,7 +45,7 @@ def wait_for(cond, seconds, what):
         if cond():
             return True
         time.sleep(0.05)
-    print("  timed out after %g s waiting for %s" % (seconds, what))
+    print("  timed out after %g s waiting for %s" % (seconds, what))  # (a check fails)
     return False
 
 
