@@ -172,6 +172,7 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
   rng_ = cfg.jitter_seed | 1;
   attempt_ = 0;
   addr_ = url.addr;
+  have_good_ = false;  // (another start may name another server)
   attempt();
   return 0;
 }
@@ -227,6 +228,8 @@ void Link::save(flight::SnapWriter& w) const {
   w.put(in_, in_len_);
   save_timer(w, *loop_, timer_);
   w.put(addr_);
+  w.put(good_);
+  w.put(static_cast<uint8_t>(have_good_ ? 1 : 0));
   resolver_.save(w);
 }
 
@@ -268,6 +271,10 @@ void Link::restore(Restore& r) {
   if (has_io != 0) r.io(fd_, watched_, on_io, this, &io_);
   r.timer(&timer_, on_timer, this);
   (void)r.get(&addr_);
+  uint8_t have_good = 0;
+  (void)r.get(&good_);
+  (void)r.get(&have_good);
+  have_good_ = have_good != 0;
   resolver_.restore(r, *loop_, resolved, this);
 }
 
@@ -364,11 +371,18 @@ const char* Link::resolved_as(char* buf, size_t len) const {
 
 void Link::resolved(void* ctx, int err, const hal::SockAddr& addr) {
   auto* l = static_cast<Link*>(ctx);
-  if (err != 0) {
+  // The name servers failing (down, silent, SERVFAIL) says nothing about
+  // the server: the address of the last connection that came up is tried
+  // (a router rebooting takes the DNS away, not the broker). An answer
+  // that the name has no address is believed.
+  const bool servers_failed =
+      err == dns::kErrTimeout || err == dns::kErrUnreachable || err == dns::kErrServer;
+  if (err != 0 && !(servers_failed && l->have_good_)) {
     l->fail(err);
     return;
   }
-  l->addr_ = addr;
+  if (err != 0) ++l->stats_.last_good_used;
+  l->addr_ = err != 0 ? l->good_ : addr;
   l->open_socket();
 }
 
@@ -401,6 +415,10 @@ void Link::open_socket() {
 
 void Link::connected() {
   ++stats_.connects;
+  if (url_.host[0] != '\0') {
+    good_ = addr_;
+    have_good_ = true;
+  }
   up_since_ns_ = loop_->now(evl::Clock::kMonotonic);
   written_at_up_ = stats_.bytes_out;
   read_at_up_ = stats_.bytes_in;

@@ -12,7 +12,9 @@
 //   A named host: each connect attempt (start, back-off end) first goes
 //   through kResolving (the Resolver's question, its own timer) to
 //   kConnecting; a failed resolution fails the attempt like a refused
-//   connect (kBackoff). /etc/hosts answers at once, without kResolving.
+//   connect (kBackoff), but for name servers that fail (down, silent,
+//   SERVFAIL) when an address of the name has connected before: that
+//   address is tried. /etc/hosts answers at once, without kResolving.
 //   stop() from any state: kIdle, through the one teardown.
 //
 // Each state owns at most one timer, with one meaning: kConnecting the
@@ -134,6 +136,9 @@ struct LinkStats {
   uint64_t bytes_in = 0;
   uint64_t datagrams_out = 0;
   uint64_t tls = 0;  // connections whose server answered in TLS
+  // Attempts that used the last address that connected because the name
+  // servers failed (a named host only).
+  uint64_t last_good_used = 0;
 };
 
 // Splits data into '\n'-terminated lines for fn (without the '\n'); returns
@@ -239,6 +244,8 @@ class Link {
   evl::Loop* loop_ = nullptr;
   Url url_;
   hal::SockAddr addr_;  // where attempts connect
+  hal::SockAddr good_;  // a named host: the address of the last connection that came up
+  bool have_good_ = false;
   Resolver resolver_;
   LinkConfig cfg_;
   LinkEvents ev_;

@@ -530,3 +530,29 @@ TEST(Resolver, each_attempt_takes_the_next_address_of_the_answer) {
   CHECK_EQUAL(1u, f.downs.size());  // the first attempt, refused by 127.0.0.2
   CHECK_EQUAL(-ECONNREFUSED, f.downs[0]);
 }
+
+// The name servers go away (a router rebooting) while the broker stays:
+// the address that connected before is tried, not nothing. An answer that
+// the name does not exist is believed.
+TEST(Resolver, failing_name_servers_fall_back_to_the_address_that_connected) {
+  Fixture f;
+  f.k.add_regular_path("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+  f.serve_dns();
+  f.listen("127.0.0.1:1883");
+  f.start("tcp://broker.lan:1883");
+  f.run_for(100 * kMs);
+  CHECK(f.link.up());
+  f.ns.mode = Dns::kSilent;
+  CHECK_EQUAL(0, f.k.reset(f.link.fd()));  // the connection breaks
+  f.run_for(3 * kSec);
+  CHECK(f.link.up());  // after the question timed out, on the last address
+  CHECK_EQUAL(1u, f.link.stats().last_good_used);
+  CHECK_EQUAL(std::string("127.0.0.1:1883"), f.address());
+  f.ns.mode = Dns::kNxDomain;  // the name was removed
+  CHECK_EQUAL(0, f.k.reset(f.link.fd()));
+  const uint64_t questions = f.link.resolver().stats().questions;
+  f.run_for(3 * kSec);
+  CHECK(!f.link.up());  // believed: no connect to the old address
+  CHECK(f.link.resolver().stats().questions > questions);
+  CHECK_EQUAL(1u, f.link.stats().last_good_used);
+}
