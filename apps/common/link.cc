@@ -173,6 +173,7 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
   attempt_ = 0;
   addr_ = url.addr;
   have_good_ = false;  // (another start may name another server)
+  kept_ = false;
   attempt();
   return 0;
 }
@@ -230,6 +231,7 @@ void Link::save(flight::SnapWriter& w) const {
   w.put(addr_);
   w.put(good_);
   w.put(static_cast<uint8_t>(have_good_ ? 1 : 0));
+  w.put(static_cast<uint8_t>(kept_ ? 1 : 0));
   resolver_.save(w);
 }
 
@@ -271,10 +273,12 @@ void Link::restore(Restore& r) {
   if (has_io != 0) r.io(fd_, watched_, on_io, this, &io_);
   r.timer(&timer_, on_timer, this);
   (void)r.get(&addr_);
-  uint8_t have_good = 0;
+  uint8_t have_good = 0, kept = 0;
   (void)r.get(&good_);
   (void)r.get(&have_good);
+  (void)r.get(&kept);
   have_good_ = have_good != 0;
+  kept_ = kept != 0;
   resolver_.restore(r, *loop_, resolved, this);
 }
 
@@ -364,7 +368,7 @@ const char* Link::resolved_as(char* buf, size_t len) const {
   buf[0] = '\0';
   char a[80];
   if (url_.host[0] != '\0' && hal::format_address(addr_, a, sizeof a) > 0) {
-    std::snprintf(buf, len, " (%s)", a);
+    std::snprintf(buf, len, kept_ ? " (%s, kept: the name servers failed)" : " (%s)", a);
   }
   return buf;
 }
@@ -382,6 +386,7 @@ void Link::resolved(void* ctx, int err, const hal::SockAddr& addr) {
     return;
   }
   if (err != 0) ++l->stats_.last_good_used;
+  l->kept_ = err != 0;
   l->addr_ = err != 0 ? l->good_ : addr;
   l->open_socket();
 }

@@ -198,8 +198,9 @@ class Link {
   const Url& url() const { return url_; }
   // The resolver of a named host (its socket while kResolving).
   const Resolver& resolver() const { return resolver_; }
-  // For log lines: " (192.0.2.5:1883)", what a named host resolved to, or
-  // "" for an IP literal. Returns buf.
+  // For log lines: " (192.0.2.5:1883)", what a named host resolved to
+  // (" (192.0.2.5:1883, kept: the name servers failed)" for the last
+  // address kept), or "" for an IP literal. Returns buf.
   const char* resolved_as(char* buf, size_t len) const;
   // Bytes given to send() that the peer has not acknowledged yet: the
   // out-ring plus what the kernel holds unacknowledged (SIOCOUTQ, asked
@@ -246,6 +247,7 @@ class Link {
   hal::SockAddr addr_;  // where attempts connect
   hal::SockAddr good_;  // a named host: the address of the last connection that came up
   bool have_good_ = false;
+  bool kept_ = false;  // addr_ is good_, kept because the name servers failed
   Resolver resolver_;
   LinkConfig cfg_;
   LinkEvents ev_;

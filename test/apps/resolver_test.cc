@@ -548,6 +548,9 @@ TEST(Resolver, failing_name_servers_fall_back_to_the_address_that_connected) {
   CHECK(f.link.up());  // after the question timed out, on the last address
   CHECK_EQUAL(1u, f.link.stats().last_good_used);
   CHECK_EQUAL(std::string("127.0.0.1:1883"), f.address());
+  char via[96];
+  STRCMP_EQUAL(" (127.0.0.1:1883, kept: the name servers failed)",
+               f.link.resolved_as(via, sizeof via));
   f.ns.mode = Dns::kNxDomain;  // the name was removed
   CHECK_EQUAL(0, f.k.reset(f.link.fd()));
   const uint64_t questions = f.link.resolver().stats().questions;

@@ -19,7 +19,9 @@ listen on 127.0.0.2 and 127.0.0.3. Checks:
 - a link-local collector ([fe80::1%evl0], a veth pair) gets beats,
   and one without its zone is refused at start;
 - an unknown name says "name not found (NXDOMAIN)", a name server that is
-  gone says so, and SIGTERM still ends the daemon within a second.
+  gone says so, and SIGTERM still ends the daemon within a second;
+- with the name server gone, a daemon whose broker restarts reconnects to
+  the address that connected before.
 
 Exit status 0 when every check passes, 1 when one fails, 2 when the set-up
 fails, 3 when the kernel refuses network namespaces (skipped).
@@ -249,7 +251,19 @@ def main():
         t0 = time.monotonic()
         rc = box.stop("hb_bad")
         check(rc == 0 and time.monotonic() - t0 < 1.0, "... and SIGTERM ends it in under 1 s")
+        # The name server goes away and the broker restarts: heartbeat
+        # reconnects to the address that connected before.
+        box.start("hb_kept", [hb, "--server", "mqtt://broker.evl.test:1883", "--id", "dns7"] +
+                  common)
+        kept = "delivering to mqtt://broker.evl.test:1883 (127.0.0.3:1883)"
+        wait_for(lambda: kept in box.log("hb_kept"), 10, "hb_kept to deliver")
         box.stop("dnsmasq")
+        box.stop("broker2")
+        box.broker("broker2", "127.0.0.3")
+        check(wait_for(lambda: "(127.0.0.3:1883, kept: the name servers failed)" in
+                       box.log("hb_kept"), 15, "hb_kept to deliver again without DNS"),
+              "with the name server gone, the last address that connected is used")
+        box.stop("hb_kept")
         box.start("hb_noserver", [hb, "--server", "mqtt://broker.evl.test:1883", "--id", "dns3"] +
                   common)
         check(wait_for(lambda: "no name server listens" in box.log("hb_noserver"), 10,
