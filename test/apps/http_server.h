@@ -24,7 +24,7 @@ struct Outcome {
   int status = 204;
   std::string body;
   How how = How::kWhole;
-  bool close = false;    // "Connection: close"
+  bool close = false;  // "Connection: close"
 };
 
 struct Request {
