@@ -16,6 +16,10 @@ void Store::drop_oldest_waiting() {
   head_ = (head_ + 1) % kMaxRecords;
   --size_;
   ++dropped_;
+  if (sent_ > in_flight_) {  // it went out before: it may have arrived
+    ++dropped_after_send_;
+    --sent_;
+  }
 }
 
 bool Store::push(const nmea::Record& r) {
@@ -47,6 +51,7 @@ void Store::commit() {
   head_ = (head_ + in_flight_) % kMaxRecords;
   size_ -= in_flight_;
   delivered_ += in_flight_;
+  sent_ = sent_ > in_flight_ ? sent_ - in_flight_ : 0;
   in_flight_ = 0;
   assert(consistent());
 }
@@ -54,7 +59,8 @@ void Store::commit() {
 void Store::discard() {
   head_ = (head_ + in_flight_) % kMaxRecords;
   size_ -= in_flight_;
-  dropped_ += in_flight_;
+  dropped_ += in_flight_;  // (refused by the collector: not there)
+  sent_ = sent_ > in_flight_ ? sent_ - in_flight_ : 0;
   in_flight_ = 0;
   assert(consistent());
 }
@@ -79,16 +85,21 @@ void Store::save(flight::SnapWriter& w) const {
   w.put(accepted_);
   w.put(delivered_);
   w.put(dropped_);
+  w.put(static_cast<uint32_t>(sent_));
+  w.put(dropped_after_send_);
   for (size_t i = 0; i < size_; ++i) w.put(at(i));
 }
 
 bool Store::restore(flight::SnapReader& r) {
   uint32_t size = 0;
   uint32_t in_flight = 0;
+  uint32_t sent = 0;
   if (!r.get(&size) || !r.get(&in_flight) || size > limit_ || in_flight > size ||
-      !r.get(&accepted_) || !r.get(&delivered_) || !r.get(&dropped_)) {
+      !r.get(&accepted_) || !r.get(&delivered_) || !r.get(&dropped_) || !r.get(&sent) ||
+      sent > size || !r.get(&dropped_after_send_) || dropped_after_send_ > dropped_) {
     return false;
   }
+  sent_ = sent;
   head_ = 0;
   for (size_ = 0; size_ < size; ++size_) {
     if (!r.get(&ring_[size_])) return false;

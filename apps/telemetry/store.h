@@ -9,8 +9,12 @@
 // Batches: begin_batch(n) marks the n oldest records as in flight; commit()
 // delivers them, abandon() puts them back at the head to be sent again. A
 // record in flight is never dropped: when the store is full the oldest record
-// not in flight goes, or, if every record is in flight, the new one. So a
-// record the collector receives is never also counted as dropped.
+// not in flight goes, or, if every record is in flight, the new one. An
+// abandoned batch may still have arrived (the connection broke between the
+// collector taking it and its acknowledgement coming back): such a record,
+// dropped later, is counted dropped and also dropped_after_send() (it may be
+// at the collector). So the collector holds at least the delivered records
+// and at most those plus the dropped after send.
 //
 // A wall-clock step moves the stamps of the records taken before it.
 #pragma once
@@ -44,8 +48,12 @@ class Store {
   [[nodiscard]] int begin_batch(size_t n);
   // The batch in flight was delivered: its records leave.
   void commit();
-  // The batch in flight was not delivered: its records wait again.
-  void abandon() { in_flight_ = 0; }
+  // The batch in flight was not acknowledged: its records wait again (and
+  // may have arrived).
+  void abandon() {
+    if (in_flight_ > sent_) sent_ = in_flight_;
+    in_flight_ = 0;
+  }
   // The batch in flight will never be delivered (the collector refused its
   // content): its records leave as dropped.
   void discard();
@@ -55,6 +63,8 @@ class Store {
   uint64_t accepted() const { return accepted_; }
   uint64_t delivered() const { return delivered_; }
   uint64_t dropped() const { return dropped_; }
+  // Of dropped(): records dropped after a send that was never acknowledged.
+  uint64_t dropped_after_send() const { return dropped_after_send_; }
   // accepted = delivered + dropped + buffered.
   bool consistent() const { return accepted_ == delivered_ + dropped_ + size_; }
   // Snapshots (hal/flight.h): the buffered records and the counters.
@@ -70,9 +80,11 @@ class Store {
   size_t head_ = 0;
   size_t size_ = 0;
   size_t in_flight_ = 0;
+  size_t sent_ = 0;  // the oldest records that went out unacknowledged before
   uint64_t accepted_ = 0;
   uint64_t delivered_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t dropped_after_send_ = 0;
 };
 
 }  // namespace telemetry

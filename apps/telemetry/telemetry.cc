@@ -253,14 +253,16 @@ void App::restore(app::Restore& r) {
 void App::summary(char* buf, size_t len) const {
   std::snprintf(
       buf, len,
-      "records accepted=%llu delivered=%llu dropped=%llu buffered=%zu; sentences=%llu "
+      "records accepted=%llu delivered=%llu dropped=%llu (after_send=%llu) buffered=%zu; "
+      "sentences=%llu "
       "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
       "unknown=%llu); serial opens=%llu open_failures=%llu hangups=%llu errors=%llu; bytes "
       "in=%llu out=%llu; "
       "collector connects=%llu failures=%llu stalls=%llu%s",
       static_cast<unsigned long long>(store_.accepted()),
       static_cast<unsigned long long>(store_.delivered()),
-      static_cast<unsigned long long>(store_.dropped()), store_.size(),
+      static_cast<unsigned long long>(store_.dropped()),
+      static_cast<unsigned long long>(store_.dropped_after_send()), store_.size(),
       static_cast<unsigned long long>(c_.sentences), static_cast<unsigned long long>(bad_total()),
       static_cast<unsigned long long>(c_.bad[0]), static_cast<unsigned long long>(c_.bad[1]),
       static_cast<unsigned long long>(c_.bad[2]), static_cast<unsigned long long>(c_.bad[3]),

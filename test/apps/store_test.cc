@@ -66,6 +66,40 @@ TEST(Store, a_batch_is_delivered_only_by_commit_and_waits_again_after_abandon) {
   check_invariant(s);
 }
 
+// The netfaults stage once saw the TCP collector hold 5 records more than
+// telemetry counted delivered: a batch reached the collector, the link went
+// down before its ACK came back, the batch was abandoned, and the full
+// store later dropped those records as the oldest. They are still dropped,
+// and now also counted dropped after send: they may be at the collector.
+TEST(Store, records_dropped_after_an_unacknowledged_send_are_counted_apart) {
+  Store& s = fresh(4);
+  for (int i = 0; i < 4; ++i) s.push(stamped(i));
+  CHECK_EQUAL(0, s.begin_batch(2));
+  s.abandon();         // records 0 and 1 went out; no acknowledgement
+  s.push(stamped(4));  // full: 0 goes
+  CHECK_EQUAL(1u, s.dropped());
+  CHECK_EQUAL(1u, s.dropped_after_send());
+  CHECK_EQUAL(0, s.begin_batch(1));  // 1 out again, and this time: delivered
+  s.commit();
+  s.push(stamped(5));
+  s.push(stamped(6));  // full: 2 goes, never sent
+  CHECK_EQUAL(2u, s.dropped());
+  CHECK_EQUAL(1u, s.dropped_after_send());
+  // In flight while full: the oldest waiting one goes; sent before or not.
+  CHECK_EQUAL(0, s.begin_batch(1));  // 3
+  s.abandon();
+  CHECK_EQUAL(0, s.begin_batch(2));  // 3 again, and 4
+  s.push(stamped(7));                // full: 5 goes (waiting, never sent)
+  CHECK_EQUAL(1u, s.dropped_after_send());
+  s.abandon();          // 3 and 4 were sent
+  s.push(stamped(8));   // 3 goes: sent
+  s.push(stamped(9));   // 4 goes: sent
+  s.push(stamped(10));  // 6 goes: never sent
+  CHECK_EQUAL(6u, s.dropped());
+  CHECK_EQUAL(3u, s.dropped_after_send());
+  check_invariant(s);
+}
+
 TEST(Store, begin_batch_refuses_zero_and_more_than_buffered) {
   Store& s = fresh(4);
   CHECK_EQUAL(-EINVAL, s.begin_batch(1));

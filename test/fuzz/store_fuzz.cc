@@ -87,6 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     check(g_store.consistent());
+    check(g_store.dropped_after_send() <= g_store.dropped());
     check(g_store.size() == model.size() && g_store.in_flight() == flight);
     check(g_store.delivered() == delivered && g_store.dropped() == dropped);
     for (size_t j = 0; j < model.size(); ++j) check(g_store.at(j).wall_ns == model[j]);
