@@ -101,7 +101,7 @@ bool looks_like_tls(const char* data, size_t len) {
          static_cast<unsigned char>(data[2]) <= 4;
 }
 
-void describe_url_error(const char* option, const char* text, int err, char* out, size_t cap) {
+bool describe_url_error(const char* option, const char* text, int err, char* out, size_t cap) {
   if (err == -EPERM) {  // the text is not printed: it holds a password
     std::snprintf(out, cap,
                   "%s: a user or password in the URL (user:password@) is not read, and the URL "
@@ -116,7 +116,10 @@ void describe_url_error(const char* option, const char* text, int err, char* out
   } else if (err == -ENODEV) {
     std::snprintf(out, cap, "%s '%s': no network interface of that name (/sys/class/net)", option,
                   text);
+  } else {
+    return false;
   }
+  return true;
 }
 
 const char* error_text(int err) {

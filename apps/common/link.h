@@ -86,8 +86,9 @@ struct Url {
 // interface).
 [[nodiscard]] int parse_url(const char* text, Url* out);
 // The line for parse_url's -EPERM, -EADDRNOTAVAIL and -ENODEV, naming the
-// option (and its text, but for -EPERM); other errors leave out alone.
-void describe_url_error(const char* option, const char* text, int err, char* out, size_t cap);
+// option (and its text, but for -EPERM): true; other errors leave out
+// alone: false.
+bool describe_url_error(const char* option, const char* text, int err, char* out, size_t cap);
 
 // The server answered in TLS (an https or mqtts port, or a TLS proxy):
 // the first bytes of a connection were a TLS record (Link), or an HTTP

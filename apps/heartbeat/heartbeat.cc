@@ -39,10 +39,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (!app::device_id_ok(cfg_.id, err, err_len)) return -EINVAL;
   app::Url url;
   if (const int r = app::parse_url(cfg_.server, &url); r < 0) {
-    if (r == -EADDRNOTAVAIL || r == -ENODEV || r == -EPERM) {
-      app::describe_url_error("--server", cfg_.server, r, err, err_len);
-      return -EINVAL;
-    }
+    if (app::describe_url_error("--server", cfg_.server, r, err, err_len)) return -EINVAL;
     std::snprintf(err, err_len,
                   "--server '%s' is not tcp://, udp:// or mqtt://HOST:PORT (an IP literal or a "
                   "host name, a port from 1 to 65535)",

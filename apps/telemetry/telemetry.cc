@@ -58,10 +58,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     return -EINVAL;
   }
   if (const int r = app::parse_url(cfg_.collector, &url); r < 0) {
-    if (r == -EADDRNOTAVAIL || r == -ENODEV || r == -EPERM) {
-      app::describe_url_error("--collector", cfg_.collector, r, err, err_len);
-      return -EINVAL;
-    }
+    if (app::describe_url_error("--collector", cfg_.collector, r, err, err_len)) return -EINVAL;
     std::snprintf(err, err_len,
                   "--collector '%s' is not udp://, tcp://, mqtt://HOST:PORT or "
                   "http://HOST:PORT/write?db=NAME (HOST: an IP literal or a host name)",
