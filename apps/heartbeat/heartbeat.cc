@@ -287,7 +287,7 @@ void App::on_beat(evl::Loop& loop, evl::TimerHandle, uint32_t missed, void* ctx)
                               static_cast<long long>(now));
   // Beats flow again on a connection that never dropped (a black hole
   // shorter than the stall timeout): that ends the alarm too.
-  if (a->alarm_ && a->link().delivered_ns() > a->alarm_raised_ns_) a->clear_alarm();
+  if (a->alarm_ && a->delivered_ns() > a->alarm_raised_ns_) a->clear_alarm();
   if (!a->connected()) {
     ++a->c_.missed_down;
     return;
@@ -367,15 +367,15 @@ void App::on_down(void* ctx, int err) {
 
 // The alarm rises when no beat has been delivered for alarm_after_ms: since
 // the link last saw the peer take bytes on a proven connection
-// (Link::delivered_ns), or since the start. Not since the link went down:
-// a black hole is seen as down only when the stall timeout ends the
-// connection, and one shorter than that would raise nothing. One timer,
-// always armed while the alarm is not raised, at the moment it would rise;
-// it moves itself on when deliveries came meanwhile.
+// (Link::delivered_ns; over MQTT only within a session, so that a broker
+// that accepts and never answers CONNECT counts as down), or since the start. Not since the link
+// went down: a black hole is seen as down only when the stall timeout ends the connection, and one
+// shorter than that would raise nothing. One timer, always armed while the alarm is not raised, at
+// the moment it would rise; it moves itself on when deliveries came meanwhile.
 void App::check_alarm() {
   if (alarm_) return;
   const int64_t now = loop_->now(evl::Clock::kMonotonic);
-  const int64_t last = std::max(start_ns_, link().delivered_ns());
+  const int64_t last = std::max(start_ns_, delivered_ns());
   const int64_t due = evl::add_sat(last, evl::ms_to_ns(cfg_.alarm_after_ms));
   if (now < due) {
     loop_->timer_clear(&alarm_timer_);

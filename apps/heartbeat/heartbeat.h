@@ -94,6 +94,8 @@ class App {
   const Counters& counters() const { return c_; }
   bool alarm_raised() const { return alarm_; }
   const app::Link& link() const { return use_mqtt_ ? mqtt_.link() : link_; }
+  // When the server last took a beat's bytes (over MQTT: within a session).
+  int64_t delivered_ns() const { return use_mqtt_ ? mqtt_.delivered_ns() : link_.delivered_ns(); }
   const mqtt::Client& mqtt() const { return mqtt_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
 

@@ -193,6 +193,16 @@ void Client::session_up() {
   if (session_ && link_delivering_ && ev_.delivering != nullptr) ev_.delivering(ev_.ctx);
 }
 
+// In a session on a proven link, the CONNACK itself says that the broker
+// reads what it is sent: the session's start counts until the link's next
+// check.
+int64_t Client::delivered_ns() const {
+  if (!session_) return delivered_before_ns_;
+  const int64_t d = link_.delivered_ns();
+  if (d >= closes_.session_ns) return d;
+  return link_delivering_ ? closes_.session_ns : delivered_before_ns_;
+}
+
 void Client::on_delivering(void* ctx) {
   auto* c = static_cast<Client*>(ctx);
   c->link_delivering_ = true;
@@ -204,6 +214,7 @@ void Client::on_delivering(void* ctx) {
 void Client::on_closed(void* ctx, int err) {
   auto* c = static_cast<Client*>(ctx);
   c->count_close(err);
+  c->delivered_before_ns_ = c->delivered_ns();
   c->session_ = false;
   c->link_delivering_ = false;
   c->ping_out_ = false;
@@ -275,11 +286,12 @@ void Client::on_timer(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
     c->link_.drop(-ETIMEDOUT);
     return;
   }
-  if (!c->sent_since_tick_) {
+  if (!c->sent_since_tick_ || !c->heard_since_tick_) {
     uint8_t ping[2];
     c->ping_out_ = c->send(ping, encode_pingreq(ping, sizeof ping));
   }
   c->sent_since_tick_ = false;
+  c->heard_since_tick_ = false;
 }
 
 void Client::protocol_error(int err) {
@@ -304,6 +316,7 @@ size_t Client::on_received(void* ctx, const char* data, size_t len) {
       return len;
     }
     used += static_cast<size_t>(n);
+    c->heard_since_tick_ = true;
     c->handle(k);
     if (!c->link_.up()) return len;  // handle() dropped the link
   }
@@ -360,10 +373,11 @@ void Client::save(flight::SnapWriter& w) const {
   w.put(connect_timeout_ms_);
   w.put(closes_);
   w.put(unanswered_);
+  w.put(delivered_before_ns_);
   w.put(static_cast<uint8_t>(answered_ ? 1 : 0));
-  const uint8_t flags = static_cast<uint8_t>((session_ ? 1 : 0) | (link_delivering_ ? 2 : 0) |
-                                             (refused_reported_ ? 4 : 0) | (ping_out_ ? 8 : 0) |
-                                             (sent_since_tick_ ? 16 : 0));
+  const uint8_t flags = static_cast<uint8_t>(
+      (session_ ? 1 : 0) | (link_delivering_ ? 2 : 0) | (refused_reported_ ? 4 : 0) |
+      (ping_out_ ? 8 : 0) | (sent_since_tick_ ? 16 : 0) | (heard_since_tick_ ? 32 : 0));
   w.put(flags);
   w.put(last_id_);
   w.put(order_);
@@ -383,6 +397,7 @@ void Client::save(flight::SnapWriter& w) const {
 void Client::drop() {
   link_.drop();
   loop_->timer_clear(&timer_);
+  delivered_before_ns_ = delivered_ns();
   session_ = false;
 }
 
@@ -395,6 +410,7 @@ void Client::restore(app::Restore& r) {
   (void)r.get(&closes_);
   uint8_t answered = 0;
   (void)r.get(&unanswered_);
+  (void)r.get(&delivered_before_ns_);
   (void)r.get(&answered);
   answered_ = answered != 0;
   (void)r.get(&flags);
@@ -406,6 +422,7 @@ void Client::restore(app::Restore& r) {
   refused_reported_ = (flags & 4) != 0;
   ping_out_ = (flags & 8) != 0;
   sent_since_tick_ = (flags & 16) != 0;
+  heard_since_tick_ = (flags & 32) != 0;
   for (Slot& s : inflight_) {
     uint8_t f = 0;
     uint32_t len = 0;

@@ -8,8 +8,10 @@
 // and the connection is dropped: the link's back-off decides when to retry.
 //
 // Keepalive: with keepalive_s > 0 a tick every keepalive_s / 2 sends
-// PINGREQ when nothing else was sent since the last tick; a PINGRESP that
-// has not come by the next tick drops the link (a dead broker or path).
+// PINGREQ unless packets went both ways since the last tick (as Paho's
+// clients: a client that only publishes QoS 0 hears nothing from a broker
+// that hung, whose kernel goes on acknowledging); a PINGRESP that has not
+// come by the next tick drops the link (a dead or hung broker, a dead path).
 //
 // Publishing: QoS 0 goes out now or not at all (-ENOTCONN, -ENOBUFS). QoS 1
 // messages are copied into one of kMaxInflight slots and kept until their
@@ -127,6 +129,12 @@ class Client {
   size_t inflight() const;
   const ClientStats& stats() const { return stats_; }
   const app::Link& link() const { return link_; }
+  // When the broker last took bytes of a session (its TCP acknowledged
+  // everything written: Link::delivered_ns; or the CONNACK of a session on
+  // a proven link), or 0. Bytes taken on a connection whose CONNECT was
+  // never answered do not count: a hung broker's kernel accepts
+  // connections and acknowledges bytes for it.
+  int64_t delivered_ns() const;
 
   // Snapshots (apps/common/snapshot.h): the connection and its state.
   void save(flight::SnapWriter& w) const;
@@ -174,14 +182,16 @@ class Client {
     uint64_t row = 0;        // (64 bits: no padding goes into a snapshot)
   };
   Closes closes_;
-  uint64_t unanswered_ = 0;  // connections in a row that ended before a CONNACK
-  bool answered_ = false;    // this connection's CONNACK came (accepted or not)
-  int64_t brief_ns_ = 0;     // "soon"
+  uint64_t unanswered_ = 0;          // connections in a row that ended before a CONNACK
+  int64_t delivered_before_ns_ = 0;  // delivered_ns() when the last session ended
+  bool answered_ = false;            // this connection's CONNACK came (accepted or not)
+  int64_t brief_ns_ = 0;             // "soon"
   bool session_ = false;
   bool link_delivering_ = false;
   bool refused_reported_ = false;
   bool ping_out_ = false;
   bool sent_since_tick_ = false;
+  bool heard_since_tick_ = false;  // a whole packet came from the broker
   uint16_t last_id_ = 0;
   uint64_t order_ = 0;
   char subs_[kMaxSubscriptions][160] = {};

@@ -263,3 +263,38 @@ TEST(Mosquitto, a_tls_port_given_as_mqtt_is_said_to_be_one) {
   CHECK_EQUAL(0, hb.wait_exit(30));
   CHECK_EQUAL(1u, count(realsrv::read_file(log), hint.c_str()));  // once per row
 }
+
+// A broker that hangs (SIGSTOP: its kernel still accepts connections and
+// acknowledges bytes for it) raises heartbeat's alarm. It did not: beats
+// in the hung session were acknowledged by the kernel and no PINGREQ went
+// out while beats did; once the session was dropped, every new connection's
+// CONNECT was acknowledged by the kernel and counted as a delivery.
+TEST(Mosquitto, a_hung_broker_raises_the_alarm_and_its_return_clears_it) {
+  if (!have_mosquitto()) return;
+  Broker broker;
+  CHECK(broker.start());
+  realsrv::Process hb;
+  const std::string log = broker.dir.file("hb.log");
+  CHECK(hb.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id",
+                  "hb-hung", "--period-ms", "100", "--mqtt-keepalive-s", "2", "--alarm-after-ms",
+                  "3000", "--backoff-max-ms", "500"},
+                 log));
+  CHECK(realsrv::wait_until(
+      [&] {
+        return hb.running() &&
+               count(realsrv::read_file(broker.dir.file("mosquitto.log")), "hb-hung") >= 1;
+      },
+      30));
+  realsrv::sleep_ms(500);
+  broker.proc.signal(SIGSTOP);
+  CHECK(realsrv::wait_until(
+      [&] { return count(realsrv::read_file(log), "ALARM: no heartbeat") >= 1; }, 30));
+  broker.proc.signal(SIGCONT);
+  CHECK(realsrv::wait_until([&] { return count(realsrv::read_file(log), "ALARM CLEARED") >= 1; },
+                            30));
+  hb.signal(SIGTERM);
+  CHECK_EQUAL(0, hb.wait_exit(30));
+  const std::string text = realsrv::read_file(log);
+  CHECK_EQUAL(1u, field(text, "alarms raised="));
+  CHECK_EQUAL(1u, field(text, "cleared="));
+}

@@ -324,6 +324,56 @@ TEST(MqttClient, an_unanswered_ping_drops_the_link) {
   CHECK(f.broker->connects >= 2);
 }
 
+void publish_every_second(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  (void)static_cast<mqtt::Client*>(ctx)->publish0("evl/board-7/heartbeat", "HB", 2, false);
+}
+
+// A client that only publishes QoS 0 (heartbeat) hears nothing from its
+// broker: without a ping it never learnt that a hung broker (its kernel
+// acknowledging for it) stopped answering.
+TEST(MqttClient, an_unanswered_ping_drops_the_link_while_the_client_publishes) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  evl::TimerSpec every;
+  every.period_ns = kSec;
+  evl::TimerHandle t;
+  CHECK_EQUAL(0, f.loop->timer_start(every, publish_every_second, &f.client, &t));
+  f.run_for(30 * kSec);
+  CHECK(f.broker->published.size() >= 29);
+  CHECK(f.broker->pings >= 1);  // sent beside the publishes, answered
+  CHECK_EQUAL(0u, f.client.stats().ping_timeouts);
+  CHECK_EQUAL(1, f.broker->connects);
+  f.broker->script.answer_pings = false;
+  f.run_for(11 * kSec);  // a ping at a tick, no answer by the next (ticks every 5 s)
+  CHECK_EQUAL(1u, f.client.stats().ping_timeouts);
+  CHECK(f.broker->connects >= 2);
+}
+
+// delivered_ns(): what the broker took within a session; connections whose
+// CONNECT is never answered do not move it.
+TEST(MqttClient, delivered_counts_only_within_a_session) {
+  Fixture f;
+  f.broker->up();
+  f.start();
+  CHECK_EQUAL(0, f.client.delivered_ns());
+  f.run_for(3 * kSec);
+  const int64_t in_session = f.client.delivered_ns();
+  CHECK(in_session > 0);
+  f.broker->script.answer_connect = false;
+  f.broker->close_client();
+  const int64_t closed_ns = f.k.monotonic_ns();
+  f.run_for(20 * kSec);  // connections accepted, CONNECT taken by TCP, never answered
+  CHECK(f.client.stats().connack_timeouts >= 2);
+  CHECK(f.client.link().delivered_ns() > closed_ns);  // the link saw its bytes taken
+  CHECK(f.client.delivered_ns() >= in_session);
+  CHECK(f.client.delivered_ns() <= closed_ns);
+  f.broker->script.answer_connect = true;
+  f.run_for(5 * kSec);
+  CHECK(f.client.up());
+  CHECK(f.client.delivered_ns() > in_session + 20 * kSec);
+}
+
 TEST(MqttClient, pings_keep_an_idle_session_up) {
   Fixture f;
   f.broker->up();

@@ -250,6 +250,53 @@ TEST(MqttE2e, heartbeat_over_mqtt_beats_reports_status_and_publishes_the_alarm_o
   CHECK_TEXT(broker.ok(), broker.failure().c_str());
 }
 
+// A broker that accepts connections and never answers CONNECT (a hung
+// mosquitto: the kernel accepts and acknowledges for it) delivers no beat:
+// the alarm rises. Its TCP took the CONNECT, which made the link look
+// delivering, and the alarm counted from that (seen against a SIGSTOPped
+// mosquitto: no alarm in 14 s with --alarm-after-ms 3000).
+TEST(MqttE2e, heartbeat_raises_the_alarm_against_a_broker_that_never_answers_connect) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.up();
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.alarm_after_ms = 20000;
+  app::Log log("heartbeat");
+  log.set_level(app::Level::kError);
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  evl::TimerHandle end;
+  // 30 s of a working session first, then the broker hangs: its next
+  // sessions are accepted and never answered.
+  CHECK_EQUAL(0, loop->timer_after(30 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK(hb.mqtt().up());
+  CHECK_EQUAL(0u, hb.counters().alarms_raised);
+  broker.script.answer_connect = false;
+  broker.close_client();
+  CHECK_EQUAL(0, loop->timer_after(19 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK_EQUAL(0u, hb.counters().alarms_raised);  // not yet: 19 s without a beat
+  CHECK_EQUAL(0, loop->timer_after(2 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK(broker.connects >= 3);  // it went on accepting
+  CHECK(!hb.mqtt().up());
+  CHECK_EQUAL(1u, hb.counters().alarms_raised);
+  // The broker answers again: the first beat of a session clears it.
+  broker.script.answer_connect = true;
+  CHECK_EQUAL(0, loop->timer_after(30 * kSec, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop->run());
+  CHECK(hb.mqtt().up());
+  CHECK_EQUAL(1u, hb.counters().alarms_cleared);
+  hb.stop();
+  CHECK_TEXT(broker.ok(), broker.failure().c_str());
+}
+
 TEST(MqttE2e, bad_credentials_are_one_line_and_a_retry_not_a_crash) {
   fake::Kernel k;
   k.add_regular_path("/etc/evl/mqtt-password", "s3cret\n");
