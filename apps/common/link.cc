@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 
 #include "apps/common/options.h"
 #include "apps/common/snapshot.h"
@@ -41,7 +42,12 @@ int parse_url(const char* text, Url* out) {
       rest = text + n;
     }
   }
-  if (rest == nullptr) return -EINVAL;
+  if (rest == nullptr) {
+    for (const char* tls : {"mqtts://", "https://"}) {
+      if (std::strncmp(text, tls, std::strlen(tls)) == 0) return -EPROTONOSUPPORT;
+    }
+    return -EINVAL;
+  }
   // user:password@ in the authority: not read, and the caller must not
   // print the text (a password would go to the log).
   const char* at = std::strchr(rest, '@');
@@ -54,6 +60,18 @@ int parse_url(const char* text, Url* out) {
   if (host_len == 0 || host_len >= sizeof host) return -EINVAL;
   std::memcpy(host, rest, host_len);
   host[host_len] = '\0';
+  // No port: mqtt's and http's own (1883, 80), as their URLs mean; tcp and
+  // udp have none.
+  const char* close = host[0] == '[' ? std::strchr(host, ']') : nullptr;
+  const bool has_port =
+      host[0] == '[' ? close != nullptr && close[1] == ':' : std::strchr(host, ':') != nullptr;
+  const char* port_text = u.scheme == Scheme::kMqtt   ? ":1883"
+                          : u.scheme == Scheme::kHttp ? ":80"
+                                                      : nullptr;
+  if (!has_port && port_text != nullptr) {
+    if (host_len + std::strlen(port_text) >= sizeof host) return -EINVAL;
+    std::memcpy(host + host_len, port_text, std::strlen(port_text) + 1);
+  }
   if ((slash != nullptr) != (u.scheme == Scheme::kHttp)) return -EINVAL;  // only http has a path
   if (slash != nullptr) {
     const size_t plen = std::strlen(slash);
@@ -113,6 +131,12 @@ bool describe_url_error(const char* option, const char* text, int err, char* out
                   "%s '%s': a link-local IPv6 address needs its interface, as "
                   "[fe80::1%%eth0]:PORT",
                   option, text);
+  } else if (err == -EPROTONOSUPPORT) {
+    std::snprintf(out, cap,
+                  "%s '%s': TLS is not spoken (no TLS library on the seam): give the server's "
+                  "plain port (mqtt://HOST:1883, http://HOST:8086/...) or run a TLS proxy on the "
+                  "board (stunnel) and point %s at it",
+                  option, text, option);
   } else if (err == -ENODEV) {
     std::snprintf(out, cap, "%s '%s': no network interface of that name (/sys/class/net)", option,
                   text);

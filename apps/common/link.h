@@ -79,13 +79,15 @@ struct Url {
 // "tcp://192.0.2.1:9000", "udp://[::1]:9000", "mqtt://broker.lan:1883",
 // "http://192.0.2.1:8086/write?db=x", "udp://[fe80::1%eth0]:9000": an IP
 // literal (hal/address.h) or a host name (dns::valid_name) and a port from
-// 1 to 65535; http needs a path of printable ASCII without spaces. 0,
-// -EINVAL, -EPERM for a user or password in it (user:password@: not read;
-// do not print the text), or hal::parse_address's -EADDRNOTAVAIL (a
-// link-local address without its interface) or -ENODEV (no such
-// interface).
+// 1 to 65535 (mqtt:// without one is 1883, http:// 80); http needs a path
+// of printable ASCII without spaces. 0, -EINVAL, -EPERM for a user or
+// password in it (user:password@: not read; do not print the text),
+// -EPROTONOSUPPORT for mqtts:// and https:// (no TLS), or
+// hal::parse_address's -EADDRNOTAVAIL (a link-local address without its
+// interface) or -ENODEV (no such interface).
 [[nodiscard]] int parse_url(const char* text, Url* out);
-// The line for parse_url's -EPERM, -EADDRNOTAVAIL and -ENODEV, naming the
+// The line for parse_url's -EPERM, -EPROTONOSUPPORT, -EADDRNOTAVAIL and
+// -ENODEV, naming the
 // option (and its text, but for -EPERM): true; other errors leave out
 // alone: false.
 bool describe_url_error(const char* option, const char* text, int err, char* out, size_t cap);

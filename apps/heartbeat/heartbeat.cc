@@ -41,8 +41,8 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (const int r = app::parse_url(cfg_.server, &url); r < 0) {
     if (app::describe_url_error("--server", cfg_.server, r, err, err_len)) return -EINVAL;
     std::snprintf(err, err_len,
-                  "--server '%s' is not tcp://, udp:// or mqtt://HOST:PORT (an IP literal or a "
-                  "host name, a port from 1 to 65535)",
+                  "--server '%s' is not tcp://HOST:PORT, udp://HOST:PORT or mqtt://HOST[:PORT] "
+                  "(HOST: an IP literal or a host name; PORT: 1 to 65535, mqtt's 1883 if none)",
                   cfg_.server);
     return -EINVAL;
   }

@@ -60,8 +60,9 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (const int r = app::parse_url(cfg_.collector, &url); r < 0) {
     if (app::describe_url_error("--collector", cfg_.collector, r, err, err_len)) return -EINVAL;
     std::snprintf(err, err_len,
-                  "--collector '%s' is not udp://, tcp://, mqtt://HOST:PORT or "
-                  "http://HOST:PORT/write?db=NAME (HOST: an IP literal or a host name)",
+                  "--collector '%s' is not udp://HOST:PORT, tcp://HOST:PORT, mqtt://HOST[:PORT] "
+                  "or http://HOST[:PORT]/write?db=NAME (HOST: an IP literal or a host name; PORT: "
+                  "1 to 65535, mqtt's 1883 and http's 80 if none)",
                   cfg_.collector);
     return -EINVAL;
   }

@@ -26,10 +26,18 @@ TEST(HeartbeatConfig, bad_configuration_is_one_clear_error) {
   app::Log log("heartbeat");
   char err[256] = {};
   heartbeat::Config bad_url;
-  std::snprintf(bad_url.server, sizeof bad_url.server, "http://example.com");
+  std::snprintf(bad_url.server, sizeof bad_url.server, "tcp://example.com");
   heartbeat::App a(bad_url, &log);
   CHECK_EQUAL(-EINVAL, a.start(*loop, err, sizeof err));
-  STRCMP_CONTAINS("is not tcp://, udp:// or mqtt://HOST:PORT", err);
+  STRCMP_CONTAINS("is not tcp://HOST:PORT, udp://HOST:PORT or mqtt://HOST[:PORT]", err);
+  std::snprintf(bad_url.server, sizeof bad_url.server, "http://example.com/write?db=x");
+  heartbeat::App h(bad_url, &log);
+  CHECK_EQUAL(-EINVAL, h.start(*loop, err, sizeof err));
+  STRCMP_EQUAL("--server: heartbeat speaks tcp, udp or mqtt, not http", err);
+  std::snprintf(bad_url.server, sizeof bad_url.server, "mqtts://broker.lan");
+  heartbeat::App tls(bad_url, &log);
+  CHECK_EQUAL(-EINVAL, tls.start(*loop, err, sizeof err));
+  STRCMP_CONTAINS("--server 'mqtts://broker.lan': TLS is not spoken", err);
   // A link-local server without its interface connected to nothing, for
   // ever, with "Invalid argument"; one naming no interface is as wrong.
   heartbeat::Config link_local;

@@ -191,6 +191,28 @@ TEST(Link, urls_name_scheme_and_ip_literal) {
   CHECK_EQUAL(0, app::parse_url("http://influx:8086/write?db=x&tag=a@b", &u));  // in the path
   CHECK_EQUAL(-EINVAL, app::parse_url("tcp://192.0.2.1:0", &u));
   CHECK_EQUAL(-EINVAL, app::parse_url(nullptr, &u));
+  // Without a port: mqtt's 1883 and http's 80, as those URLs mean; tcp and
+  // udp have no port of their own.
+  CHECK_EQUAL(0, app::parse_url("mqtt://broker.lan", &u));
+  CHECK_EQUAL(1883, u.port);
+  STRCMP_EQUAL("broker.lan", u.host);
+  CHECK_EQUAL(0, app::parse_url("mqtt://192.0.2.1", &u));
+  CHECK_EQUAL(1883, hal::address_port(u.addr));
+  CHECK_EQUAL(0, app::parse_url("mqtt://[2001:db8::1]", &u));
+  CHECK_EQUAL(1883, hal::address_port(u.addr));
+  CHECK_EQUAL(0, app::parse_url("http://influx/write?db=x", &u));
+  CHECK_EQUAL(80, u.port);
+  STRCMP_EQUAL("/write?db=x", u.path);
+  CHECK_EQUAL(-EINVAL, app::parse_url("udp://192.0.2.1", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("tcp://[2001:db8::1]", &u));
+  CHECK_EQUAL(-EINVAL, app::parse_url("mqtt://broker.lan:", &u));
+  // TLS schemes: said as such (no TLS is spoken).
+  CHECK_EQUAL(-EPROTONOSUPPORT, app::parse_url("mqtts://broker.lan:8883", &u));
+  CHECK_EQUAL(-EPROTONOSUPPORT, app::parse_url("https://influx:8086/write?db=x", &u));
+  char line[320];
+  CHECK(app::describe_url_error("--server", "mqtts://broker.lan:8883", -EPROTONOSUPPORT, line,
+                                sizeof line));
+  STRCMP_CONTAINS("--server 'mqtts://broker.lan:8883': TLS is not spoken", line);
 }
 
 TEST(Link, bad_configs_are_refused_and_a_started_link_cannot_start_again) {
