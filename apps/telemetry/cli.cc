@@ -55,6 +55,10 @@ int telemetry_main(int argc, char** argv) {
                         "http: wait this long for an answer "
                         "(default 10000)",
                         &cfg.http_timeout_ms, 100, 600000));
+  t.add(app::string_option("spool", "PATH",
+                           "keep buffered records in PATH across a restart (written at stop, "
+                           "loaded at start)",
+                           cfg.spool, sizeof cfg.spool));
   app::add_daemon_options(&t, &d);
   if (const int rc = app::start_flight_recorder("telemetry", t, d, argc, argv); rc >= 0) return rc;
   const char* usage =

@@ -82,6 +82,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
                   static_cast<long long>(cfg_.baud));
     return -EINVAL;
   }
+  if (const int r = load_spool_at_start(err, err_len); r < 0) return r;
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
   app::LinkConfig lc = cfg_.link;
@@ -150,6 +151,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
 void App::stop() {
   if (loop_ == nullptr) return;
   if (connected() && store_.waiting() > 0 && store_.in_flight() == 0) send_batch();  // one last try
+  save_spool_at_stop();
   if (via_ == Via::kMqtt) presence_.offline(mqtt_);
   mqtt_.stop();
   watchdog_.notify("STOPPING=1");
@@ -256,7 +258,7 @@ void App::summary(char* buf, size_t len) const {
       "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
       "unknown=%llu); serial opens=%llu open_failures=%llu hangups=%llu errors=%llu; bytes "
       "in=%llu out=%llu; "
-      "collector connects=%llu failures=%llu stalls=%llu%s",
+      "collector connects=%llu failures=%llu stalls=%llu%s; spool in=%llu out=%llu",
       static_cast<unsigned long long>(store_.accepted()),
       static_cast<unsigned long long>(store_.delivered()),
       static_cast<unsigned long long>(store_.dropped()),
@@ -273,7 +275,8 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(link().stats().bytes_out),
       static_cast<unsigned long long>(link().stats().connects),
       static_cast<unsigned long long>(link().stats().failures),
-      static_cast<unsigned long long>(link().stats().stalls), transport_summary());
+      static_cast<unsigned long long>(link().stats().stalls), transport_summary(),
+      static_cast<unsigned long long>(c_.spool_in), static_cast<unsigned long long>(c_.spool_out));
 }
 
 void App::open_serial() {

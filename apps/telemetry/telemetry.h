@@ -66,6 +66,8 @@ struct Config {
   char http_user[64] = {};
   char http_password_file[256] = {};
   int64_t http_timeout_ms = 10000;
+  // --spool PATH: the store's records kept across a restart (spool.h).
+  char spool[256] = {};
 };
 
 struct Counters {
@@ -86,6 +88,8 @@ struct Counters {
   uint64_t http_retried = 0;     // 429, 5xx and others: retried after a back-off
   uint64_t http_failed = 0;      // no answer (timeout, reset, malformed)
   uint64_t steps = 0;
+  uint64_t spool_in = 0;   // records loaded from --spool at start
+  uint64_t spool_out = 0;  // records written to it at stop
 };
 
 class App {
@@ -146,6 +150,9 @@ class App {
   static void on_retry(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
 
   void open_serial();
+  // spool.cc: --spool's check and load at start, its save at stop.
+  int load_spool_at_start(char* err, size_t err_len);
+  void save_spool_at_stop();
   void close_serial(int err, bool hangup);
   void maybe_send();
   void send_batch();
@@ -184,6 +191,7 @@ class App {
   // that was said (a wrong --baud reads as bytes that never make one).
   uint64_t unchecked_bytes_ = 0;
   bool rate_said_ = false;
+  bool spool_armed_ = false;  // loaded (or found absent or bad): a stop may write it
   int64_t stamp();
   char topic_data_[160] = {};
   char topic_health_[160] = {};

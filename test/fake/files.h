@@ -119,13 +119,23 @@ class RegularFile : public File {
 };
 
 // A file made by open(O_CREAT): writes append to its content, which the
-// kernel keeps by path (renames move it) for tests to read.
+// kernel keeps by path (renames move it) for tests to read. Opened again
+// read-only (readable), it reads that content from its start.
 class CreatedFile : public File {
  public:
-  explicit CreatedFile(std::shared_ptr<std::string> content) : content_(std::move(content)) {}
+  explicit CreatedFile(std::shared_ptr<std::string> content, bool readable = false)
+      : content_(std::move(content)), readable_(readable) {}
   uint32_t poll() const override { return hal::kEpollIn | hal::kEpollOut; }
-  long read(void*, size_t) override { return -9; }  // opened write-only: EBADF
+  long read(void* buf, size_t count) override {
+    if (!readable_) return -9;  // opened write-only: EBADF
+    const size_t left = content_->size() - pos_;
+    const size_t n = count < left ? count : left;
+    content_->copy(static_cast<char*>(buf), n, pos_);
+    pos_ += n;
+    return static_cast<long>(n);
+  }
   long write(const void* buf, size_t count) override {
+    if (readable_) return -9;  // opened read-only: EBADF
     content_->append(static_cast<const char*>(buf), count);
     return static_cast<long>(count);
   }
@@ -136,6 +146,8 @@ class CreatedFile : public File {
 
  private:
   std::shared_ptr<std::string> content_;
+  bool readable_;
+  size_t pos_ = 0;
 };
 
 // A directory (reads fail with EISDIR), /dev/zero (endless zeros) or a

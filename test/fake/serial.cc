@@ -253,7 +253,7 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
   for (auto& c : created_) {
     if (c.first != p) continue;
     if ((flags & hal::kTrunc) != 0) c.second->clear();
-    return install(std::make_shared<CreatedFile>(c.second));
+    return install(std::make_shared<CreatedFile>(c.second, (flags & 3) == hal::kRdOnly));
   }
   if ((flags & hal::kCreat) != 0 && serial(path) == nullptr) {
     created_.emplace_back(p, std::make_shared<std::string>());

@@ -1,0 +1,255 @@
+#include "apps/telemetry/spool.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+
+#include "apps/telemetry/telemetry.h"
+#include "hal/sys.h"
+
+namespace telemetry {
+namespace {
+
+constexpr size_t kPathBytes = 300;
+constexpr size_t kChunkRecords = 56;  // 4032 bytes written per call
+
+struct Fnv {
+  uint64_t h = 14695981039346656037ULL;
+  void add(const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  }
+};
+
+int write_all(int fd, const void* p, size_t len) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  while (len > 0) {
+    const long n = hal::write(fd, b, len);
+    if (n == -EINTR) continue;
+    if (n < 0) return static_cast<int>(n);
+    if (n == 0) return -EIO;
+    b += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// len bytes, or -EINVAL when the file ends first (it changed under us).
+int read_all(int fd, void* p, size_t len) {
+  auto* b = static_cast<uint8_t*>(p);
+  while (len > 0) {
+    const long n = hal::read(fd, b, len);
+    if (n == -EINTR) continue;
+    if (n < 0) return static_cast<int>(n);
+    if (n == 0) return -EINVAL;
+    b += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+bool tmp_path(const char* path, char* out) {
+  return std::snprintf(out, kPathBytes, "%s.tmp", path) < static_cast<int>(kPathBytes);
+}
+
+int write_records(int fd, const Store& s, const char* id) {
+  SpoolHeader h{};
+  std::memcpy(h.magic, kSpoolMagic, sizeof h.magic);
+  h.version = kSpoolVersion;
+  h.record_bytes = sizeof(nmea::Record);
+  h.records = static_cast<uint32_t>(s.size());
+  std::snprintf(h.id, sizeof h.id, "%s", id);
+  Fnv f;
+  for (size_t i = 0; i < s.size(); ++i) f.add(&s.at(i), sizeof(nmea::Record));
+  h.checksum = f.h;
+  if (const int r = write_all(fd, &h, sizeof h); r < 0) return r;
+  nmea::Record chunk[kChunkRecords];
+  for (size_t i = 0; i < s.size();) {
+    size_t n = 0;
+    for (; n < kChunkRecords && i < s.size(); ++n, ++i) chunk[n] = s.at(i);
+    if (const int r = write_all(fd, chunk, n * sizeof(nmea::Record)); r < 0) return r;
+  }
+  return hal::fsync(fd);
+}
+
+// What telemetry itself makes (nmea.cc, the health line): anything else
+// was not written by it.
+bool plausible(const nmea::Record& r) {
+  if (r.kind != nmea::Kind::kGps && r.kind != nmea::Kind::kEnv && r.kind != nmea::Kind::kHealth) {
+    return false;
+  }
+  if (r.has > 127 || r.fix > 8) return false;
+  for (double v : {r.lat, r.lon, r.alt_m, r.speed_kn, r.temp_c, r.humidity_pct, r.pressure_bar}) {
+    if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
+
+// Checks the header and every record (the first pass); 0 or -EINVAL with
+// the reason in err.
+int check(int fd, const hal::FileStat& st, const char* id, SpoolHeader* h, char* err,
+          size_t err_len) {
+  if ((st.mode & hal::kSIfmt) != hal::kSIfreg) {
+    std::snprintf(err, err_len, "not a regular file");
+    return -EINVAL;
+  }
+  if (st.size >= static_cast<int64_t>(sizeof *h)) {
+    if (const int r = read_all(fd, h, sizeof *h); r < 0 && r != -EINVAL) return r;
+  }
+  if (st.size < static_cast<int64_t>(sizeof *h) ||
+      std::memcmp(h->magic, kSpoolMagic, sizeof h->magic) != 0) {
+    std::snprintf(err, err_len, "not a spool file");
+    return -EINVAL;
+  }
+  if (h->version != kSpoolVersion || h->record_bytes != sizeof(nmea::Record)) {
+    std::snprintf(err, err_len, "written by another version (format %u, %u-byte records)",
+                  h->version, h->record_bytes);
+    return -EINVAL;
+  }
+  h->id[sizeof h->id - 1] = '\0';
+  if (std::strcmp(h->id, id) != 0) {
+    std::snprintf(err, err_len, "written for --id %s, not %s", h->id, id);
+    return -EINVAL;
+  }
+  if (h->records > kMaxRecords ||
+      st.size != static_cast<int64_t>(sizeof *h + h->records * sizeof(nmea::Record))) {
+    std::snprintf(err, err_len, "its size does not match its %u records (cut short?)", h->records);
+    return -EINVAL;
+  }
+  Fnv f;
+  for (uint32_t i = 0; i < h->records; ++i) {
+    nmea::Record r;
+    if (const int e = read_all(fd, &r, sizeof r); e < 0) {
+      if (e == -EINVAL) std::snprintf(err, err_len, "changed while it was read");
+      return e;
+    }
+    f.add(&r, sizeof r);
+    if (!plausible(r)) {
+      std::snprintf(err, err_len, "record %u is not one telemetry makes", i);
+      return -EINVAL;
+    }
+  }
+  if (f.h != h->checksum) {
+    std::snprintf(err, err_len, "its checksum does not hold (a damaged file)");
+    return -EINVAL;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int save_spool(const Store& s, const char* path, const char* id) {
+  if (s.size() == 0) {
+    const int r = hal::unlink(path);
+    return r == -ENOENT ? 0 : r;
+  }
+  char tmp[kPathBytes];
+  if (!tmp_path(path, tmp)) return -ENAMETOOLONG;
+  const int fd = hal::open(tmp, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
+  if (fd < 0) return fd;
+  int r = write_records(fd, s, id);
+  const int rc = hal::close(fd);
+  if (r == 0) r = rc;
+  if (r == 0) r = hal::rename(tmp, path);
+  if (r < 0) (void)hal::unlink(tmp);
+  return r;
+}
+
+int load_spool(Store* s, const char* path, const char* id, SpoolLoaded* out, char* err,
+               size_t err_len) {
+  *out = SpoolLoaded{};
+  int fd = hal::open(path, hal::kRdOnly | hal::kNonblock | hal::kCloexec, 0);
+  if (fd < 0) return fd;
+  hal::FileStat st{};
+  SpoolHeader h{};
+  int r = hal::fstat(fd, &st);
+  if (r == 0) r = check(fd, st, id, &h, err, err_len);
+  (void)hal::close(fd);
+  if (r < 0) return r;
+  // The second pass: the records, now known whole, into the store.
+  fd = hal::open(path, hal::kRdOnly | hal::kNonblock | hal::kCloexec, 0);
+  if (fd < 0) return fd;
+  r = read_all(fd, &h, sizeof h);
+  for (uint32_t i = 0; r == 0 && i < h.records; ++i) {
+    nmea::Record rec;
+    r = read_all(fd, &rec, sizeof rec);
+    if (r < 0) break;
+    ++out->records;
+    if (s->push(rec)) ++out->dropped;
+  }
+  (void)hal::close(fd);
+  if (r < 0) std::snprintf(err, err_len, "changed while it was read");
+  return r;
+}
+
+// The daemon's side. At start: a path whose temporary file cannot be made
+// is a configuration error (exit 2), not a loss at the first stop; then
+// the last run's records go into the store before any new one.
+int App::load_spool_at_start(char* err, size_t err_len) {
+  const char* path = cfg_.spool;
+  if (path[0] == '\0') return 0;
+  char tmp[kPathBytes];
+  if (!tmp_path(path, tmp)) {
+    std::snprintf(err, err_len, "--spool: the path is too long");
+    return -EINVAL;
+  }
+  const int fd = hal::open(tmp, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
+  if (fd < 0) {
+    std::snprintf(err, err_len, "--spool %s: cannot write there (%s: %s)", path, tmp,
+                  std::strerror(-fd));
+    return -EINVAL;
+  }
+  (void)hal::close(fd);
+  (void)hal::unlink(tmp);
+  char why[160] = {};
+  SpoolLoaded got;
+  const int r = load_spool(&store_, path, cfg_.id, &got, why, sizeof why);
+  c_.spool_in = got.records;
+  spool_armed_ = true;
+  if (r == -ENOENT) return 0;
+  if (r == -EINVAL && got.records == 0) {
+    char bad[kPathBytes];
+    std::snprintf(bad, sizeof bad, "%s.bad", path);
+    const int m = hal::rename(path, bad);
+    log_->log(app::Level::kWarning, "spool %s not loaded: %s; %s", path, why,
+              m == 0 ? "kept as .bad" : "left in place");
+    return 0;
+  }
+  if (r < 0) {
+    log_->log(app::Level::kWarning, "spool %s: %s (%llu records loaded)", path,
+              r == -EINVAL ? why : std::strerror(-r), static_cast<unsigned long long>(got.records));
+    return 0;
+  }
+  if (got.dropped > 0) {
+    log_->log(app::Level::kWarning,
+              "spool %s: %llu records from the last run, %llu of them dropped (more than "
+              "--buffer-records %lld holds: the oldest)",
+              path, static_cast<unsigned long long>(got.records),
+              static_cast<unsigned long long>(got.dropped),
+              static_cast<long long>(cfg_.buffer_records));
+  } else {
+    log_->log(app::Level::kInfo, "spool %s: %llu records from the last run", path,
+              static_cast<unsigned long long>(got.records));
+  }
+  return 0;
+}
+
+void App::save_spool_at_stop() {
+  if (!spool_armed_) return;  // never started: the file is the last run's, untouched
+  spool_armed_ = false;
+  const int r = save_spool(store_, cfg_.spool, cfg_.id);
+  if (r < 0) {
+    log_->log(app::Level::kError, "spool %s: cannot write it: %s; %zu records lost", cfg_.spool,
+              std::strerror(-r), store_.size());
+    return;
+  }
+  c_.spool_out = store_.size();
+  if (store_.size() > 0) {
+    log_->log(app::Level::kInfo, "spool %s: %zu records kept for the next start", cfg_.spool,
+              store_.size());
+  }
+}
+
+}  // namespace telemetry

@@ -1,0 +1,310 @@
+// telemetry's spool (--spool PATH) on the fake kernel: the store's records
+// across a restart, files that are not a spool of this id refused whole,
+// and every failed write leaving the last spool as it was.
+#include "apps/telemetry/spool.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/common/log.h"
+#include "apps/telemetry/store.h"
+#include "apps/telemetry/telemetry.h"
+#include "hal/sys.h"
+#include "loop/static_loop.h"
+#include "test/apps/xdr_line.h"
+#include "test/fake/kernel.h"
+#include "test/fake/serial.h"
+
+using telemetry::Store;
+
+namespace {
+
+constexpr const char* kPath = "/var/lib/evl/telemetry.spool";
+
+nmea::Record env(int64_t t, double temp) {
+  nmea::Record r;
+  r.kind = nmea::Kind::kEnv;
+  r.has = nmea::kHasTemp;
+  r.wall_ns = t;
+  r.temp_c = temp;
+  return r;
+}
+
+std::unique_ptr<Store> store_of(size_t limit, int n) {
+  std::unique_ptr<Store> s(new Store(limit));
+  for (int i = 0; i < n; ++i) (void)s->push(env(1000 + i, 20.0 + i));
+  return s;
+}
+
+// Writes bytes as a file the fake kernel keeps (as a spool left on disk).
+void put_file(const char* path, const std::string& bytes) {
+  const int fd = hal::open(path, hal::kWrOnly | hal::kCreat | hal::kTrunc, 0644);
+  CHECK(fd >= 0);
+  CHECK_EQUAL(static_cast<long>(bytes.size()), hal::write(fd, bytes.data(), bytes.size()));
+  CHECK_EQUAL(0, hal::close(fd));
+}
+
+int load(Store* s, telemetry::SpoolLoaded* got, std::string* why, const char* id = "board-7") {
+  char err[160] = {};
+  const int r = telemetry::load_spool(s, kPath, id, got, err, sizeof err);
+  *why = err;
+  return r;
+}
+
+}  // namespace
+
+TEST_GROUP(Spool){};
+
+TEST(Spool, records_come_back_whole_in_order_and_counted_as_accepted) {
+  fake::Kernel k;
+  auto before = store_of(64, 5);
+  CHECK_EQUAL(0, before->begin_batch(2));  // in flight at the stop: kept too
+  CHECK_EQUAL(0, telemetry::save_spool(*before, kPath, "board-7"));
+  const std::string* file = k.created_file(kPath);
+  CHECK(file != nullptr);
+  CHECK_EQUAL(sizeof(telemetry::SpoolHeader) + 5 * sizeof(nmea::Record), file->size());
+  CHECK(k.created_file("/var/lib/evl/telemetry.spool.tmp") == nullptr);  // renamed
+  CHECK_EQUAL(1u, k.calls(fake::Call::kFsync));
+  auto after = store_of(64, 0);
+  telemetry::SpoolLoaded got;
+  std::string why;
+  CHECK_EQUAL(0, load(after.get(), &got, &why));
+  CHECK_EQUAL(5u, got.records);
+  CHECK_EQUAL(0u, got.dropped);
+  CHECK_EQUAL(5u, after->size());
+  CHECK_EQUAL(5u, after->accepted());
+  CHECK(after->consistent());
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK_EQUAL(1000 + static_cast<int64_t>(i), after->at(i).wall_ns);
+    CHECK(std::memcmp(&before->at(i), &after->at(i), sizeof(nmea::Record)) == 0);
+  }
+  CHECK(k.created_file(kPath) != nullptr);  // kept until the next stop replaces it
+}
+
+TEST(Spool, a_stop_with_nothing_to_keep_removes_it_and_no_spool_is_enoent) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(8, 3), kPath, "board-7"));
+  CHECK(k.created_file(kPath) != nullptr);
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(8, 0), kPath, "board-7"));
+  CHECK(k.created_file(kPath) == nullptr);
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(8, 0), kPath, "board-7"));  // none: fine
+  telemetry::SpoolLoaded got;
+  std::string why;
+  CHECK_EQUAL(-ENOENT, load(store_of(8, 0).get(), &got, &why));
+}
+
+TEST(Spool, more_records_than_the_store_holds_keep_the_newest) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(64, 10), kPath, "board-7"));
+  auto small = store_of(4, 0);
+  telemetry::SpoolLoaded got;
+  std::string why;
+  CHECK_EQUAL(0, load(small.get(), &got, &why));
+  CHECK_EQUAL(10u, got.records);
+  CHECK_EQUAL(6u, got.dropped);
+  CHECK_EQUAL(4u, small->size());
+  CHECK_EQUAL(1006, small->at(0).wall_ns);
+  CHECK_EQUAL(6u, small->dropped());
+  CHECK(small->consistent());
+}
+
+// Each of these is refused whole, with its reason, and nothing is pushed.
+TEST(Spool, files_that_are_not_a_spool_of_this_id_are_refused_whole) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(64, 6), kPath, "board-7"));
+  const std::string good = *k.created_file(kPath);
+  struct Case {
+    std::string bytes;
+    const char* why;
+  };
+  std::string flipped = good;
+  flipped[sizeof(telemetry::SpoolHeader) + 3 * sizeof(nmea::Record) + 20] ^= 0x10;
+  std::string version = good;
+  version[8] = 2;
+  std::string wide = good;
+  wide[12] = 80;  // another record size
+  std::string more = good;
+  more[16] = 7;  // says 7 records, holds 6
+  const Case cases[] = {
+      {good.substr(0, good.size() - 10), "its size does not match its 6 records (cut short?)"},
+      {good.substr(0, 40), "not a spool file"},
+      {"", "not a spool file"},
+      {std::string(200, 'x'), "not a spool file"},
+      {flipped, "its checksum does not hold (a damaged file)"},
+      {version, "written by another version (format 2, 72-byte records)"},
+      {wide, "written by another version (format 1, 80-byte records)"},
+      {more, "its size does not match its 7 records (cut short?)"},
+  };
+  for (const Case& c : cases) {
+    put_file(kPath, c.bytes);
+    auto s = store_of(64, 0);
+    telemetry::SpoolLoaded got;
+    std::string why;
+    CHECK_EQUAL(-EINVAL, load(s.get(), &got, &why));
+    STRCMP_EQUAL(c.why, why.c_str());
+    CHECK_EQUAL(0u, s->size());
+    CHECK_EQUAL(0u, got.records);
+  }
+  put_file(kPath, good);
+  auto s = store_of(64, 0);
+  telemetry::SpoolLoaded got;
+  std::string why;
+  CHECK_EQUAL(-EINVAL, load(s.get(), &got, &why, "board-8"));
+  STRCMP_EQUAL("written for --id board-7, not board-8", why.c_str());
+  // A record telemetry never makes (a NaN would go out as "nan", which
+  // InfluxDB refuses with the whole batch), its checksum right.
+  auto odd = store_of(64, 2);
+  (void)odd->push(env(3000, std::nan("")));
+  CHECK_EQUAL(0, telemetry::save_spool(*odd, kPath, "board-7"));
+  CHECK_EQUAL(-EINVAL, load(s.get(), &got, &why));
+  STRCMP_EQUAL("record 2 is not one telemetry makes", why.c_str());
+  CHECK_EQUAL(0u, s->size());
+  // A directory where the spool should be.
+  k.add_special_path("/var/lib/evl/dir.spool", fake::Kernel::Special::kDirectory);
+  char err[160] = {};
+  CHECK_EQUAL(-EINVAL, telemetry::load_spool(s.get(), "/var/lib/evl/dir.spool", "board-7", &got,
+                                             err, sizeof err));
+  STRCMP_EQUAL("not a regular file", err);
+}
+
+// A read error is said as such (the caller keeps the file: it may read
+// next time), not as a bad spool.
+TEST(Spool, a_read_error_is_an_errno_not_a_bad_file) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(64, 3), kPath, "board-7"));
+  auto s = store_of(64, 0);
+  telemetry::SpoolLoaded got;
+  std::string why;
+  k.fail_next(fake::Call::kRead, EIO);
+  CHECK_EQUAL(-EIO, load(s.get(), &got, &why));
+  CHECK_EQUAL(0u, s->size());
+  k.fail_next(fake::Call::kOpen, EACCES);
+  CHECK_EQUAL(-EACCES, load(s.get(), &got, &why));
+  k.fail_next(fake::Call::kFstat, EIO);
+  CHECK_EQUAL(-EIO, load(s.get(), &got, &why));
+  k.fail_next(fake::Call::kRead, EINTR);  // retried
+  CHECK_EQUAL(0, load(s.get(), &got, &why));
+  CHECK_EQUAL(3u, s->size());
+}
+
+// Every failing step of a save: an error, the temporary file removed, the
+// spool of the last stop untouched.
+TEST(Spool, a_failed_save_leaves_the_last_spool_as_it_was) {
+  fake::Kernel k;
+  CHECK_EQUAL(0, telemetry::save_spool(*store_of(64, 2), kPath, "board-7"));
+  const std::string last = *k.created_file(kPath);
+  const struct {
+    fake::Call call;
+    int err;
+  } steps[] = {{fake::Call::kOpen, EACCES},
+               {fake::Call::kWrite, ENOSPC},
+               {fake::Call::kFsync, EIO},
+               {fake::Call::kClose, EIO},
+               {fake::Call::kRename, EXDEV}};
+  auto bigger = store_of(256, 200);  // several writes
+  for (const auto& st : steps) {
+    k.fail_next(st.call, st.err);
+    CHECK_EQUAL(-st.err, telemetry::save_spool(*bigger, kPath, "board-7"));
+    CHECK(k.created_file("/var/lib/evl/telemetry.spool.tmp") == nullptr);
+    CHECK(*k.created_file(kPath) == last);
+  }
+  k.fail_next(fake::Call::kWrite, EINTR);  // retried
+  k.short_next(fake::Call::kWrite, 100);   // a short write goes on
+  CHECK_EQUAL(0, telemetry::save_spool(*bigger, kPath, "board-7"));
+  CHECK_EQUAL(sizeof(telemetry::SpoolHeader) + 200 * sizeof(nmea::Record),
+              k.created_file(kPath)->size());
+  k.fail_next(fake::Call::kUnlink, EROFS);  // an empty store removes: that fails
+  CHECK_EQUAL(-EROFS, telemetry::save_spool(*store_of(8, 0), kPath, "board-7"));
+  char path[400];
+  std::memset(path, 'a', sizeof path - 1);
+  path[sizeof path - 1] = '\0';
+  CHECK_EQUAL(-ENAMETOOLONG, telemetry::save_spool(*bigger, path, "board-7"));
+}
+
+namespace {
+
+using TestLoop = evl::StaticLoop<16, 32, 4, 1, 4>;
+
+telemetry::Config spool_config() {
+  telemetry::Config cfg;
+  std::snprintf(cfg.serial, sizeof cfg.serial, "/dev/ttyS1");
+  std::snprintf(cfg.collector, sizeof cfg.collector, "tcp://127.0.0.1:8094");  // nobody listens
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  std::snprintf(cfg.spool, sizeof cfg.spool, "%s", kPath);
+  return cfg;
+}
+
+// The daemon: n sentences read while the collector is away, then a stop.
+void run_daemon(fake::SerialDevice& dev, evl::Loop& loop, app::Log& log, int n,
+                telemetry::Counters* c, size_t* buffered) {
+  telemetry::App app(spool_config(), &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(loop, err, sizeof err));
+  for (int i = 0; i < n; ++i) {
+    char line[64];
+    (void)testxdr::line(20, i, line, sizeof line);
+    dev.emit(line);
+    for (int j = 0; j < 3; ++j) CHECK(loop.run_once(100) >= 0);
+  }
+  *buffered = app.store().size();
+  app.stop();
+  *c = app.counters();
+}
+
+}  // namespace
+
+// The daemon's side: what a stop keeps, the next start loads; a file that
+// is not a spool is set aside with one line; a path that cannot be written
+// is a configuration error at start, not a loss at the first stop.
+TEST(Spool, the_daemon_keeps_its_records_across_a_restart) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  app::Log log("telemetry");
+  telemetry::Counters c;
+  size_t buffered = 0;
+  run_daemon(dev, *loop, log, 7, &c, &buffered);
+  CHECK_EQUAL(7u, buffered);
+  CHECK_EQUAL(7u, c.spool_out);
+  CHECK(k.created_file(kPath) != nullptr);
+  run_daemon(dev, *loop, log, 3, &c, &buffered);
+  CHECK_EQUAL(7u, c.spool_in);
+  CHECK_EQUAL(10u, buffered);  // the last run's first, then the new
+  CHECK_EQUAL(10u, c.spool_out);
+  STRCMP_CONTAINS(
+      "telemetry: info: spool /var/lib/evl/telemetry.spool: 7 records from the last run\n",
+      k.written(2).c_str());
+  STRCMP_CONTAINS("spool /var/lib/evl/telemetry.spool: 10 records kept for the next start\n",
+                  k.written(2).c_str());
+  // Damaged: set aside as .bad, said, and the daemon starts empty.
+  std::string damaged = *k.created_file(kPath);
+  damaged[damaged.size() - 1] ^= 1;
+  put_file(kPath, damaged);
+  run_daemon(dev, *loop, log, 1, &c, &buffered);
+  CHECK_EQUAL(0u, c.spool_in);
+  CHECK_EQUAL(1u, buffered);
+  CHECK(k.created_file("/var/lib/evl/telemetry.spool.bad") != nullptr);
+  STRCMP_CONTAINS(
+      "warning: spool /var/lib/evl/telemetry.spool not loaded: its checksum does not hold (a "
+      "damaged file); kept as .bad\n",
+      k.written(2).c_str());
+  // A start that fails (here: its path cannot be written) leaves the spool
+  // of the last stop alone.
+  const std::string kept = *k.created_file(kPath);
+  k.fail_next(fake::Call::kOpen, EACCES);
+  telemetry::App denied(spool_config(), &log);
+  char err[256] = {};
+  CHECK_EQUAL(-EINVAL, denied.start(*loop, err, sizeof err));
+  STRCMP_EQUAL(
+      "--spool /var/lib/evl/telemetry.spool: cannot write there "
+      "(/var/lib/evl/telemetry.spool.tmp: Permission denied)",
+      err);
+  denied.stop();
+  CHECK(*k.created_file(kPath) == kept);
+}
