@@ -144,6 +144,10 @@ bool App::save(flight::SnapWriter& w) const {
   w.put(static_cast<uint8_t>(alarm_ ? 1 : 0));
   w.put(alarm_raised_ns_);
   w.put(static_cast<uint8_t>(down_ ? 1 : 0));
+  w.put(static_cast<uint8_t>(acking_ ? 1 : 0));
+  w.put(acked_ns_);
+  w.put(conn_since_ns_);
+  w.put(delivered_before_ns_);
   app::save_timer(w, *loop_, beat_);
   app::save_timer(w, *loop_, alarm_timer_);
   if (use_mqtt_) {
@@ -176,8 +180,14 @@ void App::restore(app::Restore& r) {
   (void)r.get(&alarm);
   (void)r.get(&alarm_raised_ns_);
   (void)r.get(&down);
+  uint8_t acking = 0;
+  (void)r.get(&acking);
+  (void)r.get(&acked_ns_);
+  (void)r.get(&conn_since_ns_);
+  (void)r.get(&delivered_before_ns_);
   alarm_ = alarm != 0;
   down_ = down != 0;
+  acking_ = acking != 0;
   r.timer(&beat_, on_beat, this);
   r.timer(&alarm_timer_, on_alarm, this);
   if (use_mqtt_) {
@@ -333,14 +343,31 @@ void App::on_line(void* ctx, const char* line, size_t len) {
   if (!parse_ack(line, len, &seq) || seq > a->seq_ || a->seq_ - seq >= 64) {
     return;  // not an ack of a beat we still remember
   }
-  const int64_t rtt = (a->loop_->now(evl::Clock::kMonotonic) - a->sent_ns_[seq % 64]) / 1000;
+  const int64_t now = a->loop_->now(evl::Clock::kMonotonic);
+  const int64_t rtt = (now - a->sent_ns_[seq % 64]) / 1000;
+  a->acking_ = true;
+  a->acked_ns_ = now;
   ++a->c_.acks;
   a->c_.rtt_us_last = rtt;
   if (rtt > a->c_.rtt_us_max) a->c_.rtt_us_max = rtt;
 }
 
+// A server's ACK lines, once it sent one on a connection, say more than its
+// TCP: a hung server process's kernel goes on acknowledging beats. What
+// that TCP took on an earlier connection (whose server answered, and then
+// did not) does not count on the next one.
+int64_t App::delivered_ns() const {
+  if (use_mqtt_) return mqtt_.delivered_ns();
+  if (acking_) return acked_ns_;
+  const int64_t d = link_.delivered_ns();
+  return d >= conn_since_ns_ ? d : delivered_before_ns_;
+}
+
 void App::on_up(void* ctx) {
   auto* a = static_cast<App*>(ctx);
+  a->delivered_before_ns_ = a->delivered_ns();
+  a->conn_since_ns_ = a->loop_->now(evl::Clock::kMonotonic);
+  a->acking_ = false;  // a new connection, maybe to another server
   a->log_->log(app::Level::kDebug, "connected to %s", a->cfg_.server);
 }
 
@@ -365,13 +392,14 @@ void App::on_down(void* ctx, int err) {
                err != 0 ? app::error_text(err) : "closed by the server");
 }
 
-// The alarm rises when no beat has been delivered for alarm_after_ms: since
-// the link last saw the peer take bytes on a proven connection
-// (Link::delivered_ns; over MQTT only within a session, so that a broker
-// that accepts and never answers CONNECT counts as down), or since the start. Not since the link
-// went down: a black hole is seen as down only when the stall timeout ends the connection, and one
-// shorter than that would raise nothing. One timer, always armed while the alarm is not raised, at
-// the moment it would rise; it moves itself on when deliveries came meanwhile.
+// The alarm rises when no beat has been delivered for alarm_after_ms
+// (delivered_ns(): the peer took bytes on a proven connection, over MQTT
+// within a session, from a server that answers beats its last ACK line), or
+// since the start. Not since the link went down: a black hole is seen as
+// down only when the stall timeout ends the connection, and one shorter
+// than that would raise nothing. One timer, always armed while the alarm is
+// not raised, at the moment it would rise; it moves itself on when
+// deliveries came meanwhile.
 void App::check_alarm() {
   if (alarm_) return;
   const int64_t now = loop_->now(evl::Clock::kMonotonic);
@@ -385,8 +413,12 @@ void App::check_alarm() {
   alarm_ = true;
   alarm_raised_ns_ = now;
   ++c_.alarms_raised;
-  log_->log(app::Level::kError, "ALARM: no heartbeat delivered to %s for more than %lld ms",
-            cfg_.server, static_cast<long long>(cfg_.alarm_after_ms));
+  log_->log(app::Level::kError, "ALARM: no heartbeat delivered to %s for more than %lld ms%s",
+            cfg_.server, static_cast<long long>(cfg_.alarm_after_ms),
+            !use_mqtt_ && acking_ && link_.up()
+                ? " (its TCP still takes them, but the server stopped answering them (ACK lines): "
+                  "is it hung?)"
+                : "");
   run_alarm_command("raise");
   publish_alarm("raise");
   app::flight_dump(*log_, "alarm");

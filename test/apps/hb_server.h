@@ -29,6 +29,7 @@ struct Server {
   uint64_t off_phase = 0;
   std::string partial;
   bool up = false;
+  bool ack = true;  // false: reads beats and answers none (a hung server's kernel)
 };
 
 inline void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
@@ -57,6 +58,7 @@ inline void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
     ++s->received;
     // Zero jitter on the fake: beat n leaves at exactly start + n * period.
     if (mono != s->start_ns + static_cast<long long>(seq) * s->period_ns) ++s->off_phase;
+    if (!s->ack) continue;
     char ack[64];
     const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n", seq);
     (void)hal::stream_send(loop.io_fd(h), ack, static_cast<size_t>(len));

@@ -400,3 +400,93 @@ TEST(Loopback, telemetry_keeps_its_buffered_records_across_a_restart_with_spool)
   CHECK_EQUAL(0, rmdir(dir));
   for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
 }
+
+namespace {
+
+std::string file_text(const std::string& path) {
+  std::string out;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buf[256];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+  }
+  return out;
+}
+
+// Serves one heartbeat connection on listen_fd: with `answer`, reads beats
+// and answers each with its ACK line; without, reads nothing (a hung
+// server: its kernel still takes the bytes). Until done() or 30 s.
+template <class Done>
+bool serve_beats(int listen_fd, int* conn, bool answer, int* acked, Done done) {
+  const int64_t until = evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec;
+  std::string partial;
+  while (evl::now_ns(hal::kClockMonotonic) < until) {
+    if (done()) return true;
+    if (*conn < 0) (void)hal::stream_accept(listen_fd, conn, nullptr);
+    char buf[4096];
+    const long n = answer && *conn >= 0 ? hal::stream_recv(*conn, buf, sizeof buf) : -EAGAIN;
+    if (n <= 0) {
+      (void)read_for(-1, evl::now_ns(hal::kClockMonotonic) + 10 * evl::kMs, true);
+      continue;
+    }
+    partial.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = partial.find('\n')) != std::string::npos) {
+      const size_t at = partial.find(" seq=");
+      if (at < nl) {
+        char ack[64];
+        const int len = std::snprintf(ack, sizeof ack, "ACK seq=%llu\n",
+                                      std::strtoull(partial.c_str() + at + 5, nullptr, 10));
+        if (hal::stream_send(*conn, ack, static_cast<size_t>(len)) == len) ++*acked;
+      }
+      partial.erase(0, nl + 1);
+    }
+  }
+  return done();
+}
+
+}  // namespace
+
+// A server that acknowledges beats and then hangs (reads and answers
+// nothing while its kernel still takes the bytes) raises heartbeat's alarm
+// through --alarm-command; answering again clears it. The connection stays
+// up throughout: the kernel's TCP acknowledged every beat, which was all
+// the alarm looked at (the receive window would have filled only after
+// minutes of beats).
+TEST(Loopback, heartbeat_raises_the_alarm_when_its_server_stops_acknowledging) {
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
+  int l = -1;
+  CHECK_EQUAL(0, hal::stream_listen(at, 4, &l));
+  CHECK_EQUAL(0, hal::getsockname(l, &at));
+  char dir[] = "/tmp/evl-alarm.XXXXXX";
+  CHECK(mkdtemp(dir) != nullptr);
+  const std::string script = std::string(dir) + "/alarm.sh";
+  const std::string alarms = std::string(dir) + "/alarms";
+  {
+    FILE* f = std::fopen(script.c_str(), "w");
+    CHECK(f != nullptr);
+    std::fprintf(f, "#!/bin/sh\necho \"$1\" >> %s\n", alarms.c_str());
+    std::fclose(f);
+    CHECK_EQUAL(0, chmod(script.c_str(), 0755));
+  }
+  char url[64];
+  std::snprintf(url, sizeof url, "tcp://127.0.0.1:%d", hal::address_port(at));
+  const int pid = spawn(binary("apps/heartbeat/heartbeat"),
+                        {"--server", url, "--period-ms", "100", "--alarm-after-ms", "1500",
+                         "--alarm-command", script, "--run-for-ms", "60000"});
+  int conn = -1;
+  int acked = 0;
+  CHECK(serve_beats(l, &conn, true, &acked, [&] { return acked >= 3; }));
+  CHECK(file_text(alarms).empty());
+  CHECK(serve_beats(l, &conn, false, &acked, [&] { return file_text(alarms) == "raise\n"; }));
+  CHECK(serve_beats(l, &conn, true, &acked, [&] { return file_text(alarms) == "raise\nclear\n"; }));
+  CHECK_EQUAL(0, hal::kill(pid, hal::kSigTerm));
+  CHECK_EQUAL(0, exit_code(pid));
+  CHECK_EQUAL(0, hal::close(conn));
+  CHECK_EQUAL(0, hal::close(l));
+  CHECK_EQUAL(0, unlink(script.c_str()));
+  CHECK_EQUAL(0, unlink(alarms.c_str()));
+  CHECK_EQUAL(0, rmdir(dir));
+}
