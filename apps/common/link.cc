@@ -119,6 +119,10 @@ bool looks_like_tls(const char* data, size_t len) {
          static_cast<unsigned char>(data[2]) <= 4;
 }
 
+bool looks_like_http(const char* data, size_t len) {
+  return len >= 5 && std::memcmp(data, "HTTP/", 5) == 0;
+}
+
 bool describe_url_error(const char* option, const char* text, int err, char* out, size_t cap) {
   if (err == -EPERM) {  // the text is not printed: it holds a password
     std::snprintf(out, cap,
@@ -151,6 +155,9 @@ const char* error_text(int err) {
     case kErrTlsServer:
       return "the server speaks TLS (an https or mqtts port?); evl speaks plain TCP: use the "
              "server's plain port";
+    case kErrHttpServer:
+      return "the server answered in HTTP (a web or InfluxDB port?), not in this URL's "
+             "protocol: check the port (InfluxDB takes http://HOST:8086/write?db=NAME)";
     case dns::kErrNotFound: return "name not found (NXDOMAIN)";
     case dns::kErrNoAddress: return "the name has no IPv4 or IPv6 address";
     case dns::kErrServer: return "the name servers failed (SERVFAIL, REFUSED or a bad reply)";
@@ -565,6 +572,12 @@ void Link::read_stream() {
     if (stats_.bytes_in == read_at_up_ && looks_like_tls(in_ + in_len_, static_cast<size_t>(r))) {
       ++stats_.tls;  // the connection's first bytes: a TLS server's alert or hello
       fail(kErrTlsServer);
+      return;
+    }
+    if (stats_.bytes_in == read_at_up_ && url_.scheme != Scheme::kHttp &&
+        looks_like_http(in_ + in_len_, static_cast<size_t>(r))) {
+      ++stats_.http;  // an HTTP server's answer to what was not HTTP
+      fail(kErrHttpServer);
       return;
     }
     stats_.bytes_in += static_cast<uint64_t>(r);

@@ -96,6 +96,11 @@ bool describe_url_error(const char* option, const char* text, int err, char* out
 // the first bytes of a connection were a TLS record (Link), or an HTTP
 // server said it wants HTTPS (http::Client). The daemons speak plain TCP.
 constexpr int kErrTlsServer = -4010;
+// The server answered in HTTP ("HTTP/1.x ..." as a tcp:// or mqtt://
+// connection's first bytes): a web or InfluxDB port given for another
+// protocol's.
+constexpr int kErrHttpServer = -4011;
+bool looks_like_http(const char* data, size_t len);
 // Whether bytes begin with a TLS record header (alert or handshake).
 bool looks_like_tls(const char* data, size_t len);
 
@@ -134,6 +139,7 @@ struct LinkStats {
   uint64_t connects = 0;   // successful connects (tcp) / up transitions (udp)
   uint64_t failures = 0;   // failed connects and dropped connections
   uint64_t stalls = 0;     // connections dropped as stalled
+  uint64_t http = 0;       // connections whose first bytes were an HTTP answer (kErrHttpServer)
   uint64_t oversized = 0;  // frames larger than the in-buffer
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;

@@ -236,7 +236,9 @@ void Client::on_closed(void* ctx, int err) {
 // (else the message may be why: closed_on): one more in a row. Anything
 // else ends the row.
 void Client::count_close(int err) {
-  if (!answered_) {
+  // Connections that ended before a CONNACK, but for a server that said
+  // what it speaks (TLS, HTTP): those were told already.
+  if (!answered_ && err != app::kErrTlsServer && err != app::kErrHttpServer) {
     ++unanswered_;
     if (cfg_.report_after_closes > 0 &&
         unanswered_ == static_cast<uint64_t>(cfg_.report_after_closes) &&

@@ -68,8 +68,9 @@ void describe_sessions_ended(const char* url, const char* client_id, uint32_t se
 
 void describe_unanswered(const char* url, int port, uint32_t connections, char* out, size_t cap) {
   std::snprintf(out, cap,
-                "broker %s ended %u connections in a row before answering CONNECT: is port %d "
-                "a TLS port (mqtts, usually 8883)? evl speaks plain MQTT (usually port 1883)",
+                "broker %s: %u connections in a row ended without an answer to CONNECT: is "
+                "port %d a TLS port (mqtts, usually 8883) or another protocol's (HTTP; "
+                "InfluxDB's 8086)? evl speaks plain MQTT (usually port 1883)",
                 url, connections, port);
 }
 

@@ -198,3 +198,40 @@ TEST(Influxd, an_https_influxd_given_as_http_is_said_to_want_tls_and_nothing_is_
   db.proc.signal(SIGTERM);
   CHECK(db.proc.wait_exit(60) >= 0);
 }
+
+// InfluxDB's HTTP port given to heartbeat as its server. Over tcp:// the
+// first beat line is a malformed request, answered "HTTP/1.1 400 Bad
+// Request" at once: said as such (it was "Connection reset by peer").
+// Over mqtt:// influxd waits for a request line that never ends, and the
+// CONNACK timeouts ask about TLS and about another protocol's port (they
+// asked about TLS only).
+TEST(Influxd, its_http_port_given_to_heartbeat_is_said_to_be_one) {
+  if (realsrv::which("influxd").empty()) {
+    std::printf("\nskipped: influxd is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  Influx db;
+  CHECK(db.start());
+  const std::string port = std::to_string(db.port);
+  const struct {
+    std::string url;
+    const char* said;
+  } cases[] = {{"tcp://127.0.0.1:" + port, "down: the server answered in HTTP"},
+               {"mqtt://127.0.0.1:" + port, "or another protocol's (HTTP; InfluxDB's 8086)?"}};
+  for (const auto& c : cases) {
+    realsrv::Process hb;
+    const std::string log = db.dir.file("heartbeat.log");
+    (void)std::remove(log.c_str());
+    CHECK(hb.start(
+        {realsrv::runfile("apps/heartbeat/heartbeat"), "--server", c.url, "--period-ms", "100",
+         "--backoff-initial-ms", "50", "--backoff-max-ms", "300", "--mqtt-keepalive-s", "2"},
+        log));
+    CHECK_TEXT(realsrv::wait_until(
+                   [&] { return realsrv::read_file(log).find(c.said) != std::string::npos; }, 60),
+               c.url.c_str());
+    hb.signal(SIGTERM);
+    CHECK_EQUAL(0, hb.wait_exit(30));
+  }
+  db.proc.signal(SIGTERM);
+  CHECK(db.proc.wait_exit(60) >= 0);
+}

@@ -576,3 +576,31 @@ TEST(Link, tls_looking_bytes_after_the_first_are_data) {
   CHECK_EQUAL(0, hal::close(conn));
   CHECK_EQUAL(0, hal::close(lfd));
 }
+
+// A tcp:// or mqtt:// server that answers in HTTP (the port of an InfluxDB,
+// a web server: "HTTP/1.1 400 Bad Request" to the first line) is said to be
+// one; it was "closed by the server" or, over MQTT, a CONNACK timeout.
+TEST(Link, a_server_that_answers_in_http_is_said_to_be_one) {
+  Fixture f;
+  int lfd = -1;
+  CHECK_EQUAL(0, hal::stream_listen(f.server.at, 8, &lfd));
+  f.start("tcp://127.0.0.1:7000");
+  f.run_for(10 * kMs);
+  int conn = -1;
+  CHECK_EQUAL(0, hal::stream_accept(lfd, &conn, nullptr));
+  const char answer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+  CHECK_EQUAL(static_cast<long>(sizeof answer - 1),
+              hal::stream_send(conn, answer, sizeof answer - 1));
+  f.run_for(10 * kMs);
+  CHECK(f.link.state() == State::kBackoff);
+  CHECK_EQUAL(1u, f.seen.downs.size());
+  CHECK_EQUAL(app::kErrHttpServer, f.seen.downs[0]);
+  CHECK_EQUAL(1u, f.link.stats().http);
+  STRCMP_CONTAINS("the server answered in HTTP", app::error_text(app::kErrHttpServer));
+  CHECK(f.seen.frames.empty());
+  CHECK(app::looks_like_http("HTTP/1.0 400", 12));
+  CHECK(!app::looks_like_http("HTTP", 4));
+  CHECK(!app::looks_like_http("HB id=x", 7));
+  CHECK_EQUAL(0, hal::close(conn));
+  CHECK_EQUAL(0, hal::close(lfd));
+}

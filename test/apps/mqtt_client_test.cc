@@ -268,6 +268,32 @@ TEST(MqttClient, connections_that_end_before_any_connack_are_reported_once_per_r
   CHECK(f.client.stats().sessions == 0);
 }
 
+// A broker URL that points at an HTTP server (influxd's 8086 for 1883):
+// its "HTTP/1.1 400" ends each connection as kErrHttpServer, and such
+// connections do not count towards the "a TLS port?" question.
+TEST(MqttClient, an_http_answer_is_said_to_be_one_and_not_taken_for_tls) {
+  Fixture f;
+  f.cc.report_after_closes = 3;
+  f.broker->script.answer_connect = false;
+  f.broker->up();
+  f.start();
+  for (int i = 0; i < 4; ++i) {
+    // The server answers at once: each connection, after a back-off of at
+    // most 1 s.
+    for (int t = 0; t < 110 && !(f.broker->connected() && f.client.link().up()); ++t) {
+      f.run_for(10 * kMs);
+    }
+    CHECK(f.broker->connected());
+    f.broker->send_raw("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    f.run_for(10 * kMs);
+    CHECK(!f.client.link().up());
+  }
+  CHECK_EQUAL(1u, f.seen.downs.size());  // one per outage
+  CHECK_EQUAL(app::kErrHttpServer, f.seen.downs[0]);
+  CHECK(f.client.link().stats().http >= 4);
+  CHECK(f.seen.unanswered.empty());
+}
+
 TEST(MqttClient, a_duplicate_puback_acknowledges_once) {
   Fixture f;
   f.broker->up();
