@@ -122,30 +122,17 @@ const char* env_at(int i) {
 }
 constexpr int kEnvCount = static_cast<int>(sizeof kRecordedEnv / sizeof kRecordedEnv[0]);
 
-int write_all(int fd, const void* p, size_t len) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  while (len > 0) {
-    const long n = hal::write(fd, b, len);
-    if (n == -EINTR) continue;
-    if (n < 0) return static_cast<int>(n);
-    if (n == 0) return -EIO;
-    b += n;
-    len -= static_cast<size_t>(n);
-  }
-  return 0;
-}
-
 int write_strings(int fd, int n, const char* (*get)(int)) {
   size_t written = 0;
   for (int i = 0; i < n; ++i) {
     const char* s = get(i);
     if (s == nullptr) continue;
     const size_t len = std::strlen(s) + 1;
-    if (const int r = write_all(fd, s, len); r < 0) return r;
+    if (const int r = hal::write_all(fd, s, len); r < 0) return r;
     written += len;
   }
   static const uint8_t zeros[8] = {};
-  return write_all(fd, zeros, pad8(written) - written);
+  return hal::write_all(fd, zeros, pad8(written) - written);
 }
 
 size_t kept_blocks() {
@@ -223,12 +210,12 @@ FileHeader make_header(const char* reason) {
 
 int write_file(int fd, const char* reason) {
   const FileHeader h = make_header(reason);
-  int r = write_all(fd, &h, sizeof h);
+  int r = hal::write_all(fd, &h, sizeof h);
   if (r == 0) r = write_strings(fd, g_argc, argv_at);
   if (r == 0) r = write_strings(fd, kEnvCount, env_at);
   for (size_t i = 0; r == 0 && i < kept_blocks(); ++i) {
     const Span sp = span(i);
-    r = write_all(fd, sp.start, sp.bytes);
+    r = hal::write_all(fd, sp.start, sp.bytes);
   }
   if (r == 0) r = hal::fsync(fd);
   return r;

@@ -14,6 +14,7 @@
 //   width the kernel uses.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
@@ -199,6 +200,20 @@ struct WatchdogInfo {
 // File descriptors.
 [[nodiscard]] long read(int fd, void* buf, size_t count);
 [[nodiscard]] long write(int fd, const void* buf, size_t count);
+// All len bytes to a blocking fd (a file): write again after a short write
+// or EINTR. 0, -errno, or -EIO when write wrote nothing.
+[[nodiscard]] inline int write_all(int fd, const void* buf, size_t len) {
+  const auto* b = static_cast<const unsigned char*>(buf);
+  while (len > 0) {
+    const long n = write(fd, b, len);
+    if (n == -EINTR) continue;
+    if (n < 0) return static_cast<int>(n);
+    if (n == 0) return -EIO;
+    b += n;
+    len -= static_cast<size_t>(n);
+  }
+  return 0;
+}
 [[nodiscard]] int close(int fd);
 [[nodiscard]] int pipe2(int fds[2], int flags);
 

@@ -23,19 +23,6 @@ struct Fnv {
   }
 };
 
-int write_all(int fd, const void* p, size_t len) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  while (len > 0) {
-    const long n = hal::write(fd, b, len);
-    if (n == -EINTR) continue;
-    if (n < 0) return static_cast<int>(n);
-    if (n == 0) return -EIO;
-    b += n;
-    len -= static_cast<size_t>(n);
-  }
-  return 0;
-}
-
 // len bytes, or -EINVAL when the file ends first (it changed under us).
 int read_all(int fd, void* p, size_t len) {
   auto* b = static_cast<uint8_t*>(p);
@@ -64,12 +51,12 @@ int write_records(int fd, const Store& s, const char* id) {
   Fnv f;
   for (size_t i = 0; i < s.size(); ++i) f.add(&s.at(i), sizeof(nmea::Record));
   h.checksum = f.h;
-  if (const int r = write_all(fd, &h, sizeof h); r < 0) return r;
+  if (const int r = hal::write_all(fd, &h, sizeof h); r < 0) return r;
   nmea::Record chunk[kChunkRecords];
   for (size_t i = 0; i < s.size();) {
     size_t n = 0;
     for (; n < kChunkRecords && i < s.size(); ++n, ++i) chunk[n] = s.at(i);
-    if (const int r = write_all(fd, chunk, n * sizeof(nmea::Record)); r < 0) return r;
+    if (const int r = hal::write_all(fd, chunk, n * sizeof(nmea::Record)); r < 0) return r;
   }
   return hal::fsync(fd);
 }
@@ -110,7 +97,14 @@ int check(int fd, const hal::FileStat& st, const char* id, SpoolHeader* h, char*
   }
   h->id[sizeof h->id - 1] = '\0';
   if (std::strcmp(h->id, id) != 0) {
-    std::snprintf(err, err_len, "written for --id %s, not %s", h->id, id);
+    // Named only when it is an id telemetry takes: the bytes are the file's.
+    bool named = h->id[0] != '\0';
+    for (const char* c = h->id; *c != '\0'; ++c) {
+      named = named && ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                        (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-');
+    }
+    std::snprintf(err, err_len, "written for --id %s, not %s", named ? h->id : "(not a valid one)",
+                  id);
     return -EINVAL;
   }
   if (h->records > kMaxRecords ||

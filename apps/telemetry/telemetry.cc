@@ -299,7 +299,11 @@ void App::open_serial() {
     // ioctl for device" and "Device or resource busy").
     const char* why = r == -ENOTTY  ? "not a terminal (a serial device or a pty is needed)"
                       : r == -EBUSY ? "in use: another program holds it exclusively"
-                                    : std::strerror(-r);
+                      : r == -EACCES
+                          ? "permission denied: the daemon's user needs read and write access (on "
+                            "Debian serial ports belong to the group dialout: usermod -aG dialout "
+                            "USER, or SupplementaryGroups=dialout in its unit)"
+                          : std::strerror(-r);
     // A USB adapter plugged back (or after a reboot) may come back under
     // another number: ttyUSB0 becomes ttyUSB1, and this path never returns.
     const bool numbered = std::strncmp(cfg_.serial, "/dev/ttyUSB", 11) == 0 ||

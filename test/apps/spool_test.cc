@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -156,6 +157,13 @@ TEST(Spool, files_that_are_not_a_spool_of_this_id_are_refused_whole) {
   std::string why;
   CHECK_EQUAL(-EINVAL, load(s.get(), &got, &why, "board-8"));
   STRCMP_EQUAL("written for --id board-7, not board-8", why.c_str());
+  // An id that is none (the bytes are the file's: a line end would end the
+  // log line; found by spool_fuzz) is not echoed.
+  std::string odd_id = good;
+  odd_id[offsetof(telemetry::SpoolHeader, id) + 3] = '\n';
+  put_file(kPath, odd_id);
+  CHECK_EQUAL(-EINVAL, load(s.get(), &got, &why));
+  STRCMP_EQUAL("written for --id (not a valid one), not board-7", why.c_str());
   // A record telemetry never makes (a NaN would go out as "nan", which
   // InfluxDB refuses with the whole batch), its checksum right.
   auto odd = store_of(64, 2);

@@ -625,6 +625,24 @@ TEST(TelemetryE2e, a_serial_path_that_is_no_terminal_is_said_so_and_counted) {
   CHECK_EQUAL(0u, r.app->counters().serial_opens);
 }
 
+// A port the daemon's user may not open (run by hand by a user outside the
+// dialout group): said with the way out, once.
+TEST(TelemetryE2e, a_serial_port_the_user_may_not_open_names_the_dialout_group) {
+  Rig r("127.0.0.1:9345", false);
+  r.k.deny_path("/dev/ttyS1");
+  telemetry::Config cfg = config("udp://127.0.0.1:9345");
+  cfg.serial_retry_ms = 1000;
+  r.start(cfg);
+  r.run_for(3);
+  const std::string said = r.k.written(2);
+  const char* line =
+      "cannot open serial /dev/ttyS1: permission denied: the daemon's user needs read and write "
+      "access (on Debian serial ports belong to the group dialout: usermod -aG dialout USER, or "
+      "SupplementaryGroups=dialout in its unit) (retrying every 1000 ms)\n";
+  STRCMP_CONTAINS(line, said.c_str());
+  CHECK_EQUAL(said.find(line), said.rfind(line));  // once
+}
+
 // ttyUSB0 unplugged and plugged back comes back as ttyUSB1 when the old
 // node is still held: the path never returns. The error line says which
 // names do not move.
