@@ -146,8 +146,6 @@ bool App::save(flight::SnapWriter& w) const {
   w.put(static_cast<uint8_t>(down_ ? 1 : 0));
   w.put(static_cast<uint8_t>(acking_ ? 1 : 0));
   w.put(acked_ns_);
-  w.put(conn_since_ns_);
-  w.put(delivered_before_ns_);
   app::save_timer(w, *loop_, beat_);
   app::save_timer(w, *loop_, alarm_timer_);
   if (use_mqtt_) {
@@ -183,8 +181,6 @@ void App::restore(app::Restore& r) {
   uint8_t acking = 0;
   (void)r.get(&acking);
   (void)r.get(&acked_ns_);
-  (void)r.get(&conn_since_ns_);
-  (void)r.get(&delivered_before_ns_);
   alarm_ = alarm != 0;
   down_ = down != 0;
   acking_ = acking != 0;
@@ -352,22 +348,16 @@ void App::on_line(void* ctx, const char* line, size_t len) {
   if (rtt > a->c_.rtt_us_max) a->c_.rtt_us_max = rtt;
 }
 
-// A server's ACK lines, once it sent one on a connection, say more than its
-// TCP: a hung server process's kernel goes on acknowledging beats. What
-// that TCP took on an earlier connection (whose server answered, and then
-// did not) does not count on the next one.
+// A server's ACK lines, once it sent one, say more than its TCP: a hung
+// server process's kernel goes on acknowledging beats, and accepting new
+// connections. From then on only ACKs count, on every connection.
 int64_t App::delivered_ns() const {
   if (use_mqtt_) return mqtt_.delivered_ns();
-  if (acking_) return acked_ns_;
-  const int64_t d = link_.delivered_ns();
-  return d >= conn_since_ns_ ? d : delivered_before_ns_;
+  return acking_ ? acked_ns_ : link_.delivered_ns();
 }
 
 void App::on_up(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  a->delivered_before_ns_ = a->delivered_ns();
-  a->conn_since_ns_ = a->loop_->now(evl::Clock::kMonotonic);
-  a->acking_ = false;  // a new connection, maybe to another server
   a->log_->log(app::Level::kDebug, "connected to %s", a->cfg_.server);
 }
 
@@ -375,7 +365,8 @@ void App::on_up(void* ctx) {
 // beat written and acknowledged, not merely connected.
 void App::on_delivering(void* ctx) {
   auto* a = static_cast<App*>(ctx);
-  if (a->alarm_) a->clear_alarm();
+  // (A server that answers beats clears it with an ACK: on_beat.)
+  if (a->alarm_ && (a->use_mqtt_ || !a->acking_)) a->clear_alarm();
   if (!a->down_) return;
   a->down_ = false;
   char via[96];

@@ -94,12 +94,12 @@ class App {
   const Counters& counters() const { return c_; }
   bool alarm_raised() const { return alarm_; }
   int64_t alarm_raised_ns() const { return alarm_raised_ns_; }
-  // The server answered a beat with an ACK line on this connection.
+  // The server has answered a beat with an ACK line (since start).
   bool server_answers() const { return acking_; }
   const app::Link& link() const { return use_mqtt_ ? mqtt_.link() : link_; }
   // When the server last took a beat: over MQTT within a session; from a
-  // server that answers beats with ACK lines on this connection, its last
-  // ACK; else when its TCP acknowledged the bytes.
+  // server that has answered beats with ACK lines, its last ACK; else when
+  // its TCP acknowledged the bytes.
   int64_t delivered_ns() const;
   const mqtt::Client& mqtt() const { return mqtt_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
@@ -163,10 +163,8 @@ class App {
   bool alarm_ = false;
   int64_t alarm_raised_ns_ = 0;
   bool down_ = true;
-  bool acking_ = false;              // this connection's server answered a beat (ACK seq=N)
-  int64_t acked_ns_ = 0;             // its last ACK
-  int64_t conn_since_ns_ = 0;        // this connection's start
-  int64_t delivered_before_ns_ = 0;  // delivered_ns() when it started
+  bool acking_ = false;   // the server answered a beat (ACK seq=N): only ACKs count since
+  int64_t acked_ns_ = 0;  // its last ACK
   app::Watchdog watchdog_;
 };
 
