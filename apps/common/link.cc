@@ -569,16 +569,11 @@ void Link::read_stream() {
       fail(static_cast<int>(r));
       return;
     }
-    if (stats_.bytes_in == read_at_up_ && looks_like_tls(in_ + in_len_, static_cast<size_t>(r))) {
-      ++stats_.tls;  // the connection's first bytes: a TLS server's alert or hello
-      fail(kErrTlsServer);
-      return;
-    }
-    if (stats_.bytes_in == read_at_up_ && url_.scheme != Scheme::kHttp &&
-        looks_like_http(in_ + in_len_, static_cast<size_t>(r))) {
-      ++stats_.http;  // an HTTP server's answer to what was not HTTP
-      fail(kErrHttpServer);
-      return;
+    if (stats_.bytes_in == read_at_up_) {  // the connection's first bytes
+      if (const int e = foreign_answer(in_ + in_len_, static_cast<size_t>(r)); e != 0) {
+        fail(e);
+        return;
+      }
     }
     stats_.bytes_in += static_cast<uint64_t>(r);
     in_len_ += static_cast<size_t>(r);
@@ -588,6 +583,21 @@ void Link::read_stream() {
     std::memmove(in_, in_ + used, in_len_ - used);
     in_len_ -= used;
   }
+}
+
+// A connection's first bytes in another protocol than ours: a TLS
+// server's alert or hello, or an HTTP server's answer to what was not
+// HTTP. Its error (counted), or 0.
+int Link::foreign_answer(const char* data, size_t len) {
+  if (looks_like_tls(data, len)) {
+    ++stats_.tls;
+    return kErrTlsServer;
+  }
+  if (url_.scheme != Scheme::kHttp && looks_like_http(data, len)) {
+    ++stats_.http;
+    return kErrHttpServer;
+  }
+  return 0;
 }
 
 void Link::read_datagrams() {

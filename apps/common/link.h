@@ -233,6 +233,7 @@ class Link {
   static const Carrier kStream;
   static const Carrier kDatagram;
   int stream_progress(int64_t now);
+  int foreign_answer(const char* data, size_t len);
   static void on_io(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static void on_timer(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   void enter(State s, int64_t timer_ms);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "apps/common/options.h"
 #include "apps/telemetry/telemetry.h"
 #include "hal/sys.h"
 
@@ -98,13 +99,8 @@ int check(int fd, const hal::FileStat& st, const char* id, SpoolHeader* h, char*
   h->id[sizeof h->id - 1] = '\0';
   if (std::strcmp(h->id, id) != 0) {
     // Named only when it is an id telemetry takes: the bytes are the file's.
-    bool named = h->id[0] != '\0';
-    for (const char* c = h->id; *c != '\0'; ++c) {
-      named = named && ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                        (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == '-');
-    }
-    std::snprintf(err, err_len, "written for --id %s, not %s", named ? h->id : "(not a valid one)",
-                  id);
+    std::snprintf(err, err_len, "written for --id %s, not %s",
+                  app::device_id_ok(h->id) ? h->id : "(not a valid one)", id);
     return -EINVAL;
   }
   if (h->records > kMaxRecords ||
