@@ -21,6 +21,7 @@ constexpr const char* kCallNames[] = {
     "epoll_wait",  "eventfd",       "signalfd",       "sigprocmask",     "kill",
     "getpid",      "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
     "fsync",       "rename",        "unlink",         "on_crash",        "snapshot",
+    "getrandom",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<size_t>(Call::kEnd),
               "one name per call");
@@ -615,7 +616,7 @@ int Reader::open(const uint8_t* data, size_t len, char* err, size_t err_len) {
   hdr_ = FileHeader{};
   std::memcpy(&hdr_, data, kVersion1HeaderBytes);
   const bool v1 = hdr_.version == 1 && hdr_.header_bytes == kVersion1HeaderBytes;
-  const bool v2_or_later = hdr_.version == 2 || hdr_.version == kVersion;
+  const bool v2_or_later = hdr_.version >= 2 && hdr_.version <= kVersion;
   if (!v1 && (!v2_or_later || hdr_.header_bytes != sizeof hdr_)) {
     fail(err, err_len, "a flight recording of another format version");
     return -EINVAL;

@@ -101,12 +101,15 @@ enum class Call : uint16_t {
   kRename,
   kUnlink,
   kOnCrash,
-  kSnapshot,  // not a system call: the app's state (see "Snapshots" below)
-  kEnd,       // one past the last
+  kSnapshot,   // not a system call: the app's state (see "Snapshots" below)
+  kGetrandom,  // version 4
+  kEnd,        // one past the last
 };
 const char* call_name(Call c);
 
-constexpr uint32_t kVersion = 3;  // 3: snapshot records (2 has the same layout)
+// 3: snapshot records, 4: getrandom records (2 and 3 have the same layout
+// and are read as they are).
+constexpr uint32_t kVersion = 4;
 constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
 constexpr int kMaxArgs = 6;
 // The ring is whole blocks (rounded down); the oldest block is dropped whole

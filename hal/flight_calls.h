@@ -94,6 +94,7 @@ constexpr int kEpollCtlCookie = 4;  // the argument the replay maps, not compare
 constexpr Args epoll_wait(int epfd, int maxevents, int timeout_ms) {
   return of(epfd, maxevents, timeout_ms);
 }
+inline Args getrandom(size_t len, unsigned flags) { return of(u(len), flags); }
 inline Args signalfd(int fd, uint64_t mask, int flags) { return of(fd, u(mask), flags); }
 inline Args sigprocmask(int how, const uint64_t* set, const uint64_t* old) {
   return of(how, set != nullptr ? u(*set) : -1, old != nullptr);

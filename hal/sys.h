@@ -299,6 +299,12 @@ constexpr int term_signal(int status) { return status & 0x7f; }
 [[nodiscard]] bool signal_claim(uint64_t mask);
 void signal_release(uint64_t mask);
 [[nodiscard]] int getpid();
+// Random bytes from the kernel (getrandom(2)): with kGrndNonblock,
+// -EAGAIN while its pool is not ready yet (early at boot on a board with
+// little entropy) instead of waiting. The bytes written (all of len, which
+// is at most 256), or -errno (-ENOSYS before Linux 3.17).
+constexpr unsigned kGrndNonblock = 1;
+[[nodiscard]] long getrandom(void* buf, size_t len, unsigned flags);
 // Crashes: fn runs on an alternate stack (static, 64 KiB) when the process
 // gets SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGABRT, with that signal's
 // action already back to the default (SA_RESETHAND), so fn ends the

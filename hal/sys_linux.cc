@@ -27,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -106,6 +107,7 @@ static_assert(sizeof(WatchdogInfo) == sizeof(watchdog_info) &&
                   offsetof(WatchdogInfo, identity) == offsetof(watchdog_info, identity),
               "watchdog_info");
 static_assert(kWnohang == WNOHANG, "waitpid");
+static_assert(kGrndNonblock == GRND_NONBLOCK, "getrandom");
 static_assert(exited_normally(0x0300) && exit_status(0x0300) == 3 && term_signal(9) == 9,
               "wait status layout");
 
@@ -612,6 +614,12 @@ int kill(int pid, int signo) {
 int getpid() {
   const int r = ::getpid();
   EVL_REC(kGetpid, r, of(), nullptr, 0);
+  return r;
+}
+
+long getrandom(void* buf, size_t len, unsigned flags) {
+  const long r = ret_long(::getrandom(buf, len, flags));
+  EVL_REC(kGetrandom, r, getrandom(len, flags), buf, r > 0 ? r : 0);
   return r;
 }
 

@@ -320,10 +320,25 @@ int64_t Link::next_backoff_ms() {
   int64_t cap = cfg_.backoff_initial_ms;
   for (uint32_t i = 0; i < attempt_ && cap < cfg_.backoff_max_ms; ++i) cap *= 2;
   if (cap > cfg_.backoff_max_ms) cap = cfg_.backoff_max_ms;
+  return static_cast<int64_t>(random_to(static_cast<uint64_t>(cap)));
+}
+
+uint64_t random_seed(const evl::Loop& loop) {
+  uint64_t seed = 0;
+  if (hal::getrandom(&seed, sizeof seed, hal::kGrndNonblock) == static_cast<long>(sizeof seed) &&
+      seed != 0) {
+    return seed;
+  }
+  const auto mono = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
+  const auto wall = static_cast<uint64_t>(loop.now(evl::Clock::kRealtime));
+  return ((mono * 0x9e3779b97f4a7c15ULL) ^ (wall * 0xbf58476d1ce4e5b9ULL) ^ (wall >> 29)) | 1;
+}
+
+uint64_t Link::random_to(uint64_t n) {
   rng_ ^= rng_ << 13;
   rng_ ^= rng_ >> 7;
   rng_ ^= rng_ << 17;
-  return static_cast<int64_t>(rng_ % static_cast<uint64_t>(cap + 1));
+  return n == UINT64_MAX ? rng_ : rng_ % (n + 1);
 }
 
 void Link::watch(uint32_t events) {

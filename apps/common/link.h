@@ -114,8 +114,16 @@ struct LinkConfig {
   int64_t connect_timeout_ms = 5000;
   int64_t stable_ms = 1000;      // up this long (and acknowledged) = delivering
   int64_t stall_timeout_ms = 0;  // unacknowledged this long = stalled peer; 0: off
-  uint64_t jitter_seed = 1;
+  uint64_t jitter_seed = 1;      // the daemons give random_seed()'s
 };
+
+// A seed for the back-off's jitter and the DNS question ids: 8 bytes from
+// the kernel's generator (getrandom), or, while it has none to give (its
+// pool not ready early at boot, -ENOSYS on an old kernel), the clocks'
+// nanoseconds, mixed: boards of a fleet that boot together still draw
+// different delays, and an off-path host cannot guess the ids from the
+// uptime.
+uint64_t random_seed(const evl::Loop& loop);
 
 struct LinkEvents {
   void (*up)(void* ctx) = nullptr;          // connected (kUp)
@@ -221,6 +229,9 @@ class Link {
   const LinkStats& stats() const { return stats_; }
   // The delay before the next connect attempt (for tests).
   int64_t next_backoff_ms();
+  // A number in [0, n] from the back-off's generator (the protocol above
+  // spreads its own retries with it; it is in the link's snapshots).
+  uint64_t random_to(uint64_t n);
   // Snapshots (apps/common/snapshot.h): the state, its fd, watcher and
   // timer, the buffered bytes, the back-off and the counters. drop() ends
   // the current connection without a callback.

@@ -69,7 +69,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   start_ns_ = loop.now(evl::Clock::kMonotonic);
   if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) return r;
   app::LinkConfig lc = cfg_.link;
-  lc.jitter_seed = static_cast<uint64_t>(start_ns_);
+  lc.jitter_seed = app::random_seed(loop);
   lc.stable_ms = cfg_.period_ms;  // proven: a full period with a beat written, still open
   if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = default_stall_ms(cfg_.period_ms);
   int started = 0;

@@ -72,6 +72,7 @@ class Client {
   [[nodiscard]] int post(const char* content_type, const void* body, size_t len);
   const ClientStats& stats() const { return stats_; }
   const app::Link& link() const { return link_; }
+  app::Link& link() { return link_; }
 
   // Snapshots (apps/common/snapshot.h): the connection and its state.
   void save(flight::SnapWriter& w) const;

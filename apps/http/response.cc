@@ -38,7 +38,71 @@ int status_line(const char* p, size_t n, bool* http10) {
   return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
 }
 
+// n digits at p as a number, or -1.
+int digits(const char* p, int n) {
+  int v = 0;
+  for (int i = 0; i < n; ++i) {
+    if (p[i] < '0' || p[i] > '9') return -1;
+    v = v * 10 + (p[i] - '0');
+  }
+  return v;
+}
+
+// Days from 1970-01-01 to year-month-day (proleptic Gregorian, month
+// 1-12), by eras of 400 years starting on March 1st (the inverse of
+// app::format_utc's walk).
+int64_t days_from_civil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// "Sun, 06 Nov 1994 08:49:37 GMT" (exactly 29 bytes) as seconds since
+// 1970, or -1. The weekday must be the date's.
+int64_t imf_fixdate(const char* v, size_t len) {
+  static const char kDays[] = "ThuFriSatSunMonTueWed";  // 1970-01-01 was a Thursday
+  static const char kMonths[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  if (len != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' ||
+      v[19] != ':' || v[22] != ':' || v[25] != ' ' || std::memcmp(v + 26, "GMT", 3) != 0) {
+    return -1;
+  }
+  size_t month = 0;
+  while (month < 12 && std::memcmp(kMonths + 3 * month, v + 8, 3) != 0) ++month;
+  const int day = digits(v + 5, 2), year = digits(v + 12, 4);
+  const int h = digits(v + 17, 2), m = digits(v + 20, 2), s = digits(v + 23, 2);
+  static const int kMonthDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month == 12 || day < 1 || day > kMonthDays[month] || year < 1970 || h < 0 || h > 23 ||
+      m < 0 || m > 59 || s < 0 || s > 60) {
+    return -1;
+  }
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month == 1 && day == 29 && !leap) return -1;
+  const int64_t days = days_from_civil(year, static_cast<int>(month) + 1, day);
+  if (std::memcmp(kDays + 3 * (days % 7), v, 3) != 0) return -1;
+  return days * 86400 + int64_t{h} * 3600 + int64_t{m} * 60 + s;
+}
+
 }  // namespace
+
+int64_t retry_after_s(const char* v, size_t len, int64_t now_s) {
+  if (len == 0) return -EINVAL;
+  if (v[0] >= '0' && v[0] <= '9') {
+    int64_t n = 0;
+    for (size_t i = 0; i < len; ++i) {
+      if (v[i] < '0' || v[i] > '9') return -EINVAL;
+      if (n < kMaxRetryAfterS) n = n * 10 + (v[i] - '0');  // (saturates: never overflows)
+    }
+    return n < kMaxRetryAfterS ? n : kMaxRetryAfterS;
+  }
+  const int64_t at = imf_fixdate(v, len);
+  if (at < 0) return -EINVAL;
+  if (now_s < kClockSetAfterS) return -ERANGE;
+  if (at <= now_s) return 0;
+  return at - now_s < kMaxRetryAfterS ? at - now_s : kMaxRetryAfterS;
+}
 
 long parse_response(const char* data, size_t len, size_t limit, Response* out) {
   const size_t scan = len < limit ? len : limit;
@@ -86,6 +150,9 @@ long parse_response(const char* data, size_t len, size_t limit, Response* out) {
     } else if (iequal(p, name_len, "location")) {
       r.location = v;
       r.location_len = vlen;
+    } else if (iequal(p, name_len, "retry-after")) {
+      r.retry_after = v;
+      r.retry_after_len = vlen;
     } else if (iequal(p, name_len, "connection")) {
       if (iequal(v, vlen, "close")) r.keep_alive = false;
       if (iequal(v, vlen, "keep-alive")) r.keep_alive = true;

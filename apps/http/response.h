@@ -23,7 +23,21 @@ struct Response {
   size_t body_len = 0;
   const char* location = nullptr;  // a Location header's value (redirects), or null
   size_t location_len = 0;
+  const char* retry_after = nullptr;  // a Retry-After header's value, or null
+  size_t retry_after_len = 0;
 };
+
+// A Retry-After value (RFC 9110, 10.2.3): delta-seconds ("120"), or an
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the form a server must
+// send. A date is read against now_s, the wall clock's seconds since 1970,
+// which must be set (kClockSetAfterS or later: a board that has not had
+// NTP yet reads 1970, against which any date is far ahead). The wait in
+// seconds: 0 for a date already past, at most kMaxRetryAfterS (a longer one
+// is cut to it). -EINVAL for any other value (the obsolete RFC 850 and
+// asctime dates included), -ERANGE for a date with the clock unset.
+constexpr int64_t kMaxRetryAfterS = 3600;
+constexpr int64_t kClockSetAfterS = 1735689600;  // 2025-01-01T00:00:00Z
+[[nodiscard]] int64_t retry_after_s(const char* v, size_t len, int64_t now_s);
 
 // One response from data[0..len): its size (> 0) with *out filled, 0 when
 // more bytes are needed, or a negative errno as above.

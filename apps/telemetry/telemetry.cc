@@ -86,7 +86,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
   app::LinkConfig lc = cfg_.link;
-  lc.jitter_seed = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
+  lc.jitter_seed = app::random_seed(loop);
   lc.stable_ms = cfg_.batch_delay_ms;
   if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = kDefaultStallMs;
   int started = 0;
@@ -581,9 +581,10 @@ void App::send_health() {
       r = mqtt_.publish0(topic_health_, line, static_cast<size_t>(n) - 1, false);
       break;
     case Via::kHttp:
-      // One more POST when the connection is free; a lost health line is not
-      // a record: it is not retried.
-      if (http_.up() && !http_.busy() && store_.in_flight() == 0) {
+      // One more POST when the connection is free and no pause is asked
+      // for (a refused batch's back-off, a Retry-After); a lost health line
+      // is not a record: it is not retried.
+      if (connected() && store_.in_flight() == 0) {
         r = http_.post("text/plain; charset=utf-8", line, static_cast<size_t>(n));
         if (r == 0) health_in_flight_ = true;
       }

@@ -162,7 +162,8 @@ class App {
   bool prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len);
   int send_mqtt_batch(const char* buf, size_t used);
   bool prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len);
-  void retry_later();
+  void retry_later(int64_t at_least_ms);
+  int64_t retry_after_ms(const http::Response& r, char* note, size_t cap) const;
 
   enum class Via : uint8_t { kLink, kMqtt, kHttp };
   static constexpr uint32_t kTagStatus = 0;  // batch tags start at 1

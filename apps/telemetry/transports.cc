@@ -173,18 +173,47 @@ bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, s
   return true;
 }
 
-// A refused or failed batch waits: exponential back-off from the link's
-// initial value to its maximum, reset by the next 204.
-void App::retry_later() {
+// A refused batch waits: exponential back-off from the link's initial
+// value to its maximum, reset by the next 2xx, with equal jitter (a delay
+// in [cap/2, cap]: a fleet refused at the same moment does not come back at
+// the same moment), after the server's Retry-After if it gave one.
+void App::retry_later(int64_t at_least_ms) {
   store_.abandon();
   int64_t cap = cfg_.link.backoff_initial_ms;
   for (uint32_t i = 0; i < retry_attempt_ && cap < cfg_.link.backoff_max_ms; ++i) cap *= 2;
   if (cap > cfg_.link.backoff_max_ms) cap = cfg_.link.backoff_max_ms;
   ++retry_attempt_;
+  const int64_t half = cap / 2;
+  const auto spread =
+      static_cast<int64_t>(http_.link().random_to(static_cast<uint64_t>(cap - half)));
   loop_->timer_clear(&retry_timer_);
-  (void)loop_->timer_after(evl::ms_to_ns(cap), on_retry, this, &retry_timer_);
+  (void)loop_->timer_after(evl::ms_to_ns(at_least_ms + half + spread), on_retry, this,
+                           &retry_timer_);
 }
 
+// The wait an answer's Retry-After asks for (ms), or -1 without a usable
+// one; note gets what the log line says of it ("" without the header).
+int64_t App::retry_after_ms(const http::Response& r, char* note, size_t cap) const {
+  note[0] = '\0';
+  if (r.retry_after == nullptr) return -1;
+  const int64_t now_s = loop_->now(evl::Clock::kRealtime) / evl::kSec;
+  const int64_t s = http::retry_after_s(r.retry_after, r.retry_after_len, now_s);
+  const int len = r.retry_after_len > 40 ? 40 : static_cast<int>(r.retry_after_len);
+  if (s == -ERANGE) {
+    std::snprintf(note, cap,
+                  " (its Retry-After is a date and this board's clock is not set: "
+                  "ignored)");
+    return -1;
+  }
+  if (s < 0) {
+    std::snprintf(note, cap, " (its Retry-After '%.*s' is not seconds or an IMF-fixdate: ignored)",
+                  len, r.retry_after);
+    return -1;
+  }
+  std::snprintf(note, cap, " after its Retry-After of %lld s%s", static_cast<long long>(s),
+                s == http::kMaxRetryAfterS ? " (at most an hour is kept)" : "");
+  return s * 1000;
+}
 void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   a->serial_retry_ = evl::TimerHandle{};
@@ -194,9 +223,20 @@ void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
 void App::on_http_response(void* ctx, const http::Response& r) {
   auto* a = static_cast<App*>(ctx);
   const int s = r.status;
+  char note[128];
   if (a->health_in_flight_) {  // the answer to a health line: nothing to account
     a->health_in_flight_ = false;
-    if (s >= 300) a->log_->log(app::Level::kWarning, "collector refused a health line (%d)", s);
+    if (s >= 300) {
+      // A server asking for a pause is given it before the next batch.
+      const int64_t wait = s == 400 || s == 413 ? -1 : a->retry_after_ms(r, note, sizeof note);
+      a->log_->log(app::Level::kWarning, "collector refused a health line (%d)%s%s", s,
+                   wait >= 0 ? "; the next post goes" : "", note);
+      if (wait >= 0) {
+        a->loop_->timer_clear(&a->retry_timer_);
+        (void)a->loop_->timer_after(evl::ms_to_ns(wait), on_retry, a, &a->retry_timer_);
+        return;
+      }
+    }
     a->maybe_send();
     return;
   }
@@ -243,19 +283,20 @@ void App::on_http_response(void* ctx, const http::Response& r) {
   } else {
     ++a->c_.http_retried;
   }
+  const int64_t wait = a->retry_after_ms(r, note, sizeof note);
   if (s >= 300 && s < 400 && r.location != nullptr) {
     // A proxy sending http:// to https://, a moved endpoint: the body is
     // HTML for browsers, the target is the Location header.
     const int loc_len = r.location_len > 200 ? 200 : static_cast<int>(r.location_len);
     a->log_->log(app::Level::kError,
                  "collector %s answered %d, a redirect to %.*s: redirects are not followed; give "
-                 "that URL as --collector (an https one needs a plain-HTTP endpoint); retrying",
-                 a->cfg_.collector, s, loc_len, r.location);
+                 "that URL as --collector (an https one needs a plain-HTTP endpoint); retrying%s",
+                 a->cfg_.collector, s, loc_len, r.location, note);
   } else {
-    a->log_->log(app::Level::kWarning, "collector %s answered %d: %.*s; retrying",
-                 a->cfg_.collector, s, text_len, r.body);
+    a->log_->log(app::Level::kWarning, "collector %s answered %d%s%.*s; retrying%s",
+                 a->cfg_.collector, s, text_len > 0 ? ": " : "", text_len, r.body, note);
   }
-  a->retry_later();
+  a->retry_later(wait > 0 ? wait : 0);
 }
 
 void App::on_http_failed(void* ctx, int) {

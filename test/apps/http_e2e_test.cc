@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <string>
@@ -460,4 +461,157 @@ TEST(HttpE2e, a_password_in_the_query_is_refused_without_being_printed) {
   const std::string err = start_error(f);
   STRCMP_CONTAINS("a password in the URL's query (p=) is not read", err.c_str());
   CHECK(err.find("s3cret") == std::string::npos);
+}
+
+namespace {
+
+// An IMF-fixdate for s seconds since 1970 (the form a server sends).
+std::string imf_date(int64_t s) {
+  const auto t = static_cast<time_t>(s);
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char out[40];
+  (void)strftime(out, sizeof out, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return out;
+}
+
+// The gap between two requests.
+int64_t gap(const Fixture& f, size_t i) {
+  return f.server->requests[i].at_ns - f.server->requests[i - 1].at_ns;
+}
+
+}  // namespace
+
+// A rate-limited InfluxDB (InfluxDB Cloud answers 429 with Retry-After)
+// gets its pause, then the back-off's jitter on top; nothing is dropped.
+TEST(HttpE2e, a_retry_after_in_seconds_holds_the_batch_back_that_long) {
+  Fixture f;
+  f.log.set_level(app::Level::kWarning);
+  Outcome busy{429, "{\"code\":\"too many requests\"}"};
+  busy.retry_after = "30";
+  f.server->script.push_back(busy);
+  f.server->up();
+  f.start();
+  f.run_for(40 * kSec);
+  CHECK(f.server->requests.size() >= 2);
+  CHECK(gap(f, 1) >= 30 * kSec + 100 * kMs);  // the pause, then [cap/2, cap] of the back-off
+  CHECK(gap(f, 1) <= 30 * kSec + 200 * kMs);
+  CHECK(f.server->requests[1].body.find(f.server->requests[0].body) == 0);
+  STRCMP_CONTAINS(
+      "answered 429: {\"code\":\"too many requests\"}; retrying after its Retry-After "
+      "of 30 s\n",
+      f.k.written(2).c_str());
+  CHECK_EQUAL(0u, f.st().dropped());
+  CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());
+  f.check_accounting();
+}
+
+TEST(HttpE2e, a_retry_after_date_is_read_against_the_wall_clock) {
+  Fixture f;
+  const int64_t until_s = f.k.realtime_ns() / kSec + 25;
+  Outcome down{503, "{}"};
+  down.retry_after = imf_date(until_s);
+  f.server->script.push_back(down);
+  f.server->up();
+  f.start();
+  f.run_for(40 * kSec);
+  CHECK(f.server->requests.size() >= 2);
+  const int64_t second_at = f.server->requests[1].at_ns - f.k.monotonic_ns() + f.k.realtime_ns();
+  CHECK(second_at >= until_s * kSec);
+  CHECK(second_at <= until_s * kSec + kSec + 200 * kMs);
+  CHECK_EQUAL(0u, f.st().dropped());
+}
+
+// Values that cannot be used are said and the back-off alone paces the
+// retry: a word, an obsolete date form, a date while the board's clock
+// reads 1970; a huge number is cut to an hour.
+TEST(HttpE2e, a_retry_after_that_cannot_be_used_is_said_and_the_back_off_paces_the_retry) {
+  Fixture f;
+  f.log.set_level(app::Level::kWarning);
+  for (const char* v : {"soon", "Sunday, 06-Nov-94 08:49:37 GMT"}) {
+    Outcome o{503, "{}"};
+    o.retry_after = v;
+    f.server->script.push_back(o);
+  }
+  f.server->up();
+  f.start();
+  f.run_for(10 * kSec);
+  CHECK(f.server->requests.size() >= 3);
+  CHECK(gap(f, 1) <= 200 * kMs);  // the first back-off's cap
+  CHECK(gap(f, 2) <= 400 * kMs);
+  STRCMP_CONTAINS("retrying (its Retry-After 'soon' is not seconds or an IMF-fixdate: ignored)\n",
+                  f.k.written(2).c_str());
+  STRCMP_CONTAINS("(its Retry-After 'Sunday, 06-Nov-94 08:49:37 GMT' is not seconds or",
+                  f.k.written(2).c_str());
+}
+
+TEST(HttpE2e, a_retry_after_date_with_the_clock_unset_is_ignored_and_a_huge_one_is_an_hour) {
+  Fixture f;
+  f.log.set_level(app::Level::kWarning);
+  Outcome dated{503, "{}"};
+  dated.retry_after = imf_date(f.k.realtime_ns() / kSec + 600);
+  Outcome huge{503, "{}"};
+  huge.retry_after = "99999999999999999999999999";
+  f.server->script.push_back(dated);
+  f.server->script.push_back(huge);
+  f.k.step_realtime(-f.k.realtime_ns() + 5 * kSec);  // a board without NTP yet: 1970
+  f.server->up();
+  f.start();
+  f.run_for(3700 * kSec);
+  CHECK(f.server->requests.size() >= 3);
+  CHECK(gap(f, 1) <= 200 * kMs);
+  STRCMP_CONTAINS("(its Retry-After is a date and this board's clock is not set: ignored)\n",
+                  f.k.written(2).c_str());
+  CHECK(gap(f, 2) >= 3600 * kSec);
+  CHECK(gap(f, 2) <= 3600 * kSec + 400 * kMs);
+  STRCMP_CONTAINS("retrying after its Retry-After of 3600 s (at most an hour is kept)\n",
+                  f.k.written(2).c_str());
+  f.check_accounting();  // (an hour at a record a second is more than the store keeps)
+}
+
+// A health line refused with a Retry-After holds the next batch back too.
+TEST(HttpE2e, a_health_line_refused_with_a_retry_after_holds_the_batches_back) {
+  Fixture f;
+  f.log.set_level(app::Level::kWarning);
+  f.cfg.health_period_ms = 5000;
+  Outcome busy{429, "{}"};
+  busy.retry_after = "20";
+  f.server->health_script.push_back(busy);
+  f.server->up();
+  f.start();
+  f.run_for(40 * kSec);
+  size_t health = 0;
+  while (health < f.server->requests.size() &&
+         f.server->requests[health].body.rfind("telemetry_health", 0) != 0) {
+    ++health;
+  }
+  CHECK(health + 1 < f.server->requests.size());
+  CHECK_EQUAL(429, f.server->requests[health].answered);
+  CHECK(gap(f, health + 1) >= 20 * kSec);
+  STRCMP_CONTAINS(
+      "collector refused a health line (429); the next post goes after its "
+      "Retry-After of 20 s\n",
+      f.k.written(2).c_str());
+  CHECK_EQUAL(0u, f.st().dropped());
+}
+
+// Retries of refused batches are spread: each waits within [cap/2, cap] of
+// its doubling back-off, not the cap itself, so a fleet refused at one
+// moment does not come back at one moment.
+TEST(HttpE2e, refused_batches_come_back_after_a_jittered_back_off) {
+  Fixture f;
+  for (int i = 0; i < 5; ++i) f.server->script.push_back(Outcome{503, "{}"});
+  f.server->up();
+  f.start();
+  f.run_for(20 * kSec);
+  CHECK(f.server->requests.size() >= 6);
+  int64_t cap = 200 * kMs;
+  int at_cap = 0;
+  for (size_t i = 1; i <= 5; ++i, cap = std::min<int64_t>(2 * cap, 2000 * kMs)) {
+    CHECK(gap(f, i) >= cap / 2);
+    CHECK(gap(f, i) <= cap + kMs);
+    if (gap(f, i) >= cap - kMs) ++at_cap;
+  }
+  CHECK(at_cap < 5);
+  CHECK_EQUAL(0u, f.st().dropped());
 }

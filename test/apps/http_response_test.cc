@@ -98,3 +98,59 @@ TEST(HttpResponse, a_redirect_carries_its_location) {
   CHECK(http::parse_response(plain, sizeof plain - 1, 2048, &r) > 0);
   CHECK(r.location == nullptr);
 }
+
+namespace {
+
+constexpr int64_t kNow = 1798761600;  // 2027-01-01T00:00:00Z (a Friday)
+
+int64_t after(const char* v, int64_t now_s = kNow) {
+  return http::retry_after_s(v, std::strlen(v), now_s);
+}
+
+}  // namespace
+
+TEST(HttpResponse, a_retry_after_header_is_kept_for_the_client) {
+  const char text[] =
+      "HTTP/1.1 429 Too Many Requests\r\nretry-after:  30 \r\nContent-Length: 0\r\n\r\n";
+  http::Response r;
+  CHECK(http::parse_response(text, sizeof text - 1, 2048, &r) > 0);
+  CHECK_EQUAL(std::string("30"), std::string(r.retry_after, r.retry_after_len));
+  const char plain[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+  CHECK(http::parse_response(plain, sizeof plain - 1, 2048, &r) > 0);
+  CHECK(r.retry_after == nullptr);
+}
+
+TEST(HttpResponse, retry_after_seconds_saturate_at_an_hour) {
+  CHECK_EQUAL(0, after("0"));
+  CHECK_EQUAL(120, after("120"));
+  CHECK_EQUAL(7, after("007"));
+  CHECK_EQUAL(3599, after("3599"));
+  CHECK_EQUAL(http::kMaxRetryAfterS, after("3601"));
+  CHECK_EQUAL(http::kMaxRetryAfterS, after("18446744073709551616123456789"));
+  for (const char* bad : {"", "-5", "1.5", "12a", "+3", " 3", "0x10", "soon", "\x80"}) {
+    CHECK_EQUAL(-EINVAL, after(bad));
+  }
+}
+
+TEST(HttpResponse, retry_after_dates_are_imf_fixdates_read_against_the_wall_clock) {
+  CHECK_EQUAL(20, after("Fri, 01 Jan 2027 00:00:20 GMT"));
+  CHECK_EQUAL(0, after("Fri, 01 Jan 2027 00:00:00 GMT"));
+  CHECK_EQUAL(0, after("Sun, 06 Nov 1994 08:49:37 GMT"));  // past: at once
+  CHECK_EQUAL(http::kMaxRetryAfterS, after("Sat, 02 Jan 2027 00:00:00 GMT"));
+  CHECK_EQUAL(-ERANGE, after("Fri, 01 Jan 2027 00:00:20 GMT", 5));      // the clock reads 1970
+  CHECK_EQUAL(59, after("Tue, 29 Feb 2028 00:00:59 GMT", 1835395200));  // a leap day
+  for (const char* bad : {
+           "Sat, 01 Jan 2027 00:00:20 GMT",   // not that date's weekday
+           "Sat, 29 Feb 2027 00:00:20 GMT",   // 2027 has no leap day
+           "Mon, 30 Feb 2032 00:00:00 GMT",   // no such day
+           "Fri, 01 Jan 2027 24:00:00 GMT",   // no such hour
+           "Fri, 01 Foo 2027 00:00:20 GMT",   // no such month
+           "Fri, 01 Jan 2027 00:00:20 UTC",   // the zone is GMT
+           "Fri, 1 Jan 2027 00:00:20 GMT",    // two digits
+           "Friday, 01-Jan-27 00:00:20 GMT",  // RFC 850: obsolete
+           "Fri Jan  1 00:00:20 2027",        // asctime: obsolete
+           "Fri, 01 Jan 1969 23:59:59 GMT",   // before 1970
+       }) {
+    CHECK_EQUAL(-EINVAL, after(bad));
+  }
+}

@@ -102,6 +102,7 @@ void Server::take_requests() {
       r.authorization = head.substr(auth + 15, head.find("\r\n", auth) - auth - 15);
     }
     r.body = in_.substr(head_end + 4, len);
+    r.at_ns = loop_->now(evl::Clock::kMonotonic);
     in_.erase(0, head_end + 4 + len);
     requests.push_back(r);
     answer(&requests.back());
@@ -111,14 +112,17 @@ void Server::take_requests() {
 
 void Server::answer(Request* r) {
   Outcome o;
-  if (!script.empty()) {
-    o = script.front();
-    script.pop_front();
+  std::deque<Outcome>& from =
+      r->body.rfind("telemetry_health", 0) == 0 && !health_script.empty() ? health_script : script;
+  if (!from.empty()) {
+    o = from.front();
+    from.pop_front();
   }
   std::string text = "HTTP/1.1 " + std::to_string(o.status) + " X\r\n";
   if (o.status != 204) text += "Content-Length: " + std::to_string(o.body.size()) + "\r\n";
   if (o.close) text += "Connection: close\r\n";
   if (!location.empty()) text += "Location: " + location + "\r\n";
+  if (!o.retry_after.empty()) text += "Retry-After: " + o.retry_after + "\r\n";
   text += "\r\n";
   switch (o.how) {
     case How::kSilent: return;

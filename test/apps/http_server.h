@@ -3,6 +3,7 @@
 // next scripted outcome, 204 when the script is empty. Test code.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -24,7 +25,8 @@ struct Outcome {
   int status = 204;
   std::string body;
   How how = How::kWhole;
-  bool close = false;  // "Connection: close"
+  bool close = false;                       // "Connection: close"
+  std::string retry_after = std::string();  // a Retry-After header's value, when not empty
 };
 
 struct Request {
@@ -32,7 +34,8 @@ struct Request {
   std::string host;  // the Host header
   std::string authorization;
   std::string body;
-  int answered = 0;  // the status sent, or 0
+  int answered = 0;   // the status sent, or 0
+  int64_t at_ns = 0;  // when it came in (the loop's monotonic clock)
 };
 
 class Server {
@@ -46,7 +49,8 @@ class Server {
   void up();
   void down();
   std::deque<Outcome> script;
-  std::string location;  // a Location header on every answer, when not empty
+  std::deque<Outcome> health_script;  // for bodies that are telemetry's health lines
+  std::string location;               // a Location header on every answer, when not empty
   std::vector<Request> requests;
   // Lines of the bodies answered with a 2xx (what InfluxDB stored).
   size_t stored_lines() const;

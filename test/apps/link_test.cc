@@ -604,3 +604,29 @@ TEST(Link, a_server_that_answers_in_http_is_said_to_be_one) {
   CHECK_EQUAL(0, hal::close(conn));
   CHECK_EQUAL(0, hal::close(lfd));
 }
+
+// The daemons' jitter seed (and so the DNS question ids) comes from the
+// kernel's generator; while it has nothing to give, from the clocks, never
+// a constant.
+TEST(Link, the_random_seed_comes_from_getrandom_or_else_the_clocks) {
+  unsigned char expect[8];
+  {
+    fake::Kernel first;  // the same generator from the same start as the fixture's
+    CHECK_EQUAL(8, hal::getrandom(expect, sizeof expect, hal::kGrndNonblock));
+  }
+  Fixture f;
+  uint64_t want = 0;
+  std::memcpy(&want, expect, sizeof want);
+  CHECK_EQUAL(want, app::random_seed(*f.loop));
+  CHECK(app::random_seed(*f.loop) != want);  // the next 8 bytes
+  for (int err : {EAGAIN, ENOSYS}) {
+    f.k.fail_next(fake::Call::kGetrandom, err);
+    const uint64_t a = app::random_seed(*f.loop);
+    f.k.advance(1);
+    f.k.fail_next(fake::Call::kGetrandom, err);
+    const uint64_t b = app::random_seed(*f.loop);
+    CHECK(a != 0 && b != 0 && a != b);
+  }
+  CHECK_EQUAL(-EINVAL, hal::getrandom(expect, 257, 0));
+  CHECK_EQUAL(-EINVAL, hal::getrandom(expect, 8, 2));
+}

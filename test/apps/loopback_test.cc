@@ -292,10 +292,11 @@ TEST(Loopback, heartbeat_with_a_stderr_nobody_reads_beats_and_stops_on_sigterm) 
   for (int fd : {fds[0], fds[1], col}) CHECK_EQUAL(0, hal::close(fd));
 }
 
-// An InfluxDB stand-in for the spool test: answers every POST with
-// `status` until `want` lines with `prefix` came in one request's body
-// (bounded: 30 s); returns the bodies.
-std::string http_answer_until(int listen_fd, const char* status, const char* prefix, size_t want) {
+// An InfluxDB stand-in: answers every POST with `status` (and `headers`,
+// each ending "\r\n") until `want` lines with `prefix` came in one
+// request's body (bounded: 30 s); returns the bodies.
+std::string http_answer_until(int listen_fd, const char* status, const char* prefix, size_t want,
+                              const char* headers = "") {
   const int64_t until = evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec;
   std::string bodies;
   int conn = -1;
@@ -328,9 +329,9 @@ std::string http_answer_until(int listen_fd, const char* status, const char* pre
     const std::string body = in.substr(head_end + 4, len);
     in.erase(0, head_end + 4 + len);
     bodies += body;
-    char answer[128];
-    const int an =
-        std::snprintf(answer, sizeof answer, "HTTP/1.1 %s\r\nContent-Length: 0\r\n\r\n", status);
+    char answer[256];
+    const int an = std::snprintf(answer, sizeof answer,
+                                 "HTTP/1.1 %s\r\n%sContent-Length: 0\r\n\r\n", status, headers);
     (void)hal::stream_send(conn, answer, static_cast<size_t>(an));
     if (count(body, prefix) >= want) break;
   }
@@ -398,6 +399,39 @@ TEST(Loopback, telemetry_keeps_its_buffered_records_across_a_restart_with_spool)
   // tests (Spool.*) check both.
   (void)unlink(spool.c_str());
   CHECK_EQUAL(0, rmdir(dir));
+  for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
+}
+
+// A rate-limited collector (InfluxDB Cloud answers 429 with Retry-After)
+// gets its pause from the real binary: the batch comes again no sooner.
+TEST(Loopback, telemetry_waits_out_a_collectors_retry_after) {
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
+  int col = -1;
+  CHECK_EQUAL(0, hal::stream_listen(at, 4, &col));
+  CHECK_EQUAL(0, hal::getsockname(col, &at));
+  int master = -1, slave = -1;
+  char path[64];
+  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
+  char url[96];
+  std::snprintf(url, sizeof url, "http://127.0.0.1:%d/write?db=evl", hal::address_port(at));
+  const int pid =
+      spawn(binary("apps/telemetry/telemetry"),
+            {"--serial", path, "--baud", "115200", "--collector", url, "--backoff-initial-ms", "50",
+             "--backoff-max-ms", "200", "--batch-delay-ms", "50", "--run-for-ms", "60000"});
+  CHECK(wait_held(slave));
+  const char line[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
+  CHECK_EQUAL(static_cast<long>(sizeof line - 1), hal::write(master, line, sizeof line - 1));
+  const char* record = "env,device=dev0 temp_c=17.75 ";
+  const std::string first =
+      http_answer_until(col, "429 Too Many Requests", record, 1, "Retry-After: 2\r\n");
+  const int64_t refused_at = evl::now_ns(hal::kClockMonotonic);
+  CHECK_EQUAL(1u, count(first, record));
+  const std::string again = http_answer_until(col, "204 No Content", record, 1);
+  CHECK_EQUAL(1u, count(again, record));
+  CHECK(evl::now_ns(hal::kClockMonotonic) - refused_at >= 2 * evl::kSec);
+  CHECK_EQUAL(0, hal::kill(pid, hal::kSigTerm));
+  CHECK_EQUAL(0, exit_code(pid));
   for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
 }
 

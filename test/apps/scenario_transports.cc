@@ -90,6 +90,9 @@ void vary_server(testhttp::Server* s, fake::Rng& rng) {
   o.body = o.status == 204 ? "" : "{\"error\":\"seeded\"}";
   o.how = static_cast<testhttp::How>(rng.below(5));
   o.close = rng.chance(0.2);
+  if ((o.status == 429 || o.status == 503) && rng.chance(0.5)) {  // a pause asked for
+    o.retry_after = rng.chance(0.9) ? std::to_string(rng.below(121)) : "soon";
+  }
   s->script.push_back(o);
 }
 

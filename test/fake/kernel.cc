@@ -48,6 +48,7 @@ const char* const kCallNames[] = {
     "rename",
     "unlink",
     "on_crash",
+    "getrandom",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");
@@ -102,6 +103,7 @@ int64_t Kernel::clock_ns(int clock_id) const {
 
 void Kernel::seed(uint64_t seed) {
   rng_ = Rng{seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL};
+  random_ = Rng{(seed ^ 0x5851f42d4c957f2dULL) | 1};
   for (int i = 0; i < 4; ++i) (void)rng_.next();
   // Each seed draws its own rates; a quarter of the time a fault is off.
   auto draw = [this](double max) { return rng_.chance(0.25) ? 0.0 : rng_.uniform(0, max); };
@@ -416,6 +418,15 @@ int Kernel::sys_on_crash(hal::CrashFn fn) {
   if (fault(Call::kOnCrash, &err)) return -err;
   crash_fn_ = fn;
   return 0;
+}
+
+long Kernel::sys_getrandom(void* buf, size_t len, unsigned flags) {
+  int err = 0;
+  if (fault(Call::kGetrandom, &err)) return -err;
+  if ((flags & ~hal::kGrndNonblock) != 0 || len > 256) return -EINVAL;
+  auto* out = static_cast<unsigned char*>(buf);
+  for (size_t i = 0; i < len; ++i) out[i] = static_cast<unsigned char>(random_.next() >> 56);
+  return static_cast<long>(len);
 }
 
 bool Kernel::crash(int signo) {

@@ -62,6 +62,7 @@ enum class Call {
   kRename,
   kUnlink,
   kOnCrash,
+  kGetrandom,
   kCount,
 };
 
@@ -291,6 +292,9 @@ class Kernel {
   int sys_kill(int pid, int signo);
   int sys_getpid() const { return kPid; }
   int sys_on_crash(hal::CrashFn fn);
+  // Bytes from the kernel's own generator (a seed of seed()'s, or the
+  // default): the same on every run and architecture.
+  long sys_getrandom(void* buf, size_t len, unsigned flags);
   int sys_clock_gettime(int clock_id, hal::Timespec* ts);
   int sys_timerfd_create(int clock_id, int flags);
   int sys_timerfd_settime(int fd, int flags, const hal::Itimerspec* value, hal::Itimerspec* old);
@@ -377,6 +381,7 @@ class Kernel {
   std::vector<Fault> faults_;
   ChaosRates rates_;
   Rng rng_{0x853c49e6748fea9bULL};
+  Rng random_{0x9b05688c2b3e6c1fULL};  // getrandom's bytes (apart: they move no other draw)
   bool chaos_ = false;
   uint64_t trace_ = 0xcbf29ce484222325ULL;
   std::vector<std::pair<Call, size_t>> shorts_;

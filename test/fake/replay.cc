@@ -549,6 +549,11 @@ bool signal_claim(uint64_t mask) {
 }
 void signal_release(uint64_t mask) { g_claimed.fetch_and(~mask); }
 int getpid() { return static_cast<int>(next(Call::kGetpid, args::of()).result); }
+long getrandom(void* buf, size_t len, unsigned flags) {
+  const auto& r = next(Call::kGetrandom, args::getrandom(len, flags));
+  (void)take(r, 0, buf, len);
+  return static_cast<long>(r.result);
+}
 // The replayed program's handler is not installed: a crash in the replay
 // stops it where it happens (under a debugger, or with replay_main's note).
 int on_crash(CrashFn fn) {

@@ -150,6 +150,25 @@ TEST(Replay, the_program_gets_the_recorded_results_bytes_and_its_own_cookies) {
   CHECK(player.finished());
 }
 
+TEST(Replay, getrandom_gives_the_recorded_bytes_and_its_length_is_compared) {
+  Recording r;
+  const unsigned char bytes[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  r.add(flight::Call::kGetrandom, 8, flight::args::getrandom(8, hal::kGrndNonblock), bytes, 8);
+  r.add(flight::Call::kGetrandom, -EAGAIN, flight::args::getrandom(8, hal::kGrndNonblock));
+  r.add(flight::Call::kGetrandom, 4, flight::args::getrandom(4, 0), bytes, 4);
+  load(r);
+  unsigned char got[8] = {};
+  CHECK_EQUAL(8, hal::getrandom(got, sizeof got, hal::kGrndNonblock));
+  CHECK(std::memcmp(got, bytes, sizeof got) == 0);
+  CHECK_EQUAL(-EAGAIN, hal::getrandom(got, sizeof got, hal::kGrndNonblock));
+  (void)hal::getrandom(got, 8, 0);  // the recording asked for 4
+  CHECK_EQUAL(replay::kDiverged, player.failure());
+  STRCMP_CONTAINS(
+      "DIVERGED at call #2: the recording has getrandom(4, 0) = 4, the program made "
+      "getrandom(8, 0)",
+      player.message());
+}
+
 TEST(Replay, a_changed_program_is_reported_at_the_first_call_that_differs) {
   load(recorded());
   (void)program(true);

@@ -69,6 +69,11 @@ int getpid() {
   return static_cast<int>(k.trace(Call::kKill, k.sys_getpid()));
 }
 
+long getrandom(void* buf, size_t len, unsigned flags) {
+  Kernel& k = Kernel::current();
+  return k.trace(Call::kGetrandom, k.sys_getrandom(buf, len, flags));
+}
+
 int on_crash(CrashFn fn) {
   Kernel& k = Kernel::current();
   return static_cast<int>(k.trace(Call::kOnCrash, k.sys_on_crash(fn)));

@@ -1,6 +1,8 @@
 // Fuzz target: bytes from an HTTP server. What must hold: the parser never
 // claims more than it was given or than the limit, the body lies inside the
-// input, the status has three digits.
+// input, the status has three digits, a Retry-After is a wait of at most
+// an hour or refused.
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (r.body < text || r.body + r.body_len > text + n) std::abort();
     if (r.location != nullptr && (r.location < text || r.location + r.location_len > r.body)) {
       std::abort();  // a header's value: inside the head
+    }
+    if (r.retry_after != nullptr) {
+      if (r.retry_after < text || r.retry_after + r.retry_after_len > r.body) std::abort();
+      for (int64_t now : {int64_t{0}, int64_t{1798761600}}) {  // 1970, 2027
+        const int64_t s = http::retry_after_s(r.retry_after, r.retry_after_len, now);
+        if (s > http::kMaxRetryAfterS || (s < 0 && s != -EINVAL && s != -ERANGE)) std::abort();
+      }
     }
   }
   return 0;

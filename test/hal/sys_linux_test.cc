@@ -136,6 +136,16 @@ TEST(SysLinux, process_signal_and_timer_calls_report_errno) {
   CHECK_EQUAL(3, old_its.value.sec);
 }
 
+TEST(SysLinux, getrandom_fills_the_buffer_or_reports_errno) {
+  unsigned char a[32] = {}, b[32] = {};
+  CHECK_EQUAL(32, hal::getrandom(a, sizeof a, hal::kGrndNonblock));
+  CHECK_EQUAL(32, hal::getrandom(b, sizeof b, 0));
+  CHECK(std::memcmp(a, b, sizeof a) != 0);  // 2^-256 to fail by chance
+  unsigned char c[4] = {1, 2, 3, 4};
+  CHECK_EQUAL(-EINVAL, hal::getrandom(c, sizeof c, 0x80000000u));
+  CHECK_EQUAL(1, c[0]);
+}
+
 // A deadline past 2038 must reach the kernel whole. On armv7 with a 32-bit
 // time_t it used to be cut to 32 bits, landing in the past: the loop's far
 // realtime wake-up (armed only to see clock steps) then fired at once, for

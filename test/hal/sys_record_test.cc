@@ -87,6 +87,25 @@ TEST(SysRecord, reads_writes_pipes_and_clocks_are_kept_with_their_bytes) {
   CHECK(recs[6].call == flight::Call::kClose);
 }
 
+TEST(SysRecord, getrandom_is_kept_with_its_bytes) {
+  const uint64_t from = flight::calls();
+  unsigned char got[16] = {};
+  CHECK_EQUAL(16, hal::getrandom(got, sizeof got, hal::kGrndNonblock));
+  CHECK_EQUAL(-EINVAL, hal::getrandom(got, 1, 0x80000000u));
+  std::vector<uint8_t> file;
+  const std::vector<flight::Record> recs = records_since(from, &file);
+  CHECK_EQUAL(2u, recs.size());
+  CHECK(recs[0].call == flight::Call::kGetrandom);
+  CHECK_EQUAL(16, recs[0].result);
+  CHECK_EQUAL(16, recs[0].args[0]);
+  CHECK_EQUAL(static_cast<int64_t>(hal::kGrndNonblock), recs[0].args[1]);
+  CHECK_EQUAL(sizeof got, recs[0].out_len);
+  CHECK(std::memcmp(got, recs[0].out, sizeof got) == 0);
+  CHECK_EQUAL(-EINVAL, recs[1].result);
+  CHECK_EQUAL(0u, recs[1].out_len);
+  STRCMP_EQUAL("getrandom", flight::call_name(flight::Call::kGetrandom));
+}
+
 TEST(SysRecord, epoll_events_are_kept_in_one_layout_for_every_target) {
   const uint64_t from = flight::calls();
   const int ep = hal::epoll_create1(hal::kCloexec);
