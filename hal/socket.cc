@@ -97,7 +97,15 @@ int dgram_connect(const SockAddr& to, int* fd) {
   if (fd == nullptr) return -EINVAL;
   int s = -1;
   if (const int r = open_socket(to, kSockDgram, &s); r < 0) return r;
-  if (const int r = connect(s, &to); r < 0) return fail(s, r);
+  int r = connect(s, &to);
+  // An IPv4 broadcast address (255.255.255.255, a subnet's last address):
+  // the kernel refuses it (EACCES) to a socket without SO_BROADCAST. Given
+  // as the destination, it is meant: the option is set, and only then.
+  if (r == -EACCES && address_family(to) == kAfInet) {
+    r = setopt_int(s, kSolSocket, kSoBroadcast, 1);
+    if (r == 0) r = connect(s, &to);
+  }
+  if (r < 0) return fail(s, r);
   *fd = s;
   return 0;
 }

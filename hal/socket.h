@@ -29,7 +29,8 @@ namespace hal {
 [[nodiscard]] long stream_send(int fd, const void* buf, size_t len);
 [[nodiscard]] long stream_recv(int fd, void* buf, size_t len);  // 0 at end of stream
 
-// Datagrams: an unbound socket, one bound to `at`, or one connected to `to`.
+// Datagrams: an unbound socket, one bound to `at`, or one connected to `to`
+// (an IPv4 broadcast address included: SO_BROADCAST is set for one).
 [[nodiscard]] int dgram_open(int family, int* fd);
 [[nodiscard]] int dgram_bind(const SockAddr& at, int* fd);
 [[nodiscard]] int dgram_connect(const SockAddr& to, int* fd);

@@ -130,6 +130,7 @@ constexpr int kSoError = 4;
 constexpr int kSoSndbuf = 7;
 constexpr int kSoRcvbuf = 8;
 constexpr int kSoKeepalive = 9;
+constexpr int kSoBroadcast = 6;
 constexpr int kTcpNodelay = 1;
 constexpr int kTcpKeepidle = 4;
 constexpr int kTcpKeepintvl = 5;

@@ -79,7 +79,8 @@ static_assert(kSockStream == SOCK_STREAM && kSockDgram == SOCK_DGRAM, "socket ty
 static_assert(kCloexec == SOCK_CLOEXEC && kNonblock == SOCK_NONBLOCK, "socket flags");
 static_assert(kSolSocket == SOL_SOCKET && kIpprotoTcp == IPPROTO_TCP, "levels");
 static_assert(kSoReuseaddr == SO_REUSEADDR && kSoError == SO_ERROR && kSoSndbuf == SO_SNDBUF &&
-                  kSoRcvbuf == SO_RCVBUF && kSoKeepalive == SO_KEEPALIVE,
+                  kSoRcvbuf == SO_RCVBUF && kSoKeepalive == SO_KEEPALIVE &&
+                  kSoBroadcast == SO_BROADCAST,
               "socket options");
 static_assert(kTcpNodelay == TCP_NODELAY && kTcpKeepidle == TCP_KEEPIDLE &&
                   kTcpKeepintvl == TCP_KEEPINTVL && kTcpKeepcnt == TCP_KEEPCNT,

@@ -133,6 +133,28 @@ TEST(Loopback, heartbeat_beats_to_a_tcp_server) {
   CHECK_EQUAL(0, hal::close(l));
 }
 
+// Heartbeats broadcast to a LAN's monitoring station: loopback's
+// broadcast address stands for a subnet's. Linux refuses the connect
+// without SO_BROADCAST (heartbeat said "down: Permission denied;
+// reconnecting" for ever).
+TEST(Loopback, heartbeat_beats_to_a_udp_broadcast_address) {
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.255.255.255:0", &at));
+  int rx = -1;
+  CHECK_EQUAL(0, hal::dgram_bind(at, &rx));
+  CHECK_EQUAL(0, hal::getsockname(rx, &at));
+  char url[64];
+  std::snprintf(url, sizeof url, "udp://127.255.255.255:%d", hal::address_port(at));
+  const int pid =
+      spawn(binary("apps/heartbeat/heartbeat"),
+            {"--server", url, "--id", "bcast", "--period-ms", "100", "--run-for-ms", "60000"});
+  const std::string got = read_until(rx, true, "HB id=bcast seq=", 3);
+  CHECK_EQUAL(0, hal::kill(pid, hal::kSigTerm));
+  CHECK_EQUAL(0, exit_code(pid));
+  CHECK(count(got, "HB id=bcast seq=") >= 3);
+  CHECK_EQUAL(0, hal::close(rx));
+}
+
 TEST(Loopback, telemetry_forwards_a_pty_sensor_to_a_udp_collector) {
   hal::SockAddr at;
   CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));

@@ -22,6 +22,22 @@ std::string key(const hal::SockAddr& a) {
 
 bool is_stream(const Socket& s) { return s.sock_type == hal::kSockStream; }
 
+// The IPv4 broadcast addresses this fake knows: the limited one and the
+// loopback net's (it has no other interfaces).
+bool is_broadcast(const hal::SockAddr& a) {
+  const std::string k = key(a);
+  return k.rfind("255.255.255.255:", 0) == 0 || k.rfind("127.255.255.255:", 0) == 0;
+}
+
+constexpr int kBroadcastOption = hal::kSolSocket << 16 | hal::kSoBroadcast;
+
+bool option_on(const Socket& s, int option) {
+  for (const auto& o : s.options) {
+    if (o.first == option) return o.second != 0;
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* Socket::type_name() const {
@@ -331,6 +347,11 @@ int Kernel::sys_connect(int fd, const hal::SockAddr* addr) {
     // path nobody bound does not exist (ENOENT), an abstract name refuses.
     if (s->family == hal::kAfUnix && !unix_dgram_bound(*addr)) {
       return addr->len > kSunPath && addr->data[kSunPath] == 0 ? -ECONNREFUSED : -ENOENT;
+    }
+    // Linux refuses a broadcast destination (the limited one, or
+    // loopback's 127.255.255.255) to an IPv4 socket without SO_BROADCAST.
+    if (s->family == hal::kAfInet && is_broadcast(*addr) && !option_on(*s, kBroadcastOption)) {
+      return -EACCES;
     }
     s->peer = *addr;
     s->connected_dgram = true;

@@ -123,6 +123,35 @@ TEST(NetConformance, udp_truncates_long_datagrams) {
   CHECK_EQUAL(0, hal::close(tx));
 }
 
+// A broadcast destination (heartbeat to udp://255.255.255.255:PORT or a
+// subnet's .255) is refused to a socket without SO_BROADCAST; dgram_connect
+// sets it for one, and a socket bound to the broadcast address receives.
+TEST(NetConformance, udp_to_a_broadcast_address_is_sent_with_so_broadcast) {
+  int rx = -1, tx = -1, raw = -1;
+  CHECK_EQUAL(0, hal::dgram_bind(addr("127.255.255.255:0"), &rx));
+  hal::SockAddr to;
+  CHECK_EQUAL(0, hal::getsockname(rx, &to));
+  CHECK_EQUAL(0, hal::dgram_open(hal::kAfInet, &raw));
+  CHECK_EQUAL(-EACCES, hal::connect(raw, &to));  // what dgram_connect met before
+  CHECK_EQUAL(0, hal::dgram_connect(to, &tx));
+  CHECK_EQUAL(4, hal::dgram_send(tx, "beat", 4, nullptr));
+  CHECK(wait_for(rx, hal::kEpollIn) & hal::kEpollIn);
+  char buf[8];
+  bool truncated = false;
+  CHECK_EQUAL(4, hal::dgram_recv(rx, buf, sizeof buf, nullptr, &truncated));
+  int on = 0;
+  uint32_t len = sizeof on;
+  CHECK_EQUAL(0, hal::getsockopt(tx, hal::kSolSocket, hal::kSoBroadcast, &on, &len));
+  CHECK_EQUAL(1, on);
+  // A unicast destination does not get the option.
+  int uni = -1;
+  CHECK_EQUAL(0, hal::dgram_connect(addr("127.0.0.1:9"), &uni));
+  len = sizeof on;
+  CHECK_EQUAL(0, hal::getsockopt(uni, hal::kSolSocket, hal::kSoBroadcast, &on, &len));
+  CHECK_EQUAL(0, on);
+  for (int fd : {rx, tx, raw, uni}) CHECK_EQUAL(0, hal::close(fd));
+}
+
 TEST(NetConformance, unix_abstract_stream_connects_at_once) {
   char name[64];
   std::snprintf(name, sizeof name, "@evl-conf-%d", hal::getpid());

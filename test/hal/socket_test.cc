@@ -271,6 +271,12 @@ TEST(Socket, missing_outputs_and_each_setup_step_failing_are_reported) {
   CHECK_EQUAL(-ENOBUFS, hal::stream_listen(at, 4, &fd));
   k->fail_next(Call::kConnect, ENETUNREACH);
   CHECK_EQUAL(-ENETUNREACH, hal::dgram_connect(at, &fd));
+  // A broadcast destination: SO_BROADCAST failing, then the second connect.
+  const hal::SockAddr all = addr("255.255.255.255:9000");
+  k->fail_next(Call::kSetsockopt, ENOMEM);
+  CHECK_EQUAL(-ENOMEM, hal::dgram_connect(all, &fd));
+  k->fail_next(Call::kConnect, ENETUNREACH, 1, 1);
+  CHECK_EQUAL(-ENETUNREACH, hal::dgram_connect(all, &fd));
   CHECK_EQUAL(-EBADF, hal::stream_accept(99, &fd, nullptr));
   CHECK_EQUAL(-EBADF, hal::stream_unacked(99));
   CHECK_EQUAL(-EBADF, hal::socket_error(99));
