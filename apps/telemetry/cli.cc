@@ -59,6 +59,11 @@ int telemetry_main(int argc, char** argv) {
                            "keep buffered records in PATH across a restart (written at stop, "
                            "loaded at start)",
                            cfg.spool, sizeof cfg.spool));
+  t.add(app::int_option("spool-every-s", "S",
+                        "with --spool: while the collector takes no record, write the buffered "
+                        "ones to PATH this often (a power cut loses at most that much; 0: at stop "
+                        "only; default 60)",
+                        &cfg.spool_every_s, 0, 86400));
   app::add_daemon_options(&t, &d);
   if (const int rc = app::start_flight_recorder("telemetry", t, d, argc, argv); rc >= 0) return rc;
   const char* usage =

@@ -198,6 +198,7 @@ int App::load_spool_at_start(char* err, size_t err_len) {
   const int r = load_spool(&store_, path, cfg_.id, &got, why, sizeof why);
   c_.spool_in = got.records;
   spool_armed_ = true;
+  spool_on_disk_ = got.records > 0;
   if (r == -ENOENT) return 0;
   if (r == -EINVAL && got.records == 0) {
     char bad[kPathBytes];
@@ -224,6 +225,47 @@ int App::load_spool_at_start(char* err, size_t err_len) {
               static_cast<unsigned long long>(got.records));
   }
   return 0;
+}
+
+// --spool-every-s: while the collector takes none of the records (nothing
+// delivered since the last tick, or more waiting than a batch), the file
+// gets what the store holds, when that changed. Once the collector takes
+// them again, the file is removed: a collector that takes the records
+// costs no write at all (flash wears), and a power cut then loses at most
+// the batch on its way.
+void App::on_spool_tick(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  static_cast<App*>(ctx)->checkpoint_spool();
+}
+
+void App::checkpoint_spool() {
+  const size_t held = store_.size();
+  const bool stuck = held > 0 && (store_.delivered() == spool_delivered_ ||
+                                  held > static_cast<size_t>(cfg_.batch_max));
+  spool_delivered_ = store_.delivered();
+  if (!spool_armed_) return;
+  int r = 0;
+  if (!stuck) {
+    if (!spool_on_disk_) return;
+    r = hal::unlink(cfg_.spool);
+    if (r == 0 || r == -ENOENT) {
+      spool_on_disk_ = false;
+      return;
+    }
+  } else {
+    const uint64_t changes = store_.accepted() + store_.delivered() + store_.dropped();
+    if (changes == spool_mark_) return;  // the file is as the store is
+    r = save_spool(store_, cfg_.spool, cfg_.id);
+    if (r == 0) {
+      ++c_.spool_checkpoints;
+      spool_mark_ = changes;
+      spool_on_disk_ = true;
+      return;
+    }
+  }
+  ++c_.spool_failures;
+  log_->log(app::Level::kError, "spool %s: cannot %s it: %s (tried again in %lld s)", cfg_.spool,
+            stuck ? "write" : "remove", std::strerror(-r),
+            static_cast<long long>(cfg_.spool_every_s));
 }
 
 void App::save_spool_at_stop() {

@@ -135,6 +135,15 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     stop();  // leave nothing half-started
     return r;
   }
+  if (cfg_.spool[0] != '\0' && cfg_.spool_every_s > 0) {
+    evl::TimerSpec every;
+    every.period_ns = evl::ms_to_ns(cfg_.spool_every_s * 1000);
+    if (const int r = loop.timer_start(every, on_spool_tick, this, &spool_timer_); r < 0) {
+      std::snprintf(err, err_len, "cannot start the spool timer: %s", std::strerror(-r));
+      stop();
+      return r;
+    }
+  }
   (void)loop.clock_step_watch(on_step, this);
   if (const int r = watchdog_.start(loop, cfg_.watchdog, log_, err, err_len); r < 0) {
     stop();
@@ -154,13 +163,15 @@ void App::stop() {
   save_spool_at_stop();
   if (via_ == Via::kMqtt) presence_.offline(mqtt_);
   mqtt_.stop();
+  http_.stop();
   watchdog_.notify("STOPPING=1");
   watchdog_.stop();
   link_.stop();
   if (serial_io_) (void)loop_->io_stop(serial_io_);
   serial_io_ = evl::IoHandle{};
   (void)port_.close();
-  for (evl::TimerHandle* t : {&batch_timer_, &health_timer_, &serial_retry_, &ack_timer_}) {
+  for (evl::TimerHandle* t :
+       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_, &spool_timer_}) {
     loop_->timer_clear(t);
   }
   (void)loop_->clock_step_watch(nullptr, nullptr);
@@ -188,8 +199,11 @@ bool App::save(flight::SnapWriter& w) const {
   w.put(last_stamp_ns_);
   w.put(unchecked_bytes_);
   w.put(static_cast<uint8_t>(rate_said_ ? 1 : 0));
+  w.put(static_cast<uint8_t>((spool_armed_ ? 1 : 0) | (spool_on_disk_ ? 2 : 0)));
+  w.put(spool_mark_);
+  w.put(spool_delivered_);
   for (const evl::TimerHandle* t :
-       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_}) {
+       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_, &spool_timer_}) {
     app::save_timer(w, *loop_, *t);
   }
   watchdog_.save(w);
@@ -200,7 +214,7 @@ void App::drop() {
   if (serial_io_) (void)loop_->io_stop(serial_io_);
   serial_io_ = evl::IoHandle{};
   for (evl::TimerHandle* t :
-       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_}) {
+       {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_, &spool_timer_}) {
     loop_->timer_clear(t);
   }
   switch (via_) {
@@ -240,6 +254,12 @@ void App::restore(app::Restore& r) {
   (void)r.get(&unchecked_bytes_);
   (void)r.get(&rate_said);
   rate_said_ = rate_said != 0;
+  uint8_t spool = 0;
+  (void)r.get(&spool);
+  spool_armed_ = (spool & 1) != 0;
+  spool_on_disk_ = (spool & 2) != 0;
+  (void)r.get(&spool_mark_);
+  (void)r.get(&spool_delivered_);
   http_batch_limit_ = static_cast<size_t>(limit);
   health_in_flight_ = health_in_flight != 0;
   r.timer(&batch_timer_, on_batch_timer, this);
@@ -247,6 +267,7 @@ void App::restore(app::Restore& r) {
   r.timer(&serial_retry_, on_retry_serial, this);
   r.timer(&retry_timer_, on_retry, this);
   r.timer(&ack_timer_, on_ack_poll, this);
+  r.timer(&spool_timer_, on_spool_tick, this);
   watchdog_.restore(r);
 }
 
@@ -258,7 +279,8 @@ void App::summary(char* buf, size_t len) const {
       "bad=%llu (checksum=%llu syntax=%llu range=%llu too_long=%llu noise=%llu "
       "unknown=%llu); serial opens=%llu open_failures=%llu hangups=%llu errors=%llu; bytes "
       "in=%llu out=%llu; "
-      "collector connects=%llu failures=%llu stalls=%llu%s; spool in=%llu out=%llu",
+      "collector connects=%llu failures=%llu stalls=%llu%s; spool in=%llu out=%llu "
+      "checkpoints=%llu failures=%llu",
       static_cast<unsigned long long>(store_.accepted()),
       static_cast<unsigned long long>(store_.delivered()),
       static_cast<unsigned long long>(store_.dropped()),
@@ -276,7 +298,9 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(link().stats().connects),
       static_cast<unsigned long long>(link().stats().failures),
       static_cast<unsigned long long>(link().stats().stalls), transport_summary(),
-      static_cast<unsigned long long>(c_.spool_in), static_cast<unsigned long long>(c_.spool_out));
+      static_cast<unsigned long long>(c_.spool_in), static_cast<unsigned long long>(c_.spool_out),
+      static_cast<unsigned long long>(c_.spool_checkpoints),
+      static_cast<unsigned long long>(c_.spool_failures));
 }
 
 void App::open_serial() {

@@ -66,8 +66,11 @@ struct Config {
   char http_user[64] = {};
   char http_password_file[256] = {};
   int64_t http_timeout_ms = 10000;
-  // --spool PATH: the store's records kept across a restart (spool.h).
+  // --spool PATH: the store's records kept across a restart (spool.h),
+  // and while the collector takes none, every spool_every_s (0: at stop
+  // only): a power cut then loses at most that much.
   char spool[256] = {};
+  int64_t spool_every_s = 60;
 };
 
 struct Counters {
@@ -88,8 +91,10 @@ struct Counters {
   uint64_t http_retried = 0;     // 429, 5xx and others: retried after a back-off
   uint64_t http_failed = 0;      // no answer (timeout, reset, malformed)
   uint64_t steps = 0;
-  uint64_t spool_in = 0;   // records loaded from --spool at start
-  uint64_t spool_out = 0;  // records written to it at stop
+  uint64_t spool_in = 0;           // records loaded from --spool at start
+  uint64_t spool_out = 0;          // records written to it at stop
+  uint64_t spool_checkpoints = 0;  // writes while running (spool_every_s)
+  uint64_t spool_failures = 0;     // of those, writes that failed
 };
 
 class App {
@@ -153,6 +158,8 @@ class App {
   // spool.cc: --spool's check and load at start, its save at stop.
   int load_spool_at_start(char* err, size_t err_len);
   void save_spool_at_stop();
+  static void on_spool_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
+  void checkpoint_spool();
   void close_serial(int err, bool hangup);
   void maybe_send();
   void send_batch();
@@ -192,7 +199,11 @@ class App {
   // that was said (a wrong --baud reads as bytes that never make one).
   uint64_t unchecked_bytes_ = 0;
   bool rate_said_ = false;
-  bool spool_armed_ = false;  // loaded (or found absent or bad): a stop may write it
+  bool spool_armed_ = false;    // loaded (or found absent or bad): a stop may write it
+  bool spool_on_disk_ = false;  // the file holds records (loaded, or a checkpoint's)
+  evl::TimerHandle spool_timer_;
+  uint64_t spool_mark_ = 0;       // the store's changes at the last checkpoint
+  uint64_t spool_delivered_ = 0;  // its delivered() at the last tick
   int64_t stamp();
   char topic_data_[160] = {};
   char topic_health_[160] = {};

@@ -615,3 +615,25 @@ TEST(HttpE2e, refused_batches_come_back_after_a_jittered_back_off) {
   CHECK(at_cap < 5);
   CHECK_EQUAL(0u, f.st().dropped());
 }
+
+// A stop leaves no watcher of the app's behind: the loop may go on (a
+// test's, an embedding program's) after the app is gone. The refused
+// batch's retry timer was left armed with the app as its context, and the
+// HTTP client (its connection, its timers) was stopped only when the app
+// was destroyed.
+TEST(HttpE2e, a_stop_while_a_refused_batch_waits_leaves_no_watcher) {
+  Fixture f;
+  f.server->script.push_back(Outcome{503, "{}"});
+  f.server->up();
+  f.start();
+  f.run_for(2 * kSec);
+  CHECK_EQUAL(1u, f.app->counters().http_retried);
+  const uint32_t timers = f.loop->health().timers.used;
+  f.app->stop();
+  CHECK(f.loop->health().timers.used < timers);
+  f.loop->timer_clear(&f.sensor_timer);
+  CHECK_EQUAL(0u, f.loop->health().timers.used);
+  CHECK_EQUAL(-1, f.app->http().link().fd());  // and its connection is closed
+  f.app.reset();
+  f.run_for(5 * kSec);
+}

@@ -316,10 +316,10 @@ TEST(Loopback, heartbeat_with_a_stderr_nobody_reads_beats_and_stops_on_sigterm) 
 
 // An InfluxDB stand-in: answers every POST with `status` (and `headers`,
 // each ending "\r\n") until `want` lines with `prefix` came in one
-// request's body (bounded: 30 s); returns the bodies.
+// request's body (bounded: for_ns); returns the bodies.
 std::string http_answer_until(int listen_fd, const char* status, const char* prefix, size_t want,
-                              const char* headers = "") {
-  const int64_t until = evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec;
+                              const char* headers = "", int64_t for_ns = 30 * evl::kSec) {
+  const int64_t until = evl::now_ns(hal::kClockMonotonic) + for_ns;
   std::string bodies;
   int conn = -1;
   std::string in;
@@ -454,6 +454,54 @@ TEST(Loopback, telemetry_waits_out_a_collectors_retry_after) {
   CHECK(evl::now_ns(hal::kClockMonotonic) - refused_at >= 2 * evl::kSec);
   CHECK_EQUAL(0, hal::kill(pid, hal::kSigTerm));
   CHECK_EQUAL(0, exit_code(pid));
+  for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
+}
+
+// A power cut during an outage: with --spool-every-s the records read so
+// far are on disk before the end, which here is SIGKILL (no stop, no
+// write at exit); the next start sends them.
+TEST(Loopback, telemetry_spool_checkpoints_survive_a_kill_during_an_outage) {
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
+  int col = -1;
+  CHECK_EQUAL(0, hal::stream_listen(at, 4, &col));
+  CHECK_EQUAL(0, hal::getsockname(col, &at));
+  char dir[] = "/tmp/evl-spool.XXXXXX";
+  CHECK(mkdtemp(dir) != nullptr);
+  const std::string spool = std::string(dir) + "/telemetry.spool";
+  int master = -1, slave = -1;
+  char path[64];
+  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
+  char url[96];
+  std::snprintf(url, sizeof url, "http://127.0.0.1:%d/write?db=evl", hal::address_port(at));
+  const std::vector<std::string> args = {
+      "--serial",         path,  "--baud",           "115200", "--collector",          url,
+      "--spool",          spool, "--spool-every-s",  "1",      "--backoff-initial-ms", "50",
+      "--backoff-max-ms", "200", "--batch-delay-ms", "50",     "--run-for-ms",         "60000"};
+  const int first = spawn(binary("apps/telemetry/telemetry"), args);
+  CHECK(wait_held(slave));
+  const char line[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
+  for (int i = 0; i < 4; ++i) {
+    CHECK_EQUAL(static_cast<long>(sizeof line - 1), hal::write(master, line, sizeof line - 1));
+  }
+  // The collector refuses (503) until the file holds the 4 records.
+  struct stat st {};
+  const int64_t until = evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec;
+  while (evl::now_ns(hal::kClockMonotonic) < until &&
+         (stat(spool.c_str(), &st) != 0 || st.st_size != 96 + 4 * 72)) {
+    (void)http_answer_until(col, "503 Service Unavailable", "never", 1, "", 100 * evl::kMs);
+  }
+  CHECK_EQUAL(96 + 4 * 72, static_cast<int>(st.st_size));
+  CHECK_EQUAL(0, hal::kill(first, hal::kSigKill));
+  (void)exit_code(first);
+  const int second = spawn(binary("apps/telemetry/telemetry"), args);
+  const char* record = "env,device=dev0 temp_c=17.75 ";
+  const std::string got = http_answer_until(col, "204 No Content", record, 4);
+  CHECK_EQUAL(0, hal::kill(second, hal::kSigTerm));
+  CHECK_EQUAL(0, exit_code(second));
+  CHECK_EQUAL(4u, count(got, record));
+  (void)unlink(spool.c_str());
+  CHECK_EQUAL(0, rmdir(dir));
   for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
 }
 

@@ -316,3 +316,119 @@ TEST(Spool, the_daemon_keeps_its_records_across_a_restart) {
   denied.stop();
   CHECK(*k.created_file(kPath) == kept);
 }
+
+namespace {
+
+// The records a spool file's header counts (0 when there is none).
+uint32_t spooled(const fake::Kernel& k) {
+  const std::string* f = k.created_file(kPath);
+  if (f == nullptr || f->size() < sizeof(telemetry::SpoolHeader)) return 0;
+  telemetry::SpoolHeader h{};
+  std::memcpy(&h, f->data(), sizeof h);
+  return h.records;
+}
+
+// A record a second for `seconds` of virtual time.
+void emit_and_run(fake::Kernel& k, fake::SerialDevice& dev, evl::Loop& loop, int seconds, int* n) {
+  for (int s = 0; s < seconds; ++s) {
+    char line[64];
+    (void)testxdr::line(20, (*n)++ % 100, line, sizeof line);
+    dev.emit(line);
+    const int64_t end = k.monotonic_ns() + evl::kSec;
+    while (k.monotonic_ns() < end) {
+      CHECK(loop.run_once(static_cast<int>((end - k.monotonic_ns() + evl::kMs - 1) / evl::kMs)) >=
+            0);
+    }
+  }
+}
+
+}  // namespace
+
+// --spool-every-s: while the collector takes nothing, the file follows the
+// store, so a power cut (no stop: the process just ends) loses at most
+// that much; once records flow again it is removed, and a collector that
+// takes them costs no write.
+TEST(Spool, checkpoints_during_an_outage_bound_what_a_power_cut_loses) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  app::Log log("telemetry");
+  telemetry::Config cfg = spool_config();
+  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");  // refused: down
+  cfg.spool_every_s = 10;
+  telemetry::App app(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+  int n = 0;
+  emit_and_run(k, dev, *loop, 9, &n);
+  CHECK_EQUAL(0u, spooled(k));  // before the first tick
+  emit_and_run(k, dev, *loop, 3, &n);
+  // None at 10 s: the first beat's datagram went before the refusal, and a
+  // tick after a delivery does not write.
+  CHECK_EQUAL(0u, spooled(k));
+  emit_and_run(k, dev, *loop, 8, &n);
+  CHECK_EQUAL(19u, spooled(k));  // at 20 s: 20 records read, the first one sent
+  const uint64_t fsyncs = k.calls(fake::Call::kFsync);
+  emit_and_run(k, dev, *loop, 2, &n);
+  CHECK_EQUAL(fsyncs, k.calls(fake::Call::kFsync));  // no tick: no write
+  // The power cut: what the file holds is what the next start gets.
+  {
+    Store s(64);
+    telemetry::SpoolLoaded got;
+    std::string why;
+    CHECK_EQUAL(0, load(&s, &got, &why));
+    CHECK_EQUAL(19u, got.records);
+  }
+  // A write that fails is said, counted and tried at the next tick; the
+  // last file stays whole.
+  k.fail_next(fake::Call::kFsync, EIO);
+  emit_and_run(k, dev, *loop, 10, &n);
+  CHECK_EQUAL(19u, spooled(k));
+  CHECK_EQUAL(1u, app.counters().spool_failures);
+  STRCMP_CONTAINS(
+      "error: spool /var/lib/evl/telemetry.spool: cannot write it: Input/output error "
+      "(tried again in 10 s)\n",
+      k.written(2).c_str());
+  emit_and_run(k, dev, *loop, 10, &n);
+  CHECK_EQUAL(39u, spooled(k));
+  // The collector comes back: the store drains, the file goes.
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:8094", &at));
+  int rx = -1;
+  CHECK_EQUAL(0, hal::dgram_bind(at, &rx));
+  k.fail_next(fake::Call::kUnlink, EROFS);  // the first removal fails: said, tried again
+  emit_and_run(k, dev, *loop, 80, &n);
+  CHECK_EQUAL(2u, app.counters().spool_failures);
+  STRCMP_CONTAINS("cannot remove it: Read-only file system (tried again in 10 s)\n",
+                  k.written(2).c_str());
+  CHECK(app.store().size() <= 1);  // (the record of the last second waits for its batch)
+  CHECK(app.store().delivered() >= 100);
+  CHECK(k.created_file(kPath) == nullptr);
+  const uint64_t writes = app.counters().spool_checkpoints;
+  CHECK(writes >= 2);                   // 19 and 39 records, and while the back-log drained
+  emit_and_run(k, dev, *loop, 60, &n);  // delivering: no write
+  CHECK_EQUAL(writes, app.counters().spool_checkpoints);
+  CHECK(k.created_file(kPath) == nullptr);
+  app.stop();
+  CHECK_EQUAL(0, hal::close(rx));
+}
+
+TEST(Spool, every_s_0_writes_at_stop_only) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  app::Log log("telemetry");
+  telemetry::Config cfg = spool_config();
+  cfg.spool_every_s = 0;
+  telemetry::App app(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+  int n = 0;
+  emit_and_run(k, dev, *loop, 30, &n);
+  CHECK(k.created_file(kPath) == nullptr);
+  app.stop();
+  CHECK_EQUAL(30u, spooled(k));
+  CHECK_EQUAL(0u, app.counters().spool_checkpoints);
+}

@@ -284,7 +284,11 @@ int Kernel::sys_rename(const char* from, const char* to) {
   if (it == created_.end()) return -ENOENT;
   std::shared_ptr<std::string> content = it->second;
   created_.erase(it);
-  (void)sys_unlink(to);
+  // The old `to` goes as part of this call (not an unlink of the caller's:
+  // a fault injected into the next unlink is not this one).
+  created_.erase(std::remove_if(created_.begin(), created_.end(),
+                                [&](const auto& c) { return c.first == to; }),
+                 created_.end());
   created_.emplace_back(to, std::move(content));
   return 0;
 }
