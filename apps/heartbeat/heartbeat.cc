@@ -72,6 +72,11 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   lc.jitter_seed = app::random_seed(loop);
   lc.stable_ms = cfg_.period_ms;  // proven: a full period with a beat written, still open
   if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = default_stall_ms(cfg_.period_ms);
+  // Said before the link starts: a connect that fails at once logs its
+  // "down" line from inside start(), and a log read from the top should
+  // first say what the daemon does.
+  log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
+            static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
   int started = 0;
   if (use_mqtt_) {
     mqtt::ClientEvents mev;
@@ -111,8 +116,6 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   // Nothing delivered yet: if that lasts, the alarm follows.
   check_alarm();
   watchdog_.notify("READY=1");
-  log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
-            static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
   return 0;
 }
 

@@ -89,6 +89,11 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   lc.jitter_seed = app::random_seed(loop);
   lc.stable_ms = cfg_.batch_delay_ms;
   if (lc.stall_timeout_ms == 0) lc.stall_timeout_ms = kDefaultStallMs;
+  // Said before the link starts and the serial port opens: their failures
+  // at once are logged from inside, and a log read from the top should
+  // first say what the daemon does.
+  log_->log(app::Level::kInfo, "reading %s at %lld baud, forwarding to %s", cfg_.serial,
+            static_cast<long long>(cfg_.baud), cfg_.collector);
   int started = 0;
   if (via_ == Via::kMqtt) {
     mqtt::ClientEvents mev;
@@ -151,8 +156,6 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   }
   open_serial();
   watchdog_.notify("READY=1");
-  log_->log(app::Level::kInfo, "reading %s at %lld baud, forwarding to %s", cfg_.serial,
-            static_cast<long long>(cfg_.baud), cfg_.collector);
   warn_if_unset(log_, loop.now(evl::Clock::kRealtime));
   return 0;
 }

@@ -101,3 +101,24 @@ TEST(HeartbeatConfig, bad_configuration_is_one_clear_error) {
   CHECK_EQUAL(-EINVAL, d.start(*loop, err, sizeof err));
   STRCMP_EQUAL("--server: heartbeat speaks tcp, udp or mqtt, not http", err);
 }
+
+// A log read from the top says first what heartbeat does: a connect that
+// failed at once (here a broadcast address refused; any immediate error)
+// logged its "down" line before the "heartbeat every" line.
+TEST(HeartbeatConfig, the_first_line_says_what_it_does_even_when_the_link_fails_at_once) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  app::Log log("heartbeat");
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "udp://127.0.0.1:9000");
+  k.fail_next(fake::Call::kConnect, ENETUNREACH);
+  heartbeat::App a(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, a.start(*loop, err, sizeof err));
+  a.stop();
+  const std::string text = k.written(2);
+  CHECK_EQUAL(0u, text.find("heartbeat: info: heartbeat every 1000 ms to udp://127.0.0.1:9000 as "
+                            "dev0\n"));
+  STRCMP_CONTAINS("down: Network is unreachable", text.c_str());
+}

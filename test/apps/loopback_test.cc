@@ -361,148 +361,128 @@ std::string http_answer_until(int listen_fd, const char* status, const char* pre
   return bodies;
 }
 
+// telemetry reading a pty and posting to an InfluxDB stand-in on
+// loopback, with a spool in a directory of its own.
+struct HttpRig {
+  hal::SockAddr at;
+  int col = -1, master = -1, slave = -1;
+  char path[64] = {};
+  char url[96] = {};
+  char dir[32] = "/tmp/evl-spool.XXXXXX";
+  std::string spool;
+  const char* record = "env,device=dev0 temp_c=17.75 ";  // what one line becomes
+
+  HttpRig() {
+    CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
+    CHECK_EQUAL(0, hal::stream_listen(at, 4, &col));
+    CHECK_EQUAL(0, hal::getsockname(col, &at));
+    CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
+    std::snprintf(url, sizeof url, "http://127.0.0.1:%d/write?db=evl", hal::address_port(at));
+    CHECK(mkdtemp(dir) != nullptr);
+    spool = std::string(dir) + "/telemetry.spool";
+  }
+  ~HttpRig() {
+    (void)unlink(spool.c_str());
+    (void)rmdir(dir);
+    for (int fd : {master, slave, col}) (void)hal::close(fd);
+  }
+  // The daemon's arguments: fast back-off and batches, and `more`.
+  std::vector<std::string> args(std::vector<std::string> more) const {
+    std::vector<std::string> a = {"--serial",
+                                  path,
+                                  "--baud",
+                                  "115200",
+                                  "--collector",
+                                  url,
+                                  "--backoff-initial-ms",
+                                  "50",
+                                  "--backoff-max-ms",
+                                  "200",
+                                  "--batch-delay-ms",
+                                  "50",
+                                  "--run-for-ms",
+                                  "60000"};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  }
+  // n sensor lines, once the daemon holds the port.
+  void sentences(int n) {
+    CHECK(wait_held(slave));
+    const char line[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
+    for (int i = 0; i < n; ++i) {
+      CHECK_EQUAL(static_cast<long>(sizeof line - 1), hal::write(master, line, sizeof line - 1));
+    }
+  }
+  long spool_size() const {
+    struct stat st {};
+    return stat(spool.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : -1;
+  }
+};
+
+constexpr long kSpoolOf4 = 96 + 4 * 72;  // the header and 4 records
+
 // --spool: records read while the collector refuses them survive a
 // restart. The first run's InfluxDB answers 503 (try later) to every
 // batch, until one holds the 4 records, and telemetry is stopped; the
 // second run's answers 204 (stored) to the first run's records, sent
 // without a new sentence.
 TEST(Loopback, telemetry_keeps_its_buffered_records_across_a_restart_with_spool) {
-  hal::SockAddr at;
-  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
-  int col = -1;
-  CHECK_EQUAL(0, hal::stream_listen(at, 4, &col));
-  CHECK_EQUAL(0, hal::getsockname(col, &at));
-  char dir[] = "/tmp/evl-spool.XXXXXX";
-  CHECK(mkdtemp(dir) != nullptr);
-  const std::string spool = std::string(dir) + "/telemetry.spool";
-  int master = -1, slave = -1;
-  char path[64];
-  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
-  char url[96];
-  std::snprintf(url, sizeof url, "http://127.0.0.1:%d/write?db=evl", hal::address_port(at));
-  const std::vector<std::string> args = {"--serial",
-                                         path,
-                                         "--baud",
-                                         "115200",
-                                         "--collector",
-                                         url,
-                                         "--spool",
-                                         spool,
-                                         "--backoff-initial-ms",
-                                         "50",
-                                         "--backoff-max-ms",
-                                         "200",
-                                         "--batch-delay-ms",
-                                         "50",
-                                         "--run-for-ms",
-                                         "60000"};
+  HttpRig r;
+  const std::vector<std::string> args = r.args({"--spool", r.spool, "--spool-every-s", "0"});
   const int first = spawn(binary("apps/telemetry/telemetry"), args);
-  CHECK(wait_held(slave));
-  const char* body = "IIXDR,C,17.75,C,TEMP";
-  unsigned sum = 0;
-  for (const char* p = body; *p; ++p) sum ^= static_cast<unsigned char>(*p);
-  char line[64];
-  const int n = std::snprintf(line, sizeof line, "$%s*%02X\r\n", body, sum);
-  for (int i = 0; i < 4; ++i) CHECK_EQUAL(n, hal::write(master, line, static_cast<size_t>(n)));
-  const char* record = "env,device=dev0 temp_c=17.75 ";
-  (void)http_answer_until(col, "503 Service Unavailable", record, 4);
+  r.sentences(4);
+  (void)http_answer_until(r.col, "503 Service Unavailable", r.record, 4);
   CHECK_EQUAL(0, hal::kill(first, hal::kSigTerm));
   CHECK_EQUAL(0, exit_code(first));
-  struct stat st {};
-  CHECK_EQUAL(0, stat(spool.c_str(), &st));
-  CHECK_EQUAL(96 + 4 * 72, static_cast<int>(st.st_size));  // the header and 4 records
+  CHECK_EQUAL(kSpoolOf4, r.spool_size());
   const int second = spawn(binary("apps/telemetry/telemetry"), args);
-  const std::string got = http_answer_until(col, "204 No Content", record, 4);
+  const std::string got = http_answer_until(r.col, "204 No Content", r.record, 4);
   CHECK_EQUAL(0, hal::kill(second, hal::kSigTerm));
   CHECK_EQUAL(0, exit_code(second));
-  CHECK_EQUAL(4u, count(got, record));
+  CHECK_EQUAL(4u, count(got, r.record));
   // This stop removed the spool if telemetry had read the 204 before the
   // SIGTERM, and kept the 4 records otherwise (by design): the fake-kernel
   // tests (Spool.*) check both.
-  (void)unlink(spool.c_str());
-  CHECK_EQUAL(0, rmdir(dir));
-  for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
 }
 
 // A rate-limited collector (InfluxDB Cloud answers 429 with Retry-After)
 // gets its pause from the real binary: the batch comes again no sooner.
 TEST(Loopback, telemetry_waits_out_a_collectors_retry_after) {
-  hal::SockAddr at;
-  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
-  int col = -1;
-  CHECK_EQUAL(0, hal::stream_listen(at, 4, &col));
-  CHECK_EQUAL(0, hal::getsockname(col, &at));
-  int master = -1, slave = -1;
-  char path[64];
-  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
-  char url[96];
-  std::snprintf(url, sizeof url, "http://127.0.0.1:%d/write?db=evl", hal::address_port(at));
-  const int pid =
-      spawn(binary("apps/telemetry/telemetry"),
-            {"--serial", path, "--baud", "115200", "--collector", url, "--backoff-initial-ms", "50",
-             "--backoff-max-ms", "200", "--batch-delay-ms", "50", "--run-for-ms", "60000"});
-  CHECK(wait_held(slave));
-  const char line[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
-  CHECK_EQUAL(static_cast<long>(sizeof line - 1), hal::write(master, line, sizeof line - 1));
-  const char* record = "env,device=dev0 temp_c=17.75 ";
+  HttpRig r;
+  const int pid = spawn(binary("apps/telemetry/telemetry"), r.args({}));
+  r.sentences(1);
   const std::string first =
-      http_answer_until(col, "429 Too Many Requests", record, 1, "Retry-After: 2\r\n");
+      http_answer_until(r.col, "429 Too Many Requests", r.record, 1, "Retry-After: 2\r\n");
   const int64_t refused_at = evl::now_ns(hal::kClockMonotonic);
-  CHECK_EQUAL(1u, count(first, record));
-  const std::string again = http_answer_until(col, "204 No Content", record, 1);
-  CHECK_EQUAL(1u, count(again, record));
+  CHECK_EQUAL(1u, count(first, r.record));
+  const std::string again = http_answer_until(r.col, "204 No Content", r.record, 1);
+  CHECK_EQUAL(1u, count(again, r.record));
   CHECK(evl::now_ns(hal::kClockMonotonic) - refused_at >= 2 * evl::kSec);
   CHECK_EQUAL(0, hal::kill(pid, hal::kSigTerm));
   CHECK_EQUAL(0, exit_code(pid));
-  for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
 }
 
 // A power cut during an outage: with --spool-every-s the records read so
 // far are on disk before the end, which here is SIGKILL (no stop, no
 // write at exit); the next start sends them.
 TEST(Loopback, telemetry_spool_checkpoints_survive_a_kill_during_an_outage) {
-  hal::SockAddr at;
-  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
-  int col = -1;
-  CHECK_EQUAL(0, hal::stream_listen(at, 4, &col));
-  CHECK_EQUAL(0, hal::getsockname(col, &at));
-  char dir[] = "/tmp/evl-spool.XXXXXX";
-  CHECK(mkdtemp(dir) != nullptr);
-  const std::string spool = std::string(dir) + "/telemetry.spool";
-  int master = -1, slave = -1;
-  char path[64];
-  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
-  char url[96];
-  std::snprintf(url, sizeof url, "http://127.0.0.1:%d/write?db=evl", hal::address_port(at));
-  const std::vector<std::string> args = {
-      "--serial",         path,  "--baud",           "115200", "--collector",          url,
-      "--spool",          spool, "--spool-every-s",  "1",      "--backoff-initial-ms", "50",
-      "--backoff-max-ms", "200", "--batch-delay-ms", "50",     "--run-for-ms",         "60000"};
+  HttpRig r;
+  const std::vector<std::string> args = r.args({"--spool", r.spool, "--spool-every-s", "1"});
   const int first = spawn(binary("apps/telemetry/telemetry"), args);
-  CHECK(wait_held(slave));
-  const char line[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
-  for (int i = 0; i < 4; ++i) {
-    CHECK_EQUAL(static_cast<long>(sizeof line - 1), hal::write(master, line, sizeof line - 1));
-  }
+  r.sentences(4);
   // The collector refuses (503) until the file holds the 4 records.
-  struct stat st {};
   const int64_t until = evl::now_ns(hal::kClockMonotonic) + 30 * evl::kSec;
-  while (evl::now_ns(hal::kClockMonotonic) < until &&
-         (stat(spool.c_str(), &st) != 0 || st.st_size != 96 + 4 * 72)) {
-    (void)http_answer_until(col, "503 Service Unavailable", "never", 1, "", 100 * evl::kMs);
+  while (evl::now_ns(hal::kClockMonotonic) < until && r.spool_size() != kSpoolOf4) {
+    (void)http_answer_until(r.col, "503 Service Unavailable", "never", 1, "", 100 * evl::kMs);
   }
-  CHECK_EQUAL(96 + 4 * 72, static_cast<int>(st.st_size));
+  CHECK_EQUAL(kSpoolOf4, r.spool_size());
   CHECK_EQUAL(0, hal::kill(first, hal::kSigKill));
   (void)exit_code(first);
   const int second = spawn(binary("apps/telemetry/telemetry"), args);
-  const char* record = "env,device=dev0 temp_c=17.75 ";
-  const std::string got = http_answer_until(col, "204 No Content", record, 4);
+  const std::string got = http_answer_until(r.col, "204 No Content", r.record, 4);
   CHECK_EQUAL(0, hal::kill(second, hal::kSigTerm));
   CHECK_EQUAL(0, exit_code(second));
-  CHECK_EQUAL(4u, count(got, record));
-  (void)unlink(spool.c_str());
-  CHECK_EQUAL(0, rmdir(dir));
-  for (int fd : {master, slave, col}) CHECK_EQUAL(0, hal::close(fd));
+  CHECK_EQUAL(4u, count(got, r.record));
 }
 
 namespace {

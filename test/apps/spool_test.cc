@@ -266,15 +266,19 @@ void run_daemon(fake::SerialDevice& dev, evl::Loop& loop, app::Log& log, int n,
 
 }  // namespace
 
+// The daemon on a fake kernel with the sensor's serial device.
+TEST_GROUP(SpoolDaemon) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  app::Log log{"telemetry"};
+  void setup() override { CHECK_EQUAL(0, loop->init()); }
+};
+
 // The daemon's side: what a stop keeps, the next start loads; a file that
 // is not a spool is set aside with one line; a path that cannot be written
 // is a configuration error at start, not a loss at the first stop.
-TEST(Spool, the_daemon_keeps_its_records_across_a_restart) {
-  fake::Kernel k;
-  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  app::Log log("telemetry");
+TEST(SpoolDaemon, the_daemon_keeps_its_records_across_a_restart) {
   telemetry::Counters c;
   size_t buffered = 0;
   run_daemon(dev, *loop, log, 7, &c, &buffered);
@@ -348,12 +352,7 @@ void emit_and_run(fake::Kernel& k, fake::SerialDevice& dev, evl::Loop& loop, int
 // store, so a power cut (no stop: the process just ends) loses at most
 // that much; once records flow again it is removed, and a collector that
 // takes them costs no write.
-TEST(Spool, checkpoints_during_an_outage_bound_what_a_power_cut_loses) {
-  fake::Kernel k;
-  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  app::Log log("telemetry");
+TEST(SpoolDaemon, checkpoints_during_an_outage_bound_what_a_power_cut_loses) {
   telemetry::Config cfg = spool_config();
   std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");  // refused: down
   cfg.spool_every_s = 10;
@@ -414,12 +413,7 @@ TEST(Spool, checkpoints_during_an_outage_bound_what_a_power_cut_loses) {
   CHECK_EQUAL(0, hal::close(rx));
 }
 
-TEST(Spool, every_s_0_writes_at_stop_only) {
-  fake::Kernel k;
-  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  app::Log log("telemetry");
+TEST(SpoolDaemon, every_s_0_writes_at_stop_only) {
   telemetry::Config cfg = spool_config();
   cfg.spool_every_s = 0;
   telemetry::App app(cfg, &log);

@@ -641,6 +641,9 @@ TEST(TelemetryE2e, a_serial_port_the_user_may_not_open_names_the_dialout_group) 
       "SupplementaryGroups=dialout in its unit) (retrying every 1000 ms)\n";
   STRCMP_CONTAINS(line, said.c_str());
   CHECK_EQUAL(said.find(line), said.rfind(line));  // once
+  // What the daemon does comes first (the open's error, from inside the
+  // start, came before it).
+  CHECK_EQUAL(0u, said.find("telemetry: info: reading /dev/ttyS1 at "));
 }
 
 // ttyUSB0 unplugged and plugged back comes back as ttyUSB1 when the old
