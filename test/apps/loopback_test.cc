@@ -574,3 +574,43 @@ TEST(Loopback, heartbeat_raises_the_alarm_when_its_server_stops_acknowledging) {
   CHECK_EQUAL(0, unlink(alarms.c_str()));
   CHECK_EQUAL(0, rmdir(dir));
 }
+
+namespace {
+
+// What a command prints (stdout and stderr), and its exit code.
+std::string output_of(const std::string& command, int* code) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  CHECK(p != nullptr);
+  char buf[512];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  *code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+}  // namespace
+
+// The shipped systemd units start the daemons with options they take (the
+// lint stage checks the units' syntax: one went through clang-format once).
+TEST(Loopback, the_systemd_units_start_the_daemons_with_options_they_take) {
+  for (const char* app : {"heartbeat", "telemetry"}) {
+    const std::string unit = file_text(binary("apps/") + app + "/" + app + ".service");
+    const size_t at = unit.find("\nExecStart=");
+    CHECK(at != std::string::npos);
+    const std::string exec = unit.substr(at + 11, unit.find('\n', at + 1) - at - 11);
+    STRCMP_EQUAL((std::string("/usr/local/bin/") + app).c_str(),
+                 exec.substr(0, exec.find(' ')).c_str());
+    int code = -1;
+    const std::string help = output_of(binary("apps/") + app + "/" + app + " --help", &code);
+    CHECK_EQUAL(0, code);
+    size_t options = 0;
+    for (size_t p = exec.find(" --"); p != std::string::npos; p = exec.find(" --", p + 1)) {
+      const std::string option = exec.substr(p + 1, exec.find(' ', p + 1) - p - 1);
+      CHECK_TEXT(help.find("  " + option + " ") != std::string::npos, option.c_str());
+      ++options;
+    }
+    CHECK(options >= 1);
+  }
+}
