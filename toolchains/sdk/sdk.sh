@@ -66,7 +66,12 @@ make_one() {
   cp README.md LICENSE CHANGELOG.md "$stage/share/doc/evl/"
   cp "$bin/apps/heartbeat/heartbeat" "$bin/apps/telemetry/telemetry" \
     "$bin/apps/sensor_sim/sensor_sim" "$stage/bin/"
-  cp apps/heartbeat/heartbeat.service apps/telemetry/telemetry.service "$stage/lib/systemd/system/"
+  # The units as a package installs them: the binaries in /usr/bin (the
+  # Yocto recipe's ${bindir}, Buildroot's /usr/bin), not /usr/local/bin.
+  local unit
+  for unit in apps/heartbeat/heartbeat.service apps/telemetry/telemetry.service; do
+    sed 's#/usr/local/bin/#/usr/bin/#g' "$unit" >"$stage/lib/systemd/system/${unit##*/}"
+  done
   tar -C "$stage" -czf "$OUT/evl-$VERSION-$arch.tar.gz" . || die "cannot pack $arch"
   printf 'sdk: %s/evl-%s-%s.tar.gz\n' "$OUT" "$VERSION" "$arch"
 }
@@ -112,6 +117,19 @@ check_one() {
     [ "$got" = "$d evl $VERSION" ] || rc=1
   done
   result "$arch daemons' --version is $VERSION" $rc "$work/version.log"
+  # The units start the binaries where the Yocto recipe and the Buildroot
+  # package put them, and read as systemd reads them.
+  rc=0
+  mkdir -p "$work/units/apps/sdk"
+  cp "$root"/lib/systemd/system/*.service "$work/units/apps/sdk/"
+  python3 test/units/check_units.py "$work/units" >"$work/units.log" 2>&1 || rc=1
+  for d in heartbeat telemetry; do
+    grep -q "^ExecStart=/usr/bin/$d " "$root/lib/systemd/system/$d.service" || rc=1
+    grep -q "\$(TARGET_DIR)/usr/bin/$d\$" toolchains/sdk/buildroot/evl.mk || rc=1
+  done
+  grep -q '${D}${bindir}/$' toolchains/sdk/yocto/evl_*.bb || rc=1
+  result "$arch units start /usr/bin/heartbeat and /usr/bin/telemetry (as the recipes install them)" \
+    $rc "$work/units.log"
   [ "$FAILED" -eq 0 ] && rm -rf "$root"
 }
 
