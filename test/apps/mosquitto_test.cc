@@ -9,14 +9,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/telemetry/telemetry.h"
 #include "hal/serial.h"
+#include "loop/clock.h"
+#include "loop/static_loop.h"
 #include "test/apps/real_server.h"
 #include "test/apps/xdr_line.h"
+#include "test/support/alloc_counter.h"
 
 namespace {
 
@@ -297,4 +302,75 @@ TEST(Mosquitto, a_hung_broker_raises_the_alarm_and_its_return_clears_it) {
   const std::string text = realsrv::read_file(log);
   CHECK_EQUAL(1u, field(text, "alarms raised="));
   CHECK_EQUAL(1u, field(text, "cleared="));
+}
+
+namespace {
+
+void run_loop_for(evl::Loop& loop, int64_t ns) {
+  const int64_t end = evl::now_ns(hal::kClockMonotonic) + ns;
+  while (evl::now_ns(hal::kClockMonotonic) < end) (void)loop.run_once(5);
+}
+
+}  // namespace
+
+// "No heap after init" for the MQTT client (as //test/apps:no_heap_test
+// for the others): telemetry in this process publishing QoS 1 to the real
+// broker, which hangs (SIGSTOP: pings go unanswered, the link drops,
+// connects hang) and comes back, with every allocation counted.
+TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
+  if (!have_mosquitto()) return;
+  Broker broker;
+  CHECK(broker.start());
+  static evl::StaticLoop<16, 32, 4, 1, 4> loop;
+  CHECK_EQUAL(0, loop.init());
+  int master = -1, slave = -1;
+  char path[64];
+  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
+  app::Log log("telemetry");
+  log.set_level(app::Level::kError);
+  telemetry::Config cfg;
+  std::snprintf(cfg.serial, sizeof cfg.serial, "%s", path);
+  cfg.baud = 115200;
+  std::snprintf(cfg.collector, sizeof cfg.collector, "%s", broker.url().c_str());
+  cfg.batch_max = 4;
+  cfg.batch_delay_ms = 10;
+  cfg.mqtt.keepalive_s = 1;
+  cfg.link.backoff_initial_ms = 20;
+  cfg.link.backoff_max_ms = 200;
+  cfg.link.connect_timeout_ms = 500;
+  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
+  char err[256] = {};
+  CHECK_EQUAL(0, app->start(loop, err, sizeof err));
+  static const char kLine[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
+  run_loop_for(loop, 500 * evl::kMs);
+  const uint64_t sessions_before = app->mqtt().stats().sessions;
+  uint64_t allocations = 0, delivered_while_stopped = 0, delivered_before = 0;
+  {
+    testsupport::AllocCounter counter;
+    for (int i = 0; i < 350; ++i) {
+      if (i == 50) {
+        delivered_before = app->store().delivered();
+        broker.proc.signal(SIGSTOP);
+      }
+      if (i == 250) {  // 4 s later: the link dropped (keepalive 1 s)
+        delivered_while_stopped = app->store().delivered();
+        broker.proc.signal(SIGCONT);
+      }
+      (void)hal::write(master, kLine, sizeof kLine - 1);
+      run_loop_for(loop, 20 * evl::kMs);
+    }
+    allocations = counter.count();
+    CHECK(counter.working());
+  }
+  run_loop_for(loop, 1000 * evl::kMs);
+  const uint64_t delivered = app->store().delivered();
+  const uint64_t sessions = app->mqtt().stats().sessions - sessions_before;
+  app->stop();
+  loop.close();
+  CHECK_EQUAL(0u, allocations);
+  CHECK(delivered_before >= 20);
+  CHECK(delivered > delivered_while_stopped);  // it came back
+  CHECK(sessions >= 1);                        // a new session after the hang
+  CHECK_EQUAL(0, hal::close(master));
+  CHECK_EQUAL(0, hal::close(slave));
 }
