@@ -19,6 +19,7 @@
 #include "hal/serial.h"
 #include "loop/clock.h"
 #include "loop/static_loop.h"
+#include "test/apps/pty_telemetry.h"
 #include "test/apps/real_server.h"
 #include "test/apps/xdr_line.h"
 #include "test/support/alloc_counter.h"
@@ -323,25 +324,14 @@ TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
   CHECK(broker.start());
   static evl::StaticLoop<16, 32, 4, 1, 4> loop;
   CHECK_EQUAL(0, loop.init());
-  int master = -1, slave = -1;
-  char path[64];
-  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
-  app::Log log("telemetry");
-  log.set_level(app::Level::kError);
-  telemetry::Config cfg;
-  std::snprintf(cfg.serial, sizeof cfg.serial, "%s", path);
-  cfg.baud = 115200;
-  std::snprintf(cfg.collector, sizeof cfg.collector, "%s", broker.url().c_str());
-  cfg.batch_max = 4;
-  cfg.batch_delay_ms = 10;
-  cfg.mqtt.keepalive_s = 1;
-  cfg.link.backoff_initial_ms = 20;
-  cfg.link.backoff_max_ms = 200;
-  cfg.link.connect_timeout_ms = 500;
-  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
+  testpty::PtyTelemetry t(broker.url().c_str());
+  t.cfg.mqtt.keepalive_s = 1;
+  t.cfg.link.backoff_initial_ms = 20;
+  t.cfg.link.backoff_max_ms = 200;
+  t.cfg.link.connect_timeout_ms = 500;
+  std::unique_ptr<telemetry::App> app(new telemetry::App(t.cfg, &t.log));
   char err[256] = {};
   CHECK_EQUAL(0, app->start(loop, err, sizeof err));
-  static const char kLine[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
   run_loop_for(loop, 500 * evl::kMs);
   const uint64_t sessions_before = app->mqtt().stats().sessions;
   uint64_t allocations = 0, delivered_while_stopped = 0, delivered_before = 0;
@@ -356,7 +346,7 @@ TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
         delivered_while_stopped = app->store().delivered();
         broker.proc.signal(SIGCONT);
       }
-      (void)hal::write(master, kLine, sizeof kLine - 1);
+      t.line();
       run_loop_for(loop, 20 * evl::kMs);
     }
     allocations = counter.count();
@@ -371,6 +361,4 @@ TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
   CHECK(delivered_before >= 20);
   CHECK(delivered > delivered_while_stopped);  // it came back
   CHECK(sessions >= 1);                        // a new session after the hang
-  CHECK_EQUAL(0, hal::close(master));
-  CHECK_EQUAL(0, hal::close(slave));
 }

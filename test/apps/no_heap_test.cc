@@ -15,6 +15,7 @@
 #include "hal/sys.h"
 #include "loop/clock.h"
 #include "loop/static_loop.h"
+#include "test/apps/pty_telemetry.h"
 #include "test/support/alloc_counter.h"
 
 namespace {
@@ -150,32 +151,20 @@ TEST(NoHeap, telemetry_over_http_through_refusals_and_reconnects_allocates_nothi
   static TestLoop loop;
   CHECK_EQUAL(0, loop.init());
   Server server(true);
-  int master = -1, slave = -1;
-  char path[64];
-  CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
-  app::Log log("telemetry");
-  log.set_level(app::Level::kError);
-  telemetry::Config cfg;
-  std::snprintf(cfg.serial, sizeof cfg.serial, "%s", path);
-  cfg.baud = 115200;
-  std::snprintf(cfg.collector, sizeof cfg.collector, "http://localhost:%d/write?db=evl",
-                server.port());
-  cfg.batch_max = 4;
-  cfg.batch_delay_ms = 10;
-  cfg.health_period_ms = 100;
-  cfg.link.backoff_initial_ms = 10;
-  cfg.link.backoff_max_ms = 40;
-  std::unique_ptr<telemetry::App> app(new telemetry::App(cfg, &log));
+  char url[96];
+  std::snprintf(url, sizeof url, "http://localhost:%d/write?db=evl", server.port());
+  testpty::PtyTelemetry t(url);
+  t.cfg.health_period_ms = 100;
+  std::unique_ptr<telemetry::App> app(new telemetry::App(t.cfg, &t.log));
   char err[256] = {};
   CHECK_EQUAL(0, app->start(loop, err, sizeof err));
-  static const char kLine[] = "$IIXDR,C,17.75,C,TEMP*68\r\n";
   run_for(loop, server, 200 * evl::kMs);
   const int served_before = server.served;
   uint64_t allocations = 0;
   {
     testsupport::AllocCounter counter;
     for (int i = 0; i < 150; ++i) {
-      (void)hal::write(master, kLine, sizeof kLine - 1);
+      t.line();
       run_for(loop, server, 20 * evl::kMs);
     }
     allocations = counter.count();
@@ -187,6 +176,4 @@ TEST(NoHeap, telemetry_over_http_through_refusals_and_reconnects_allocates_nothi
   CHECK_EQUAL(0u, allocations);
   CHECK(answered >= 8);
   CHECK(app->store().delivered() >= 20);
-  CHECK_EQUAL(0, hal::close(master));
-  CHECK_EQUAL(0, hal::close(slave));
 }
