@@ -214,6 +214,7 @@ int64_t App::retry_after_ms(const http::Response& r, char* note, size_t cap) con
                 s == http::kMaxRetryAfterS ? " (at most an hour is kept)" : "");
   return s * 1000;
 }
+
 void App::on_retry_serial(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   auto* a = static_cast<App*>(ctx);
   a->serial_retry_ = evl::TimerHandle{};
