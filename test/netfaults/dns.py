@@ -28,6 +28,7 @@ fails, 3 when the kernel refuses network namespaces (skipped).
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -193,6 +194,34 @@ def main():
               "its flight recording replays on the fake kernel")
         if r.returncode != 0:
             print((r.stdout + r.stderr)[-2000:])
+
+        # No heap after start on the path a reconnect by name takes (the
+        # question to dnsmasq, its answer, the MQTT session): under
+        # valgrind, a run whose broker restarts 3 times makes as many
+        # allocations as one whose broker stays.
+        allocs = []
+        asked = box.log("dnsmasq").count("query[A] broker.evl.test")
+        for name, restarts in (("hb_heap0", 0), ("hb_heap3", 3)):
+            box.start(name, ["valgrind", "--tool=memcheck", "--leak-check=no", hb, "--server",
+                             "mqtt://broker.evl.test:1883", "--id", name, "--period-ms", "100",
+                             "--backoff-initial-ms", "50", "--backoff-max-ms", "100",
+                             "--run-for-ms", "12000"])
+            wait_for(lambda n=name: "delivering to" in box.log(n), 20, name + " to deliver")
+            for i in range(restarts):
+                box.stop("broker2")
+                time.sleep(0.3)
+                box.broker("broker2", "127.0.0.3")
+                wait_for(lambda n=name, k=i: box.log(n).count("delivering to") >= k + 2, 10,
+                         name + " to deliver again")
+            box.procs[name].wait(60)
+            m = re.search(r"total heap usage: ([0-9,]+) allocs", box.log(name))
+            allocs.append((m.group(1) if m else None, box.log(name).count("delivering to")))
+        asked = box.log("dnsmasq").count("query[A] broker.evl.test") - asked
+        check(allocs[0][0] is not None and allocs[0][0] == allocs[1][0] and allocs[1][1] == 4 and
+              asked >= 5,
+              "3 reconnects by name allocate nothing (valgrind: %s and %s allocations, %d and %d "
+              "sessions, %d questions)" % (allocs[0][0], allocs[1][0], allocs[0][1], allocs[1][1],
+                                          asked))
 
         # /etc/hosts: answered without a question.
         listener = subprocess.Popen(
