@@ -316,22 +316,14 @@ void Link::restore(Restore& r) {
   resolver_.restore(r, *loop_, resolved, this);
 }
 
-int64_t Link::next_backoff_ms() {
-  int64_t cap = cfg_.backoff_initial_ms;
-  for (uint32_t i = 0; i < attempt_ && cap < cfg_.backoff_max_ms; ++i) cap *= 2;
-  if (cap > cfg_.backoff_max_ms) cap = cfg_.backoff_max_ms;
-  return static_cast<int64_t>(random_to(static_cast<uint64_t>(cap)));
+int64_t backoff_cap_ms(const LinkConfig& cfg, uint32_t attempt) {
+  int64_t cap = cfg.backoff_initial_ms;
+  for (uint32_t i = 0; i < attempt && cap < cfg.backoff_max_ms; ++i) cap *= 2;
+  return cap < cfg.backoff_max_ms ? cap : cfg.backoff_max_ms;
 }
 
-uint64_t random_seed(const evl::Loop& loop) {
-  uint64_t seed = 0;
-  if (hal::getrandom(&seed, sizeof seed, hal::kGrndNonblock) == static_cast<long>(sizeof seed) &&
-      seed != 0) {
-    return seed;
-  }
-  const auto mono = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
-  const auto wall = static_cast<uint64_t>(loop.now(evl::Clock::kRealtime));
-  return ((mono * 0x9e3779b97f4a7c15ULL) ^ (wall * 0xbf58476d1ce4e5b9ULL) ^ (wall >> 29)) | 1;
+int64_t Link::next_backoff_ms() {
+  return static_cast<int64_t>(random_to(static_cast<uint64_t>(backoff_cap_ms(cfg_, attempt_))));
 }
 
 uint64_t Link::random_to(uint64_t n) {

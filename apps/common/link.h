@@ -125,6 +125,10 @@ struct LinkConfig {
 // uptime.
 uint64_t random_seed(const evl::Loop& loop);
 
+// The back-off's cap before `attempt` (0 first): backoff_initial_ms doubled
+// per attempt, at most backoff_max_ms. The link draws its delay in [0, cap].
+int64_t backoff_cap_ms(const LinkConfig& cfg, uint32_t attempt);
+
 struct LinkEvents {
   void (*up)(void* ctx) = nullptr;          // connected (kUp)
   void (*delivering)(void* ctx) = nullptr;  // proven (kDelivering), once per connection

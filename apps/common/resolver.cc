@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "apps/common/link.h"
 #include "apps/common/snapshot.h"
 #include "hal/socket.h"
 
@@ -296,6 +297,18 @@ void Resolver::restore(Restore& r, evl::Loop& loop, Done done, void* ctx) {
   qlen_ = qlen;
   if (has_io != 0) r.io(fd_, evl::kIn, on_io, this, &io_);
   r.timer(&timer_, on_timer, this);
+}
+
+// (Declared in link.h, beside LinkConfig::jitter_seed.)
+uint64_t random_seed(const evl::Loop& loop) {
+  uint64_t seed = 0;
+  if (hal::getrandom(&seed, sizeof seed, hal::kGrndNonblock) == static_cast<long>(sizeof seed) &&
+      seed != 0) {
+    return seed;
+  }
+  const auto mono = static_cast<uint64_t>(loop.now(evl::Clock::kMonotonic));
+  const auto wall = static_cast<uint64_t>(loop.now(evl::Clock::kRealtime));
+  return ((mono * 0x9e3779b97f4a7c15ULL) ^ (wall * 0xbf58476d1ce4e5b9ULL) ^ (wall >> 29)) | 1;
 }
 
 }  // namespace app

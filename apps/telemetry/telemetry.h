@@ -170,6 +170,7 @@ class App {
   int send_mqtt_batch(const char* buf, size_t used);
   bool prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, size_t err_len);
   void retry_later(int64_t at_least_ms);
+  void hold_back(int64_t ms);
   int64_t retry_after_ms(const http::Response& r, char* note, size_t cap) const;
 
   enum class Via : uint8_t { kLink, kMqtt, kHttp };

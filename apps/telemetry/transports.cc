@@ -179,16 +179,17 @@ bool App::prepare_http(const app::Url& url, http::ClientConfig* hc, char* err, s
 // the same moment), after the server's Retry-After if it gave one.
 void App::retry_later(int64_t at_least_ms) {
   store_.abandon();
-  int64_t cap = cfg_.link.backoff_initial_ms;
-  for (uint32_t i = 0; i < retry_attempt_ && cap < cfg_.link.backoff_max_ms; ++i) cap *= 2;
-  if (cap > cfg_.link.backoff_max_ms) cap = cfg_.link.backoff_max_ms;
-  ++retry_attempt_;
+  const int64_t cap = app::backoff_cap_ms(cfg_.link, retry_attempt_++);
   const int64_t half = cap / 2;
   const auto spread =
       static_cast<int64_t>(http_.link().random_to(static_cast<uint64_t>(cap - half)));
+  hold_back(at_least_ms + half + spread);
+}
+
+// Nothing is posted (batches, health lines) until ms from now.
+void App::hold_back(int64_t ms) {
   loop_->timer_clear(&retry_timer_);
-  (void)loop_->timer_after(evl::ms_to_ns(at_least_ms + half + spread), on_retry, this,
-                           &retry_timer_);
+  (void)loop_->timer_after(evl::ms_to_ns(ms), on_retry, this, &retry_timer_);
 }
 
 // The wait an answer's Retry-After asks for (ms), or -1 without a usable
@@ -233,8 +234,7 @@ void App::on_http_response(void* ctx, const http::Response& r) {
       a->log_->log(app::Level::kWarning, "collector refused a health line (%d)%s%s", s,
                    wait >= 0 ? "; the next post goes" : "", note);
       if (wait >= 0) {
-        a->loop_->timer_clear(&a->retry_timer_);
-        (void)a->loop_->timer_after(evl::ms_to_ns(wait), on_retry, a, &a->retry_timer_);
+        a->hold_back(wait);
         return;
       }
     }
