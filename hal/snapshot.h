@@ -29,6 +29,8 @@ class SnapWriter {
     put(&v, sizeof v);
   }
   bool ok() const { return !failed_; }
+  // A part that cannot be saved now: the snapshot is not taken.
+  void fail() { failed_ = true; }
   size_t size() const { return len_; }
 
  private:

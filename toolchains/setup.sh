@@ -6,7 +6,7 @@ set -euo pipefail
 
 HOST_PKGS=(
   g++ bazel-bootstrap bazel-rules-java
-  libcpputest-dev
+  libcpputest-dev libmbedtls-dev
   g++-arm-linux-gnueabihf g++-aarch64-linux-gnu qemu-user
   clang-14 libclang-rt-14-dev
   libev-dev libuv1-dev valgrind
@@ -18,7 +18,7 @@ HOST_PKGS=(
   influxdb influxdb-client
   iproute2 nftables python3 dnsmasq-base openssl
 )
-FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64)
+FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64 libmbedtls-dev:armhf libmbedtls-dev:arm64)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

@@ -7,6 +7,7 @@
 
 #include "apps/common/options.h"
 #include "apps/common/snapshot.h"
+#include "apps/common/tls.h"
 #include "hal/address.h"
 
 namespace app {
@@ -29,25 +30,21 @@ int parse_url(const char* text, Url* out) {
   static const struct {
     const char* prefix;
     Scheme scheme;
-  } kSchemes[] = {{"tcp://", Scheme::kTcp},
-                  {"udp://", Scheme::kUdp},
-                  {"mqtt://", Scheme::kMqtt},
-                  {"http://", Scheme::kHttp}};
+    bool tls;
+  } kSchemes[] = {{"tcp://", Scheme::kTcp, false},   {"udp://", Scheme::kUdp, false},
+                  {"mqtt://", Scheme::kMqtt, false}, {"http://", Scheme::kHttp, false},
+                  {"mqtts://", Scheme::kMqtt, true}, {"https://", Scheme::kHttp, true}};
   Url u;
   const char* rest = nullptr;
   for (const auto& k : kSchemes) {
     const size_t n = std::strlen(k.prefix);
     if (std::strncmp(text, k.prefix, n) == 0) {
       u.scheme = k.scheme;
+      u.tls = k.tls;
       rest = text + n;
     }
   }
-  if (rest == nullptr) {
-    for (const char* tls : {"mqtts://", "https://"}) {
-      if (std::strncmp(text, tls, std::strlen(tls)) == 0) return -EPROTONOSUPPORT;
-    }
-    return -EINVAL;
-  }
+  if (rest == nullptr) return -EINVAL;
   // user:password@ in the authority: not read, and the caller must not
   // print the text (a password would go to the log).
   const char* at = std::strchr(rest, '@');
@@ -65,9 +62,9 @@ int parse_url(const char* text, Url* out) {
   const char* close = host[0] == '[' ? std::strchr(host, ']') : nullptr;
   const bool has_port =
       host[0] == '[' ? close != nullptr && close[1] == ':' : std::strchr(host, ':') != nullptr;
-  const char* port_text = u.scheme == Scheme::kMqtt   ? ":1883"
-                          : u.scheme == Scheme::kHttp ? ":80"
-                                                      : nullptr;
+  const char* port_text = nullptr;
+  if (u.scheme == Scheme::kMqtt) port_text = u.tls ? ":8883" : ":1883";
+  if (u.scheme == Scheme::kHttp) port_text = u.tls ? ":443" : ":80";
   if (!has_port && port_text != nullptr) {
     if (host_len + std::strlen(port_text) >= sizeof host) return -EINVAL;
     std::memcpy(host + host_len, port_text, std::strlen(port_text) + 1);
@@ -135,12 +132,6 @@ bool describe_url_error(const char* option, const char* text, int err, char* out
                   "%s '%s': a link-local IPv6 address needs its interface, as "
                   "[fe80::1%%eth0]:PORT",
                   option, text);
-  } else if (err == -EPROTONOSUPPORT) {
-    std::snprintf(out, cap,
-                  "%s '%s': TLS is not spoken (no TLS library on the seam): give the server's "
-                  "plain port (mqtt://HOST:1883, http://HOST:8086/...) or run a TLS proxy on the "
-                  "board (stunnel) and point %s at it",
-                  option, text, option);
   } else if (err == -ENODEV) {
     std::snprintf(out, cap, "%s '%s': no network interface of that name (/sys/class/net)", option,
                   text);
@@ -153,8 +144,8 @@ bool describe_url_error(const char* option, const char* text, int err, char* out
 const char* error_text(int err) {
   switch (err) {
     case kErrTlsServer:
-      return "the server speaks TLS (an https or mqtts port?); evl speaks plain TCP: use the "
-             "server's plain port";
+      return "the server speaks TLS (an https or mqtts port?): give the URL as mqtts:// or "
+             "https://, or the server's plain port";
     case kErrHttpServer:
       return "the server answered in HTTP (a web or InfluxDB port?), not in this URL's "
              "protocol: check the port (InfluxDB takes http://HOST:8086/write?db=NAME)";
@@ -163,8 +154,16 @@ const char* error_text(int err) {
     case dns::kErrServer: return "the name servers failed (SERVFAIL, REFUSED or a bad reply)";
     case dns::kErrTimeout: return "no answer from the name servers";
     case dns::kErrUnreachable: return "no name server listens (port unreachable)";
-    default: return std::strerror(-err);
+    default: break;
   }
+  if (tls::is_tls_error(err)) {
+    thread_local char line[256];
+    const char* detail = tls::last_detail();
+    std::snprintf(line, sizeof line, detail[0] != '\0' ? "%s (%s)" : "%s", tls::error_text(err),
+                  detail);
+    return line;
+  }
+  return std::strerror(-err);
 }
 
 size_t take_lines(const char* data, size_t len, void (*fn)(void* ctx, const char* line, size_t n),
@@ -190,6 +189,27 @@ void add_link_options(OptionTable* t, LinkConfig* cfg) {
                     "drop a connection whose peer takes nothing for this long (default: "
                     "heartbeat 3 periods, at least 5000; telemetry 30000)",
                     &cfg->stall_timeout_ms, 100, 86400000));
+  t->add(string_option("tls-ca-file", "PATH",
+                       "mqtts:// and https://: the authorities trusted, PEM (default "
+                       "/etc/ssl/certs/ca-certificates.crt)",
+                       cfg->tls_ca_file, sizeof cfg->tls_ca_file));
+  t->add(string_option("tls-server-name", "NAME",
+                       "mqtts:// and https://: the name the server's certificate must have "
+                       "(default: the URL's host)",
+                       cfg->tls_server_name, sizeof cfg->tls_server_name));
+}
+
+int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err, size_t err_len) {
+  if (!url.tls) return 0;
+  if (cfg->tls_server_name[0] != '\0' && !dns::valid_name(cfg->tls_server_name)) {
+    std::snprintf(err, err_len, "--tls-server-name '%.80s' is not a host name",
+                  cfg->tls_server_name);
+    return -EINVAL;
+  }
+  if (!client->ready() && client->init(cfg->tls_ca_file, err, err_len) < 0) return -EINVAL;
+  cfg->tls = client;
+  cfg->tls_name = cfg->tls_server_name[0] != '\0' ? cfg->tls_server_name : nullptr;
+  return 0;
 }
 
 int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const LinkEvents& ev) {
@@ -198,8 +218,25 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
       cfg.connect_timeout_ms < 1 || cfg.stable_ms < 1 || cfg.stall_timeout_ms < 0) {
     return -EINVAL;
   }
+  if (url.tls && (cfg.tls == nullptr || !cfg.tls->ready() || url.scheme == Scheme::kUdp)) {
+    return -EINVAL;
+  }
   loop_ = &loop;
   url_ = url;
+  tls_name_[0] = '\0';
+  if (url.tls) {
+    const char* name = cfg.tls_name != nullptr ? cfg.tls_name : url.host;
+    if (name[0] != '\0') {
+      std::snprintf(tls_name_, sizeof tls_name_, "%s", name);
+    } else {  // an IP literal, without its port or brackets
+      char a[80];
+      if (hal::format_address(url.addr, a, sizeof a) <= 0) return -EINVAL;
+      const char* b = a[0] == '[' ? a + 1 : a;
+      const char* e = a[0] == '[' ? std::strchr(b, ']') : std::strrchr(b, ':');
+      if (e == nullptr) return -EINVAL;
+      std::snprintf(tls_name_, sizeof tls_name_, "%.*s", static_cast<int>(e - b), b);
+    }
+  }
   carrier_ = url.scheme == Scheme::kUdp ? &kDatagram : &kStream;
   cfg_ = cfg;
   ev_ = ev;
@@ -223,6 +260,8 @@ void Link::teardown() {
   resolver_.cancel();
   if (io_) (void)loop_->io_close(io_);
   io_ = evl::IoHandle{};
+  if (url_.tls) cfg_.tls->end();
+  handshaking_ = false;
   fd_ = -1;
   watched_ = 0;
   loop_->timer_clear(&timer_);
@@ -244,6 +283,9 @@ void Link::enter(State s, int64_t timer_ms) {
 }
 
 void Link::save(flight::SnapWriter& w) const {
+  // mbedTLS's state of a connection is not in a snapshot: none is taken
+  // while one is open (the recorder tries again at the next iteration).
+  if (url_.tls && fd_ >= 0) w.fail();
   w.put(static_cast<uint8_t>(state_));
   w.put(static_cast<int32_t>(fd_));
   w.put(static_cast<uint8_t>(io_ ? 1 : 0));
@@ -546,9 +588,23 @@ void Link::on_io(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
   auto* l = static_cast<Link*>(ctx);
   switch (l->state_) {
     case State::kConnecting: {
+      if (l->handshaking_) {
+        l->handshake();
+        return;
+      }
       const int err = hal::socket_error(l->fd_);
       if (err != 0 || (events & evl::kHup) != 0) {
         l->fail(err != 0 ? err : -ECONNRESET);
+      } else if (l->url_.tls) {
+        const int r = l->cfg_.tls->begin(l->fd_, l->tls_name_);
+        if (r < 0) {
+          ++l->stats_.tls_failures;
+          l->fail(r);
+          return;
+        }
+        l->tls_sent_ = 0;
+        l->handshaking_ = true;
+        l->handshake();
       } else {
         l->connected();
       }
@@ -563,14 +619,48 @@ void Link::on_io(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
   }
 }
 
+// The TLS handshake, within the connect timeout: up when it ends.
+void Link::handshake() {
+  const int r = cfg_.tls->handshake();
+  account_tls();
+  if (r == -EAGAIN) {
+    watch(cfg_.tls->want() | evl::kRdHup);
+    return;
+  }
+  if (r < 0) {
+    ++stats_.tls_failures;
+    fail(r);
+    return;
+  }
+  handshaking_ = false;
+  connected();
+}
+
+// What TLS wrote to the socket (records, the handshake) counts as written:
+// the stall and proof checks compare it with what the kernel holds.
+void Link::account_tls() {
+  const uint64_t sent = cfg_.tls->sent();
+  stats_.bytes_out += sent - tls_sent_;
+  tls_sent_ = sent;
+}
+
+long Link::recv_some(char* buf, size_t len) {
+  if (!url_.tls) return hal::stream_recv(fd_, buf, len);
+  const long r = cfg_.tls->read(buf, len);
+  account_tls();  // (a read may answer the server)
+  return r;
+}
+
 void Link::read_stream() {
-  for (int n = 0; n < 8 && up(); ++n) {
+  // TLS may hold decrypted bytes that no socket event will announce: they
+  // are read before leaving.
+  for (int n = 0; (n < 8 || (url_.tls && cfg_.tls->pending() > 0)) && up(); ++n) {
     if (in_len_ == kInBytes) {
       ++stats_.oversized;
       fail(-EMSGSIZE);
       return;
     }
-    const long r = hal::stream_recv(fd_, in_ + in_len_, kInBytes - in_len_);
+    const long r = recv_some(in_ + in_len_, kInBytes - in_len_);
     if (r == -EAGAIN) return;
     if (r <= 0) {
       fail(static_cast<int>(r));
@@ -596,7 +686,7 @@ void Link::read_stream() {
 // server's alert or hello, or an HTTP server's answer to what was not
 // HTTP. Its error (counted), or 0.
 int Link::foreign_answer(const char* data, size_t len) {
-  if (looks_like_tls(data, len)) {
+  if (!url_.tls && looks_like_tls(data, len)) {
     ++stats_.tls;
     return kErrTlsServer;
   }
@@ -662,13 +752,30 @@ long Link::unacknowledged() const {
   // A kernel that cannot tell counts as nothing pending, as for the stall
   // check: what was written then counts as taken.
   const long in_kernel = hal::stream_unacked(fd_);
-  return (in_kernel > 0 ? in_kernel : 0) + static_cast<long>(out_.size());
+  const long in_tls = url_.tls ? static_cast<long>(cfg_.tls->unsent()) : 0;
+  return (in_kernel > 0 ? in_kernel : 0) + in_tls + static_cast<long>(out_.size());
+}
+
+// The out-ring through TLS: its front bytes are offered again after a
+// would-block, as mbedTLS asks.
+long Link::drain_tls() {
+  long total = 0;
+  char chunk[4096];
+  while (!out_.empty()) {
+    const size_t n = out_.peek(chunk, sizeof chunk);
+    const long w = cfg_.tls->write(chunk, n);
+    account_tls();
+    if (w < 0) return total > 0 && w == -EAGAIN ? total : w;
+    out_.consume(static_cast<size_t>(w));
+    total += w;
+  }
+  return total;
 }
 
 void Link::flush() {
   const bool had = !out_.empty();
-  const long r = out_.drain_to(fd_, true);
-  if (r > 0) stats_.bytes_out += static_cast<uint64_t>(r);
+  const long r = url_.tls ? drain_tls() : out_.drain_to(fd_, true);
+  if (r > 0 && !url_.tls) stats_.bytes_out += static_cast<uint64_t>(r);
   if (r < 0 && r != -EAGAIN) {
     fail(static_cast<int>(r));
     return;

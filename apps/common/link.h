@@ -62,6 +62,12 @@ class SnapWriter;
 }  // namespace flight
 
 namespace app {
+namespace tls {
+class Client;
+}  // namespace tls
+}  // namespace app
+
+namespace app {
 
 class Restore;
 
@@ -74,27 +80,28 @@ struct Url {
   char host[dns::kMaxName + 2] = {};  // a host name, resolved at each connect; else empty
   int port = 0;
   char path[128] = {};  // http: the path and query ("/write?db=x"); else empty
+  bool tls = false;     // mqtts:// or https://: the stream is TLS (apps/common/tls.h)
 };
 
 // "tcp://192.0.2.1:9000", "udp://[::1]:9000", "mqtt://broker.lan:1883",
 // "http://192.0.2.1:8086/write?db=x", "udp://[fe80::1%eth0]:9000": an IP
 // literal (hal/address.h) or a host name (dns::valid_name) and a port from
-// 1 to 65535 (mqtt:// without one is 1883, http:// 80); http needs a path
-// of printable ASCII without spaces. 0, -EINVAL, -EPERM for a user or
-// password in it (user:password@: not read; do not print the text),
-// -EPROTONOSUPPORT for mqtts:// and https:// (no TLS), or
-// hal::parse_address's -EADDRNOTAVAIL (a link-local address without its
-// interface) or -ENODEV (no such interface).
+// 1 to 65535 (mqtt:// without one is 1883, mqtts:// 8883, http:// 80,
+// https:// 443); http and https need a path of printable ASCII without
+// spaces. mqtts:// and https:// are mqtt and http over TLS (Url::tls). 0,
+// -EINVAL, -EPERM for a user or password in it (user:password@: not read;
+// do not print the text), or hal::parse_address's -EADDRNOTAVAIL (a
+// link-local address without its interface) or -ENODEV (no such
+// interface).
 [[nodiscard]] int parse_url(const char* text, Url* out);
-// The line for parse_url's -EPERM, -EPROTONOSUPPORT, -EADDRNOTAVAIL and
-// -ENODEV, naming the
+// The line for parse_url's -EPERM, -EADDRNOTAVAIL and -ENODEV, naming the
 // option (and its text, but for -EPERM): true; other errors leave out
 // alone: false.
 bool describe_url_error(const char* option, const char* text, int err, char* out, size_t cap);
 
-// The server answered in TLS (an https or mqtts port, or a TLS proxy):
-// the first bytes of a connection were a TLS record (Link), or an HTTP
-// server said it wants HTTPS (http::Client). The daemons speak plain TCP.
+// The server answered in TLS (an https or mqtts port, or a TLS proxy) to
+// a plain URL: the first bytes of a connection were a TLS record (Link),
+// or an HTTP server said it wants HTTPS (http::Client).
 constexpr int kErrTlsServer = -4010;
 // The server answered in HTTP ("HTTP/1.x ..." as a tcp:// or mqtt://
 // connection's first bytes): a web or InfluxDB port given for another
@@ -105,7 +112,8 @@ bool looks_like_http(const char* data, size_t len);
 bool looks_like_tls(const char* data, size_t len);
 
 // What a link's error says: strerror's text, or name resolution's
-// (dns::kErr*: "name not found", ...), or kErrTlsServer's.
+// (dns::kErr*: "name not found", ...), kErrTlsServer's, or TLS's
+// (tls::kErr*, with the last failure's detail).
 const char* error_text(int err);
 
 struct LinkConfig {
@@ -115,7 +123,21 @@ struct LinkConfig {
   int64_t stable_ms = 1000;      // up this long (and acknowledged) = delivering
   int64_t stall_timeout_ms = 0;  // unacknowledged this long = stalled peer; 0: off
   uint64_t jitter_seed = 1;      // the daemons give random_seed()'s
+  // A TLS URL's client (init() done; the caller keeps it). The name its
+  // certificate must have: tls_name if set, else the URL's host name, else
+  // the IP literal's text.
+  tls::Client* tls = nullptr;
+  const char* tls_name = nullptr;
+  // The options behind them (add_link_options; prepare_tls reads them).
+  char tls_ca_file[256] = "/etc/ssl/certs/ca-certificates.crt";
+  char tls_server_name[dns::kMaxName + 1] = {};
 };
+
+// A TLS URL (mqtts://, https://): sets up client from cfg's CA file and
+// points cfg at it. 0 (also for a plain URL: nothing to do), or -EINVAL
+// with err set.
+[[nodiscard]] int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err,
+                              size_t err_len);
 
 // A seed for the back-off's jitter and the DNS question ids: 8 bytes from
 // the kernel's generator (getrandom), or, while it has none to give (its
@@ -156,7 +178,8 @@ struct LinkStats {
   uint64_t bytes_out = 0;
   uint64_t bytes_in = 0;
   uint64_t datagrams_out = 0;
-  uint64_t tls = 0;  // connections whose server answered in TLS
+  uint64_t tls = 0;           // connections whose server answered in TLS to a plain URL
+  uint64_t tls_failures = 0;  // TLS URL: handshakes that failed
   // Attempts that used the last address that connected because the name
   // servers failed (a named host only).
   uint64_t last_good_used = 0;
@@ -168,8 +191,9 @@ size_t take_lines(const char* data, size_t len, void (*fn)(void* ctx, const char
                   void* ctx);
 
 class OptionTable;
-// The link's rows of a daemon's option table: back-off, connect timeout and
-// stall timeout (0 there: the daemon's own default).
+// The link's rows of a daemon's option table: back-off, connect timeout,
+// stall timeout (0 there: the daemon's own default), and TLS's CA file and
+// server name.
 void add_link_options(OptionTable* t, LinkConfig* cfg);
 
 class Link {
@@ -198,6 +222,8 @@ class Link {
   State state() const { return state_; }
   bool up() const { return state_ == State::kUp || state_ == State::kDelivering; }
   bool stream() const { return carrier_ == &kStream; }
+  // A TLS URL's connection is in its handshake (kConnecting).
+  bool handshaking() const { return handshaking_; }
   // Stream: appends to the out-ring (-ENOBUFS if it does not fit). Datagram:
   // sends one datagram now (its error if it fails). -ENOTCONN unless up().
   [[nodiscard]] int send(const void* data, size_t len);
@@ -259,7 +285,11 @@ class Link {
   void fail(int err);
   void teardown();
   void flush();
+  long drain_tls();
+  void handshake();
+  void account_tls();
   void read_stream();
+  long recv_some(char* buf, size_t len);
   void read_datagrams();
   int send_datagram(const void* data, size_t len);
   void lost_datagrams(int err);
@@ -286,6 +316,9 @@ class Link {
   uint32_t watched_ = 0;
   uint64_t rng_ = 1;
   bool probe_sent_ = false;
+  bool handshaking_ = false;
+  uint64_t tls_sent_ = 0;  // the TLS client's socket bytes already counted in bytes_out
+  char tls_name_[dns::kMaxName + 2] = {};
   int64_t up_since_ns_ = 0;
   uint64_t written_at_up_ = 0;  // stats_.bytes_out when the connection came up
   uint64_t read_at_up_ = 0;     // stats_.bytes_in then

@@ -41,8 +41,9 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (const int r = app::parse_url(cfg_.server, &url); r < 0) {
     if (app::describe_url_error("--server", cfg_.server, r, err, err_len)) return -EINVAL;
     std::snprintf(err, err_len,
-                  "--server '%s' is not tcp://HOST:PORT, udp://HOST:PORT or mqtt://HOST[:PORT] "
-                  "(HOST: an IP literal or a host name; PORT: 1 to 65535, mqtt's 1883 if none)",
+                  "--server '%s' is not tcp://HOST:PORT, udp://HOST:PORT, mqtt://HOST[:PORT] or "
+                  "mqtts://HOST[:PORT] (HOST: an IP literal or a host name; PORT: 1 to 65535, "
+                  "mqtt's 1883 and mqtts's 8883 if none)",
                   cfg_.server);
     return -EINVAL;
   }
@@ -64,6 +65,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
       return -EINVAL;
     }
   }
+  if (app::prepare_tls(url, &cfg_.link, &tls_, err, err_len) < 0) return -EINVAL;
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
   start_ns_ = loop.now(evl::Clock::kMonotonic);

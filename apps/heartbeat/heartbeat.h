@@ -39,6 +39,7 @@
 
 #include "apps/common/link.h"
 #include "apps/common/log.h"
+#include "apps/common/tls.h"
 #include "apps/common/watchdog.h"
 #include "apps/mqtt/client.h"
 #include "apps/mqtt/presence.h"
@@ -144,6 +145,7 @@ class App {
   Config cfg_;
   app::Log* log_;
   evl::Loop* loop_ = nullptr;
+  app::tls::Client tls_;  // mqtts:// or https:// (before the links: they use it to the end)
   app::Link link_;
   mqtt::Client mqtt_;
   bool use_mqtt_ = false;

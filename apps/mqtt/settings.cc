@@ -70,7 +70,7 @@ void describe_unanswered(const char* url, int port, uint32_t connections, char* 
   std::snprintf(out, cap,
                 "broker %s: %u connections in a row ended without an answer to CONNECT: is "
                 "port %d a TLS port (mqtts, usually 8883) or another protocol's (HTTP; "
-                "InfluxDB's 8086)? evl speaks plain MQTT (usually port 1883)",
+                "InfluxDB's 8086)? A TLS port is given as mqtts://HOST:PORT",
                 url, connections, port);
 }
 

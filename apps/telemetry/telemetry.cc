@@ -60,9 +60,10 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   if (const int r = app::parse_url(cfg_.collector, &url); r < 0) {
     if (app::describe_url_error("--collector", cfg_.collector, r, err, err_len)) return -EINVAL;
     std::snprintf(err, err_len,
-                  "--collector '%s' is not udp://HOST:PORT, tcp://HOST:PORT, mqtt://HOST[:PORT] "
-                  "or http://HOST[:PORT]/write?db=NAME (HOST: an IP literal or a host name; PORT: "
-                  "1 to 65535, mqtt's 1883 and http's 80 if none)",
+                  "--collector '%s' is not udp://HOST:PORT, tcp://HOST:PORT, mqtt[s]://HOST[:PORT] "
+                  "or http[s]://HOST[:PORT]/write?db=NAME (HOST: an IP literal or a host name; "
+                  "PORT: 1 to 65535, mqtt's 1883, mqtts's 8883, http's 80 and https's 443 if "
+                  "none)",
                   cfg_.collector);
     return -EINVAL;
   }
@@ -82,6 +83,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
                   static_cast<long long>(cfg_.baud));
     return -EINVAL;
   }
+  if (app::prepare_tls(url, &cfg_.link, &tls_, err, err_len) < 0) return -EINVAL;
   if (const int r = load_spool_at_start(err, err_len); r < 0) return r;
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback

@@ -33,6 +33,7 @@
 
 #include "apps/common/link.h"
 #include "apps/common/log.h"
+#include "apps/common/tls.h"
 #include "apps/common/watchdog.h"
 #include "apps/http/client.h"
 #include "apps/mqtt/client.h"
@@ -181,6 +182,7 @@ class App {
   app::Log* log_;
   evl::Loop* loop_ = nullptr;
   Store store_;
+  app::tls::Client tls_;  // mqtts:// or https:// (before the links: they use it to the end)
   app::Link link_;
   mqtt::Client mqtt_;
   http::Client http_;

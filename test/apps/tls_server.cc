@@ -1,0 +1,201 @@
+#include "test/apps/tls_server.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "CppUTest/TestHarness.h"
+#include "hal/address.h"
+#include "mbedtls/ecp.h"
+#include "mbedtls/net_sockets.h"
+#include "mbedtls/x509_crt.h"
+#include "test/fake/kernel.h"
+
+namespace tlstest {
+namespace {
+
+int fixed_entropy(void*, unsigned char* out, size_t len) {
+  for (size_t i = 0; i < len; ++i) out[i] = static_cast<unsigned char>(i * 37 + 11);
+  return 0;
+}
+
+mbedtls_ctr_drbg_context& drbg() {
+  static mbedtls_ctr_drbg_context d;
+  static bool seeded = false;
+  if (!seeded) {
+    mbedtls_ctr_drbg_init(&d);
+    static const unsigned char kPers[] = "evl tls test";
+    CHECK_EQUAL(0, mbedtls_ctr_drbg_seed(&d, fixed_entropy, nullptr, kPers, sizeof kPers - 1));
+    seeded = true;
+  }
+  return d;
+}
+
+}  // namespace
+
+int random(void*, unsigned char* out, size_t len) {
+  return mbedtls_ctr_drbg_random(&drbg(), out, len);
+}
+
+Key::Key() {
+  mbedtls_pk_init(&pk);
+  CHECK_EQUAL(0, mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)));
+  CHECK_EQUAL(0, mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), random, nullptr));
+}
+
+Key::~Key() { mbedtls_pk_free(&pk); }
+
+std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
+                        const Key& issuer_key, bool ca, const char* from, const char* to) {
+  mbedtls_x509write_cert w;
+  mbedtls_x509write_crt_init(&w);
+  mbedtls_mpi serial;
+  mbedtls_mpi_init(&serial);
+  CHECK_EQUAL(0, mbedtls_mpi_lset(&serial, 1 + static_cast<int>(std::strlen(cn))));
+  const std::string subject = std::string("CN=") + cn;
+  const std::string issuer = std::string("CN=") + issuer_cn;
+  mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
+  mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+  CHECK_EQUAL(0, mbedtls_x509write_crt_set_serial(&w, &serial));
+  CHECK_EQUAL(0, mbedtls_x509write_crt_set_validity(&w, from, to));
+  CHECK_EQUAL(0, mbedtls_x509write_crt_set_subject_name(&w, subject.c_str()));
+  CHECK_EQUAL(0, mbedtls_x509write_crt_set_issuer_name(&w, issuer.c_str()));
+  mbedtls_x509write_crt_set_subject_key(&w, const_cast<mbedtls_pk_context*>(&key.pk));
+  mbedtls_x509write_crt_set_issuer_key(&w, const_cast<mbedtls_pk_context*>(&issuer_key.pk));
+  CHECK_EQUAL(0, mbedtls_x509write_crt_set_basic_constraints(&w, ca ? 1 : 0, ca ? 1 : -1));
+  unsigned char pem[4096];
+  CHECK_EQUAL(0, mbedtls_x509write_crt_pem(&w, pem, sizeof pem, random, nullptr));
+  mbedtls_x509write_crt_free(&w);
+  mbedtls_mpi_free(&serial);
+  return std::string(reinterpret_cast<char*>(pem));
+}
+
+Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key)
+    : loop_(loop) {
+  mbedtls_x509_crt_init(&chain_);
+  mbedtls_ssl_config_init(&conf_);
+  mbedtls_ssl_init(&ssl_);
+  CHECK_EQUAL(
+      0, mbedtls_x509_crt_parse(&chain_, reinterpret_cast<const unsigned char*>(chain_pem.c_str()),
+                                chain_pem.size() + 1));
+  CHECK_EQUAL(
+      0, mbedtls_ssl_config_defaults(&conf_, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                     MBEDTLS_SSL_PRESET_DEFAULT));
+  mbedtls_ssl_conf_rng(&conf_, random, nullptr);
+  CHECK_EQUAL(0,
+              mbedtls_ssl_conf_own_cert(&conf_, &chain_, const_cast<mbedtls_pk_context*>(&key.pk)));
+  CHECK_EQUAL(0, mbedtls_ssl_setup(&ssl_, &conf_));
+  hal::SockAddr a;
+  CHECK_EQUAL(0, hal::parse_address(at, &a));
+  int fd = -1;
+  CHECK_EQUAL(0, hal::stream_listen(a, 8, &fd));
+  CHECK_EQUAL(0, loop_.io_start(fd, evl::kIn, on_accept, this, &listener_));
+}
+
+Server::~Server() {
+  close_connection();
+  if (listener_) (void)loop_.io_close(listener_);
+  mbedtls_ssl_free(&ssl_);
+  mbedtls_ssl_config_free(&conf_);
+  mbedtls_x509_crt_free(&chain_);
+}
+
+void Server::close_connection() {
+  if (conn_) (void)loop_.io_close(conn_);
+  conn_ = evl::IoHandle{};
+  fd_ = -1;
+  shaken_ = false;
+  (void)mbedtls_ssl_session_reset(&ssl_);
+}
+
+void Server::resume() {
+  reading_ = true;
+  step();
+}
+
+void Server::on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
+  auto* s = static_cast<Server*>(ctx);
+  int fd = -1;
+  while (hal::stream_accept(loop.io_fd(h), &fd, nullptr) == 0) {
+    ++s->accepts;
+    s->close_connection();
+    if (s->mode == Mode::kPlainText) {
+      const char kAnswer[] = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+      (void)hal::stream_send(fd, kAnswer, sizeof kAnswer - 1);
+    }
+    CHECK_EQUAL(0, loop.io_start(fd, evl::kIn, on_conn, s, &s->conn_));
+    s->fd_ = fd;
+    s->reading_ = true;
+    mbedtls_ssl_set_bio(&s->ssl_, s, on_send, on_recv, nullptr);
+  }
+}
+
+void Server::on_conn(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
+  static_cast<Server*>(ctx)->step();
+}
+
+void Server::step() {
+  if (fd_ < 0) return;
+  if (mode == Mode::kResets) {
+    (void)fake::Kernel::current().reset(fd_);
+    close_connection();
+    return;
+  }
+  if (mode == Mode::kPlainText || mode == Mode::kSilent) {
+    char buf[512];
+    long n = 0;
+    while ((n = hal::stream_recv(fd_, buf, sizeof buf)) > 0) {
+    }
+    if (n == 0) close_connection();
+    return;
+  }
+  if (!shaken_) {
+    const int r = mbedtls_ssl_handshake(&ssl_);
+    if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return;
+    if (r != 0) {
+      close_connection();
+      return;
+    }
+    shaken_ = true;
+    ++handshakes;
+    if (mode == Mode::kStopsReading) reading_ = false;
+    if (!reply.empty()) {
+      CHECK_EQUAL(static_cast<int>(reply.size()),
+                  mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(reply.data()),
+                                    reply.size()));
+    }
+    if (close_after_handshake) {
+      close_connection();
+      return;
+    }
+  }
+  if (!reading_) {
+    if (conn_) (void)loop_.io_modify(conn_, evl::kRdHup);  // (not level-triggered on data)
+    return;
+  }
+  if (conn_) (void)loop_.io_modify(conn_, evl::kIn);
+  unsigned char buf[4096];
+  for (;;) {
+    const int r = mbedtls_ssl_read(&ssl_, buf, sizeof buf);
+    if (r > 0) {
+      got.append(reinterpret_cast<char*>(buf), static_cast<size_t>(r));
+      continue;
+    }
+    if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return;
+    close_connection();
+    return;
+  }
+}
+
+int Server::on_send(void* ctx, const unsigned char* buf, size_t len) {
+  const long n = hal::stream_send(static_cast<Server*>(ctx)->fd_, buf, len);
+  if (n == -EAGAIN) return MBEDTLS_ERR_SSL_WANT_WRITE;
+  return n < 0 ? MBEDTLS_ERR_NET_SEND_FAILED : static_cast<int>(n);
+}
+
+int Server::on_recv(void* ctx, unsigned char* buf, size_t len) {
+  const long n = hal::stream_recv(static_cast<Server*>(ctx)->fd_, buf, len);
+  if (n == -EAGAIN) return MBEDTLS_ERR_SSL_WANT_READ;
+  return n < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : static_cast<int>(n);
+}
+
+}  // namespace tlstest

@@ -1,0 +1,82 @@
+// TLS on the fake kernel's side of a test: certificates made with mbedTLS
+// from a fixed seed (no openssl, no clock: the same bytes every run), and
+// a TLS server on the test's loop that keeps what it reads and sends what
+// it is told.
+#pragma once
+
+#include <string>
+
+#include "hal/socket.h"
+#include "loop/loop.h"
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/x509_crt.h"
+
+namespace tlstest {
+
+// An EC key (P-256) from the test's seeded generator.
+struct Key {
+  mbedtls_pk_context pk;
+  Key();
+  ~Key();
+  Key(const Key&) = delete;
+  Key& operator=(const Key&) = delete;
+};
+
+// A certificate as PEM: `cn` signed by `issuer_key` under `issuer_cn`
+// (self-signed when they are the subject's own), valid in [from, to]
+// ("YYYYMMDDhhmmss", UTC).
+std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
+                        const Key& issuer_key, bool ca, const char* from = "20250101000000",
+                        const char* to = "20400101000000");
+
+// What the server does with a connection.
+enum class Mode {
+  kTls,          // a TLS server: handshake, then keep what it reads, send `reply`
+  kResets,       // resets each connection at its first byte (a plain port)
+  kPlainText,    // answers each connection in plain text (an HTTP port)
+  kSilent,       // accepts, reads, answers nothing
+  kStopsReading  // a TLS server that stops reading after the handshake
+};
+
+class Server {
+ public:
+  // chain_pem: the server's certificate (and its issuers); key: its key.
+  Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  Mode mode = Mode::kTls;
+  std::string got;    // plaintext read, all connections
+  std::string reply;  // sent once after each handshake
+  int accepts = 0;
+  int handshakes = 0;
+  bool close_after_handshake = false;
+  // Reads again (kStopsReading): what waits is taken.
+  void resume();
+  void close_connection();
+
+ private:
+  static void on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
+  static void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
+  static int on_send(void* ctx, const unsigned char* buf, size_t len);
+  static int on_recv(void* ctx, unsigned char* buf, size_t len);
+  void step();
+
+  evl::Loop& loop_;
+  evl::IoHandle listener_;
+  evl::IoHandle conn_;
+  int fd_ = -1;
+  bool shaken_ = false;
+  bool reading_ = true;
+  mbedtls_x509_crt chain_;
+  mbedtls_ssl_config conf_;
+  mbedtls_ssl_context ssl_;
+};
+
+// The test generator (a fixed seed), for keys and the server.
+int random(void* ctx, unsigned char* out, size_t len);
+
+}  // namespace tlstest

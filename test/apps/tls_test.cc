@@ -1,0 +1,356 @@
+// app::Link over TLS (mqtts://, https://) on the fake kernel, against a
+// TLS server on the same loop with certificates made here: the bytes both
+// ways, every refusal with its reason, the dates on an unset clock, the
+// socket's faults, the arena across reconnects.
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CppUTest/TestHarness.h"
+#include "apps/common/link.h"
+#include "apps/common/tls.h"
+#include "hal/snapshot.h"
+#include "loop/static_loop.h"
+#include "test/apps/tls_server.h"
+#include "test/fake/kernel.h"
+
+using app::Link;
+using evl::kMs;
+using evl::kSec;
+using State = app::Link::State;
+
+namespace {
+
+using TestLoop = evl::StaticLoop<8, 16, 2, 1, 4>;
+
+struct Seen {
+  int ups = 0;
+  std::vector<int> downs;
+  std::string in;
+};
+
+void on_up(void* ctx) { ++static_cast<Seen*>(ctx)->ups; }
+void on_down(void* ctx, int err) { static_cast<Seen*>(ctx)->downs.push_back(err); }
+size_t on_received(void* ctx, const char* data, size_t len) {
+  static_cast<Seen*>(ctx)->in.append(data, len);
+  return len;
+}
+
+// The authority, the server's key, and a certificate for broker.test.
+struct Pki {
+  tlstest::Key ca_key;
+  tlstest::Key server_key;
+  char ca[2048] = {};  // (not a std::string: made in the first test, kept after it)
+  Pki() {
+    const std::string pem =
+        tlstest::certificate("evl test CA", ca_key, "evl test CA", ca_key, true);
+    CHECK(pem.size() < sizeof ca);
+    std::memcpy(ca, pem.c_str(), pem.size() + 1);
+  }
+  std::string server(const char* cn = "broker.test", const char* from = "20250101000000",
+                     const char* to = "20400101000000") const {
+    return tlstest::certificate(cn, server_key, "evl test CA", ca_key, false, from, to);
+  }
+};
+
+Pki& pki() {
+  static Pki p;  // (keys take a while on qemu: made once)
+  return p;
+}
+
+struct Fixture {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  std::unique_ptr<app::tls::Client> client{new app::tls::Client()};
+  Seen seen;
+  Link link;
+  app::LinkConfig cfg;
+  app::Url url;
+  std::unique_ptr<tlstest::Server> server;
+
+  explicit Fixture(const std::string& chain = pki().server()) {
+    CHECK_EQUAL(0, loop->init());
+    k.add_regular_path("/etc/evl/ca.pem", pki().ca);
+    cfg.backoff_initial_ms = 100;
+    cfg.backoff_max_ms = 400;
+    cfg.connect_timeout_ms = 2000;
+    cfg.stable_ms = 200;
+    cfg.stall_timeout_ms = 3000;
+    server.reset(new tlstest::Server(*loop, "127.0.0.1:8883", chain, pki().server_key));
+  }
+  ~Fixture() {
+    link.stop();
+    server.reset();
+  }
+  void start(const char* text = "mqtts://127.0.0.1") {
+    CHECK_EQUAL(0, app::parse_url(text, &url));
+    std::snprintf(cfg.tls_ca_file, sizeof cfg.tls_ca_file, "/etc/evl/ca.pem");
+    if (cfg.tls_server_name[0] == '\0') {
+      std::snprintf(cfg.tls_server_name, sizeof cfg.tls_server_name, "broker.test");
+    }
+    char err[256] = {};
+    CHECK_EQUAL_TEXT(0, app::prepare_tls(url, &cfg, client.get(), err, sizeof err), err);
+    app::LinkEvents ev;
+    ev.up = on_up;
+    ev.down = on_down;
+    ev.received = on_received;
+    ev.ctx = &seen;
+    CHECK_EQUAL(0, link.start(*loop, url, cfg, ev));
+  }
+  void run_for(int64_t ns) {
+    const int64_t end = k.monotonic_ns() + ns;
+    while (k.monotonic_ns() < end) {
+      const int r = loop->run_once(static_cast<int>((end - k.monotonic_ns() + kMs - 1) / kMs));
+      CHECK(r >= 0 || r == -EINTR);
+    }
+  }
+  template <class F>
+  void run_until(F done, int64_t limit_ns) {
+    const int64_t end = k.monotonic_ns() + limit_ns;
+    while (!done() && k.monotonic_ns() < end) {
+      const int r = loop->run_once(static_cast<int>((end - k.monotonic_ns()) / kMs + 1));
+      CHECK(r >= 0 || r == -EINTR);
+    }
+    CHECK(done());
+  }
+  std::string said(int err) const { return app::error_text(err); }
+};
+
+}  // namespace
+
+TEST_GROUP(Tls){};
+
+TEST(Tls, urls_with_tls_take_their_default_ports) {
+  app::Url u;
+  CHECK_EQUAL(0, app::parse_url("mqtts://broker.lan", &u));
+  CHECK(u.tls && u.scheme == app::Scheme::kMqtt);
+  CHECK_EQUAL(8883, u.port);
+  CHECK_EQUAL(0, app::parse_url("https://influx.lan/api/v2/write?bucket=b", &u));
+  CHECK(u.tls && u.scheme == app::Scheme::kHttp);
+  CHECK_EQUAL(443, u.port);
+  STRCMP_EQUAL("/api/v2/write?bucket=b", u.path);
+  CHECK_EQUAL(0, app::parse_url("mqtt://broker.lan", &u));
+  CHECK_FALSE(u.tls);
+  CHECK_EQUAL(-EINVAL, app::parse_url("https://influx.lan", &u));  // http needs its path
+}
+
+TEST(Tls, a_tls_url_without_a_ready_client_does_not_start) {
+  fake::Kernel k;
+  TestLoop loop;
+  CHECK_EQUAL(0, loop.init());
+  app::Url u;
+  CHECK_EQUAL(0, app::parse_url("mqtts://127.0.0.1", &u));
+  Link link;
+  CHECK_EQUAL(-EINVAL, link.start(loop, u, app::LinkConfig{}, app::LinkEvents{}));
+  app::tls::Client c;
+  app::LinkConfig cfg;
+  cfg.tls = &c;  // not init()ed
+  CHECK_EQUAL(-EINVAL, link.start(loop, u, cfg, app::LinkEvents{}));
+}
+
+TEST(Tls, the_ca_file_is_read_through_the_seam_and_checked) {
+  fake::Kernel k;
+  k.add_regular_path("/etc/evl/empty.pem", "");
+  k.add_regular_path("/etc/evl/text.pem", "not a certificate\n");
+  char err[256] = {};
+  {
+    app::tls::Client c;
+    CHECK_EQUAL(-EINVAL, c.init("/etc/evl/missing.pem", err, sizeof err));
+    STRCMP_CONTAINS("cannot open TLS CA file /etc/evl/missing.pem", err);
+  }
+  for (const char* path : {"/etc/evl/empty.pem", "/etc/evl/text.pem"}) {
+    app::tls::Client c;
+    CHECK_EQUAL(-EINVAL, c.init(path, err, sizeof err));
+    STRCMP_CONTAINS("holds no certificate that can be read", err);
+    CHECK_FALSE(c.ready());
+  }
+  k.add_regular_path("/etc/evl/ca.pem", pki().ca);
+  app::tls::Client c;
+  CHECK_EQUAL(0, c.init("/etc/evl/ca.pem", err, sizeof err));
+  CHECK(c.ready());
+  CHECK_EQUAL(-EINVAL, c.init("/etc/evl/ca.pem", err, sizeof err));  // once
+  app::Url u;
+  CHECK_EQUAL(0, app::parse_url("mqtts://127.0.0.1", &u));
+  app::LinkConfig cfg;
+  std::snprintf(cfg.tls_server_name, sizeof cfg.tls_server_name, "bad name!");
+  CHECK_EQUAL(-EINVAL, app::prepare_tls(u, &cfg, &c, err, sizeof err));
+  STRCMP_CONTAINS("--tls-server-name 'bad name!' is not a host name", err);
+}
+
+TEST(Tls, bytes_go_both_ways_and_the_socket_bytes_are_what_is_counted) {
+  Fixture f;
+  f.server->reply = "welcome\n";
+  f.start();
+  f.run_until([&] { return f.link.up() && f.seen.in == "welcome\n"; }, 5 * kSec);
+  CHECK_EQUAL(1, f.seen.ups);
+  CHECK_EQUAL(1u, f.client->stats().handshakes);
+  CHECK_EQUAL(0u, f.client->stats().dates_unchecked);
+  // More than one TLS record and more than the link's 4 KiB chunks.
+  std::string sent;
+  for (int i = 0; sent.size() < 40000; ++i) sent += "line " + std::to_string(i) + "\n";
+  for (size_t at = 0; at < sent.size();) {
+    const size_t n = std::min<size_t>(1000, sent.size() - at);
+    if (f.link.send(sent.data() + at, n) == 0) {
+      at += n;
+    } else {
+      f.run_for(10 * kMs);
+    }
+  }
+  f.run_until([&] { return f.server->got.size() == sent.size(); }, 10 * kSec);
+  CHECK(f.server->got == sent);
+  // What the kernel was given: ciphertext, more than the plaintext.
+  CHECK(f.link.stats().bytes_out > sent.size());
+  f.run_until([&] { return f.link.state() == State::kDelivering; }, 5 * kSec);
+  CHECK_EQUAL(0L, f.link.unacknowledged());
+}
+
+TEST(Tls, a_certificate_for_another_name_is_refused_and_the_reason_said) {
+  Fixture f(pki().server("other.test"));
+  f.start();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrUntrusted, f.seen.downs[0]);
+  STRCMP_CONTAINS("the server's TLS certificate was refused", f.said(f.seen.downs[0]).c_str());
+  STRCMP_CONTAINS("Common Name", f.said(f.seen.downs[0]).c_str());
+  CHECK_EQUAL(0, f.seen.ups);
+  CHECK(f.link.stats().tls_failures >= 1);
+}
+
+TEST(Tls, a_server_signed_by_another_authority_is_refused) {
+  tlstest::Key rogue;
+  Fixture f(tlstest::certificate("broker.test", pki().server_key, "evl test CA", rogue, false));
+  f.start();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrUntrusted, f.seen.downs[0]);
+  STRCMP_CONTAINS("not correctly signed", f.said(f.seen.downs[0]).c_str());
+}
+
+TEST(Tls, the_ip_literal_is_the_name_without_tls_server_name) {
+  Fixture f(pki().server("127.0.0.1"));
+  std::snprintf(f.cfg.tls_server_name, sizeof f.cfg.tls_server_name, "%s", "");
+  f.cfg.tls_server_name[0] = '\0';
+  CHECK_EQUAL(0, app::parse_url("mqtts://127.0.0.1", &f.url));
+  std::snprintf(f.cfg.tls_ca_file, sizeof f.cfg.tls_ca_file, "/etc/evl/ca.pem");
+  char err[256] = {};
+  CHECK_EQUAL(0, app::prepare_tls(f.url, &f.cfg, f.client.get(), err, sizeof err));
+  app::LinkEvents ev;
+  ev.up = on_up;
+  ev.down = on_down;
+  ev.ctx = &f.seen;
+  CHECK_EQUAL(0, f.link.start(*f.loop, f.url, f.cfg, ev));
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+}
+
+TEST(Tls, dates_are_checked_on_a_set_clock_and_skipped_while_it_reads_1970) {
+  Fixture f(pki().server("broker.test", "20200101000000", "20210101000000"));
+  f.start();  // the fake's wall clock: 2026
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrUntrusted, f.seen.downs[0]);
+  STRCMP_CONTAINS("expired", f.said(f.seen.downs[0]).c_str());
+  // A board after boot without a clock: every certificate would be "in
+  // the future"; its dates wait for the clock.
+  f.k.step_realtime(-f.k.realtime_ns() + 1000 * kSec);
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  CHECK_EQUAL(1u, f.client->stats().dates_unchecked);
+}
+
+TEST(Tls, a_plain_port_that_resets_the_hello_is_said_to_be_one) {
+  Fixture f;
+  f.server->mode = tlstest::Mode::kResets;
+  f.start();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrClosed, f.seen.downs[0]);
+  STRCMP_CONTAINS("a reset before any TLS byte from it: a plain port?",
+                  f.said(f.seen.downs[0]).c_str());
+}
+
+TEST(Tls, a_server_answering_in_plain_text_is_said_not_to_speak_tls) {
+  Fixture f;
+  f.server->mode = tlstest::Mode::kPlainText;
+  f.start();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrNotTls, f.seen.downs[0]);
+  STRCMP_CONTAINS("its first byte was 0x48", f.said(f.seen.downs[0]).c_str());
+}
+
+TEST(Tls, a_silent_server_ends_the_handshake_at_the_connect_timeout) {
+  Fixture f;
+  f.server->mode = tlstest::Mode::kSilent;
+  f.start();
+  const int64_t t0 = f.k.monotonic_ns();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(-ETIMEDOUT, f.seen.downs[0]);
+  CHECK(f.k.monotonic_ns() - t0 >= 2 * kSec);
+  CHECK_FALSE(f.client->active());  // the next attempt begins a new one
+}
+
+TEST(Tls, no_random_bytes_at_the_first_connect_is_said_and_retried) {
+  Fixture f;
+  f.k.fail_next(fake::Call::kGetrandom, EAGAIN);
+  f.start();
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  CHECK_EQUAL(1u, f.seen.downs.size());
+  CHECK_EQUAL(app::tls::kErrNoEntropy, f.seen.downs[0]);
+  STRCMP_CONTAINS("random pool is not ready", f.said(f.seen.downs[0]).c_str());
+}
+
+TEST(Tls, a_socket_error_in_the_handshake_is_the_links_error) {
+  Fixture f;
+  f.k.fail_next(fake::Call::kSendto, EPIPE);
+  f.start();
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  CHECK_EQUAL(1u, f.seen.downs.size());
+  CHECK_EQUAL(-EPIPE, f.seen.downs[0]);
+}
+
+TEST(Tls, a_send_that_would_block_resumes_with_the_same_bytes) {
+  Fixture f;
+  f.server->mode = tlstest::Mode::kStopsReading;
+  f.start();
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  std::string sent;
+  int refused = 0;
+  for (int i = 0; refused < 3 && i < 100000; ++i) {
+    const std::string line = "record " + std::to_string(i) + " " + std::string(90, 'x') + "\n";
+    if (f.link.send(line.data(), line.size()) == 0) {
+      sent += line;
+    } else {
+      ++refused;
+      f.run_for(5 * kMs);
+    }
+  }
+  CHECK(f.link.unacknowledged() > 0);
+  f.server->resume();
+  f.run_until([&] { return f.server->got.size() == sent.size(); }, 10 * kSec);
+  CHECK(f.server->got == sent);
+}
+
+TEST(Tls, reconnects_take_their_memory_from_the_same_blocks) {
+  Fixture f;
+  f.server->close_after_handshake = true;
+  f.start();
+  f.run_until([&] { return f.client->stats().handshakes >= 2; }, 10 * kSec);
+  f.run_for(50 * kMs);
+  const app::tls::Arena after_two = app::tls::arena();
+  f.run_until([&] { return f.client->stats().handshakes >= 10; }, 30 * kSec);
+  f.run_for(50 * kMs);
+  const app::tls::Arena after_ten = app::tls::arena();
+  CHECK_EQUAL(after_two.high_water, after_ten.high_water);
+  CHECK_EQUAL(0u, after_ten.failures);
+  CHECK(after_ten.allocs > after_two.allocs);
+}
+
+TEST(Tls, no_snapshot_is_taken_while_a_tls_connection_is_open) {
+  Fixture f;
+  f.start();
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  uint8_t buf[32768];
+  flight::SnapWriter w(buf, sizeof buf);
+  f.link.save(w);
+  CHECK_FALSE(w.ok());
+  f.link.stop();
+  flight::SnapWriter w2(buf, sizeof buf);
+  f.link.save(w2);
+  CHECK(w2.ok());
+}
