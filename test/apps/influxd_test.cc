@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "CppUTest/TestHarness.h"
 #include "hal/serial.h"
@@ -51,9 +52,19 @@ struct Influx {
     const std::string out = dir.file("query.out");
     realsrv::Process cli;
     (void)std::remove(out.c_str());
-    if (!cli.start({realsrv::which("influx"), "-host", "127.0.0.1", "-port", std::to_string(port),
-                    "-database", "evl", "-format", "csv", "-execute", q},
-                   out)) {
+    std::vector<std::string> argv = {realsrv::which("influx"),
+                                     "-host",
+                                     "127.0.0.1",
+                                     "-port",
+                                     std::to_string(port),
+                                     "-database",
+                                     "evl",
+                                     "-format",
+                                     "csv",
+                                     "-execute",
+                                     q};
+    if (tls) argv.insert(argv.end(), {"-ssl", "-unsafeSsl"});
+    if (!cli.start(argv, out)) {
       return "";
     }
     (void)cli.wait_exit(60);
@@ -232,6 +243,46 @@ TEST(Influxd, its_http_port_given_to_heartbeat_is_said_to_be_one) {
     hb.signal(SIGTERM);
     CHECK_EQUAL(0, hb.wait_exit(30));
   }
+  db.proc.signal(SIGTERM);
+  CHECK(db.proc.wait_exit(60) >= 0);
+}
+
+// InfluxDB over HTTPS (https-enabled, a certificate made here): telemetry
+// trusts that certificate (--tls-ca-file) under its name (localhost), and
+// what it counts delivered is what a query counts.
+TEST(Influxd, telemetry_delivers_over_https_what_a_query_counts) {
+  if (realsrv::which("influxd").empty() || realsrv::which("influx").empty() ||
+      realsrv::which("openssl").empty()) {
+    std::printf("\nskipped: influxd, influx or openssl is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  Influx db;
+  db.tls = true;
+  CHECK(db.start());
+  (void)db.query("CREATE DATABASE evl");
+  int master = -1, slave = -1;
+  char pty[64];
+  CHECK_EQUAL(0, hal::openpty(&master, &slave, pty, sizeof pty));
+  realsrv::Process tel;
+  const std::string log = db.dir.file("telemetry.log");
+  const std::string url = "https://127.0.0.1:" + std::to_string(db.port) + "/write?db=evl";
+  CHECK(tel.start({realsrv::runfile("apps/telemetry/telemetry"), "--serial", pty, "--baud",
+                   "115200", "--collector", url, "--tls-ca-file", db.dir.file("cert.pem"),
+                   "--tls-server-name", "localhost", "--batch-delay-ms", "100",
+                   "--backoff-initial-ms", "100", "--backoff-max-ms", "500"},
+                  log));
+  CHECK(realsrv::wait_until(
+      [&] { return realsrv::read_file(log).find("reading ") != std::string::npos; }, 30));
+  write_records(master, 0, 50);
+  CHECK(realsrv::wait_until([&] { return db.count() == 50; }, 60));
+  tel.signal(SIGTERM);
+  CHECK_EQUAL(0, tel.wait_exit(30));
+  const std::string text = realsrv::read_file(log);
+  CHECK_EQUAL(50ULL, field(text, "accepted="));
+  CHECK_EQUAL(50ULL, field(text, "delivered="));
+  CHECK_EQUAL(0ULL, field(text, "dropped="));
+  CHECK(text.find(" down: ") == std::string::npos);
+  for (int fd : {master, slave}) CHECK_EQUAL(0, hal::close(fd));
   db.proc.signal(SIGTERM);
   CHECK(db.proc.wait_exit(60) >= 0);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/common/tls.h"
 #include "apps/telemetry/telemetry.h"
 #include "hal/serial.h"
 #include "loop/clock.h"
@@ -318,13 +319,22 @@ void run_loop_for(evl::Loop& loop, int64_t ns) {
 // for the others): telemetry in this process publishing QoS 1 to the real
 // broker, which hangs (SIGSTOP: pings go unanswered, the link drops,
 // connects hang) and comes back, with every allocation counted.
-TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
+namespace {
+
+void allocates_nothing_through_a_hung_broker(bool tls) {
   if (!have_mosquitto()) return;
   Broker broker;
+  broker.tls = tls;
   CHECK(broker.start());
   static evl::StaticLoop<16, 32, 4, 1, 4> loop;
   CHECK_EQUAL(0, loop.init());
-  testpty::PtyTelemetry t(broker.url().c_str());
+  const std::string url = tls ? "mqtts://127.0.0.1:" + std::to_string(broker.port) : broker.url();
+  testpty::PtyTelemetry t(url.c_str());
+  if (tls) {
+    std::snprintf(t.cfg.link.tls_ca_file, sizeof t.cfg.link.tls_ca_file, "%s",
+                  broker.dir.file("cert.pem").c_str());
+    std::snprintf(t.cfg.link.tls_server_name, sizeof t.cfg.link.tls_server_name, "localhost");
+  }
   t.cfg.mqtt.keepalive_s = 1;
   t.cfg.link.backoff_initial_ms = 20;
   t.cfg.link.backoff_max_ms = 200;
@@ -334,6 +344,7 @@ TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
   CHECK_EQUAL(0, app->start(loop, err, sizeof err));
   run_loop_for(loop, 500 * evl::kMs);
   const uint64_t sessions_before = app->mqtt().stats().sessions;
+  const size_t arena_before = app::tls::arena().high_water;
   uint64_t allocations = 0, delivered_while_stopped = 0, delivered_before = 0;
   {
     testsupport::AllocCounter counter;
@@ -361,4 +372,73 @@ TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
   CHECK(delivered_before >= 20);
   CHECK(delivered > delivered_while_stopped);  // it came back
   CHECK(sessions >= 1);                        // a new session after the hang
+  // TLS's handshakes after the first took their memory from its blocks.
+  CHECK_EQUAL(arena_before, app::tls::arena().high_water);
+}
+
+}  // namespace
+
+TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
+  allocates_nothing_through_a_hung_broker(false);
+}
+
+// The same over mqtts://: mbedTLS's memory is the arena's, and a handshake
+// (each reconnect makes one) calls nothing that allocates.
+TEST(Mosquitto, the_mqtts_client_allocates_nothing_through_a_hung_broker) {
+  if (realsrv::which("openssl").empty()) {
+    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  allocates_nothing_through_a_hung_broker(true);
+}
+
+// mqtts:// against mosquitto's TLS listener (a certificate for localhost
+// made here): heartbeat publishes, a subscriber over TLS reads the beats;
+// a heartbeat that trusts another authority is refused, with the reason.
+TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refused) {
+  if (!have_mosquitto()) return;
+  if (realsrv::which("openssl").empty()) {
+    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  Broker broker;
+  broker.tls = true;
+  CHECK(broker.start());
+  const std::string port = std::to_string(broker.port);
+  const std::string ca = broker.dir.file("cert.pem");
+  realsrv::Process sub;
+  const std::string got = broker.dir.file("sub.out");
+  CHECK(sub.start({realsrv::which("mosquitto_sub"), "-h", "127.0.0.1", "-p", port, "--cafile", ca,
+                   "--insecure", "-t", "evl/hb-tls/heartbeat", "-v"},
+                  got));
+  realsrv::Process hb;
+  const std::string log = broker.dir.file("hb.log");
+  const std::string url = "mqtts://127.0.0.1:" + port;
+  CHECK(hb.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", url, "--tls-ca-file",
+                  ca, "--tls-server-name", "localhost", "--id", "hb-tls", "--period-ms", "100"},
+                 log));
+  CHECK(
+      realsrv::wait_until([&] { return count(realsrv::read_file(got), "HB id=hb-tls") >= 5; }, 30));
+  hb.signal(SIGTERM);
+  CHECK_EQUAL(0, hb.wait_exit(30));
+  CHECK(realsrv::read_file(log).find(" down: ") == std::string::npos);
+  // Another authority (a second certificate, made in its own folder).
+  realsrv::TempDir other;
+  CHECK(realsrv::make_certificate(other));
+  realsrv::Process rogue;
+  const std::string rlog = broker.dir.file("rogue.log");
+  CHECK(
+      rogue.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", url, "--tls-ca-file",
+                   other.file("cert.pem"), "--tls-server-name", "localhost", "--id", "hb-rogue",
+                   "--period-ms", "100", "--backoff-initial-ms", "100", "--backoff-max-ms", "300"},
+                  rlog));
+  CHECK(realsrv::wait_until(
+      [&] { return realsrv::read_file(rlog).find("certificate was refused") != std::string::npos; },
+      30));
+  rogue.signal(SIGTERM);
+  CHECK_EQUAL(0, rogue.wait_exit(30));
+  STRCMP_CONTAINS("not correctly signed by the trusted CA", realsrv::read_file(rlog).c_str());
+  CHECK(count(realsrv::read_file(got), "hb-rogue") == 0);
+  sub.signal(SIGTERM);
+  (void)sub.wait_exit(30);
 }
