@@ -199,7 +199,8 @@ void add_link_options(OptionTable* t, LinkConfig* cfg) {
                        cfg->tls_server_name, sizeof cfg->tls_server_name));
 }
 
-int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err, size_t err_len) {
+int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err, size_t err_len,
+                char* said, size_t said_len) {
   if (!url.tls) return 0;
   if (cfg->tls_server_name[0] != '\0' && !dns::valid_name(cfg->tls_server_name)) {
     std::snprintf(err, err_len, "--tls-server-name '%.80s' is not a host name",
@@ -209,6 +210,12 @@ int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err,
   if (!client->ready() && client->init(cfg->tls_ca_file, err, err_len) < 0) return -EINVAL;
   cfg->tls = client;
   cfg->tls_name = cfg->tls_server_name[0] != '\0' ? cfg->tls_server_name : nullptr;
+  if (said != nullptr) {
+    const tls::Arena a = tls::arena();
+    std::snprintf(said, said_len, "TLS: %d authorities from %s (%zu of the TLS arena's %zu KiB)",
+                  client->authorities(), cfg->tls_ca_file, (a.used + 1023) / 1024,
+                  a.capacity / 1024);
+  }
   return 0;
 }
 

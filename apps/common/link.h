@@ -135,9 +135,10 @@ struct LinkConfig {
 
 // A TLS URL (mqtts://, https://): sets up client from cfg's CA file and
 // points cfg at it. 0 (also for a plain URL: nothing to do), or -EINVAL
-// with err set.
+// with err set. `said` (if given) gets a line for the log: the authorities
+// read and the arena's use.
 [[nodiscard]] int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err,
-                              size_t err_len);
+                              size_t err_len, char* said = nullptr, size_t said_len = 0);
 
 // A seed for the back-off's jitter and the DNS question ids: 8 bytes from
 // the kernel's generator (getrandom), or, while it has none to give (its

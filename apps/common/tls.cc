@@ -260,6 +260,12 @@ long Client::write(const void* buf, size_t len) {
   return fail(r);
 }
 
+int Client::authorities() const {
+  int n = 0;
+  for (const mbedtls_x509_crt* c = &ca_; c != nullptr && c->version != 0; c = c->next) ++n;
+  return n;
+}
+
 size_t Client::pending() const { return fd_ < 0 ? 0 : mbedtls_ssl_get_bytes_avail(&ssl_); }
 
 void Client::end() {

@@ -67,7 +67,8 @@ struct Stats {
 class Client {
  public:
   Client();
-  ~Client();
+  // (Frees mbedTLS's contexts; trivial only in a build without TLS.)
+  ~Client();  // NOLINT(performance-trivially-destructible)
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -76,6 +77,8 @@ class Client {
   static constexpr size_t kMaxCaBytes = size_t{512} * 1024;
   [[nodiscard]] int init(const char* ca_file, char* err, size_t err_len);
   bool ready() const { return ready_; }
+  // The authorities init() read.
+  int authorities() const;
 
   // A new connection on the connected stream socket fd to the server
   // named `name` (sent in the hello, checked in its certificate). 0 or an

@@ -65,7 +65,10 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
       return -EINVAL;
     }
   }
-  if (app::prepare_tls(url, &cfg_.link, &tls_, err, err_len) < 0) return -EINVAL;
+  char tls_said[320] = {};
+  if (app::prepare_tls(url, &cfg_.link, &tls_, err, err_len, tls_said, sizeof tls_said) < 0) {
+    return -EINVAL;
+  }
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
   start_ns_ = loop.now(evl::Clock::kMonotonic);
@@ -79,6 +82,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   // first say what the daemon does.
   log_->log(app::Level::kInfo, "heartbeat every %lld ms to %s as %s",
             static_cast<long long>(cfg_.period_ms), cfg_.server, cfg_.id);
+  if (tls_said[0] != '\0') log_->log(app::Level::kInfo, "%s", tls_said);
   int started = 0;
   if (use_mqtt_) {
     mqtt::ClientEvents mev;

@@ -83,7 +83,10 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
                   static_cast<long long>(cfg_.baud));
     return -EINVAL;
   }
-  if (app::prepare_tls(url, &cfg_.link, &tls_, err, err_len) < 0) return -EINVAL;
+  char tls_said[320] = {};
+  if (app::prepare_tls(url, &cfg_.link, &tls_, err, err_len, tls_said, sizeof tls_said) < 0) {
+    return -EINVAL;
+  }
   if (const int r = load_spool_at_start(err, err_len); r < 0) return r;
   loop_ = &loop;
   loop.set_callback_timing(true);  // the health figures report the longest callback
@@ -96,6 +99,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   // first say what the daemon does.
   log_->log(app::Level::kInfo, "reading %s at %lld baud, forwarding to %s", cfg_.serial,
             static_cast<long long>(cfg_.baud), cfg_.collector);
+  if (tls_said[0] != '\0') log_->log(app::Level::kInfo, "%s", tls_said);
   int started = 0;
   if (via_ == Via::kMqtt) {
     mqtt::ClientEvents mev;

@@ -6,7 +6,9 @@
 #   lib/pkgconfig/evl.pc           relocatable (prefix from pcfiledir)
 #   lib/cmake/evl/evlConfig*.cmake the imported target evl::evl
 #   share/evl/cmake/<arch>.cmake   CMake toolchain files for Debian's cross g++
-#   share/doc/evl/                 README.md, LICENSE, CHANGELOG.md
+#   share/doc/evl/                 README.md, LICENSE, CHANGELOG.md, and
+#                                  mbedtls.copyright (the daemons link Mbed
+#                                  TLS, Apache-2.0)
 #   bin/ and lib/systemd/system/   the daemons and their units
 # With --check it then builds the consumer projects of test/sdk/ from each
 # unpacked tarball (CMake and plain make with pkg-config), runs them (ARM
@@ -64,6 +66,8 @@ make_one() {
     >"$stage/lib/cmake/evl/evlConfigVersion.cmake"
   cp toolchains/sdk/armv7.cmake toolchains/sdk/aarch64.cmake "$stage/share/evl/cmake/"
   cp README.md LICENSE CHANGELOG.md "$stage/share/doc/evl/"
+  cp /usr/share/doc/libmbedtls-dev/copyright "$stage/share/doc/evl/mbedtls.copyright" ||
+    die "no /usr/share/doc/libmbedtls-dev/copyright (toolchains/setup.sh)"
   cp "$bin/apps/heartbeat/heartbeat" "$bin/apps/telemetry/telemetry" \
     "$bin/apps/sensor_sim/sensor_sim" "$stage/bin/"
   # The units as a package installs them: the binaries in /usr/bin (the
@@ -130,12 +134,30 @@ check_one() {
   grep -q '${D}${bindir}/$' toolchains/sdk/yocto/evl_*.bb || rc=1
   result "$arch units start /usr/bin/heartbeat and /usr/bin/telemetry (as the recipes install them)" \
     $rc "$work/units.log"
+  # Mbed TLS's notice ships, and the Yocto recipe's checksum of it holds.
+  local sum
+  sum="$(md5sum "$root/share/doc/evl/mbedtls.copyright" | cut -d' ' -f1)"
+  grep -q "mbedtls.copyright;md5=$sum\"" toolchains/sdk/yocto/evl_*.bb &&
+    grep -q 'mbedtls.copyright' toolchains/sdk/buildroot/evl.mk
+  result "$arch Mbed TLS's copyright ships (recipe md5 $sum)" $? "$work/units.log"
   [ "$FAILED" -eq 0 ] && rm -rf "$root"
 }
 
 for arch in x86_64 armv7 aarch64; do make_one "$arch"; done
 if [ "$CHECK" -eq 1 ]; then
   for arch in x86_64 armv7 aarch64; do check_one "$arch"; done
+  # A build without TLS (--define=evl_tls=off): smaller daemons that refuse
+  # a TLS URL at start (exit 2) with the reason.
+  notls="$(mktemp)"
+  if bazel build -c opt --define=evl_tls=off //apps/heartbeat >"$notls" 2>&1; then
+    bazel-out/k8-opt/bin/apps/heartbeat/heartbeat --server mqtts://127.0.0.1:8883 >>"$notls" 2>&1
+    rc=$?
+    grep -q "this build has no TLS" "$notls" && [ "$rc" -eq 2 ]
+    result "without TLS (--define=evl_tls=off): heartbeat $(stat -c %s \
+      bazel-out/k8-opt/bin/apps/heartbeat/heartbeat) bytes, mqtts:// refused at start" $? "$notls"
+  else
+    result "without TLS (--define=evl_tls=off): builds" 1 "$notls"
+  fi
   printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
   [ "$FAILED" -eq 0 ]
 fi

@@ -8,8 +8,9 @@
 EVL_VERSION = 0.2.0
 EVL_SOURCE = evl-$(EVL_VERSION)-$(if $(BR2_aarch64),aarch64,armv7).tar.gz
 EVL_SITE = file://$(BR2_EXTERNAL_EVL_PATH)/dl
-EVL_LICENSE = MIT
-EVL_LICENSE_FILES = share/doc/evl/LICENSE
+# The daemons link Mbed TLS statically (Apache-2.0).
+EVL_LICENSE = MIT, Apache-2.0 (heartbeat, telemetry: Mbed TLS)
+EVL_LICENSE_FILES = share/doc/evl/LICENSE share/doc/evl/mbedtls.copyright
 EVL_INSTALL_STAGING = YES
 
 define EVL_INSTALL_STAGING_CMDS

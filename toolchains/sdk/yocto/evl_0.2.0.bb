@@ -1,6 +1,8 @@
 SUMMARY = "A fixed-allocation epoll event loop for embedded Linux, with its daemons"
-LICENSE = "MIT"
-LIC_FILES_CHKSUM = "file://share/doc/evl/LICENSE;md5=dc7f07837c6c8eb180aa1acb10481777"
+# The daemons link Mbed TLS statically (Apache-2.0; Debian's notice).
+LICENSE = "MIT & Apache-2.0"
+LIC_FILES_CHKSUM = "file://share/doc/evl/LICENSE;md5=dc7f07837c6c8eb180aa1acb10481777 \
+                    file://share/doc/evl/mbedtls.copyright;md5=fb6f26dcdd321cea865a538a56257a8c"
 
 # The prebuilt SDK tarball of `./run sdk` for the machine's architecture.
 EVL_ARCH = "${@'aarch64' if d.getVar('TARGET_ARCH') == 'aarch64' else 'armv7'}"
