@@ -18,7 +18,10 @@ HOST_PKGS=(
   influxdb influxdb-client
   iproute2 nftables python3 dnsmasq-base openssl
 )
-FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64 libmbedtls-dev:armhf libmbedtls-dev:arm64)
+FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64)
+# Unpacked, not installed (see unpack_mbedtls).
+UNPACKED_PKGS=(libmbedtls-dev:armhf libmbedtls-dev:arm64)
+EVL_DEPS=/opt/evl-deps
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -39,8 +42,11 @@ installed() {
 }
 
 need_arch=()
+# (Read first: grep -q leaving the pipe early made pipefail see dpkg's
+# SIGPIPE now and then, and add an architecture that was there.)
+FOREIGN_ARCHS="$(dpkg --print-foreign-architectures)"
 for arch in armhf arm64; do
-  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+  if ! grep -qx "$arch" <<<"$FOREIGN_ARCHS"; then
     need_arch+=("$arch")
   fi
 done
@@ -50,8 +56,37 @@ for p in "${HOST_PKGS[@]}" "${FOREIGN_PKGS[@]}"; do
   if installed "$p"; then :; else missing+=("$p"); fi
 done
 
+# Mbed TLS for the ARM builds (toolchains/mbedtls): the static archives of
+# libmbedtls-dev:armhf and :arm64, of the host's version, unpacked under
+# $EVL_DEPS/mbedtls-<arch>. Not installed: they depend on libc6:armhf and
+# :arm64, Debian's multiarch C library, newer than the cross toolchain's
+# (2.36-9+deb12u14 against 2.36-8cross1); once installed, the ARM loader
+# under qemu-user finds it through /etc/ld.so.cache instead of the cross
+# one, and ARM test binaries crash at start (seen: every simulate test).
+unpack_mbedtls() {
+  local version arch dir tmp
+  version="$(dpkg-query -W -f='${Version}' "libmbedtls-dev:$NATIVE_ARCH" 2>/dev/null)" ||
+    die "libmbedtls-dev is not installed"
+  for arch in armhf arm64; do
+    dir="$EVL_DEPS/mbedtls-$arch"
+    [ -f "$dir/.version" ] && [ "$(cat "$dir/.version")" = "$version" ] && continue
+    say "unpacking libmbedtls-dev:$arch $version into $dir"
+    tmp="$(mktemp -d)"
+    chmod 755 "$tmp"
+    (cd "$tmp" && $SUDO apt-get download -o APT::Sandbox::User=root \
+      "libmbedtls-dev:$arch=$version") >/tmp/setup-mbedtls.log 2>&1 ||
+      die "cannot download libmbedtls-dev:$arch=$version (log: /tmp/setup-mbedtls.log)"
+    $SUDO rm -rf "$dir" && $SUDO mkdir -p "$dir" &&
+      $SUDO dpkg-deb -x "$tmp"/libmbedtls-dev_*_"$arch".deb "$dir" &&
+      printf '%s\n' "$version" | $SUDO tee "$dir/.version" >/dev/null ||
+      die "cannot unpack libmbedtls-dev:$arch into $dir"
+    rm -rf "$tmp"
+  done
+}
+
 if [ "${#need_arch[@]}" -eq 0 ] && [ "${#missing[@]}" -eq 0 ]; then
-  say "all ${#HOST_PKGS[@]} host and ${#FOREIGN_PKGS[@]} multiarch packages present; nothing to do"
+  unpack_mbedtls
+  say "all ${#HOST_PKGS[@]} host and ${#FOREIGN_PKGS[@]} multiarch packages present, ${#UNPACKED_PKGS[@]} unpacked; nothing to do"
   exit 0
 fi
 
@@ -97,4 +132,5 @@ fi
 for p in "${missing[@]}"; do
   installed "$p" || die "package $p did not install"
 done
+unpack_mbedtls
 say "done: installed ${#missing[@]} package(s)"

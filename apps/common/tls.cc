@@ -368,10 +368,10 @@ int Client::on_verify(void* ctx, mbedtls_x509_crt*, int, uint32_t* flags) {
 
 extern "C" void* evl_tls_calloc(size_t n, size_t size) {
   using namespace app::tls;
-  if (size != 0 && n > SIZE_MAX / size) return nullptr;
-  const size_t bytes = (n * size == 0 ? 1 : n * size) + kHead;
-  const int shift = shift_for(bytes);
   Locked l;
+  const bool overflows = size != 0 && n > (SIZE_MAX - kHead) / size;
+  const size_t bytes = overflows ? SIZE_MAX : (n * size == 0 ? 1 : n * size) + kHead;
+  const int shift = shift_for(bytes);
   if (shift >= kClasses) {
     ++g_failures;
     return nullptr;

@@ -107,6 +107,11 @@ void Server::close_connection() {
   (void)mbedtls_ssl_session_reset(&ssl_);
 }
 
+void Server::no_common_suite() {
+  static const int kPskOnly[] = {MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256, 0};
+  mbedtls_ssl_conf_ciphersuites(&conf_, kPskOnly);
+}
+
 void Server::resume() {
   reading_ = true;
   step();
@@ -140,6 +145,14 @@ void Server::step() {
     close_connection();
     return;
   }
+  if (mode == Mode::kHalfRecord) {
+    char hello[2048];
+    while (hal::stream_recv(fd_, hello, sizeof hello) > 0) {
+    }
+    (void)hal::stream_send(fd_, "\x16\x03\x03", 3);
+    close_connection();
+    return;
+  }
   if (mode == Mode::kPlainText || mode == Mode::kSilent) {
     char buf[512];
     long n = 0;
@@ -158,6 +171,7 @@ void Server::step() {
     shaken_ = true;
     ++handshakes;
     if (mode == Mode::kStopsReading) reading_ = false;
+
     if (!reply.empty()) {
       CHECK_EQUAL(static_cast<int>(reply.size()),
                   mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(reply.data()),
@@ -178,6 +192,11 @@ void Server::step() {
     const int r = mbedtls_ssl_read(&ssl_, buf, sizeof buf);
     if (r > 0) {
       got.append(reinterpret_cast<char*>(buf), static_cast<size_t>(r));
+      if (mode == Mode::kResetsLater) {  // at the first bytes
+        (void)fake::Kernel::current().reset(fd_);
+        close_connection();
+        return;
+      }
       continue;
     }
     if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) return;

@@ -33,11 +33,13 @@ std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
 
 // What the server does with a connection.
 enum class Mode {
-  kTls,          // a TLS server: handshake, then keep what it reads, send `reply`
-  kResets,       // resets each connection at its first byte (a plain port)
-  kPlainText,    // answers each connection in plain text (an HTTP port)
-  kSilent,       // accepts, reads, answers nothing
-  kStopsReading  // a TLS server that stops reading after the handshake
+  kTls,           // a TLS server: handshake, then keep what it reads, send `reply`
+  kResets,        // resets each connection at its first byte (a plain port)
+  kPlainText,     // answers each connection in plain text (an HTTP port)
+  kSilent,        // accepts, reads, answers nothing
+  kStopsReading,  // a TLS server that stops reading after the handshake
+  kHalfRecord,    // answers the hello with 3 bytes of a record, then closes
+  kResetsLater    // a TLS server that resets the connection at the first bytes it reads
 };
 
 class Server {
@@ -56,6 +58,9 @@ class Server {
   bool close_after_handshake = false;
   // Reads again (kStopsReading): what waits is taken.
   void resume();
+  // Offers only a PSK suite, which the client does not: the handshake
+  // fails with the server's alert.
+  void no_common_suite();
   void close_connection();
 
  private:

@@ -16,6 +16,11 @@
 #include "test/apps/tls_server.h"
 #include "test/fake/kernel.h"
 
+extern "C" {
+void* evl_tls_calloc(size_t n, size_t size);
+void evl_tls_free(void* p);
+}
+
 using app::Link;
 using evl::kMs;
 using evl::kSec;
@@ -329,6 +334,7 @@ TEST(Tls, a_send_that_would_block_resumes_with_the_same_bytes) {
 TEST(Tls, reconnects_take_their_memory_from_the_same_blocks) {
   Fixture f;
   f.server->close_after_handshake = true;
+  const uint64_t failures = app::tls::arena().failures;
   f.start();
   f.run_until([&] { return f.client->stats().handshakes >= 2; }, 10 * kSec);
   f.run_for(50 * kMs);
@@ -337,7 +343,7 @@ TEST(Tls, reconnects_take_their_memory_from_the_same_blocks) {
   f.run_for(50 * kMs);
   const app::tls::Arena after_ten = app::tls::arena();
   CHECK_EQUAL(after_two.high_water, after_ten.high_water);
-  CHECK_EQUAL(0u, after_ten.failures);
+  CHECK_EQUAL(failures, after_ten.failures);
   CHECK(after_ten.allocs > after_two.allocs);
 }
 
@@ -353,4 +359,65 @@ TEST(Tls, no_snapshot_is_taken_while_a_tls_connection_is_open) {
   flight::SnapWriter w2(buf, sizeof buf);
   f.link.save(w2);
   CHECK(w2.ok());
+}
+
+TEST(Tls, a_server_that_refuses_every_suite_fails_the_handshake_with_its_alert) {
+  Fixture f;
+  f.server->no_common_suite();
+  f.start();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrHandshake, f.seen.downs[0]);
+  STRCMP_CONTAINS("TLS handshake failed (SSL - A fatal alert message was received",
+                  f.said(f.seen.downs[0]).c_str());
+}
+
+TEST(Tls, a_server_that_ends_within_its_first_record_is_said_to_end) {
+  Fixture f;
+  f.server->mode = tlstest::Mode::kHalfRecord;
+  f.start();
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  CHECK_EQUAL(app::tls::kErrClosed, f.seen.downs[0]);
+  STRCMP_CONTAINS("(after 3 bytes from it)", f.said(f.seen.downs[0]).c_str());
+}
+
+TEST(Tls, a_reset_after_the_handshake_is_the_links_error) {
+  Fixture f;
+  f.server->mode = tlstest::Mode::kResetsLater;
+  f.start();
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  CHECK_EQUAL(0, f.link.send("hello\n", 6));
+  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+  STRCMP_EQUAL("hello\n", f.server->got.c_str());
+  CHECK_EQUAL(1, f.seen.ups);
+  CHECK_EQUAL(-ECONNRESET, f.seen.downs[0]);
+  // Between connections the client refuses every call.
+  app::tls::Client& c = *f.client;
+  CHECK_EQUAL(0u, c.pending());
+  CHECK_EQUAL(-ENOTCONN, c.write("x", 1));
+  CHECK_EQUAL(-ENOTCONN, c.read(nullptr, 0));
+  CHECK_EQUAL(-ENOTCONN, c.handshake());
+  CHECK_EQUAL(-EINVAL, c.begin(-1, "broker.test"));
+}
+
+TEST(Tls, the_arena_refuses_what_it_cannot_hold_and_reuses_what_is_freed) {
+  const app::tls::Arena before = app::tls::arena();
+  CHECK(evl_tls_calloc(1, size_t{3} << 20) == nullptr);                      // more than the arena
+  CHECK(evl_tls_calloc(SIZE_MAX / 2, 4) == nullptr);                         // n * size overflows
+  CHECK(evl_tls_calloc(1, before.capacity - before.high_water) == nullptr);  // not left
+  CHECK_EQUAL(before.failures + 3, app::tls::arena().failures);
+  CHECK_EQUAL(before.high_water, app::tls::arena().high_water);  // nothing carved for them
+  void* a = evl_tls_calloc(0, 0);                                // a block all the same
+  CHECK(a != nullptr);
+  auto* b = static_cast<unsigned char*>(evl_tls_calloc(10, 10));
+  CHECK(b != nullptr);
+  for (int i = 0; i < 100; ++i) CHECK_EQUAL(0, b[i]);
+  b[0] = 7;
+  evl_tls_free(b);
+  evl_tls_free(nullptr);
+  auto* c = static_cast<unsigned char*>(evl_tls_calloc(100, 1));
+  CHECK(c == b);         // the same size's block, again
+  CHECK_EQUAL(0, c[0]);  // zeroed again
+  evl_tls_free(c);
+  evl_tls_free(a);
+  CHECK_EQUAL(before.used, app::tls::arena().used);
 }
