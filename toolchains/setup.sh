@@ -84,6 +84,14 @@ unpack_mbedtls() {
   done
 }
 
+# The multiarch C library that breaks qemu-user (see unpack_mbedtls), if
+# something else installed it: said, not removed.
+for arch in armhf arm64; do
+  if installed "libc6:$arch"; then
+    printf 'setup: warning: libc6:%s is installed: ARM binaries under qemu-user may load it instead of the cross toolchain'"'"'s C library and crash at start (apt-get remove --allow-remove-essential libc6:%s and its dependents)\n' "$arch" "$arch" >&2
+  fi
+done
+
 if [ "${#need_arch[@]}" -eq 0 ] && [ "${#missing[@]}" -eq 0 ]; then
   unpack_mbedtls
   say "all ${#HOST_PKGS[@]} host and ${#FOREIGN_PKGS[@]} multiarch packages present, ${#UNPACKED_PKGS[@]} unpacked; nothing to do"

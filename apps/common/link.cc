@@ -197,6 +197,13 @@ void add_link_options(OptionTable* t, LinkConfig* cfg) {
                        "mqtts:// and https://: the name the server's certificate must have "
                        "(default: the URL's host)",
                        cfg->tls_server_name, sizeof cfg->tls_server_name));
+  t->add(string_option("tls-cert-file", "PATH",
+                       "mqtts:// and https://: this client's certificate, PEM, for a server that "
+                       "asks for one (with --tls-key-file)",
+                       cfg->tls_cert_file, sizeof cfg->tls_cert_file));
+  t->add(string_option("tls-key-file", "PATH",
+                       "mqtts:// and https://: the key of --tls-cert-file, PEM, not encrypted",
+                       cfg->tls_key_file, sizeof cfg->tls_key_file));
 }
 
 int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err, size_t err_len,
@@ -207,14 +214,26 @@ int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err,
                   cfg->tls_server_name);
     return -EINVAL;
   }
-  if (!client->ready() && client->init(cfg->tls_ca_file, err, err_len) < 0) return -EINVAL;
+  if ((cfg->tls_cert_file[0] != '\0') != (cfg->tls_key_file[0] != '\0')) {
+    std::snprintf(err, err_len, "--tls-cert-file and --tls-key-file go together");
+    return -EINVAL;
+  }
+  if (!client->ready()) {
+    if (client->init(cfg->tls_ca_file, err, err_len) < 0) return -EINVAL;
+    if (cfg->tls_cert_file[0] != '\0' &&
+        client->set_identity(cfg->tls_cert_file, cfg->tls_key_file, err, err_len) < 0) {
+      return -EINVAL;
+    }
+  }
   cfg->tls = client;
   cfg->tls_name = cfg->tls_server_name[0] != '\0' ? cfg->tls_server_name : nullptr;
   if (said != nullptr) {
     const tls::Arena a = tls::arena();
-    std::snprintf(said, said_len, "TLS: %d authorities from %s (%zu of the TLS arena's %zu KiB)",
-                  client->authorities(), cfg->tls_ca_file, (a.used + 1023) / 1024,
-                  a.capacity / 1024);
+    std::snprintf(said, said_len,
+                  "TLS: %d authorities from %s%s%s (%zu of the TLS arena's %zu KiB)",
+                  client->authorities(), cfg->tls_ca_file,
+                  cfg->tls_cert_file[0] != '\0' ? "; this client's certificate from " : "",
+                  cfg->tls_cert_file, (a.used + 1023) / 1024, a.capacity / 1024);
   }
   return 0;
 }

@@ -131,6 +131,8 @@ struct LinkConfig {
   // The options behind them (add_link_options; prepare_tls reads them).
   char tls_ca_file[256] = "/etc/ssl/certs/ca-certificates.crt";
   char tls_server_name[dns::kMaxName + 1] = {};
+  char tls_cert_file[256] = {};  // both or neither: the client's own certificate
+  char tls_key_file[256] = {};
 };
 
 // A TLS URL (mqtts://, https://): sets up client from cfg's CA file and

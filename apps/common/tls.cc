@@ -12,6 +12,7 @@
 #include "loop/loop.h"
 #include "mbedtls/error.h"
 #include "mbedtls/net_sockets.h"
+#include "mbedtls/platform_util.h"
 
 // mbedTLS's calloc, free and time, renamed in its archives
 // (toolchains/mbedtls/BUILD.bazel).
@@ -73,8 +74,10 @@ bool in_arena(const void* p) {
   return b >= g_arena + kHead && b < g_arena + kArenaBytes;
 }
 
-// The CA file's text (init reads it here; mbedTLS keeps its own copy).
+// The CA file's text (init reads it here; mbedTLS keeps its own copy),
+// and the client's certificate or key (set_identity; the key is wiped).
 char g_ca_text[Client::kMaxCaBytes + 2];
+char g_identity_text[Client::kMaxIdentityBytes + 2];
 
 constexpr unsigned char kPersonal[] = "evl tls";
 
@@ -125,6 +128,8 @@ Client::Client() {
   mbedtls_ssl_init(&ssl_);
   mbedtls_ssl_config_init(&conf_);
   mbedtls_x509_crt_init(&ca_);
+  mbedtls_x509_crt_init(&own_);
+  mbedtls_pk_init(&key_);
   mbedtls_ctr_drbg_init(&drbg_);
 }
 
@@ -132,7 +137,60 @@ Client::~Client() {
   mbedtls_ssl_free(&ssl_);
   mbedtls_ssl_config_free(&conf_);
   mbedtls_x509_crt_free(&ca_);
+  mbedtls_x509_crt_free(&own_);
+  mbedtls_pk_free(&key_);
   mbedtls_ctr_drbg_free(&drbg_);
+}
+
+int Client::set_identity(const char* cert_file, const char* key_file, char* err, size_t err_len) {
+  if (!ready_ || has_identity_ || fd_ >= 0) {
+    std::snprintf(err, err_len, "TLS: the client's certificate is set after init, once");
+    return -EINVAL;
+  }
+  if (read_text_file("TLS certificate file", cert_file, g_identity_text, kMaxIdentityBytes, err,
+                     err_len) < 0) {
+    return -EINVAL;
+  }
+  char why[96];
+  int r = mbedtls_x509_crt_parse(&own_, reinterpret_cast<const unsigned char*>(g_identity_text),
+                                 std::strlen(g_identity_text) + 1);
+  if (r != 0 || own_.version == 0) {
+    mbedtls_strerror(r, why, sizeof why);
+    std::snprintf(err, err_len,
+                  "TLS certificate file %s: not a certificate mbedTLS reads (PEM): %s", cert_file,
+                  r < 0 ? why : "none found");
+    mbedtls_x509_crt_free(&own_);
+    mbedtls_x509_crt_init(&own_);
+    return -EINVAL;
+  }
+  r = read_text_file("TLS key file", key_file, g_identity_text, kMaxIdentityBytes, err, err_len);
+  if (r == 0) {
+    r = mbedtls_pk_parse_key(&key_, reinterpret_cast<const unsigned char*>(g_identity_text),
+                             std::strlen(g_identity_text) + 1, nullptr, 0);
+    if (r != 0) {
+      mbedtls_strerror(r, why, sizeof why);
+      std::snprintf(err, err_len,
+                    "TLS key file %s: not a key mbedTLS reads (PEM, not encrypted): %s", key_file,
+                    why);
+    } else if (mbedtls_pk_check_pair(&own_.pk, &key_) != 0) {
+      std::snprintf(err, err_len, "TLS key file %s is not the key of certificate %s", key_file,
+                    cert_file);
+      r = -1;
+    } else {
+      r = mbedtls_ssl_conf_own_cert(&conf_, &own_, &key_);
+      if (r != 0) std::snprintf(err, err_len, "TLS: the client's certificate cannot be used");
+    }
+  }
+  mbedtls_platform_zeroize(g_identity_text, sizeof g_identity_text);
+  if (r != 0) {
+    mbedtls_x509_crt_free(&own_);
+    mbedtls_x509_crt_init(&own_);
+    mbedtls_pk_free(&key_);
+    mbedtls_pk_init(&key_);
+    return -EINVAL;
+  }
+  has_identity_ = true;
+  return 0;
 }
 
 int Client::init(const char* ca_file, char* err, size_t err_len) {
@@ -285,6 +343,15 @@ int Client::classify(int mbed_err) {
   // A reset or an end before the server's first byte, in the handshake: most
   // often a plain port that took the hello for garbage (mosquitto resets:
   // "wrong version number").
+  // A server that asked for our certificate (CertificateRequest) and got
+  // none ends the handshake: with an alert, or a reset that may overtake
+  // it. Say what it wanted.
+  if (in_handshake_ && ssl_.client_auth != 0 && !has_identity_ &&
+      mbed_err != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+    std::snprintf(detail_, sizeof detail_,
+                  "the server asks for a client certificate: --tls-cert-file and --tls-key-file");
+    return kErrHandshake;
+  }
   const bool silent = in_handshake_ && bytes_in_ == 0;
   if (silent && (io_err_ == -ECONNRESET || mbed_err == MBEDTLS_ERR_SSL_CONN_EOF)) {
     std::snprintf(detail_, sizeof detail_, "%s before any TLS byte from it: a plain port?",

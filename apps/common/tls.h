@@ -27,6 +27,7 @@
 #include <cstdint>
 
 #include "mbedtls/ctr_drbg.h"
+#include "mbedtls/pk.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509_crt.h"
 
@@ -77,6 +78,14 @@ class Client {
   static constexpr size_t kMaxCaBytes = size_t{512} * 1024;
   [[nodiscard]] int init(const char* ca_file, char* err, size_t err_len);
   bool ready() const { return ready_; }
+  // The client's own certificate (PEM, with its chain if any) and its key
+  // (PEM, not encrypted), for a server that asks for one (mutual TLS: AWS
+  // IoT Core, a broker with require_certificate): after init(), before any
+  // connection. 0, or -EINVAL with err set (a file, a key that is not the
+  // certificate's). The key's text is wiped once parsed.
+  static constexpr size_t kMaxIdentityBytes = size_t{64} * 1024;
+  [[nodiscard]] int set_identity(const char* cert_file, const char* key_file, char* err,
+                                 size_t err_len);
   // The authorities init() read.
   int authorities() const;
 
@@ -121,6 +130,9 @@ class Client {
   mbedtls_ssl_context ssl_;
   mbedtls_ssl_config conf_;
   mbedtls_x509_crt ca_;
+  mbedtls_x509_crt own_;
+  mbedtls_pk_context key_;
+  bool has_identity_ = false;
   mbedtls_ctr_drbg_context drbg_;
   bool ready_ = false;
   bool seeded_ = false;

@@ -24,6 +24,7 @@ int Client::init(const char*, char* err, size_t err_len) {
   return -EINVAL;
 }
 int Client::authorities() const { return 0; }
+int Client::set_identity(const char*, const char*, char*, size_t) { return -EINVAL; }
 int Client::begin(int, const char*) { return -EINVAL; }
 int Client::handshake() { return -ENOTCONN; }
 long Client::read(void*, size_t) { return -ENOTCONN; }

@@ -33,7 +33,8 @@ struct Broker {
   int port = realsrv::free_port();
   std::string bin = realsrv::which("mosquitto");
 
-  bool tls = false;  // a TLS listener (mqtts), with a certificate made here
+  bool tls = false;   // a TLS listener (mqtts), with a certificate made here
+  std::string extra;  // more configuration lines
 
   bool start() {
     const std::string conf = dir.file("mosquitto.conf");
@@ -48,6 +49,7 @@ struct Broker {
                   port, dir.path().c_str());
     std::string all = text;
     if (tls) all += "certfile " + dir.file("cert.pem") + "\nkeyfile " + dir.file("key.pem") + "\n";
+    all += extra;
     if (!realsrv::write_file(conf, all)) return false;
     return proc.start({bin, "-c", conf}, dir.file("mosquitto.log")) && realsrv::wait_port(port, 20);
   }
@@ -439,6 +441,71 @@ TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refuse
   CHECK_EQUAL(0, rogue.wait_exit(30));
   STRCMP_CONTAINS("not correctly signed by the trusted CA", realsrv::read_file(rlog).c_str());
   CHECK(count(realsrv::read_file(got), "hb-rogue") == 0);
+  sub.signal(SIGTERM);
+  (void)sub.wait_exit(30);
+}
+
+// Mutual TLS (a broker with require_certificate, as AWS IoT Core and many
+// private brokers): heartbeat with --tls-cert-file and --tls-key-file is
+// taken; without them it is refused, and the line says what the broker
+// wanted.
+TEST(Mosquitto, a_broker_that_requires_client_certificates_takes_the_boards) {
+  if (!have_mosquitto()) return;
+  if (realsrv::which("openssl").empty()) {
+    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
+    return;
+  }
+  realsrv::TempDir board;  // the board's certificate, self-signed: the broker's cafile
+  CHECK(realsrv::make_certificate(board));
+  Broker broker;
+  broker.tls = true;
+  broker.extra = "require_certificate true\ncafile " + board.file("cert.pem") + "\n";
+  CHECK(broker.start());
+  const std::string url = "mqtts://127.0.0.1:" + std::to_string(broker.port);
+  realsrv::Process sub;
+  const std::string got = broker.dir.file("sub.out");
+  CHECK(sub.start(
+      {realsrv::which("mosquitto_sub"), "-h", "127.0.0.1", "-p", std::to_string(broker.port),
+       "--cafile", broker.dir.file("cert.pem"), "--insecure", "--cert", board.file("cert.pem"),
+       "--key", board.file("key.pem"), "-t", "evl/+/heartbeat", "-v"},
+      got));
+  const std::vector<std::string> common = {realsrv::runfile("apps/heartbeat/heartbeat"),
+                                           "--server",
+                                           url,
+                                           "--tls-ca-file",
+                                           broker.dir.file("cert.pem"),
+                                           "--tls-server-name",
+                                           "localhost",
+                                           "--period-ms",
+                                           "100",
+                                           "--backoff-initial-ms",
+                                           "100",
+                                           "--backoff-max-ms",
+                                           "300"};
+  std::vector<std::string> with = common;
+  with.insert(with.end(), {"--id", "hb-mtls", "--tls-cert-file", board.file("cert.pem"),
+                           "--tls-key-file", board.file("key.pem")});
+  realsrv::Process hb;
+  const std::string log = broker.dir.file("hb.log");
+  CHECK(hb.start(with, log));
+  CHECK(realsrv::wait_until([&] { return count(realsrv::read_file(got), "HB id=hb-mtls") >= 3; },
+                            30));
+  STRCMP_CONTAINS("this client's certificate from", realsrv::read_file(log).c_str());
+  hb.signal(SIGTERM);
+  CHECK_EQUAL(0, hb.wait_exit(30));
+  std::vector<std::string> without = common;
+  without.insert(without.end(), {"--id", "hb-anon"});
+  realsrv::Process anon;
+  const std::string alog = broker.dir.file("anon.log");
+  CHECK(anon.start(without, alog));
+  CHECK(realsrv::wait_until(
+      [&] {
+        return realsrv::read_file(alog).find("asks for a client certificate") != std::string::npos;
+      },
+      30));
+  anon.signal(SIGTERM);
+  CHECK_EQUAL(0, anon.wait_exit(30));
+  CHECK_EQUAL(0u, count(realsrv::read_file(got), "hb-anon"));
   sub.signal(SIGTERM);
   (void)sub.wait_exit(30);
 }

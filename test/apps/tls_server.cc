@@ -44,6 +44,13 @@ Key::Key() {
 
 Key::~Key() { mbedtls_pk_free(&pk); }
 
+std::string key_pem(const Key& key) {
+  unsigned char pem[1024];
+  CHECK_EQUAL(0,
+              mbedtls_pk_write_key_pem(const_cast<mbedtls_pk_context*>(&key.pk), pem, sizeof pem));
+  return std::string(reinterpret_cast<char*>(pem));
+}
+
 std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
                         const Key& issuer_key, bool ca, const char* from, const char* to) {
   mbedtls_x509write_cert w;
@@ -72,6 +79,7 @@ std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
 Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key)
     : loop_(loop) {
   mbedtls_x509_crt_init(&chain_);
+  mbedtls_x509_crt_init(&client_ca_);
   mbedtls_ssl_config_init(&conf_);
   mbedtls_ssl_init(&ssl_);
   CHECK_EQUAL(
@@ -97,6 +105,7 @@ Server::~Server() {
   mbedtls_ssl_free(&ssl_);
   mbedtls_ssl_config_free(&conf_);
   mbedtls_x509_crt_free(&chain_);
+  mbedtls_x509_crt_free(&client_ca_);
 }
 
 void Server::close_connection() {
@@ -110,6 +119,14 @@ void Server::close_connection() {
 void Server::no_common_suite() {
   static const int kPskOnly[] = {MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256, 0};
   mbedtls_ssl_conf_ciphersuites(&conf_, kPskOnly);
+}
+
+void Server::require_client(const std::string& ca_pem) {
+  CHECK_EQUAL(
+      0, mbedtls_x509_crt_parse(&client_ca_, reinterpret_cast<const unsigned char*>(ca_pem.c_str()),
+                                ca_pem.size() + 1));
+  mbedtls_ssl_conf_ca_chain(&conf_, &client_ca_, nullptr);
+  mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
 }
 
 void Server::resume() {

@@ -27,6 +27,9 @@ struct Key {
 // A certificate as PEM: `cn` signed by `issuer_key` under `issuer_cn`
 // (self-signed when they are the subject's own), valid in [from, to]
 // ("YYYYMMDDhhmmss", UTC).
+// A key as PEM (not encrypted).
+std::string key_pem(const Key& key);
+
 std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
                         const Key& issuer_key, bool ca, const char* from = "20250101000000",
                         const char* to = "20400101000000");
@@ -61,6 +64,8 @@ class Server {
   // Offers only a PSK suite, which the client does not: the handshake
   // fails with the server's alert.
   void no_common_suite();
+  // Asks every client for its certificate, which `ca_pem` must have signed.
+  void require_client(const std::string& ca_pem);
   void close_connection();
 
  private:
@@ -77,6 +82,7 @@ class Server {
   bool shaken_ = false;
   bool reading_ = true;
   mbedtls_x509_crt chain_;
+  mbedtls_x509_crt client_ca_;
   mbedtls_ssl_config conf_;
   mbedtls_ssl_context ssl_;
 };

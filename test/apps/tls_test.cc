@@ -421,3 +421,79 @@ TEST(Tls, the_arena_refuses_what_it_cannot_hold_and_reuses_what_is_freed) {
   evl_tls_free(a);
   CHECK_EQUAL(before.used, app::tls::arena().used);
 }
+
+TEST(Tls, a_server_that_asks_for_a_client_certificate_gets_the_one_given) {
+  tlstest::Key board_key;
+  const std::string board =
+      tlstest::certificate("board-7", board_key, "evl test CA", pki().ca_key, false);
+  {
+    Fixture f;
+    f.server->require_client(pki().ca);
+    // Without one: the server ends the handshake; what it wanted is said.
+    f.start();
+    f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
+    CHECK_EQUAL(app::tls::kErrHandshake, f.seen.downs[0]);
+    STRCMP_CONTAINS("the server asks for a client certificate: --tls-cert-file and --tls-key-file",
+                    f.said(f.seen.downs[0]).c_str());
+  }
+  // With one.
+  Fixture g;
+  g.server->require_client(pki().ca);
+  g.k.add_regular_path("/etc/evl/board.pem", board);
+  g.k.add_regular_path("/etc/evl/board.key", tlstest::key_pem(board_key));
+  std::snprintf(g.cfg.tls_cert_file, sizeof g.cfg.tls_cert_file, "/etc/evl/board.pem");
+  std::snprintf(g.cfg.tls_key_file, sizeof g.cfg.tls_key_file, "/etc/evl/board.key");
+  g.start();
+  g.run_until([&] { return g.link.up(); }, 5 * kSec);
+  CHECK_EQUAL(1, g.server->handshakes);
+  CHECK(g.seen.downs.empty());
+}
+
+TEST(Tls, the_client_certificate_and_key_are_checked_at_start) {
+  fake::Kernel k;
+  tlstest::Key board_key, other_key;
+  k.add_regular_path("/etc/evl/ca.pem", pki().ca);
+  k.add_regular_path("/etc/evl/board.pem", tlstest::certificate("board-7", board_key, "evl test CA",
+                                                                pki().ca_key, false));
+  k.add_regular_path("/etc/evl/board.key", tlstest::key_pem(board_key));
+  k.add_regular_path("/etc/evl/other.key", tlstest::key_pem(other_key));
+  k.add_regular_path("/etc/evl/text", "not PEM\n");
+  app::Url u;
+  CHECK_EQUAL(0, app::parse_url("mqtts://127.0.0.1", &u));
+  char err[256] = {};
+  struct Case {
+    const char* cert;
+    const char* key;
+    const char* said;
+  } cases[] = {
+      {"/etc/evl/board.pem", "", "--tls-cert-file and --tls-key-file go together"},
+      {"/etc/evl/missing.pem", "/etc/evl/board.key", "cannot open TLS certificate file"},
+      {"/etc/evl/text", "/etc/evl/board.key", "not a certificate mbedTLS reads"},
+      {"/etc/evl/board.pem", "/etc/evl/missing.key", "cannot open TLS key file"},
+      {"/etc/evl/board.pem", "/etc/evl/text", "not a key mbedTLS reads (PEM, not encrypted)"},
+      {"/etc/evl/board.pem", "/etc/evl/other.key",
+       "TLS key file /etc/evl/other.key is not the key of certificate /etc/evl/board.pem"},
+  };
+  for (const Case& c : cases) {
+    app::tls::Client client;
+    app::LinkConfig cfg;
+    std::snprintf(cfg.tls_ca_file, sizeof cfg.tls_ca_file, "/etc/evl/ca.pem");
+    std::snprintf(cfg.tls_cert_file, sizeof cfg.tls_cert_file, "%s", c.cert);
+    std::snprintf(cfg.tls_key_file, sizeof cfg.tls_key_file, "%s", c.key);
+    CHECK_EQUAL(-EINVAL, app::prepare_tls(u, &cfg, &client, err, sizeof err));
+    STRCMP_CONTAINS(c.said, err);
+  }
+  app::tls::Client client;
+  app::LinkConfig cfg;
+  std::snprintf(cfg.tls_ca_file, sizeof cfg.tls_ca_file, "/etc/evl/ca.pem");
+  std::snprintf(cfg.tls_cert_file, sizeof cfg.tls_cert_file, "/etc/evl/board.pem");
+  std::snprintf(cfg.tls_key_file, sizeof cfg.tls_key_file, "/etc/evl/board.key");
+  char said[320] = {};
+  CHECK_EQUAL(0, app::prepare_tls(u, &cfg, &client, err, sizeof err, said, sizeof said));
+  STRCMP_CONTAINS(
+      "TLS: 1 authorities from /etc/evl/ca.pem; this client's certificate from "
+      "/etc/evl/board.pem (",
+      said);
+  CHECK_EQUAL(-EINVAL, client.set_identity("/etc/evl/board.pem", "/etc/evl/board.key", err,
+                                           sizeof err));  // once
+}
