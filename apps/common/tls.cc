@@ -130,6 +130,7 @@ Client::Client() {
   mbedtls_x509_crt_init(&ca_);
   mbedtls_x509_crt_init(&own_);
   mbedtls_pk_init(&key_);
+  mbedtls_ssl_session_init(&saved_);
   mbedtls_ctr_drbg_init(&drbg_);
 }
 
@@ -139,6 +140,7 @@ Client::~Client() {
   mbedtls_x509_crt_free(&ca_);
   mbedtls_x509_crt_free(&own_);
   mbedtls_pk_free(&key_);
+  mbedtls_ssl_session_free(&saved_);
   mbedtls_ctr_drbg_free(&drbg_);
 }
 
@@ -252,8 +254,12 @@ int Client::begin(int fd, const char* name) {
     std::memcpy(g_last_detail, detail_, sizeof g_last_detail);
     return r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? kErrMemory : kErrHandshake;
   }
+  // (A session the server no longer has costs nothing: it answers with a
+  // full handshake.)
+  if (have_saved_ && mbedtls_ssl_set_session(&ssl_, &saved_) != 0) forget_session();
   mbedtls_ssl_set_bio(&ssl_, this, on_send, on_recv, nullptr);
   fd_ = fd;
+  verified_ = false;
   io_err_ = 0;
   bytes_in_ = 0;
   sent_ = 0;
@@ -271,6 +277,9 @@ int Client::handshake() {
   if (r == 0) {
     in_handshake_ = false;
     ++stats_.handshakes;
+    if (!verified_) ++stats_.resumed;
+    forget_session();
+    have_saved_ = mbedtls_ssl_get_session(&ssl_, &saved_) == 0;
     if (dates_skipped_) ++stats_.dates_unchecked;
     return 0;
   }
@@ -279,7 +288,15 @@ int Client::handshake() {
     return -EAGAIN;
   }
   ++stats_.failures;
+  forget_session();  // (a session refused, or from a server that changed)
   return fail(r);
+}
+
+void Client::forget_session() {
+  if (!have_saved_) return;
+  mbedtls_ssl_session_free(&saved_);
+  mbedtls_ssl_session_init(&saved_);
+  have_saved_ = false;
 }
 
 long Client::read(void* buf, size_t len) {
@@ -316,6 +333,18 @@ long Client::write(const void* buf, size_t len) {
   }
   retry_len_ = 0;
   return fail(r);
+}
+
+void append_summary(const Client& c, char* buf, size_t len) {
+  if (!c.ready()) return;
+  const size_t used = std::strlen(buf);
+  if (used >= len) return;
+  std::snprintf(buf + used, len - used,
+                "; tls handshakes=%llu resumed=%llu failures=%llu dates_unchecked=%llu",
+                static_cast<unsigned long long>(c.stats().handshakes),
+                static_cast<unsigned long long>(c.stats().resumed),
+                static_cast<unsigned long long>(c.stats().failures),
+                static_cast<unsigned long long>(c.stats().dates_unchecked));
 }
 
 int Client::authorities() const {
@@ -420,6 +449,7 @@ int Client::on_recv(void* ctx, unsigned char* buf, size_t len) {
 
 int Client::on_verify(void* ctx, mbedtls_x509_crt*, int, uint32_t* flags) {
   auto* c = static_cast<Client*>(ctx);
+  c->verified_ = true;
   // A board whose clock was never set (1970 after boot, until NTP) would
   // refuse every certificate as not yet valid: the dates wait for a set
   // clock. Everything else (the chain, the name) is checked.

@@ -12,6 +12,11 @@
 // So a recording of a TLS daemon replays: the same random bytes and clock
 // readings give the same hello, and the recorded answers decrypt.
 //
+// Reconnects resume the last session (its id or ticket, as the server
+// gave): no certificate crosses the link again and no key exchange runs,
+// which spares a board's CPU and a cellular link's bytes. A server that
+// does not take it makes a full handshake.
+//
 // Certificates: the server's chain must lead to an authority in the CA
 // file (PEM; one or many, as /etc/ssl/certs/ca-certificates.crt), and name
 // the server: the URL's host name, or --tls-server-name (an IP literal URL
@@ -61,6 +66,7 @@ Arena arena();
 
 struct Stats {
   uint64_t handshakes = 0;       // completed
+  uint64_t resumed = 0;          // of them, resuming the last session (no certificate sent)
   uint64_t failures = 0;         // handshakes that failed
   uint64_t dates_unchecked = 0;  // completed while the wall clock was unset
 };
@@ -125,12 +131,16 @@ class Client {
 
  private:
   int fail(int mbed_err);
+  void forget_session();
   int classify(int mbed_err);
 
   mbedtls_ssl_context ssl_;
   mbedtls_ssl_config conf_;
   mbedtls_x509_crt ca_;
   mbedtls_x509_crt own_;
+  mbedtls_ssl_session saved_;  // the last connection's session, offered to resume
+  bool have_saved_ = false;
+  bool verified_ = false;  // this handshake checked a certificate (not resumed)
   mbedtls_pk_context key_;
   bool has_identity_ = false;
   mbedtls_ctr_drbg_context drbg_;
@@ -149,6 +159,10 @@ class Client {
   Stats stats_;
   char detail_[160] = {};
 };
+
+// Appends "; tls handshakes=N resumed=R failures=F dates_unchecked=D" to
+// the counters line in buf when the client is in use (init() done).
+void append_summary(const Client& c, char* buf, size_t len);
 
 }  // namespace tls
 }  // namespace app

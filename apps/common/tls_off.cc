@@ -24,6 +24,7 @@ int Client::init(const char*, char* err, size_t err_len) {
   return -EINVAL;
 }
 int Client::authorities() const { return 0; }
+void append_summary(const Client&, char*, size_t) {}
 int Client::set_identity(const char*, const char*, char*, size_t) { return -EINVAL; }
 int Client::begin(int, const char*) { return -EINVAL; }
 int Client::handshake() { return -ENOTCONN; }
@@ -31,6 +32,7 @@ long Client::read(void*, size_t) { return -ENOTCONN; }
 long Client::write(const void*, size_t) { return -ENOTCONN; }
 size_t Client::pending() const { return 0; }
 void Client::end() {}
+void Client::forget_session() {}
 
 }  // namespace tls
 }  // namespace app

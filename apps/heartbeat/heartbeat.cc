@@ -224,6 +224,7 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(link().stats().connects),
       static_cast<unsigned long long>(link().stats().failures),
       static_cast<unsigned long long>(link().stats().stalls));
+  app::tls::append_summary(tls_, buf, len);
 }
 
 bool App::prepare_mqtt(mqtt::ClientConfig* mc, char* err, size_t err_len) {

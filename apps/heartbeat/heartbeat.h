@@ -103,6 +103,7 @@ class App {
   // its TCP acknowledged the bytes.
   int64_t delivered_ns() const;
   const mqtt::Client& mqtt() const { return mqtt_; }
+  const app::tls::Client& tls() const { return tls_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
 
   // Snapshots for the flight recorder's replay (apps/common/snapshot.h):

@@ -310,6 +310,7 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(c_.spool_in), static_cast<unsigned long long>(c_.spool_out),
       static_cast<unsigned long long>(c_.spool_checkpoints),
       static_cast<unsigned long long>(c_.spool_failures));
+  app::tls::append_summary(tls_, buf, len);
 }
 
 void App::open_serial() {

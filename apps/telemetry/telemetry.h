@@ -116,6 +116,7 @@ class App {
   const Store& store() const { return store_; }
   const app::Link& link() const;
   const mqtt::Client& mqtt() const { return mqtt_; }
+  const app::tls::Client& tls() const { return tls_; }
   const http::Client& http() const { return http_; }
   const app::WatchdogStats& watchdog() const { return watchdog_.stats(); }
   uint64_t bad_total() const;

@@ -80,6 +80,7 @@ Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, co
     : loop_(loop) {
   mbedtls_x509_crt_init(&chain_);
   mbedtls_x509_crt_init(&client_ca_);
+  mbedtls_ssl_cache_init(&cache_);
   mbedtls_ssl_config_init(&conf_);
   mbedtls_ssl_init(&ssl_);
   CHECK_EQUAL(
@@ -89,6 +90,7 @@ Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, co
       0, mbedtls_ssl_config_defaults(&conf_, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                      MBEDTLS_SSL_PRESET_DEFAULT));
   mbedtls_ssl_conf_rng(&conf_, random, nullptr);
+  mbedtls_ssl_conf_session_cache(&conf_, &cache_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
   CHECK_EQUAL(0,
               mbedtls_ssl_conf_own_cert(&conf_, &chain_, const_cast<mbedtls_pk_context*>(&key.pk)));
   CHECK_EQUAL(0, mbedtls_ssl_setup(&ssl_, &conf_));
@@ -106,6 +108,12 @@ Server::~Server() {
   mbedtls_ssl_config_free(&conf_);
   mbedtls_x509_crt_free(&chain_);
   mbedtls_x509_crt_free(&client_ca_);
+  mbedtls_ssl_cache_free(&cache_);
+}
+
+void Server::forget_sessions() {
+  mbedtls_ssl_cache_free(&cache_);
+  mbedtls_ssl_cache_init(&cache_);
 }
 
 void Server::close_connection() {

@@ -11,6 +11,7 @@
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/ssl.h"
+#include "mbedtls/ssl_cache.h"
 #include "mbedtls/x509_crt.h"
 
 namespace tlstest {
@@ -59,6 +60,9 @@ class Server {
   int accepts = 0;
   int handshakes = 0;
   bool close_after_handshake = false;
+  // Forgets the sessions it gave (as a restarted server): the next
+  // handshake is a full one.
+  void forget_sessions();
   // Reads again (kStopsReading): what waits is taken.
   void resume();
   // Offers only a PSK suite, which the client does not: the handshake
@@ -83,6 +87,7 @@ class Server {
   bool reading_ = true;
   mbedtls_x509_crt chain_;
   mbedtls_x509_crt client_ca_;
+  mbedtls_ssl_cache_context cache_;  // sessions, for clients that resume
   mbedtls_ssl_config conf_;
   mbedtls_ssl_context ssl_;
 };

@@ -247,6 +247,23 @@ TEST(Tls, the_ip_literal_is_the_name_without_tls_server_name) {
   f.run_until([&] { return f.link.up(); }, 5 * kSec);
 }
 
+TEST(Tls, a_named_host_is_the_name_its_certificate_must_have) {
+  Fixture f;
+  f.k.add_regular_path("/etc/hosts", "127.0.0.1 localhost broker.test\n");
+  CHECK_EQUAL(0, app::parse_url("mqtts://broker.test", &f.url));
+  std::snprintf(f.cfg.tls_ca_file, sizeof f.cfg.tls_ca_file, "/etc/evl/ca.pem");
+  char err[256] = {};
+  CHECK_EQUAL(0, app::prepare_tls(f.url, &f.cfg, f.client.get(), err, sizeof err));
+  CHECK(f.cfg.tls_name == nullptr);  // no --tls-server-name: the URL's host
+  app::LinkEvents ev;
+  ev.up = on_up;
+  ev.down = on_down;
+  ev.ctx = &f.seen;
+  CHECK_EQUAL(0, f.link.start(*f.loop, f.url, f.cfg, ev));
+  f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  CHECK(f.seen.downs.empty());
+}
+
 TEST(Tls, dates_are_checked_on_a_set_clock_and_skipped_while_it_reads_1970) {
   Fixture f(pki().server("broker.test", "20200101000000", "20210101000000"));
   f.start();  // the fake's wall clock: 2026
@@ -343,6 +360,7 @@ TEST(Tls, reconnects_take_their_memory_from_the_same_blocks) {
   f.run_for(50 * kMs);
   const app::tls::Arena after_ten = app::tls::arena();
   CHECK_EQUAL(after_two.high_water, after_ten.high_water);
+  CHECK_EQUAL(9u, f.client->stats().resumed);  // every one after the first
   CHECK_EQUAL(failures, after_ten.failures);
   CHECK(after_ten.allocs > after_two.allocs);
 }
@@ -496,4 +514,20 @@ TEST(Tls, the_client_certificate_and_key_are_checked_at_start) {
       said);
   CHECK_EQUAL(-EINVAL, client.set_identity("/etc/evl/board.pem", "/etc/evl/board.key", err,
                                            sizeof err));  // once
+}
+
+TEST(Tls, a_reconnect_resumes_the_session_and_a_server_that_forgot_it_makes_a_full_one) {
+  Fixture f;
+  f.server->close_after_handshake = true;
+  f.start();
+  f.run_until([&] { return f.client->stats().handshakes >= 2; }, 10 * kSec);
+  CHECK_EQUAL(1u, f.client->stats().resumed);
+  f.server->forget_sessions();
+  const uint64_t resumed = f.client->stats().resumed;
+  const uint64_t done = f.client->stats().handshakes;
+  f.run_until([&] { return f.client->stats().handshakes >= done + 1; }, 10 * kSec);
+  CHECK_EQUAL(resumed, f.client->stats().resumed);  // a full one, with the certificate
+  f.run_until([&] { return f.client->stats().handshakes >= done + 2; }, 10 * kSec);
+  CHECK_EQUAL(resumed + 1, f.client->stats().resumed);  // and resumed from it again
+  CHECK_EQUAL(0u, f.client->stats().failures);
 }
