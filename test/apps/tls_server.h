@@ -13,27 +13,9 @@
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_cache.h"
 #include "mbedtls/x509_crt.h"
+#include "test/apps/tls_pki.h"
 
 namespace tlstest {
-
-// An EC key (P-256) from the test's seeded generator.
-struct Key {
-  mbedtls_pk_context pk;
-  Key();
-  ~Key();
-  Key(const Key&) = delete;
-  Key& operator=(const Key&) = delete;
-};
-
-// A certificate as PEM: `cn` signed by `issuer_key` under `issuer_cn`
-// (self-signed when they are the subject's own), valid in [from, to]
-// ("YYYYMMDDhhmmss", UTC).
-// A key as PEM (not encrypted).
-std::string key_pem(const Key& key);
-
-std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
-                        const Key& issuer_key, bool ca, const char* from = "20250101000000",
-                        const char* to = "20400101000000");
 
 // What the server does with a connection.
 enum class Mode {
@@ -91,8 +73,5 @@ class Server {
   mbedtls_ssl_config conf_;
   mbedtls_ssl_context ssl_;
 };
-
-// The test generator (a fixed seed), for keys and the server.
-int random(void* ctx, unsigned char* out, size_t len);
 
 }  // namespace tlstest
