@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "CppUTest/TestHarness.h"
+#include <cstdio>
+#include <cstdlib>
+
 #include "hal/address.h"
 #include "mbedtls/ecp.h"
 #include "mbedtls/net_sockets.h"
@@ -11,30 +13,67 @@
 #include "test/fake/kernel.h"
 
 namespace tlstest {
+namespace {
 
-Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key)
+// (A failure in the set-up is a broken test, not a result.)
+void must(int r, const char* what) {
+  if (r != 0) {
+    std::fprintf(stderr, "tls_server: %s: %d\n", what, r);
+    std::abort();
+  }
+}
+
+int seed_bytes(void* ctx, unsigned char* out, size_t len) {
+  const uint64_t seed = *static_cast<const uint64_t*>(ctx);
+  for (size_t i = 0; i < len; ++i) {
+    out[i] = static_cast<unsigned char>((seed >> (8 * (i % 8))) ^ i);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key,
+               uint64_t seed)
     : loop_(loop) {
+  mbedtls_ctr_drbg_init(&rng_);
   mbedtls_x509_crt_init(&chain_);
   mbedtls_x509_crt_init(&client_ca_);
   mbedtls_ssl_cache_init(&cache_);
   mbedtls_ssl_config_init(&conf_);
   mbedtls_ssl_init(&ssl_);
-  CHECK_EQUAL(
-      0, mbedtls_x509_crt_parse(&chain_, reinterpret_cast<const unsigned char*>(chain_pem.c_str()),
-                                chain_pem.size() + 1));
-  CHECK_EQUAL(
-      0, mbedtls_ssl_config_defaults(&conf_, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                     MBEDTLS_SSL_PRESET_DEFAULT));
-  mbedtls_ssl_conf_rng(&conf_, random, nullptr);
+  static const unsigned char kPers[] = "evl tls server";
+  must(mbedtls_ctr_drbg_seed(&rng_, seed_bytes, &seed, kPers, sizeof kPers - 1), "its generator");
+  must(mbedtls_x509_crt_parse(&chain_, reinterpret_cast<const unsigned char*>(chain_pem.c_str()),
+                              chain_pem.size() + 1),
+       "its certificate");
+  must(mbedtls_ssl_config_defaults(&conf_, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                   MBEDTLS_SSL_PRESET_DEFAULT),
+       "its configuration");
+  mbedtls_ssl_conf_rng(&conf_, mbedtls_ctr_drbg_random, &rng_);
   mbedtls_ssl_conf_session_cache(&conf_, &cache_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
-  CHECK_EQUAL(0,
-              mbedtls_ssl_conf_own_cert(&conf_, &chain_, const_cast<mbedtls_pk_context*>(&key.pk)));
-  CHECK_EQUAL(0, mbedtls_ssl_setup(&ssl_, &conf_));
-  hal::SockAddr a;
-  CHECK_EQUAL(0, hal::parse_address(at, &a));
+  must(mbedtls_ssl_conf_own_cert(&conf_, &chain_, const_cast<mbedtls_pk_context*>(&key.pk)),
+       "its key");
+  must(mbedtls_ssl_setup(&ssl_, &conf_), "its context");
+  must(hal::parse_address(at, &at_), "its address");
+  (void)listen();
+}
+
+bool Server::listen() {
+  if (listener_) return true;
   int fd = -1;
-  CHECK_EQUAL(0, hal::stream_listen(a, 8, &fd));
-  CHECK_EQUAL(0, loop_.io_start(fd, evl::kIn, on_accept, this, &listener_));
+  if (hal::stream_listen(at_, 8, &fd) != 0) return false;
+  if (loop_.io_start(fd, evl::kIn, on_accept, this, &listener_) != 0) {
+    (void)hal::close(fd);
+    return false;
+  }
+  return true;
+}
+
+void Server::unlisten() {
+  close_connection();
+  if (listener_) (void)loop_.io_close(listener_);
+  listener_ = evl::IoHandle{};
 }
 
 Server::~Server() {
@@ -45,6 +84,7 @@ Server::~Server() {
   mbedtls_x509_crt_free(&chain_);
   mbedtls_x509_crt_free(&client_ca_);
   mbedtls_ssl_cache_free(&cache_);
+  mbedtls_ctr_drbg_free(&rng_);
 }
 
 void Server::forget_sessions() {
@@ -66,11 +106,16 @@ void Server::no_common_suite() {
 }
 
 void Server::require_client(const std::string& ca_pem) {
-  CHECK_EQUAL(
-      0, mbedtls_x509_crt_parse(&client_ca_, reinterpret_cast<const unsigned char*>(ca_pem.c_str()),
-                                ca_pem.size() + 1));
+  must(mbedtls_x509_crt_parse(&client_ca_, reinterpret_cast<const unsigned char*>(ca_pem.c_str()),
+                              ca_pem.size() + 1),
+       "the client authority");
   mbedtls_ssl_conf_ca_chain(&conf_, &client_ca_, nullptr);
   mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
+}
+
+void Server::stop_reading() {
+  reading_ = false;
+  if (conn_) (void)loop_.io_modify(conn_, evl::kRdHup);
 }
 
 void Server::resume() {
@@ -88,15 +133,26 @@ void Server::on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {
       const char kAnswer[] = "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
       (void)hal::stream_send(fd, kAnswer, sizeof kAnswer - 1);
     }
-    CHECK_EQUAL(0, loop.io_start(fd, evl::kIn, on_conn, s, &s->conn_));
+    if (loop.io_start(fd, evl::kIn, on_conn, s, &s->conn_) != 0) {
+      (void)hal::close(fd);
+      continue;
+    }
+    s->conns.emplace_back();
     s->fd_ = fd;
     s->reading_ = true;
     mbedtls_ssl_set_bio(&s->ssl_, s, on_send, on_recv, nullptr);
   }
 }
 
-void Server::on_conn(evl::Loop&, evl::IoHandle, uint32_t, void* ctx) {
-  static_cast<Server*>(ctx)->step();
+void Server::on_conn(evl::Loop&, evl::IoHandle, uint32_t events, void* ctx) {
+  auto* s = static_cast<Server*>(ctx);
+  // Not reading, it still sees the client leave (else the hang-up would be
+  // reported at every turn of the loop).
+  if (!s->reading_ && s->shaken_ && (events & (evl::kRdHup | evl::kHup | evl::kErr)) != 0) {
+    s->close_connection();
+    return;
+  }
+  s->step();
 }
 
 void Server::step() {
@@ -133,10 +189,11 @@ void Server::step() {
     ++handshakes;
     if (mode == Mode::kStopsReading) reading_ = false;
 
-    if (!reply.empty()) {
-      CHECK_EQUAL(static_cast<int>(reply.size()),
-                  mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(reply.data()),
-                                    reply.size()));
+    if (!reply.empty() &&
+        mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(reply.data()),
+                          reply.size()) != static_cast<int>(reply.size())) {
+      close_connection();
+      return;
     }
     if (close_after_handshake) {
       close_connection();
@@ -149,10 +206,14 @@ void Server::step() {
   }
   if (conn_) (void)loop_.io_modify(conn_, evl::kIn);
   unsigned char buf[4096];
-  for (;;) {
-    const int r = mbedtls_ssl_read(&ssl_, buf, sizeof buf);
+  for (size_t taken = 0; read_limit == 0 || taken < read_limit;) {
+    const size_t ask =
+        read_limit == 0 || read_limit - taken > sizeof buf ? sizeof buf : read_limit - taken;
+    const int r = mbedtls_ssl_read(&ssl_, buf, ask);
+    if (r > 0) taken += static_cast<size_t>(r);
     if (r > 0) {
       got.append(reinterpret_cast<char*>(buf), static_cast<size_t>(r));
+      conns.back().append(reinterpret_cast<char*>(buf), static_cast<size_t>(r));
       if (mode == Mode::kResetsLater) {  // at the first bytes
         (void)fake::Kernel::current().reset(fd_);
         close_connection();

@@ -1,10 +1,11 @@
-// TLS on the fake kernel's side of a test: certificates made with mbedTLS
-// from a fixed seed (no openssl, no clock: the same bytes every run), and
-// a TLS server on the test's loop that keeps what it reads and sends what
-// it is told.
+// A TLS server on the fake kernel, on the test's loop, that keeps what it
+// reads and sends what it is told (tls_test, and the seeded "tls"
+// scenario: it takes the kernel's injected faults like any peer).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "hal/socket.h"
 #include "loop/loop.h"
@@ -30,29 +31,40 @@ enum class Mode {
 
 class Server {
  public:
-  // chain_pem: the server's certificate (and its issuers); key: its key.
-  Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key);
+  // chain_pem: the server's certificate (and its issuers); key: its key;
+  // seed: its own random generator's (one per server: the scenario runs
+  // seeds in threads). It listens at once if it can (listening()).
+  Server(evl::Loop& loop, const char* at, const std::string& chain_pem, const Key& key,
+         uint64_t seed = 0);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   Mode mode = Mode::kTls;
-  std::string got;    // plaintext read, all connections
-  std::string reply;  // sent once after each handshake
+  std::string got;                 // plaintext read, all connections
+  std::vector<std::string> conns;  // the same, one string per connection accepted
+  std::string reply;               // sent once after each handshake
   int accepts = 0;
   int handshakes = 0;
   bool close_after_handshake = false;
+  size_t read_limit = 0;  // plaintext bytes read per socket event (0: all there is)
   // Forgets the sessions it gave (as a restarted server): the next
   // handshake is a full one.
   void forget_sessions();
   // Reads again (kStopsReading): what waits is taken.
   void resume();
+  // Stops reading now (the current connection too) until resume().
+  void stop_reading();
   // Offers only a PSK suite, which the client does not: the handshake
   // fails with the server's alert.
   void no_common_suite();
   // Asks every client for its certificate, which `ca_pem` must have signed.
   void require_client(const std::string& ca_pem);
   void close_connection();
+  // Listens (again): false if the kernel refused (an injected fault).
+  bool listen();
+  void unlisten();
+  bool listening() const { return static_cast<bool>(listener_); }
 
  private:
   static void on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
@@ -62,6 +74,8 @@ class Server {
   void step();
 
   evl::Loop& loop_;
+  hal::SockAddr at_;
+  mbedtls_ctr_drbg_context rng_;
   evl::IoHandle listener_;
   evl::IoHandle conn_;
   int fd_ = -1;
