@@ -311,7 +311,7 @@ void Link::enter(State s, int64_t timer_ms) {
 void Link::save(flight::SnapWriter& w) const {
   // mbedTLS's state of a connection is not in a snapshot: none is taken
   // while one is open (the recorder tries again at the next iteration).
-  if (url_.tls && fd_ >= 0) w.fail();
+  if (!snapshot_possible()) w.fail();
   w.put(static_cast<uint8_t>(state_));
   w.put(static_cast<int32_t>(fd_));
   w.put(static_cast<uint8_t>(io_ ? 1 : 0));

@@ -269,6 +269,10 @@ class Link {
   // timer, the buffered bytes, the back-off and the counters. drop() ends
   // the current connection without a callback.
   void save(flight::SnapWriter& w) const;
+  // False while a TLS connection is open (mbedTLS's state is not in
+  // snapshots): an app's save() asks first, before writing the rest of its
+  // state for nothing at every turn of the loop.
+  bool snapshot_possible() const { return !(url_.tls && fd_ >= 0); }
   void drop();
   void restore(Restore& r);
 

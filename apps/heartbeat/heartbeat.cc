@@ -145,7 +145,7 @@ void App::stop() {
 }
 
 bool App::save(flight::SnapWriter& w) const {
-  if (command_ || loop_ == nullptr) return false;
+  if (command_ || loop_ == nullptr || !link().snapshot_possible()) return false;
   w.put(c_);
   w.put(start_ns_);
   w.put(seq_);

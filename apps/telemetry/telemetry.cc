@@ -188,7 +188,7 @@ void App::stop() {
 }
 
 bool App::save(flight::SnapWriter& w) const {
-  if (loop_ == nullptr) return false;
+  if (loop_ == nullptr || !link().snapshot_possible()) return false;
   w.put(c_);
   store_.save(w);
   reader_.save(w);

@@ -371,9 +371,11 @@ TEST(Tls, no_snapshot_is_taken_while_a_tls_connection_is_open) {
   f.run_until([&] { return f.link.up(); }, 5 * kSec);
   uint8_t buf[32768];
   flight::SnapWriter w(buf, sizeof buf);
+  CHECK_FALSE(f.link.snapshot_possible());
   f.link.save(w);
   CHECK_FALSE(w.ok());
   f.link.stop();
+  CHECK(f.link.snapshot_possible());
   flight::SnapWriter w2(buf, sizeof buf);
   f.link.save(w2);
   CHECK(w2.ok());
