@@ -5,8 +5,8 @@ usage: netfaults.py --bin BAZEL_BIN [--quick] [--keep]
 
 Makes two network namespaces, a server side (mosquitto, influxd, and TCP
 sinks for heartbeat and telemetry) and a device side (heartbeat over TCP,
-telemetry over TCP, MQTT and HTTP, each telemetry fed unique records on a
-pseudo-terminal), joined by a link that test/netfaults/shaper.py shapes,
+telemetry over TCP, MQTT, MQTT over TLS (mosquitto's TLS listener) and
+HTTP, each telemetry fed unique records on a pseudo-terminal), joined by a link that test/netfaults/shaper.py shapes,
 with nftables rules on the device side. Then it runs the phases below and
 checks, from what the servers received and what the daemons counted:
 
@@ -43,6 +43,7 @@ import time
 SRV, DEV = "10.200.0.1", "10.200.0.2"
 PERIOD_MS, ALARM_MS = 250, 5000
 HB_PORT, TCP_PORT, MQTT_PORT, HTTP_PORT, RPC_PORT = 7001, 7002, 1883, 8086, 8088
+MQTTS_PORT = 8883  # mosquitto's TLS listener (a certificate made at the start)
 RATE = 20  # records per second per telemetry
 
 # (name, seconds of fault, seconds of rest after it, hard outage?, how)
@@ -240,9 +241,15 @@ def main():
 def run(net, bin_dir, phases):
     w = net.work
     # The servers.
+    cert, key = os.path.join(w, "cert.pem"), os.path.join(w, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     with open(os.path.join(w, "mosquitto.conf"), "w") as f:
         f.write("listener %d %s\nallow_anonymous true\npersistence false\nuser root\n"
-                % (MQTT_PORT, SRV))
+                "listener %d %s\ncertfile %s\nkeyfile %s\n"
+                % (MQTT_PORT, SRV, MQTTS_PORT, SRV, cert, key))
     with open(os.path.join(w, "influxdb.conf"), "w") as f:
         f.write('reporting-disabled = true\nbind-address = "%s:%d"\n[meta]\n  dir = "%s/meta"\n'
                 '[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n  query-log-enabled = false\n'
@@ -258,8 +265,9 @@ def run(net, bin_dir, phases):
                             check=False).returncode == 0, 60, "influxd")
     wait_for(lambda: "listening" in read(net.log("hb-sink")) and
              "listening" in read(net.log("tcp-sink")), 10, "the TCP sinks")
-    net.start("mqtt-sub", ["mosquitto_sub", "-h", SRV, "-p", str(MQTT_PORT), "-q", "1",
-                           "-t", "evl/nf-mqtt/telemetry"], ns=net.ns_s)
+    for via in ("mqtt", "mqtts"):  # (the TLS listener's topics are the broker's)
+        net.start(via + "-sub", ["mosquitto_sub", "-h", SRV, "-p", str(MQTT_PORT), "-q", "1",
+                                 "-t", "evl/nf-%s/telemetry" % via], ns=net.ns_s)
     # The device.
     with open(os.path.join(w, "alarm.sh"), "w") as f:
         f.write('#!/bin/sh\necho "$1 $(date +%%s.%%N)" >>%s/alarms\n' % w)
@@ -274,8 +282,10 @@ def run(net, bin_dir, phases):
     collectors = {
         "tcp": "tcp://%s:%d" % (SRV, TCP_PORT),
         "mqtt": "mqtt://%s:%d" % (SRV, MQTT_PORT),
+        "mqtts": "mqtts://%s:%d" % (SRV, MQTTS_PORT),
         "http": "http://%s:%d/write?db=evl" % (SRV, HTTP_PORT),
     }
+    tls = ["--tls-ca-file", cert, "--tls-server-name", "localhost"]
     feeders = {}
     for via, url in collectors.items():
         feeders[via] = Feeder(RATE, running=False)
@@ -285,7 +295,7 @@ def run(net, bin_dir, phases):
                                        "--batch-max", "20", "--batch-delay-ms", "200",
                                        "--health-period-ms", "3600000", "--mqtt-keepalive-s", "5",
                                        "--http-timeout-ms", "3000", "--stall-timeout-ms", "5000"]
-                  + common, ns=net.ns_d)
+                  + common + (tls if via == "mqtts" else []), ns=net.ns_d)
     for via in collectors:
         wait_for(lambda v=via: "reading " in read(net.log("telemetry-" + v)), 20,
                  "telemetry over " + via)
@@ -309,7 +319,8 @@ def run(net, bin_dir, phases):
         f.done.set()
     # Until the collectors stop growing (bounded), then stop the daemons.
     def received():
-        n = len(read(os.path.join(w, "records-tcp"))) + len(read(net.log("mqtt-sub")))
+        n = (len(read(os.path.join(w, "records-tcp"))) + len(read(net.log("mqtt-sub"))) +
+             len(read(net.log("mqtts-sub"))))
         return n + len(net.sh(*influx, "-database", "evl", "-execute",
                               "SELECT count(temp_c) FROM env", ns=net.ns_s, check=False).stdout)
     last, stable_since, deadline = -1, time.time(), time.time() + 40
@@ -413,6 +424,7 @@ def check(net, marks, feeders, collectors, csv):
         "tcp": [l.split(" ", 1)[1] for l in read(os.path.join(w, "records-tcp")).splitlines()
                 if " env," in l],
         "mqtt": [l for l in read(net.log("mqtt-sub")).splitlines() if l.startswith("env,")],
+        "mqtts": [l for l in read(net.log("mqtts-sub")).splitlines() if l.startswith("env,")],
     }
     got = {via: [seq_of(l) for l in ls] for via, ls in lines.items()}
     # A record sent twice is the same line (the same stamp): InfluxDB keeps
@@ -446,7 +458,7 @@ def check(net, marks, feeders, collectors, csv):
             elif s["accepted"] > feeders[via].fed or s["delivered"] == 0:
                 verdict = "FAIL: accepted more than fed, or delivered nothing"
         ok = ok and not verdict
-        print("  telemetry over %-4s fed %5d; accepted %5s delivered %5s dropped %5s buffered %3s;"
+        print("  telemetry over %-5s fed %5d; accepted %5s delivered %5s dropped %5s buffered %3s;"
               " collector holds %5d, %d repeated %s" % (
                   via, feeders[via].fed, *(("%d" % s[k]) if s else "?" for k in
                                            ("accepted", "delivered", "dropped", "buffered")),
