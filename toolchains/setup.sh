@@ -73,8 +73,16 @@ unpack_mbedtls() {
     say "unpacking libmbedtls-dev:$arch $version into $dir"
     tmp="$(mktemp -d)"
     chmod 755 "$tmp"
-    (cd "$tmp" && $SUDO apt-get download -o APT::Sandbox::User=root \
-      "libmbedtls-dev:$arch=$version") >/tmp/setup-mbedtls.log 2>&1 ||
+    local got=0 attempt
+    for attempt in 1 2 3; do
+      if (cd "$tmp" && $SUDO apt-get download -o APT::Sandbox::User=root \
+        "libmbedtls-dev:$arch=$version") >/tmp/setup-mbedtls.log 2>&1; then
+        got=1; break
+      fi
+      say "downloading libmbedtls-dev:$arch failed (attempt $attempt); retrying"
+      sleep 5
+    done
+    [ "$got" -eq 1 ] ||
       die "cannot download libmbedtls-dev:$arch=$version (log: /tmp/setup-mbedtls.log)"
     $SUDO rm -rf "$dir" && $SUDO mkdir -p "$dir" &&
       $SUDO dpkg-deb -x "$tmp"/libmbedtls-dev_*_"$arch".deb "$dir" &&
