@@ -75,6 +75,12 @@ bool have_mosquitto() {
   return false;
 }
 
+bool have_openssl() {  // (the tests' certificates)
+  if (!realsrv::which("openssl").empty()) return true;
+  std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
+  return false;
+}
+
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t pos = 0; (pos = text.find(what, pos)) != std::string::npos; ++pos) ++n;
@@ -253,10 +259,7 @@ TEST(Mosquitto, two_boards_with_one_id_are_told_so) {
 // asks whether the port is a TLS one, once per row.
 TEST(Mosquitto, a_tls_port_given_as_mqtt_is_said_to_be_one) {
   if (!have_mosquitto()) return;
-  if (realsrv::which("openssl").empty()) {
-    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
-    return;
-  }
+  if (!have_openssl()) return;
   Broker broker;
   broker.tls = true;
   CHECK(broker.start());
@@ -396,10 +399,7 @@ TEST(Mosquitto, the_mqtt_client_allocates_nothing_through_a_hung_broker) {
 // The same over mqtts://: mbedTLS's memory is the arena's, and a handshake
 // (each reconnect makes one) calls nothing that allocates.
 TEST(Mosquitto, the_mqtts_client_allocates_nothing_through_a_hung_broker) {
-  if (realsrv::which("openssl").empty()) {
-    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
-    return;
-  }
+  if (!have_openssl()) return;
   allocates_nothing_through_a_hung_broker(true);
 }
 
@@ -408,10 +408,7 @@ TEST(Mosquitto, the_mqtts_client_allocates_nothing_through_a_hung_broker) {
 // a heartbeat that trusts another authority is refused, with the reason.
 TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refused) {
   if (!have_mosquitto()) return;
-  if (realsrv::which("openssl").empty()) {
-    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
-    return;
-  }
+  if (!have_openssl()) return;
   Broker broker;
   broker.tls = true;
   CHECK(broker.start());
@@ -460,10 +457,7 @@ TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refuse
 // wanted.
 TEST(Mosquitto, a_broker_that_requires_client_certificates_takes_the_boards) {
   if (!have_mosquitto()) return;
-  if (realsrv::which("openssl").empty()) {
-    std::printf("\nskipped: openssl is not installed (toolchains/setup.sh)\n");
-    return;
-  }
+  if (!have_openssl()) return;
   realsrv::TempDir board;  // the board's certificate, self-signed: the broker's cafile
   CHECK(realsrv::make_certificate(board));
   Broker broker;

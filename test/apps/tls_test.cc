@@ -121,6 +121,13 @@ struct Fixture {
     CHECK(done());
   }
   std::string said(int err) const { return app::error_text(err); }
+  // Starts, waits for the first down, and checks its error and words.
+  void expect_down(int err, const char* words) {
+    start();
+    run_until([&] { return !seen.downs.empty(); }, 5 * kSec);
+    CHECK_EQUAL(err, seen.downs[0]);
+    STRCMP_CONTAINS(words, said(seen.downs[0]).c_str());
+  }
 };
 
 }  // namespace
@@ -213,10 +220,7 @@ TEST(Tls, bytes_go_both_ways_and_the_socket_bytes_are_what_is_counted) {
 
 TEST(Tls, a_certificate_for_another_name_is_refused_and_the_reason_said) {
   Fixture f(pki().server("other.test"));
-  f.start();
-  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
-  CHECK_EQUAL(app::tls::kErrUntrusted, f.seen.downs[0]);
-  STRCMP_CONTAINS("the server's TLS certificate was refused", f.said(f.seen.downs[0]).c_str());
+  f.expect_down(app::tls::kErrUntrusted, "the server's TLS certificate was refused");
   STRCMP_CONTAINS("Common Name", f.said(f.seen.downs[0]).c_str());
   CHECK_EQUAL(0, f.seen.ups);
   CHECK(f.link.stats().tls_failures >= 1);
@@ -225,10 +229,7 @@ TEST(Tls, a_certificate_for_another_name_is_refused_and_the_reason_said) {
 TEST(Tls, a_server_signed_by_another_authority_is_refused) {
   tlstest::Key rogue;
   Fixture f(tlstest::certificate("broker.test", pki().server_key, "evl test CA", rogue, false));
-  f.start();
-  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
-  CHECK_EQUAL(app::tls::kErrUntrusted, f.seen.downs[0]);
-  STRCMP_CONTAINS("not correctly signed", f.said(f.seen.downs[0]).c_str());
+  f.expect_down(app::tls::kErrUntrusted, "not correctly signed");
 }
 
 TEST(Tls, the_ip_literal_is_the_name_without_tls_server_name) {
@@ -280,20 +281,13 @@ TEST(Tls, dates_are_checked_on_a_set_clock_and_skipped_while_it_reads_1970) {
 TEST(Tls, a_plain_port_that_resets_the_hello_is_said_to_be_one) {
   Fixture f;
   f.server->mode = tlstest::Mode::kResets;
-  f.start();
-  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
-  CHECK_EQUAL(app::tls::kErrClosed, f.seen.downs[0]);
-  STRCMP_CONTAINS("a reset before any TLS byte from it: a plain port?",
-                  f.said(f.seen.downs[0]).c_str());
+  f.expect_down(app::tls::kErrClosed, "a reset before any TLS byte from it: a plain port?");
 }
 
 TEST(Tls, a_server_answering_in_plain_text_is_said_not_to_speak_tls) {
   Fixture f;
   f.server->mode = tlstest::Mode::kPlainText;
-  f.start();
-  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
-  CHECK_EQUAL(app::tls::kErrNotTls, f.seen.downs[0]);
-  STRCMP_CONTAINS("its first byte was 0x48", f.said(f.seen.downs[0]).c_str());
+  f.expect_down(app::tls::kErrNotTls, "its first byte was 0x48");
 }
 
 TEST(Tls, a_silent_server_ends_the_handshake_at_the_connect_timeout) {
@@ -384,20 +378,14 @@ TEST(Tls, no_snapshot_is_taken_while_a_tls_connection_is_open) {
 TEST(Tls, a_server_that_refuses_every_suite_fails_the_handshake_with_its_alert) {
   Fixture f;
   f.server->no_common_suite();
-  f.start();
-  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
-  CHECK_EQUAL(app::tls::kErrHandshake, f.seen.downs[0]);
-  STRCMP_CONTAINS("TLS handshake failed (SSL - A fatal alert message was received",
-                  f.said(f.seen.downs[0]).c_str());
+  f.expect_down(app::tls::kErrHandshake,
+                "TLS handshake failed (SSL - A fatal alert message was received");
 }
 
 TEST(Tls, a_server_that_ends_within_its_first_record_is_said_to_end) {
   Fixture f;
   f.server->mode = tlstest::Mode::kHalfRecord;
-  f.start();
-  f.run_until([&] { return !f.seen.downs.empty(); }, 5 * kSec);
-  CHECK_EQUAL(app::tls::kErrClosed, f.seen.downs[0]);
-  STRCMP_CONTAINS("(after 3 bytes from it)", f.said(f.seen.downs[0]).c_str());
+  f.expect_down(app::tls::kErrClosed, "(after 3 bytes from it)");
 }
 
 TEST(Tls, a_reset_after_the_handshake_is_the_links_error) {
