@@ -33,7 +33,7 @@ namespace {
 // growing (tested).
 constexpr size_t kArenaBytes = size_t{2} << 20;
 constexpr int kMinShift = 5;  // 32-byte blocks at least
-constexpr int kClasses = 22;  // up to 2^26: more than the arena
+constexpr int kClasses = 22;  // blocks up to 2^21 bytes: the whole arena
 constexpr size_t kHead = 16;
 constexpr uint32_t kMagic = 0x7e15a11c;
 
