@@ -38,7 +38,7 @@ int Link::start(evl::Loop& loop, const Url& url, const LinkConfig& cfg, const Li
   url_ = url;
   tls_name_[0] = '\0';
   if (url.tls) {
-    const char* name = cfg.tls_name != nullptr ? cfg.tls_name : url.host;
+    const char* name = cfg.tls_server_name[0] != '\0' ? cfg.tls_server_name : url.host;
     if (name[0] != '\0') {
       std::snprintf(tls_name_, sizeof tls_name_, "%s", name);
     } else {  // an IP literal, without its port or brackets

@@ -124,11 +124,10 @@ struct LinkConfig {
   int64_t stall_timeout_ms = 0;  // unacknowledged this long = stalled peer; 0: off
   uint64_t jitter_seed = 1;      // the daemons give random_seed()'s
   // A TLS URL's client (init() done; the caller keeps it). The name its
-  // certificate must have: tls_name if set, else the URL's host name, else
-  // the IP literal's text.
+  // certificate must have: tls_server_name if set, else the URL's host
+  // name, else the IP literal's text.
   tls::Client* tls = nullptr;
-  const char* tls_name = nullptr;
-  // The options behind them (add_link_options; prepare_tls reads them).
+  // The options (add_link_options; prepare_tls reads the files).
   char tls_ca_file[256] = "/etc/ssl/certs/ca-certificates.crt";
   char tls_server_name[dns::kMaxName + 1] = {};
   char tls_cert_file[256] = {};  // both or neither: the client's own certificate

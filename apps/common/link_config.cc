@@ -213,7 +213,6 @@ int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err,
     }
   }
   cfg->tls = client;
-  cfg->tls_name = cfg->tls_server_name[0] != '\0' ? cfg->tls_server_name : nullptr;
   if (said != nullptr) {
     const tls::Arena a = tls::arena();
     std::snprintf(said, said_len,

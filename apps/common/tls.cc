@@ -243,16 +243,14 @@ int Client::begin(int fd, const char* name) {
     // kernel may have nothing to give yet, and the link retries.
     if (mbedtls_ctr_drbg_seed(&drbg_, entropy, nullptr, kPersonal, sizeof kPersonal - 1) != 0) {
       std::snprintf(detail_, sizeof detail_, "getrandom has no bytes yet");
-      std::memcpy(g_last_detail, detail_, sizeof g_last_detail);
-      return kErrNoEntropy;
+      return reported(kErrNoEntropy);
     }
     seeded_ = true;
   }
   const int r = mbedtls_ssl_set_hostname(&ssl_, name);
   if (r != 0) {
     std::snprintf(detail_, sizeof detail_, "server name '%.60s' refused", name);
-    std::memcpy(g_last_detail, detail_, sizeof g_last_detail);
-    return r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? kErrMemory : kErrHandshake;
+    return reported(r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? kErrMemory : kErrHandshake);
   }
   // (A session the server no longer has costs nothing: it answers with a
   // full handshake.)
@@ -362,10 +360,11 @@ void Client::end() {
   (void)mbedtls_ssl_session_reset(&ssl_);
 }
 
-int Client::fail(int mbed_err) {
-  const int r = classify(mbed_err);
+int Client::fail(int mbed_err) { return reported(classify(mbed_err)); }
+
+int Client::reported(int err) {
   std::memcpy(g_last_detail, detail_, sizeof g_last_detail);
-  return r;
+  return err;
 }
 
 int Client::classify(int mbed_err) {

@@ -133,6 +133,8 @@ class Client {
   int fail(int mbed_err);
   void forget_session();
   int classify(int mbed_err);
+  // detail_ becomes last_detail() (the words of error_text()); returns err.
+  int reported(int err);
 
   mbedtls_ssl_context ssl_;
   mbedtls_ssl_config conf_;

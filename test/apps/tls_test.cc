@@ -255,7 +255,7 @@ TEST(Tls, a_named_host_is_the_name_its_certificate_must_have) {
   std::snprintf(f.cfg.tls_ca_file, sizeof f.cfg.tls_ca_file, "/etc/evl/ca.pem");
   char err[256] = {};
   CHECK_EQUAL(0, app::prepare_tls(f.url, &f.cfg, f.client.get(), err, sizeof err));
-  CHECK(f.cfg.tls_name == nullptr);  // no --tls-server-name: the URL's host
+  CHECK_EQUAL('\0', f.cfg.tls_server_name[0]);  // no --tls-server-name: the URL's host
   app::LinkEvents ev;
   ev.up = on_up;
   ev.down = on_down;
