@@ -410,12 +410,14 @@ class Loop {
     timers_changed();
     return r;
   }
-  int stop_embedded(uint32_t i);
+  // Out of line (and out of the common path's registers): an embedded
+  // loop's timer calls arm at once.
+  __attribute__((noinline, cold)) int stop_embedded(uint32_t i);
   int start_general(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out);
   int start_in(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
                uint32_t slack_us, TimerFn fn, void* ctx, TimerHandle* out);
   int restart_index(uint32_t i, int64_t deadline_ns);
-  int restart_embedded(uint32_t i, int64_t deadline_ns);
+  __attribute__((noinline, cold)) int restart_embedded(uint32_t i, int64_t deadline_ns);
   int restart_after(uint32_t i, Clock c, int64_t delay_ns);
   void dispatch_child(uint64_t data);
   void close_signals();

@@ -1,8 +1,13 @@
 // A fixed pool of watcher slots over caller-supplied storage.
 //
 // Instantiated once per slot type, never per capacity: the capacity is a run
-// time value, the storage array comes from StaticLoop. Free slots form a
-// LIFO list through Slot::link(). The meta word's layout is in slots.h: the
+// time value, the storage array comes from StaticLoop. Released slots form a
+// LIFO list through Slot::link(); slots never handed out since init() are
+// taken in index order after it is empty. So alloc() keeps no high-water
+// mark: while the list is empty, the slots in use are the ones ever taken
+// less the retired ones, and a slot on the list means fewer are in use than
+// were when the last fresh one was taken; stats() works it out (see
+// high_water()). The meta word's layout is in slots.h: the
 // generation is bumped on every release, so a handle to a stopped watcher
 // never names the slot again; a slot whose generation is exhausted (2^24 - 1
 // uses) is retired, counted in PoolStats::retired, and never handed out
@@ -39,38 +44,48 @@ class Pool {
     keepers_ = keepers != nullptr ? keepers : &own_keepers_;
     stats_ = PoolStats{capacity, 0, 0, 0, 0};
     free_ = kNoSlot;
-    for (uint32_t i = capacity; i-- > 0;) {
-      slots_[i].meta = meta::with_gen(1);
-      slots_[i].link() = free_;
-      free_ = i;
-    }
+    fresh_ = 0;
+    saved_high_water_ = 0;
+    // Every slot's meta is valid from here on: a handle is checked against
+    // it, taken or not.
+    for (uint32_t i = 0; i < capacity; ++i) slots_[i].meta = meta::with_gen(1);
   }
 
-  // The next free slot, marked live, or nullptr when the pool is full.
-  Slot* alloc(uint32_t* index) {
-    if (free_ == kNoSlot) return nullptr;
-    const uint32_t i = free_;
+  // The next free slot, marked live with the kind's bits (slots.h), or
+  // nullptr when the pool is full.
+  Slot* alloc(uint32_t* index, uint32_t kind_bits = 0) {
+    uint32_t i = free_;
+    uint32_t gen_bits = 0;
+    if (i != kNoSlot) {
+      free_ = slots_[i].link();
+      gen_bits = slots_[i].meta;
+    } else {
+      if (fresh_ == stats_.capacity) return nullptr;
+      i = fresh_++;
+      gen_bits = meta::with_gen(1);
+    }
+    ++stats_.used;
+    ++*keepers_;  // before the meta word, which the caller may read back
     Slot& s = slots_[i];
-    free_ = s.link();
-    s.meta = meta::with_gen(meta::gen(s.meta)) | meta::kLive;
-    if (++stats_.used > stats_.high_water) stats_.high_water = stats_.used;
-    ++*keepers_;
+    s.meta = (gen_bits & ~(meta::with_gen(1) - 1)) | meta::kLive | kind_bits;
     *index = i;
     return &s;
   }
 
   void release(uint32_t i) {
     Slot& s = slots_[i];
-    assert(meta::live(s.meta));
+    const uint32_t m = s.meta;  // read once: keepers_ may alias it for the compiler
+    assert(meta::live(m));
     --stats_.used;
-    if ((s.meta & meta::kWeak) != 0) {
+    if ((m & meta::kWeak) != 0) {
       --stats_.weak;
     } else {
       --*keepers_;
     }
-    const uint32_t g = meta::gen(s.meta);
+    const uint32_t g = meta::gen(m);
     if (g >= handle::kGenMask) {
-      s.meta = meta::with_gen(0);  // not live, not free, generation 0: retired for good
+      s.meta = meta::with_gen(0);        // not live, not free, generation 0: retired for good
+      saved_high_water_ = high_water();  // the era of the old retired count ends
       ++stats_.retired;
       return;
     }
@@ -115,17 +130,32 @@ class Pool {
   }
   Slot& at(uint32_t index) const { return slots_[index]; }
   uint32_t gen_of(uint32_t index) const { return meta::gen(slots_[index].meta); }
-  const PoolStats& stats() const { return stats_; }
+  PoolStats stats() const {
+    PoolStats st = stats_;
+    st.high_water = high_water();
+    return st;
+  }
   // Raises the high-water mark to hw (at most the capacity).
   void raise_high_water(uint32_t hw) {
     if (hw > stats_.capacity) hw = stats_.capacity;
-    if (hw > stats_.high_water) stats_.high_water = hw;
+    if (hw > saved_high_water_) saved_high_water_ = hw;
   }
   uint32_t capacity() const { return stats_.capacity; }
 
  private:
+  // The most slots in use at once: each fresh take makes the slots in use
+  // those ever taken less the retired ones, the most since the retired
+  // count last changed; saved_high_water_ keeps the most before that (and
+  // what raise_high_water() was given).
+  uint32_t high_water() const {
+    const uint32_t now = fresh_ - stats_.retired;
+    return now > saved_high_water_ ? now : saved_high_water_;
+  }
+
   Slot* slots_ = nullptr;
-  uint32_t free_ = kNoSlot;
+  uint32_t free_ = kNoSlot;  // released slots
+  uint32_t fresh_ = 0;       // slots from here on were never taken since init()
+  uint32_t saved_high_water_ = 0;
   PoolStats stats_;
   uint32_t* keepers_ = &own_keepers_;
   uint32_t own_keepers_ = 0;

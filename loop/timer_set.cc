@@ -138,7 +138,7 @@ void TimerSet::attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us) 
 }
 
 int TimerSet::set_period(uint32_t index, int64_t period_ns) {
-  TimerSlot& s = st_.slots[index];
+  TimerSlot& s = pool_.at(index);
   if ((s.meta & timer_bits::kExtra) != 0) {
     static_cast<TimerExtra*>(s.ctx)->period_ns = period_ns;
     return 0;
@@ -155,7 +155,7 @@ int64_t TimerSet::arm_time(Clock clock) const {
   const HeapEntry* h = st_.heaps[c];
   int64_t t = kNever;
   if (n > 0) {
-    const TimerExtra* x = extra_of(st_.slots[h[0].slot]);
+    const TimerExtra* x = extra_of(pool_.at(h[0].slot));
     const int64_t slack_ns = x != nullptr ? int64_t{x->slack_us} * 1000 : 0;
     t = add_sat(h[0].key_ns, slack_ns);
     // Every other timer is due no earlier than the smallest child's key.
@@ -173,7 +173,7 @@ int64_t TimerSet::arm_time(Clock clock) const {
 // pop_due() for a timer with a TimerExtra: a one-shot with slack leaves
 // the heap; a periodic one is rescheduled.
 uint32_t TimerSet::pop_extra(int c, const HeapEntry& top, int64_t now_ns, uint32_t* missed) {
-  const TimerSlot& s = st_.slots[top.slot];
+  const TimerSlot& s = pool_.at(top.slot);
   const TimerExtra* x = extra_of(s);
   if (x->period_ns == 0) {
     pop_top(c);
@@ -195,7 +195,7 @@ uint32_t TimerSet::pop_extra(int c, const HeapEntry& top, int64_t now_ns, uint32
 bool TimerSet::verify() const {
   uint32_t with_extra = 0;
   for (uint32_t i = 0; i < st_.capacity; ++i) {
-    if (meta::live(st_.slots[i].meta) && (st_.slots[i].meta & timer_bits::kExtra) != 0) {
+    if (meta::live(pool_.at(i).meta) && (pool_.at(i).meta & timer_bits::kExtra) != 0) {
       ++with_extra;
     }
   }
@@ -207,7 +207,7 @@ bool TimerSet::verify() const {
     for (uint32_t pos = 0; pos < cap; ++pos) {
       if (pos == heap_size_[c]) pos = cap - parked_[c];  // skip the unused middle
       if (pos >= cap) break;
-      const TimerSlot& s = st_.slots[h[pos].slot];
+      const TimerSlot& s = pool_.at(h[pos].slot);
       if (!meta::live(s.meta) || s.heap_pos != pos) return false;
       if (static_cast<int>(clock_of(s)) != c) return false;
       if (pos > 0 && pos < heap_size_[c] && heap_before(h[pos], h[parent(pos)])) return false;

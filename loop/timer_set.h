@@ -154,13 +154,13 @@ class TimerSet {
   }
   // A scheduled timer's deadline.
   int64_t deadline(uint32_t index) const {
-    const TimerSlot& s = st_.slots[index];
+    const TimerSlot& s = pool_.at(index);
     return st_.heaps[static_cast<int>(clock_of(s))][s.heap_pos].key_ns;
   }
   uint32_t extras_used() const { return extras_used_; }
   // A scheduled timer's period, slack and start order.
   void describe(uint32_t index, int64_t* period_ns, uint32_t* slack_us, uint32_t* seq) const {
-    const TimerSlot& s = st_.slots[index];
+    const TimerSlot& s = pool_.at(index);
     const TimerExtra* x = extra_of(s);
     *period_ns = x != nullptr ? x->period_ns : 0;
     *slack_us = x != nullptr ? x->slack_us : 0;
@@ -177,7 +177,7 @@ class TimerSet {
   }
   void place(int c, uint32_t pos, const HeapEntry& e) {
     st_.heaps[c][pos] = e;
-    st_.slots[e.slot].heap_pos = pos;
+    pool_.at(e.slot).heap_pos = pos;
   }
   static uint32_t parent(uint32_t pos) { return (pos - 1) / kHeapArity; }
   int sift_up(int c, uint32_t pos, HeapEntry e);
@@ -190,7 +190,7 @@ class TimerSet {
   // The top leaves the heap (a one-shot that fired).
   void pop_top(int c) {
     HeapEntry* h = st_.heaps[c];
-    st_.slots[h[0].slot].heap_pos = kNoSlot;
+    pool_.at(h[0].slot).heap_pos = kNoSlot;
     const uint32_t last = --heap_size_[c];
     if (last != 0) (void)replace_top(c, h[last]);
   }
@@ -207,7 +207,7 @@ class TimerSet {
     --extras_used_;
   }
   void release(uint32_t index) {
-    TimerSlot& s = st_.slots[index];
+    TimerSlot& s = pool_.at(index);
     if ((s.meta & timer_bits::kExtra) != 0) free_extra(s);
     --used_[static_cast<int>(clock_of(s))];
     pool_.release(index);
@@ -231,19 +231,18 @@ inline int TimerSet::add(Clock clock, int64_t period_ns, Overrun overrun, uint32
   if (used_[c] >= st_.heap_capacity[c]) return -ENOSPC;
   const bool extra = period_ns != 0 || slack_us != 0;
   if (extra && extra_free_ == kNoSlot) return -ENOSPC;
-  TimerSlot* s = pool_.alloc(index);
+  TimerSlot* s = pool_.alloc(index, (static_cast<uint32_t>(c) << timer_bits::kClockShift) |
+                                        (overrun == Overrun::kCatchUp ? timer_bits::kCatchUp : 0));
   if (s == nullptr) return -ENOSPC;
   s->fn = fn;
   s->ctx = ctx;
-  s->meta |= (static_cast<uint32_t>(c) << timer_bits::kClockShift) |
-             (overrun == Overrun::kCatchUp ? timer_bits::kCatchUp : 0);
   if (extra) attach_extra(*s, period_ns, slack_us);
   ++used_[c];
   return 0;
 }
 
 inline int TimerSet::restart(uint32_t index, int64_t deadline_ns) {
-  TimerSlot& s = st_.slots[index];
+  TimerSlot& s = pool_.at(index);
   const int c = static_cast<int>(clock_of(s));
   const HeapEntry e{deadline_ns, index, seq_++};
   const uint32_t pos = s.heap_pos;
@@ -268,14 +267,13 @@ inline uint32_t TimerSet::pop_due(Clock clock, int64_t now_ns, uint32_t batch_se
   const HeapEntry top = h[0];
   *lag_ns = now_ns - top.key_ns;
   *missed = 0;
-  if ((st_.slots[top.slot].meta & timer_bits::kExtra) != 0)
-    return pop_extra(c, top, now_ns, missed);
+  if ((pool_.at(top.slot).meta & timer_bits::kExtra) != 0) return pop_extra(c, top, now_ns, missed);
   pop_top(c);
   return top.slot;
 }
 
 inline void TimerSet::finish(uint32_t index, uint32_t gen) {
-  const TimerSlot& s = st_.slots[index];
+  const TimerSlot& s = pool_.at(index);
   // The same timer (a stopped one's generation moved on, so a match is
   // live), out of the heap after its callback: a one-shot that was not
   // restarted (also one given a period inside that callback: it had
@@ -286,7 +284,7 @@ inline void TimerSet::finish(uint32_t index, uint32_t gen) {
 // Inline in the loop's timer_stop, which then makes no call but tail
 // calls.
 inline int TimerSet::stop(uint32_t index) {
-  const TimerSlot& s = st_.slots[index];
+  const TimerSlot& s = pool_.at(index);
   const int c = static_cast<int>(clock_of(s));
   const uint32_t pos = s.heap_pos;
   release(index);  // heap_pos is now the free list's link: read above

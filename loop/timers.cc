@@ -52,16 +52,14 @@ int Loop::timer_start(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle*
   if (out == nullptr || fn == nullptr || !valid_clock(spec.clock)) return -EINVAL;
   // Neither negative, not both 0.
   if ((spec.deadline_ns | spec.period_ns) <= 0) return -EINVAL;
-  if (static_cast<uint64_t>(spec.slack_ns) > static_cast<uint64_t>(kMaxSlackNs)) return -EINVAL;
-  if (static_cast<uint8_t>(spec.overrun) > static_cast<uint8_t>(Overrun::kCatchUp)) return -EINVAL;
-  if (epfd_ < 0) return -EINVAL;
-  // The common timer, a one-shot at a given deadline on a clock already in
-  // use, takes no call but the heap's, last (see restart_index).
-  if ((spec.period_ns | spec.slack_ns) != 0 || timer_fd_[static_cast<int>(spec.clock)] < 0 ||
-      after_.embedded) {
+  // The common timer, a one-shot at a given deadline (so > 0) with neither
+  // slack nor a catch-up policy, on a clock already in use (so the loop is
+  // open), takes its own path; start_general checks the rest.
+  if (((spec.period_ns | spec.slack_ns) != 0) | (spec.overrun != Overrun::kSkip) |
+      (timer_fd_[static_cast<int>(spec.clock)] < 0) | after_.embedded) {
     return start_general(spec, fn, ctx, out);
   }
-  return start_in(spec.clock, spec.deadline_ns, 0, spec.overrun, 0, fn, ctx, out);
+  return start_in(spec.clock, spec.deadline_ns, 0, Overrun::kSkip, 0, fn, ctx, out);
 }
 
 inline int Loop::start_in(Clock clock, int64_t deadline_ns, int64_t period_ns, Overrun overrun,
@@ -75,6 +73,9 @@ inline int Loop::start_in(Clock clock, int64_t deadline_ns, int64_t period_ns, O
 }
 
 int Loop::start_general(const TimerSpec& spec, TimerFn fn, void* ctx, TimerHandle* out) {
+  if (static_cast<uint64_t>(spec.slack_ns) > static_cast<uint64_t>(kMaxSlackNs)) return -EINVAL;
+  if (static_cast<uint8_t>(spec.overrun) > static_cast<uint8_t>(Overrun::kCatchUp)) return -EINVAL;
+  if (epfd_ < 0) return -EINVAL;
   if (timer_fd_[static_cast<int>(spec.clock)] < 0) {  // the first timer on this clock
     if (const int r = timer_fd_for(spec.clock); r < 0) return r;
   }

@@ -128,6 +128,7 @@ TEST(Edges, a_slot_whose_generation_runs_out_is_retired_and_stale_handles_stay_s
   }
   CHECK_EQUAL(1u, i);
   CHECK_EQUAL(1u, pool.stats().retired);
+  CHECK_EQUAL(1u, pool.stats().high_water);   // never two in use: the retired one does not count
   CHECK_EQUAL(0u, pool.gen_of(0));            // a generation no handle has
   CHECK(pool.find(0, first_gen) == nullptr);  // the first handle never revives
   CHECK(pool.find(0, evl::handle::kGenMask) == nullptr);
@@ -140,6 +141,51 @@ TEST(Edges, a_slot_whose_generation_runs_out_is_retired_and_stale_handles_stay_s
   CHECK(pool.alloc(&i) != nullptr);
   CHECK_EQUAL(1u, i);                // slot 0 is never handed out again
   CHECK(pool.alloc(&i) == nullptr);  // capacity 2, one retired, one in use
+}
+
+// alloc() keeps no high-water mark (#15: a test and a store per start);
+// stats() works it out from the slots ever taken.
+TEST(Edges, the_high_water_mark_is_the_most_slots_in_use_at_once) {
+  struct Slot {
+    uint32_t meta;
+    uint32_t next;
+    uint32_t& link() { return next; }
+  };
+  static Slot slots[4];
+  evl::Pool<Slot> pool;
+  pool.init(slots, 4);
+  CHECK_EQUAL(0u, pool.stats().high_water);
+  uint32_t a = 0, b = 0, c = 0, d = 0, e = 0;
+  CHECK(pool.alloc(&a) != nullptr);
+  CHECK(pool.alloc(&b) != nullptr);
+  CHECK(pool.alloc(&c) != nullptr);
+  CHECK_EQUAL(3u, pool.stats().high_water);
+  pool.release(b);
+  pool.release(a);
+  CHECK_EQUAL(3u, pool.stats().high_water);
+  CHECK(pool.alloc(&a) != nullptr);  // from the released ones
+  CHECK(pool.alloc(&b) != nullptr);
+  CHECK_EQUAL(3u, pool.stats().high_water);
+  CHECK(pool.alloc(&d) != nullptr);  // never taken before
+  CHECK_EQUAL(4u, pool.stats().used);
+  CHECK_EQUAL(4u, pool.stats().high_water);
+  CHECK(pool.alloc(&e) == nullptr);  // full
+  for (uint32_t i : {a, b, c, d}) pool.release(i);
+  CHECK_EQUAL(0u, pool.stats().used);
+  CHECK_EQUAL(4u, pool.stats().high_water);
+  pool.raise_high_water(9);  // a snapshot's: capped at the capacity
+  CHECK_EQUAL(4u, pool.stats().high_water);
+  pool.init(slots, 4);
+  CHECK_EQUAL(0u, pool.stats().high_water);
+  pool.raise_high_water(2);
+  CHECK(pool.alloc(&a) != nullptr);
+  CHECK_EQUAL(2u, pool.stats().high_water);
+  // Every slot handed out once is distinct, and a stale handle to a slot
+  // never taken does not name it.
+  CHECK(pool.alloc(&b) != nullptr && pool.alloc(&c) != nullptr && pool.alloc(&d) != nullptr);
+  CHECK(a != b && a != c && a != d && b != c && b != d && c != d);
+  pool.init(slots, 4);
+  CHECK(pool.find(3, 1) == nullptr);
 }
 
 TEST(Edges, a_loop_slot_cycled_past_the_wrap_refuses_its_stale_handle) {
