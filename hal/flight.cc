@@ -21,7 +21,7 @@ constexpr const char* kCallNames[] = {
     "epoll_wait",  "eventfd",       "signalfd",       "sigprocmask",     "kill",
     "getpid",      "clock_gettime", "timerfd_create", "timerfd_settime", "timerfd_gettime",
     "fsync",       "rename",        "unlink",         "on_crash",        "snapshot",
-    "getrandom",
+    "getrandom",   "run_in_child",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<size_t>(Call::kEnd),
               "one name per call");

@@ -101,15 +101,16 @@ enum class Call : uint16_t {
   kRename,
   kUnlink,
   kOnCrash,
-  kSnapshot,   // not a system call: the app's state (see "Snapshots" below)
-  kGetrandom,  // version 4
-  kEnd,        // one past the last
+  kSnapshot,    // not a system call: the app's state (see "Snapshots" below)
+  kGetrandom,   // version 4
+  kRunInChild,  // version 5
+  kEnd,         // one past the last
 };
 const char* call_name(Call c);
 
-// 3: snapshot records, 4: getrandom records (2 and 3 have the same layout
-// and are read as they are).
-constexpr uint32_t kVersion = 4;
+// 3: snapshot records, 4: getrandom records, 5: run_in_child records (2
+// to 4 have the same layout and are read as they are).
+constexpr uint32_t kVersion = 5;
 constexpr char kMagic[8] = {'E', 'V', 'L', 'F', 'L', 'I', 'T', 'E'};
 constexpr int kMaxArgs = 6;
 // The ring is whole blocks (rounded down); the oldest block is dropped whole

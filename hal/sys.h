@@ -273,6 +273,17 @@ constexpr uint32_t kSIfifo = 0010000;
 [[nodiscard]] int spawn(const char* path, char* const argv[], int* pid);
 [[nodiscard]] int waitpid(int pid, int* status, int options);
 constexpr int kWnohang = 1;
+// Runs fn(ctx) in a child process (fork) and returns at once with its pid
+// in *pid: work that may block for long (an fsync on a stalling SD card)
+// without blocking the caller's loop. The child sees the caller's memory
+// as it was at the call (copy-on-write: a consistent state, nothing
+// copied), must make its calls through this seam only and leave the
+// caller's fds alone, and exits 0 when fn returns 0, else with -fn's
+// result (an errno; 255 when out of range) as its exit status. The flight
+// recorder does not record the child's calls. Reap it with waitpid or a
+// child watcher. 0 or -errno (-EAGAIN, -ENOMEM).
+using ChildWork = int (*)(void* ctx);
+[[nodiscard]] int run_in_child(ChildWork fn, void* ctx, int* pid);
 // A pidfd for child pid (close-on-exec, non-blocking): readable once the
 // process exits. -ENOSYS where the kernel is older than 5.3.
 [[nodiscard]] int pidfd_open(int pid);

@@ -243,6 +243,10 @@ void App::checkpoint_spool() {
                                   held > static_cast<size_t>(cfg_.batch_max));
   spool_delivered_ = store_.delivered();
   if (!spool_armed_) return;
+  if (spool_writer_pid_ != 0) {  // the last checkpoint is still being written
+    ++c_.spool_busy;
+    return;
+  }
   int r = 0;
   if (!stuck) {
     if (!spool_on_disk_) return;
@@ -254,7 +258,8 @@ void App::checkpoint_spool() {
   } else {
     const uint64_t changes = store_.accepted() + store_.delivered() + store_.dropped();
     if (changes == spool_mark_) return;  // the file is as the store is
-    r = save_spool(store_, cfg_.spool, cfg_.id);
+    if (start_spool_writer(changes)) return;
+    r = save_spool(store_, cfg_.spool, cfg_.id);  // no child: written here, as at stop
     if (r == 0) {
       ++c_.spool_checkpoints;
       spool_mark_ = changes;
@@ -268,7 +273,69 @@ void App::checkpoint_spool() {
             static_cast<long long>(cfg_.spool_every_s));
 }
 
+bool App::start_spool_writer(uint64_t changes) {
+  int pid = 0;
+  int r = hal::run_in_child(write_spool_in_child, this, &pid);
+  if (r == 0) {
+    r = loop_->child_start(pid, on_spool_written, this, &spool_writer_);
+    if (r == 0) {
+      spool_writer_pid_ = pid;
+      spool_writer_mark_ = changes;
+      return true;
+    }
+    // Unwatched, its result would never be known: end it (its temporary
+    // file is replaced by the next write).
+    (void)hal::kill(pid, hal::kSigKill);
+    (void)hal::waitpid(pid, nullptr, 0);
+  }
+  log_->log(app::Level::kWarning,
+            "spool %s: cannot write it from a child process: %s; written here", cfg_.spool,
+            std::strerror(-r));
+  return false;
+}
+
+// In the child: its copy of the store, as it was at the tick.
+int App::write_spool_in_child(void* ctx) {
+  const auto* a = static_cast<const App*>(ctx);
+  return save_spool(a->store_, a->cfg_.spool, a->cfg_.id);
+}
+
+void App::on_spool_written(evl::Loop&, evl::ChildHandle, int, int status, void* ctx) {
+  auto* a = static_cast<App*>(ctx);
+  a->spool_writer_pid_ = 0;
+  a->spool_writer_ = evl::ChildHandle{};
+  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) {
+    ++a->c_.spool_checkpoints;
+    a->spool_mark_ = a->spool_writer_mark_;
+    a->spool_on_disk_ = true;
+    return;
+  }
+  ++a->c_.spool_failures;
+  char why[64];
+  if (status < 0) {
+    std::snprintf(why, sizeof why, "%s", std::strerror(-status));
+  } else if (hal::exited_normally(status)) {
+    std::snprintf(why, sizeof why, "%s", std::strerror(hal::exit_status(status)));
+  } else {
+    std::snprintf(why, sizeof why, "its writer ended by signal %d", hal::term_signal(status));
+  }
+  a->log_->log(app::Level::kError, "spool %s: cannot write it: %s (tried again in %lld s)",
+               a->cfg_.spool, why, static_cast<long long>(a->cfg_.spool_every_s));
+}
+
+// A checkpoint still being written at stop is ended: the stop's own write
+// replaces it (and must not be replaced by it).
+void App::end_spool_writer() {
+  if (spool_writer_pid_ == 0) return;
+  (void)loop_->child_stop(spool_writer_);
+  (void)hal::kill(spool_writer_pid_, hal::kSigKill);
+  (void)hal::waitpid(spool_writer_pid_, nullptr, 0);
+  spool_writer_pid_ = 0;
+  spool_writer_ = evl::ChildHandle{};
+}
+
 void App::save_spool_at_stop() {
+  end_spool_writer();
   if (!spool_armed_) return;  // never started: the file is the last run's, untouched
   spool_armed_ = false;
   const int r = save_spool(store_, cfg_.spool, cfg_.id);

@@ -188,7 +188,9 @@ void App::stop() {
 }
 
 bool App::save(flight::SnapWriter& w) const {
-  if (loop_ == nullptr || !link().snapshot_possible()) return false;
+  // Not while a child writes a checkpoint: its watcher is not state a
+  // replay can rebuild.
+  if (loop_ == nullptr || !link().snapshot_possible() || spool_writer_pid_ != 0) return false;
   w.put(c_);
   store_.save(w);
   reader_.save(w);
@@ -289,7 +291,7 @@ void App::summary(char* buf, size_t len) const {
       "unknown=%llu); serial opens=%llu open_failures=%llu hangups=%llu errors=%llu; bytes "
       "in=%llu out=%llu; "
       "collector connects=%llu failures=%llu stalls=%llu%s; spool in=%llu out=%llu "
-      "checkpoints=%llu failures=%llu",
+      "checkpoints=%llu failures=%llu busy=%llu",
       static_cast<unsigned long long>(store_.accepted()),
       static_cast<unsigned long long>(store_.delivered()),
       static_cast<unsigned long long>(store_.dropped()),
@@ -309,7 +311,8 @@ void App::summary(char* buf, size_t len) const {
       static_cast<unsigned long long>(link().stats().stalls), transport_summary(),
       static_cast<unsigned long long>(c_.spool_in), static_cast<unsigned long long>(c_.spool_out),
       static_cast<unsigned long long>(c_.spool_checkpoints),
-      static_cast<unsigned long long>(c_.spool_failures));
+      static_cast<unsigned long long>(c_.spool_failures),
+      static_cast<unsigned long long>(c_.spool_busy));
   app::tls::append_summary(tls_, buf, len);
 }
 

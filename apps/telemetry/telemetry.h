@@ -96,6 +96,7 @@ struct Counters {
   uint64_t spool_out = 0;          // records written to it at stop
   uint64_t spool_checkpoints = 0;  // writes while running (spool_every_s)
   uint64_t spool_failures = 0;     // of those, writes that failed
+  uint64_t spool_busy = 0;         // ticks that found the last write still going (slow storage)
 };
 
 class App {
@@ -162,6 +163,13 @@ class App {
   void save_spool_at_stop();
   static void on_spool_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   void checkpoint_spool();
+  // A checkpoint is written by a child process (hal::run_in_child), so a
+  // stalling fsync does not stall the loop; the file is the child's once
+  // it exits 0.
+  bool start_spool_writer(uint64_t changes);
+  static int write_spool_in_child(void* ctx);
+  static void on_spool_written(evl::Loop& loop, evl::ChildHandle h, int pid, int status, void* ctx);
+  void end_spool_writer();
   void close_serial(int err, bool hangup);
   void maybe_send();
   void send_batch();
@@ -208,6 +216,9 @@ class App {
   evl::TimerHandle spool_timer_;
   uint64_t spool_mark_ = 0;       // the store's changes at the last checkpoint
   uint64_t spool_delivered_ = 0;  // its delivered() at the last tick
+  int spool_writer_pid_ = 0;      // the child writing a checkpoint, 0 if none
+  evl::ChildHandle spool_writer_;
+  uint64_t spool_writer_mark_ = 0;  // the changes its file holds
   int64_t stamp();
   char topic_data_[160] = {};
   char topic_health_[160] = {};

@@ -426,3 +426,75 @@ TEST(SpoolDaemon, every_s_0_writes_at_stop_only) {
   CHECK_EQUAL(30u, spooled(k));
   CHECK_EQUAL(0u, app.counters().spool_checkpoints);
 }
+
+// A checkpoint is written by a child process (hal::run_in_child): a
+// stalling SD card (an fsync that takes seconds) stalls the writer, not the
+// loop, which goes on reading the sensor. A tick that finds the writer
+// still going waits for the next one (busy=); a stop ends it and writes
+// the file itself.
+TEST(SpoolDaemon, a_stalling_checkpoint_write_does_not_stall_the_loop) {
+  telemetry::Config cfg = spool_config();
+  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");  // refused: down
+  cfg.spool_every_s = 10;
+  k.child_work_behaviour(15 * evl::kSec);  // each write takes 15 s
+  telemetry::App app(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+  int n = 0;
+  emit_and_run(k, dev, *loop, 21, &n);
+  CHECK_EQUAL(1, k.children_run());                   // at 20 s
+  CHECK_EQUAL(19u, spooled(k));                       // (the fake runs the work at the call)
+  CHECK_EQUAL(0u, app.counters().spool_checkpoints);  // not until the writer is done
+  emit_and_run(k, dev, *loop, 10, &n);
+  CHECK_EQUAL(1u, app.counters().spool_busy);  // at 30 s: still writing
+  CHECK_EQUAL(1, k.children_run());
+  CHECK_EQUAL(31u, app.store().accepted());  // the loop read every line meanwhile
+  emit_and_run(k, dev, *loop, 5, &n);
+  CHECK_EQUAL(1u, app.counters().spool_checkpoints);  // done at 35 s
+  CHECK_EQUAL(0u, app.counters().spool_failures);
+  emit_and_run(k, dev, *loop, 5, &n);
+  CHECK_EQUAL(2, k.children_run());  // at 40 s: the store changed, a new writer
+  CHECK_EQUAL(1, k.running_processes());
+  const size_t held = app.store().size();
+  app.stop();
+  CHECK_EQUAL(0, k.running_processes());  // ended and reaped
+  CHECK_EQUAL(held, spooled(k));          // the stop's own write
+  CHECK_EQUAL(held, app.counters().spool_out);
+  char line[1024];
+  app.summary(line, sizeof line);
+  STRCMP_CONTAINS("checkpoints=1 failures=0 busy=1", line);
+}
+
+// A writer that fails or dies is said and counted like a failed write, and
+// the next tick tries again; without a child process (fork failing: out of
+// memory, a process limit) the checkpoint is written in the loop, as before.
+TEST(SpoolDaemon, a_failed_or_missing_checkpoint_writer_is_said_and_the_write_tried_again) {
+  telemetry::Config cfg = spool_config();
+  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");
+  cfg.spool_every_s = 10;
+  k.child_work_behaviour(-1);  // hangs until killed
+  telemetry::App app(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+  int n = 0;
+  emit_and_run(k, dev, *loop, 21, &n);
+  CHECK_EQUAL(1, k.children_run());
+  k.exit_process(k.last_pid(), hal::kSigKill);  // a wait status: killed by signal 9
+  emit_and_run(k, dev, *loop, 1, &n);
+  CHECK_EQUAL(1u, app.counters().spool_failures);
+  STRCMP_CONTAINS(
+      "error: spool /var/lib/evl/telemetry.spool: cannot write it: its writer ended by signal 9 "
+      "(tried again in 10 s)\n",
+      k.written(2).c_str());
+  k.child_work_behaviour(0);
+  k.fail_next(fake::Call::kRunInChild, EAGAIN);
+  emit_and_run(k, dev, *loop, 9, &n);  // the tick at 30 s
+  CHECK_EQUAL(1, k.children_run());
+  CHECK_EQUAL(1u, app.counters().spool_checkpoints);  // written in the loop
+  CHECK_EQUAL(29u, spooled(k));
+  STRCMP_CONTAINS(
+      "warning: spool /var/lib/evl/telemetry.spool: cannot write it from a child process: "
+      "Resource temporarily unavailable; written here\n",
+      k.written(2).c_str());
+  app.stop();
+}

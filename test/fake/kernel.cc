@@ -49,6 +49,7 @@ const char* const kCallNames[] = {
     "unlink",
     "on_crash",
     "getrandom",
+    "run_in_child",
 };
 static_assert(sizeof(kCallNames) / sizeof(kCallNames[0]) == static_cast<int>(Call::kCount),
               "one name per call");

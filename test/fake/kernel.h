@@ -63,6 +63,7 @@ enum class Call {
   kUnlink,
   kOnCrash,
   kGetrandom,
+  kRunInChild,
   kCount,
 };
 
@@ -265,6 +266,15 @@ class Kernel {
   // only (the fake has no timer to raise SIGCHLD with): tests of the SIGCHLD
   // fallback end their processes with exit_process() or kill().
   void spawn_behaviour(int64_t exit_after_ns, int status);
+  // run_in_child(): the work runs at the call, on this kernel (its calls
+  // are the child's: traced and open to faults like any other), and the
+  // child exits exit_after_ns later (0, the default: at once; -1: it hangs
+  // until killed) with the work's result as its exit status. How long a
+  // stalling fsync takes is this delay.
+  void child_work_behaviour(int64_t exit_after_ns);
+  // run_in_child() calls so far, and the pid the last process got.
+  int children_run() const { return children_run_; }
+  int last_pid() const { return next_pid_ - 1; }
   // The process exits now with wait status `status` (SIGCHLD is raised).
   void exit_process(int pid, int status);
   // Spawned processes not yet exited at this virtual time.
@@ -320,6 +330,7 @@ class Kernel {
   long sys_recvfrom(int fd, void* buf, size_t len, int flags, hal::SockAddr* from);
   int sys_shutdown(int fd, int how);
   int sys_spawn(const char* path, char* const argv[], int* pid);
+  int sys_run_in_child(hal::ChildWork fn, void* ctx, int* pid);
   int sys_waitpid(int pid, int* status, int options);
   int sys_pidfd_open(int pid);
   int sys_fsync(int fd);
@@ -368,6 +379,8 @@ class Kernel {
   std::vector<std::vector<std::string>> spawned_;
   std::vector<Process> procs_;
   int64_t spawn_exit_after_ns_ = 0;
+  int64_t child_work_after_ns_ = 0;
+  int children_run_ = 0;
   int spawn_status_ = 0;
   int ephemeral_ = 40000;
   int next_pid_ = 5000;

@@ -72,6 +72,20 @@ int Kernel::sys_spawn(const char* path, char* const argv[], int* pid) {
   return 0;
 }
 
+void Kernel::child_work_behaviour(int64_t exit_after_ns) { child_work_after_ns_ = exit_after_ns; }
+
+int Kernel::sys_run_in_child(hal::ChildWork fn, void* ctx, int* pid) {
+  int err = 0;
+  if (fault(Call::kRunInChild, &err)) return -err;
+  ++children_run_;
+  const int r = fn(ctx);
+  const int code = r == 0 ? 0 : (r < 0 && r > -256 ? -r : 255);
+  *pid = next_pid_++;
+  const int64_t at = child_work_after_ns_ < 0 ? -1 : mono_ns_ + child_work_after_ns_;
+  procs_.push_back(Process{*pid, at, code << 8, false, false});
+  return 0;
+}
+
 int Kernel::sys_waitpid(int pid, int* status, int options) {
   int err = 0;
   if (fault(Call::kWaitpid, &err)) return -err;

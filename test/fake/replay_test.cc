@@ -169,6 +169,38 @@ TEST(Replay, getrandom_gives_the_recorded_bytes_and_its_length_is_compared) {
       player.message());
 }
 
+namespace {
+int must_not_run(void* ran) {
+  *static_cast<bool*>(ran) = true;
+  return 0;
+}
+}  // namespace
+
+// The child's work is not replayed: what the parent sees of it (its pid,
+// its exit status) is in the recording.
+TEST(Replay, run_in_child_gives_the_recorded_pid_without_running_the_work) {
+  Recording r;
+  const int pid = 4321;
+  const int status = 5 << 8;  // exited with EIO
+  r.add(flight::Call::kRunInChild, 0, flight::args::of(), &pid, sizeof pid);
+  r.add(flight::Call::kWaitpid, pid, flight::args::fd_value(pid, 0), &status, sizeof status);
+  r.add(flight::Call::kRunInChild, -EAGAIN, flight::args::of());
+  load(r);
+  bool ran = false;
+  int got = 0;
+  CHECK_EQUAL(0, hal::run_in_child(must_not_run, &ran, &got));
+  CHECK_EQUAL(pid, got);
+  int st = 0;
+  CHECK_EQUAL(pid, hal::waitpid(pid, &st, 0));
+  CHECK_EQUAL(status, st);
+  got = 7;
+  CHECK_EQUAL(-EAGAIN, hal::run_in_child(must_not_run, &ran, &got));
+  CHECK_EQUAL(7, got);
+  CHECK(!ran);
+  CHECK_EQUAL(0, player.failure());
+  CHECK(player.finished());
+}
+
 TEST(Replay, a_changed_program_is_reported_at_the_first_call_that_differs) {
   load(recorded());
   (void)program(true);

@@ -222,6 +222,11 @@ int spawn(const char* path, char* const argv[], int* pid) {
   return static_cast<int>(k.trace(Call::kSpawn, k.sys_spawn(path, argv, pid)));
 }
 
+int run_in_child(ChildWork fn, void* ctx, int* pid) {
+  Kernel& k = Kernel::current();
+  return static_cast<int>(k.trace(Call::kRunInChild, k.sys_run_in_child(fn, ctx, pid)));
+}
+
 int waitpid(int pid, int* status, int options) {
   Kernel& k = Kernel::current();
   return static_cast<int>(k.trace(Call::kWaitpid, k.sys_waitpid(pid, status, options)));

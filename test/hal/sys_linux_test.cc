@@ -93,6 +93,42 @@ TEST(SysLinux, optional_outputs_of_accept_and_recvfrom) {
   CHECK_EQUAL(0, hal::close(fds[1]));
 }
 
+namespace {
+int g_in_child = 0;  // the child's copy changes, the parent's does not
+struct ChildJob {
+  int fd;      // a pipe's write end
+  int result;  // what the work returns
+};
+int child_job(void* ctx) {
+  const auto* j = static_cast<ChildJob*>(ctx);
+  g_in_child = 1;
+  const char c = static_cast<char>('0' + (j->result == 0 ? 0 : 1));
+  if (hal::write(j->fd, &c, 1) != 1) return -EPIPE;
+  return j->result;
+}
+}  // namespace
+
+TEST(SysLinux, run_in_child_runs_the_work_in_a_forked_child_with_its_result_as_exit_status) {
+  int fds[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));
+  for (const int result : {0, -EIO, -300}) {
+    ChildJob job{fds[1], result};
+    int pid = 0;
+    CHECK_EQUAL(0, hal::run_in_child(child_job, &job, &pid));
+    CHECK(pid > 0);
+    int status = -1;
+    CHECK_EQUAL(pid, hal::waitpid(pid, &status, 0));
+    CHECK(hal::exited_normally(status));
+    CHECK_EQUAL(result == 0 ? 0 : (result == -EIO ? EIO : 255), hal::exit_status(status));
+    char c = 0;
+    CHECK_EQUAL(1, hal::read(fds[0], &c, 1));  // the work ran
+    CHECK_EQUAL(result == 0 ? '0' : '1', c);
+  }
+  CHECK_EQUAL(0, g_in_child);  // the child's memory was its own copy
+  CHECK_EQUAL(0, hal::close(fds[0]));
+  CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
 TEST(SysLinux, process_signal_and_timer_calls_report_errno) {
   char arg0[] = "nonexistent";
   char* argv[] = {arg0, nullptr};
