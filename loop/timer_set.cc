@@ -93,6 +93,10 @@ int TimerSet::heap_erase(int c, uint32_t pos) {
   const HeapEntry moved = h[last];
   if (pos == 0) return replace_top(c, moved);
   if (heap_before(moved, h[parent(pos)])) return sift_up(c, pos, moved);
+  if (first_child(pos) >= last) {  // a leaf, as 3 entries in 4 are
+    place(c, pos, moved);
+    return 0;
+  }
   return sift_down(c, pos, moved);
 }
 
@@ -124,6 +128,15 @@ int TimerSet::erase_parked(int c, uint32_t pos) {
 int TimerSet::reschedule(int c, uint32_t pos, HeapEntry e) {
   if (pos != kNoSlot) (void)erase_parked(c, pos);
   return sift_up(c, heap_size_[c]++, e);
+}
+
+int TimerSet::stop_extra(uint32_t index) {
+  TimerSlot& s = pool_.at(index);
+  void* ctx = static_cast<TimerExtra*>(s.ctx)->ctx;
+  free_extra(s);
+  s.ctx = ctx;
+  s.meta &= ~timer_bits::kExtra;
+  return stop(index);
 }
 
 void TimerSet::attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us) {

@@ -200,6 +200,9 @@ class TimerSet {
   int erase_parked(int c, uint32_t pos);
   int reschedule(int c, uint32_t pos, HeapEntry e);
   void attach_extra(TimerSlot& s, int64_t period_ns, uint32_t slack_us);
+  // stop() of a timer with a TimerExtra: out of line, so that the common
+  // stop makes no call but tail calls and needs no frame.
+  int stop_extra(uint32_t index);
   void free_extra(TimerSlot& s) {
     auto* x = static_cast<TimerExtra*>(s.ctx);
     x->next_free = extra_free_;
@@ -248,6 +251,10 @@ inline int TimerSet::restart(uint32_t index, int64_t deadline_ns) {
   const uint32_t pos = s.heap_pos;
   if (pos >= heap_size_[c]) return reschedule(c, pos, e);  // parked or out of the heap
   if (pos > 0 && heap_before(e, st_.heaps[c][parent(pos)])) return sift_up(c, pos, e);
+  if (pos * kHeapArity + 1 >= heap_size_[c]) {  // a leaf, as 3 entries in 4 are
+    st_.heaps[c][pos] = e;                      // (its slot's heap_pos is pos already)
+    return 0;
+  }
   return sift_down(c, pos, e);
 }
 
@@ -285,9 +292,12 @@ inline void TimerSet::finish(uint32_t index, uint32_t gen) {
 // calls.
 inline int TimerSet::stop(uint32_t index) {
   const TimerSlot& s = pool_.at(index);
-  const int c = static_cast<int>(clock_of(s));
+  const uint32_t m = s.meta;
+  if ((m & timer_bits::kExtra) != 0) return stop_extra(index);
+  const int c = static_cast<int>((m & timer_bits::kClockMask) >> timer_bits::kClockShift);
   const uint32_t pos = s.heap_pos;
-  release(index);  // heap_pos is now the free list's link: read above
+  --used_[c];
+  pool_.release(index);  // heap_pos is now the free list's link: read above
   if (pos < heap_size_[c]) return heap_erase(c, pos);
   if (pos != kNoSlot) return erase_parked(c, pos);
   return 0;
