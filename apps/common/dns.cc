@@ -361,5 +361,22 @@ bool hosts_lookup(const char* text, const char* name, int port, hal::SockAddr* o
   return false;
 }
 
+size_t ip_literal(const char* name, unsigned char out[16]) {
+  char text[64];
+  const bool v6 = std::strchr(name, ':') != nullptr;
+  if (std::strchr(name, '%') != nullptr || std::snprintf(text, sizeof text, v6 ? "[%s]:0" : "%s:0",
+                                                         name) >= static_cast<int>(sizeof text)) {
+    return 0;
+  }
+  hal::SockAddr a;
+  if (hal::parse_address(text, &a) != 0) return 0;
+  // struct sockaddr_in and sockaddr_in6: the address after the family and
+  // port (and, for IPv6, the flow label).
+  const size_t at = v6 ? 8 : 4;
+  const size_t len = v6 ? 16 : 4;
+  std::memcpy(out, a.data + at, len);
+  return len;
+}
+
 }  // namespace dns
 }  // namespace app

@@ -45,6 +45,10 @@ constexpr int kErrNotOurs = -4006;
 // is a malformed IPv4 literal).
 bool valid_name(const char* name);
 
+// The bytes of an IP literal (4 for IPv4, 16 for IPv6; no brackets, no
+// zone), or 0 for anything else.
+size_t ip_literal(const char* name, unsigned char out[16]);
+
 // The question for name (valid_name) and type, with recursion desired:
 // its length in out, or -EINVAL (a bad name) / -ENOSPC.
 [[nodiscard]] int build_query(const char* name, uint16_t id, uint16_t type, uint8_t* out,

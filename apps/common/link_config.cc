@@ -196,8 +196,10 @@ void add_link_options(OptionTable* t, LinkConfig* cfg) {
 int prepare_tls(const Url& url, LinkConfig* cfg, tls::Client* client, char* err, size_t err_len,
                 char* said, size_t said_len) {
   if (!url.tls) return 0;
-  if (cfg->tls_server_name[0] != '\0' && !dns::valid_name(cfg->tls_server_name)) {
-    std::snprintf(err, err_len, "--tls-server-name '%.80s' is not a host name",
+  unsigned char ip[16];
+  if (cfg->tls_server_name[0] != '\0' && !dns::valid_name(cfg->tls_server_name) &&
+      dns::ip_literal(cfg->tls_server_name, ip) == 0) {
+    std::snprintf(err, err_len, "--tls-server-name '%.80s' is not a host name or an IP address",
                   cfg->tls_server_name);
     return -EINVAL;
   }

@@ -6,12 +6,15 @@
 #include <cstring>
 #include <ctime>
 
+#include "apps/common/dns.h"
 #include "apps/common/options.h"
 #include "hal/socket.h"
 #include "hal/sys.h"
 #include "loop/loop.h"
+#include "mbedtls/asn1.h"
 #include "mbedtls/error.h"
 #include "mbedtls/net_sockets.h"
+#include "mbedtls/oid.h"
 #include "mbedtls/platform_util.h"
 
 // mbedTLS's calloc, free and time, renamed in its archives
@@ -36,6 +39,67 @@ constexpr int kMinShift = 5;  // 32-byte blocks at least
 constexpr int kClasses = 22;  // blocks up to 2^21 bytes: the whole arena
 constexpr size_t kHead = 16;
 constexpr uint32_t kMagic = 0x7e15a11c;
+
+bool equals_text(const mbedtls_x509_buf& b, const char* text) {
+  return b.len == std::strlen(text) && std::memcmp(b.p, text, b.len) == 0;
+}
+
+// Whether the certificate names the address: an IP address name (the
+// subjectAltName's iPAddress, RFC 5280; this mbedTLS does not list those,
+// so its extensions are read here), or, as mbedTLS matched an IP literal
+// given as the server name, a DNS name or CN that is its text.
+bool names_address(const mbedtls_x509_crt& crt, const unsigned char* ip, size_t ip_len,
+                   const char* text) {
+  unsigned char* p = crt.v3_ext.p;
+  const unsigned char* end = p != nullptr ? p + crt.v3_ext.len : nullptr;
+  size_t len = 0;
+  if (p != nullptr &&
+      mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) == 0) {
+    end = p + len;
+    while (p < end) {  // Extension ::= SEQUENCE { extnID, critical BOOLEAN OPTIONAL, extnValue }
+      size_t ext_len = 0, oid_len = 0, value_len = 0, names_len = 0;
+      if (mbedtls_asn1_get_tag(&p, end, &ext_len,
+                               MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0) {
+        break;
+      }
+      unsigned char* const ext_end = p + ext_len;
+      if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID) != 0) break;
+      const bool san = oid_len == MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME) &&
+                       std::memcmp(p, MBEDTLS_OID_SUBJECT_ALT_NAME, oid_len) == 0;
+      p += oid_len;
+      if (!san) {
+        p = ext_end;
+        continue;
+      }
+      int critical = 0;
+      (void)mbedtls_asn1_get_bool(&p, ext_end, &critical);  // optional: p moves only if there
+      if (mbedtls_asn1_get_tag(&p, ext_end, &value_len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+          mbedtls_asn1_get_tag(&p, ext_end, &names_len,
+                               MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0) {
+        break;
+      }
+      const unsigned char* const names_end = p + names_len;
+      while (p < names_end) {  // GeneralName: [7] iPAddress OCTET STRING (implicit)
+        const unsigned char tag = *p++;
+        size_t n = 0;
+        if (mbedtls_asn1_get_len(&p, names_end, &n) != 0) break;
+        if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && n == ip_len &&
+            std::memcmp(p, ip, n) == 0) {
+          return true;
+        }
+        p += n;
+      }
+      break;
+    }
+  }
+  for (const mbedtls_x509_sequence* s = &crt.subject_alt_names; s != nullptr; s = s->next) {
+    if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2) && equals_text(s->buf, text)) return true;
+  }
+  for (const mbedtls_x509_name* n = &crt.subject; n != nullptr; n = n->next) {
+    if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && equals_text(n->val, text)) return true;
+  }
+  return false;
+}
 
 struct Head {
   uint32_t shift;
@@ -247,7 +311,10 @@ int Client::begin(int fd, const char* name) {
     }
     seeded_ = true;
   }
-  const int r = mbedtls_ssl_set_hostname(&ssl_, name);
+  ip_len_ = dns::ip_literal(name, ip_);
+  ip_mismatch_ = false;
+  std::snprintf(ip_text_, sizeof ip_text_, "%s", ip_len_ > 0 ? name : "");
+  const int r = mbedtls_ssl_set_hostname(&ssl_, ip_len_ > 0 ? nullptr : name);
   if (r != 0) {
     std::snprintf(detail_, sizeof detail_, "server name '%.60s' refused", name);
     return reported(r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? kErrMemory : kErrHandshake);
@@ -388,14 +455,21 @@ int Client::classify(int mbed_err) {
   }
   if (io_err_ != 0) return io_err_;  // the socket's own error (a reset, a timeout)
   if (mbed_err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+    uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_);
+    char said[80] = {};
+    if (ip_mismatch_) {  // mbedTLS's words would speak of a CN it was not given
+      flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
+      std::snprintf(said, sizeof said, "not issued for the address %s", ip_text_);
+    }
     char info[128];
-    const int n =
-        mbedtls_x509_crt_verify_info(info, sizeof info, "", mbedtls_ssl_get_verify_result(&ssl_));
+    const int n = flags != 0 ? mbedtls_x509_crt_verify_info(info, sizeof info, "", flags) : 0;
     // One line: the flags' texts joined.
     for (int i = 0; i < n; ++i) {
       if (info[i] == '\n') info[i] = i + 1 < n ? ';' : '\0';
     }
-    std::snprintf(detail_, sizeof detail_, "certificate: %s", n > 0 ? info : "not trusted");
+    std::snprintf(detail_, sizeof detail_, "certificate: %.66s%s%.76s", said,
+                  said[0] != '\0' && n > 0 ? "; " : "",
+                  n > 0 ? info : (said[0] != '\0' ? "" : "not trusted"));
     return kErrUntrusted;
   }
   if (mbed_err == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
@@ -446,9 +520,13 @@ int Client::on_recv(void* ctx, unsigned char* buf, size_t len) {
   return static_cast<int>(n);
 }
 
-int Client::on_verify(void* ctx, mbedtls_x509_crt*, int, uint32_t* flags) {
+int Client::on_verify(void* ctx, mbedtls_x509_crt* crt, int depth, uint32_t* flags) {
   auto* c = static_cast<Client*>(ctx);
   c->verified_ = true;
+  if (depth == 0 && c->ip_len_ > 0 && !names_address(*crt, c->ip_, c->ip_len_, c->ip_text_)) {
+    *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    c->ip_mismatch_ = true;
+  }
   // A board whose clock was never set (1970 after boot, until NTP) would
   // refuse every certificate as not yet valid: the dates wait for a set
   // clock. Everything else (the chain, the name) is checked.

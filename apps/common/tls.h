@@ -155,7 +155,14 @@ class Client {
   uint64_t sent_ = 0;
   size_t retry_len_ = 0;        // a write that would block: its length, offered again
   bool dates_skipped_ = false;  // this handshake's certificate dates were not checked
-  bool not_tls_ = false;        // the server's first byte began no TLS record
+  // The server's name when it is an IP literal (then mbedTLS is given no
+  // name: no SNI, which may not carry an address, and on_verify matches the
+  // certificate's IP address names): its 4 or 16 bytes, and its text.
+  unsigned char ip_[16] = {};
+  size_t ip_len_ = 0;
+  char ip_text_[48] = {};
+  bool ip_mismatch_ = false;  // on_verify found the address in none of its names
+  bool not_tls_ = false;      // the server's first byte began no TLS record
   bool in_handshake_ = false;
   unsigned char first_ = 0;
   Stats stats_;

@@ -86,6 +86,22 @@ TEST(Dns, host_names_are_checked_as_dns_carries_them) {
   CHECK(!valid_name((long_name + "x").c_str()));
 }
 
+TEST(Dns, ip_literals_give_their_bytes_and_names_none) {
+  unsigned char b[16] = {};
+  CHECK_EQUAL(4u, app::dns::ip_literal("192.0.2.7", b));
+  CHECK(std::memcmp(b, "\xc0\x00\x02\x07", 4) == 0);
+  CHECK_EQUAL(16u, app::dns::ip_literal("2001:db8::1", b));
+  CHECK(std::memcmp(b, "\x20\x01\x0d\xb8", 4) == 0);
+  CHECK_EQUAL(1, b[15]);
+  CHECK_EQUAL(0u, app::dns::ip_literal("broker.lan", b));
+  CHECK_EQUAL(0u, app::dns::ip_literal("192.168.1.300", b));
+  CHECK_EQUAL(0u, app::dns::ip_literal("[::1]", b));         // no brackets
+  CHECK_EQUAL(0u, app::dns::ip_literal("fe80::1%eth0", b));  // no zone
+  CHECK_EQUAL(0u, app::dns::ip_literal("", b));
+  const std::string long_text(80, '1');
+  CHECK_EQUAL(0u, app::dns::ip_literal(long_text.c_str(), b));
+}
+
 TEST(Dns, a_question_is_the_header_and_the_name_in_labels) {
   const Bytes q = query("Broker.lan.", 0xbeef, app::dns::kTypeAaaa);
   const Bytes want = {0xbe, 0xef, 0x01, 0,   0,   1, 0,   0,   0,   0, 0, 0,  6, 'B',

@@ -404,8 +404,10 @@ TEST(Mosquitto, the_mqtts_client_allocates_nothing_through_a_hung_broker) {
 }
 
 // mqtts:// against mosquitto's TLS listener (a certificate for localhost
-// made here): heartbeat publishes, a subscriber over TLS reads the beats;
-// a heartbeat that trusts another authority is refused, with the reason.
+// and 127.0.0.1 made here by openssl): heartbeat publishes, by the name and
+// by the address (the certificate's IP address name), a subscriber over
+// TLS reads the beats; a heartbeat that trusts another authority is
+// refused, with the reason.
 TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refused) {
   if (!have_mosquitto()) return;
   if (!have_openssl()) return;
@@ -417,7 +419,7 @@ TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refuse
   realsrv::Process sub;
   const std::string got = broker.dir.file("sub.out");
   CHECK(sub.start({realsrv::which("mosquitto_sub"), "-h", "127.0.0.1", "-p", port, "--cafile", ca,
-                   "--insecure", "-t", "evl/hb-tls/heartbeat", "-v"},
+                   "--insecure", "-t", "evl/+/heartbeat", "-v"},
                   got));
   realsrv::Process hb;
   const std::string log = broker.dir.file("hb.log");
@@ -430,6 +432,16 @@ TEST(Mosquitto, heartbeat_publishes_over_mqtts_and_an_untrusted_broker_is_refuse
   hb.signal(SIGTERM);
   CHECK_EQUAL(0, hb.wait_exit(30));
   CHECK(realsrv::read_file(log).find(" down: ") == std::string::npos);
+  realsrv::Process by_ip;  // no --tls-server-name: the URL's address
+  const std::string iplog = broker.dir.file("hb-ip.log");
+  CHECK(by_ip.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", url, "--tls-ca-file",
+                     ca, "--id", "hb-ip", "--period-ms", "100"},
+                    iplog));
+  CHECK(
+      realsrv::wait_until([&] { return count(realsrv::read_file(got), "HB id=hb-ip") >= 3; }, 30));
+  by_ip.signal(SIGTERM);
+  CHECK_EQUAL(0, by_ip.wait_exit(30));
+  CHECK(realsrv::read_file(iplog).find(" down: ") == std::string::npos);
   // Another authority (a second certificate, made in its own folder).
   realsrv::TempDir other;
   CHECK(realsrv::make_certificate(other));

@@ -160,10 +160,11 @@ bool make_certificate(const TempDir& dir) {
   const std::string openssl = which("openssl");
   if (openssl.empty()) return false;
   Process p;
-  if (!p.start({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir.file("key.pem"), "-out",
-                dir.file("cert.pem"), "-days", "2", "-subj", "/CN=localhost"},
-               dir.file("openssl.log"))) {
+  if (!p.start(
+          {openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes", "-keyout", dir.file("key.pem"), "-out", dir.file("cert.pem"), "-days", "2",
+           "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+          dir.file("openssl.log"))) {
     return false;
   }
   return p.wait_exit(60) == 0;

@@ -6,6 +6,7 @@
 
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/ecp.h"
+#include "mbedtls/oid.h"
 #include "mbedtls/x509_crt.h"
 
 namespace tlstest {
@@ -59,8 +60,17 @@ std::string key_pem(const Key& key) {
   return std::string(reinterpret_cast<char*>(pem));
 }
 
+std::string ip_name(const std::string& bytes) {
+  return std::string(1, '\x87') + static_cast<char>(bytes.size()) + bytes;  // [7] implicit
+}
+
+std::string dns_name(const char* name) {
+  return std::string(1, '\x82') + static_cast<char>(std::strlen(name)) + name;  // [2] implicit
+}
+
 std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
-                        const Key& issuer_key, bool ca, const char* from, const char* to) {
+                        const Key& issuer_key, bool ca, const char* from, const char* to,
+                        const std::string& alt_names) {
   mbedtls_x509write_cert w;
   mbedtls_x509write_crt_init(&w);
   mbedtls_mpi serial;
@@ -77,6 +87,13 @@ std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
   mbedtls_x509write_crt_set_subject_key(&w, const_cast<mbedtls_pk_context*>(&key.pk));
   mbedtls_x509write_crt_set_issuer_key(&w, const_cast<mbedtls_pk_context*>(&issuer_key.pk));
   must(mbedtls_x509write_crt_set_basic_constraints(&w, ca ? 1 : 0, ca ? 1 : -1));
+  if (!alt_names.empty()) {  // GeneralNames ::= SEQUENCE OF GeneralName (short form: < 128)
+    const std::string der =
+        std::string(1, '\x30') + static_cast<char>(alt_names.size()) + alt_names;
+    must(mbedtls_x509write_crt_set_extension(
+        &w, MBEDTLS_OID_SUBJECT_ALT_NAME, MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+        reinterpret_cast<const unsigned char*>(der.data()), der.size()));
+  }
   unsigned char pem[4096];
   must(mbedtls_x509write_crt_pem(&w, pem, sizeof pem, random, nullptr));
   mbedtls_x509write_crt_free(&w);

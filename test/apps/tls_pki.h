@@ -25,9 +25,14 @@ std::string key_pem(const Key& key);
 // A certificate as PEM: `cn` signed by `issuer_key` under `issuer_cn`
 // (self-signed when they are the subject's own), valid in [from, to]
 // ("YYYYMMDDhhmmss", UTC).
+// alt_names: subjectAltName's GeneralNames, encoded (ip_name(), dns_name());
+// none when empty.
 std::string certificate(const char* cn, const Key& key, const char* issuer_cn,
                         const Key& issuer_key, bool ca, const char* from = "20250101000000",
-                        const char* to = "20400101000000");
+                        const char* to = "20400101000000", const std::string& alt_names = "");
+// One GeneralName: an iPAddress (4 or 16 bytes), a dNSName.
+std::string ip_name(const std::string& bytes);
+std::string dns_name(const char* name);
 
 // The test generator (a fixed seed), for keys and the server.
 int random(void* ctx, unsigned char* out, size_t len);

@@ -51,6 +51,7 @@ Server::Server(evl::Loop& loop, const char* at, const std::string& chain_pem, co
                                    MBEDTLS_SSL_PRESET_DEFAULT),
        "its configuration");
   mbedtls_ssl_conf_rng(&conf_, mbedtls_ctr_drbg_random, &rng_);
+  mbedtls_ssl_conf_sni(&conf_, on_sni, this);
   mbedtls_ssl_conf_session_cache(&conf_, &cache_, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
   must(mbedtls_ssl_conf_own_cert(&conf_, &chain_, const_cast<mbedtls_pk_context*>(&key.pk)),
        "its key");
@@ -97,6 +98,7 @@ void Server::close_connection() {
   conn_ = evl::IoHandle{};
   fd_ = -1;
   shaken_ = false;
+  sni_.clear();
   (void)mbedtls_ssl_session_reset(&ssl_);
 }
 
@@ -187,6 +189,8 @@ void Server::step() {
     }
     shaken_ = true;
     ++handshakes;
+    server_names.push_back(sni_);
+    sni_.clear();
     if (mode == Mode::kStopsReading) reading_ = false;
 
     if (!reply.empty() &&
@@ -231,6 +235,11 @@ int Server::on_send(void* ctx, const unsigned char* buf, size_t len) {
   const long n = hal::stream_send(static_cast<Server*>(ctx)->fd_, buf, len);
   if (n == -EAGAIN) return MBEDTLS_ERR_SSL_WANT_WRITE;
   return n < 0 ? MBEDTLS_ERR_NET_SEND_FAILED : static_cast<int>(n);
+}
+
+int Server::on_sni(void* ctx, mbedtls_ssl_context*, const unsigned char* name, size_t len) {
+  static_cast<Server*>(ctx)->sni_.assign(reinterpret_cast<const char*>(name), len);
+  return 0;
 }
 
 int Server::on_recv(void* ctx, unsigned char* buf, size_t len) {

@@ -46,6 +46,7 @@ class Server {
   std::string reply;               // sent once after each handshake
   int accepts = 0;
   int handshakes = 0;
+  std::vector<std::string> server_names;  // the name (SNI) of each handshake, "" for none
   bool close_after_handshake = false;
   size_t read_limit = 0;  // plaintext bytes read per socket event (0: all there is)
   // Forgets the sessions it gave (as a restarted server): the next
@@ -71,6 +72,7 @@ class Server {
   static void on_conn(evl::Loop& loop, evl::IoHandle h, uint32_t events, void* ctx);
   static int on_send(void* ctx, const unsigned char* buf, size_t len);
   static int on_recv(void* ctx, unsigned char* buf, size_t len);
+  static int on_sni(void* ctx, mbedtls_ssl_context* ssl, const unsigned char* name, size_t len);
   void step();
 
   evl::Loop& loop_;
@@ -85,6 +87,7 @@ class Server {
   mbedtls_x509_crt client_ca_;
   mbedtls_ssl_cache_context cache_;  // sessions, for clients that resume
   mbedtls_ssl_config conf_;
+  std::string sni_;  // this connection's
   mbedtls_ssl_context ssl_;
 };
 

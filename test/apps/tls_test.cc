@@ -55,8 +55,12 @@ struct Pki {
     std::memcpy(ca, pem.c_str(), pem.size() + 1);
   }
   std::string server(const char* cn = "broker.test", const char* from = "20250101000000",
-                     const char* to = "20400101000000") const {
-    return tlstest::certificate(cn, server_key, "evl test CA", ca_key, false, from, to);
+                     const char* to = "20400101000000", const std::string& alt_names = "") const {
+    return tlstest::certificate(cn, server_key, "evl test CA", ca_key, false, from, to, alt_names);
+  }
+  // A certificate whose only names are alt_names (its CN is a label).
+  std::string server_named(const std::string& alt_names) const {
+    return server("evl test broker", "20250101000000", "20400101000000", alt_names);
   }
 };
 
@@ -188,7 +192,7 @@ TEST(Tls, the_ca_file_is_read_through_the_seam_and_checked) {
   app::LinkConfig cfg;
   std::snprintf(cfg.tls_server_name, sizeof cfg.tls_server_name, "bad name!");
   CHECK_EQUAL(-EINVAL, app::prepare_tls(u, &cfg, &c, err, sizeof err));
-  STRCMP_CONTAINS("--tls-server-name 'bad name!' is not a host name", err);
+  STRCMP_CONTAINS("--tls-server-name 'bad name!' is not a host name or an IP address", err);
 }
 
 TEST(Tls, bytes_go_both_ways_and_the_socket_bytes_are_what_is_counted) {
@@ -246,6 +250,67 @@ TEST(Tls, the_ip_literal_is_the_name_without_tls_server_name) {
   ev.ctx = &f.seen;
   CHECK_EQUAL(0, f.link.start(*f.loop, f.url, f.cfg, ev));
   f.run_until([&] { return f.link.up(); }, 5 * kSec);
+}
+
+namespace {
+const std::string kLoopback4("\x7f\x00\x00\x01", 4);
+const std::string kOther4("\xc0\x00\x02\x01", 4);  // 192.0.2.1
+// ::1
+const std::string kLoopback6("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01",
+                             16);
+}  // namespace
+
+// A broker addressed by IP (mqtts://192.168.1.10, common on a plant's LAN)
+// has its address in its certificate's IP address names (RFC 5280): those
+// are matched, and no name goes in the hello (SNI may not carry an
+// address, RFC 6066).
+TEST(Tls, an_ip_literal_url_matches_the_certificates_ip_address_names) {
+  {
+    Fixture f(pki().server_named(tlstest::dns_name("broker.test") + tlstest::ip_name(kOther4) +
+                                 tlstest::ip_name(kLoopback4)));
+    f.cfg.tls_server_name[0] = '\0';
+    std::snprintf(f.cfg.tls_server_name, sizeof f.cfg.tls_server_name, "127.0.0.1");
+    f.start("mqtts://127.0.0.1");
+    f.run_until([&] { return f.link.up(); }, 5 * kSec);
+    CHECK_EQUAL(1u, f.server->server_names.size());
+    STRCMP_EQUAL("", f.server->server_names[0].c_str());  // no SNI
+  }
+  {  // The same certificate by its DNS name: matched by mbedTLS, and sent as SNI.
+    Fixture f(pki().server_named(tlstest::dns_name("broker.test") + tlstest::ip_name(kLoopback4)));
+    f.start("mqtts://127.0.0.1");  // (the fixture's --tls-server-name broker.test)
+    f.run_until([&] { return f.link.up(); }, 5 * kSec);
+    STRCMP_EQUAL("broker.test", f.server->server_names[0].c_str());
+  }
+  {  // IPv6: 16 bytes.
+    Fixture f(pki().server_named(tlstest::ip_name(kLoopback6)));
+    std::snprintf(f.cfg.tls_server_name, sizeof f.cfg.tls_server_name, "::1");
+    f.start("mqtts://127.0.0.1");
+    f.run_until([&] { return f.link.up(); }, 5 * kSec);
+  }
+}
+
+TEST(Tls, a_certificate_without_the_address_is_refused_and_the_address_said) {
+  {
+    Fixture f(pki().server_named(tlstest::dns_name("127.0.0.2") + tlstest::ip_name(kOther4)));
+    std::snprintf(f.cfg.tls_server_name, sizeof f.cfg.tls_server_name, "127.0.0.1");
+    f.expect_down(app::tls::kErrUntrusted, "certificate: not issued for the address 127.0.0.1");
+    CHECK(f.said(f.seen.downs[0]).find("Common Name") == std::string::npos);
+    CHECK_EQUAL(0, f.seen.ups);
+  }
+  {  // And another authority's: both said.
+    tlstest::Key rogue;
+    Fixture f(tlstest::certificate("evl test broker", pki().server_key, "evl test CA", rogue, false,
+                                   "20250101000000", "20400101000000", tlstest::ip_name(kOther4)));
+    std::snprintf(f.cfg.tls_server_name, sizeof f.cfg.tls_server_name, "127.0.0.1");
+    f.expect_down(app::tls::kErrUntrusted,
+                  "certificate: not issued for the address 127.0.0.1; The certificate is not "
+                  "correctly signed");
+  }
+  {  // A name that only looks like an address part is a name.
+    Fixture f(pki().server_named(tlstest::ip_name(kLoopback4)));
+    std::snprintf(f.cfg.tls_server_name, sizeof f.cfg.tls_server_name, "127.0.0.1.example");
+    f.expect_down(app::tls::kErrUntrusted, "Common Name");
+  }
 }
 
 TEST(Tls, a_named_host_is_the_name_its_certificate_must_have) {
