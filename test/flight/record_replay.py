@@ -40,7 +40,7 @@ from xdr_feed import Feeder  # noqa: E402
 
 HEADER = struct.Struct("<8sII32s16s64s16s32sQQQIIIIQ")  # version 2
 RECORD = struct.Struct("<IIHBBIq")
-KWRITE, KSOCKET, KSENDTO = 2, 12, 22  # flight::Call
+KWRITE, KSOCKET, KSENDTO, KRUNINCHILD = 2, 12, 22, 46  # flight::Call
 OUTAGE = {"heartbeat": " down: ", "telemetry": " unreachable: "}  # in the outage's log line
 
 
@@ -620,6 +620,34 @@ def main():
         saved = record(run, "telemetry", argv, server, rec, log, feeder)
         check_replays(run, "telemetry", args.replay, saved, log, (b"board-7", b"board-8"),
                       None)
+
+        # telemetry whose collector never answers: its spool is written
+        # every second by a child process (hal::run_in_child, recorded as
+        # its pid; the child's own calls are not), and the recording of
+        # the run replays with the daemon's lines (its checkpoints counted).
+        spool_rec = os.path.join(work, "tm-spool.rec")
+        spool_log = os.path.join(work, "tm-spool.log")
+        spool = os.path.join(work, "tm.spool")
+        spool_argv = under + [os.path.join(args.bin, "apps/telemetry/telemetry"),
+                              "--serial", feeder.path, "--collector", "tcp://127.0.0.1:%d" % free_port(),
+                              "--id", "board-7", "--spool", spool, "--spool-every-s", "1",
+                              "--flight-recorder", spool_rec]
+        with running(spool_argv, spool_log) as p:
+            wait_for("a spool checkpoint", lambda: os.path.exists(spool), 30)
+            time.sleep(1.5)
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(timeout=20)
+        run.check(rc == 0, "telemetry with --spool-every-s exits 0 on SIGTERM (got %s)" % rc)
+        daemon = app_lines(read(spool_log), "telemetry")
+        calls = [c for c, r, _ in records(spool_rec) if c == KRUNINCHILD and r == 0]
+        summary = next((l for l in daemon if "checkpoints=" in l), "")
+        run.check(len(calls) >= 1 and "checkpoints=0 " not in summary,
+                  "its recording holds %d run_in_child calls (%s)" %
+                  (len(calls), summary[summary.find("spool in"):]))
+        rc, out, err = replay(args.replay, spool_rec)
+        run.check(rc == 0 and "replay: OK" in err and app_lines(err, "telemetry") == daemon,
+                  "the recording replays with the daemon's %d log lines: rc %d, %s" %
+                  (len(daemon), rc, (err.strip().splitlines() or ["(no output)"])[-1][:100]))
 
         # The same through a 96 KiB ring (one block pinned, two turning):
         # both recordings wrap, and each replays from a snapshot of the
