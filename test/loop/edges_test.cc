@@ -105,14 +105,17 @@ TEST(Edges, huge_periods_on_the_catch_up_policy_and_restarts_inside_callbacks) {
   CHECK_EQUAL(1, g_fired);
 }
 
+namespace {
+struct Slot {  // the least a pool's slot has
+  uint32_t meta;
+  uint32_t next;
+  uint32_t& link() { return next; }
+};
+}  // namespace
+
 // The field fault: after 16,777,215 start/stop cycles of one slot the 24-bit
 // generation wrapped and timer_stop(stale) stopped the live timer.
 TEST(Edges, a_slot_whose_generation_runs_out_is_retired_and_stale_handles_stay_stale) {
-  struct Slot {
-    uint32_t meta;
-    uint32_t next;
-    uint32_t& link() { return next; }
-  };
   static Slot slots[2];
   evl::Pool<Slot> pool;
   pool.init(slots, 2);
@@ -146,11 +149,6 @@ TEST(Edges, a_slot_whose_generation_runs_out_is_retired_and_stale_handles_stay_s
 // alloc() keeps no high-water mark (#15: a test and a store per start);
 // stats() works it out from the slots ever taken.
 TEST(Edges, the_high_water_mark_is_the_most_slots_in_use_at_once) {
-  struct Slot {
-    uint32_t meta;
-    uint32_t next;
-    uint32_t& link() { return next; }
-  };
   static Slot slots[4];
   evl::Pool<Slot> pool;
   pool.init(slots, 4);
