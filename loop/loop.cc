@@ -11,6 +11,19 @@
 
 namespace evl {
 
+void PoolBase::init_base(uint32_t* first_meta, size_t stride, uint32_t capacity,
+                         uint32_t* keepers) {
+  keepers_ = keepers != nullptr ? keepers : &own_keepers_;
+  stats_ = PoolStats{capacity, 0, 0, 0, 0};
+  free_ = kNoSlot;
+  fresh_ = 0;
+  saved_high_water_ = 0;
+  auto* p = reinterpret_cast<unsigned char*>(first_meta);
+  for (uint32_t i = 0; i < capacity; ++i, p += stride) {
+    *reinterpret_cast<uint32_t*>(p) = meta::with_gen(1);
+  }
+}
+
 Loop::Loop(const LoopStorage& storage) : st_(storage) {
   io_.init(st_.io, st_.io_capacity, &keepers_);
   signals_.init(st_.signals, st_.signal_capacity, &keepers_);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstddef>
 #include <cstdint>
 
 #include "loop/handle.h"
@@ -32,8 +33,46 @@ struct PoolStats {
 
 constexpr uint32_t kNoSlot = 0xffffffffu;
 
+// What a pool keeps besides its typed slots, with the one init() every
+// pool type shares (size: an inlined init per type would link seven).
+class PoolBase {
+ public:
+  PoolStats stats() const {
+    PoolStats st = stats_;
+    st.high_water = high_water();
+    return st;
+  }
+  // Raises the high-water mark to hw (at most the capacity).
+  void raise_high_water(uint32_t hw) {
+    if (hw > stats_.capacity) hw = stats_.capacity;
+    if (hw > saved_high_water_) saved_high_water_ = hw;
+  }
+  uint32_t capacity() const { return stats_.capacity; }
+
+ protected:
+  // Empties the pool: `capacity` slots whose meta words are `stride` bytes
+  // apart from `first_meta` get generation 1, not live (every slot's meta
+  // is valid from here on: a handle is checked against it, taken or not).
+  void init_base(uint32_t* first_meta, size_t stride, uint32_t capacity, uint32_t* keepers);
+  // The most slots in use at once: each fresh take makes the slots in use
+  // those ever taken less the retired ones, the most since the retired
+  // count last changed; saved_high_water_ keeps the most before that (and
+  // what raise_high_water() was given).
+  uint32_t high_water() const {
+    const uint32_t now = fresh_ - stats_.retired;
+    return now > saved_high_water_ ? now : saved_high_water_;
+  }
+
+  uint32_t free_ = kNoSlot;  // released slots
+  uint32_t fresh_ = 0;       // slots from here on were never taken since init()
+  uint32_t saved_high_water_ = 0;
+  PoolStats stats_;
+  uint32_t* keepers_ = &own_keepers_;
+  uint32_t own_keepers_ = 0;
+};
+
 template <class Slot>
-class Pool {
+class Pool : public PoolBase {
  public:
   // keepers: a counter shared by all of a loop's pools, of the live slots
   // that are not weak (what keeps run() going), so that the loop can ask
@@ -41,14 +80,7 @@ class Pool {
   void init(Slot* slots, uint32_t capacity, uint32_t* keepers = nullptr) {
     assert(capacity <= handle::kMaxIndex);
     slots_ = slots;
-    keepers_ = keepers != nullptr ? keepers : &own_keepers_;
-    stats_ = PoolStats{capacity, 0, 0, 0, 0};
-    free_ = kNoSlot;
-    fresh_ = 0;
-    saved_high_water_ = 0;
-    // Every slot's meta is valid from here on: a handle is checked against
-    // it, taken or not.
-    for (uint32_t i = 0; i < capacity; ++i) slots_[i].meta = meta::with_gen(1);
+    init_base(&slots[0].meta, sizeof(Slot), capacity, keepers);
   }
 
   // The next free slot, marked live with the kind's bits (slots.h), or
@@ -130,35 +162,9 @@ class Pool {
   }
   Slot& at(uint32_t index) const { return slots_[index]; }
   uint32_t gen_of(uint32_t index) const { return meta::gen(slots_[index].meta); }
-  PoolStats stats() const {
-    PoolStats st = stats_;
-    st.high_water = high_water();
-    return st;
-  }
-  // Raises the high-water mark to hw (at most the capacity).
-  void raise_high_water(uint32_t hw) {
-    if (hw > stats_.capacity) hw = stats_.capacity;
-    if (hw > saved_high_water_) saved_high_water_ = hw;
-  }
-  uint32_t capacity() const { return stats_.capacity; }
 
  private:
-  // The most slots in use at once: each fresh take makes the slots in use
-  // those ever taken less the retired ones, the most since the retired
-  // count last changed; saved_high_water_ keeps the most before that (and
-  // what raise_high_water() was given).
-  uint32_t high_water() const {
-    const uint32_t now = fresh_ - stats_.retired;
-    return now > saved_high_water_ ? now : saved_high_water_;
-  }
-
   Slot* slots_ = nullptr;
-  uint32_t free_ = kNoSlot;  // released slots
-  uint32_t fresh_ = 0;       // slots from here on were never taken since init()
-  uint32_t saved_high_water_ = 0;
-  PoolStats stats_;
-  uint32_t* keepers_ = &own_keepers_;
-  uint32_t own_keepers_ = 0;
 };
 
 }  // namespace evl
