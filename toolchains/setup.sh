@@ -17,6 +17,7 @@ HOST_PKGS=(
   mosquitto mosquitto-clients libmosquitto-dev
   influxdb influxdb-client
   iproute2 nftables python3 dnsmasq-base openssl
+  python3-fusepy
 )
 FOREIGN_PKGS=(libcpputest-dev:armhf libcpputest-dev:arm64)
 # Unpacked, not installed (see unpack_mbedtls).
