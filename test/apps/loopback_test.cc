@@ -16,6 +16,7 @@
 #include "hal/serial.h"
 #include "hal/socket.h"
 #include "loop/clock.h"
+#include "test/apps/real_server.h"
 
 namespace {
 
@@ -330,26 +331,14 @@ std::string http_answer_until(int listen_fd, const char* status, const char* pre
       }
       continue;
     }
-    char buf[4096];
-    const long n = hal::stream_recv(conn, buf, sizeof buf);
-    if (n == 0 || (n < 0 && n != -EAGAIN)) {
-      (void)hal::close(conn);
-      conn = -1;
-      in.clear();
-      continue;
-    }
+    const long n = realsrv::recv_into(&conn, &in);
+    if (n == 0) continue;
     if (n < 0) {
       (void)read_for(-1, evl::now_ns(hal::kClockMonotonic) + 10 * evl::kMs, true);
       continue;
     }
-    in.append(buf, static_cast<size_t>(n));
-    const size_t head_end = in.find("\r\n\r\n");
-    const size_t cl = in.find("Content-Length: ");
-    if (head_end == std::string::npos || cl == std::string::npos) continue;
-    const size_t len = std::strtoul(in.c_str() + cl + 16, nullptr, 10);
-    if (in.size() < head_end + 4 + len) continue;
-    const std::string body = in.substr(head_end + 4, len);
-    in.erase(0, head_end + 4 + len);
+    std::string body;
+    if (!realsrv::take_http_request(&in, &body)) continue;
     bodies += body;
     char answer[256];
     const int an = std::snprintf(answer, sizeof answer,

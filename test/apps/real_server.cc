@@ -180,4 +180,29 @@ std::string which(const char* name) {
 
 void sleep_ms(int ms) { (void)poll(nullptr, 0, ms); }
 
+long recv_into(int* conn, std::string* in) {
+  char buf[4096];
+  const ssize_t n = recv(*conn, buf, sizeof buf, MSG_DONTWAIT);
+  if (n > 0) {
+    in->append(buf, static_cast<size_t>(n));
+    return static_cast<long>(n);
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return -EAGAIN;
+  (void)close(*conn);
+  *conn = -1;
+  in->clear();
+  return 0;
+}
+
+bool take_http_request(std::string* in, std::string* body) {
+  const size_t head_end = in->find("\r\n\r\n");
+  const size_t cl = in->find("Content-Length: ");
+  if (head_end == std::string::npos || cl == std::string::npos) return false;
+  const size_t len = std::strtoul(in->c_str() + cl + 16, nullptr, 10);
+  if (in->size() < head_end + 4 + len) return false;
+  *body = in->substr(head_end + 4, len);
+  in->erase(0, head_end + 4 + len);
+  return true;
+}
+
 }  // namespace realsrv

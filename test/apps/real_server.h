@@ -58,6 +58,14 @@ std::string which(const char* name);
 // dir/cert.pem and dir/key.pem: false when openssl is missing or fails.
 bool make_certificate(const TempDir& dir);
 void sleep_ms(int ms);
+// Takes one whole HTTP request (its head and a Content-Length body) from
+// the front of `in`: true with its body in *body; false while it is not
+// all there.
+bool take_http_request(std::string* in, std::string* body);
+// Appends what the stream connection *conn has to *in: the bytes read,
+// -EAGAIN when none wait, or 0 when it ended or failed (then it is
+// closed, *conn is -1 and *in emptied).
+long recv_into(int* conn, std::string* in);
 
 template <class Pred>
 bool wait_until(Pred pred, int timeout_s) {

@@ -91,22 +91,10 @@ std::string feed_and_answer(int master, int listen_fd, const char* status, int64
       (void)hal::stream_accept(listen_fd, &conn, nullptr);
       continue;
     }
-    char buf[4096];
-    const long n = hal::stream_recv(conn, buf, sizeof buf);
-    if (n == 0 || (n < 0 && n != -EAGAIN)) {
-      (void)hal::close(conn);
-      conn = -1;
-      in.clear();
-      continue;
-    }
-    if (n > 0) in.append(buf, static_cast<size_t>(n));
-    const size_t head_end = in.find("\r\n\r\n");
-    const size_t cl = in.find("Content-Length: ");
-    if (head_end == std::string::npos || cl == std::string::npos) continue;
-    const size_t len = std::strtoul(in.c_str() + cl + 16, nullptr, 10);
-    if (in.size() < head_end + 4 + len) continue;
-    bodies += in.substr(head_end + 4, len);
-    in.erase(0, head_end + 4 + len);
+    if (realsrv::recv_into(&conn, &in) <= 0) continue;
+    std::string body;
+    if (!realsrv::take_http_request(&in, &body)) continue;
+    bodies += body;
     char answer[128];
     const int an =
         std::snprintf(answer, sizeof answer, "HTTP/1.1 %s\r\nContent-Length: 0\r\n\r\n", status);
