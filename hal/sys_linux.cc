@@ -1,4 +1,5 @@
-// The seam on the real kernel: one line per call, errno turned into -errno.
+// The seam on the real kernel: one line per call, errno turned into -errno
+// (epoll_wait makes the system call itself where it can: kernel_epoll_wait).
 #include "hal/sys.h"
 #ifdef EVL_SYSCALL_COUNTERS
 #include "hal/sys_counters.h"
@@ -138,6 +139,55 @@ SyscallCounts g_counts;  // benchmark builds only
 
 int ret(int r) { return r < 0 ? -errno : r; }
 long ret_long(ssize_t r) { return r < 0 ? -errno : static_cast<long>(r); }
+
+// epoll_wait, the loop's one call per iteration, goes straight to the
+// kernel where that takes a few instructions: the kernel's result is
+// already the seam's (-errno), so libc's wrapper and the errno round trip
+// are skipped. x86-64 and aarch64 (epoll_pwait with no mask, as libc's);
+// armv7 (its system-call number register, r7, is Thumb code's frame
+// pointer) and ThreadSanitizer builds (its interceptor orders epoll_ctl
+// before the wait) go through libc.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define EVL_LIBC_EPOLL_WAIT 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define EVL_LIBC_EPOLL_WAIT 1
+#endif
+#if defined(__x86_64__) && !defined(EVL_LIBC_EPOLL_WAIT)
+__attribute__((always_inline)) inline int kernel_epoll_wait(int epfd, void* events, int maxevents,
+                                                            int timeout_ms) {
+  // The int arguments as they are: the kernel reads their low 32 bits.
+  long r = SYS_epoll_wait;
+  register int r10 __asm__("r10") = timeout_ms;
+  __asm__ volatile("syscall"
+                   : "+a"(r)
+                   : "D"(epfd), "S"(events), "d"(maxevents), "r"(r10)
+                   : "rcx", "r11", "memory");
+  return static_cast<int>(r);
+}
+#elif defined(__aarch64__) && !defined(EVL_LIBC_EPOLL_WAIT)
+__attribute__((always_inline)) inline int kernel_epoll_wait(int epfd, void* events, int maxevents,
+                                                            int timeout_ms) {
+  register long x8 __asm__("x8") = SYS_epoll_pwait;
+  register long x0 __asm__("x0") = epfd;
+  register void* x1 __asm__("x1") = events;
+  register long x2 __asm__("x2") = maxevents;
+  register long x3 __asm__("x3") = timeout_ms;
+  register long x4 __asm__("x4") = 0;  // no signal mask
+  register long x5 __asm__("x5") = 8;  // the kernel's sigset_t
+  __asm__ volatile("svc #0"
+                   : "+r"(x0)
+                   : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                   : "memory");
+  return static_cast<int>(x0);
+}
+#else
+inline int kernel_epoll_wait(int epfd, void* events, int maxevents, int timeout_ms) {
+  return ret(::epoll_wait(epfd, static_cast<epoll_event*>(events), maxevents, timeout_ms));
+}
+#endif
 
 void to_sigset(uint64_t mask, sigset_t* set) {
   sigemptyset(set);
@@ -476,7 +526,7 @@ int epoll_wait(int epfd, EpollEvent* events, int maxevents, int timeout_ms) {
   if (flight::g_on) return recorded_epoll_wait(epfd, events, maxevents, timeout_ms);
 #endif
   EVL_COUNT(epoll_wait);
-  return ret(::epoll_wait(epfd, reinterpret_cast<epoll_event*>(events), maxevents, timeout_ms));
+  return kernel_epoll_wait(epfd, events, maxevents, timeout_ms);
 }
 
 int eventfd(unsigned int initval, int flags) {

@@ -156,7 +156,7 @@ __attribute__((always_inline)) inline uint16_t cookie_tag(const hal::EpollEvent&
 // the wait's timeout: nothing may block once a deferred call is pending,
 // the loop was stopped, or nothing but weak watchers is left (nothing that
 // keeps it alive). Returns 0, or arming's error.
-int Loop::prepare(int* timeout_ms) {
+Loop::Prepared Loop::prepare(int timeout_ms) {
   if (before_.defers || before_.poll_children) {
     begin_dispatch();
     if (before_.poll_children) parts_.reap_children(*this);
@@ -164,8 +164,8 @@ int Loop::prepare(int* timeout_ms) {
     dispatching_ = false;
   }
   if (before_.hooks) parts_.run_hooks(*this, false);
-  if (*timeout_ms != 0 && (stop_requested_ || !alive() || before_.defers)) *timeout_ms = 0;
-  return before_.timers_dirty ? arm_timers() : 0;
+  if (timeout_ms != 0 && (before_.stop || !alive() || before_.defers)) timeout_ms = 0;
+  return {timeout_ms, before_.timers_dirty ? arm_timers() : 0};
 }
 
 // After the wait, when callbacks are timed or check hooks run (after_).
@@ -177,12 +177,18 @@ void Loop::begin_dispatch_after_wait() {
 // Inlined into run() and run_once(): the busiest path, kept free of calls
 // but the wait and the callbacks, and of tests but one word before the
 // wait and one after it.
+// In run() (kInRun), a stop() ends it here, before the iteration.
+template <bool kInRun>
 __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
-  ++health_.iterations;
-  if (any(before_)) {
-    if (const int a = prepare(&timeout_ms); a < 0) return a;
-  } else if (timeout_ms != 0 && (stop_requested_ || !alive())) {
-    timeout_ms = 0;  // (in run(), known false: its loop just tested both)
+  if (__builtin_expect(any(before_), 0)) {  // the wait at once: the busy path falls through
+    if (kInRun && before_.stop) return kStopped;
+    ++health_.iterations;
+    const Prepared p = prepare(timeout_ms);
+    if (p.error < 0) return p.error;
+    timeout_ms = p.timeout_ms;
+  } else {
+    ++health_.iterations;
+    if (timeout_ms != 0 && !alive()) timeout_ms = 0;  // (in run(), known false)
   }
   const int max = static_cast<int>(st_.event_capacity);
   const int n = hal::epoll_wait(epfd_, st_.events, max, timeout_ms);
@@ -211,19 +217,20 @@ __attribute__((always_inline)) inline int Loop::iterate(int timeout_ms) {
 int Loop::run() {
   if (epfd_ < 0) return -EINVAL;
   int r = 0;
-  while (!stop_requested_ && alive()) {
-    r = iterate(-1);
+  while (alive()) {
+    r = iterate<true>(-1);
     if (r < 0 && r != -EINTR) break;
     r = 0;
   }
-  stop_requested_ = false;
+  if (r == kStopped) r = 0;
+  before_.stop = false;
   return r;
 }
 
 int Loop::run_once(int timeout_ms) {
   if (epfd_ < 0) return -EINVAL;
-  const int r = iterate(timeout_ms);
-  stop_requested_ = false;
+  const int r = iterate<false>(timeout_ms);
+  before_.stop = false;
   return r;
 }
 

@@ -27,6 +27,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "hal/sys.h"
 #include "loop/handle.h"
@@ -300,7 +301,7 @@ class Loop {
   // lost). A stop() before run() makes run() return at once, running no
   // callback. The request is used up when run() or run_once() returns, so
   // the next call runs normally.
-  void stop() { stop_requested_ = true; }
+  void stop() { before_.stop = true; }
   // The epoll fd, for embedding in a parent loop, or -1 before init(). The
   // first call makes the loop embedded: from then on the fd is readable
   // whenever run_once(0) has work (a pending deferred call, a due timer, a
@@ -392,8 +393,15 @@ class Loop {
     }
   }
   bool alive() const;
+  // iterate<true>'s result when run() is to end before the wait (stop()).
+  static constexpr int kStopped = -0x7fffffff - 1;
+  template <bool kInRun>
   int iterate(int timeout_ms);
-  int prepare(int* timeout_ms);
+  struct Prepared {
+    int timeout_ms;
+    int error;  // 0, or arming's
+  };
+  Prepared prepare(int timeout_ms);
   void begin_dispatch_after_wait();
   void after_iteration_embedded();
   int kick();
@@ -487,6 +495,8 @@ class Loop {
     bool poll_children = false;  // reap once before the next wait
     bool defers = false;         // a deferred call is queued (defer_head_ is a slot)
     bool hooks = false;          // a prepare or check hook is live
+    bool stop = false;           // stop() was asked for (used up when run() returns)
+    bool unused[3] = {};
   };
   struct AfterWait {
     bool hooks = false;     // the same: check hooks run after the wait
@@ -496,8 +506,9 @@ class Loop {
   };
   template <class Flags>
   __attribute__((always_inline)) static bool any(const Flags& f) {
-    static_assert(sizeof(Flags) == sizeof(uint32_t), "four flags, one word");
-    uint32_t w;
+    static_assert(sizeof(Flags) == sizeof(uint32_t) || sizeof(Flags) == sizeof(uint64_t),
+                  "four or eight flags, one word");
+    std::conditional_t<sizeof(Flags) == sizeof(uint32_t), uint32_t, uint64_t> w;
     std::memcpy(&w, &f, sizeof w);
     return w != 0;
   }
@@ -534,8 +545,7 @@ class Loop {
   uint16_t salt_ = 0;
   uint64_t timer_tag_ = 0;  // a timer handle's salt and kind, shifted down to its generation
   uint16_t io_tag_ = 0;     // io_tag(after_.timed)
-  bool stop_requested_ = false;
-  int64_t mark_ns_ = 0;  // monotonic: after epoll_wait, then after each callback
+  int64_t mark_ns_ = 0;     // monotonic: after epoll_wait, then after each callback
   bool dispatching_ = false;
   bool mark_valid_ = false;  // mark_ns_ holds this iteration's time
   uint32_t keepers_ = 0;     // live watchers that are not weak, and pending defers (Pool)
