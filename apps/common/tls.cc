@@ -111,6 +111,7 @@ static_assert(sizeof(Head) <= kHead, "a block's head fits its 16 bytes");
 alignas(16) unsigned char g_arena[kArenaBytes];
 size_t g_carved = 0;
 size_t g_used = 0;
+size_t g_limit = kArenaBytes;  // limit_arena()
 uint64_t g_allocs = 0;
 uint64_t g_failures = 0;
 Head* g_free[kClasses] = {};
@@ -167,6 +168,11 @@ int64_t wall_s() {
 Arena arena() {
   Locked l;
   return Arena{kArenaBytes, g_used, g_carved, g_allocs, g_failures};
+}
+
+void limit_arena(size_t bytes) {
+  Locked l;
+  g_limit = bytes == 0 || bytes > kArenaBytes ? kArenaBytes : bytes;
 }
 
 // Client::detail() of the last failure, for error_text() in log lines.
@@ -311,13 +317,15 @@ int Client::begin(int fd, const char* name) {
     }
     seeded_ = true;
   }
+  arena_failures_ = arena().failures;
   ip_len_ = dns::ip_literal(name, ip_);
   ip_mismatch_ = false;
   std::snprintf(ip_text_, sizeof ip_text_, "%s", ip_len_ > 0 ? name : "");
   const int r = mbedtls_ssl_set_hostname(&ssl_, ip_len_ > 0 ? nullptr : name);
+  if (r == MBEDTLS_ERR_SSL_ALLOC_FAILED) return reported(out_of_memory());
   if (r != 0) {
     std::snprintf(detail_, sizeof detail_, "server name '%.60s' refused", name);
-    return reported(r == MBEDTLS_ERR_SSL_ALLOC_FAILED ? kErrMemory : kErrHandshake);
+    return reported(kErrHandshake);
   }
   // (A session the server no longer has costs nothing: it answers with a
   // full handshake.)
@@ -434,7 +442,13 @@ int Client::reported(int err) {
   return err;
 }
 
+int Client::out_of_memory() {
+  std::snprintf(detail_, sizeof detail_, "the arena's %zu KiB are in use", kArenaBytes / 1024);
+  return kErrMemory;
+}
+
 int Client::classify(int mbed_err) {
+  if (arena().failures != arena_failures_) return out_of_memory();
   // A reset or an end before the server's first byte, in the handshake: most
   // often a plain port that took the hello for garbage (mosquitto resets:
   // "wrong version number").
@@ -471,10 +485,6 @@ int Client::classify(int mbed_err) {
                   said[0] != '\0' && n > 0 ? "; " : "",
                   n > 0 ? info : (said[0] != '\0' ? "" : "not trusted"));
     return kErrUntrusted;
-  }
-  if (mbed_err == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
-    std::snprintf(detail_, sizeof detail_, "the arena's %zu KiB are in use", kArenaBytes / 1024);
-    return kErrMemory;
   }
   if (mbed_err == MBEDTLS_ERR_SSL_CONN_EOF) {
     std::snprintf(detail_, sizeof detail_, "after %llu bytes from it",
@@ -551,6 +561,10 @@ extern "C" void* evl_tls_calloc(size_t n, size_t size) {
     return nullptr;
   }
   const size_t block = size_t{1} << shift;
+  if (g_used > g_limit || block > g_limit - g_used) {
+    ++g_failures;
+    return nullptr;
+  }
   Head* h = g_free[shift];
   if (h != nullptr) {
     g_free[shift] = h->next;

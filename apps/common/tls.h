@@ -63,6 +63,9 @@ struct Arena {
   uint64_t failures;  // requests refused (exhausted)
 };
 Arena arena();
+// Tests: the arena refuses a block that would take what is given out past
+// `bytes` (0: the whole arena again), as if it were that small.
+void limit_arena(size_t bytes);
 
 struct Stats {
   uint64_t handshakes = 0;       // completed
@@ -133,6 +136,8 @@ class Client {
   int fail(int mbed_err);
   void forget_session();
   int classify(int mbed_err);
+  // kErrMemory, with the arena's size as its detail.
+  int out_of_memory();
   // detail_ becomes last_detail() (the words of error_text()); returns err.
   int reported(int err);
 
@@ -152,6 +157,10 @@ class Client {
   int io_err_ = 0;
   uint32_t want_ = 0;
   uint64_t bytes_in_ = 0;  // read from the socket in this connection
+  // The arena's refusals when this connection began: any since, and the
+  // connection's failure is the arena's (mbedTLS may word it otherwise: a
+  // signature check short of memory is "not correctly signed").
+  uint64_t arena_failures_ = 0;
   uint64_t sent_ = 0;
   size_t retry_len_ = 0;        // a write that would block: its length, offered again
   bool dates_skipped_ = false;  // this handshake's certificate dates were not checked

@@ -10,6 +10,7 @@ namespace app {
 namespace tls {
 
 Arena arena() { return Arena{0, 0, 0, 0, 0}; }
+void limit_arena(size_t) {}
 const char* last_detail() { return ""; }
 bool is_tls_error(int err) { return err <= kErrHandshake && err >= kErrClosed; }
 const char* error_text(int) { return "TLS error"; }

@@ -326,3 +326,61 @@ TEST(MqttE2e, bad_credentials_are_one_line_and_a_retry_not_a_crash) {
   CHECK_EQUAL(-EINVAL, hb2.start(*loop, err, sizeof err));
   STRCMP_EQUAL("cannot open password file /etc/evl/missing: No such file or directory", err);
 }
+
+namespace {
+
+void run_for(evl::Loop& loop, int64_t ns) {
+  evl::TimerHandle end;
+  CHECK_EQUAL(0, loop.timer_after(ns, on_end, nullptr, &end));
+  CHECK_EQUAL(0, loop.run());
+}
+
+}  // namespace
+
+// telemetry's side of what heartbeat's tests show: a broker that refuses
+// it is said and retried; a broker that keeps ending its
+// sessions (another board with its client id) is said with the likely
+// cause; a ping on its command topic is answered.
+TEST(MqttE2e, telemetry_says_refusals_and_a_shared_client_id_and_answers_a_ping) {
+  fake::Kernel k;
+  fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.script.connack_code = 5;
+  broker.up();
+  telemetry::Config cfg;
+  cfg.link.backoff_initial_ms = 100;
+  cfg.link.backoff_max_ms = 1000;
+  MqttTelemetry t(dev, *loop, cfg);
+  run_for(*loop, 5 * kSec);
+  CHECK(broker.connects >= 2);
+  STRCMP_CONTAINS(
+      "telemetry: error: broker mqtt://127.0.0.1:1883 refused the connection: not authorized; "
+      "retrying\n",
+      k.written(2).c_str());
+  CHECK_EQUAL(0u, t.app->store().delivered());
+  broker.script.connack_code = 0;
+  run_for(*loop, 3 * kSec);
+  CHECK(broker.connected());
+  const size_t before = k.written(2).size();
+  for (int i = 0; i < 3; ++i) {
+    run_for(*loop, 1 * kSec);
+    CHECK(broker.connected());
+    broker.close_client();
+    run_for(*loop, 10 * kMs);
+  }
+  STRCMP_CONTAINS(
+      "telemetry: error: broker mqtt://127.0.0.1:1883 ended 3 sessions in a row soon after "
+      "accepting them: is another client connecting with the client id 'board-7'?",
+      k.written(2).substr(before).c_str());
+  run_for(*loop, 2 * kSec);
+  broker.publish("evl/board-7/cmd", "ping", 1);
+  run_for(*loop, 1 * kSec);
+  int pongs = 0;
+  for (const testmqtt::Message& m : broker.published) pongs += m.topic == "evl/board-7/pong";
+  CHECK_EQUAL(1, pongs);
+  CHECK(t.app->store().delivered() > 0);
+  t.app->stop();
+  CHECK_TEXT(broker.ok(), broker.failure().c_str());
+}

@@ -498,3 +498,76 @@ TEST(SpoolDaemon, a_failed_or_missing_checkpoint_writer_is_said_and_the_write_tr
       k.written(2).c_str());
   app.stop();
 }
+
+// A writer started but not watched (the loop cannot open its pidfd) is
+// ended and reaped, and the checkpoint written in the loop; a writer whose
+// end cannot be read (waitpid failing) is a failed write.
+TEST(SpoolDaemon, a_writer_the_loop_cannot_watch_is_ended_and_written_here) {
+  telemetry::Config cfg = spool_config();
+  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");
+  cfg.spool_every_s = 10;
+  k.child_work_behaviour(-1);  // hangs until killed
+  telemetry::App app(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+  int n = 0;
+  k.fail_next(fake::Call::kPidfdOpen, EMFILE);
+  emit_and_run(k, dev, *loop, 21, &n);
+  CHECK_EQUAL(1, k.children_run());
+  CHECK_EQUAL(0, k.running_processes());  // killed and reaped
+  CHECK_EQUAL(1u, app.counters().spool_checkpoints);
+  CHECK_EQUAL(19u, spooled(k));
+  STRCMP_CONTAINS(
+      "warning: spool /var/lib/evl/telemetry.spool: cannot write it from a child process: "
+      "Too many open files; written here\n",
+      k.written(2).c_str());
+  k.child_work_behaviour(0);
+  k.fail_next(fake::Call::kWaitpid, ECHILD);
+  emit_and_run(k, dev, *loop, 10, &n);  // the tick at 30 s
+  CHECK_EQUAL(2, k.children_run());
+  CHECK_EQUAL(1u, app.counters().spool_failures);
+  STRCMP_CONTAINS(
+      "error: spool /var/lib/evl/telemetry.spool: cannot write it: No child processes "
+      "(tried again in 10 s)\n",
+      k.written(2).c_str());
+  app.stop();
+}
+
+// The last run's records at start when the file cannot be read to its end
+// (the records read so far are kept) or holds more than --buffer-records
+// (the oldest are dropped); a stop whose write fails says what is lost.
+TEST(SpoolDaemon, what_a_start_or_a_stop_could_not_keep_is_said) {
+  telemetry::Counters c;
+  size_t buffered = 0;
+  run_daemon(dev, *loop, log, 6, &c, &buffered);
+  CHECK_EQUAL(6u, c.spool_out);
+  // The second pass's third record: the header and 6 records checked, the
+  // header and 2 records read.
+  k.fail_next(fake::Call::kRead, EIO, 1, 1 + 6 + 1 + 2);
+  run_daemon(dev, *loop, log, 0, &c, &buffered);
+  CHECK_EQUAL(2u, c.spool_in);
+  CHECK_EQUAL(2u, buffered);
+  STRCMP_CONTAINS(
+      "warning: spool /var/lib/evl/telemetry.spool: Input/output error (2 records loaded)\n",
+      k.written(2).c_str());
+  telemetry::Config cfg = spool_config();
+  cfg.buffer_records = 1;
+  cfg.batch_max = 1;
+  telemetry::App app(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+  CHECK_EQUAL(1u, app.store().size());
+  STRCMP_CONTAINS(
+      "warning: spool /var/lib/evl/telemetry.spool: 2 records from the last run, 1 of them "
+      "dropped (more than --buffer-records 1 holds: the oldest)\n",
+      k.written(2).c_str());
+  const std::string kept = *k.created_file(kPath);
+  k.fail_next(fake::Call::kFsync, EIO);
+  app.stop();
+  STRCMP_CONTAINS(
+      "error: spool /var/lib/evl/telemetry.spool: cannot write it: Input/output error; 1 records "
+      "lost\n",
+      k.written(2).c_str());
+  CHECK(*k.created_file(kPath) == kept);  // the last good file stays
+  CHECK_EQUAL(0u, app.counters().spool_out);
+}

@@ -495,6 +495,46 @@ TEST(Tls, the_arena_refuses_what_it_cannot_hold_and_reuses_what_is_freed) {
   CHECK_EQUAL(before.used, app::tls::arena().used);
 }
 
+// The arena running out at any point of a handshake, in 4 KiB steps of
+// room: the link goes down said as memory exhausted, whatever mbedTLS made
+// of it (a signature check short of memory was "not correctly signed by
+// the trusted CA"), and nothing of the handshake stays allocated; with room
+// enough the link comes up. (The test's server shares the arena: it takes
+// what it needs before the client's first step.)
+TEST(Tls, an_arena_that_runs_out_in_a_handshake_is_said_and_keeps_nothing) {
+  Fixture f;
+  f.start();  // the CA file parsed: its memory is what stays
+  f.link.stop();
+  f.run_for(50 * kMs);
+  const size_t base = app::tls::arena().used;
+  app::LinkEvents ev;
+  ev.up = on_up;
+  ev.down = on_down;
+  ev.received = on_received;
+  ev.ctx = &f.seen;
+  int failed = 0;
+  for (size_t room = 0; room <= (size_t{1} << 20); room += 4096) {
+    app::tls::limit_arena(base + room);
+    f.seen = Seen{};
+    CHECK_EQUAL(0, f.link.start(*f.loop, f.url, f.cfg, ev));
+    f.run_until([&] { return f.seen.ups > 0 || !f.seen.downs.empty(); }, 5 * kSec);
+    f.link.stop();
+    f.run_for(50 * kMs);  // the server sees the end of its connection
+    app::tls::limit_arena(0);
+    if (f.seen.ups > 0) break;
+    ++failed;
+    STRCMP_EQUAL("TLS memory exhausted (the arena's 2048 KiB are in use)",
+                 f.said(f.seen.downs[0]).c_str());
+    // The server name the client was given stays with it (one 32-byte
+    // block) until its next connection.
+    const size_t used = app::tls::arena().used;
+    CHECK(used == base || used == base + 32);
+  }
+  CHECK_EQUAL(1, f.seen.ups);
+  CHECK(failed >= 4);
+  CHECK_EQUAL(1, f.server->handshakes);
+}
+
 TEST(Tls, a_server_that_asks_for_a_client_certificate_gets_the_one_given) {
   tlstest::Key board_key;
   const std::string board =
