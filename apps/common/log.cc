@@ -72,8 +72,7 @@ void Log::detach() {
   if (watch_) (void)loop_->io_stop(watch_);
   watch_ = evl::IoHandle{};
   drain();  // one last attempt; what still does not go is lost
-  for (size_t i = 0; i < pending_.size(); ++i) lost_ += pending_.at(i) == '\n' ? 1u : 0u;
-  pending_.clear();
+  drop_pending();
   if (saved_flags_ >= 0) (void)hal::set_status_flags(fd_out_, saved_flags_);
   saved_flags_ = -1;
   loop_ = nullptr;
@@ -199,13 +198,16 @@ void Log::write_line(const char* line, size_t len) {
   }
 }
 
+// Each waiting line is lost (a line partly written counts: its end waits).
+void Log::drop_pending() {
+  for (size_t i = 0; i < pending_.size(); ++i) lost_ += pending_.at(i) == '\n' ? 1u : 0u;
+  pending_.clear();
+}
+
 void Log::drain() {
   if (pending_.empty()) return;
   const long r = pending_.drain_to(fd_out_, false);
-  if (r < 0 && r != -EAGAIN) {
-    ++lost_;
-    pending_.clear();  // the output is broken (EPIPE, EIO): nothing more will go
-  }
+  if (r < 0 && r != -EAGAIN) drop_pending();  // the output is broken (EPIPE, EIO)
   if (!pending_.empty()) return;
   if (watch_) (void)loop_->io_stop(watch_);
   watch_ = evl::IoHandle{};

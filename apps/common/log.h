@@ -78,6 +78,7 @@ class Log {
   void retry_syslog();
   void write_line(const char* line, size_t len);
   void drain();
+  void drop_pending();
   void flush_repeats();
 
   const char* name_;

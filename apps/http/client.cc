@@ -151,6 +151,11 @@ size_t Client::on_received(void* ctx, const char* data, size_t len) {
   c->open_ = false;
   c->loop_->timer_clear(&c->timer_);
   ++c->stats_.responses;
+  // Bytes after the answer came before the next request went (there is
+  // one request at a time): nothing asked for them. Kept, they would be
+  // read as the next request's answer, and every answer after it as the
+  // one before's.
+  const bool stray = static_cast<size_t>(n) < len;
   const bool keep = r.keep_alive;
   const bool stored = r.status >= 200 && r.status < 300;
   const bool said = stored && !c->delivering_;
@@ -162,6 +167,11 @@ size_t Client::on_received(void* ctx, const char* data, size_t len) {
   if (c->ev_.response != nullptr) c->ev_.response(c->ev_.ctx, r);
   // (After the answer's own event: what it stored is accounted for.)
   if (said && c->loop_ != nullptr && c->ev_.delivering != nullptr) c->ev_.delivering(c->ev_.ctx);
+  if (stray && c->link_.up()) {
+    ++c->stats_.unexpected;
+    c->link_.drop(-EPROTO);  // a request sent meanwhile fails: sent again
+    return len;
+  }
   if (!keep && c->link_.up()) c->link_.drop(0);  // the server closes: so do we, now
   return static_cast<size_t>(n);
 }

@@ -233,11 +233,17 @@ TEST(HttpE2e, split_late_broken_and_garbled_answers_resend_nothing_lost) {
   f.server->script.push_back(Outcome{204, "", How::kSilent});
   f.server->script.push_back(Outcome{204, "", How::kGarbage});
   f.server->script.push_back(Outcome{204, "", How::kWhole, true});  // Connection: close
+  f.server->script.push_back(Outcome{204, "", How::kOversized});
+  f.server->script.push_back(Outcome{204, "", How::kTwice});
   f.server->up();
   f.start();
   f.run_for(60 * kSec);
   const telemetry::Counters& c = f.app->counters();
-  CHECK(c.http_failed >= 3);  // closed after the head, silent (timeout), garbage
+  CHECK(c.http_failed >= 4);  // closed after the head, silent (timeout), garbage, oversized
+  CHECK_EQUAL(1u, f.app->http().stats().oversized);
+  // The second answer came with no request for it: the connection is
+  // dropped (it was kept, and each answer read as the next request's).
+  CHECK_EQUAL(1u, f.app->http().stats().unexpected);
   CHECK(f.app->link().stats().failures >= 3);
   CHECK_EQUAL(0u, f.st().dropped());
   CHECK_EQUAL(f.st().delivered(), f.server->stored_lines());

@@ -127,6 +127,13 @@ void Server::answer(Request* r) {
   switch (o.how) {
     case How::kSilent: return;
     case How::kGarbage: write("SMTP ready\r\n\r\n"); return;
+    case How::kOversized:
+      write("HTTP/1.1 204 X\r\nX-Pad: " + std::string(3000, 'p') + "\r\n\r\n");
+      return;
+    case How::kTwice:
+      r->answered = o.status;
+      write(text + o.body + text + o.body);
+      return;
     case How::kCloseAfterHead:
       // A 204's head is the whole answer (it never has a body): stored.
       if (o.status == 204) r->answered = 204;

@@ -19,6 +19,8 @@ enum class How {
   kCloseAfterHead,  // headers (announcing a body), then the connection closes
   kSilent,          // no answer at all (the client's timeout)
   kGarbage,         // bytes that are no HTTP response
+  kOversized,       // a head longer than the client takes (3 KB of one header)
+  kTwice,           // the answer, then the same again with no request for it
 };
 
 struct Outcome {

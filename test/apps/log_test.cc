@@ -361,3 +361,64 @@ TEST(Log, error_lines_before_the_log_runs_are_stamped_once_asked) {
   STRCMP_EQUAL("heartbeat: plain\n2026-12-28T17:32:03.000Z heartbeat: stamped\n",
                k.written(2).c_str());
 }
+
+// A syslog that is behind (its socket's queue full: EAGAIN) costs the line,
+// counted, never a wait and never a line on stderr instead.
+TEST(Log, a_syslog_that_is_behind_costs_the_line_counted) {
+  fake::Kernel k;
+  hal::SockAddr at;
+  CHECK_EQUAL(0, hal::parse_address("/run/test-log", &at));
+  int sys = -1;
+  CHECK_EQUAL(0, hal::dgram_bind(at, &sys));
+  app::Log log("hb");
+  CHECK_EQUAL(0, log.use_syslog("/run/test-log"));
+  k.fail_next(fake::Call::kSendto, EAGAIN);
+  log.log(app::Level::kWarning, "dropped");
+  log.log(app::Level::kWarning, "kept");
+  CHECK_EQUAL(1u, log.lost());
+  char got[256] = {};
+  CHECK(hal::dgram_recv(sys, got, sizeof got - 1, nullptr, nullptr) > 0);
+  STRCMP_CONTAINS("]: kept", got);
+  CHECK_EQUAL(-EAGAIN, hal::dgram_recv(sys, got, sizeof got, nullptr, nullptr));
+  STRCMP_EQUAL("", k.written(2).c_str());
+  (void)hal::close(sys);
+}
+
+// A message longer than a line is cut and still ends its line.
+TEST(Log, an_over_long_message_is_cut_to_one_whole_line) {
+  fake::Kernel k;
+  Pipe p;
+  app::Log log("hb", p.w);
+  const std::string longer(3000, 'x');
+  log.log(app::Level::kInfo, "%s", longer.c_str());
+  log.log(app::Level::kInfo, "next");
+  const std::string out = fake::read_all(p.r);
+  const size_t first = out.find('\n');
+  CHECK(first != std::string::npos);
+  CHECK(first > 400 && first < longer.size());
+  CHECK(out.compare(0, 10, "hb: info: ") == 0);
+  STRCMP_EQUAL("hb: info: next\n", out.substr(first + 1).c_str());
+}
+
+// An output that breaks (its reader gone: EPIPE) while lines wait for it:
+// they are dropped, counted, and the loop stops watching it.
+TEST(Log, lines_waiting_for_an_output_that_breaks_are_dropped_and_counted) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  Pipe p;
+  fill(p.w);
+  app::Log log("hb", p.w);
+  CHECK_EQUAL(0, log.attach(*loop));
+  for (int i = 0; i < 10; ++i) log.log(app::Level::kInfo, "waiting %d", i);
+  CHECK(log.pending() > 0);
+  const uint64_t lost = log.lost();
+  CHECK_EQUAL(1u, loop->active());  // watching for room
+  CHECK_EQUAL(0, hal::close(p.r));  // (the pipe is writable now: the reader is gone)
+  p.r = -1;
+  CHECK(loop->run_once(0) >= 0);
+  CHECK_EQUAL(0u, log.pending());
+  CHECK_EQUAL(lost + 10, log.lost());  // each line (it was 1 for them all)
+  CHECK_EQUAL(0u, loop->active());
+  log.detach();
+}

@@ -1,4 +1,5 @@
 // NMEA parsing, resynchronisation and the line protocol.
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -224,4 +225,33 @@ TEST(Nmea, a_restored_reader_finishes_the_sentence_being_read) {
   std::memcpy(bytes, &too_long, 4);
   flight::SnapReader long_one(bytes, w.size());
   CHECK_FALSE(b.restore(long_one));
+}
+
+// Edges of what receivers and weather stations send: a checksum in lower
+// case (seen from some receivers) is read; a transducer telemetry does not
+// know (an angle, a voltage) is skipped beside known ones, and a sentence of
+// only such is unknown, not an error in the line; a quality or satellite
+// count that is no number is a syntax error.
+TEST(Nmea, lower_case_checksums_unknown_transducers_and_non_numeric_counts) {
+  nmea::Record r;
+  nmea::Bad why = nmea::Bad::kCount;
+  std::string lower = with_checksum("IIXDR,C,22.5,C,TEMP");
+  for (size_t i = lower.size() - 2; i < lower.size(); ++i) {
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[i])));
+  }
+  CHECK_EQUAL(0, parse(lower, &r, &why));
+  DOUBLES_EQUAL(22.5, r.temp_c, 1e-9);
+  nmea::Record both;
+  CHECK_EQUAL(
+      0, parse(with_checksum("IIXDR,A,-1.5,D,PITCH,C,21.0,C,TEMP,U,12.1,V,BATT"), &both, &why));
+  CHECK_EQUAL(nmea::kHasTemp, both.has);
+  DOUBLES_EQUAL(21.0, both.temp_c, 1e-9);
+  CHECK(parse(with_checksum("IIXDR,A,-1.5,D,PITCH"), &r, &why) < 0);
+  CHECK(why == nmea::Bad::kUnknown);
+  CHECK(parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,x,08,0.9,545.4,M,46.9,M,,"), &r,
+              &why) < 0);
+  CHECK(why == nmea::Bad::kSyntax);
+  CHECK(parse(with_checksum("GPGGA,123519,4807.038,N,01131.000,E,1,many,0.9,545.4,M,46.9,M,,"), &r,
+              &why) < 0);
+  CHECK(why == nmea::Bad::kSyntax);
 }
