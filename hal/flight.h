@@ -134,7 +134,7 @@ static_assert(kMaxRingBytes >= kDefaultRingBytes && kMaxRingBytes % kBlockBytes 
 // the replay stops at it.
 constexpr uint32_t kMaxOutBytes = 16384;
 // The environment variables the daemons read, kept so the replay sees them.
-constexpr const char* kRecordedEnv[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC"};
+constexpr const char* kRecordedEnv[] = {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"};
 
 // 16 hex digits of a hash of the sources of the loop, the HAL and the
 // daemons this binary was built from (generated: //hal:source_id_cc).

@@ -7,20 +7,20 @@
 
 #include "apps/common/snapshot.h"
 #include "hal/socket.h"
+#include "hal/sys.h"
 
 namespace app {
 namespace {
 
 using evl::kMs;
 
-// systemd's WATCHDOG_USEC: decimal digits only, 1 .. INT64_MAX / 1000 (so
-// that the petting period in ns cannot overflow). 0, or -EINVAL.
-int parse_usec(const char* text, int64_t* out) {
+// Decimal digits only, 1 .. max. 0, or -EINVAL.
+int parse_decimal(const char* text, int64_t max, int64_t* out) {
   if (*text == '\0') return -EINVAL;
   int64_t v = 0;
   for (const char* p = text; *p != '\0'; ++p) {
     if (*p < '0' || *p > '9') return -EINVAL;
-    if (v > (INT64_MAX / 1000 - (*p - '0')) / 10) return -EINVAL;
+    if (v > (max - (*p - '0')) / 10) return -EINVAL;
     v = v * 10 + (*p - '0');
   }
   if (v == 0) return -EINVAL;
@@ -39,13 +39,31 @@ int Watchdog::from_environment(WatchdogConfig* cfg, char* err, size_t err_len) {
     }
     std::snprintf(cfg->notify_socket, sizeof cfg->notify_socket, "%s", ns);
   }
+  // systemd's WATCHDOG_USEC: 1 .. INT64_MAX / 1000 (so that the petting
+  // period in ns cannot overflow).
   if (const char* wd = std::getenv("WATCHDOG_USEC")) {
-    if (parse_usec(wd, &cfg->watchdog_usec) < 0) {
+    if (parse_decimal(wd, INT64_MAX / 1000, &cfg->watchdog_usec) < 0) {
       cfg->watchdog_usec = 0;
       std::snprintf(err, err_len,
                     "WATCHDOG_USEC='%.40s' is not a whole number of microseconds in 1..%lld; "
                     "not sending WATCHDOG=1",
                     wd, static_cast<long long>(INT64_MAX / 1000));
+      return -EINVAL;
+    }
+  }
+  // WATCHDOG_PID names the process systemd watches (its main one): one that
+  // inherited the variables from it (a wrapper's child) would send pings
+  // systemd drops, and be restarted for the missing ones (sd_watchdog_enabled
+  // says "not enabled" there too).
+  const char* pid = std::getenv("WATCHDOG_PID");
+  if (pid != nullptr && cfg->watchdog_usec > 0) {
+    int64_t p = 0;
+    const int self = hal::getpid();
+    if (parse_decimal(pid, INT32_MAX, &p) < 0 || p != self) {
+      cfg->watchdog_usec = 0;
+      std::snprintf(err, err_len,
+                    "WATCHDOG_PID=%.20s is not this process (%d): not sending WATCHDOG=1", pid,
+                    self);
       return -EINVAL;
     }
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "CppUTest/TestHarness.h"
+#include "hal/sys.h"
 #include "loop/static_loop.h"
 #include "test/fake/kernel.h"
 
@@ -16,6 +17,7 @@ TEST_GROUP(Watchdog) {
   void setup() override {
     unsetenv("NOTIFY_SOCKET");
     unsetenv("WATCHDOG_USEC");
+    unsetenv("WATCHDOG_PID");
   }
   void teardown() override { setup(); }
 };
@@ -40,6 +42,32 @@ TEST(Watchdog, watchdog_usec_is_decimal_microseconds_in_range) {
   CHECK_EQUAL(0, app::Watchdog::from_environment(&cfg, err, sizeof err));
   CHECK_EQUAL(4000000, cfg.watchdog_usec);
   STRCMP_EQUAL("@sd-notify", cfg.notify_socket);
+}
+
+// WATCHDOG_PID: the pings are this process's only when it names it (a
+// child of a wrapper that got the variables is not the one watched).
+TEST(Watchdog, watchdog_pid_must_name_this_process) {
+  fake::Kernel k;
+  setenv("WATCHDOG_USEC", "4000000", 1);
+  const std::string self = std::to_string(hal::getpid());
+  const std::string other = std::to_string(hal::getpid() + 1);
+  for (const std::string& text : {other, std::string("0"), std::string("12x"), std::string("")}) {
+    app::WatchdogConfig cfg;
+    setenv("WATCHDOG_PID", text.c_str(), 1);
+    CHECK_EQUAL_TEXT(-EINVAL, app::Watchdog::from_environment(&cfg, err, sizeof err), text.c_str());
+    CHECK_EQUAL(0, cfg.watchdog_usec);
+    const std::string want =
+        "WATCHDOG_PID=" + text + " is not this process (" + self + "): not sending WATCHDOG=1";
+    STRCMP_EQUAL(want.c_str(), err);
+  }
+  app::WatchdogConfig cfg;
+  setenv("WATCHDOG_PID", self.c_str(), 1);
+  CHECK_EQUAL(0, app::Watchdog::from_environment(&cfg, err, sizeof err));
+  CHECK_EQUAL(4000000, cfg.watchdog_usec);
+  unsetenv("WATCHDOG_USEC");  // no watchdog: the pid does not matter
+  setenv("WATCHDOG_PID", other.c_str(), 1);
+  app::WatchdogConfig none;
+  CHECK_EQUAL(0, app::Watchdog::from_environment(&none, err, sizeof err));
 }
 
 TEST(Watchdog, a_notify_socket_path_that_does_not_fit_is_refused) {
