@@ -93,6 +93,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.sessions_ended = on_sessions_ended;
     mev.unanswered = on_unanswered;
     mev.message = on_command;
+    mev.sub_refused = on_sub_refused;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
     if (started == 0) started = presence_.subscribe(mqtt_);
@@ -271,6 +272,13 @@ void App::on_sessions_ended(void* ctx, uint32_t sessions) {
   auto* a = static_cast<App*>(ctx);
   char line[320];
   mqtt::describe_sessions_ended(a->cfg_.server, a->cfg_.id, sessions, line, sizeof line);
+  a->log_->log(app::Level::kError, "%s", line);
+}
+
+void App::on_sub_refused(void* ctx, const char* filter) {
+  auto* a = static_cast<App*>(ctx);
+  char line[320];
+  mqtt::describe_sub_refused(a->cfg_.server, filter, line, sizeof line);
   a->log_->log(app::Level::kError, "%s", line);
 }
 

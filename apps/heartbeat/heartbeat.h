@@ -127,6 +127,7 @@ class App {
   static void on_unanswered(void* ctx, uint32_t connections);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                          size_t len);
+  static void on_sub_refused(void* ctx, const char* filter);
   static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);
   static size_t on_received(void* ctx, const char* data, size_t len);

@@ -110,18 +110,37 @@ int Client::publish1(const char* topic, const void* data, size_t len, bool retai
 }
 
 int Client::subscribe(const char* filter) {
-  for (auto& sub : subs_) {
+  for (size_t i = 0; i < kMaxSubscriptions; ++i) {
+    char* sub = subs_[i];
     if (sub[0] != '\0') continue;
     const size_t len = std::strlen(filter);
-    if (len >= sizeof sub) return -EINVAL;
+    if (len >= sizeof subs_[i]) return -EINVAL;
     std::memcpy(sub, filter, len + 1);
-    if (session_) {
-      uint8_t buf[200];
-      (void)send(buf, encode_subscribe(sub, 1, next_id(), buf, sizeof buf));
-    }
+    if (session_) send_subscribe(i);
     return 0;
   }
   return -ENOSPC;
+}
+
+void Client::send_subscribe(size_t i) {
+  uint8_t buf[200];
+  sub_ids_[i] = next_id();
+  (void)send(buf, encode_subscribe(subs_[i], 1, sub_ids_[i], buf, sizeof buf));
+}
+
+void Client::on_suback(uint16_t id, uint8_t code) {
+  for (size_t i = 0; i < kMaxSubscriptions; ++i) {
+    if (subs_[i][0] == '\0' || sub_ids_[i] != id) continue;
+    if (code != 0x80) {
+      sub_refused_said_[i] = false;
+      return;
+    }
+    ++stats_.sub_refusals;
+    if (sub_refused_said_[i]) return;
+    sub_refused_said_[i] = true;
+    if (ev_.sub_refused != nullptr) ev_.sub_refused(ev_.ctx, subs_[i]);
+    return;
+  }
 }
 
 // Unsent in-flight messages go out oldest first; a full out-ring stops the
@@ -180,10 +199,8 @@ void Client::session_up() {
     tick.period_ns = evl::ms_to_ns(ms < kMinTickMs ? kMinTickMs : ms);
     (void)loop_->timer_start(tick, on_timer, this, &timer_);
   }
-  for (const auto& sub : subs_) {
-    if (sub[0] == '\0') continue;
-    uint8_t buf[200];
-    (void)send(buf, encode_subscribe(sub, 1, next_id(), buf, sizeof buf));
+  for (size_t i = 0; i < kMaxSubscriptions; ++i) {
+    if (subs_[i][0] != '\0') send_subscribe(i);
   }
   for (Slot& s : inflight_) {
     if (s.used && (s.packet[0] & 0x08) != 0) ++stats_.resent;
@@ -351,7 +368,7 @@ void Client::handle(const Packet& p) {
       ++stats_.unknown_acks;
       return;
     case Type::kPingresp: ping_out_ = false; return;
-    case Type::kSuback:
+    case Type::kSuback: return on_suback(p.id, p.code);
     case Type::kUnsuback: return;
     case Type::kPublish: {
       if (!session_) return protocol_error(-EPROTO);
@@ -384,6 +401,8 @@ void Client::save(flight::SnapWriter& w) const {
   w.put(last_id_);
   w.put(order_);
   w.put(subs_);
+  w.put(sub_ids_);
+  w.put(sub_refused_said_);
   for (const Slot& s : inflight_) {
     w.put(static_cast<uint8_t>((s.used ? 1 : 0) | (s.sent ? 2 : 0)));
     if (!s.used) continue;
@@ -419,6 +438,8 @@ void Client::restore(app::Restore& r) {
   (void)r.get(&last_id_);
   (void)r.get(&order_);
   (void)r.get(&subs_);
+  (void)r.get(&sub_ids_);
+  (void)r.get(&sub_refused_said_);
   session_ = (flags & 1) != 0;
   link_delivering_ = (flags & 2) != 0;
   refused_reported_ = (flags & 4) != 0;

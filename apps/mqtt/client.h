@@ -82,6 +82,9 @@ struct ClientEvents {
   void (*unanswered)(void* ctx, uint32_t connections) = nullptr;
   void (*message)(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                   size_t len) = nullptr;
+  // The broker refused a subscription (SUBACK 0x80: its access rules);
+  // once until a later SUBACK grants it.
+  void (*sub_refused)(void* ctx, const char* filter) = nullptr;
   void* ctx = nullptr;
 };
 
@@ -100,6 +103,7 @@ struct ClientStats {
   uint64_t resent = 0;         // QoS 1 sends with DUP after a reconnect
   uint64_t unknown_acks = 0;   // PUBACKs for ids not in flight (duplicates)
   uint64_t received = 0;       // PUBLISHes from the broker
+  uint64_t sub_refusals = 0;   // SUBACKs refusing a subscription (0x80)
 };
 
 class Client {
@@ -195,7 +199,13 @@ class Client {
   uint16_t last_id_ = 0;
   uint64_t order_ = 0;
   char subs_[kMaxSubscriptions][160] = {};
+  // Each subscription's last SUBSCRIBE packet id, and whether its refusal
+  // was reported (sub_refused).
+  uint16_t sub_ids_[kMaxSubscriptions] = {};
+  bool sub_refused_said_[kMaxSubscriptions] = {};
   Slot inflight_[kMaxInflight];
+  void send_subscribe(size_t i);
+  void on_suback(uint16_t id, uint8_t code);
 };
 
 }  // namespace mqtt

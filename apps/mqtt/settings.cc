@@ -57,6 +57,13 @@ int client_config(const Settings& s, const char* id, ClientConfig* out, char* er
   return 0;
 }
 
+void describe_sub_refused(const char* url, const char* filter, char* out, size_t cap) {
+  std::snprintf(out, cap,
+                "broker %s refused the subscription to %s (its access rules?): commands sent "
+                "there (ping) will not reach this board",
+                url, filter);
+}
+
 void describe_sessions_ended(const char* url, const char* client_id, uint32_t sessions, char* out,
                              size_t cap) {
   std::snprintf(out, cap,

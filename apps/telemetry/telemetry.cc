@@ -112,6 +112,7 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
     mev.sessions_ended = on_sessions_ended;
     mev.unanswered = on_unanswered;
     mev.message = on_command;
+    mev.sub_refused = on_sub_refused;
     mev.ctx = this;
     started = mqtt_.start(loop, url, lc, mc, mev);
     if (started == 0) started = presence_.subscribe(mqtt_);

@@ -153,6 +153,7 @@ class App {
   static void on_unanswered(void* ctx, uint32_t connections);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                          size_t len);
+  static void on_sub_refused(void* ctx, const char* filter);
   static void on_http_response(void* ctx, const http::Response& r);
   static void on_http_failed(void* ctx, int err);
   static void on_retry(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);

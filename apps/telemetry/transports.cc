@@ -108,6 +108,13 @@ void App::on_closed_on(void* ctx, uint32_t tag, size_t bytes) {
                a->cfg_.collector, kMqttStuckAfter, a->store_.in_flight(), bytes);
 }
 
+void App::on_sub_refused(void* ctx, const char* filter) {
+  auto* a = static_cast<App*>(ctx);
+  char line[320];
+  mqtt::describe_sub_refused(a->cfg_.collector, filter, line, sizeof line);
+  a->log_->log(app::Level::kError, "%s", line);
+}
+
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
                      size_t len) {
   auto* a = static_cast<App*>(ctx);

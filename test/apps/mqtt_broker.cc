@@ -221,7 +221,7 @@ void Broker::handle(uint8_t first, const std::string& body) {
       std::string filter;
       EXPECT(take_str(body, &pos, &filter));
       subscriptions.push_back(filter);
-      write(packet(0x90, u16(id) + std::string(1, '\x01')));
+      write(packet(0x90, u16(id) + std::string(1, script.refuse_subscriptions ? '\x80' : '\x01')));
       return;
     }
     case 12:  // PINGREQ

@@ -23,6 +23,7 @@ struct Script {
   int dup_pubacks = 0;                    // the next n PUBACKs are sent twice
   bool close_after_next_publish = false;  // drop the connection right after it (no PUBACK)
   size_t max_body = 0;  // > 0: a PUBLISH with a longer body ends the connection, unrecorded
+  bool refuse_subscriptions = false;  // SUBACK 0x80 (an ACL that forbids them)
 };
 
 struct Message {

@@ -361,8 +361,13 @@ TEST(MqttE2e, telemetry_says_refusals_and_a_shared_client_id_and_answers_a_ping)
       k.written(2).c_str());
   CHECK_EQUAL(0u, t.app->store().delivered());
   broker.script.connack_code = 0;
+  broker.script.refuse_subscriptions = true;
   run_for(*loop, 3 * kSec);
   CHECK(broker.connected());
+  STRCMP_CONTAINS(
+      "telemetry: error: broker mqtt://127.0.0.1:1883 refused the subscription to "
+      "evl/board-7/cmd (its access rules?)",
+      k.written(2).c_str());
   const size_t before = k.written(2).size();
   for (int i = 0; i < 3; ++i) {
     run_for(*loop, 1 * kSec);
@@ -382,5 +387,52 @@ TEST(MqttE2e, telemetry_says_refusals_and_a_shared_client_id_and_answers_a_ping)
   CHECK_EQUAL(1, pongs);
   CHECK(t.app->store().delivered() > 0);
   t.app->stop();
+  CHECK_TEXT(broker.ok(), broker.failure().c_str());
+}
+
+// A broker whose access rules refuse the command topic (SUBACK 0x80:
+// EMQX, HiveMQ; mosquitto grants and then delivers nothing) is said once,
+// not at every reconnect, and again after a session that granted it.
+TEST(MqttE2e, a_refused_command_subscription_is_said_once_per_refusal_row) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  testmqtt::Broker broker(loop.get(), "127.0.0.1:1883");
+  broker.script.refuse_subscriptions = true;
+  broker.up();
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.id, sizeof cfg.id, "board-7");
+  cfg.link.backoff_initial_ms = 100;
+  cfg.link.backoff_max_ms = 200;
+  app::Log log("heartbeat");
+  heartbeat::App hb(cfg, &log);
+  char err[256] = {};
+  CHECK_EQUAL(0, hb.start(*loop, err, sizeof err));
+  const std::string line =
+      "heartbeat: error: broker mqtt://127.0.0.1:1883 refused the subscription to "
+      "evl/board-7/cmd (its access rules?): commands sent there (ping) will not reach this board\n";
+  auto said = [&] {
+    const std::string all = k.written(2);
+    size_t n = 0;
+    for (size_t at = all.find(line); at != std::string::npos; at = all.find(line, at + 1)) ++n;
+    return n;
+  };
+  run_for(*loop, 2 * kSec);
+  CHECK_EQUAL(1u, said());
+  for (int i = 0; i < 3; ++i) {  // reconnects: refused again, not said again
+    broker.close_client();
+    run_for(*loop, 1 * kSec);
+  }
+  CHECK(hb.mqtt().stats().sub_refusals >= 4);
+  CHECK_EQUAL(1u, said());
+  broker.script.refuse_subscriptions = false;  // granted: the next refusal is news
+  broker.close_client();
+  run_for(*loop, 1 * kSec);
+  broker.script.refuse_subscriptions = true;
+  broker.close_client();
+  run_for(*loop, 1 * kSec);
+  CHECK_EQUAL(2u, said());
+  hb.stop();
   CHECK_TEXT(broker.ok(), broker.failure().c_str());
 }
