@@ -132,12 +132,12 @@ void Client::on_suback(uint16_t id, uint8_t code) {
   for (size_t i = 0; i < kMaxSubscriptions; ++i) {
     if (subs_[i][0] == '\0' || sub_ids_[i] != id) continue;
     if (code != 0x80) {
-      sub_refused_said_[i] = false;
+      sub_refused_said_[i] = 0;
       return;
     }
     ++stats_.sub_refusals;
-    if (sub_refused_said_[i]) return;
-    sub_refused_said_[i] = true;
+    if (sub_refused_said_[i] != 0) return;
+    sub_refused_said_[i] = 1;
     if (ev_.sub_refused != nullptr) ev_.sub_refused(ev_.ctx, subs_[i]);
     return;
   }

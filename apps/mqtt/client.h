@@ -202,7 +202,7 @@ class Client {
   // Each subscription's last SUBSCRIBE packet id, and whether its refusal
   // was reported (sub_refused).
   uint16_t sub_ids_[kMaxSubscriptions] = {};
-  bool sub_refused_said_[kMaxSubscriptions] = {};
+  uint8_t sub_refused_said_[kMaxSubscriptions] = {};  // 0 or 1
   Slot inflight_[kMaxInflight];
   void send_subscribe(size_t i);
   void on_suback(uint16_t id, uint8_t code);
