@@ -283,9 +283,14 @@ void App::on_sub_refused(void* ctx, const char* filter) {
 }
 
 void App::on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
-                     size_t len) {
+                     size_t len, bool retained) {
   auto* a = static_cast<App*>(ctx);
-  (void)a->presence_.command(a->mqtt_, topic, topic_len, payload, len);
+  if (a->presence_.command(a->mqtt_, topic, topic_len, payload, len, retained) ==
+      mqtt::Presence::Handled::kRetained) {
+    char line[320];
+    mqtt::describe_retained_command(topic, topic_len, line, sizeof line);
+    a->log_->log(app::Level::kWarning, "%s", line);
+  }
 }
 
 // The alarm's state, retained and QoS 1 on <prefix>/<id>/alarm: queued while

@@ -126,7 +126,7 @@ class App {
   static void on_sessions_ended(void* ctx, uint32_t sessions);
   static void on_unanswered(void* ctx, uint32_t connections);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
-                         size_t len);
+                         size_t len, bool retained);
   static void on_sub_refused(void* ctx, const char* filter);
   static void on_delivering(void* ctx);
   static void on_down(void* ctx, int err);

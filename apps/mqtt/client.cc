@@ -378,7 +378,7 @@ void Client::handle(const Packet& p) {
         (void)send(ack, encode_puback(p.id, ack, sizeof ack));
       }
       if (ev_.message != nullptr)
-        ev_.message(ev_.ctx, p.topic, p.topic_len, p.payload, p.payload_len);
+        ev_.message(ev_.ctx, p.topic, p.topic_len, p.payload, p.payload_len, p.retain);
       return;
     }
     default: return protocol_error(-EPROTO);

@@ -80,8 +80,9 @@ struct ClientEvents {
   // ClientConfig::report_after_closes connections in a row ended before
   // any CONNACK (once per such row).
   void (*unanswered)(void* ctx, uint32_t connections) = nullptr;
+  // A PUBLISH from the broker; retained: one it kept (sent at subscribe).
   void (*message)(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
-                  size_t len) = nullptr;
+                  size_t len, bool retained) = nullptr;
   // The broker refused a subscription (SUBACK 0x80: its access rules);
   // once until a later SUBACK grants it.
   void (*sub_refused)(void* ctx, const char* filter) = nullptr;

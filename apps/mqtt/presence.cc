@@ -24,11 +24,14 @@ void Presence::offline(Client& c) const {
   if (c.up()) (void)c.publish0(status_, "offline", 7, true);
 }
 
-bool Presence::command(Client& c, const char* topic, size_t topic_len, const uint8_t* payload,
-                       size_t len) const {
-  if (topic_len != std::strlen(cmd_) || std::memcmp(topic, cmd_, topic_len) != 0) return false;
+Presence::Handled Presence::command(Client& c, const char* topic, size_t topic_len,
+                                    const uint8_t* payload, size_t len, bool retained) const {
+  if (topic_len != std::strlen(cmd_) || std::memcmp(topic, cmd_, topic_len) != 0) {
+    return Handled::kNotOurs;
+  }
+  if (retained) return Handled::kRetained;
   if (len == 4 && std::memcmp(payload, "ping", 4) == 0) (void)c.publish0(pong_, "pong", 4, false);
-  return true;
+  return Handled::kAnswered;
 }
 
 }  // namespace mqtt

@@ -23,9 +23,13 @@ class Presence {
   void online(Client& c, uint32_t tag) const;
   // A clean stop: "offline", retained, while a session is still up.
   void offline(Client& c) const;
-  // Handles a message if it is the board's command; false otherwise.
-  bool command(Client& c, const char* topic, size_t topic_len, const uint8_t* payload,
-               size_t len) const;
+  // Handles a message if it is the board's command. A retained one is not
+  // a command (it comes again with every subscription: a "ping" published
+  // with -r once would be answered at every reconnect, for ever): ignored,
+  // and the caller says so (describe_retained_command()).
+  enum class Handled { kNotOurs, kAnswered, kRetained };
+  Handled command(Client& c, const char* topic, size_t topic_len, const uint8_t* payload,
+                  size_t len, bool retained) const;
 
  private:
   char status_[160] = {};

@@ -57,6 +57,14 @@ int client_config(const Settings& s, const char* id, ClientConfig* out, char* er
   return 0;
 }
 
+void describe_retained_command(const char* topic, size_t topic_len, char* out, size_t cap) {
+  const int n = topic_len < 160 ? static_cast<int>(topic_len) : 160;
+  std::snprintf(out, cap,
+                "a retained message on %.*s ignored: a command is not kept for later (publish it "
+                "without retain; an empty retained message clears it)",
+                n, topic);
+}
+
 void describe_sub_refused(const char* url, const char* filter, char* out, size_t cap) {
   std::snprintf(out, cap,
                 "broker %s refused the subscription to %s (its access rules?): commands sent "

@@ -34,6 +34,8 @@ void add_options(app::OptionTable* t, Settings* s);
 
 // What a daemon says at ClientEvents::sessions_ended: one line, for url
 // (the broker) and the client id, into out.
+// The line for a retained message on the command topic (ignored).
+void describe_retained_command(const char* topic, size_t topic_len, char* out, size_t cap);
 // The line for a subscription the broker refused (SUBACK 0x80).
 void describe_sub_refused(const char* url, const char* filter, char* out, size_t cap);
 void describe_sessions_ended(const char* url, const char* client_id, uint32_t sessions, char* out,

@@ -152,7 +152,7 @@ class App {
   static void on_sessions_ended(void* ctx, uint32_t sessions);
   static void on_unanswered(void* ctx, uint32_t connections);
   static void on_command(void* ctx, const char* topic, size_t topic_len, const uint8_t* payload,
-                         size_t len);
+                         size_t len, bool retained);
   static void on_sub_refused(void* ctx, const char* filter);
   static void on_http_response(void* ctx, const http::Response& r);
   static void on_http_failed(void* ctx, int err);

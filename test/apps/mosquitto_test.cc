@@ -126,9 +126,35 @@ TEST(Mosquitto, heartbeat_beats_reach_a_subscriber_and_a_killed_board_goes_offli
                   ""));
   CHECK_EQUAL(0, pub.wait_exit(30));
   CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/pong pong") >= 1; }, 30));
+  // A "ping" published retained (-r): the running board gets it as a
+  // command (answered), and mosquitto keeps it and sends it again, marked
+  // retained, at every later subscription: a board started then says it is
+  // ignored and answers none.
+  realsrv::Process kept;
+  CHECK(
+      kept.start({realsrv::which("mosquitto_pub"), "-h", "127.0.0.1", "-p",
+                  std::to_string(broker.port), "-q", "1", "-r", "-t", "evl/hb-1/cmd", "-m", "ping"},
+                 ""));
+  CHECK_EQUAL(0, kept.wait_exit(30));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/pong pong") >= 2; }, 30));
   hb2.signal(SIGTERM);
   CHECK_EQUAL(0, hb2.wait_exit(30));
   CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status offline") >= 2; }, 30));
+  realsrv::Process hb3;
+  CHECK(hb3.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server", broker.url(), "--id",
+                   "hb-1", "--period-ms", "100"},
+                  broker.dir.file("hb3.log")));
+  CHECK(realsrv::wait_until(
+      [&] {
+        return count(realsrv::read_file(broker.dir.file("hb3.log")),
+                     "a retained message on evl/hb-1/cmd ignored") >= 1;
+      },
+      30));
+  CHECK(realsrv::wait_until([&] { return count(sub.text(), "evl/hb-1/status online") >= 3; }, 30));
+  realsrv::sleep_ms(300);
+  hb3.signal(SIGTERM);
+  CHECK_EQUAL(0, hb3.wait_exit(30));
+  CHECK_EQUAL(2u, count(sub.text(), "evl/hb-1/pong pong"));  // none from the retained copy
 }
 
 // Three SIGKILLs of the broker while telemetry publishes: what telemetry

@@ -92,10 +92,10 @@ void Broker::write(const std::string& bytes) {
 
 void Broker::send_raw(const std::string& bytes) { write(bytes); }
 
-void Broker::publish(const std::string& topic, const std::string& payload, int qos) {
+void Broker::publish(const std::string& topic, const std::string& payload, int qos, bool retain) {
   std::string body = u16(static_cast<uint16_t>(topic.size())) + topic;
   if (qos > 0) body += u16(next_id_++);
-  write(packet(static_cast<uint8_t>(0x30 | qos << 1), body + payload));
+  write(packet(static_cast<uint8_t>(0x30 | qos << 1 | (retain ? 1 : 0)), body + payload));
 }
 
 void Broker::on_accept(evl::Loop& loop, evl::IoHandle h, uint32_t, void* ctx) {

@@ -47,7 +47,7 @@ class Broker {
   void down();          // closes the listener and the connection (abruptly: the will fires)
   void close_client();  // closes the connection only (abruptly)
   void send_raw(const std::string& bytes);  // to the connected client
-  void publish(const std::string& topic, const std::string& payload, int qos);
+  void publish(const std::string& topic, const std::string& payload, int qos, bool retain = false);
 
   Script script;
   std::vector<Message> published;  // every PUBLISH from the client

@@ -47,7 +47,7 @@ void on_sessions_ended(void* ctx, uint32_t n) {
   static_cast<Seen*>(ctx)->sessions_ended.push_back(n);
 }
 void on_unanswered(void* ctx, uint32_t n) { static_cast<Seen*>(ctx)->unanswered.push_back(n); }
-void on_message(void* ctx, const char* t, size_t tl, const uint8_t* p, size_t pl) {
+void on_message(void* ctx, const char* t, size_t tl, const uint8_t* p, size_t pl, bool) {
   static_cast<Seen*>(ctx)->messages.push_back(std::string(t, tl) + " " +
                                               std::string(reinterpret_cast<const char*>(p), pl));
 }
