@@ -49,6 +49,19 @@ struct Pipe {
   }
 };
 
+// A log attached to a loop, its output a pipe nobody reads, full.
+struct BlockedLog {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  Pipe p;
+  app::Log log{"hb", p.w};
+  BlockedLog() {
+    CHECK_EQUAL(0, loop->init());
+    fill(p.w);
+    CHECK_EQUAL(0, log.attach(*loop));
+  }
+};
+
 }  // namespace
 
 TEST_GROUP(Log){};
@@ -80,13 +93,11 @@ TEST(Log, a_message_is_one_line_whatever_bytes_it_carries) {
 }
 
 TEST(Log, a_blocked_output_never_blocks_and_drops_are_counted_then_reported) {
-  fake::Kernel k;
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  Pipe p;
-  fill(p.w);
-  app::Log log("hb", p.w);
-  CHECK_EQUAL(0, log.attach(*loop));
+  BlockedLog b;
+  fake::Kernel& k = b.k;
+  std::unique_ptr<TestLoop>& loop = b.loop;
+  Pipe& p = b.p;
+  app::Log& log = b.log;
   CHECK(hal::get_status_flags(p.w) & hal::kNonblock);
   for (int i = 0; i < 400; ++i) log.log(app::Level::kInfo, "line %d of a flood", i);
   // Without attach() the first write would have blocked (the fake says
@@ -403,13 +414,10 @@ TEST(Log, an_over_long_message_is_cut_to_one_whole_line) {
 // An output that breaks (its reader gone: EPIPE) while lines wait for it:
 // they are dropped, counted, and the loop stops watching it.
 TEST(Log, lines_waiting_for_an_output_that_breaks_are_dropped_and_counted) {
-  fake::Kernel k;
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
-  Pipe p;
-  fill(p.w);
-  app::Log log("hb", p.w);
-  CHECK_EQUAL(0, log.attach(*loop));
+  BlockedLog b;
+  std::unique_ptr<TestLoop>& loop = b.loop;
+  Pipe& p = b.p;
+  app::Log& log = b.log;
   for (int i = 0; i < 10; ++i) log.log(app::Level::kInfo, "waiting %d", i);
   CHECK(log.pending() > 0);
   const uint64_t lost = log.lost();

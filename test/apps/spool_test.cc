@@ -247,6 +247,14 @@ telemetry::Config spool_config() {
   return cfg;
 }
 
+// The collector down (UDP, refused) and a checkpoint every 10 s.
+telemetry::Config outage_config() {
+  telemetry::Config cfg = spool_config();
+  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");
+  cfg.spool_every_s = 10;
+  return cfg;
+}
+
 // The daemon: n sentences read while the collector is away, then a stop.
 void run_daemon(fake::SerialDevice& dev, evl::Loop& loop, app::Log& log, int n,
                 telemetry::Counters* c, size_t* buffered) {
@@ -353,9 +361,7 @@ void emit_and_run(fake::Kernel& k, fake::SerialDevice& dev, evl::Loop& loop, int
 // that much; once records flow again it is removed, and a collector that
 // takes them costs no write.
 TEST(SpoolDaemon, checkpoints_during_an_outage_bound_what_a_power_cut_loses) {
-  telemetry::Config cfg = spool_config();
-  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");  // refused: down
-  cfg.spool_every_s = 10;
+  const telemetry::Config cfg = outage_config();
   telemetry::App app(cfg, &log);
   char err[256] = {};
   CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
@@ -433,9 +439,7 @@ TEST(SpoolDaemon, every_s_0_writes_at_stop_only) {
 // still going waits for the next one (busy=); a stop ends it and writes
 // the file itself.
 TEST(SpoolDaemon, a_stalling_checkpoint_write_does_not_stall_the_loop) {
-  telemetry::Config cfg = spool_config();
-  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");  // refused: down
-  cfg.spool_every_s = 10;
+  const telemetry::Config cfg = outage_config();
   k.child_work_behaviour(15 * evl::kSec);  // each write takes 15 s
   telemetry::App app(cfg, &log);
   char err[256] = {};
@@ -467,11 +471,11 @@ TEST(SpoolDaemon, a_stalling_checkpoint_write_does_not_stall_the_loop) {
 
 // A writer that fails or dies is said and counted like a failed write, and
 // the next tick tries again; without a child process (fork failing: out of
-// memory, a process limit) the checkpoint is written in the loop, as before.
+// memory, a process limit) the checkpoint is written in the loop, as before;
+// a writer the loop cannot watch is ended and the checkpoint written here;
+// one whose end cannot be read is a failed write.
 TEST(SpoolDaemon, a_failed_or_missing_checkpoint_writer_is_said_and_the_write_tried_again) {
-  telemetry::Config cfg = spool_config();
-  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");
-  cfg.spool_every_s = 10;
+  const telemetry::Config cfg = outage_config();
   k.child_work_behaviour(-1);  // hangs until killed
   telemetry::App app(cfg, &log);
   char err[256] = {};
@@ -496,40 +500,25 @@ TEST(SpoolDaemon, a_failed_or_missing_checkpoint_writer_is_said_and_the_write_tr
       "warning: spool /var/lib/evl/telemetry.spool: cannot write it from a child process: "
       "Resource temporarily unavailable; written here\n",
       k.written(2).c_str());
-  app.stop();
-}
-
-// A writer started but not watched (the loop cannot open its pidfd) is
-// ended and reaped, and the checkpoint written in the loop; a writer whose
-// end cannot be read (waitpid failing) is a failed write.
-TEST(SpoolDaemon, a_writer_the_loop_cannot_watch_is_ended_and_written_here) {
-  telemetry::Config cfg = spool_config();
-  std::snprintf(cfg.collector, sizeof cfg.collector, "udp://127.0.0.1:8094");
-  cfg.spool_every_s = 10;
-  k.child_work_behaviour(-1);  // hangs until killed
-  telemetry::App app(cfg, &log);
-  char err[256] = {};
-  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
-  int n = 0;
+  // A writer started but not watched (the loop cannot open its pidfd) is
+  // ended and reaped, and the checkpoint written in the loop.
+  k.child_work_behaviour(-1);
   k.fail_next(fake::Call::kPidfdOpen, EMFILE);
-  emit_and_run(k, dev, *loop, 21, &n);
-  CHECK_EQUAL(1, k.children_run());
+  emit_and_run(k, dev, *loop, 10, &n);  // the tick at 40 s
+  CHECK_EQUAL(2, k.children_run());
   CHECK_EQUAL(0, k.running_processes());  // killed and reaped
-  CHECK_EQUAL(1u, app.counters().spool_checkpoints);
-  CHECK_EQUAL(19u, spooled(k));
-  STRCMP_CONTAINS(
-      "warning: spool /var/lib/evl/telemetry.spool: cannot write it from a child process: "
-      "Too many open files; written here\n",
-      k.written(2).c_str());
+  CHECK_EQUAL(2u, app.counters().spool_checkpoints);
+  CHECK_EQUAL(39u, spooled(k));
+  STRCMP_CONTAINS("cannot write it from a child process: Too many open files; written here\n",
+                  k.written(2).c_str());
+  // A writer whose end cannot be read (waitpid failing) is a failed write.
   k.child_work_behaviour(0);
   k.fail_next(fake::Call::kWaitpid, ECHILD);
-  emit_and_run(k, dev, *loop, 10, &n);  // the tick at 30 s
-  CHECK_EQUAL(2, k.children_run());
-  CHECK_EQUAL(1u, app.counters().spool_failures);
-  STRCMP_CONTAINS(
-      "error: spool /var/lib/evl/telemetry.spool: cannot write it: No child processes "
-      "(tried again in 10 s)\n",
-      k.written(2).c_str());
+  emit_and_run(k, dev, *loop, 10, &n);  // the tick at 50 s
+  CHECK_EQUAL(3, k.children_run());
+  CHECK_EQUAL(2u, app.counters().spool_failures);
+  STRCMP_CONTAINS("cannot write it: No child processes (tried again in 10 s)\n",
+                  k.written(2).c_str());
   app.stop();
 }
 
