@@ -235,12 +235,18 @@ TEST(Nmea, a_restored_reader_finishes_the_sentence_being_read) {
 TEST(Nmea, lower_case_checksums_unknown_transducers_and_non_numeric_counts) {
   nmea::Record r;
   nmea::Bad why = nmea::Bad::kCount;
-  std::string lower = with_checksum("IIXDR,C,22.5,C,TEMP");
+  const std::string upper = with_checksum("IIXDR,C,21.5,C,TEMP");  // *5A: a letter in it
+  std::string lower = upper;
   for (size_t i = lower.size() - 2; i < lower.size(); ++i) {
     lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(lower[i])));
   }
+  CHECK(lower != upper);
   CHECK_EQUAL(0, parse(lower, &r, &why));
-  DOUBLES_EQUAL(22.5, r.temp_c, 1e-9);
+  DOUBLES_EQUAL(21.5, r.temp_c, 1e-9);
+  std::string not_hex = upper;
+  not_hex[not_hex.size() - 1] = 'G';
+  CHECK(parse(not_hex, &r, &why) < 0);
+  CHECK(why == nmea::Bad::kChecksum);  // not hex: no checksum it could match
   nmea::Record both;
   CHECK_EQUAL(
       0, parse(with_checksum("IIXDR,A,-1.5,D,PITCH,C,21.0,C,TEMP,U,12.1,V,BATT"), &both, &why));
