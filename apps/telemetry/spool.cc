@@ -16,6 +16,20 @@ namespace {
 constexpr size_t kPathBytes = 300;
 constexpr size_t kChunkRecords = 56;  // 4032 bytes written per call
 
+// Whether a writer's wait status (or waitpid's -errno) says it wrote the
+// file; if not, why, into why.
+bool written(int status, char* why, size_t why_len) {
+  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) return true;
+  if (status < 0) {
+    std::snprintf(why, why_len, "%s", std::strerror(-status));
+  } else if (hal::exited_normally(status)) {
+    std::snprintf(why, why_len, "%s", std::strerror(hal::exit_status(status)));
+  } else {
+    std::snprintf(why, why_len, "its writer ended by signal %d", hal::term_signal(status));
+  }
+  return false;
+}
+
 struct Fnv {
   uint64_t h = 14695981039346656037ULL;
   void add(const void* p, size_t n) {
@@ -38,8 +52,8 @@ int read_all(int fd, void* p, size_t len) {
   return 0;
 }
 
-bool tmp_path(const char* path, char* out) {
-  return std::snprintf(out, kPathBytes, "%s.tmp", path) < static_cast<int>(kPathBytes);
+bool tmp_path(const char* path, char* out, const char* suffix) {
+  return std::snprintf(out, kPathBytes, "%s%s", path, suffix) < static_cast<int>(kPathBytes);
 }
 
 int write_records(int fd, const Store& s, const char* id) {
@@ -130,13 +144,13 @@ int check(int fd, const hal::FileStat& st, const char* id, SpoolHeader* h, char*
 
 }  // namespace
 
-int save_spool(const Store& s, const char* path, const char* id) {
+int save_spool(const Store& s, const char* path, const char* id, const char* tmp_suffix) {
   if (s.size() == 0) {
     const int r = hal::unlink(path);
     return r == -ENOENT ? 0 : r;
   }
   char tmp[kPathBytes];
-  if (!tmp_path(path, tmp)) return -ENAMETOOLONG;
+  if (!tmp_path(path, tmp, tmp_suffix)) return -ENAMETOOLONG;
   const int fd = hal::open(tmp, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
   if (fd < 0) return fd;
   int r = write_records(fd, s, id);
@@ -181,7 +195,7 @@ int App::load_spool_at_start(char* err, size_t err_len) {
   const char* path = cfg_.spool;
   if (path[0] == '\0') return 0;
   char tmp[kPathBytes];
-  if (!tmp_path(path, tmp)) {
+  if (!tmp_path(path, tmp, kSpoolStopTmp) || !tmp_path(path, tmp, kSpoolTmp)) {
     std::snprintf(err, err_len, "--spool: the path is too long");
     return -EINVAL;
   }
@@ -304,51 +318,108 @@ void App::on_spool_written(evl::Loop&, evl::ChildHandle, int, int status, void* 
   auto* a = static_cast<App*>(ctx);
   a->spool_writer_pid_ = 0;
   a->spool_writer_ = evl::ChildHandle{};
-  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) {
+  if (a->spool_stopping_) {  // the stop's writer, or a checkpoint writer it ended
+    a->spool_stop_status_ = status;
+    return;
+  }
+  char why[64];
+  if (written(status, why, sizeof why)) {
     ++a->c_.spool_checkpoints;
     a->spool_mark_ = a->spool_writer_mark_;
     a->spool_on_disk_ = true;
     return;
   }
   ++a->c_.spool_failures;
-  char why[64];
-  if (status < 0) {
-    std::snprintf(why, sizeof why, "%s", std::strerror(-status));
-  } else if (hal::exited_normally(status)) {
-    std::snprintf(why, sizeof why, "%s", std::strerror(hal::exit_status(status)));
-  } else {
-    std::snprintf(why, sizeof why, "its writer ended by signal %d", hal::term_signal(status));
-  }
   a->log_->log(app::Level::kError, "spool %s: cannot write it: %s (tried again in %lld s)",
                a->cfg_.spool, why, static_cast<long long>(a->cfg_.spool_every_s));
 }
 
-// A checkpoint still being written at stop is ended: the stop's own write
-// replaces it (and must not be replaced by it).
-void App::end_spool_writer() {
-  if (spool_writer_pid_ == 0) return;
-  (void)loop_->child_stop(spool_writer_);
-  (void)hal::kill(spool_writer_pid_, hal::kSigKill);
-  (void)hal::waitpid(spool_writer_pid_, nullptr, 0);
-  spool_writer_pid_ = 0;
-  spool_writer_ = evl::ChildHandle{};
-}
-
+// At stop the store goes to the file from a child process too, so that a
+// stalled card cannot hold the stop (a daemon ends within a second of
+// SIGTERM): the loop runs for the writer kStopWriteMs at most, and a
+// writer still going then is left to finish on its own (the file is
+// replaced whole when it does: until then it is the last one). A
+// checkpoint writer still going is ended first, so that its older file
+// cannot replace the stop's; the stop writes through its own temporary
+// file, so that nothing that writer still had in flight lands in it. The
+// app's other watchers are stopped by then: the store no longer changes.
 void App::save_spool_at_stop() {
-  end_spool_writer();
   if (!spool_armed_) return;  // never started: the file is the last run's, untouched
   spool_armed_ = false;
-  const int r = save_spool(store_, cfg_.spool, cfg_.id);
-  if (r < 0) {
+  spool_stopping_ = true;
+  const int64_t until = loop_->now(evl::Clock::kMonotonic) + kStopWriteMs * evl::kMs;
+  if (spool_writer_pid_ != 0) {
+    (void)hal::kill(spool_writer_pid_, hal::kSigKill);
+    if (!wait_for_spool_writer(until)) {
+      log_->log(app::Level::kWarning,
+                "spool %s: the checkpoint writer (process %d) did not end in %lld ms (storage "
+                "stalled?); the stop's write goes on",
+                cfg_.spool, spool_writer_pid_, static_cast<long long>(kStopWriteMs));
+      leave_spool_writer();
+    }
+  }
+  const size_t held = store_.size();
+  int pid = 0;
+  int r = hal::run_in_child(write_spool_at_stop_in_child, this, &pid);
+  if (r == 0) {
+    r = loop_->child_start(pid, on_spool_written, this, &spool_writer_);
+    if (r < 0) {  // it writes, but its end cannot be watched: left to finish
+      log_->log(app::Level::kWarning,
+                "spool %s: %zu records left to process %d to write (cannot watch it: %s)",
+                cfg_.spool, held, pid, std::strerror(-r));
+      return;
+    }
+    spool_writer_pid_ = pid;
+    if (!wait_for_spool_writer(until)) {
+      log_->log(app::Level::kWarning,
+                "spool %s: still being written after %lld ms (storage stalled?): %zu records left "
+                "to process %d to write; the file is the last one until it is done",
+                cfg_.spool, static_cast<long long>(kStopWriteMs), held, pid);
+      leave_spool_writer();
+      return;
+    }
+  } else {
+    log_->log(app::Level::kWarning,
+              "spool %s: cannot write it from a child process: %s; written here", cfg_.spool,
+              std::strerror(-r));
+    r = save_spool(store_, cfg_.spool, cfg_.id, kSpoolStopTmp);
+    spool_stop_status_ = r < 0 ? r : 0;
+  }
+  char why[64];
+  if (!written(spool_stop_status_, why, sizeof why)) {
     log_->log(app::Level::kError, "spool %s: cannot write it: %s; %zu records lost", cfg_.spool,
-              std::strerror(-r), store_.size());
+              why, held);
     return;
   }
-  c_.spool_out = store_.size();
-  if (store_.size() > 0) {
-    log_->log(app::Level::kInfo, "spool %s: %zu records kept for the next start", cfg_.spool,
-              store_.size());
+  c_.spool_out = held;
+  if (held > 0) {
+    log_->log(app::Level::kInfo, "spool %s: %zu records kept for the next start", cfg_.spool, held);
   }
+}
+
+int App::write_spool_at_stop_in_child(void* ctx) {
+  const auto* a = static_cast<const App*>(ctx);
+  return save_spool(a->store_, a->cfg_.spool, a->cfg_.id, kSpoolStopTmp);
+}
+
+// The loop runs (the app's own watchers are stopped) until the writer has
+// exited (on_spool_written) or `until`, a monotonic time, has passed.
+bool App::wait_for_spool_writer(int64_t until) {
+  while (spool_writer_pid_ != 0) {
+    const int64_t left = until - loop_->now(evl::Clock::kMonotonic);
+    if (left <= 0) return false;
+    const int r = loop_->run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
+    if (r < 0 && r != -EINTR) return false;
+  }
+  return true;
+}
+
+// A writer the stop does not wait for: no longer watched, not reaped (it
+// ends when its storage answers; the process's parent then reaps it).
+void App::leave_spool_writer() {
+  (void)loop_->child_stop(spool_writer_);
+  spool_writer_pid_ = 0;
+  spool_writer_ = evl::ChildHandle{};
 }
 
 }  // namespace telemetry

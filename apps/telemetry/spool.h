@@ -40,9 +40,17 @@ struct SpoolHeader {
 };
 static_assert(sizeof(SpoolHeader) == 96, "one spool layout on every target");
 
-// Writes every record of s to path (see above); with none, removes path.
-// 0 or -errno (the temporary file is removed; path is left as it was).
-[[nodiscard]] int save_spool(const Store& s, const char* path, const char* id);
+// The temporary files a spool is written through: the checkpoints'
+// (PATH.tmp) and the stop's (PATH.stop), apart so that nothing a
+// checkpoint writer ended at stop still had in flight lands in the stop's.
+constexpr const char* kSpoolTmp = ".tmp";
+constexpr const char* kSpoolStopTmp = ".stop";
+
+// Writes every record of s to path (see above) through path + tmp_suffix;
+// with none, removes path. 0 or -errno (the temporary file is removed;
+// path is left as it was).
+[[nodiscard]] int save_spool(const Store& s, const char* path, const char* id,
+                             const char* tmp_suffix = kSpoolTmp);
 
 struct SpoolLoaded {
   uint64_t records = 0;  // pushed into the store

@@ -167,24 +167,27 @@ int App::start(evl::Loop& loop, char* err, size_t err_len) {
   return 0;
 }
 
+// Everything of the app's stops before the spool is written, so that the
+// store no longer changes while its writer runs (save_spool_at_stop runs
+// the loop for it).
 void App::stop() {
   if (loop_ == nullptr) return;
   if (connected() && store_.waiting() > 0 && store_.in_flight() == 0) send_batch();  // one last try
-  save_spool_at_stop();
+  if (serial_io_) (void)loop_->io_stop(serial_io_);
+  serial_io_ = evl::IoHandle{};
+  (void)port_.close();
   if (via_ == Via::kMqtt) presence_.offline(mqtt_);
   mqtt_.stop();
   http_.stop();
   watchdog_.notify("STOPPING=1");
   watchdog_.stop();
   link_.stop();
-  if (serial_io_) (void)loop_->io_stop(serial_io_);
-  serial_io_ = evl::IoHandle{};
-  (void)port_.close();
   for (evl::TimerHandle* t :
        {&batch_timer_, &health_timer_, &serial_retry_, &retry_timer_, &ack_timer_, &spool_timer_}) {
     loop_->timer_clear(t);
   }
   (void)loop_->clock_step_watch(nullptr, nullptr);
+  save_spool_at_stop();
   loop_ = nullptr;
 }
 

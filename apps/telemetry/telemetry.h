@@ -170,7 +170,12 @@ class App {
   bool start_spool_writer(uint64_t changes);
   static int write_spool_in_child(void* ctx);
   static void on_spool_written(evl::Loop& loop, evl::ChildHandle h, int pid, int status, void* ctx);
-  void end_spool_writer();
+  // At stop: the stop's write, from a child too, waited for at most
+  // kStopWriteMs (a daemon ends within a second of SIGTERM).
+  static constexpr int64_t kStopWriteMs = 700;
+  static int write_spool_at_stop_in_child(void* ctx);
+  bool wait_for_spool_writer(int64_t until_ns);
+  void leave_spool_writer();
   void close_serial(int err, bool hangup);
   void maybe_send();
   void send_batch();
@@ -212,12 +217,14 @@ class App {
   // that was said (a wrong --baud reads as bytes that never make one).
   uint64_t unchecked_bytes_ = 0;
   bool rate_said_ = false;
-  bool spool_armed_ = false;    // loaded (or found absent or bad): a stop may write it
-  bool spool_on_disk_ = false;  // the file holds records (loaded, or a checkpoint's)
+  bool spool_armed_ = false;     // loaded (or found absent or bad): a stop may write it
+  bool spool_on_disk_ = false;   // the file holds records (loaded, or a checkpoint's)
+  bool spool_stopping_ = false;  // save_spool_at_stop() runs: writers end quietly
   evl::TimerHandle spool_timer_;
   uint64_t spool_mark_ = 0;       // the store's changes at the last checkpoint
   uint64_t spool_delivered_ = 0;  // its delivered() at the last tick
   int spool_writer_pid_ = 0;      // the child writing a checkpoint, 0 if none
+  int spool_stop_status_ = 0;     // the stop's writer's wait status (or -errno)
   evl::ChildHandle spool_writer_;
   uint64_t spool_writer_mark_ = 0;  // the changes its file holds
   int64_t stamp();

@@ -436,8 +436,9 @@ TEST(SpoolDaemon, every_s_0_writes_at_stop_only) {
 // A checkpoint is written by a child process (hal::run_in_child): a
 // stalling SD card (an fsync that takes seconds) stalls the writer, not the
 // loop, which goes on reading the sensor. A tick that finds the writer
-// still going waits for the next one (busy=); a stop ends it and writes
-// the file itself.
+// still going waits for the next one (busy=). A stop ends it and writes
+// the file from a child too, waiting 0.7 s at most: a daemon ends within a
+// second of SIGTERM, and a writer still going then is left to finish.
 TEST(SpoolDaemon, a_stalling_checkpoint_write_does_not_stall_the_loop) {
   const telemetry::Config cfg = outage_config();
   k.child_work_behaviour(15 * evl::kSec);  // each write takes 15 s
@@ -460,13 +461,58 @@ TEST(SpoolDaemon, a_stalling_checkpoint_write_does_not_stall_the_loop) {
   CHECK_EQUAL(2, k.children_run());  // at 40 s: the store changed, a new writer
   CHECK_EQUAL(1, k.running_processes());
   const size_t held = app.store().size();
+  const int checkpoint_writer = k.last_pid();
+  const int64_t t0 = k.monotonic_ns();
   app.stop();
-  CHECK_EQUAL(0, k.running_processes());  // ended and reaped
-  CHECK_EQUAL(held, spooled(k));          // the stop's own write
-  CHECK_EQUAL(held, app.counters().spool_out);
+  CHECK_EQUAL(700 * evl::kMs, k.monotonic_ns() - t0);  // waited 0.7 s, no more
+  CHECK(k.process(checkpoint_writer)->reaped);         // ended and reaped
+  CHECK_EQUAL(3, k.children_run());                    // the stop's writer
+  CHECK_EQUAL(1, k.running_processes());               // left to finish
+  CHECK_EQUAL(held, spooled(k));                       // (the fake runs the work at the call)
+  CHECK_EQUAL(0u, app.counters().spool_out);           // not known to be written
+  char want[256];
+  std::snprintf(want, sizeof want,
+                "warning: spool /var/lib/evl/telemetry.spool: still being written after 700 ms "
+                "(storage stalled?): %zu records left to process %d to write; the file is the "
+                "last one until it is done\n",
+                held, k.last_pid());
+  STRCMP_CONTAINS(want, k.written(2).c_str());
   char line[1024];
   app.summary(line, sizeof line);
   STRCMP_CONTAINS("checkpoints=1 failures=0 busy=1", line);
+}
+
+// The stop's writer usually ends at once: the file is the stop's, through
+// its own temporary file (PATH.stop, apart from the checkpoints' PATH.tmp);
+// a stop that cannot make a child writes it here; one whose writer cannot
+// be watched leaves the writing to it.
+TEST(SpoolDaemon, the_stop_writes_from_a_child_or_here_when_there_is_none) {
+  const telemetry::Config cfg = outage_config();
+  for (int round = 0; round < 3; ++round) {
+    telemetry::App app(cfg, &log);
+    char err[256] = {};
+    CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+    int n = 0;
+    emit_and_run(k, dev, *loop, 3, &n);
+    const size_t held = app.store().size();
+    CHECK(held > 0);
+    const int children = k.children_run();
+    const int64_t t0 = k.monotonic_ns();
+    if (round == 1) k.fail_next(fake::Call::kRunInChild, EAGAIN);
+    if (round == 2) k.fail_next(fake::Call::kPidfdOpen, EMFILE);
+    app.stop();
+    CHECK_EQUAL(0, k.monotonic_ns() - t0);
+    CHECK_EQUAL(children + (round == 1 ? 0 : 1), k.children_run());
+    CHECK_EQUAL(held, spooled(k));
+    CHECK(k.created_file("/var/lib/evl/telemetry.spool.stop") == nullptr);  // renamed
+    CHECK_EQUAL(round == 2 ? 0u : held, app.counters().spool_out);
+  }
+  STRCMP_CONTAINS(
+      "warning: spool /var/lib/evl/telemetry.spool: cannot write it from a child process: "
+      "Resource temporarily unavailable; written here\n",
+      k.written(2).c_str());
+  STRCMP_CONTAINS("records left to process", k.written(2).c_str());
+  STRCMP_CONTAINS("to write (cannot watch it: Too many open files)\n", k.written(2).c_str());
 }
 
 // A writer that fails or dies is said and counted like a failed write, and
