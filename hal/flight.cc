@@ -71,6 +71,7 @@ alignas(8) uint8_t g_storage[kMaxRingBytes];
 Ring g_ring;
 bool g_started = false;
 bool g_replaying = false;
+bool g_child = false;  // in_child(): a child process's copy of the ring
 char g_path[240];
 char g_program[32];
 int g_argc = 0;
@@ -255,7 +256,7 @@ struct TmpPath {
   char s[sizeof g_path + 4];
   explicit TmpPath(const char* path) {
     copy_str(s, sizeof s, path);
-    copy_str(s + std::strlen(s), 5, ".tmp");
+    copy_str(s + std::strlen(s), 5, g_child ? ".tmc" : ".tmp");
   }
 };
 
@@ -310,8 +311,14 @@ int start(const char* program, int argc, char* const* argv, const char* path, si
   return 0;
 }
 
+void in_child() {
+  g_on = false;
+  g_child = true;
+}
+
 void stop() {
   g_on = false;
+  g_child = false;
   g_started = false;
   g_ring = Ring{};
   ring::g_head = ring::g_block_end = nullptr;
@@ -505,6 +512,7 @@ bool snapshot_part(const int64_t* args, int nargs, const uint8_t* out, uint32_t 
 int dump(const char* reason) {
   if (g_replaying) return 0;
   if (!g_started) return -EINVAL;
+  const bool was_on = g_on;
   g_on = false;  // the dump's own calls are not part of the recording
   const TmpPath tmp(g_path);
   int r = open_tmp(tmp);
@@ -516,7 +524,7 @@ int dump(const char* reason) {
     if (r == 0) r = hal::rename(tmp.s, g_path);
     if (r < 0) (void)hal::unlink(tmp.s);
   }
-  g_on = true;
+  g_on = was_on;
   return r < 0 ? r : 0;
 }
 
@@ -538,7 +546,7 @@ void crash_dump(int signo) {
   for (const auto& c : kCrashes) {
     if (c.signo == signo) reason = c.name;
   }
-  (void)dump(reason);
+  if (!g_child) (void)dump(reason);  // a child's crash is not the recording's
   (void)hal::kill(hal::getpid(), signo);
 }
 

@@ -196,6 +196,10 @@ int64_t hash_str(const char* s);
                         size_t ring_bytes);
 // Ends recording (tests); the ring is forgotten.
 void stop();
+// In a child process (hal::run_in_child calls it): nothing is recorded
+// from here on and a crash writes nothing, but the ring stays as it was at
+// the fork, for dump() (a process made to write it: apps/common/daemon.h).
+void in_child();
 bool recording();
 const char* path();
 
@@ -253,9 +257,11 @@ inline uint8_t* begin_record(Call c, int64_t result, const Args& args, size_t ou
   return p;
 }
 
-// Writes the ring to path() atomically: path.tmp, fsync, rename. The calls
-// the dump makes are not recorded. 0 or -errno (the temporary file is
-// removed on failure). A no-op returning 0 when replaying.
+// Writes the ring to path() atomically: path.tmp (path.tmc in a child, so
+// that a child's writing and its parent's never share one), fsync,
+// rename. The calls the dump makes are not recorded. 0 or -errno (the
+// temporary file is removed on failure). A no-op returning 0 when
+// replaying.
 [[nodiscard]] int dump(const char* reason);
 // Also writes the ring when the process crashes (SIGSEGV, SIGBUS, SIGILL,
 // SIGFPE, SIGABRT; hal::on_crash): the reason is the signal's name, and the

@@ -464,7 +464,7 @@ int run_in_child(ChildWork fn, void* ctx, int* pid) {
   const pid_t p = ::fork();
   if (p == 0) {  // GCOVR_EXCL_START: the child ends in _exit, so gcov never writes its counts
 #ifdef EVL_FLIGHT_RECORDER
-    flight::stop();  // the parent's recording: the child neither adds to it nor dumps it
+    flight::in_child();  // the parent's recording: the child adds nothing, a crash dumps nothing
 #endif
     const int r = fn(ctx);
     ::_exit(r == 0 ? 0 : (r < 0 && r > -256 ? -r : 255));

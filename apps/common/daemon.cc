@@ -17,6 +17,42 @@ struct State {
   evl::TimerHandle deadline;  // --run-for-ms
 };
 
+// The writer of flight_dump_async(), while one runs.
+struct DumpWriter {
+  int pid = 0;
+  evl::ChildHandle watch;
+  Log* log = nullptr;
+};
+DumpWriter g_dump;
+
+int dump_in_child(void* reason) { return flight::dump(static_cast<const char*>(reason)); }
+
+void on_dumped(evl::Loop&, evl::ChildHandle, int, int status, void*) {
+  g_dump.pid = 0;
+  g_dump.watch = evl::ChildHandle{};
+  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) return;
+  char why[64];
+  if (status < 0) {
+    std::snprintf(why, sizeof why, "%s", std::strerror(-status));
+  } else if (hal::exited_normally(status)) {
+    std::snprintf(why, sizeof why, "%s", std::strerror(hal::exit_status(status)));
+  } else {
+    std::snprintf(why, sizeof why, "its writer ended by signal %d", hal::term_signal(status));
+  }
+  g_dump.log->log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(), why);
+}
+
+// At run_daemon()'s end: the exit's dump replaces what a writer still
+// going would write, so it is ended (and reaped when it can be: not
+// waited for).
+void end_dump_writer(evl::Loop& loop) {
+  if (g_dump.pid == 0) return;
+  (void)loop.child_stop(g_dump.watch);
+  (void)hal::kill(g_dump.pid, hal::kSigKill);
+  (void)hal::waitpid(g_dump.pid, nullptr, hal::kWnohang);
+  g_dump = DumpWriter{};
+}
+
 // A snapshot's first bytes: which daemon state layout follows.
 // "EAS2": the loop's clock-step base after its figures ("EAS1" had none).
 constexpr uint32_t kSnapshotMagic = 0x32534145;
@@ -27,6 +63,9 @@ static_assert(sizeof(evl::LoopHealth) == 232, "the loop's figures have one layou
 
 bool save_state(void* ctx, flight::SnapWriter& w) {
   const auto* s = static_cast<State*>(ctx);
+  // Not while a dump's writer runs: its watcher is not state a replay can
+  // rebuild.
+  if (g_dump.pid != 0) return false;
   w.put(kSnapshotMagic);
   w.put(s->loop->health());
   w.put(s->loop->clock_step_base());
@@ -72,8 +111,8 @@ void on_hup(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx) {
   s->log->log(Level::kInfo, "SIGHUP: log reopened");
 }
 
-void on_dump(evl::Loop&, evl::SignalHandle, const evl::SignalInfo&, void* ctx) {
-  flight_dump(*static_cast<State*>(ctx)->log, "SIGUSR2");
+void on_dump(evl::Loop& loop, evl::SignalHandle, const evl::SignalInfo&, void* ctx) {
+  flight_dump_async(loop, *static_cast<State*>(ctx)->log, "SIGUSR2");
 }
 
 void on_deadline(evl::Loop& loop, evl::TimerHandle, uint32_t, void* ctx) {
@@ -112,6 +151,7 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   if (st.signo != 0)
     log.log(Level::kInfo, "%s: stopping", st.signo == hal::kSigInt ? "SIGINT" : "SIGTERM");
   hooks.stop(hooks.ctx);
+  end_dump_writer(loop);
   for (evl::SignalHandle h : {term, intr, hup, usr2}) {
     if (h) (void)loop.signal_stop(h);
   }
@@ -136,6 +176,36 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
     return 2;
   }
   return -1;
+}
+
+void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
+  if (!flight::recording()) return;
+  if (g_dump.pid != 0) {
+    log.log(Level::kWarning, "flight recorder: still writing %s; not written again (%s)",
+            flight::path(), reason);
+    return;
+  }
+  log.log(Level::kInfo, "flight recorder: writing %s (%s)", flight::path(), reason);
+  int pid = 0;
+  int r = hal::run_in_child(dump_in_child, const_cast<char*>(reason), &pid);
+  if (r == 0) {
+    r = loop.child_start(pid, on_dumped, nullptr, &g_dump.watch);
+    if (r == 0) {
+      g_dump.pid = pid;
+      g_dump.log = &log;
+      return;
+    }
+    // Unwatched, its result would never be known: end it.
+    (void)hal::kill(pid, hal::kSigKill);
+    (void)hal::waitpid(pid, nullptr, 0);
+  }
+  log.log(Level::kWarning,
+          "flight recorder: cannot write %s from a child process: %s; written here", flight::path(),
+          std::strerror(-r));
+  if (const int d = flight::dump(reason); d < 0) {
+    log.log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(),
+            std::strerror(-d));
+  }
 }
 
 void flight_dump(Log& log, const char* reason) {

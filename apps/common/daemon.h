@@ -40,6 +40,14 @@ struct DaemonHooks {
 // the recording ends with it) and one after a failure. reason goes into the
 // file's header: SIGUSR2, alarm, exit, error.
 void flight_dump(Log& log, const char* reason);
+// The same while the loop runs (SIGUSR2, heartbeat's alarm): written by a
+// child process (hal::run_in_child) from its copy of the ring, so that a
+// card whose fsync stalls stalls the writer, not the loop; a failure is
+// one error line when the writer exits. One writer at a time (a dump
+// asked for meanwhile is skipped, said); where no child can be made, the
+// dump is written here. run_daemon() ends a writer still going before its
+// exit's dump, which replaces it; no snapshot is taken while one runs.
+void flight_dump_async(evl::Loop& loop, Log& log, const char* reason);
 
 // Runs loop until a stop signal or run_for_ms (0: forever). Returns 0, or the
 // loop's error. The app's stop hook runs before it returns.

@@ -435,7 +435,7 @@ void App::check_alarm() {
                 : "");
   run_alarm_command("raise");
   publish_alarm("raise");
-  app::flight_dump(*log_, "alarm");
+  app::flight_dump_async(*loop_, *log_, "alarm");
 }
 
 void App::clear_alarm() {

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "CppUTest/TestHarness.h"
@@ -176,6 +177,56 @@ TEST(FlightDaemon, sigusr2_writes_the_recording_and_says_so) {
   STRCMP_CONTAINS(
       "heartbeat: error: flight recorder: cannot write /var/hb.rec: Read-only file system\n",
       fake::read_all(p[0]).c_str());
+  CHECK_EQUAL(0, hal::close(p[0]));
+  CHECK_EQUAL(0, hal::close(p[1]));
+}
+
+// The dump is written by a child, beside the loop: one at a time (a
+// SIGUSR2 while the writer is at its fsync is said and skipped), a writer
+// still going at exit is ended (the exit's dump replaces it), and where no
+// child can be made or watched the dump is written here.
+TEST(FlightDaemon, the_dump_is_written_beside_the_loop_one_writer_at_a_time) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  int p[2];
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec | hal::kNonblock));
+  app::Log log("heartbeat", p[1]);
+  int usr2 = hal::kSigUsr2;
+  int term = hal::kSigTerm;
+  evl::TimerHandle t1, t2, t3;
+  k->child_work_behaviour(-1);  // the writer hangs (a stalled fsync) until killed
+  CHECK_EQUAL(0, loop->timer_after(100 * kMs, send_signal, &usr2, &t1));
+  CHECK_EQUAL(0, loop->timer_after(150 * kMs, send_signal, &usr2, &t2));
+  CHECK_EQUAL(0, loop->timer_after(200 * kMs, send_signal, &term, &t3));
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
+  std::string out = fake::read_all(p[0]);
+  STRCMP_CONTAINS("heartbeat: info: flight recorder: writing /var/hb.rec (SIGUSR2)\n", out.c_str());
+  STRCMP_CONTAINS(
+      "heartbeat: warning: flight recorder: still writing /var/hb.rec; not written again "
+      "(SIGUSR2)\n",
+      out.c_str());
+  CHECK_EQUAL(1, k->children_run());
+  CHECK_EQUAL(0, k->running_processes());  // ended at exit
+  CHECK(k->process(k->last_pid())->reaped);
+  k->child_work_behaviour(0);
+  for (const auto& [call, err, said] :
+       {std::make_tuple(fake::Call::kRunInChild, EAGAIN, "Resource temporarily unavailable"),
+        std::make_tuple(fake::Call::kPidfdOpen, EMFILE, "Too many open files")}) {
+    CHECK_EQUAL(0, hal::unlink("/var/hb.rec"));
+    k->fail_next(call, err);
+    CHECK_EQUAL(0, loop->timer_after(100 * kMs, send_signal, &usr2, &t1));
+    CHECK_EQUAL(0, loop->timer_after(200 * kMs, send_signal, &term, &t3));
+    CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
+    out = fake::read_all(p[0]);
+    STRCMP_CONTAINS((std::string("heartbeat: warning: flight recorder: cannot write /var/hb.rec "
+                                 "from a child process: ") +
+                     said + "; written here\n")
+                        .c_str(),
+                    out.c_str());
+    STRCMP_EQUAL("SIGUSR2", reason_of(k->created_file("/var/hb.rec")).c_str());
+    CHECK_EQUAL(0, k->running_processes());
+  }
   CHECK_EQUAL(0, hal::close(p[0]));
   CHECK_EQUAL(0, hal::close(p[1]));
 }

@@ -357,6 +357,31 @@ TEST(Flight, a_crash_writes_the_ring_then_sends_the_signal_again) {
   CHECK_FALSE(k->crash(hal::kSigSegv));
 }
 
+// In a child process (hal::run_in_child calls in_child() there): nothing
+// more is recorded, the ring stays for a dump through path.tmc, and a
+// crash writes nothing. On the fake kernel, in this process.
+TEST(Flight, in_a_child_nothing_is_recorded_a_dump_goes_through_tmc_and_a_crash_writes_nothing) {
+  CHECK_EQUAL(0, start());
+  record_read(3, 10, 'a');
+  CHECK_EQUAL(0, flight::dump_on_crash());
+  flight::in_child();
+  CHECK_FALSE(flight::g_on);  // the seam records only while it is set
+  k->fail_next(Call::kRename, EIO);
+  CHECK_EQUAL(-EIO, flight::dump("SIGUSR2"));
+  CHECK(k->created_file("/var/evl/hb.rec.tmc") == nullptr);  // removed
+  CHECK_FALSE(flight::g_on);                                 // still a child's
+  CHECK_EQUAL(0, flight::dump("SIGUSR2"));
+  CHECK(k->created_file("/var/evl/hb.rec.tmp") == nullptr);
+  flight::Reader r;
+  std::vector<uint8_t> bytes;
+  open_reader(&r, &bytes);
+  STRCMP_EQUAL("SIGUSR2", r.header().reason);
+  CHECK_EQUAL(1u, r.header().records);
+  CHECK(k->crash(hal::kSigSegv));
+  CHECK(bytes == file_bytes(*k, "/var/evl/hb.rec"));  // not rewritten
+  CHECK_EQUAL(1u, k->delivered_unblocked(hal::kSigSegv));
+}
+
 TEST(Flight, each_crash_signal_is_named_and_others_are_a_crash) {
   CHECK_EQUAL(0, start());
   const struct {

@@ -87,40 +87,6 @@ TEST(SysRecord, getrandom_is_kept_with_its_bytes) {
   STRCMP_EQUAL("getrandom", flight::call_name(flight::Call::kGetrandom));
 }
 
-namespace {
-int child_calls(void* ctx) {
-  // Made in the child: not in the parent's recording (nor in the child's
-  // copy of it, which dies with the child).
-  const long n = hal::write(*static_cast<int*>(ctx), "x", 1);
-  return n == 1 && !flight::recording() ? 0 : -EPROTO;
-}
-}  // namespace
-
-TEST(SysRecord, run_in_child_is_kept_with_the_pid_and_the_childs_calls_are_not) {
-  int fds[2] = {-1, -1};
-  CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));
-  const uint64_t from = flight::calls();
-  int pid = 0;
-  CHECK_EQUAL(0, hal::run_in_child(child_calls, &fds[1], &pid));
-  int status = -1;
-  CHECK_EQUAL(pid, hal::waitpid(pid, &status, 0));
-  CHECK(hal::exited_normally(status));
-  CHECK_EQUAL(0, hal::exit_status(status));
-  std::vector<uint8_t> file;
-  const std::vector<flight::Record> recs = records_since(from, &file);
-  CHECK_EQUAL(2u, recs.size());
-  CHECK(recs[0].call == flight::Call::kRunInChild);
-  CHECK_EQUAL(0, recs[0].result);
-  CHECK_EQUAL(sizeof pid, recs[0].out_len);
-  int kept = 0;
-  std::memcpy(&kept, recs[0].out, sizeof kept);
-  CHECK_EQUAL(pid, kept);
-  CHECK(recs[1].call == flight::Call::kWaitpid);
-  STRCMP_EQUAL("run_in_child", flight::call_name(flight::Call::kRunInChild));
-  CHECK_EQUAL(0, hal::close(fds[0]));
-  CHECK_EQUAL(0, hal::close(fds[1]));
-}
-
 TEST(SysRecord, epoll_events_are_kept_in_one_layout_for_every_target) {
   const uint64_t from = flight::calls();
   const int ep = hal::epoll_create1(hal::kCloexec);
