@@ -233,3 +233,57 @@ TEST(SlowStorage, sigterm_ends_telemetry_in_a_second_while_its_spools_fsync_stal
   CHECK_TEXT(realsrv::wait_until([&] { return records_in() == held; }, 30), log.c_str());
   CHECK(access(fs.backing.file("telemetry.spool.stop").c_str(), F_OK) != 0);
 }
+
+// The flight recorder on such a card: heartbeat beats every 100 ms over
+// UDP and records into a ring that SIGUSR2 writes to the FUSE file system.
+// The dump's writer is a child, and its fsync takes 3 s; the beats go on:
+// the times they were sent (mono_ns, taken by the daemon) show no gap of
+// 1 s. Before, the loop wrote the file itself: no beat left for 3 s.
+TEST(SlowStorage, heartbeat_beats_on_while_its_flight_recording_is_written) {
+  SlowFs fs(3);
+  if (!usable(fs)) return;
+  hal::SockAddr at;
+  int rx = -1;
+  CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
+  CHECK_EQUAL(0, hal::dgram_bind(at, &rx));
+  CHECK_EQUAL(0, hal::getsockname(rx, &at));
+  const std::string rec = fs.mount.file("hb.rec");
+  realsrv::Process hb;
+  CHECK(hb.start({realsrv::runfile("apps/heartbeat/heartbeat"), "--server",
+                  "udp://127.0.0.1:" + std::to_string(hal::address_port(at)), "--period-ms", "100",
+                  "--flight-recorder", rec},
+                 fs.logs.file("heartbeat.log")));
+  std::vector<int64_t> sent;  // each beat's mono_ns
+  const auto receive_for = [&](int64_t for_ns) {
+    const int64_t end = evl::now_ns(hal::kClockMonotonic) + for_ns;
+    while (evl::now_ns(hal::kClockMonotonic) < end) {
+      pollfd p{rx, POLLIN, 0};
+      if (poll(&p, 1, 50) != 1) continue;
+      char buf[256] = {};
+      bool cut = false;
+      const long n = hal::dgram_recv(rx, buf, sizeof buf - 1, nullptr, &cut);
+      const char* at_mono = n > 0 ? std::strstr(buf, "mono_ns=") : nullptr;
+      if (at_mono != nullptr) sent.push_back(std::strtoll(at_mono + 8, nullptr, 10));
+    }
+  };
+  receive_for(1 * evl::kSec);
+  hb.signal(SIGUSR2);
+  receive_for(5 * evl::kSec);  // the dump's fsync ends 3 s in
+  const std::string log = realsrv::read_file(fs.logs.file("heartbeat.log"));
+  CHECK_TEXT(log.find("flight recorder: writing " + rec + " (SIGUSR2)") != std::string::npos,
+             log.c_str());
+  CHECK_TEXT(
+      realsrv::wait_until([&] { return access(fs.backing.file("hb.rec").c_str(), F_OK) == 0; }, 10),
+      log.c_str());
+  int64_t gap = 0;
+  for (size_t i = 1; i < sent.size(); ++i) gap = std::max(gap, sent[i] - sent[i - 1]);
+  char said[96];
+  std::snprintf(said, sizeof said, "the longest gap between beats sent: %lld ms (%zu beats)",
+                static_cast<long long>(gap / evl::kMs), sent.size());
+  std::printf("\n%s\n", said);
+  CHECK_TEXT(gap < evl::kSec, said);
+  CHECK_TEXT(sent.size() >= 40, said);
+  hb.signal(SIGTERM);
+  CHECK_EQUAL(0, hb.wait_exit(60));  // (its exit's dump is written in the daemon: one more stall)
+  (void)hal::close(rx);
+}
