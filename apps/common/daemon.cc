@@ -30,15 +30,8 @@ int dump_in_child(void* reason) { return flight::dump(static_cast<const char*>(r
 void on_dumped(evl::Loop&, evl::ChildHandle, int, int status, void*) {
   g_dump.pid = 0;
   g_dump.watch = evl::ChildHandle{};
-  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) return;
   char why[64];
-  if (status < 0) {
-    std::snprintf(why, sizeof why, "%s", std::strerror(-status));
-  } else if (hal::exited_normally(status)) {
-    std::snprintf(why, sizeof why, "%s", std::strerror(hal::exit_status(status)));
-  } else {
-    std::snprintf(why, sizeof why, "its writer ended by signal %d", hal::term_signal(status));
-  }
+  if (child_succeeded(status, why, sizeof why)) return;
   g_dump.log->log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(), why);
 }
 

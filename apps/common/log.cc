@@ -6,6 +6,7 @@
 
 #include "apps/common/snapshot.h"
 #include "hal/socket.h"
+#include "hal/sys.h"
 #include "loop/clock.h"
 
 namespace app {
@@ -311,6 +312,18 @@ int format_utc(int64_t ns, char* out, size_t cap) {
       static_cast<long long>(month), static_cast<long long>(day),
       static_cast<long long>(in_day / 3600000), static_cast<long long>(in_day / 60000 % 60),
       static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
+}
+
+bool child_succeeded(int status, char* why, size_t why_len) {
+  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) return true;
+  if (status < 0) {
+    std::snprintf(why, why_len, "%s", std::strerror(-status));
+  } else if (hal::exited_normally(status)) {
+    std::snprintf(why, why_len, "%s", std::strerror(hal::exit_status(status)));
+  } else {
+    std::snprintf(why, why_len, "its writer ended by signal %d", hal::term_signal(status));
+  }
+  return false;
 }
 
 }  // namespace app

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdarg>
+#include <cstddef>
 #include <cstdint>
 
 #include "hal/ring.h"
@@ -112,5 +113,10 @@ void write_error(const char* prog, const char* fmt, ...) __attribute__((format(p
 // --log-time for write_error() too, from when the options are known (the
 // lines about the options themselves come before: they have no time).
 void set_error_timestamps(bool on);
+
+// Whether a writer process's wait status (or waitpid's -errno) is an exit
+// 0; if not, why, for a log line, into why: its exit status read as the
+// errno its work returned (hal::run_in_child), or the signal that ended it.
+bool child_succeeded(int status, char* why, size_t why_len);
 
 }  // namespace app

@@ -16,20 +16,6 @@ namespace {
 constexpr size_t kPathBytes = 300;
 constexpr size_t kChunkRecords = 56;  // 4032 bytes written per call
 
-// Whether a writer's wait status (or waitpid's -errno) says it wrote the
-// file; if not, why, into why.
-bool written(int status, char* why, size_t why_len) {
-  if (status >= 0 && hal::exited_normally(status) && hal::exit_status(status) == 0) return true;
-  if (status < 0) {
-    std::snprintf(why, why_len, "%s", std::strerror(-status));
-  } else if (hal::exited_normally(status)) {
-    std::snprintf(why, why_len, "%s", std::strerror(hal::exit_status(status)));
-  } else {
-    std::snprintf(why, why_len, "its writer ended by signal %d", hal::term_signal(status));
-  }
-  return false;
-}
-
 struct Fnv {
   uint64_t h = 14695981039346656037ULL;
   void add(const void* p, size_t n) {
@@ -323,7 +309,7 @@ void App::on_spool_written(evl::Loop&, evl::ChildHandle, int, int status, void* 
     return;
   }
   char why[64];
-  if (written(status, why, sizeof why)) {
+  if (app::child_succeeded(status, why, sizeof why)) {
     ++a->c_.spool_checkpoints;
     a->spool_mark_ = a->spool_writer_mark_;
     a->spool_on_disk_ = true;
@@ -386,7 +372,7 @@ void App::save_spool_at_stop() {
     spool_stop_status_ = r < 0 ? r : 0;
   }
   char why[64];
-  if (!written(spool_stop_status_, why, sizeof why)) {
+  if (!app::child_succeeded(spool_stop_status_, why, sizeof why)) {
     log_->log(app::Level::kError, "spool %s: cannot write it: %s; %zu records lost", cfg_.spool,
               why, held);
     return;

@@ -46,6 +46,15 @@ std::string reason_of(const std::string* file) {
   return h.reason;
 }
 
+// The recorder started to /var/hb.rec, and a loop; p: a pipe for the log.
+std::unique_ptr<TestLoop> recording_loop(int p[2]) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  CHECK_EQUAL(0, loop->init());
+  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec | hal::kNonblock));
+  return loop;
+}
+
 void send_signal(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
   CHECK_EQUAL(0, hal::kill(hal::getpid(), *static_cast<int*>(ctx)));
 }
@@ -152,11 +161,8 @@ TEST(FlightDaemon, a_config_file_cannot_name_the_recorder) {
 }
 
 TEST(FlightDaemon, sigusr2_writes_the_recording_and_says_so) {
-  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
   int p[2];
-  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec | hal::kNonblock));
+  std::unique_ptr<TestLoop> loop = recording_loop(p);
   app::Log log("heartbeat", p[1]);
   int usr2 = hal::kSigUsr2;
   int term = hal::kSigTerm;
@@ -186,11 +192,8 @@ TEST(FlightDaemon, sigusr2_writes_the_recording_and_says_so) {
 // still going at exit is ended (the exit's dump replaces it), and where no
 // child can be made or watched the dump is written here.
 TEST(FlightDaemon, the_dump_is_written_beside_the_loop_one_writer_at_a_time) {
-  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
-  std::unique_ptr<TestLoop> loop(new TestLoop());
-  CHECK_EQUAL(0, loop->init());
   int p[2];
-  CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec | hal::kNonblock));
+  std::unique_ptr<TestLoop> loop = recording_loop(p);
   app::Log log("heartbeat", p[1]);
   int usr2 = hal::kSigUsr2;
   int term = hal::kSigTerm;

@@ -11,16 +11,22 @@
 
 namespace hal_test {
 
-// The records made since `from` (a dump of the ring, read back).
-inline std::vector<flight::Record> records_since(uint64_t from, std::vector<uint8_t>* file) {
-  CHECK_EQUAL(0, flight::dump("test"));
+// The recording's file (flight::path()), whole.
+inline std::vector<uint8_t> recording_bytes() {
   const int fd = hal::open(flight::path(), hal::kRdOnly | hal::kCloexec, 0);
   CHECK(fd >= 0);
   hal::FileStat st{};
   CHECK_EQUAL(0, hal::fstat(fd, &st));
-  file->resize(static_cast<size_t>(st.size));
-  CHECK_EQUAL(st.size, hal::read(fd, file->data(), file->size()));
+  std::vector<uint8_t> file(static_cast<size_t>(st.size));
+  CHECK_EQUAL(st.size, hal::read(fd, file.data(), file.size()));
   CHECK_EQUAL(0, hal::close(fd));
+  return file;
+}
+
+// The records made since `from` (a dump of the ring, read back).
+inline std::vector<flight::Record> records_since(uint64_t from, std::vector<uint8_t>* file) {
+  CHECK_EQUAL(0, flight::dump("test"));
+  *file = recording_bytes();
   flight::Reader r;
   char err[128];
   CHECK_EQUAL(0, r.open(file->data(), file->size(), err, sizeof err));

@@ -53,13 +53,7 @@ TEST(SysRecordChild,
   CHECK_EQUAL(0, hal::exit_status(status));
   const std::string tmc = std::string(flight::path()) + ".tmc";
   CHECK_EQUAL(-ENOENT, hal::open(tmc.c_str(), hal::kRdOnly | hal::kCloexec, 0));  // renamed
-  const int fd = hal::open(flight::path(), hal::kRdOnly | hal::kCloexec, 0);
-  CHECK(fd >= 0);
-  hal::FileStat st{};
-  CHECK_EQUAL(0, hal::fstat(fd, &st));
-  std::vector<uint8_t> file(static_cast<size_t>(st.size));
-  CHECK_EQUAL(st.size, hal::read(fd, file.data(), file.size()));
-  CHECK_EQUAL(0, hal::close(fd));
+  const std::vector<uint8_t> file = hal_test::recording_bytes();
   flight::Reader r;
   char err[128];
   CHECK_EQUAL_TEXT(0, r.open(file.data(), file.size(), err, sizeof err), err);
@@ -73,12 +67,7 @@ TEST(SysRecordChild,
   CHECK_EQUAL(pid, hal::waitpid(pid, &status, 0));
   CHECK_FALSE(hal::exited_normally(status));
   CHECK_EQUAL(hal::kSigAbrt, hal::term_signal(status));
-  const int again = hal::open(flight::path(), hal::kRdOnly | hal::kCloexec, 0);
-  CHECK(again >= 0);
-  std::vector<uint8_t> same(file.size());
-  CHECK_EQUAL(static_cast<long>(same.size()), hal::read(again, same.data(), same.size()));
-  CHECK_EQUAL(0, hal::close(again));
-  CHECK(same == file);  // still the child's dump
+  CHECK(hal_test::recording_bytes() == file);  // still the child's dump
   CHECK_EQUAL(0, hal::close(p[0]));
   CHECK_EQUAL(0, hal::close(p[1]));
 }

@@ -202,13 +202,7 @@ int crash_in_child(Crash crash) {
 }
 
 void check_crash_recording(const char* reason) {
-  const int fd = hal::open(flight::path(), hal::kRdOnly | hal::kCloexec, 0);
-  CHECK(fd >= 0);
-  hal::FileStat st{};
-  CHECK_EQUAL(0, hal::fstat(fd, &st));
-  std::vector<uint8_t> file(static_cast<size_t>(st.size));
-  CHECK_EQUAL(st.size, hal::read(fd, file.data(), file.size()));
-  CHECK_EQUAL(0, hal::close(fd));
+  const std::vector<uint8_t> file = hal_test::recording_bytes();
   flight::Reader r;
   char err[128];
   CHECK_EQUAL_TEXT(0, r.open(file.data(), file.size(), err, sizeof err), err);
