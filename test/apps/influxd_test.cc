@@ -28,7 +28,10 @@ struct Influx {
   bool tls = false;  // https-enabled, with a certificate made here
 
   bool start() {
-    if (tls && !realsrv::make_certificate(dir)) return false;
+    if (tls && !realsrv::make_certificate(dir)) {
+      std::printf("\nopenssl could not make influxd's certificate\n");
+      return false;
+    }
     char conf[1536];
     std::snprintf(
         conf, sizeof conf,
@@ -43,9 +46,23 @@ struct Influx {
         tls ? dir.file("cert.pem").c_str() : "", tls ? "\"\n  https-private-key = \"" : "",
         tls ? dir.file("key.pem").c_str() : "", tls ? "\"\n" : "");
     if (!realsrv::write_file(dir.file("influxdb.conf"), conf)) return false;
-    return proc.start({realsrv::which("influxd"), "-config", dir.file("influxdb.conf")},
-                      dir.file("influxd.log")) &&
-           realsrv::wait_port(port, 60);
+    // Up once its port answers. One that exits first (a port of its two
+    // taken meanwhile by another test's connection, when tests run side by
+    // side) is started again on the same ports, a second later.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (attempt > 0) realsrv::sleep_ms(1000);
+      if (!proc.start({realsrv::which("influxd"), "-config", dir.file("influxdb.conf")},
+                      dir.file("influxd.log"))) {
+        return false;
+      }
+      const bool up =
+          realsrv::wait_until([&] { return realsrv::wait_port(port, 0) || !proc.running(); }, 60);
+      if (up && proc.running()) return true;
+      std::printf("\ninfluxd did not come up (attempt %d): %s\n", attempt + 1,
+                  realsrv::read_file(dir.file("influxd.log")).c_str());
+      proc.kill_hard();
+    }
+    return false;
   }
   // Runs the influx CLI; its output.
   std::string query(const char* q) {
