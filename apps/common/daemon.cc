@@ -35,6 +35,14 @@ void on_dumped(evl::Loop&, evl::ChildHandle, int, int status, void*) {
   g_dump.log->log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(), why);
 }
 
+// The recording written by this process, and a failure said.
+void dump_here(Log& log, const char* reason) {
+  if (const int r = flight::dump(reason); r < 0) {
+    log.log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(),
+            std::strerror(-r));
+  }
+}
+
 // At run_daemon()'s end: the exit's dump replaces what a writer still
 // going would write, so it is ended (and reaped when it can be: not
 // waited for).
@@ -179,35 +187,37 @@ void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
     return;
   }
   log.log(Level::kInfo, "flight recorder: writing %s (%s)", flight::path(), reason);
-  int pid = 0;
-  int r = hal::run_in_child(dump_in_child, const_cast<char*>(reason), &pid);
+  const int r = start_writer(loop, dump_in_child, const_cast<char*>(reason), on_dumped, nullptr,
+                             &g_dump.pid, &g_dump.watch);
   if (r == 0) {
-    r = loop.child_start(pid, on_dumped, nullptr, &g_dump.watch);
-    if (r == 0) {
-      g_dump.pid = pid;
-      g_dump.log = &log;
-      return;
-    }
-    // Unwatched, its result would never be known: end it.
-    (void)hal::kill(pid, hal::kSigKill);
-    (void)hal::waitpid(pid, nullptr, 0);
+    g_dump.log = &log;
+    return;
   }
   log.log(Level::kWarning,
           "flight recorder: cannot write %s from a child process: %s; written here", flight::path(),
           std::strerror(-r));
-  if (const int d = flight::dump(reason); d < 0) {
-    log.log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(),
-            std::strerror(-d));
-  }
+  dump_here(log, reason);
 }
 
 void flight_dump(Log& log, const char* reason) {
   if (!flight::recording()) return;
   log.log(Level::kInfo, "flight recorder: writing %s (%s)", flight::path(), reason);
-  if (const int r = flight::dump(reason); r < 0) {
-    log.log(Level::kError, "flight recorder: cannot write %s: %s", flight::path(),
-            std::strerror(-r));
+  dump_here(log, reason);
+}
+
+int start_writer(evl::Loop& loop, hal::ChildWork fn, void* ctx, evl::ChildFn on_exit, void* cb_ctx,
+                 int* pid, evl::ChildHandle* watch) {
+  int child = 0;
+  int r = hal::run_in_child(fn, ctx, &child);
+  if (r < 0) return r;
+  r = loop.child_start(child, on_exit, cb_ctx, watch);
+  if (r < 0) {
+    (void)hal::kill(child, hal::kSigKill);
+    (void)hal::waitpid(child, nullptr, 0);
+    return r;
   }
+  *pid = child;
+  return 0;
 }
 
 int keep_standard_fds_open() {

@@ -49,6 +49,14 @@ void flight_dump(Log& log, const char* reason);
 // exit's dump, which replaces it; no snapshot is taken while one runs.
 void flight_dump_async(evl::Loop& loop, Log& log, const char* reason);
 
+// A writer process the loop watches (a spool checkpoint, a flight dump):
+// fn(ctx) runs in a child (hal::run_in_child), and on_exit(cb_ctx) gets
+// its end. 0 with *pid and *watch set; else -errno and no child is left
+// (one made but not watchable is killed and reaped: its result would never
+// be known).
+[[nodiscard]] int start_writer(evl::Loop& loop, hal::ChildWork fn, void* ctx, evl::ChildFn on_exit,
+                               void* cb_ctx, int* pid, evl::ChildHandle* watch);
+
 // Runs loop until a stop signal or run_for_ms (0: forever). Returns 0, or the
 // loop's error. The app's stop hook runs before it returns.
 [[nodiscard]] int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms,

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "apps/common/daemon.h"
 #include "apps/common/options.h"
 #include "apps/telemetry/telemetry.h"
 #include "hal/sys.h"
@@ -274,19 +275,12 @@ void App::checkpoint_spool() {
 }
 
 bool App::start_spool_writer(uint64_t changes) {
-  int pid = 0;
-  int r = hal::run_in_child(write_spool_in_child, this, &pid);
+  // (A writer ended unwatched leaves its temporary file to the next write.)
+  const int r = app::start_writer(*loop_, write_spool_in_child, this, on_spool_written, this,
+                                  &spool_writer_pid_, &spool_writer_);
   if (r == 0) {
-    r = loop_->child_start(pid, on_spool_written, this, &spool_writer_);
-    if (r == 0) {
-      spool_writer_pid_ = pid;
-      spool_writer_mark_ = changes;
-      return true;
-    }
-    // Unwatched, its result would never be known: end it (its temporary
-    // file is replaced by the next write).
-    (void)hal::kill(pid, hal::kSigKill);
-    (void)hal::waitpid(pid, nullptr, 0);
+    spool_writer_mark_ = changes;
+    return true;
   }
   log_->log(app::Level::kWarning,
             "spool %s: cannot write it from a child process: %s; written here", cfg_.spool,

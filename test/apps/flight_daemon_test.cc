@@ -46,6 +46,14 @@ std::string reason_of(const std::string* file) {
   return h.reason;
 }
 
+// Whether run_daemon's snapshot hook would take a snapshot now, into ctx.
+void try_snapshot(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+  static uint8_t bytes[4096];
+  flight::SnapWriter w(bytes, sizeof bytes);
+  const flight::SnapshotHooks& h = flight::snapshot_hooks();
+  *static_cast<int*>(ctx) = h.save != nullptr && h.save(h.ctx, w) ? 1 : 0;
+}
+
 // The recorder started to /var/hb.rec, and a loop; p: a pipe for the log.
 std::unique_ptr<TestLoop> recording_loop(int p[2]) {
   CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
@@ -197,12 +205,23 @@ TEST(FlightDaemon, the_dump_is_written_beside_the_loop_one_writer_at_a_time) {
   app::Log log("heartbeat", p[1]);
   int usr2 = hal::kSigUsr2;
   int term = hal::kSigTerm;
-  evl::TimerHandle t1, t2, t3;
+  evl::TimerHandle t1, t2, t3, s1, s2;
   k->child_work_behaviour(-1);  // the writer hangs (a stalled fsync) until killed
   CHECK_EQUAL(0, loop->timer_after(100 * kMs, send_signal, &usr2, &t1));
   CHECK_EQUAL(0, loop->timer_after(150 * kMs, send_signal, &usr2, &t2));
   CHECK_EQUAL(0, loop->timer_after(200 * kMs, send_signal, &term, &t3));
-  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::DaemonHooks{[](void*) {}, nullptr}));
+  // A snapshot before the writer, none while it runs (its watcher is not
+  // state a replay rebuilds).
+  int before = -1, during = -1;
+  CHECK_EQUAL(0, loop->timer_after(50 * kMs, try_snapshot, &before, &s1));
+  CHECK_EQUAL(0, loop->timer_after(120 * kMs, try_snapshot, &during, &s2));
+  app::DaemonHooks hooks{[](void*) {}, nullptr};
+  hooks.save = [](void*, flight::SnapWriter&) { return true; };
+  hooks.drop = [](void*) {};
+  hooks.restore = [](void*, app::Restore&) {};
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, hooks));
+  CHECK_EQUAL(1, before);
+  CHECK_EQUAL(0, during);
   std::string out = fake::read_all(p[0]);
   STRCMP_CONTAINS("heartbeat: info: flight recorder: writing /var/hb.rec (SIGUSR2)\n", out.c_str());
   STRCMP_CONTAINS(

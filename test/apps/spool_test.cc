@@ -275,12 +275,26 @@ void run_daemon(fake::SerialDevice& dev, evl::Loop& loop, app::Log& log, int n,
 }  // namespace
 
 // The daemon on a fake kernel with the sensor's serial device.
+namespace {
+void emit_and_run(fake::Kernel& k, fake::SerialDevice& dev, evl::Loop& loop, int seconds, int* n);
+}  // namespace
+
 TEST_GROUP(SpoolDaemon) {
   fake::Kernel k;
   fake::SerialDevice& dev = k.add_serial("/dev/ttyS1");
   std::unique_ptr<TestLoop> loop{new TestLoop()};
   app::Log log{"telemetry"};
   void setup() override { CHECK_EQUAL(0, loop->init()); }
+  // app (on outage_config()) started and run 21 s: its first checkpoint's
+  // writer, at 20 s, hangs (a stalled fsync) until killed.
+  void run_to_a_hanging_writer(telemetry::App & app) {
+    k.child_work_behaviour(-1);
+    char err[256] = {};
+    CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
+    int n = 0;
+    emit_and_run(k, dev, *loop, 21, &n);
+    CHECK_EQUAL(1, k.children_run());
+  }
 };
 
 // The daemon's side: what a stop keeps, the next start loads; a file that
@@ -482,6 +496,29 @@ TEST(SpoolDaemon, a_stalling_checkpoint_write_does_not_stall_the_loop) {
   STRCMP_CONTAINS("checkpoints=1 failures=0 busy=1", line);
 }
 
+// A checkpoint writer that does not end when the stop kills it (caught in
+// the kernel: here, the kill itself fails) is said and left; the stop's
+// writer then has none of the 0.7 s left and is left to finish too.
+TEST(SpoolDaemon, a_checkpoint_writer_that_does_not_end_at_stop_is_said_and_left) {
+  telemetry::App app(outage_config(), &log);
+  run_to_a_hanging_writer(app);
+  const int checkpoint_writer = k.last_pid();
+  k.fail_next(fake::Call::kKill, EPERM);
+  const int64_t t0 = k.monotonic_ns();
+  app.stop();
+  CHECK_EQUAL(700 * evl::kMs, k.monotonic_ns() - t0);
+  CHECK_FALSE(k.process(checkpoint_writer)->reaped);
+  CHECK_EQUAL(2, k.children_run());
+  char want[160];
+  std::snprintf(want, sizeof want,
+                "warning: spool /var/lib/evl/telemetry.spool: the checkpoint writer (process %d) "
+                "did not end in 700 ms (storage stalled?); the stop's write goes on\n",
+                checkpoint_writer);
+  STRCMP_CONTAINS(want, k.written(2).c_str());
+  STRCMP_CONTAINS("still being written after 700 ms (storage stalled?)", k.written(2).c_str());
+  CHECK_EQUAL(0u, app.counters().spool_out);
+}
+
 // The stop's writer usually ends at once: the file is the stop's, through
 // its own temporary file (PATH.stop, apart from the checkpoints' PATH.tmp);
 // a stop that cannot make a child writes it here; one whose writer cannot
@@ -521,14 +558,9 @@ TEST(SpoolDaemon, the_stop_writes_from_a_child_or_here_when_there_is_none) {
 // a writer the loop cannot watch is ended and the checkpoint written here;
 // one whose end cannot be read is a failed write.
 TEST(SpoolDaemon, a_failed_or_missing_checkpoint_writer_is_said_and_the_write_tried_again) {
-  const telemetry::Config cfg = outage_config();
-  k.child_work_behaviour(-1);  // hangs until killed
-  telemetry::App app(cfg, &log);
-  char err[256] = {};
-  CHECK_EQUAL(0, app.start(*loop, err, sizeof err));
-  int n = 0;
-  emit_and_run(k, dev, *loop, 21, &n);
-  CHECK_EQUAL(1, k.children_run());
+  telemetry::App app(outage_config(), &log);
+  run_to_a_hanging_writer(app);
+  int n = 21;
   k.exit_process(k.last_pid(), hal::kSigKill);  // a wait status: killed by signal 9
   emit_and_run(k, dev, *loop, 1, &n);
   CHECK_EQUAL(1u, app.counters().spool_failures);
