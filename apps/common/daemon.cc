@@ -24,6 +24,8 @@ struct DumpWriter {
   Log* log = nullptr;
 };
 DumpWriter g_dump;
+// When the loop stopped (run_daemon), 0 outside a stop: stop_deadline().
+int64_t g_stop_began = 0;
 
 int dump_in_child(void* reason) { return flight::dump(static_cast<const char*>(reason)); }
 
@@ -146,7 +148,9 @@ int run_daemon(evl::Loop& loop, Log& log, int64_t run_for_ms, const DaemonHooks&
   const bool snapshots = flight::recording() && hooks.save != nullptr;
   if (snapshots) flight::set_snapshot_hooks(flight::SnapshotHooks{save_state, restore_state, &st});
   // Returns on stop(), on a loop error, or when nothing is left to watch.
+  g_stop_began = 0;
   r = loop.run();
+  g_stop_began = loop.now(evl::Clock::kMonotonic);
   if (snapshots) flight::set_snapshot_hooks(flight::SnapshotHooks{});
   if (r < 0) log.log(Level::kError, "event loop failed: %s", std::strerror(-r));
   if (st.signo != 0)
@@ -197,6 +201,39 @@ void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
           "flight recorder: cannot write %s from a child process: %s; written here", flight::path(),
           std::strerror(-r));
   dump_here(log, reason);
+}
+
+int64_t stop_deadline(const evl::Loop& loop, int64_t at_most_ms) {
+  const int64_t now = loop.now(evl::Clock::kMonotonic);
+  const int64_t until = now + at_most_ms * evl::kMs;
+  if (g_stop_began == 0) return until;
+  const int64_t end = g_stop_began + kStopBudgetMs * evl::kMs;
+  return end < until ? end : until;
+}
+
+bool run_until_exited(evl::Loop& loop, const int* pid, int64_t until) {
+  while (*pid != 0) {
+    const int64_t left = until - loop.now(evl::Clock::kMonotonic);
+    if (left <= 0) return false;
+    const int r = loop.run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
+    if (r < 0 && r != -EINTR) return false;
+  }
+  return true;
+}
+
+void flight_dump_at_stop(evl::Loop& loop, Log& log, const char* reason) {
+  const int64_t began = loop.now(evl::Clock::kMonotonic);
+  const int64_t until = stop_deadline(loop, kStopBudgetMs);
+  g_stop_began = 0;  // the stop's last wait
+  if (!flight::recording()) return;
+  flight_dump_async(loop, log, reason);
+  if (g_dump.pid == 0 || run_until_exited(loop, &g_dump.pid, until)) return;
+  log.log(Level::kWarning,
+          "flight recorder: still writing %s after %lld ms (storage stalled?): left to process "
+          "%d to finish; the file is the last one until it is done",
+          flight::path(), static_cast<long long>((until - began) / evl::kMs), g_dump.pid);
+  (void)loop.child_stop(g_dump.watch);
+  g_dump = DumpWriter{};
 }
 
 void flight_dump(Log& log, const char* reason) {

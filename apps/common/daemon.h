@@ -49,6 +49,26 @@ void flight_dump(Log& log, const char* reason);
 // exit's dump, which replaces it; no snapshot is taken while one runs.
 void flight_dump_async(evl::Loop& loop, Log& log, const char* reason);
 
+// A daemon's stop (SIGTERM, SIGINT, --run-for-ms, a loop error) ends
+// within a second: what it waits for then (telemetry's last spool write,
+// the flight recorder's exit dump, both written by child processes) waits
+// until kStopBudgetMs after the loop stopped at most, and what is still
+// going then is left to finish on its own.
+constexpr int64_t kStopBudgetMs = 900;
+// The monotonic time by which what the stop waits for must end: the stop's
+// budget's end, and at most at_most_ms from now (now + at_most_ms outside a
+// stop).
+int64_t stop_deadline(const evl::Loop& loop, int64_t at_most_ms);
+// Runs the loop until *pid is 0 (the writer's exit callback clears it) or
+// the monotonic time `until` has passed; whether the writer ended.
+[[nodiscard]] bool run_until_exited(evl::Loop& loop, const int* pid, int64_t until);
+// The dump at the stop (the exit's, a loop error's): written by a child as
+// flight_dump_async()'s, with the loop run for it until stop_deadline().
+// A writer still going then is left to finish (said in one line: the
+// file is the last one until it is done); where no child can be made, the
+// dump is written here.
+void flight_dump_at_stop(evl::Loop& loop, Log& log, const char* reason);
+
 // A writer process the loop watches (a spool checkpoint, a flight dump):
 // fn(ctx) runs in a child (hal::run_in_child), and on_exit(cb_ctx) gets
 // its end. 0 with *pid and *watch set; else -errno and no child is left
@@ -120,8 +140,8 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
   char line[768];
   app.summary(line, sizeof line);
   log.log(Level::kInfo, "%s", line);
+  flight_dump_at_stop(loop, log, r < 0 ? "error" : "exit");  // the log still never blocks
   log.detach();
-  flight_dump(log, r < 0 ? "error" : "exit");
   return r < 0 ? 1 : 0;
 }
 

@@ -316,7 +316,8 @@ void App::on_spool_written(evl::Loop&, evl::ChildHandle, int, int status, void* 
 
 // At stop the store goes to the file from a child process too, so that a
 // stalled card cannot hold the stop (a daemon ends within a second of
-// SIGTERM): the loop runs for the writer kStopWriteMs at most, and a
+// SIGTERM): the loop runs for the writer kStopWriteMs at most (less if
+// the stop's budget ends first: app::stop_deadline), and a
 // writer still going then is left to finish on its own (the file is
 // replaced whole when it does: until then it is the last one). A
 // checkpoint writer still going is ended first, so that its older file
@@ -327,14 +328,16 @@ void App::save_spool_at_stop() {
   if (!spool_armed_) return;  // never started: the file is the last run's, untouched
   spool_armed_ = false;
   spool_stopping_ = true;
-  const int64_t until = loop_->now(evl::Clock::kMonotonic) + kStopWriteMs * evl::kMs;
+  const int64_t began = loop_->now(evl::Clock::kMonotonic);
+  const int64_t until = app::stop_deadline(*loop_, kStopWriteMs);
+  const auto allowed_ms = static_cast<long long>((until - began) / evl::kMs);
   if (spool_writer_pid_ != 0) {
     (void)hal::kill(spool_writer_pid_, hal::kSigKill);
-    if (!wait_for_spool_writer(until)) {
+    if (!app::run_until_exited(*loop_, &spool_writer_pid_, until)) {
       log_->log(app::Level::kWarning,
                 "spool %s: the checkpoint writer (process %d) did not end in %lld ms (storage "
                 "stalled?); the stop's write goes on",
-                cfg_.spool, spool_writer_pid_, static_cast<long long>(kStopWriteMs));
+                cfg_.spool, spool_writer_pid_, allowed_ms);
       leave_spool_writer();
     }
   }
@@ -350,11 +353,11 @@ void App::save_spool_at_stop() {
       return;
     }
     spool_writer_pid_ = pid;
-    if (!wait_for_spool_writer(until)) {
+    if (!app::run_until_exited(*loop_, &spool_writer_pid_, until)) {
       log_->log(app::Level::kWarning,
                 "spool %s: still being written after %lld ms (storage stalled?): %zu records left "
                 "to process %d to write; the file is the last one until it is done",
-                cfg_.spool, static_cast<long long>(kStopWriteMs), held, pid);
+                cfg_.spool, allowed_ms, held, pid);
       leave_spool_writer();
       return;
     }
@@ -380,18 +383,6 @@ void App::save_spool_at_stop() {
 int App::write_spool_at_stop_in_child(void* ctx) {
   const auto* a = static_cast<const App*>(ctx);
   return save_spool(a->store_, a->cfg_.spool, a->cfg_.id, kSpoolStopTmp);
-}
-
-// The loop runs (the app's own watchers are stopped) until the writer has
-// exited (on_spool_written) or `until`, a monotonic time, has passed.
-bool App::wait_for_spool_writer(int64_t until) {
-  while (spool_writer_pid_ != 0) {
-    const int64_t left = until - loop_->now(evl::Clock::kMonotonic);
-    if (left <= 0) return false;
-    const int r = loop_->run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
-    if (r < 0 && r != -EINTR) return false;
-  }
-  return true;
 }
 
 // A writer the stop does not wait for: no longer watched, not reaped (it

@@ -171,10 +171,11 @@ class App {
   static int write_spool_in_child(void* ctx);
   static void on_spool_written(evl::Loop& loop, evl::ChildHandle h, int pid, int status, void* ctx);
   // At stop: the stop's write, from a child too, waited for at most
-  // kStopWriteMs (a daemon ends within a second of SIGTERM).
+  // kStopWriteMs and within the stop's budget (app::stop_deadline: a
+  // daemon ends within a second of SIGTERM; the flight recorder's exit dump
+  // has the rest).
   static constexpr int64_t kStopWriteMs = 700;
   static int write_spool_at_stop_in_child(void* ctx);
-  bool wait_for_spool_writer(int64_t until_ns);
   void leave_spool_writer();
   void close_serial(int err, bool hangup);
   void maybe_send();

@@ -298,6 +298,25 @@ TEST(FlightDaemon, heartbeats_alarm_writes_the_recording) {
   STRCMP_EQUAL("alarm", reason_of(k->created_file("/var/hb.rec")).c_str());
 }
 
+// The exit's dump is a child's too, and the stop waits for it (up to the
+// stop's budget: test/apps/spool_test.cc, slow_storage_test.cc): the file
+// is there when serve() returns, and the writer reaped.
+TEST(FlightDaemon, the_exits_dump_is_written_by_a_child_the_stop_waits_for) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  std::unique_ptr<TestLoop> loop(new TestLoop());
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "tcp://127.0.0.1:9401");
+  app::Log log("heartbeat", 2);
+  heartbeat::App hb(cfg, &log);
+  CHECK_EQUAL(0, app::serve("heartbeat", *loop, log, hb, 500));
+  STRCMP_EQUAL("exit", reason_of(k->created_file("/var/hb.rec")).c_str());
+  CHECK(k->created_file("/var/hb.rec.tmc") == nullptr);  // the child's, renamed
+  CHECK_EQUAL(1, k->children_run());
+  CHECK(k->process(k->last_pid())->reaped);
+  STRCMP_CONTAINS("heartbeat: info: flight recorder: writing /var/hb.rec (exit)\n",
+                  k->written(2).c_str());
+}
+
 namespace {
 
 struct SnapAt {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "CppUTest/TestHarness.h"
 #include "hal/address.h"
+#include "hal/flight.h"
 #include "hal/serial.h"
 #include "hal/socket.h"
 #include "hal/sys.h"
@@ -122,7 +124,7 @@ struct Telemetry {
   int col = -1, master = -1, slave = -1;
   realsrv::Process daemon;
 
-  explicit Telemetry(SlowFs& fs) {
+  explicit Telemetry(SlowFs& fs, const std::vector<std::string>& more = {}) {
     hal::SockAddr at;
     char path[64] = {};
     CHECK_EQUAL(0, hal::parse_address("127.0.0.1:0", &at));
@@ -131,11 +133,25 @@ struct Telemetry {
     CHECK_EQUAL(0, hal::openpty(&master, &slave, path, sizeof path));
     const std::string url =
         "http://127.0.0.1:" + std::to_string(hal::address_port(at)) + "/write?db=evl";
-    CHECK(daemon.start({realsrv::runfile("apps/telemetry/telemetry"), "--serial", path, "--baud",
-                        "115200", "--collector", url, "--batch-delay-ms", "50",
-                        "--backoff-initial-ms", "50", "--backoff-max-ms", "200", "--spool",
-                        fs.mount.file("telemetry.spool"), "--spool-every-s", "1"},
-                       fs.logs.file("telemetry.log")));
+    std::vector<std::string> argv{realsrv::runfile("apps/telemetry/telemetry"),
+                                  "--serial",
+                                  path,
+                                  "--baud",
+                                  "115200",
+                                  "--collector",
+                                  url,
+                                  "--batch-delay-ms",
+                                  "50",
+                                  "--backoff-initial-ms",
+                                  "50",
+                                  "--backoff-max-ms",
+                                  "200",
+                                  "--spool",
+                                  fs.mount.file("telemetry.spool"),
+                                  "--spool-every-s",
+                                  "1"};
+    argv.insert(argv.end(), more.begin(), more.end());
+    CHECK(daemon.start(argv, fs.logs.file("telemetry.log")));
   }
   ~Telemetry() {
     for (int fd : {master, slave, col}) (void)hal::close(fd);
@@ -143,6 +159,14 @@ struct Telemetry {
   Telemetry(const Telemetry&) = delete;
   Telemetry& operator=(const Telemetry&) = delete;
 };
+
+// The reason in a flight recording's header ("" before the file is there).
+std::string reason_in(const std::string& path) {
+  const std::string bytes = realsrv::read_file(path);
+  return bytes.size() >= sizeof(flight::FileHeader)
+             ? std::string(bytes.c_str() + offsetof(flight::FileHeader, reason))
+             : std::string();
+}
 
 // Whether fs is mounted; a test is skipped only where it cannot be.
 bool usable(const SlowFs& fs) {
@@ -198,12 +222,14 @@ TEST(SlowStorage, telemetry_keeps_reading_while_its_spools_fsync_stalls) {
 // an idle machine. Before, it waited for its own write's fsync (and for
 // an ended writer caught in one): 3,010 ms. The stop's writer finishes alone,
 // and the file then holds every record the daemon held, as its last line
-// said. (The bound below is 2 s, for a busy machine; 3 s is the old way's
-// least.)
+// said. The flight recorder's exit dump, on the same card, has what is
+// left of the stop's 0.9 s and is left to finish too. (The bound below is
+// 2 s, for a busy machine; 3 s is the old way's least.)
 TEST(SlowStorage, sigterm_ends_telemetry_in_a_second_while_its_spools_fsync_stalls) {
   SlowFs fs(3);
   if (!usable(fs)) return;
-  Telemetry d(fs);
+  const std::string rec = fs.mount.file("telemetry.rec");
+  Telemetry d(fs, {"--flight-recorder", rec});
   (void)feed_and_answer(d.master, d.col, "503 Service Unavailable", 4 * evl::kSec, 100 * evl::kMs);
   const int64_t t0 = evl::now_ns(hal::kClockMonotonic);
   d.daemon.signal(SIGTERM);
@@ -232,6 +258,11 @@ TEST(SlowStorage, sigterm_ends_telemetry_in_a_second_while_its_spools_fsync_stal
   };
   CHECK_TEXT(realsrv::wait_until([&] { return records_in() == held; }, 30), log.c_str());
   CHECK(access(fs.backing.file("telemetry.spool.stop").c_str(), F_OK) != 0);
+  CHECK_TEXT(log.find("flight recorder: still writing " + rec + " after ") != std::string::npos,
+             log.c_str());
+  CHECK_TEXT(realsrv::wait_until(
+                 [&] { return reason_in(fs.backing.file("telemetry.rec")) == "exit"; }, 30),
+             log.c_str());
 }
 
 // The flight recorder on such a card: heartbeat beats every 100 ms over
@@ -239,7 +270,11 @@ TEST(SlowStorage, sigterm_ends_telemetry_in_a_second_while_its_spools_fsync_stal
 // The dump's writer is a child, and its fsync takes 3 s; the beats go on:
 // the times they were sent (mono_ns, taken by the daemon) show no gap of
 // 1 s. Before, the loop wrote the file itself: no beat left for 3 s.
-TEST(SlowStorage, heartbeat_beats_on_while_its_flight_recording_is_written) {
+// Then SIGTERM: the exit's dump is a child's too, waited for 0.9 s and
+// left to finish, so the daemon ends within a second (before, 3 s: it
+// wrote the file itself), and the file then holds the exit's recording.
+// (The bound is 2 s, for a busy machine.)
+TEST(SlowStorage, heartbeat_beats_on_and_stops_while_its_flight_recording_is_written) {
   SlowFs fs(3);
   if (!usable(fs)) return;
   hal::SockAddr at;
@@ -283,7 +318,20 @@ TEST(SlowStorage, heartbeat_beats_on_while_its_flight_recording_is_written) {
   std::printf("\n%s\n", said);
   CHECK_TEXT(gap < evl::kSec, said);
   CHECK_TEXT(sent.size() >= 40, said);
+  const int64_t t0 = evl::now_ns(hal::kClockMonotonic);
   hb.signal(SIGTERM);
-  CHECK_EQUAL(0, hb.wait_exit(60));  // (its exit's dump is written in the daemon: one more stall)
+  CHECK_EQUAL(0, hb.wait_exit(60));
+  const int64_t took = evl::now_ns(hal::kClockMonotonic) - t0;
+  std::snprintf(said, sizeof said, "SIGTERM to exit: %lld ms",
+                static_cast<long long>(took / evl::kMs));
+  std::printf("%s\n", said);
+  CHECK_TEXT(took < 2 * evl::kSec, said);
+  const std::string end = realsrv::read_file(fs.logs.file("heartbeat.log"));
+  CHECK_TEXT(end.find("flight recorder: still writing " + rec + " after ") != std::string::npos &&
+                 end.find("(storage stalled?): left to process ") != std::string::npos,
+             end.c_str());
+  CHECK_TEXT(
+      realsrv::wait_until([&] { return reason_in(fs.backing.file("hb.rec")) == "exit"; }, 30),
+      end.c_str());
   (void)hal::close(rx);
 }

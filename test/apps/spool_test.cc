@@ -12,9 +12,11 @@
 #include <string>
 
 #include "CppUTest/TestHarness.h"
+#include "apps/common/daemon.h"
 #include "apps/common/log.h"
 #include "apps/telemetry/store.h"
 #include "apps/telemetry/telemetry.h"
+#include "hal/flight.h"
 #include "hal/sys.h"
 #include "loop/static_loop.h"
 #include "test/apps/xdr_line.h"
@@ -517,6 +519,41 @@ TEST(SpoolDaemon, a_checkpoint_writer_that_does_not_end_at_stop_is_said_and_left
   STRCMP_CONTAINS(want, k.written(2).c_str());
   STRCMP_CONTAINS("still being written after 700 ms (storage stalled?)", k.written(2).c_str());
   CHECK_EQUAL(0u, app.counters().spool_out);
+}
+
+// The stop's two writes on a stalled card share the daemon's second: the
+// spool's stop writer has 0.7 s, the flight recorder's exit dump what is
+// left of 0.9 s from the loop's stop, and both are left to finish, said.
+TEST(SpoolDaemon, the_spool_and_the_flight_recorders_exit_dump_share_the_stops_budget) {
+  CHECK_EQUAL(0, flight::start("telemetry", 0, nullptr, "/var/t.rec", flight::kMinRingBytes));
+  telemetry::App app(outage_config(), &log);
+  run_to_a_hanging_writer(app);
+  evl::TimerHandle stop;
+  CHECK_EQUAL(0, loop->timer_after(
+                     evl::kSec, [](evl::Loop& l, evl::TimerHandle, uint32_t, void*) { l.stop(); },
+                     nullptr, &stop));
+  const int64_t t0 = k.monotonic_ns();
+  CHECK_EQUAL(0, app::run_daemon(*loop, log, 0, app::daemon_hooks(app)));
+  CHECK_EQUAL(evl::kSec + 700 * evl::kMs, k.monotonic_ns() - t0);
+  app::flight_dump_at_stop(*loop, log, "exit");
+  CHECK_EQUAL(evl::kSec + 900 * evl::kMs, k.monotonic_ns() - t0);
+  flight::stop();
+  STRCMP_CONTAINS("still being written after 700 ms (storage stalled?)", k.written(2).c_str());
+  char want[200];
+  std::snprintf(want, sizeof want,
+                "warning: flight recorder: still writing /var/t.rec after 200 ms (storage "
+                "stalled?): left to process %d to finish; the file is the last one until it is "
+                "done\n",
+                k.last_pid());
+  STRCMP_CONTAINS(want, k.written(2).c_str());
+  CHECK_FALSE(k.process(k.last_pid())->reaped);  // left, not ended
+  CHECK_EQUAL(3, k.children_run());              // a checkpoint's, the stop's, the dump's
+  // Outside a stop, the dump has the whole budget.
+  CHECK_EQUAL(0, flight::start("telemetry", 0, nullptr, "/var/t.rec", flight::kMinRingBytes));
+  const int64_t t1 = k.monotonic_ns();
+  app::flight_dump_at_stop(*loop, log, "error");
+  flight::stop();
+  CHECK_EQUAL(app::kStopBudgetMs * evl::kMs, k.monotonic_ns() - t1);
 }
 
 // The stop's writer usually ends at once: the file is the stop's, through

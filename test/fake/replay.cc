@@ -122,11 +122,17 @@ const flight::Record& Player::expect(flight::Call c, const flight::Args& a, int 
       fail(kDiverged);
       return kFailed;
     }
-    if (std::strcmp(reason, "exit") != 0 && std::strcmp(reason, "error") != 0) {
+    const bool at_stop = std::strcmp(reason, "exit") == 0 || std::strcmp(reason, "error") == 0;
+    if (!at_stop || c == flight::Call::kRunInChild) {
       // Written while the daemon ran (SIGUSR2, alarm): its end is the end.
+      // Written at the stop: by a child process the daemon made for it
+      // (apps/common/daemon.h), whose copy of the ring ends before that
+      // child was made.
       std::snprintf(message_, sizeof message_,
-                    "replay: OK: the program made %s; the recording ends there (written on %s "
-                    "while the daemon ran)",
+                    at_stop ? "replay: OK: the program made %s; the recording ends there (written "
+                              "on %s by the process made next)"
+                            : "replay: OK: the program made %s; the recording ends there (written "
+                              "on %s while the daemon ran)",
                     replayed_text(), reason);
       ended_ = true;
       if (exit_) stop(kOk);

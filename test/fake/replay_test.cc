@@ -246,6 +246,26 @@ TEST(Replay, a_recording_written_while_running_ends_without_a_failure) {
   STRCMP_CONTAINS("written on SIGUSR2 while the daemon ran", player.message());
 }
 
+// Written at the stop by a child the daemon made for it
+// (app::flight_dump_at_stop): the child's copy of the ring ends before the
+// run_in_child that made it, the program's next call.
+TEST(Replay, an_exit_recording_ends_at_the_child_that_wrote_it) {
+  for (const char* reason : {"exit", "error"}) {
+    load(recorded(), reason);
+    (void)program(false);
+    bool ran = false;
+    int pid = 0;
+    CHECK_EQUAL(-EIO, hal::run_in_child(must_not_run, &ran, &pid));
+    CHECK(!ran);
+    CHECK_EQUAL(0, player.failure());
+    CHECK(player.ended());
+    STRCMP_CONTAINS((std::string("the recording ends there (written on ") + reason +
+                     " by the process made next)")
+                        .c_str(),
+                    player.message());
+  }
+}
+
 // Written by the crash handler: the board crashed after the last call. A
 // program that goes on did not reproduce the crash.
 TEST(Replay, a_crash_recording_whose_program_goes_on_did_not_reproduce_it) {
