@@ -270,6 +270,10 @@ constexpr uint32_t kSIfifo = 0010000;
 [[nodiscard]] int shutdown(int fd, int how);
 
 // Processes: start path with argv (no shell, no PATH search), and reap.
+// The program starts with no signal blocked and every signal at its default
+// action, whatever the caller's mask (the loop blocks its signalfd's) and
+// dispositions; it inherits the caller's environment and descriptors not
+// marked close-on-exec.
 [[nodiscard]] int spawn(const char* path, char* const argv[], int* pid);
 [[nodiscard]] int waitpid(int pid, int* status, int options);
 constexpr int kWnohang = 1;
@@ -279,7 +283,9 @@ constexpr int kWnohang = 1;
 // as it was at the call (copy-on-write: a consistent state, nothing
 // copied), must make its calls through this seam only and leave the
 // caller's fds alone, and exits 0 when fn returns 0, else with -fn's
-// result (an errno; 255 when out of range) as its exit status. The flight
+// result (an errno; 255 when out of range) as its exit status. The child
+// has every signal blocked: SIGKILL ends it (a fault still does too), not
+// a terminal's SIGINT or systemd's SIGTERM to the control group. The flight
 // recorder does not record the child's calls. Reap it with waitpid or a
 // child watcher. 0 or -errno (-EAGAIN, -ENOMEM).
 using ChildWork = int (*)(void* ctx);

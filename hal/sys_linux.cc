@@ -453,14 +453,41 @@ int shutdown(int fd, int how) {
   return r;
 }
 
+// The program starts with no signal blocked and every one at its default
+// action: not with the loop's mask (its signalfd's signals are blocked),
+// which would leave SIGTERM, SIGINT, SIGHUP and SIGPIPE without effect on
+// it, nor with a caller's SIG_IGN. (The attribute calls cannot fail with
+// these arguments: glibc checks only the flags and the signal numbers.)
 int spawn(const char* path, char* const argv[], int* pid) {
   pid_t p = 0;
-  const int e = ::posix_spawn(&p, path, nullptr, nullptr, argv, environ);
+  posix_spawnattr_t attr;
+  int e = ::posix_spawnattr_init(&attr);
+  if (e == 0) {
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    (void)::posix_spawnattr_setsigmask(&attr, &none);
+    (void)::posix_spawnattr_setsigdefault(&attr, &all);
+    (void)::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    e = ::posix_spawn(&p, path, nullptr, &attr, argv, environ);
+    (void)::posix_spawnattr_destroy(&attr);
+  }
   if (e == 0) *pid = p;
   EVL_REC(kSpawn, -e, spawn(path, argv), pid, e == 0 ? sizeof *pid : 0);
   return -e;
 }
+// The child has every signal blocked from its first instruction (they are
+// blocked around the fork): a writer is ended by SIGKILL only, not by the
+// SIGINT a terminal's ^C sends to the whole process group, nor by the
+// SIGTERM systemd's stop sends to the unit's control group while a writer
+// the daemon left finishes. (A fault still ends it: the kernel unblocks
+// SIGSEGV, SIGBUS, SIGILL and SIGFPE when it raises them.)
 int run_in_child(ChildWork fn, void* ctx, int* pid) {
+  sigset_t all, old;
+  sigfillset(&all);
+  (void)::pthread_sigmask(SIG_SETMASK, &all, &old);  // (cannot fail with these arguments)
   const pid_t p = ::fork();
   if (p == 0) {  // GCOVR_EXCL_START: the child ends in _exit, so gcov never writes its counts
 #ifdef EVL_FLIGHT_RECORDER
@@ -470,6 +497,7 @@ int run_in_child(ChildWork fn, void* ctx, int* pid) {
     ::_exit(r == 0 ? 0 : (r < 0 && r > -256 ? -r : 255));
   }  // GCOVR_EXCL_STOP
   const int r = p < 0 ? -errno : 0;
+  (void)::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (r == 0) *pid = p;
   EVL_REC(kRunInChild, r, of(), pid, r == 0 ? sizeof *pid : 0);
   return r;

@@ -137,7 +137,8 @@ void App::stop() {
   loop_->timer_clear(&alarm_timer_);
   loop_->timer_clear(&command_timer_);
   if (command_) {
-    // Left to finish on its own: systemd's KillMode ends it with the daemon.
+    // Left to finish on its own (under heartbeat.service, systemd's stop
+    // sends it SIGTERM with the daemon's).
     (void)loop_->child_stop(command_);
     command_ = evl::ChildHandle{};
   }

@@ -1,9 +1,16 @@
 // The real seam (//hal:sys_linux) on Linux: every call reports a failure as
 // -errno and leaves its outputs alone, and the paths with optional outputs
-// work both ways. Bad descriptors and arguments only: nothing here depends
-// on timing.
+// work both ways. Bad descriptors and arguments, and two spawned `sleep`s
+// ended by signals: nothing here asserts a time (the one bound, 10 s, is
+// for a program the signal cannot reach).
+#include <sys/wait.h>
+
 #include <cerrno>
+#include <csignal>
+#include <cstdint>
 #include <cstring>
+#include <ctime>
+#include <string>
 
 #include "CppUTest/TestHarness.h"
 #include "hal/address.h"
@@ -108,6 +115,32 @@ int child_job(void* ctx) {
 }
 }  // namespace
 
+namespace {
+int read_one(void* fd) {
+  char c = 0;
+  return hal::read(*static_cast<int*>(fd), &c, 1) == 1 && c == 'w' ? 0 : -EIO;
+}
+}  // namespace
+
+// A writer left to finish is ended by SIGKILL only: SIGTERM, SIGINT and
+// SIGHUP sent at once after the fork (blocked from the child's first
+// instruction) do not end it; its work then completes and it exits 0.
+TEST(SysLinux, run_in_child_work_is_not_ended_by_termination_signals) {
+  int fds[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));
+  int pid = 0;
+  CHECK_EQUAL(0, hal::run_in_child(read_one, &fds[0], &pid));
+  for (const int signo : {hal::kSigTerm, hal::kSigInt, hal::kSigHup, hal::kSigPipe}) {
+    CHECK_EQUAL(0, hal::kill(pid, signo));
+  }
+  CHECK_EQUAL(1, hal::write(fds[1], "w", 1));
+  int status = -1;
+  CHECK_EQUAL(pid, hal::waitpid(pid, &status, 0));
+  CHECK_EQUAL_TEXT(0, status, "ended by a signal, or its work failed");
+  CHECK_EQUAL(0, hal::close(fds[0]));
+  CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
 TEST(SysLinux, run_in_child_runs_the_work_in_a_forked_child_with_its_result_as_exit_status) {
   int fds[2] = {-1, -1};
   CHECK_EQUAL(0, hal::pipe2(fds, hal::kCloexec));
@@ -127,6 +160,57 @@ TEST(SysLinux, run_in_child_runs_the_work_in_a_forked_child_with_its_result_as_e
   CHECK_EQUAL(0, g_in_child);  // the child's memory was its own copy
   CHECK_EQUAL(0, hal::close(fds[0]));
   CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
+namespace {
+
+// Whether pid ends by signal signo within 10 s (a busy machine's bound; a
+// program the signal cannot reach sleeps on and is killed after it).
+bool ends_by(int pid, int signo) {
+  int status = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const int r = hal::waitpid(pid, &status, hal::kWnohang);
+    if (r == pid) return WIFSIGNALED(status) && WTERMSIG(status) == signo;
+    if (r < 0) return false;
+    const timespec tick{0, 10 * 1000 * 1000};
+    (void)nanosleep(&tick, nullptr);
+  }
+  (void)hal::kill(pid, hal::kSigKill);
+  (void)hal::waitpid(pid, &status, 0);
+  return false;
+}
+
+}  // namespace
+
+// The field fault: heartbeat's alarm command inherited the loop's blocked
+// signals (SIGHUP, SIGINT, SIGPIPE and SIGTERM: its SigBlk read 0x5003),
+// so neither kill nor systemd's stop could end it gracefully, nor a write
+// to a closed pipe. A spawned program starts with no signal blocked and
+// every signal at its default action, as libuv's uv_spawn gives: `sleep`
+// spawned while SIGTERM is blocked here ends by SIGTERM, and while SIGINT
+// is ignored here, by SIGINT.
+TEST(SysLinux, a_spawned_program_starts_with_no_signal_blocked_or_ignored) {
+  const uint64_t block =
+      hal::sig_bit(hal::kSigTerm) | hal::sig_bit(hal::kSigHup) | hal::sig_bit(hal::kSigPipe);
+  uint64_t old = 0;
+  CHECK_EQUAL(0, hal::sigprocmask(hal::kSigBlock, &block, &old));
+  struct sigaction ignore {
+  }, was{};
+  ignore.sa_handler = SIG_IGN;
+  CHECK_EQUAL(0, sigaction(SIGINT, &ignore, &was));
+  std::string sleep = "/bin/sleep", secs = "30";
+  char* argv[] = {sleep.data(), secs.data(), nullptr};
+  int term = 0, intr = 0;
+  const int r1 = hal::spawn(sleep.c_str(), argv, &term);
+  const int r2 = hal::spawn(sleep.c_str(), argv, &intr);
+  const bool termed = r1 == 0 && hal::kill(term, hal::kSigTerm) == 0 && ends_by(term, SIGTERM);
+  const bool interrupted = r2 == 0 && hal::kill(intr, hal::kSigInt) == 0 && ends_by(intr, SIGINT);
+  CHECK_EQUAL(0, hal::sigprocmask(hal::kSigSetmask, &old, nullptr));
+  CHECK_EQUAL(0, sigaction(SIGINT, &was, nullptr));
+  CHECK_EQUAL(0, r1);
+  CHECK_EQUAL(0, r2);
+  CHECK_TEXT(termed, "a spawned sleep did not end by SIGTERM (blocked in it?)");
+  CHECK_TEXT(interrupted, "a spawned sleep did not end by SIGINT (ignored in it?)");
 }
 
 TEST(SysLinux, process_signal_and_timer_calls_report_errno) {
