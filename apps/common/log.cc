@@ -62,6 +62,16 @@ int Log::attach(evl::Loop& loop) {
   const int flags = hal::get_status_flags(fd_out_);
   if (flags < 0) return flags;
   if ((flags & hal::kNonblock) != 0) return 0;
+  hal::FileStat st{};
+  if (hal::fstat(fd_out_, &st) == 0 && (st.mode & hal::kSIfmt) == hal::kSIfreg) return 0;
+  // A pipe's other end, a terminal: opened anew (a socket cannot be: ENXIO).
+  char own[32];
+  std::snprintf(own, sizeof own, "/proc/self/fd/%d", fd_out_);
+  const int fd = hal::open(own, hal::kWrOnly | hal::kNonblock | hal::kNoCtty | hal::kCloexec, 0);
+  if (fd >= 0) {
+    out_ = fd;
+    return 0;
+  }
   const int r = hal::set_status_flags(fd_out_, flags | hal::kNonblock);
   if (r < 0) return r;
   saved_flags_ = flags;
@@ -74,6 +84,8 @@ void Log::detach() {
   watch_ = evl::IoHandle{};
   drain();  // one last attempt; what still does not go is lost
   drop_pending();
+  if (out_ != fd_out_) (void)hal::close(out_);
+  out_ = fd_out_;
   if (saved_flags_ >= 0) (void)hal::set_status_flags(fd_out_, saved_flags_);
   saved_flags_ = -1;
   loop_ = nullptr;
@@ -178,7 +190,7 @@ void Log::write_line(const char* line, size_t len) {
   drain();
   size_t done = 0;
   if (pending_.empty()) {
-    const long w = hal::write(fd_out_, line, len);
+    const long w = hal::write(out_, line, len);
     if (w == static_cast<long>(len)) return;
     if (w < 0 && w != -EAGAIN) {
       ++lost_;
@@ -195,7 +207,7 @@ void Log::write_line(const char* line, size_t len) {
   if (loop_ != nullptr && !watch_) {
     // A regular file refuses epoll (EPERM) but never blocks either: the next
     // line's drain() takes what waits.
-    (void)loop_->io_start(fd_out_, evl::kOut, on_writable, this, &watch_);
+    (void)loop_->io_start(out_, evl::kOut, on_writable, this, &watch_);
   }
 }
 
@@ -207,7 +219,7 @@ void Log::drop_pending() {
 
 void Log::drain() {
   if (pending_.empty()) return;
-  const long r = pending_.drain_to(fd_out_, false);
+  const long r = pending_.drain_to(out_, false);
   if (r < 0 && r != -EAGAIN) drop_pending();  // the output is broken (EPIPE, EIO)
   if (!pending_.empty()) return;
   if (watch_) (void)loop_->io_stop(watch_);
@@ -259,7 +271,7 @@ void Log::restore(Restore& r) {
   (void)r.get(&tried_ns_);
   last_[sizeof last_ - 1] = '\0';
   fd_ = fd;
-  if (watching != 0 && loop_ != nullptr) r.io(fd_out_, evl::kOut, on_writable, this, &watch_);
+  if (watching != 0 && loop_ != nullptr) r.io(out_, evl::kOut, on_writable, this, &watch_);
 }
 
 namespace {

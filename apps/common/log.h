@@ -6,8 +6,15 @@
 // every kSyslogRetryNs; a syslog that is only behind (its queue full)
 // costs lines, counted.
 //
-// Logging never blocks the loop. attach() makes the output fd non-blocking
-// (its flags are restored by detach() and the destructor). A line that
+// Logging never blocks the loop. attach() writes a pipe or a terminal
+// through a non-blocking description of its own (opened from
+// /proc/self/fd/N), so that the one stderr shares with the shell that
+// started the daemon and with the programs it starts stays blocking (a
+// terminal left non-blocking by a killed daemon gives the next program
+// EAGAIN; an alarm command would inherit it). A regular file never blocks
+// and is left alone; anything else (a socket: journald's stream) is made
+// non-blocking itself, its flags restored by detach() and the destructor.
+// A line that
 // cannot be written at once waits in a fixed buffer, drained by an io
 // watcher on the loop when the fd becomes writable; a line that does not fit
 // there is dropped and counted, and once the buffer drains one line says
@@ -44,15 +51,16 @@ class Log {
 
   // name: the program name in each line. Logs to fd (stderr by default)
   // until use_syslog().
-  explicit Log(const char* name, int fd = 2) : name_(name), fd_out_(fd) {}
+  explicit Log(const char* name, int fd = 2) : name_(name), fd_out_(fd), out_(fd) {}
   Log(const Log&) = delete;
   Log& operator=(const Log&) = delete;
   ~Log();
-  // Non-blocking output through the loop from now on. 0, or the error of
-  // making the fd non-blocking (the log then writes as before, counted).
+  // Non-blocking output through the loop from now on (see above). 0, or
+  // the error of making the fd non-blocking (the log then writes as
+  // before, counted).
   [[nodiscard]] int attach(evl::Loop& loop);
-  // Stops the watcher and restores the fd's flags; pending lines get one
-  // last non-blocking attempt.
+  // Stops the watcher, closes the log's own description or restores the
+  // fd's flags; pending lines get one last non-blocking attempt.
   void detach();
   [[nodiscard]] int use_syslog(const char* socket_path = "/dev/log");
   void reopen();
@@ -88,6 +96,7 @@ class Log {
   bool stamps_ = false;
   int fd_ = -1;  // the syslog socket
   int fd_out_;   // the stream (stderr)
+  int out_;      // where lines are written: fd_out_, or attach()'s own description of it
   char path_[108] = {};
   int64_t tried_ns_ = 0;  // the last try to reach syslog (monotonic)
   evl::Loop* loop_ = nullptr;
