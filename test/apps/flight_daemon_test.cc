@@ -317,6 +317,29 @@ TEST(FlightDaemon, the_exits_dump_is_written_by_a_child_the_stop_waits_for) {
                   k->written(2).c_str());
 }
 
+// A daemon that cannot start (here: no server) writes the recording in
+// the process, with the reason "error"; a write that fails is said.
+TEST(FlightDaemon, a_daemon_that_cannot_start_writes_its_recording_here) {
+  CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+  heartbeat::Config cfg;
+  app::Log log("heartbeat", 2);
+  for (const bool fails : {false, true}) {
+    std::unique_ptr<TestLoop> loop(new TestLoop());
+    heartbeat::App hb(cfg, &log);
+    if (fails) k->fail_next(fake::Call::kOpen, EROFS);
+    CHECK_EQUAL(2, app::serve("heartbeat", *loop, log, hb, 500));
+    CHECK_EQUAL(0, k->children_run());
+    if (!fails) {
+      STRCMP_EQUAL("error", reason_of(k->created_file("/var/hb.rec")).c_str());
+      CHECK_EQUAL(0, hal::unlink("/var/hb.rec"));
+    }
+  }
+  CHECK(k->created_file("/var/hb.rec") == nullptr);
+  STRCMP_CONTAINS(
+      "heartbeat: error: flight recorder: cannot write /var/hb.rec: Read-only file system\n",
+      k->written(2).c_str());
+}
+
 namespace {
 
 struct SnapAt {
