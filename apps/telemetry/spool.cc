@@ -9,6 +9,8 @@
 #include "apps/common/daemon.h"
 #include "apps/common/options.h"
 #include "apps/telemetry/telemetry.h"
+#include "hal/address.h"
+#include "hal/socket.h"
 #include "hal/sys.h"
 
 namespace telemetry {
@@ -178,6 +180,48 @@ int load_spool(Store* s, const char* path, const char* id, SpoolLoaded* out, cha
 // The daemon's side. At start: a path whose temporary file cannot be made
 // is a configuration error (exit 2), not a loss at the first stop; then
 // the last run's records go into the store before any new one.
+// Two daemons on one spool (a second one started by hand beside the
+// service, with its config) would each load, send and write the other's
+// records. The spool is claimed at start: an abstract Unix socket named
+// after its path, "@evl.telemetry.spool:PATH" (`ss -xlp` shows who holds
+// it), bound for the daemon's life; the kernel frees the name when the
+// last process holding it ends, even on a kill (a writer child the stop
+// left to finish holds it too, until it is done). A second daemon is
+// refused at start. A path too long for the name is named by its hash.
+int App::claim_spool(char* err, size_t err_len) {
+  const char* path = cfg_.spool;
+  char name[108];
+  constexpr size_t kMaxNamed = 80;
+  if (std::strlen(path) <= kMaxNamed) {
+    std::snprintf(name, sizeof name, "@evl.telemetry.spool:%.80s", path);
+  } else {
+    uint64_t h = 14695981039346656037ULL;  // FNV-1a
+    for (const char* c = path; *c != '\0'; ++c)
+      h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+    std::snprintf(name, sizeof name, "@evl.telemetry.spool#%016llx",
+                  static_cast<unsigned long long>(h));
+  }
+  hal::SockAddr at;
+  int r = hal::parse_address(name, &at);
+  if (r == 0) r = hal::dgram_bind(at, &spool_claim_);
+  if (r == 0) return 0;
+  spool_claim_ = -1;
+  if (r == -EADDRINUSE) {
+    std::snprintf(err, err_len,
+                  "--spool %s: in use by another telemetry (or by a writer one left to finish): "
+                  "two daemons on one spool would send each other's records twice",
+                  path);
+  } else {
+    std::snprintf(err, err_len, "--spool %s: cannot claim it (%s)", path, std::strerror(-r));
+  }
+  return -EINVAL;
+}
+
+void App::release_spool() {
+  if (spool_claim_ >= 0) (void)hal::close(spool_claim_);
+  spool_claim_ = -1;
+}
+
 int App::load_spool_at_start(char* err, size_t err_len) {
   const char* path = cfg_.spool;
   if (path[0] == '\0') return 0;
@@ -186,10 +230,12 @@ int App::load_spool_at_start(char* err, size_t err_len) {
     std::snprintf(err, err_len, "--spool: the path is too long");
     return -EINVAL;
   }
+  if (const int r = claim_spool(err, err_len); r < 0) return r;
   const int fd = hal::open(tmp, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
   if (fd < 0) {
     std::snprintf(err, err_len, "--spool %s: cannot write there (%s: %s)", path, tmp,
                   std::strerror(-fd));
+    release_spool();
     return -EINVAL;
   }
   (void)hal::close(fd);

@@ -188,6 +188,7 @@ void App::stop() {
   }
   (void)loop_->clock_step_watch(nullptr, nullptr);
   save_spool_at_stop();
+  release_spool();
   loop_ = nullptr;
 }
 

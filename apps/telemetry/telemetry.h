@@ -162,6 +162,8 @@ class App {
   // spool.cc: --spool's check and load at start, its save at stop.
   int load_spool_at_start(char* err, size_t err_len);
   void save_spool_at_stop();
+  [[nodiscard]] int claim_spool(char* err, size_t err_len);
+  void release_spool();
   static void on_spool_tick(evl::Loop& loop, evl::TimerHandle h, uint32_t missed, void* ctx);
   void checkpoint_spool();
   // A checkpoint is written by a child process (hal::run_in_child), so a
@@ -225,6 +227,7 @@ class App {
   uint64_t spool_mark_ = 0;       // the store's changes at the last checkpoint
   uint64_t spool_delivered_ = 0;  // its delivered() at the last tick
   int spool_writer_pid_ = 0;      // the child writing a checkpoint, 0 if none
+  int spool_claim_ = -1;          // the spool's claim (claim_spool), -1 if none
   int spool_stop_status_ = 0;     // the stop's writer's wait status (or -errno)
   evl::ChildHandle spool_writer_;
   uint64_t spool_writer_mark_ = 0;  // the changes its file holds

@@ -476,6 +476,53 @@ TEST(Loopback, telemetry_spool_checkpoints_survive_a_kill_during_an_outage) {
 
 namespace {
 
+// Closes the connections waiting at listen_fd.
+void refuse_waiting(int listen_fd) {
+  int conn = -1;
+  while (hal::stream_accept(listen_fd, &conn, nullptr) == 0) (void)hal::close(conn);
+}
+
+// Whether a connection arrives at listen_fd within 20 s.
+bool connects_soon(int listen_fd) {
+  int conn = -1;
+  const int64_t until = evl::now_ns(hal::kClockMonotonic) + 20 * evl::kSec;
+  while (evl::now_ns(hal::kClockMonotonic) < until) {
+    if (hal::stream_accept(listen_fd, &conn, nullptr) == 0) {
+      (void)hal::close(conn);
+      return true;
+    }
+    (void)read_for(-1, evl::now_ns(hal::kClockMonotonic) + 10 * evl::kMs, true);
+  }
+  return false;
+}
+
+}  // namespace
+
+// Two daemons on one spool: the second (started by hand beside the
+// service, say) is refused at start, exit code 2; once the first is killed
+// (-9: no stop, nothing released by the daemon) the kernel has freed the
+// claim, and a third starts: it connects to the collector. (It cannot read
+// the pty: the first's TIOCEXCL stays on it while this test holds its
+// slave; a real port is released with its last close.)
+TEST(Loopback, a_second_telemetry_on_one_spool_is_refused_until_the_first_is_gone) {
+  HttpRig r;
+  const std::vector<std::string> args = r.args({"--spool", r.spool});
+  const int first = spawn(binary("apps/telemetry/telemetry"), args);
+  r.sentences(1);
+  CHECK_EQUAL(1u, count(http_answer_until(r.col, "204 No Content", r.record, 1), r.record));
+  const int second = spawn(binary("apps/telemetry/telemetry"), args);
+  CHECK_EQUAL(2, exit_code(second));
+  CHECK_EQUAL(0, hal::kill(first, hal::kSigKill));
+  (void)exit_code(first);
+  refuse_waiting(r.col);  // the first's reconnection, if it made one
+  const int third = spawn(binary("apps/telemetry/telemetry"), args);
+  CHECK(connects_soon(r.col));
+  CHECK_EQUAL(0, hal::kill(third, hal::kSigTerm));
+  CHECK_EQUAL(0, exit_code(third));
+}
+
+namespace {
+
 std::string file_text(const std::string& path) {
   std::string out;
   if (FILE* f = std::fopen(path.c_str(), "r")) {
