@@ -260,8 +260,13 @@ struct TmpPath {
   }
 };
 
+// Owner only (0600): a recording holds the bytes of the files the daemon
+// read, its key file and password files among them. A file an earlier
+// dump left would keep its mode when truncated, so it is removed first and
+// the new one made with O_EXCL (which also refuses a symlink put there).
 int open_tmp(const TmpPath& tmp) {
-  return hal::open(tmp.s, hal::kWrOnly | hal::kCreat | hal::kTrunc | hal::kCloexec, 0644);
+  (void)hal::unlink(tmp.s);
+  return hal::open(tmp.s, hal::kWrOnly | hal::kCreat | hal::kExcl | hal::kCloexec, 0600);
 }
 
 // Whether a dump could write path: its temporary file can be made (and is

@@ -115,6 +115,7 @@ constexpr int kWrOnly = 1;
 constexpr int kRdWr = 2;
 constexpr int kNoCtty = 0400;
 constexpr int kCreat = 0100;
+constexpr int kExcl = 0200;
 constexpr int kTrunc = 01000;
 
 // Sockets (the generic Linux values, shared by x86-64, arm and arm64).

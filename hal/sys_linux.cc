@@ -74,7 +74,7 @@ static_assert(offsetof(SignalfdSiginfo, addr) == offsetof(signalfd_siginfo, ssi_
               "siginfo layout");
 
 static_assert(kRdWr == O_RDWR && kWrOnly == O_WRONLY && kNoCtty == O_NOCTTY, "open flags");
-static_assert(kCreat == O_CREAT && kTrunc == O_TRUNC, "open flags");
+static_assert(kCreat == O_CREAT && kExcl == O_EXCL && kTrunc == O_TRUNC, "open flags");
 static_assert(kAfUnix == AF_UNIX && kAfInet == AF_INET && kAfInet6 == AF_INET6, "families");
 static_assert(kSockStream == SOCK_STREAM && kSockDgram == SOCK_DGRAM, "socket types");
 static_assert(kCloexec == SOCK_CLOEXEC && kNonblock == SOCK_NONBLOCK, "socket flags");

@@ -238,20 +238,24 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
   if (std::find(denied_paths_.begin(), denied_paths_.end(), p) != denied_paths_.end()) {
     return -EACCES;
   }
+  const bool exclusive = (flags & (hal::kCreat | hal::kExcl)) == (hal::kCreat | hal::kExcl);
   for (const auto& rp : regular_paths_) {
     if (rp.first != p) continue;
+    if (exclusive) return -EEXIST;
     auto f = std::make_shared<RegularFile>(rp.second);
     f->nonblock = (flags & hal::kNonblock) != 0;
     return install(f);
   }
   for (const auto& sp : special_paths_) {
     if (sp.first != p) continue;
+    if (exclusive) return -EEXIST;
     auto f = std::make_shared<SpecialFile>(sp.second);
     f->nonblock = (flags & hal::kNonblock) != 0;
     return install(f);
   }
   for (auto& c : created_) {
     if (c.first != p) continue;
+    if (exclusive) return -EEXIST;
     if ((flags & hal::kTrunc) != 0) c.second->clear();
     return install(std::make_shared<CreatedFile>(c.second, (flags & 3) == hal::kRdOnly));
   }

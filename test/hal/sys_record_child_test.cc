@@ -1,6 +1,8 @@
 // The recording seam (//hal:sys_record) and child processes
 // (hal::run_in_child): the fork is recorded, the child's calls are not,
 // and a child may write the recording from its copy of the ring.
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -95,4 +97,26 @@ TEST(SysRecordChild, run_in_child_is_kept_with_the_pid_and_the_childs_calls_are_
   STRCMP_EQUAL("run_in_child", flight::call_name(flight::Call::kRunInChild));
   CHECK_EQUAL(0, hal::close(fds[0]));
   CHECK_EQUAL(0, hal::close(fds[1]));
+}
+
+TEST_GROUP(SysRecordFile){};
+
+// A recording holds the bytes of the files the daemon read (its key file,
+// its password files): its owner's only, 0600, whatever the umask, and
+// also where an earlier dump left its temporary file with another mode (a
+// truncated file keeps its mode: it is removed and made anew).
+TEST(SysRecordFile, a_recording_is_readable_by_its_owner_only) {
+  const std::string tmp = std::string(flight::path()) + ".tmp";
+  const int fd = hal::open(tmp.c_str(), hal::kWrOnly | hal::kCreat | hal::kCloexec, 0666);
+  CHECK(fd >= 0);
+  CHECK_EQUAL(0, hal::close(fd));
+  CHECK_EQUAL(0, chmod(tmp.c_str(), 0666));
+  const mode_t was = umask(0);
+  const int r = flight::dump("test");
+  (void)umask(was);
+  CHECK_EQUAL(0, r);
+  struct stat st {};
+  CHECK_EQUAL(0, stat(flight::path(), &st));
+  CHECK_EQUAL(0600u, st.st_mode & 0777u);
+  CHECK_EQUAL(-1, stat(tmp.c_str(), &st));  // renamed
 }
