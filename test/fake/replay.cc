@@ -373,9 +373,16 @@ void take_addr(const flight::Record& r, size_t from, SockAddr* a) {
   (void)take(r, from + 4, a->data, sizeof a->data);
 }
 
+// The program's own descriptions of its stdout and stderr, by fd (app::Log
+// writes a pipe or a terminal through "/proc/self/fd/2", opened anew):
+// echoed as fd 1 or 2. 0: not one.
+constexpr int kEchoFds = 256;
+int g_echo_as[kEchoFds] = {};
+
 void echo(int fd, const void* buf, long n) {
-  if ((fd == 1 || fd == 2) && n > 0) {
-    (void)!::write(fd, buf, static_cast<size_t>(n));
+  const int as = fd == 1 || fd == 2 ? fd : (fd >= 0 && fd < kEchoFds ? g_echo_as[fd] : 0);
+  if (as != 0 && n > 0) {
+    (void)!::write(as, buf, static_cast<size_t>(n));
   }
 }
 
@@ -393,14 +400,24 @@ long write(int fd, const void* buf, size_t count) {
   echo(fd, buf, static_cast<long>(r.result));
   return static_cast<long>(r.result);
 }
-int close(int fd) { return static_cast<int>(next(Call::kClose, args::fd(fd)).result); }
+int close(int fd) {
+  const int r = static_cast<int>(next(Call::kClose, args::fd(fd)).result);
+  if (r == 0 && fd >= 0 && fd < kEchoFds) g_echo_as[fd] = 0;
+  return r;
+}
 int pipe2(int fds[2], int flags) {
   const auto& r = next(Call::kPipe2, args::flags(flags));
   (void)take(r, 0, fds, 2 * sizeof(int));
   return static_cast<int>(r.result);
 }
 int open(const char* path, int flags, unsigned int mode) {
-  return static_cast<int>(next(Call::kOpen, args::open(path, flags, mode)).result);
+  const int r = static_cast<int>(next(Call::kOpen, args::open(path, flags, mode)).result);
+  if (r >= 0 && r < kEchoFds) {
+    g_echo_as[r] = std::strcmp(path, "/proc/self/fd/2") == 0   ? 2
+                   : std::strcmp(path, "/proc/self/fd/1") == 0 ? 1
+                                                               : 0;
+  }
+  return r;
 }
 int fsync(int fd) { return static_cast<int>(next(Call::kFsync, args::fd(fd)).result); }
 int rename(const char* from, const char* to) {

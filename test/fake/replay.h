@@ -5,8 +5,10 @@
 //
 // What it gives back is what the board's kernel gave: results, errno, the
 // bytes read and received, epoll events, clock values. Writes to fds 1 and
-// 2 are also copied to this process's stdout and stderr, so the replay
-// prints the daemon's log lines. SIM_TRACE=1 in the environment prints each
+// 2 (and to an fd the program opened as "/proc/self/fd/1" or "/2": its
+// log's own description of a pipe or a terminal) are also copied to this
+// process's stdout and stderr, so the replay prints the daemon's log
+// lines. SIM_TRACE=1 in the environment prints each
 // call as it is replayed.
 //
 // The epoll cookie a loop registers carries bits of its address, so it is

@@ -246,6 +246,41 @@ TEST(Replay, a_recording_written_while_running_ends_without_a_failure) {
   STRCMP_CONTAINS("written on SIGUSR2 while the daemon ran", player.message());
 }
 
+// app::Log writes a pipe or a terminal stderr through its own description,
+// "/proc/self/fd/2" opened anew: the replay prints what goes there as the
+// program's stderr, as it does fd 2's, until it is closed.
+TEST(Replay, a_reopened_stderr_is_printed_as_stderr) {
+  Recording r;
+  const int flags = hal::kWrOnly | hal::kNonblock | hal::kNoCtty | hal::kCloexec;
+  r.add(flight::Call::kOpen, 7, flight::args::open("/proc/self/fd/2", flags, 0));
+  r.add(flight::Call::kWrite, 4, flight::args::write(7, "one\n", 4));
+  r.add(flight::Call::kOpen, 8, flight::args::open("/var/x", hal::kWrOnly, 0));
+  r.add(flight::Call::kWrite, 4, flight::args::write(8, "two\n", 4));
+  r.add(flight::Call::kClose, 0, flight::args::fd(7));
+  r.add(flight::Call::kOpen, 7, flight::args::open("/var/y", hal::kWrOnly, 0));
+  r.add(flight::Call::kWrite, 6, flight::args::write(7, "three\n", 6));
+  load(r);
+  int p[2] = {-1, -1};
+  CHECK_EQUAL(0, ::pipe(p));
+  const int saved = ::dup(2);
+  CHECK_EQUAL(2, ::dup2(p[1], 2));
+  CHECK_EQUAL(7, hal::open("/proc/self/fd/2", flags, 0));
+  CHECK_EQUAL(4, hal::write(7, "one\n", 4));
+  CHECK_EQUAL(8, hal::open("/var/x", hal::kWrOnly, 0));
+  CHECK_EQUAL(4, hal::write(8, "two\n", 4));
+  CHECK_EQUAL(0, hal::close(7));
+  CHECK_EQUAL(7, hal::open("/var/y", hal::kWrOnly, 0));
+  CHECK_EQUAL(6, hal::write(7, "three\n", 6));
+  CHECK_EQUAL(2, ::dup2(saved, 2));
+  (void)::close(saved);
+  (void)::close(p[1]);
+  char got[64] = {};
+  CHECK_EQUAL(4, ::read(p[0], got, sizeof got - 1));
+  STRCMP_EQUAL("one\n", got);
+  (void)::close(p[0]);
+  CHECK_EQUAL(0, player.failure());
+}
+
 // Written at the stop by a child the daemon made for it
 // (app::flight_dump_at_stop): the child's copy of the ring ends before the
 // run_in_child that made it, the program's next call.
