@@ -177,9 +177,6 @@ int load_spool(Store* s, const char* path, const char* id, SpoolLoaded* out, cha
   return r;
 }
 
-// The daemon's side. At start: a path whose temporary file cannot be made
-// is a configuration error (exit 2), not a loss at the first stop; then
-// the last run's records go into the store before any new one.
 // Two daemons on one spool (a second one started by hand beside the
 // service, with its config) would each load, send and write the other's
 // records. The spool is claimed at start: an abstract Unix socket named
@@ -222,6 +219,10 @@ void App::release_spool() {
   spool_claim_ = -1;
 }
 
+// The daemon's side. At start: the spool is claimed; a path whose
+// temporary file cannot be made is a configuration error (exit 2), not a
+// loss at the first stop; then the last run's records go into the store
+// before any new one.
 int App::load_spool_at_start(char* err, size_t err_len) {
   const char* path = cfg_.spool;
   if (path[0] == '\0') return 0;
