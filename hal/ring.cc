@@ -61,11 +61,11 @@ long RingCore::fill_from(int fd) {
   return total;
 }
 
-long RingCore::drain_to(int fd, bool socket) {
+long RingCore::drain_to(int fd, bool socket, int send_flags) {
   long total = 0;
   while (size_ > 0) {
     const size_t span = size_ < cap_ - head_ ? size_ : cap_ - head_;
-    const long r = socket ? sendto(fd, buf_ + head_, span, kMsgNosignal, nullptr)
+    const long r = socket ? sendto(fd, buf_ + head_, span, kMsgNosignal | send_flags, nullptr)
                           : write(fd, buf_ + head_, span);
     if (r == -EINTR) continue;
     if (r < 0) return total > 0 ? total : r;

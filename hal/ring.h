@@ -9,7 +9,9 @@
 // drain_to(): writes until the ring is empty or the fd would block.
 //   Returns the bytes written (>= 0; 0 only if the ring was empty), -EAGAIN if
 //   nothing could be written, or the write error (-EPIPE, -ECONNRESET...).
-//   With socket = true it sends with MSG_NOSIGNAL, so no SIGPIPE.
+//   With socket = true it sends with MSG_NOSIGNAL, so no SIGPIPE, and with
+//   send_flags besides (MSG_DONTWAIT: a send that does not wait on a
+//   blocking socket).
 #pragma once
 
 #include <cstddef>
@@ -45,7 +47,7 @@ class RingCore {
   uint8_t at(size_t i) const { return buf_[(head_ + i) % cap_]; }
 
   [[nodiscard]] long fill_from(int fd);
-  [[nodiscard]] long drain_to(int fd, bool socket);
+  [[nodiscard]] long drain_to(int fd, bool socket, int send_flags = 0);
 
  private:
   uint8_t* buf_;

@@ -49,6 +49,8 @@ const char* level_name(Level l) {
 }
 
 constexpr int kFacilityDaemon = 3 << 3;
+// A line to a socket stderr: never waits, never raises SIGPIPE.
+constexpr int kSendFlags = hal::kMsgDontwait | hal::kMsgNosignal;
 
 }  // namespace
 
@@ -63,8 +65,14 @@ int Log::attach(evl::Loop& loop) {
   if (flags < 0) return flags;
   if ((flags & hal::kNonblock) != 0) return 0;
   hal::FileStat st{};
-  if (hal::fstat(fd_out_, &st) == 0 && (st.mode & hal::kSIfmt) == hal::kSIfreg) return 0;
-  // A pipe's other end, a terminal: opened anew (a socket cannot be: ENXIO).
+  if (hal::fstat(fd_out_, &st) == 0) {
+    if ((st.mode & hal::kSIfmt) == hal::kSIfreg) return 0;
+    if ((st.mode & hal::kSIfmt) == hal::kSIfsock) {  // cannot be opened anew (ENXIO)
+      send_ = true;
+      return 0;
+    }
+  }
+  // A pipe's other end, a terminal: opened anew.
   char own[32];
   std::snprintf(own, sizeof own, "/proc/self/fd/%d", fd_out_);
   const int fd = hal::open(own, hal::kWrOnly | hal::kNonblock | hal::kNoCtty | hal::kCloexec, 0);
@@ -88,6 +96,7 @@ void Log::detach() {
   out_ = fd_out_;
   if (saved_flags_ >= 0) (void)hal::set_status_flags(fd_out_, saved_flags_);
   saved_flags_ = -1;
+  send_ = false;
   loop_ = nullptr;
 }
 
@@ -190,7 +199,8 @@ void Log::write_line(const char* line, size_t len) {
   drain();
   size_t done = 0;
   if (pending_.empty()) {
-    const long w = hal::write(out_, line, len);
+    const long w =
+        send_ ? hal::sendto(out_, line, len, kSendFlags, nullptr) : hal::write(out_, line, len);
     if (w == static_cast<long>(len)) return;
     if (w < 0 && w != -EAGAIN) {
       ++lost_;
@@ -219,7 +229,7 @@ void Log::drop_pending() {
 
 void Log::drain() {
   if (pending_.empty()) return;
-  const long r = pending_.drain_to(out_, false);
+  const long r = pending_.drain_to(out_, send_, hal::kMsgDontwait);
   if (r < 0 && r != -EAGAIN) drop_pending();  // the output is broken (EPIPE, EIO)
   if (!pending_.empty()) return;
   if (watch_) (void)loop_->io_stop(watch_);

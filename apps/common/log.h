@@ -11,11 +11,13 @@
 // /proc/self/fd/N), so that the one stderr shares with the shell that
 // started the daemon and with the programs it starts stays blocking (a
 // terminal left non-blocking by a killed daemon gives the next program
-// EAGAIN; an alarm command would inherit it). A regular file never blocks
-// and is left alone; anything else (a socket: journald's stream) is made
-// non-blocking itself, its flags restored by detach() and the destructor.
-// A line that
-// cannot be written at once waits in a fixed buffer, drained by an io
+// EAGAIN; an alarm command would inherit it). A socket (journald's stream,
+// which systemd also gives as stdout, to the daemon and to the programs it
+// starts) cannot be opened anew: each line is sent with MSG_DONTWAIT, so
+// its description is never changed either. A regular file never blocks and
+// is left alone. Anything else (no /proc) is made non-blocking itself, its
+// flags restored by detach() and the destructor. A line that cannot be
+// written at once waits in a fixed buffer, drained by an io
 // watcher on the loop when the fd becomes writable; a line that does not fit
 // there is dropped and counted, and once the buffer drains one line says
 // how many were dropped. A stderr pipe that nobody reads costs lines, never
@@ -102,6 +104,7 @@ class Log {
   evl::Loop* loop_ = nullptr;
   evl::IoHandle watch_;
   int saved_flags_ = -1;  // the stream's flags before attach(), or -1
+  bool send_ = false;     // out_ is a blocking socket: lines are sent with MSG_DONTWAIT
   hal::Ring<kBufferBytes> pending_;
   uint64_t dropped_since_ = 0;  // dropped since the buffer last drained
   char last_[512] = {};

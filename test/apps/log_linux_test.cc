@@ -87,20 +87,28 @@ TEST(LogLinux, a_terminal_stays_blocking_and_gets_the_lines) {
   for (int fd : {tty, slave, master}) CHECK_EQUAL(0, hal::close(fd));
 }
 
-// A socket (journald's stream) cannot be opened anew: its own description
-// is made non-blocking while attached, and given back as it was. A regular
-// file never blocks: left alone.
-TEST(LogLinux, a_socket_is_made_nonblocking_until_detach_and_a_file_is_left_alone) {
+// A socket (journald's stream, which systemd gives as stdout and stderr
+// both, to the daemon and to the alarm command it starts) cannot be opened
+// anew: its description stays blocking all along (a daemon killed while
+// attached left it non-blocking for everyone, and the alarm command's
+// writes failed with EAGAIN meanwhile); a full one costs lines, not the
+// loop. A regular file never blocks: left alone.
+TEST(LogLinux, a_socket_stays_blocking_and_a_full_one_costs_lines_and_a_file_is_left_alone) {
   int sv[2] = {-1, -1};
   CHECK_EQUAL(0, hal::socketpair(hal::kAfUnix, hal::kSockStream | hal::kCloexec, 0, sv));
+  const int small = 4096;
+  CHECK_EQUAL(0, hal::setsockopt(sv[1], hal::kSolSocket, hal::kSoSndbuf, &small, sizeof small));
   {
     app::Log log("t", sv[1]);
     CHECK_EQUAL(0, log.attach(*loop));
-    CHECK(nonblocking(sv[1]));
-    log.log(app::Level::kInfo, "to the journal");
-    log.detach();
     CHECK_FALSE(nonblocking(sv[1]));
+    log.log(app::Level::kInfo, "to the journal");
+    for (int i = 0; i < 400; ++i) log.log(app::Level::kInfo, "%0480d", i);
+    CHECK(log.lost() > 0);
+    CHECK_FALSE(nonblocking(sv[1]));
+    log.detach();
   }
+  CHECK_FALSE(nonblocking(sv[1]));
   CHECK_EQUAL(0, hal::set_status_flags(sv[0], hal::kNonblock));
   STRCMP_CONTAINS("t: info: to the journal", drain(sv[0]).c_str());
   for (int fd : sv) CHECK_EQUAL(0, hal::close(fd));

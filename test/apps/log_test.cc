@@ -123,6 +123,45 @@ TEST(Log, a_blocked_output_never_blocks_and_drops_are_counted_then_reported) {
   CHECK_EQUAL(0, hal::get_status_flags(p.w) & hal::kNonblock);  // flags restored
 }
 
+// A socket stderr (journald's stream) is never made non-blocking: systemd
+// gives the same one as stdout, and the programs the daemon starts inherit
+// it. Each line is sent with MSG_DONTWAIT instead: a full socket costs
+// lines, drained by the loop once the journal reads; a broken one costs
+// the line (EPIPE), without SIGPIPE.
+TEST(Log, a_socket_is_sent_to_without_waiting_and_never_made_nonblocking) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  CHECK_EQUAL(0, loop->init());
+  int sv[2] = {-1, -1};
+  CHECK_EQUAL(0, hal::socketpair(hal::kAfUnix, hal::kSockStream | hal::kCloexec, 0, sv));
+  CHECK_EQUAL(0, hal::set_status_flags(sv[0], hal::kNonblock));
+  app::Log log("hb", sv[1]);
+  CHECK_EQUAL(0, log.attach(*loop));
+  CHECK_EQUAL(0, hal::get_status_flags(sv[1]) & hal::kNonblock);
+  for (int i = 0; i < 4000; ++i) log.log(app::Level::kInfo, "line %d of a flood", i);
+  CHECK_EQUAL(0u, k.would_block());  // a blocking send would have said EDEADLK
+  CHECK(log.lost() > 0);
+  CHECK(log.pending() > 0);
+  CHECK_EQUAL(0, hal::get_status_flags(sv[1]) & hal::kNonblock);
+  std::string out = fake::read_all(sv[0]);  // the journal catches up
+  for (int i = 0; i < 5 && log.pending() > 0; ++i) {
+    CHECK(loop->run_once(0) >= 0);
+    out += fake::read_all(sv[0]);
+  }
+  CHECK_EQUAL(0u, log.pending());
+  CHECK(out.find("hb: info: line 0 of a flood\n") != std::string::npos);
+  CHECK(out.find(" log lines dropped\n") != std::string::npos);
+
+  CHECK_EQUAL(0, hal::close(sv[0]));  // journald gone
+  const uint64_t lost = log.lost();
+  log.log(app::Level::kWarning, "to nobody");
+  CHECK_EQUAL(lost + 1, log.lost());
+  CHECK_EQUAL(0u, k.delivered_unblocked(hal::kSigPipe));
+  log.detach();
+  CHECK_EQUAL(0, hal::get_status_flags(sv[1]) & hal::kNonblock);
+  CHECK_EQUAL(0, hal::close(sv[1]));
+}
+
 TEST(Log, identical_lines_are_folded_and_counted) {
   fake::Kernel k;
   Pipe p;

@@ -126,7 +126,9 @@ long Socket::send(const void* buf, size_t len, int flags, const hal::SockAddr* t
   if (state == State::kConnecting) return nonblock ? -EAGAIN : -EDEADLK;
   if (state != State::kConnected) return -ENOTCONN;
   ByteQueue& out = conn->q[side];
-  if (conn->reset || out.closed) {
+  // A Unix stream's peer gone: EPIPE at once (TCP takes the data, and the
+  // peer's RST comes back).
+  if (conn->reset || out.closed || (family == hal::kAfUnix && !conn->side_open[1 - side])) {
     if ((flags & hal::kMsgNosignal) == 0) kernel->raise(hal::kSigPipe);
     return -EPIPE;
   }

@@ -499,7 +499,9 @@ int getpeername(int fd, SockAddr* addr) {
   return static_cast<int>(r.result);
 }
 long sendto(int fd, const void* buf, size_t len, int flags, const SockAddr* to) {
-  return static_cast<long>(next(Call::kSendto, args::sendto(fd, buf, len, flags, to)).result);
+  const auto& r = next(Call::kSendto, args::sendto(fd, buf, len, flags, to));
+  echo(fd, buf, static_cast<long>(r.result));  // a socket stderr (journald's): app::Log sends
+  return static_cast<long>(r.result);
 }
 long recvfrom(int fd, void* buf, size_t len, int flags, SockAddr* from) {
   const auto& r = next(Call::kRecvfrom, args::recvfrom(fd, len, flags, from));

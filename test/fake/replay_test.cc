@@ -281,6 +281,29 @@ TEST(Replay, a_reopened_stderr_is_printed_as_stderr) {
   CHECK_EQUAL(0, player.failure());
 }
 
+// A socket stderr (journald's stream): app::Log sends its lines there.
+TEST(Replay, a_send_to_stderr_is_printed_as_stderr) {
+  Recording r;
+  const int flags = hal::kMsgDontwait | hal::kMsgNosignal;
+  r.add(flight::Call::kSendto, 4, flight::args::sendto(2, "one\n", 4, flags, nullptr));
+  r.add(flight::Call::kSendto, 4, flight::args::sendto(9, "two\n", 4, flags, nullptr));
+  load(r);
+  int p[2] = {-1, -1};
+  CHECK_EQUAL(0, ::pipe(p));
+  const int saved = ::dup(2);
+  CHECK_EQUAL(2, ::dup2(p[1], 2));
+  CHECK_EQUAL(4, hal::sendto(2, "one\n", 4, flags, nullptr));
+  CHECK_EQUAL(4, hal::sendto(9, "two\n", 4, flags, nullptr));
+  CHECK_EQUAL(2, ::dup2(saved, 2));
+  (void)::close(saved);
+  (void)::close(p[1]);
+  char got[64] = {};
+  CHECK_EQUAL(4, ::read(p[0], got, sizeof got - 1));
+  STRCMP_EQUAL("one\n", got);
+  (void)::close(p[0]);
+  CHECK_EQUAL(0, player.failure());
+}
+
 // Written at the stop by a child the daemon made for it
 // (app::flight_dump_at_stop): the child's copy of the ring ends before the
 // run_in_child that made it, the program's next call.
