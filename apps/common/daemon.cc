@@ -275,6 +275,11 @@ void prepare_output(evl::Loop& loop, Log& log) {
   }
 }
 
+void log_start_warnings(Log& log) {
+  char w[256];
+  while (take_start_warning(w, sizeof w)) log.log(Level::kWarning, "%s", w);
+}
+
 void open_log(const char* prog, Log& log, bool use_syslog) {
   if (use_syslog && log.use_syslog() < 0) {
     write_error(prog, "cannot reach syslog at /dev/log; logging to stderr until it is there");

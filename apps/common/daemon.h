@@ -94,6 +94,8 @@ void open_log(const char* prog, Log& log, bool use_syslog);
 // Once the loop runs the daemon: logging goes non-blocking through the loop,
 // and SIGPIPE is blocked, so a closed stderr pipe is an EPIPE, not a death.
 void prepare_output(evl::Loop& loop, Log& log);
+// Logs the start warnings (options.h) kept so far, each once.
+void log_start_warnings(Log& log);
 
 // Whether App describes its state for the flight recorder (App::kSnapshots).
 template <class App>
@@ -130,7 +132,9 @@ int serve(const char* prog, evl::Loop& loop, Log& log, App& app, int64_t run_for
   }
   prepare_output(loop, log);
   char err[256];
-  if (app.start(loop, err, sizeof err) < 0) {
+  const int started = app.start(loop, err, sizeof err);
+  log_start_warnings(log);
+  if (started < 0) {
     log.log(Level::kError, "%s", err);
     flight_dump(log, "error");
     log.detach();

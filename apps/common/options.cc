@@ -1,6 +1,7 @@
 #include "apps/common/options.h"
 
 #include <cerrno>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -98,7 +99,7 @@ char* trim(char* s) {
 }  // namespace
 
 int read_text_file(const char* what, const char* path, char* text, size_t max, char* err,
-                   size_t err_len) {
+                   size_t err_len, uint32_t* perms) {
   const int fd = hal::open(path, hal::kRdOnly | hal::kCloexec | hal::kNonblock, 0);
   if (fd < 0) {
     std::snprintf(err, err_len, "cannot open %s %s: %s", what, path, std::strerror(-fd));
@@ -107,6 +108,7 @@ int read_text_file(const char* what, const char* path, char* text, size_t max, c
   hal::FileStat st{};
   int e = hal::fstat(fd, &st);
   if (e == 0 && (st.mode & hal::kSIfmt) != hal::kSIfreg) e = -kNotRegular;
+  if (perms != nullptr) *perms = st.mode & 07777;
   size_t len = 0;
   while (e == 0) {
     const long got = hal::read(fd, text + len, max + 1 - len);
@@ -152,7 +154,9 @@ bool device_id_ok(const char* id, char* err, size_t err_len) {
 int read_secret_file(const char* what, const char* path, char* out, size_t cap, char* err,
                      size_t err_len) {
   if (cap < 2) return -EINVAL;
-  if (read_text_file(what, path, out, cap - 2, err, err_len) < 0) return -EINVAL;
+  uint32_t perms = 0;
+  if (read_text_file(what, path, out, cap - 2, err, err_len, &perms) < 0) return -EINVAL;
+  warn_if_public(what, path, perms);
   size_t n = std::strlen(out);
   if (n > 0 && out[n - 1] == '\n') out[--n] = '\0';  // one line end, as editors leave it
   if (n > 0 && out[n - 1] == '\r') out[--n] = '\0';
@@ -168,6 +172,51 @@ int read_secret_file(const char* what, const char* path, char* out, size_t cap, 
     return -EINVAL;
   }
   return 0;
+}
+
+namespace {
+
+char g_warnings[kMaxStartWarnings][256];
+size_t g_warnings_first = 0;  // the oldest kept
+size_t g_warnings_kept = 0;
+uint64_t g_warnings_lost = 0;  // not kept: no room
+
+}  // namespace
+
+void start_warning(const char* fmt, ...) {
+  if (g_warnings_kept == kMaxStartWarnings) {
+    ++g_warnings_lost;
+    return;
+  }
+  char* w = g_warnings[(g_warnings_first + g_warnings_kept) % kMaxStartWarnings];
+  va_list ap;
+  va_start(ap, fmt);
+  (void)std::vsnprintf(w, sizeof g_warnings[0], fmt, ap);
+  va_end(ap);
+  ++g_warnings_kept;
+}
+
+bool take_start_warning(char* out, size_t cap) {
+  if (cap == 0) return false;
+  if (g_warnings_kept > 0) {
+    std::snprintf(out, cap, "%s", g_warnings[g_warnings_first]);
+    g_warnings_first = (g_warnings_first + 1) % kMaxStartWarnings;
+    --g_warnings_kept;
+    return true;
+  }
+  if (g_warnings_lost == 0) return false;
+  std::snprintf(out, cap, "%llu more warnings (not kept)",
+                static_cast<unsigned long long>(g_warnings_lost));
+  g_warnings_lost = 0;
+  return true;
+}
+
+void warn_if_public(const char* what, const char* path, uint32_t perms) {
+  if ((perms & 0007) == 0) return;
+  start_warning(
+      "%s %s may be read by every user of this system (mode %04o): chmod o-rwx it (600, or 640 "
+      "for the service's group)",
+      what, path, perms);
 }
 
 namespace {

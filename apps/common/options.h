@@ -80,8 +80,9 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
 // text holds max + 2): only a regular file, opened non-blocking (a FIFO
 // cannot hang), never read in part, no NUL inside. -EINVAL with one line in
 // err naming `what` ("config file", "password file") and the path.
+// perms, if given, receives the file's permission bits.
 [[nodiscard]] int read_text_file(const char* what, const char* path, char* text, size_t max,
-                                 char* err, size_t err_len);
+                                 char* err, size_t err_len, uint32_t* perms = nullptr);
 // A device id (--id): 1 to 63 letters, digits, '.', '_' or '-'. It goes
 // unescaped into heartbeat lines ("HB id=..."), InfluxDB tag values, MQTT
 // topic levels and client ids, where a space, ',', '=', '/', '+' or '#'
@@ -90,9 +91,26 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
 [[nodiscard]] bool device_id_ok(const char* id, char* err = nullptr, size_t err_len = 0);
 
 // A secret (password, token) from a file: one line of printable text, its
-// line end removed; empty or multi-line files are errors.
+// line end removed; empty or multi-line files are errors. A file every
+// local user may read is a start warning (warn_if_public()).
 [[nodiscard]] int read_secret_file(const char* what, const char* path, char* out, size_t cap,
                                    char* err, size_t err_len);
+
+// Warnings found while the configuration is read (before the daemon's log
+// is up, or deep in a transport's set-up): kept, at most
+// kMaxStartWarnings of them (later ones are counted), until serve() logs
+// them once the daemon has started or failed to.
+constexpr size_t kMaxStartWarnings = 8;
+void start_warning(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// The oldest kept warning into out, removed: false when none is left. Then
+// one "N more warnings" line if some were not kept.
+[[nodiscard]] bool take_start_warning(char* out, size_t cap);
+// A secret (key, password, token) in a file that others than its owner
+// and group may read: a start warning naming it and its mode. (Not an
+// error: an image built with the usual umask has 0644 files, and refusing
+// to start would take the board off the air; the warning says how to fix
+// it.)
+void warn_if_public(const char* what, const char* path, uint32_t perms);
 
 // What every main() does with its options: parse them; on --help print the
 // usage and return 0; on --version print "prog evl X.Y.Z" and return 0; on

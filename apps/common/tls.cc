@@ -235,8 +235,11 @@ int Client::set_identity(const char* cert_file, const char* key_file, char* err,
     mbedtls_x509_crt_init(&own_);
     return -EINVAL;
   }
-  r = read_text_file("TLS key file", key_file, g_identity_text, kMaxIdentityBytes, err, err_len);
+  uint32_t perms = 0;
+  r = read_text_file("TLS key file", key_file, g_identity_text, kMaxIdentityBytes, err, err_len,
+                     &perms);
   if (r == 0) {
+    warn_if_public("TLS key file", key_file, perms);
     r = mbedtls_pk_parse_key(&key_, reinterpret_cast<const unsigned char*>(g_identity_text),
                              std::strlen(g_identity_text) + 1, nullptr, 0);
     if (r != 0) {

@@ -305,6 +305,29 @@ TEST(Log, startup_errors_are_one_line_on_stderr) {
                   k.written(2).c_str());
 }
 
+// A daemon logs the start warnings (here: an MQTT password file every
+// local user may read) once its log is up, before it serves.
+TEST(Log, a_daemon_logs_its_start_warnings) {
+  fake::Kernel k;
+  char w[256];
+  while (app::take_start_warning(w, sizeof w)) {  // other tests' secret files
+  }
+  k.add_regular_path("/etc/evl/mqtt.pw", "s3cret\n");
+  heartbeat::Config cfg;
+  std::snprintf(cfg.server, sizeof cfg.server, "mqtt://127.0.0.1:1883");
+  std::snprintf(cfg.mqtt.user, sizeof cfg.mqtt.user, "dev0");
+  std::snprintf(cfg.mqtt.password_file, sizeof cfg.mqtt.password_file, "/etc/evl/mqtt.pw");
+  app::Log log("heartbeat", 2);
+  heartbeat::App hb(cfg, &log);
+  TestLoop loop;
+  CHECK_EQUAL(0, app::serve("heartbeat", loop, log, hb, 100));
+  STRCMP_CONTAINS(
+      "heartbeat: warning: password file /etc/evl/mqtt.pw may be read by every user of this "
+      "system (mode 0644): chmod o-rwx it",
+      k.written(2).c_str());
+  CHECK_FALSE(app::take_start_warning(w, sizeof w));  // logged once
+}
+
 namespace {
 
 void send_hup(evl::Loop&, evl::TimerHandle, uint32_t, void*) {

@@ -37,7 +37,12 @@ struct Opts {
 
 TEST_GROUP(Options) {
   fake::Kernel* k = nullptr;
-  void setup() override { k = new fake::Kernel(); }
+  void setup() override {
+    k = new fake::Kernel();
+    char w[256];
+    while (app::take_start_warning(w, sizeof w)) {  // other tests' secret files
+    }
+  }
   void teardown() override { delete k; }
 };
 
@@ -260,4 +265,52 @@ TEST(Options, a_secret_file_is_one_printable_line) {
   CHECK_EQUAL(-EINVAL, app::read_secret_file("token file", "/etc/evl/eio", out, sizeof out, err,
                                              sizeof err));
   STRCMP_EQUAL("cannot read token file /etc/evl/eio: Input/output error", err);
+}
+
+// A secret every local user may read is a start warning, naming the file
+// and its mode; the owner's and the service group's are not.
+TEST(Options, a_secret_others_may_read_is_a_start_warning) {
+  char out[64];
+  char err[160];
+  char w[256];
+  while (app::take_start_warning(w, sizeof w)) {  // the earlier tests'
+  }
+  for (const uint32_t mode : {0600u, 0640u, 0400u}) {
+    k->add_regular_path("/etc/evl/tok", "s3cret\n");
+    k->set_path_mode("/etc/evl/tok", mode);
+    CHECK_EQUAL(
+        0, app::read_secret_file("token file", "/etc/evl/tok", out, sizeof out, err, sizeof err));
+    CHECK_FALSE(app::take_start_warning(w, sizeof w));
+  }
+  k->add_regular_path("/etc/evl/pub", "s3cret\n");  // 0644, the usual umask's
+  CHECK_EQUAL(
+      0, app::read_secret_file("password file", "/etc/evl/pub", out, sizeof out, err, sizeof err));
+  STRCMP_EQUAL("s3cret", out);  // read all the same
+  CHECK(app::take_start_warning(w, sizeof w));
+  STRCMP_EQUAL(
+      "password file /etc/evl/pub may be read by every user of this system (mode 0644): chmod "
+      "o-rwx it (600, or 640 for the service's group)",
+      w);
+  CHECK_FALSE(app::take_start_warning(w, sizeof w));
+}
+
+// Kept in order, at most kMaxStartWarnings; the rest are counted, said once.
+TEST(Options, start_warnings_are_kept_in_order_and_the_rest_counted) {
+  char w[256];
+  while (app::take_start_warning(w, sizeof w)) {
+  }
+  for (size_t i = 0; i < app::kMaxStartWarnings + 3; ++i) app::start_warning("w%zu", i);
+  for (size_t i = 0; i < app::kMaxStartWarnings; ++i) {
+    CHECK(app::take_start_warning(w, sizeof w));
+    char want[16];
+    std::snprintf(want, sizeof want, "w%zu", i);
+    STRCMP_EQUAL(want, w);
+  }
+  CHECK(app::take_start_warning(w, sizeof w));
+  STRCMP_EQUAL("3 more warnings (not kept)", w);
+  CHECK_FALSE(app::take_start_warning(w, sizeof w));
+  app::start_warning("again");  // room again
+  CHECK(app::take_start_warning(w, sizeof w));
+  STRCMP_EQUAL("again", w);
+  CHECK_FALSE(app::take_start_warning(w, 0));
 }

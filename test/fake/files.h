@@ -92,7 +92,8 @@ class TimerFd : public File {
 class RegularFile : public File {
  public:
   RegularFile() = default;
-  explicit RegularFile(std::string content) : content_(std::move(content)) {}
+  explicit RegularFile(std::string content, uint32_t perms = 0644)
+      : content_(std::move(content)), perms_(perms) {}
   uint32_t poll() const override { return hal::kEpollIn | hal::kEpollOut; }
   long read(void* buf, size_t count) override {
     const size_t n = count < content_.size() - pos_ ? count : content_.size() - pos_;
@@ -108,12 +109,13 @@ class RegularFile : public File {
   }
   bool pollable() const override { return false; }
   const char* type() const override { return "regular"; }
-  uint32_t mode() const override { return hal::kSIfreg | 0644; }
+  uint32_t mode() const override { return hal::kSIfreg | perms_; }
   int64_t size() const override { return static_cast<int64_t>(content_.size()); }
   const std::string& written() const { return written_; }
 
  private:
   std::string content_;
+  uint32_t perms_ = 0644;
   size_t pos_ = 0;
   std::string written_;
 };

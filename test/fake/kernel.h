@@ -241,6 +241,8 @@ class Kernel {
   SerialDevice* serial(const char* path);
   // A path that exists but is no tty (a regular file), or that open refuses.
   void add_regular_path(const char* path, const std::string& content = "");
+  // Its permission bits as fstat gives them (0644 until set).
+  void set_path_mode(const char* path, uint32_t mode) { path_modes_.emplace_back(path, mode); }
   // Paths that open as something other than a plain regular file or a tty
   // (kExecutable: a regular file with mode 0755 and no bytes; kZero: a
   // character device like /dev/zero or /dev/null, no ioctls; kWatchdog: a
@@ -373,6 +375,7 @@ class Kernel {
   std::vector<std::string> blackholes_;
   std::vector<std::pair<std::string, std::shared_ptr<SerialDevice>>> serials_;
   std::vector<std::pair<std::string, std::string>> regular_paths_;
+  std::vector<std::pair<std::string, uint32_t>> path_modes_;  // the last set wins
   std::vector<std::string> denied_paths_;
   std::vector<std::pair<std::string, Special>> special_paths_;
   std::vector<std::pair<std::string, std::shared_ptr<std::string>>> created_;

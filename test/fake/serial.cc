@@ -242,7 +242,9 @@ int Kernel::sys_open(const char* path, int flags, unsigned int) {
   for (const auto& rp : regular_paths_) {
     if (rp.first != p) continue;
     if (exclusive) return -EEXIST;
-    auto f = std::make_shared<RegularFile>(rp.second);
+    uint32_t perms = 0644;
+    for (const auto& pm : path_modes_) perms = pm.first == p ? pm.second : perms;
+    auto f = std::make_shared<RegularFile>(rp.second, perms);
     f->nonblock = (flags & hal::kNonblock) != 0;
     return install(f);
   }
