@@ -10,6 +10,7 @@
 #include "apps/common/options.h"
 #include "apps/telemetry/telemetry.h"
 #include "hal/address.h"
+#include "hal/flight.h"
 #include "hal/socket.h"
 #include "hal/sys.h"
 
@@ -192,11 +193,8 @@ int App::claim_spool(char* err, size_t err_len) {
   if (std::strlen(path) <= kMaxNamed) {
     std::snprintf(name, sizeof name, "@evl.telemetry.spool:%.80s", path);
   } else {
-    uint64_t h = 14695981039346656037ULL;  // FNV-1a
-    for (const char* c = path; *c != '\0'; ++c)
-      h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
-    std::snprintf(name, sizeof name, "@evl.telemetry.spool#%016llx",
-                  static_cast<unsigned long long>(h));
+    std::snprintf(name, sizeof name, "@evl.telemetry.spool#%016llx",  // FNV-1a
+                  static_cast<unsigned long long>(flight::hash_str(path)));
   }
   hal::SockAddr at;
   int r = hal::parse_address(name, &at);
