@@ -117,6 +117,7 @@ constexpr int kNoCtty = 0400;
 constexpr int kCreat = 0100;
 constexpr int kExcl = 0200;
 constexpr int kTrunc = 01000;
+constexpr int kAppend = 02000;
 
 // Sockets (the generic Linux values, shared by x86-64, arm and arm64).
 constexpr int kAfUnix = 1;

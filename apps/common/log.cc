@@ -66,7 +66,16 @@ int Log::attach(evl::Loop& loop) {
   if ((flags & hal::kNonblock) != 0) return 0;
   hal::FileStat st{};
   if (hal::fstat(fd_out_, &st) == 0) {
-    if ((st.mode & hal::kSIfmt) == hal::kSIfreg) return 0;
+    if ((st.mode & hal::kSIfmt) == hal::kSIfreg) {
+      // Never blocks. Appended to, so that a file logrotate's copytruncate
+      // emptied is written from its start, not past a hole of NULs as
+      // long as what it held (best effort: without it, as before).
+      if ((flags & hal::kAppend) == 0 &&
+          hal::set_status_flags(fd_out_, flags | hal::kAppend) == 0) {
+        saved_flags_ = flags;
+      }
+      return 0;
+    }
     if ((st.mode & hal::kSIfmt) == hal::kSIfsock) {  // cannot be opened anew (ENXIO)
       send_ = true;
       return 0;

@@ -14,8 +14,10 @@
 // EAGAIN; an alarm command would inherit it). A socket (journald's stream,
 // which systemd also gives as stdout, to the daemon and to the programs it
 // starts) cannot be opened anew: each line is sent with MSG_DONTWAIT, so
-// its description is never changed either. A regular file never blocks and
-// is left alone. Anything else (no /proc) is made non-blocking itself, its
+// its description is never changed either. A regular file never blocks: it
+// is only appended to while attached (O_APPEND, restored by detach()), so
+// that logrotate's copytruncate does not leave the next lines past a hole
+// of NULs as long as the file was. Anything else (no /proc) is made non-blocking itself, its
 // flags restored by detach() and the destructor. A line that cannot be
 // written at once waits in a fixed buffer, drained by an io
 // watcher on the loop when the fd becomes writable; a line that does not fit

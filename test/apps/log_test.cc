@@ -162,6 +162,29 @@ TEST(Log, a_socket_is_sent_to_without_waiting_and_never_made_nonblocking) {
   CHECK_EQUAL(0, hal::close(sv[1]));
 }
 
+// A regular file is appended to while attached (logrotate's copytruncate:
+// test/apps/log_linux_test.cc), its flags given back at detach; a file
+// whose flags cannot be set is written as before.
+TEST(Log, a_regular_file_is_appended_to_while_attached) {
+  fake::Kernel k;
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  CHECK_EQUAL(0, loop->init());
+  k.add_regular_path("/var/log/hb.log");
+  const int f = hal::open("/var/log/hb.log", hal::kWrOnly, 0);
+  CHECK(f >= 0);
+  for (const bool fails : {false, true}) {
+    app::Log log("hb", f);
+    if (fails) k.fail_next(fake::Call::kFcntl, EBADF, 1, 1);  // the set, not the get
+    CHECK_EQUAL(0, log.attach(*loop));
+    CHECK_EQUAL(fails ? 0 : hal::kAppend, hal::get_status_flags(f) & hal::kAppend);
+    CHECK_EQUAL(0, hal::get_status_flags(f) & hal::kNonblock);
+    log.log(app::Level::kInfo, "appended");
+    log.detach();
+    CHECK_EQUAL(0, hal::get_status_flags(f) & hal::kAppend);
+  }
+  CHECK_EQUAL(0, hal::close(f));
+}
+
 TEST(Log, identical_lines_are_folded_and_counted) {
   fake::Kernel k;
   Pipe p;

@@ -140,7 +140,7 @@ int Kernel::sys_get_status_flags(int fd) {
   if (fault(Call::kFcntl, &err)) return -err;
   File* f = file(fd);
   if (f == nullptr) return -EBADF;
-  return hal::kRdWr | (f->nonblock ? hal::kNonblock : 0);
+  return hal::kRdWr | (f->nonblock ? hal::kNonblock : 0) | (f->append ? hal::kAppend : 0);
 }
 
 int Kernel::sys_set_status_flags(int fd, int flags) {
@@ -149,6 +149,7 @@ int Kernel::sys_set_status_flags(int fd, int flags) {
   File* f = file(fd);
   if (f == nullptr) return -EBADF;
   f->nonblock = (flags & hal::kNonblock) != 0;
+  f->append = (flags & hal::kAppend) != 0;
   return 0;
 }
 

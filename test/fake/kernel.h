@@ -127,6 +127,7 @@ class File {
   uint64_t seq = 1;
   int refs = 0;
   bool nonblock = false;
+  bool append = false;  // O_APPEND, as set by fcntl (writes to the fake's files append anyway)
   Kernel* kernel = nullptr;
 };
 
