@@ -214,7 +214,7 @@ bool take_start_warning(char* out, size_t cap) {
 void warn_if_public(const char* what, const char* path, uint32_t perms) {
   if ((perms & 0007) == 0) return;
   start_warning(
-      "%s %s may be read by every user of this system (mode %04o): chmod o-rwx it (600, or 640 "
+      "%s %s is open to every user of this system (mode %04o): chmod o-rwx it (600, or 640 "
       "for the service's group)",
       what, path, perms);
 }

@@ -92,7 +92,7 @@ void print_help(int fd, const char* usage, const Option* opts, size_t n);
 
 // A secret (password, token) from a file: one line of printable text, its
 // line end removed; empty or multi-line files are errors. A file every
-// local user may read is a start warning (warn_if_public()).
+// local user may use is a start warning (warn_if_public()).
 [[nodiscard]] int read_secret_file(const char* what, const char* path, char* out, size_t cap,
                                    char* err, size_t err_len);
 
@@ -105,8 +105,8 @@ void start_warning(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // The oldest kept warning into out, removed: false when none is left. Then
 // one "N more warnings" line if some were not kept.
 [[nodiscard]] bool take_start_warning(char* out, size_t cap);
-// A secret (key, password, token) in a file that others than its owner
-// and group may read: a start warning naming it and its mode. (Not an
+// A secret (key, password, token) in a file with any of the "others" bits
+// set (0007: read, write, run): a start warning naming it and its mode. (Not an
 // error: an image built with the usual umask has 0644 files, and refusing
 // to start would take the board off the air; the warning says how to fix
 // it.)

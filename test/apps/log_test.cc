@@ -345,7 +345,7 @@ TEST(Log, a_daemon_logs_its_start_warnings) {
   TestLoop loop;
   CHECK_EQUAL(0, app::serve("heartbeat", loop, log, hb, 100));
   STRCMP_CONTAINS(
-      "heartbeat: warning: password file /etc/evl/mqtt.pw may be read by every user of this "
+      "heartbeat: warning: password file /etc/evl/mqtt.pw is open to every user of this "
       "system (mode 0644): chmod o-rwx it",
       k.written(2).c_str());
   CHECK_FALSE(app::take_start_warning(w, sizeof w));  // logged once

@@ -36,9 +36,31 @@ int spawn(const std::string& path, std::vector<std::string> args) {
   return pid;
 }
 
+// The process's parent and state from /proc, for a wait that failed.
+std::string proc_status(int pid) {
+  std::string out;
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      if (std::strncmp(line, "State:", 6) == 0 || std::strncmp(line, "PPid:", 5) == 0 ||
+          std::strncmp(line, "Name:", 5) == 0) {
+        out += line;
+      }
+    }
+    std::fclose(f);
+  }
+  return out.empty() ? path + ": gone" : out;
+}
+
 int exit_code(int pid) {
   int status = 0;
-  CHECK_EQUAL(pid, hal::waitpid(pid, &status, 0));
+  const int w = hal::waitpid(pid, &status, 0);
+  if (w != pid) {  // (seen once under load: -ECHILD after SIGKILL; not understood yet)
+    std::fprintf(stderr, "waitpid(%d) = %d (%s); this process %d (parent %d); %s\n", pid, w,
+                 std::strerror(w < 0 ? -w : 0), getpid(), getppid(), proc_status(pid).c_str());
+  }
+  CHECK_EQUAL(pid, w);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -288,7 +288,7 @@ TEST(Options, a_secret_others_may_read_is_a_start_warning) {
   STRCMP_EQUAL("s3cret", out);  // read all the same
   CHECK(app::take_start_warning(w, sizeof w));
   STRCMP_EQUAL(
-      "password file /etc/evl/pub may be read by every user of this system (mode 0644): chmod "
+      "password file /etc/evl/pub is open to every user of this system (mode 0644): chmod "
       "o-rwx it (600, or 640 for the service's group)",
       w);
   CHECK_FALSE(app::take_start_warning(w, sizeof w));
