@@ -183,7 +183,11 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
   return -1;
 }
 
-void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
+namespace {
+
+// flush_until: 0 while the loop runs; at the stop, until when the loop runs
+// for the log's waiting lines before the writer is made.
+void dump_async(evl::Loop& loop, Log& log, const char* reason, int64_t flush_until) {
   if (!flight::recording()) return;
   if (g_dump.pid != 0) {
     log.log(Level::kWarning, "flight recorder: still writing %s; not written again (%s)",
@@ -191,6 +195,12 @@ void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
     return;
   }
   log.log(Level::kInfo, "flight recorder: writing %s (%s)", flight::path(), reason);
+  while (log.pending() > 0) {
+    const int64_t left = flush_until - loop.now(evl::Clock::kMonotonic);
+    if (left <= 0) break;
+    const int r = loop.run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
+    if (r < 0 && r != -EINTR) break;
+  }
   const int r = start_writer(loop, dump_in_child, const_cast<char*>(reason), on_dumped, nullptr,
                              &g_dump.pid, &g_dump.watch);
   if (r == 0) {
@@ -201,6 +211,12 @@ void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
           "flight recorder: cannot write %s from a child process: %s; written here", flight::path(),
           std::strerror(-r));
   dump_here(log, reason);
+}
+
+}  // namespace
+
+void flight_dump_async(evl::Loop& loop, Log& log, const char* reason) {
+  dump_async(loop, log, reason, 0);
 }
 
 int64_t stop_deadline(const evl::Loop& loop, int64_t at_most_ms) {
@@ -224,9 +240,10 @@ bool run_until_exited(evl::Loop& loop, const int* pid, int64_t until) {
 void flight_dump_at_stop(evl::Loop& loop, Log& log, const char* reason) {
   const int64_t began = loop.now(evl::Clock::kMonotonic);
   const int64_t until = stop_deadline(loop, kStopBudgetMs);
+  const int64_t flush_until = stop_deadline(loop, kStopLogFlushMs);
   g_stop_began = 0;  // the stop's last wait
   if (!flight::recording()) return;
-  flight_dump_async(loop, log, reason);
+  dump_async(loop, log, reason, flush_until);
   if (g_dump.pid == 0 || run_until_exited(loop, &g_dump.pid, until)) return;
   log.log(Level::kWarning,
           "flight recorder: still writing %s after %lld ms (storage stalled?): left to process "

@@ -66,7 +66,11 @@ int64_t stop_deadline(const evl::Loop& loop, int64_t at_most_ms);
 // flight_dump_async()'s, with the loop run for it until stop_deadline().
 // A writer still going then is left to finish (said in one line: the
 // file is the last one until it is done); where no child can be made, the
-// dump is written here.
+// dump is written here. Before the writer is made, the log's waiting lines
+// (a slow serial console's) are given up to kStopLogFlushMs of the budget
+// to go out: the writer's copy of the ring ends where it is made, so a
+// line written after it would be missing from the recording's replay.
+constexpr int64_t kStopLogFlushMs = 300;
 void flight_dump_at_stop(evl::Loop& loop, Log& log, const char* reason);
 
 // A writer process the loop watches (a spool checkpoint, a flight dump):

@@ -317,6 +317,80 @@ TEST(FlightDaemon, the_exits_dump_is_written_by_a_child_the_stop_waits_for) {
                   k->written(2).c_str());
 }
 
+namespace {
+
+// A log whose stderr is a pipe full to the brim (a slow serial console),
+// one line waiting, and the recorder started; at the stop, the exit's dump
+// with a reader taking the pipe's bytes after 50 ms (reader) or none.
+struct SlowConsole {
+  fake::Kernel* k;
+  int p[2] = {-1, -1};
+  std::unique_ptr<TestLoop> loop{new TestLoop()};
+  std::unique_ptr<app::Log> log;
+  uint64_t forks_at_read = 99;  // run_in_child calls when the reader came
+  explicit SlowConsole(fake::Kernel* kernel) : k(kernel) {
+    CHECK_EQUAL(0, flight::start("heartbeat", 0, nullptr, "/var/hb.rec", flight::kMinRingBytes));
+    CHECK_EQUAL(0, loop->init());
+    CHECK_EQUAL(0, hal::pipe2(p, hal::kCloexec));  // blocking, as stderr is
+    CHECK_EQUAL(0, hal::set_status_flags(p[0], hal::kNonblock));
+    CHECK_EQUAL(0, hal::set_status_flags(p[1], hal::kNonblock));
+    char junk[4096] = {};
+    while (hal::write(p[1], junk, sizeof junk) > 0) {
+    }
+    CHECK_EQUAL(0, hal::set_status_flags(p[1], 0));
+    log.reset(new app::Log("heartbeat", p[1]));
+    CHECK_EQUAL(0, log->attach(*loop));
+    log->log(app::Level::kInfo, "the summary");
+    CHECK(log->pending() > 0);
+  }
+  ~SlowConsole() {
+    log->detach();
+    for (int fd : p) (void)hal::close(fd);
+  }
+  static void read_console(evl::Loop&, evl::TimerHandle, uint32_t, void* ctx) {
+    auto* c = static_cast<SlowConsole*>(ctx);
+    c->forks_at_read = c->k->calls(fake::Call::kRunInChild);
+    (void)fake::read_all(c->p[0]);
+  }
+  // The stop's dump; how long it took (virtual time).
+  int64_t dump_at_stop(bool reader) {
+    evl::TimerHandle t;
+    if (reader) CHECK_EQUAL(0, loop->timer_after(50 * kMs, read_console, this, &t));
+    const int64_t began = loop->now(evl::Clock::kMonotonic);
+    app::flight_dump_at_stop(*loop, *log, "exit");
+    CHECK_EQUAL(1u, k->calls(fake::Call::kRunInChild));
+    STRCMP_EQUAL("exit", reason_of(k->created_file("/var/hb.rec")).c_str());
+    return loop->now(evl::Clock::kMonotonic) - began;
+  }
+};
+
+}  // namespace
+
+// The lines still waiting for a slow console at the stop go out before the
+// exit's dump is made: the writer's copy of the ring ends where it is made,
+// and the board's replay of its heartbeat missed the summary line that went
+// out after it. A console that takes nothing delays the dump by
+// kStopLogFlushMs, no more.
+TEST(FlightDaemon, the_exits_dump_waits_a_while_for_the_logs_waiting_lines) {
+  SlowConsole c(k);
+  const int64_t took = c.dump_at_stop(true);
+  CHECK_EQUAL(0u, c.forks_at_read);  // not made before the console took the lines
+  CHECK_EQUAL(0u, c.log->pending());
+  const std::string out = fake::read_all(c.p[0]);
+  STRCMP_CONTAINS("heartbeat: info: the summary\n", out.c_str());
+  STRCMP_CONTAINS("heartbeat: info: flight recorder: writing /var/hb.rec (exit)\n", out.c_str());
+  CHECK(took >= 50 * kMs);
+  CHECK(took < app::kStopLogFlushMs * kMs);
+}
+
+TEST(FlightDaemon, a_console_that_takes_nothing_delays_the_exits_dump_a_while) {
+  SlowConsole c(k);
+  const int64_t took = c.dump_at_stop(false);
+  CHECK(c.log->pending() > 0);
+  CHECK(took >= app::kStopLogFlushMs * kMs);
+  CHECK(took < app::kStopBudgetMs * kMs);
+}
+
 // A daemon that cannot start (here: no server) writes the recording in
 // the process, with the reason "error"; a write that fails is said.
 TEST(FlightDaemon, a_daemon_that_cannot_start_writes_its_recording_here) {
