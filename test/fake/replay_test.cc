@@ -246,6 +246,33 @@ TEST(Replay, a_recording_written_while_running_ends_without_a_failure) {
   STRCMP_CONTAINS("written on SIGUSR2 while the daemon ran", player.message());
 }
 
+namespace {
+
+// The process's stderr is a pipe from construction to end(), which gives
+// stderr back and returns what went there.
+struct StderrCapture {
+  int p[2] = {-1, -1};
+  int saved = -1;
+  StderrCapture() {
+    CHECK_EQUAL(0, ::pipe(p));
+    saved = ::dup(2);
+    CHECK_EQUAL(2, ::dup2(p[1], 2));
+  }
+  std::string end() {
+    CHECK_EQUAL(2, ::dup2(saved, 2));
+    (void)::close(saved);
+    (void)::close(p[1]);
+    std::string out;
+    char buf[256];
+    ssize_t n = 0;
+    while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    (void)::close(p[0]);
+    return out;
+  }
+};
+
+}  // namespace
+
 // app::Log writes a pipe or a terminal stderr through its own description,
 // "/proc/self/fd/2" opened anew: the replay prints what goes there as the
 // program's stderr, as it does fd 2's, until it is closed.
@@ -260,10 +287,7 @@ TEST(Replay, a_reopened_stderr_is_printed_as_stderr) {
   r.add(flight::Call::kOpen, 7, flight::args::open("/var/y", hal::kWrOnly, 0));
   r.add(flight::Call::kWrite, 6, flight::args::write(7, "three\n", 6));
   load(r);
-  int p[2] = {-1, -1};
-  CHECK_EQUAL(0, ::pipe(p));
-  const int saved = ::dup(2);
-  CHECK_EQUAL(2, ::dup2(p[1], 2));
+  StderrCapture err;
   CHECK_EQUAL(7, hal::open("/proc/self/fd/2", flags, 0));
   CHECK_EQUAL(4, hal::write(7, "one\n", 4));
   CHECK_EQUAL(8, hal::open("/var/x", hal::kWrOnly, 0));
@@ -271,13 +295,7 @@ TEST(Replay, a_reopened_stderr_is_printed_as_stderr) {
   CHECK_EQUAL(0, hal::close(7));
   CHECK_EQUAL(7, hal::open("/var/y", hal::kWrOnly, 0));
   CHECK_EQUAL(6, hal::write(7, "three\n", 6));
-  CHECK_EQUAL(2, ::dup2(saved, 2));
-  (void)::close(saved);
-  (void)::close(p[1]);
-  char got[64] = {};
-  CHECK_EQUAL(4, ::read(p[0], got, sizeof got - 1));
-  STRCMP_EQUAL("one\n", got);
-  (void)::close(p[0]);
+  STRCMP_EQUAL("one\n", err.end().c_str());
   CHECK_EQUAL(0, player.failure());
 }
 
@@ -288,19 +306,10 @@ TEST(Replay, a_send_to_stderr_is_printed_as_stderr) {
   r.add(flight::Call::kSendto, 4, flight::args::sendto(2, "one\n", 4, flags, nullptr));
   r.add(flight::Call::kSendto, 4, flight::args::sendto(9, "two\n", 4, flags, nullptr));
   load(r);
-  int p[2] = {-1, -1};
-  CHECK_EQUAL(0, ::pipe(p));
-  const int saved = ::dup(2);
-  CHECK_EQUAL(2, ::dup2(p[1], 2));
+  StderrCapture err;
   CHECK_EQUAL(4, hal::sendto(2, "one\n", 4, flags, nullptr));
   CHECK_EQUAL(4, hal::sendto(9, "two\n", 4, flags, nullptr));
-  CHECK_EQUAL(2, ::dup2(saved, 2));
-  (void)::close(saved);
-  (void)::close(p[1]);
-  char got[64] = {};
-  CHECK_EQUAL(4, ::read(p[0], got, sizeof got - 1));
-  STRCMP_EQUAL("one\n", got);
-  (void)::close(p[0]);
+  STRCMP_EQUAL("one\n", err.end().c_str());
   CHECK_EQUAL(0, player.failure());
 }
 
