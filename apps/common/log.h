@@ -17,13 +17,13 @@
 // its description is never changed either. A regular file never blocks: it
 // is only appended to while attached (O_APPEND, restored by detach()), so
 // that logrotate's copytruncate does not leave the next lines past a hole
-// of NULs as long as the file was. Anything else (no /proc) is made non-blocking itself, its
-// flags restored by detach() and the destructor. A line that cannot be
-// written at once waits in a fixed buffer, drained by an io
-// watcher on the loop when the fd becomes writable; a line that does not fit
-// there is dropped and counted, and once the buffer drains one line says
-// how many were dropped. A stderr pipe that nobody reads costs lines, never
-// the loop: beats, watchdog pets and SIGTERM go on.
+// of NULs as long as the file was. Anything else (no /proc) is made
+// non-blocking itself, its flags restored by detach() and the destructor.
+// A line that cannot be written at once waits in a fixed buffer, drained
+// by an io watcher on the loop when the fd becomes writable; a line that
+// does not fit there is dropped and counted, and once the buffer drains
+// one line says how many were dropped. A stderr pipe that nobody reads
+// costs lines, never the loop: beats, watchdog pets and SIGTERM go on.
 //
 // Repeats: a line identical to the previous one within kRepeatWindowNs is
 // not written but counted; the next different line (or the same one after
