@@ -185,6 +185,19 @@ int start_flight_recorder(const char* prog, const OptionTable& t, const DaemonOp
 
 namespace {
 
+// Runs the loop while more() holds and the monotonic time `until` has not
+// passed; whether more() stopped holding (a loop error also ends it).
+template <class More>
+bool run_while(evl::Loop& loop, int64_t until, More more) {
+  while (more()) {
+    const int64_t left = until - loop.now(evl::Clock::kMonotonic);
+    if (left <= 0) return false;
+    const int r = loop.run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
+    if (r < 0 && r != -EINTR) return false;
+  }
+  return true;
+}
+
 // flush_until: 0 while the loop runs; at the stop, until when the loop runs
 // for the log's waiting lines before the writer is made.
 void dump_async(evl::Loop& loop, Log& log, const char* reason, int64_t flush_until) {
@@ -195,12 +208,7 @@ void dump_async(evl::Loop& loop, Log& log, const char* reason, int64_t flush_unt
     return;
   }
   log.log(Level::kInfo, "flight recorder: writing %s (%s)", flight::path(), reason);
-  while (log.pending() > 0) {
-    const int64_t left = flush_until - loop.now(evl::Clock::kMonotonic);
-    if (left <= 0) break;
-    const int r = loop.run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
-    if (r < 0 && r != -EINTR) break;
-  }
+  (void)run_while(loop, flush_until, [&log] { return log.pending() > 0; });
   const int r = start_writer(loop, dump_in_child, const_cast<char*>(reason), on_dumped, nullptr,
                              &g_dump.pid, &g_dump.watch);
   if (r == 0) {
@@ -228,13 +236,7 @@ int64_t stop_deadline(const evl::Loop& loop, int64_t at_most_ms) {
 }
 
 bool run_until_exited(evl::Loop& loop, const int* pid, int64_t until) {
-  while (*pid != 0) {
-    const int64_t left = until - loop.now(evl::Clock::kMonotonic);
-    if (left <= 0) return false;
-    const int r = loop.run_once(static_cast<int>((left + evl::kMs - 1) / evl::kMs));
-    if (r < 0 && r != -EINTR) return false;
-  }
-  return true;
+  return run_while(loop, until, [pid] { return *pid != 0; });
 }
 
 void flight_dump_at_stop(evl::Loop& loop, Log& log, const char* reason) {

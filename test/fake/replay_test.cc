@@ -16,6 +16,7 @@
 #include "hal/flight_calls.h"
 #include "hal/sys.h"
 #include "test/fake/replay.h"
+#include "test/fake/stderr_capture.h"
 // After the standard containers: CppUTest redefines new.
 #include "CppUTest/TestHarness.h"
 
@@ -245,33 +246,6 @@ TEST(Replay, a_recording_written_while_running_ends_without_a_failure) {
   CHECK(player.ended());
   STRCMP_CONTAINS("written on SIGUSR2 while the daemon ran", player.message());
 }
-
-namespace {
-
-// The process's stderr is a pipe from construction to end(), which gives
-// stderr back and returns what went there.
-struct StderrCapture {
-  int p[2] = {-1, -1};
-  int saved = -1;
-  StderrCapture() {
-    CHECK_EQUAL(0, ::pipe(p));
-    saved = ::dup(2);
-    CHECK_EQUAL(2, ::dup2(p[1], 2));
-  }
-  std::string end() {
-    CHECK_EQUAL(2, ::dup2(saved, 2));
-    (void)::close(saved);
-    (void)::close(p[1]);
-    std::string out;
-    char buf[256];
-    ssize_t n = 0;
-    while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    (void)::close(p[0]);
-    return out;
-  }
-};
-
-}  // namespace
 
 // app::Log writes a pipe or a terminal stderr through its own description,
 // "/proc/self/fd/2" opened anew: the replay prints what goes there as the
